@@ -1,0 +1,115 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Upcoming language features every target opts into.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "allot",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "allot", targets: ["allot"]),
+        // The evaluator, for apps that embed Allot and evaluate a bundle in-process.
+        .library(name: "AllotCore", targets: ["AllotCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // C libraries from Debian's libzstd-dev and libsodium-dev.
+        .systemLibrary(
+            name: "CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+
+        // Bundle reader, verifier and evaluator. Depends on nothing but the C shims: an edge
+        // server and an embedding app pay for nothing else.
+        .target(
+            name: "AllotCore",
+            dependencies: ["CZstd", "CSodium"],
+            swiftSettings: swiftSettings
+        ),
+        // Experiment language (YAML), targeting compiler, allocation lock, bundle writer.
+        .target(
+            name: "AllotCompiler",
+            dependencies: ["AllotCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        // `allot diff` and `allot lint`: what a change does to live users.
+        .target(
+            name: "AllotReview",
+            dependencies: ["AllotCore", "AllotCompiler"],
+            swiftSettings: swiftSettings
+        ),
+        // Object stores (local folder, S3 with SigV4), manifests and the publish protocol.
+        .target(
+            name: "AllotStore",
+            dependencies: ["AllotCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // The edge server: HTTP engine, native and OFREP APIs, metrics, bundle poller.
+        .target(
+            name: "AllotServer",
+            dependencies: [
+                "AllotCore",
+                "AllotStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The command-line tool: parses arguments and wires the parts together.
+        .executableTarget(
+            name: "allot",
+            dependencies: [
+                "AllotCore",
+                "AllotCompiler",
+                "AllotReview",
+                "AllotStore",
+                "AllotServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(
+            name: "AllotCoreTests",
+            dependencies: ["AllotCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AllotCompilerTests",
+            dependencies: ["AllotCore", "AllotCompiler"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AllotReviewTests",
+            dependencies: ["AllotCore", "AllotCompiler", "AllotReview"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AllotStoreTests",
+            dependencies: ["AllotCore", "AllotStore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AllotServerTests",
+            dependencies: ["AllotCore", "AllotStore", "AllotServer"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,185 @@
+/// The bytecode targeting expressions compile to, shared by the compiler's code generator, the
+/// payload validator and the evaluator. `docs/bundle-format.md` describes it normatively.
+///
+/// A program runs over one boolean register `R`, initially false, from its first byte to its end.
+/// Predicates set `R`; `not` negates it; conditional jumps implement `&&` and `||` with short
+/// circuits. Jumps only go forward, so every program terminates after at most one pass. A
+/// predicate on an attribute the request does not carry is false.
+public enum TargetingOpcode: UInt8, Sendable {
+    /// `[op][cmp u8][attr u16][const StrRef]` (12): compare a string attribute with a constant.
+    case stringCompare = 0x01
+    /// `[op][0][attr u16][count u32][count × StrRef]`: string attribute is one of the constants.
+    case stringIn = 0x02
+    /// `[op][cmp u8][attr u16][f64]` (12): compare a number attribute with a constant.
+    case numberCompare = 0x03
+    /// `[op][0][attr u16][count u32][count × f64]`: number attribute is one of the constants.
+    case numberIn = 0x04
+    /// `[op][value u8][attr u16]` (4): bool attribute equals the value.
+    case boolEquals = 0x05
+    /// `[op][cmp u8][attr u16][major u64][minor u64][patch u64][prerelease StrRef]` (36).
+    case semverCompare = 0x06
+    /// `[op][0][attr u16][const StrRef]` (12): list attribute has an element equal to the constant.
+    case listContains = 0x07
+    /// `[op][0][attr u16]` (4): the request carries the attribute.
+    case present = 0x08
+    /// `[op][0][0][0][segment u32]` (8): the unit is a member of the segment.
+    case inSegment = 0x09
+    /// `[op]` (1): `R = !R`.
+    case not = 0x0A
+    /// `[op][0][0][0][target u32]` (8): if `R` is false, continue at `target`.
+    case jumpIfFalse = 0x0B
+    /// `[op][0][0][0][target u32]` (8): if `R` is true, continue at `target`.
+    case jumpIfTrue = 0x0C
+    /// `[op][value u8]` (2): `R = value`.
+    case constant = 0x0D
+}
+
+/// Comparison operators of `stringCompare`, `numberCompare` and `semverCompare`.
+public enum TargetingComparison: UInt8, Sendable, CaseIterable {
+    case equal = 0
+    case notEqual = 1
+    case less = 2
+    case lessOrEqual = 3
+    case greater = 4
+    case greaterOrEqual = 5
+    /// Strings only.
+    case startsWith = 6
+    /// Strings only.
+    case endsWith = 7
+    /// Strings only: substring.
+    case contains = 8
+
+    /// Whether an ordering result (`-1`, `0`, `1`) satisfies this comparison.
+    @inline(__always)
+    func holds(ordering: Int) -> Bool {
+        switch self {
+        case .equal: return ordering == 0
+        case .notEqual: return ordering != 0
+        case .less: return ordering < 0
+        case .lessOrEqual: return ordering <= 0
+        case .greater: return ordering > 0
+        case .greaterOrEqual: return ordering >= 0
+        case .startsWith, .endsWith, .contains: return false
+        }
+    }
+}
+
+/// Compile-time bounds on targeting programs, enforced by the compiler and again by the validator.
+public enum TargetingLimits {
+    /// Largest program, in bytes.
+    public static let maxProgramLength = 64 * 1024
+    /// Deepest nesting of parentheses, `!`, `&&` and `||`.
+    public static let maxDepth = 32
+    /// Most elements in one `in [...]` list.
+    public static let maxListElements = 4096
+    /// Deepest chain of segments referring to segments.
+    public static let maxSegmentNesting = 8
+}
+
+extension Payload {
+    /// Checks that a program decodes into known instructions whose operands are in range and whose
+    /// jumps land on instruction boundaries ahead of them. `segmentLimit` bounds the segments it
+    /// may reference (a segment's rule may only use segments declared before it).
+    func validateProgram(offset: Int, length: Int, segmentLimit: Int, context: String) throws(BundleError) {
+        func fail(_ message: String) -> BundleError {
+            BundleError(.malformedPayload, "\(context): targeting program \(message)")
+        }
+        guard length <= TargetingLimits.maxProgramLength else { throw fail("is longer than \(TargetingLimits.maxProgramLength) bytes") }
+        guard offset >= 0, length >= 0, offset + length <= targetingLength else { throw fail("lies outside the targeting section") }
+        let code = program(offset: offset, length: length)
+        var boundaries = Set<Int>()
+        var jumpTargets: [Int] = []
+        var pc = 0
+
+        func need(_ count: Int) throws(BundleError) {
+            guard pc + count <= length else { throw fail("is truncated at byte \(pc)") }
+        }
+        func attribute(_ at: Int, _ expected: AttributeType?) throws(BundleError) {
+            let index = Int(code.le16(at))
+            guard index < attributeCount else { throw fail("refers to attribute \(index) of \(attributeCount)") }
+            if let expected {
+                let actual = AttributeType(rawValue: u8(attributeRecord(index) + PayloadFormat.AttributeRecord.type))
+                guard actual == expected else { throw fail("applies a \(expected.name) operation to a \(actual?.name ?? "?") attribute") }
+            }
+        }
+        func stringRef(_ at: Int) throws(BundleError) {
+            let start = Int(code.le32(at))
+            let count = Int(code.le32(at + 4))
+            guard start + count <= stringsLength else { throw fail("has a string constant outside the string pool") }
+        }
+        func comparison(_ at: Int, stringOnly allowed: Bool) throws(BundleError) {
+            guard let cmp = TargetingComparison(rawValue: code[at]) else { throw fail("has unknown comparison \(code[at])") }
+            if !allowed && cmp.rawValue > TargetingComparison.greaterOrEqual.rawValue {
+                throw fail("uses a string-only comparison on a non-string")
+            }
+        }
+
+        while pc < length {
+            boundaries.insert(pc)
+            guard let op = TargetingOpcode(rawValue: code[pc]) else { throw fail("has unknown opcode \(code[pc]) at byte \(pc)") }
+            switch op {
+            case .stringCompare:
+                try need(12)
+                try comparison(pc + 1, stringOnly: true)
+                try attribute(pc + 2, .string)
+                try stringRef(pc + 4)
+                pc += 12
+            case .stringIn, .numberIn:
+                try need(8)
+                try attribute(pc + 2, op == .stringIn ? .string : .number)
+                let count = Int(code.le32(pc + 4))
+                guard count <= TargetingLimits.maxListElements else { throw fail("has a list of \(count) constants") }
+                try need(8 + count * 8)
+                if op == .stringIn {
+                    for i in 0..<count { try stringRef(pc + 8 + i * 8) }
+                }
+                pc += 8 + count * 8
+            case .numberCompare:
+                try need(12)
+                try comparison(pc + 1, stringOnly: false)
+                try attribute(pc + 2, .number)
+                pc += 12
+            case .boolEquals:
+                try need(4)
+                guard code[pc + 1] <= 1 else { throw fail("has a bool constant other than 0 or 1") }
+                try attribute(pc + 2, .bool)
+                pc += 4
+            case .semverCompare:
+                try need(36)
+                try comparison(pc + 1, stringOnly: false)
+                try attribute(pc + 2, .semver)
+                try stringRef(pc + 28)
+                pc += 36
+            case .listContains:
+                try need(12)
+                try attribute(pc + 2, .stringList)
+                try stringRef(pc + 4)
+                pc += 12
+            case .present:
+                try need(4)
+                try attribute(pc + 2, nil)
+                pc += 4
+            case .inSegment:
+                try need(8)
+                let segment = Int(code.le32(pc + 4))
+                guard segment < segmentLimit else { throw fail("refers to segment \(segment), which it may not use") }
+                pc += 8
+            case .not:
+                pc += 1
+            case .jumpIfFalse, .jumpIfTrue:
+                try need(8)
+                let target = Int(code.le32(pc + 4))
+                guard target > pc, target <= length else { throw fail("jumps from \(pc) to \(target), not forward within the program") }
+                jumpTargets.append(target)
+                pc += 8
+            case .constant:
+                try need(2)
+                guard code[pc + 1] <= 1 else { throw fail("has a bool constant other than 0 or 1") }
+                pc += 2
+            }
+        }
+        for target in jumpTargets where target != length && !boundaries.contains(target) {
+            throw fail("jumps into the middle of an instruction (byte \(target))")
+        }
+    }
+}

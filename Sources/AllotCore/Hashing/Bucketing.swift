@@ -1,0 +1,76 @@
+/// How a unit lands in a bucket: the one function every layer, experiment and holdout uses.
+///
+/// `hash = XXH3_64(salt ‖ 0x00 ‖ unitID)` over UTF-8 bytes, seed 0. Salts never contain a zero
+/// byte (the compiler refuses them), so the separator is unambiguous. The hash is mapped to
+/// `0 ..< bucketCount` by Lemire's multiply-shift with rejection, which has no modulo bias; a
+/// rejected hash (probability below 2⁻⁵⁰) is rehashed as `XXH3_64(le64(hash))` until accepted.
+/// `docs/bundle-format.md` specifies this; `Tests/Vectors/buckets.json` pins it.
+public enum Bucketing {
+    /// Buckets in a layer and in an experiment's variant space: traffic has 0.01% granularity.
+    public static let bucketCount = 10_000
+
+    /// The longest unit id, in UTF-8 bytes, that Allot hashes. Longer ids are refused by the
+    /// request parsers and treated as absent by the evaluator.
+    public static let maxUnitIDLength = 512
+
+    /// The longest salt, in UTF-8 bytes.
+    public static let maxSaltLength = 255
+
+    /// The 64-bit hash of a unit id under a salt.
+    public static func hash(salt: UnsafeRawBufferPointer, unitID: UnsafeRawBufferPointer) -> UInt64 {
+        let total = salt.count + 1 + unitID.count
+        return withUnsafeTemporaryAllocation(byteCount: total, alignment: 8) { buffer in
+            if salt.count > 0 {
+                buffer.baseAddress!.copyMemory(from: salt.baseAddress!, byteCount: salt.count)
+            }
+            buffer[salt.count] = 0
+            if unitID.count > 0 {
+                (buffer.baseAddress! + salt.count + 1).copyMemory(from: unitID.baseAddress!, byteCount: unitID.count)
+            }
+            return XXH3.hash64(UnsafeRawBufferPointer(buffer))
+        }
+    }
+
+    /// The 64-bit hash of a unit id under a salt, for strings.
+    public static func hash(salt: String, unitID: String) -> UInt64 {
+        var salt = salt
+        var unitID = unitID
+        return salt.withUTF8 { s in
+            unitID.withUTF8 { u in
+                hash(salt: UnsafeRawBufferPointer(s), unitID: UnsafeRawBufferPointer(u))
+            }
+        }
+    }
+
+    /// Maps a 64-bit hash to `0 ..< count` without modulo bias.
+    @inline(__always)
+    public static func bucket(forHash hash: UInt64, count: Int = bucketCount) -> Int {
+        let n = UInt64(count)
+        var h = hash
+        var product = h.multipliedFullWidth(by: n)
+        if product.low < n {
+            let threshold = (0 &- n) % n
+            while product.low < threshold {
+                h = rehash(h)
+                product = h.multipliedFullWidth(by: n)
+            }
+        }
+        return Int(product.high)
+    }
+
+    /// The bucket of a unit id under a salt.
+    @inline(__always)
+    public static func bucket(salt: UnsafeRawBufferPointer, unitID: UnsafeRawBufferPointer, count: Int = bucketCount) -> Int {
+        bucket(forHash: hash(salt: salt, unitID: unitID), count: count)
+    }
+
+    /// The bucket of a unit id under a salt, for strings.
+    public static func bucket(salt: String, unitID: String, count: Int = bucketCount) -> Int {
+        bucket(forHash: hash(salt: salt, unitID: unitID), count: count)
+    }
+
+    /// The replacement for a rejected hash: XXH3 of its eight little-endian bytes.
+    static func rehash(_ hash: UInt64) -> UInt64 {
+        withUnsafeBytes(of: hash.littleEndian) { XXH3.hash64($0) }
+    }
+}

@@ -1,0 +1,111 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A failed system call: which call, on which path, and `errno` as text.
+public struct SystemError: Error, CustomStringConvertible, Sendable, Equatable {
+    public let call: String
+    public let path: String
+    public let errno: Int32
+
+    public init(call: String, path: String, errno: Int32) {
+        self.call = call
+        self.path = path
+        self.errno = errno
+    }
+
+    public var description: String {
+        "\(call) \(path): \(String(cString: strerror(errno)))"
+    }
+
+    /// Whether the file does not exist.
+    public var isNotFound: Bool { errno == ENOENT }
+}
+
+/// The few file operations the core library needs, through one place with typed errors.
+public enum FileIO {
+    /// The whole content of a file.
+    public static func read(path: String) throws(SystemError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError(call: "open", path: path, errno: errno) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw SystemError(call: "fstat", path: path, errno: errno) }
+        var result = [UInt8]()
+        result.reserveCapacity(Int(info.st_size))
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw SystemError(call: "read", path: path, errno: errno)
+            }
+            if count == 0 { break }
+            result.append(contentsOf: chunk[0..<count])
+        }
+        return result
+    }
+
+    /// Writes `bytes` to `path` atomically: a temporary file beside it, fsync, rename, fsync of
+    /// the directory. Readers see the old content or the new, never a partial file.
+    public static func writeAtomically(_ bytes: UnsafeRawBufferPointer, to path: String, mode: UInt32 = 0o644) throws(SystemError) {
+        let mode = mode_t(mode)
+        let temporary = "\(path).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw SystemError(call: "open", path: temporary, errno: errno) }
+        var written = 0
+        while written < bytes.count {
+            let count = write(fd, bytes.baseAddress! + written, bytes.count - written)
+            if count < 0 {
+                if errno == EINTR { continue }
+                let saved = errno
+                close(fd)
+                unlink(temporary)
+                throw SystemError(call: "write", path: temporary, errno: saved)
+            }
+            written += count
+        }
+        if fchmod(fd, mode) != 0 || fsync(fd) != 0 {
+            let saved = errno
+            close(fd)
+            unlink(temporary)
+            throw SystemError(call: "fsync", path: temporary, errno: saved)
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            let saved = errno
+            unlink(temporary)
+            throw SystemError(call: "rename", path: path, errno: saved)
+        }
+        syncDirectory(of: path)
+    }
+
+    /// Writes `bytes` to `path` atomically (see the raw-buffer overload).
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: UInt32 = 0o644) throws(SystemError) {
+        try bytes.withUnsafeBytes { buffer in
+            Result { () throws(SystemError) in try writeAtomically(buffer, to: path, mode: mode) }
+        }.get()
+    }
+
+    /// fsyncs the directory holding `path`, so a rename survives a crash. Best effort.
+    static func syncDirectory(of path: String) {
+        let directory: String
+        if let slash = path.lastIndex(of: "/") {
+            directory = slash == path.startIndex ? "/" : String(path[..<slash])
+        } else {
+            directory = "."
+        }
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+    }
+
+    /// Whether a file exists at `path`.
+    public static func exists(_ path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+}

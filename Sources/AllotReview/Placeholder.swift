@@ -1,0 +1,1 @@
+// AllotReview: see docs/.

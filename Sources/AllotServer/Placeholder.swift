@@ -1,0 +1,1 @@
+// AllotServer: see docs/.

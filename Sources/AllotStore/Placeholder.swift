@@ -1,0 +1,1 @@
+// AllotStore: see docs/.

@@ -1,0 +1,6 @@
+import ArgumentParser
+
+@main
+struct Allot: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Geo-distributed A/B testing from signed, compiled bundles.")
+}
