@@ -86,9 +86,9 @@ public enum PayloadFormat {
         public static let holdoutMask = 52  // u32: bit i set = holdout i applies
     }
 
-    /// An experiment (96 bytes).
+    /// An experiment (104 bytes).
     public enum ExperimentRecord {
-        public static let length = 96
+        public static let length = 104
         public static let name = 0  // StrRef
         public static let salt = 8  // StrRef
         public static let owner = 16  // StrRef
@@ -107,6 +107,8 @@ public enum PayloadFormat {
         public static let segmentRefCount = 76  // u32
         public static let trafficBuckets = 80  // u32, layer buckets owned (informational)
         public static let description = 84  // StrRef
+        public static let targetingSource = 92  // StrRef: canonical text of the targeting expression
+        public static let reserved = 100  // u32, 0
         public static let flagHasStart: UInt8 = 1
         public static let flagHasStop: UInt8 = 2
     }
@@ -147,16 +149,17 @@ public enum PayloadFormat {
         public static let reserved = 28
     }
 
-    /// A segment (32 bytes).
+    /// A segment (40 bytes).
     public enum SegmentRecord {
-        public static let length = 32
+        public static let length = 40
         public static let name = 0  // StrRef
         public static let unitType = 8  // u32, noUnitType when the segment has no id list
         public static let ruleOffset = 12  // u32, into targeting
         public static let ruleLength = 16  // u32, 0 = no rule
         public static let firstID = 20  // u32, into idEntries
         public static let idCount = 24  // u32
-        public static let reserved = 28
+        public static let ruleSource = 28  // StrRef: canonical text of the rule
+        public static let reserved = 36  // u32, 0
         public static let noUnitType: UInt32 = 0xFFFF_FFFF
     }
 

@@ -213,6 +213,7 @@ extension Payload {
             guard idCount == 0 || unitType != PayloadFormat.SegmentRecord.noUnitType else {
                 throw malformed("\(context) lists ids without a unit type")
             }
+            try checkString(record + PayloadFormat.SegmentRecord.ruleSource, context)
             let ruleLength = int(record + PayloadFormat.SegmentRecord.ruleLength)
             if ruleLength > 0 {
                 try validateProgram(offset: int(record + PayloadFormat.SegmentRecord.ruleOffset), length: ruleLength, segmentLimit: i, context: context)
@@ -304,6 +305,7 @@ extension Payload {
             try checkSalt(record + PayloadFormat.ExperimentRecord.salt, context)
             try checkString(record + PayloadFormat.ExperimentRecord.owner, context)
             try checkString(record + PayloadFormat.ExperimentRecord.description, context)
+            try checkString(record + PayloadFormat.ExperimentRecord.targetingSource, context)
             let layer = int(record + PayloadFormat.ExperimentRecord.layer)
             guard layer < layerCount else { throw malformed("\(context) has an unknown layer") }
             let layerFirst = int(layerRecord(layer) + PayloadFormat.LayerRecord.firstExperiment)

@@ -1,0 +1,168 @@
+internal import Yams
+
+/// An experiment file as read from disk.
+public struct SourceFile: Sendable {
+    /// The path shown in diagnostics.
+    public var path: String
+    /// The file's text.
+    public var text: String
+
+    public init(path: String, text: String) {
+        self.path = path
+        self.text = text
+    }
+}
+
+/// Locations of YAML nodes in their file.
+struct NodeLocator {
+    let file: String
+    let lines: [Substring]
+
+    init(_ source: SourceFile) {
+        self.file = source.path
+        self.lines = source.text.split(separator: "\n", omittingEmptySubsequences: false)
+    }
+
+    /// Where `node` starts, spanning its text when it is a one-line scalar.
+    func location(of node: Node) -> SourceLocation {
+        guard let mark = node.mark else { return SourceLocation(file: file, line: 1, column: 1) }
+        var length = 1
+        if let scalar = node.scalar {
+            switch scalar.style {
+            case .plain:
+                length = scalar.string.contains("\n") ? 1 : scalar.string.unicodeScalars.count
+            case .singleQuoted, .doubleQuoted:
+                length = scalar.string.contains("\n") ? 1 : scalar.string.unicodeScalars.count + 2
+            default:
+                length = 1
+            }
+        }
+        return SourceLocation(file: file, line: mark.line, column: mark.column, length: length)
+    }
+
+    func location(line: Int, column: Int, length: Int = 1) -> SourceLocation {
+        SourceLocation(file: file, line: line, column: column, length: length)
+    }
+
+    /// Maps a Unicode-scalar offset inside a scalar's value to its place in the file, by aligning
+    /// the value with the raw text from the scalar's start (this follows quotes, escapes, folded
+    /// and literal block scalars closely enough for a caret).
+    func scalarLocator(for node: Node) -> (Int) -> SourceLocation {
+        let start = location(of: node)
+        guard let scalar = node.scalar, node.mark != nil else { return { _ in start } }
+        let value = Array(scalar.string.unicodeScalars)
+        var positions: [(line: Int, column: Int)] = []
+        positions.reserveCapacity(value.count + 1)
+        var line = start.line - 1
+        var column = start.column - 1
+        var raw: [Unicode.Scalar] = line < lines.count ? Array(lines[line].unicodeScalars) : []
+        switch scalar.style {
+        case .singleQuoted, .doubleQuoted: column += 1
+        case .literal, .folded:
+            line += 1
+            column = 0
+            raw = line < lines.count ? Array(lines[line].unicodeScalars) : []
+        default: break
+        }
+        func advanceLine() -> Bool {
+            line += 1
+            column = 0
+            guard line < lines.count else { return false }
+            raw = Array(lines[line].unicodeScalars)
+            return true
+        }
+        outer: for character in value {
+            while true {
+                if column >= raw.count {
+                    if character == "\n" || character == " " {
+                        positions.append((line + 1, column + 1))
+                        if !advanceLine() { break outer }
+                        while column < raw.count, raw[column] == " " || raw[column] == "\t" { column += 1 }
+                        continue outer
+                    }
+                    if !advanceLine() { break outer }
+                    while column < raw.count, raw[column] == " " || raw[column] == "\t" { column += 1 }
+                    continue
+                }
+                if raw[column] == character {
+                    positions.append((line + 1, column + 1))
+                    column += 1
+                    continue outer
+                }
+                column += 1
+            }
+        }
+        let fallback = start
+        return { offset in
+            if offset >= 0, offset < positions.count {
+                return SourceLocation(file: self.file, line: positions[offset].line, column: positions[offset].column)
+            }
+            if offset == positions.count, let last = positions.last {
+                return SourceLocation(file: self.file, line: last.line, column: last.column + 1)
+            }
+            return fallback
+        }
+    }
+}
+
+/// Reads a YAML mapping, remembering which keys were used so unknown keys can be reported with a
+/// did-you-mean hint, and rejecting duplicate keys (which YAML parsers silently accept).
+struct MappingReader {
+    let node: Node
+    let locator: NodeLocator
+    private(set) var entries: [(key: String, keyNode: Node, value: Node)] = []
+
+    init?(_ node: Node, _ locator: NodeLocator, context: String, _ diagnostics: inout DiagnosticBag) {
+        guard let mapping = node.mapping else {
+            diagnostics.error(at: locator.location(of: node), "\(context) must be a mapping of keys to values", hint: "write it as `key: value` lines")
+            return nil
+        }
+        self.node = node
+        self.locator = locator
+        var seen: [String: Node] = [:]
+        for (keyNode, value) in mapping {
+            guard let key = keyNode.scalar?.string else {
+                diagnostics.error(at: locator.location(of: keyNode), "keys in \(context) must be plain strings")
+                continue
+            }
+            if let first = seen[key] {
+                let firstLine = first.mark.map { " (first defined on line \($0.line))" } ?? ""
+                diagnostics.error(
+                    at: locator.location(of: keyNode), "duplicate key '\(key)' in \(context)\(firstLine)",
+                    hint: "remove one of them; YAML keeps only the last silently")
+                continue
+            }
+            seen[key] = keyNode
+            entries.append((key, keyNode, value))
+        }
+    }
+
+    subscript(_ key: String) -> Node? {
+        entries.first { $0.key == key }?.value
+    }
+
+    func keyNode(_ key: String) -> Node? {
+        entries.first { $0.key == key }?.keyNode
+    }
+
+    /// Reports every key not in `known`, suggesting the closest known key.
+    func reportUnknownKeys(known: [String], context: String, _ diagnostics: inout DiagnosticBag) {
+        for entry in entries where !known.contains(entry.key) {
+            let hint: String
+            if let suggestion = closestMatch(to: entry.key, in: known) {
+                hint = "did you mean '\(suggestion)'?"
+            } else {
+                hint = "\(context) accepts: \(known.joined(separator: ", "))"
+            }
+            diagnostics.error(at: locator.location(of: entry.keyNode), "unknown key '\(entry.key)' in \(context)", hint: hint)
+        }
+    }
+}
+
+extension Node {
+    /// Whether the node is YAML null (`~`, `null` or empty).
+    var isNull: Bool {
+        guard let scalar else { return false }
+        return scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+    }
+}

@@ -1,0 +1,170 @@
+import AllotCore
+import ArgumentParser
+import Foundation
+
+struct AssignCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "assign",
+        abstract: "Assign units offline from a bundle, one request or a batch.",
+        discussion: """
+            The JSON answer is the same document the server returns. Batch mode reads \
+            newline-delimited JSON requests ({"units":{...},"attributes":{...}}) and writes one \
+            answer per line, in order, so offline analysis can join on line numbers; a line \
+            that cannot be parsed gets {"error":{...}} and the exit status becomes 1.
+            """)
+
+    @Option(name: .long, help: ArgumentHelp("The bundle file.", valueName: "file"))
+    var bundle: String
+
+    @OptionGroup var trust: TrustedKeyOptions
+
+    @Option(name: .customLong("unit"), help: ArgumentHelp("A unit id, e.g. user_id=u1 (repeatable).", valueName: "type=id"))
+    var units: [String] = []
+
+    @Option(name: .customLong("attr"), help: ArgumentHelp("An attribute, e.g. country=US (repeatable; lists comma-separated).", valueName: "name=value"))
+    var attributes: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Newline-delimited JSON requests; '-' reads standard input.", valueName: "file"))
+    var batch: String?
+
+    @Option(name: .long, help: ArgumentHelp("Evaluate at this time (unix seconds or RFC 3339) instead of now.", valueName: "time"))
+    var at: String?
+
+    @Flag(name: .long, help: "Print the JSON answer.")
+    var json = false
+
+    func validate() throws {
+        if batch != nil && (!units.isEmpty || !attributes.isEmpty) {
+            throw ValidationError("--batch cannot be combined with --unit or --attr")
+        }
+        if batch == nil && units.isEmpty {
+            throw ValidationError("give at least one --unit type=id, or --batch FILE")
+        }
+    }
+
+    func run() throws {
+        let keys = try trust.load()
+        let loaded: LoadedBundle
+        do {
+            loaded = try LoadedBundle.load(path: bundle, trustedKeys: keys)
+        } catch {
+            throw CommandFailure(message: "\(bundle) is not valid: \(error.message) [\(error.code.rawValue)]")
+        }
+        var now = Int64(Date().timeIntervalSince1970)
+        if let at {
+            guard let parsed = parseTime(at) else { throw CommandFailure(message: "--at '\(at)' is neither unix seconds nor an RFC 3339 time") }
+            now = parsed
+        }
+        if let batch {
+            try runBatch(loaded, path: batch, now: now)
+        } else {
+            try runSingle(loaded, now: now)
+        }
+    }
+
+    private func pairs(_ items: [String], _ flag: String) throws -> [String: String] {
+        var result: [String: String] = [:]
+        for item in items {
+            guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
+                throw CommandFailure(message: "\(flag) '\(item)' is not name=value")
+            }
+            result[String(item[..<equals])] = String(item[item.index(after: equals)...])
+        }
+        return result
+    }
+
+    private func runSingle(_ loaded: LoadedBundle, now: Int64) throws {
+        let unitValues = try pairs(units, "--unit")
+        for name in unitValues.keys where loaded.unitTypeIndex(named: name) == nil {
+            Terminal.error("warning: unit type '\(name)' is not used by any layer of this bundle; ignored")
+        }
+        let attributeValues = try pairs(attributes, "--attr")
+        for name in attributeValues.keys where loaded.attributeIndex(named: name) == nil {
+            Terminal.error("warning: attribute '\(name)' is not declared in this bundle; ignored")
+        }
+        do {
+            if json {
+                Terminal.print(try loaded.answerJSON(units: unitValues, attributes: attributeValues, now: now))
+                return
+            }
+            let assignments = try loaded.assignments(units: unitValues, attributes: attributeValues, now: now)
+            var lines = ["bundle version \(loaded.version)"]
+            if assignments.isEmpty { lines.append("no experiment holds this unit") }
+            for assignment in assignments {
+                lines.append("  \(assignment.experiment) [layer \(assignment.layer)]: \(assignment.variant ?? "(defaults)") — \(assignment.reason)")
+            }
+            let answer = try loaded.answerJSON(units: unitValues, attributes: attributeValues, now: now)
+            if let object = try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any], let params = object["params"] as? [String: Any] {
+                lines.append("params:")
+                for name in params.keys.sorted() {
+                    let value = try JSONSerialization.data(withJSONObject: params[name]!, options: [.fragmentsAllowed, .sortedKeys, .withoutEscapingSlashes])
+                    lines.append("  \(name) = \(String(decoding: value, as: UTF8.self))")
+                }
+            }
+            Terminal.print(lines.joined(separator: "\n"))
+        } catch let error as RequestError {
+            throw CommandFailure(message: error.message)
+        }
+    }
+
+    private func runBatch(_ loaded: LoadedBundle, path: String, now: Int64) throws {
+        let input: FileHandle
+        if path == "-" {
+            input = FileHandle.standardInput
+        } else {
+            guard let handle = FileHandle(forReadingAtPath: path) else { throw CommandFailure(message: "cannot read batch file '\(path)'") }
+            input = handle
+        }
+        var request = EvaluationInput(for: loaded)
+        var outcomes: [Outcome] = []
+        outcomes.reserveCapacity(loaded.payload.layerCount)
+        var output: [UInt8] = []
+        output.reserveCapacity(1 << 20)
+        var pending: [UInt8] = []
+        var lineNumber = 0
+        var failures = 0
+        func flush() {
+            output.withUnsafeBytes { FileHandle.standardOutput.write(Data($0)) }
+            output.removeAll(keepingCapacity: true)
+        }
+        func process(_ line: UnsafeRawBufferPointer) {
+            lineNumber += 1
+            var line = line
+            if line.last == UInt8(ascii: "\r") { line = UnsafeRawBufferPointer(rebasing: line.dropLast()) }
+            do {
+                try request.setJSON(line, bundle: loaded)
+                loaded.evaluate(request, now: now, into: &outcomes)
+                loaded.writeAnswer(outcomes, into: &output)
+            } catch {
+                failures += 1
+                let message = error.message.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                output.append(contentsOf: "{\"error\":{\"code\":\"\(error.code.rawValue)\",\"message\":\"\(message)\",\"line\":\(lineNumber)}}".utf8)
+            }
+            output.append(UInt8(ascii: "\n"))
+            if output.count > (1 << 20) - 4096 { flush() }
+        }
+        while true {
+            let chunk = input.readData(ofLength: 1 << 20)
+            if chunk.isEmpty { break }
+            pending.append(contentsOf: chunk)
+            var start = 0
+            pending.withUnsafeBytes { bytes in
+                var index = 0
+                while let newline = bytes[index...].firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = UnsafeRawBufferPointer(rebasing: bytes[start..<newline])
+                    if !line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { process(line) } else { lineNumber += 1 }
+                    start = newline + 1
+                    index = start
+                }
+            }
+            pending.removeFirst(start)
+        }
+        if !pending.isEmpty, !pending.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) {
+            pending.withUnsafeBytes { process($0) }
+        }
+        flush()
+        if failures > 0 {
+            throw CommandFailure(message: "\(failures) of \(lineNumber) requests could not be evaluated (see their error lines)")
+        }
+    }
+}

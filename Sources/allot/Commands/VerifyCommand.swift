@@ -1,0 +1,27 @@
+import AllotCore
+import ArgumentParser
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check a bundle's signature, hash and structure.",
+        discussion: "Exit status 0 when the bundle is valid and signed by a trusted key; 1 with the reason otherwise.")
+
+    @Argument(help: ArgumentHelp("The bundle file.", valueName: "bundle"))
+    var bundle: String
+
+    @OptionGroup var trust: TrustedKeyOptions
+
+    func run() throws {
+        let keys = try trust.load()
+        do {
+            let loaded = try LoadedBundle.load(path: bundle, trustedKeys: keys)
+            let header = loaded.header
+            Terminal.print(
+                "valid: version \(header.version), created-at \(formatTime(header.createdAt)), key \(header.keyID), "
+                    + "\(header.compressedLength + BundleHeader.length) bytes (payload \(header.payloadLength))")
+        } catch {
+            throw CommandFailure(message: "\(bundle) is not valid: \(error.message) [\(error.code.rawValue)]")
+        }
+    }
+}
