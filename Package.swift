@@ -88,7 +88,7 @@ let package = Package(
 
         .testTarget(
             name: "AllotCoreTests",
-            dependencies: ["AllotCore"],
+            dependencies: ["AllotCore", "AllotCompiler"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
