@@ -168,7 +168,7 @@ private struct Builder {
                 }
                 let name = strings.intern(experiment.name)
                 let salt = strings.intern(experiment.salt)
-                let owner = strings.intern(experiment.declaration.owner)
+                let owner = strings.intern(experiment.declaration.owner ?? "")
                 let description = strings.intern(experiment.declaration.description ?? "")
                 let targetingSource = strings.intern(targetingRef.2)
                 let declaration = experiment.declaration

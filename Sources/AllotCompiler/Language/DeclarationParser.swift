@@ -7,6 +7,9 @@ internal import Yams
 struct DeclarationParser {
     var diagnostics = DiagnosticBag()
     var declarations = Declarations()
+    /// Keys that an unknown key in the current document was probably meant to be: "needs 'x'"
+    /// errors for them would only repeat the did-you-mean.
+    private var misspelledKeys: Set<String> = []
     /// Reads an id file given its path relative to the declaring file's directory.
     let readIDFile: (_ declaringFile: String, _ relativePath: String) -> Result<[Located<String>], Diagnostic>
 
@@ -43,10 +46,21 @@ struct DeclarationParser {
             switch yaml {
             case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
                 .composer(let context, let problem, let mark, _):
-                let detail = context.map { "\($0.text) " } ?? ""
+                var message = "invalid YAML: \(problem)"
+                if let context {
+                    message += " (\(context.text) that starts at line \(context.mark.line), column \(context.mark.column))"
+                }
                 diagnostics.error(
-                    at: locator.location(line: mark.line, column: mark.column), "invalid YAML: \(detail)\(problem)",
-                    hint: "check indentation, colons and quotes near here")
+                    at: locator.location(line: mark.line, column: mark.column), message, hint: "check indentation, colons and quotes near here")
+                return
+            case .duplicatedKeysInMapping(let duplicates, let context):
+                for key in duplicates {
+                    let location = locator.nextOccurrence(ofKey: key, after: context.mark)
+                        ?? locator.location(line: context.mark.line, column: context.mark.column)
+                    diagnostics.error(
+                        at: location, "duplicate key '\(key)' (first at line \(context.mark.line))",
+                        hint: "remove one of them; a mapping has each key once")
+                }
                 return
             case .reader(let problem, _, _, _):
                 diagnostics.error(at: locator.location(line: 1, column: 1), "invalid YAML: \(problem)", hint: "the file must be UTF-8 text")
@@ -61,6 +75,7 @@ struct DeclarationParser {
     private mutating func parseDocument(_ root: Node, _ locator: NodeLocator, file: String) {
         if root.isNull { return }  // an empty document, e.g. a trailing `---`
         guard let reader = MappingReader(root, locator, context: "a document", &diagnostics) else { return }
+        misspelledKeys = []
         guard let kindNode = reader["kind"] else {
             diagnostics.error(
                 at: locator.location(of: root), "document has no 'kind'",
@@ -86,7 +101,7 @@ struct DeclarationParser {
     // MARK: Kinds
 
     private mutating func parseAttributes(_ reader: MappingReader, _ locator: NodeLocator, file: String) {
-        reader.reportUnknownKeys(known: LanguageSchema.keys(LanguageSchema.attributes), context: "Attributes", &diagnostics)
+        reportUnknownKeys(reader, LanguageSchema.attributes, context: "Attributes")
         declarations.attributeFiles.append(file)
         guard let node = required(reader, "attributes", context: "Attributes"),
             let attributes = MappingReader(node, locator, context: "attributes", &diagnostics)
@@ -131,7 +146,7 @@ struct DeclarationParser {
     }
 
     private mutating func parseLayer(_ reader: MappingReader, _ locator: NodeLocator) {
-        reader.reportUnknownKeys(known: LanguageSchema.keys(LanguageSchema.layer), context: "a Layer", &diagnostics)
+        reportUnknownKeys(reader, LanguageSchema.layer, context: "a Layer")
         let name = requiredName(reader, "name", locator, what: "layer")
         let unit = requiredName(reader, "unit", locator, what: "unit type")
         let salt = optionalSalt(reader, locator)
@@ -165,17 +180,24 @@ struct DeclarationParser {
     }
 
     private mutating func parseExperiment(_ reader: MappingReader, _ locator: NodeLocator, file: String) {
-        reader.reportUnknownKeys(known: LanguageSchema.keys(LanguageSchema.experiment), context: "an Experiment", &diagnostics)
+        reportUnknownKeys(reader, LanguageSchema.experiment, context: "an Experiment")
         let name = requiredName(reader, "name", locator, what: "experiment")
         let layer = requiredName(reader, "layer", locator, what: "layer")
         let owner = requiredString(reader, "owner", locator, context: "an Experiment")
+        if let owner, owner.trimmingCharacters(in: .whitespaces).isEmpty, let node = reader["owner"] {
+            diagnostics.error(at: locator.location(of: node), "'owner' is empty", hint: "set it to a person or team address")
+        }
         var status: Located<ExperimentStatus>?
+        var statusValid = true
         if let statusNode = required(reader, "status", context: "an Experiment") {
             let text = statusNode.scalar?.string ?? ""
             if let value = ExperimentStatus(name: text) {
                 status = Located(value, at: locator.location(of: statusNode))
             } else {
                 let names = ExperimentStatus.allCases.map(\.name)
+                statusValid = false
+                // Keep checking the rest as a draft; the error already prevents any output.
+                status = Located(.draft, at: locator.location(of: statusNode))
                 diagnostics.error(
                     at: locator.location(of: statusNode), "unknown status '\(text)'",
                     hint: closestMatch(to: text, in: names).map { "did you mean '\($0)'?" } ?? "use one of \(names.joined(separator: ", "))")
@@ -233,18 +255,19 @@ struct DeclarationParser {
                 }
             }
         }
+        _ = statusValid
         guard let name, let layer, let status else { return }
         declarations.experiments.append(
             ExperimentDeclaration(
-                name: name, layer: layer, owner: owner ?? "", description: optionalString(reader, "description"), status: status,
-                start: start, stop: stop, traffic: traffic, targeting: targeting, targetingLocator: targetingLocator,
+                name: name, layer: layer, owner: owner, description: optionalString(reader, "description"), status: status,
+                start: start, stop: stop, traffic: traffic, hasTrafficKey: reader["traffic"] != nil || misspelledKeys.contains("traffic"), targeting: targeting, targetingLocator: targetingLocator,
                 segments: segments, variants: variants, overrides: overrides, salt: salt, restart: restart,
                 acknowledgesReassignment: acknowledges, file: file, locator: locator))
     }
 
     private mutating func parseVariant(_ node: Node, _ locator: NodeLocator) -> VariantDeclaration? {
         guard let reader = MappingReader(node, locator, context: "a variant", &diagnostics) else { return nil }
-        reader.reportUnknownKeys(known: LanguageSchema.keys(LanguageSchema.variant), context: "a variant", &diagnostics)
+        reportUnknownKeys(reader, LanguageSchema.variant, context: "a variant")
         let name = requiredName(reader, "name", locator, what: "variant")
         let weight = required(reader, "weight", context: "a variant").flatMap {
             percentage($0, locator, what: "weight", plainNumbersArePercent: true)
@@ -264,7 +287,7 @@ struct DeclarationParser {
     }
 
     private mutating func parseSegment(_ reader: MappingReader, _ locator: NodeLocator, file: String) {
-        reader.reportUnknownKeys(known: LanguageSchema.keys(LanguageSchema.segment), context: "a Segment", &diagnostics)
+        reportUnknownKeys(reader, LanguageSchema.segment, context: "a Segment")
         let name = requiredName(reader, "name", locator, what: "segment")
         let unit = reader["unit"].flatMap { validName($0, locator, what: "unit type") }
         var rule: Located<String>?
@@ -289,7 +312,8 @@ struct DeclarationParser {
                 switch readIDFile(file, path) {
                 case .success(let fileIDs):
                     for id in fileIDs where seen.insert(id.value).inserted { ids.append(id.value) }
-                case .failure(let diagnostic):
+                case .failure(var diagnostic):
+                    if diagnostic.location?.file == file { diagnostic.location = locator.location(of: node) }
                     diagnostics.append(diagnostic)
                 }
             } else {
@@ -312,7 +336,7 @@ struct DeclarationParser {
     }
 
     private mutating func parseHoldout(_ reader: MappingReader, _ locator: NodeLocator) {
-        reader.reportUnknownKeys(known: LanguageSchema.keys(LanguageSchema.holdout), context: "a Holdout", &diagnostics)
+        reportUnknownKeys(reader, LanguageSchema.holdout, context: "a Holdout")
         let name = requiredName(reader, "name", locator, what: "holdout")
         let unit = requiredName(reader, "unit", locator, what: "unit type")
         let traffic = required(reader, "traffic", context: "a Holdout").flatMap {
@@ -328,7 +352,16 @@ struct DeclarationParser {
 
     // MARK: Field readers
 
+    private mutating func reportUnknownKeys(_ reader: MappingReader, _ fields: [LanguageSchema.Field], context: String) {
+        let known = LanguageSchema.keys(fields)
+        reader.reportUnknownKeys(known: known, context: context, &diagnostics)
+        for entry in reader.entries where !known.contains(entry.key) {
+            if let suggestion = closestMatch(to: entry.key, in: known) { misspelledKeys.insert(suggestion) }
+        }
+    }
+
     private mutating func required(_ reader: MappingReader, _ key: String, context: String) -> Node? {
+        if reader[key] == nil && misspelledKeys.contains(key) { return nil }
         guard let node = reader[key], !node.isNull else {
             let location = reader.keyNode(key).map { reader.locator.location(of: $0) } ?? reader.locator.location(of: reader.node)
             diagnostics.error(at: location, "\(context) needs '\(key)'", hint: "add `\(key):`")

@@ -51,13 +51,15 @@ public struct VariantDeclaration: @unchecked Sendable {
 public struct ExperimentDeclaration: @unchecked Sendable {
     public var name: Located<String>
     public var layer: Located<String>
-    public var owner: String
+    public var owner: String?
     public var description: String?
     public var status: Located<ExperimentStatus>
     public var start: Located<Int64>?
     public var stop: Located<Int64>?
     /// Share of the layer, in basis points (0.01%).
     public var traffic: Located<Int>?
+    /// Whether the file has a `traffic` key (even if its value was invalid).
+    var hasTrafficKey: Bool
     public var targeting: Located<String>?
     var targetingLocator: ((Int) -> SourceLocation)?
     public var segments: [Located<String>]

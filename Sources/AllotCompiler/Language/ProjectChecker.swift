@@ -10,7 +10,6 @@ struct ProjectChecker {
         let attributes = uniqueByName(declarations.attributes, kind: "attribute", name: \.name).sorted { $0.name.value < $1.name.value }
         let layerDeclarations = uniqueByName(declarations.layers, kind: "layer", name: \.name)
         let unitTypes = Set(layerDeclarations.map(\.unit.value))
-        checkSalts(declarations)
 
         // Parameters are global names owned by one layer.
         var parameterOwner: [String: (layer: String, declaration: ParameterDeclaration)] = [:]
@@ -87,6 +86,7 @@ struct ProjectChecker {
 
         // Experiments.
         let experimentDeclarations = uniqueByName(declarations.experiments, kind: "experiment", name: \.name)
+        checkSalts(layers: layerDeclarations, holdouts: holdoutDeclarations, experiments: experimentDeclarations)
         var experimentsByLayer: [String: [CheckedExperiment]] = [:]
         for declaration in experimentDeclarations {
             guard let layer = layerDeclarations.first(where: { $0.name.value == declaration.layer.value }) else {
@@ -127,10 +127,7 @@ struct ProjectChecker {
         parameterOwner: [String: (layer: String, declaration: ParameterDeclaration)], environment: TargetingEnvironment
     ) -> CheckedExperiment? {
         let name = declaration.name.value
-        if declaration.owner.trimmingCharacters(in: .whitespaces).isEmpty {
-            diagnostics.error(at: declaration.name.location, "experiment '\(name)' has an empty owner", hint: "set `owner:` to a person or team address")
-        }
-        if (declaration.status.value == .running || declaration.status.value == .paused) && declaration.traffic == nil {
+        if (declaration.status.value == .running || declaration.status.value == .paused) && !declaration.hasTrafficKey {
             diagnostics.error(
                 at: declaration.status.location, "a \(declaration.status.value.name) experiment needs 'traffic'",
                 hint: "add e.g. `traffic: 10%` (the share of layer '\(layer.name.value)' it takes)")
@@ -175,7 +172,7 @@ struct ProjectChecker {
             }
             variants.append(CheckedVariant(name: variant.name.value, weight: variant.weight.value, description: variant.description, parameters: values))
         }
-        if !declaration.variants.isEmpty && totalWeight != Bucketing.bucketCount {
+        if !declaration.variants.isEmpty && variantNames.count == declaration.variants.count && totalWeight != Bucketing.bucketCount {
             let breakdown = declaration.variants.map { "\($0.name.value) \(percent($0.weight.value))" }.joined(separator: " + ")
             diagnostics.error(
                 at: declaration.variants[0].weight.location, "variant weights of '\(name)' sum to \(percent(totalWeight)), not 100%",
@@ -281,7 +278,7 @@ struct ProjectChecker {
         return result
     }
 
-    private mutating func checkSalts(_ declarations: Declarations) {
+    private mutating func checkSalts(layers: [LayerDeclaration], holdouts: [HoldoutDeclaration], experiments: [ExperimentDeclaration]) {
         var seen: [String: String] = [:]
         func claim(_ salt: String, _ owner: String, _ location: SourceLocation) {
             if let other = seen[salt] {
@@ -292,14 +289,14 @@ struct ProjectChecker {
                 seen[salt] = owner
             }
         }
-        for layer in declarations.layers {
+        for layer in layers {
             claim(layer.salt?.value ?? layer.name.value, "layer '\(layer.name.value)'", layer.salt?.location ?? layer.name.location)
         }
-        for holdout in declarations.holdouts {
+        for holdout in holdouts {
             claim(holdout.effectiveSalt, "holdout '\(holdout.name.value)'", holdout.salt?.location ?? holdout.name.location)
         }
         var experimentSalts: [String: String] = [:]
-        for experiment in declarations.experiments {
+        for experiment in experiments {
             let salt = experiment.effectiveSalt
             if let other = experimentSalts[salt] {
                 diagnostics.error(

@@ -40,6 +40,31 @@ struct NodeLocator {
         return SourceLocation(file: file, line: mark.line, column: mark.column, length: length)
     }
 
+    /// Where `key:` appears next after `mark` (block or flow style), for duplicate-key errors.
+    func nextOccurrence(ofKey key: String, after mark: Mark) -> SourceLocation? {
+        var line = mark.line - 1
+        var startColumn = mark.column  // skip the first occurrence itself
+        while line < lines.count {
+            let scalars = Array(lines[line].unicodeScalars)
+            let keyScalars = Array(key.unicodeScalars)
+            var column = startColumn
+            while column + keyScalars.count <= scalars.count {
+                if Array(scalars[column..<(column + keyScalars.count)]) == keyScalars {
+                    var after = column + keyScalars.count
+                    while after < scalars.count, scalars[after] == " " { after += 1 }
+                    let before = column == 0 ? " " : scalars[column - 1]
+                    if after < scalars.count, scalars[after] == ":", before == " " || before == "{" || before == "," || before == "\t" {
+                        return SourceLocation(file: file, line: line + 1, column: column + 1, length: keyScalars.count)
+                    }
+                }
+                column += 1
+            }
+            line += 1
+            startColumn = 0
+        }
+        return nil
+    }
+
     func location(line: Int, column: Int, length: Int = 1) -> SourceLocation {
         SourceLocation(file: file, line: line, column: column, length: length)
     }
