@@ -6,6 +6,13 @@ public struct Assignment: Sendable, Equatable, CustomStringConvertible {
     public var variant: String?
     public var reason: Reason
 
+    public init(experiment: String, layer: String, variant: String?, reason: Reason) {
+        self.experiment = experiment
+        self.layer = layer
+        self.variant = variant
+        self.reason = reason
+    }
+
     public var description: String {
         "\(experiment) [\(layer)]: \(variant ?? "-") (\(reason))"
     }
