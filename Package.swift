@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "allot", targets: ["allot"]),
+        .executable(name: "allot-benchmarks", targets: ["AllotBenchmarks"]),
         // The evaluator, for apps that embed Allot and evaluate a bundle in-process.
         .library(name: "AllotCore", targets: ["AllotCore"]),
     ],
@@ -83,6 +84,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Benchmarks (run by Benchmarks/run.sh in release mode; not part of the tests).
+        .executableTarget(
+            name: "AllotBenchmarks",
+            dependencies: ["AllotCore", "AllotCompiler", .product(name: "Yams", package: "Yams")],
+            path: "Benchmarks/AllotBenchmarks",
             swiftSettings: swiftSettings
         ),
 

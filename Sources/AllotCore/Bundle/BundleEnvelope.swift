@@ -101,10 +101,18 @@ public struct BundleHeader: Sendable, Equatable {
 
 /// Sealing and opening envelopes.
 public enum BundleEnvelope {
+    /// The zstd level for a payload: 19 up to 32 MiB, 9 above (level 19 on hundreds of megabytes
+    /// costs minutes of CI time for a few percent of size). A function of the payload alone, so
+    /// output stays deterministic.
+    public static func compressionLevel(forPayloadLength length: Int) -> Int32 {
+        length <= 32 << 20 ? 19 : 9
+    }
+
     /// Compresses and signs `payload` into an envelope. Deterministic: the same payload, version,
     /// created-at and key give the same bytes.
     public static func seal(payload: [UInt8], version: UInt64, createdAt: Int64, key: SigningKey) throws(ZstdError) -> [UInt8] {
-        let frame = try payload.withUnsafeBytes { bytes in Result { () throws(ZstdError) in try Zstd.compress(bytes) } }.get()
+        let level = compressionLevel(forPayloadLength: payload.count)
+        let frame = try payload.withUnsafeBytes { bytes in Result { () throws(ZstdError) in try Zstd.compress(bytes, level: level) } }.get()
         var header = [UInt8]()
         header.reserveCapacity(BundleHeader.length)
         header += BundleHeader.magic

@@ -1,0 +1,113 @@
+import AllotCompiler
+import AllotCore
+
+/// Evaluating one unit against 1,000 experiments in 50 layers, with and without writing the JSON
+/// answer, against the floor of the hashes alone.
+enum EvaluationBenchmark {
+    static func run(quick: Bool) throws {
+        let targeting = TargetingSupport.available
+        let files = SyntheticProject.files(layers: 50, experimentsPerLayer: 20, targeting: targeting)
+        let compiled = try Compiler.compile(files: files, lock: AllocationLock(), version: 1, createdAt: 0).get()
+        let key = SigningKey.generate()
+        let envelope = try BundleEnvelope.seal(payload: compiled.payload, version: 1, createdAt: 0, key: key)
+        let bundle = try LoadedBundle.open(envelope: envelope, trustedKeys: [key.publicKey])
+
+        let unitCount = 4096
+        var inputs: [EvaluationInput] = []
+        for i in 0..<unitCount {
+            var input = EvaluationInput(for: bundle)
+            try input.set(
+                units: ["user_id": "user-\(i * 7919)"],
+                attributes: ["country": ["US", "DE", "CA", "JP"][i % 4], "app_version": "5.\(i % 4).0", "platform": "ios"], bundle: bundle)
+            inputs.append(input)
+        }
+        var outcomes: [Outcome] = []
+        outcomes.reserveCapacity(64)
+        var output: [UInt8] = []
+        output.reserveCapacity(8192)
+        let iterations = quick ? 20_000 : 200_000
+        var index = 0
+        var enrolled = 0
+
+        let evaluate = measure(iterations: iterations) {
+            bundle.evaluate(inputs[index & (unitCount - 1)], now: 1_800_000_000, into: &outcomes)
+            enrolled &+= outcomes.count
+            index &+= 1
+        }
+        let answer = measure(iterations: iterations) {
+            bundle.evaluate(inputs[index & (unitCount - 1)], now: 1_800_000_000, into: &outcomes)
+            output.removeAll(keepingCapacity: true)
+            bundle.writeAnswer(outcomes, into: &output)
+            index &+= 1
+        }
+
+        // The floor: one layer hash and one variant hash per layer, nothing else.
+        let layerSalts = (0..<50).map { Array("layer-\($0)".utf8) }
+        let experimentSalts = (0..<50).map { Array("exp-\($0)-0".utf8) }
+        let ids = (0..<unitCount).map { Array("user-\($0 * 7919)".utf8) }
+        var sink = 0
+        let floor = measure(iterations: iterations) {
+            ids[index & (unitCount - 1)].withUnsafeBytes { id in
+                for salt in 0..<50 {
+                    sink &+= layerSalts[salt].withUnsafeBytes { Bucketing.bucket(salt: $0, unitID: id) }
+                    sink &+= experimentSalts[salt].withUnsafeBytes { Bucketing.bucket(salt: $0, unitID: id) }
+                }
+            }
+            index &+= 1
+        }
+
+        var json: [UInt8] = []
+        let request = Array(#"{"units":{"user_id":"user-424242"},"attributes":{"country":"US","app_version":"5.2.0","platform":"ios"}}"#.utf8)
+        var parsed = EvaluationInput(for: bundle)
+        let parse = measure(iterations: iterations) {
+            request.withUnsafeBytes { try? parsed.setJSON($0, bundle: bundle) }
+            bundle.evaluate(parsed, now: 1_800_000_000, into: &outcomes)
+            json.removeAll(keepingCapacity: true)
+            bundle.writeAnswer(outcomes, into: &json)
+        }
+
+        let layers = bundle.payload.layerCount
+        let experiments = bundle.payload.experimentCount
+        report([
+            "name": "evaluate_all_layers", "ns_per_op": evaluate.nsPerOp, "allocations_per_op": evaluate.allocationsPerOp ?? -1,
+            "layers": layers, "experiments": experiments, "targeting": targeting ? "yes" : "no",
+            "floor_ns_per_op": floor.nsPerOp, "ratio_to_floor": evaluate.nsPerOp / floor.nsPerOp, "goal_ns": 1000,
+        ])
+        report(["name": "hash_floor_100_buckets", "ns_per_op": floor.nsPerOp, "allocations_per_op": floor.allocationsPerOp ?? -1])
+        report([
+            "name": "evaluate_and_write_json_answer", "ns_per_op": answer.nsPerOp, "allocations_per_op": answer.allocationsPerOp ?? -1,
+            "answer_bytes": output.count,
+        ])
+        report([
+            "name": "parse_json_request_evaluate_answer", "ns_per_op": parse.nsPerOp, "allocations_per_op": parse.allocationsPerOp ?? -1,
+        ])
+        if sink == 42 && enrolled == 42 { print("") }
+    }
+}
+
+/// Whether this build compiles targeting expressions (the benchmark adds targeting when it can).
+enum TargetingSupport {
+    static let available: Bool = {
+        let probe = [
+            SourceFile(path: "probe.yaml", text: """
+                kind: Attributes
+                attributes: { country: string }
+                ---
+                kind: Layer
+                name: l
+                unit: user_id
+                ---
+                kind: Experiment
+                name: e
+                layer: l
+                owner: o
+                status: running
+                traffic: 1%
+                targeting: country == "US"
+                variants: [ { name: a, weight: 100% } ]
+                """)
+        ]
+        if case .success = Compiler.compile(files: probe, lock: AllocationLock(), version: 1, createdAt: 0) { return true }
+        return false
+    }()
+}
