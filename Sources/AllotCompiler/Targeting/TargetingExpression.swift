@@ -123,6 +123,19 @@ public enum TargetingValue: Equatable, Sendable, CustomStringConvertible {
     case bool(Bool)
     case semver(Semver)
 
+    /// Byte-wise equality: strings are equal when their UTF-8 is (the evaluator compares bytes, so
+    /// `"é"` and `"e\u0301"` are different values even though Swift's `==` on strings says equal).
+    public static func == (a: TargetingValue, b: TargetingValue) -> Bool {
+        switch (a, b) {
+        case (.string(let x), .string(let y)): return x.utf8.elementsEqual(y.utf8)
+        case (.number(let x), .number(let y)): return x == y
+        case (.bool(let x), .bool(let y)): return x == y
+        case (.semver(let x), .semver(let y)):
+            return x.major == y.major && x.minor == y.minor && x.patch == y.patch && x.prerelease.utf8.elementsEqual(y.prerelease.utf8)
+        default: return false
+        }
+    }
+
     /// The kind of value, as messages name it.
     var kindName: String {
         switch self {

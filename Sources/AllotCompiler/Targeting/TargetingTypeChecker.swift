@@ -422,7 +422,9 @@ struct TargetingTypeChecker {
 
     /// Whether `text` is among the attribute's allowed values (reporting it when not).
     private mutating func allowed(_ text: String, _ attribute: TargetingEnvironment.Attribute, _ name: Name, _ span: SourceSpan) -> Bool {
-        guard let values = attribute.allowedValues, attribute.type == .string || attribute.type == .stringList, !values.contains(text) else {
+        guard let values = attribute.allowedValues, attribute.type == .string || attribute.type == .stringList,
+            !values.contains(where: { $0.utf8.elementsEqual(text.utf8) })
+        else {
             return true
         }
         let hint: String
