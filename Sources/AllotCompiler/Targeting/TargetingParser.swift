@@ -172,6 +172,7 @@ struct TargetingParser {
             firstOperator = firstOperator ?? token.span
             operands.append(operand(&self))
         }
+        guard !aborted else { return invalid(operands[0].span) }
         guard operands.count > 1, let firstOperator else { return operands[0] }
         let span = operands[0].span.through(operands[operands.count - 1].span)
         let depth = 1 + operands.map(\.depth).max()!
@@ -197,6 +198,7 @@ struct TargetingParser {
         guard enter(bang) else { return invalid(bang.span) }
         let operand = parseUnary()
         nesting -= 1
+        if aborted { return invalid(bang.span) }
         switch operand.kind {
         case .comparison, .membership, .segment:
             error(

@@ -334,6 +334,7 @@ struct TargetingTypeChecker {
             return nil
         }
         var checked: [TargetingValue] = []
+        var seen = Set<ValueKey>()
         for (index, value) in values.enumerated() {
             let span = literals[index].span
             var item = value
@@ -352,7 +353,7 @@ struct TargetingTypeChecker {
             default:
                 break
             }
-            if checked.contains(where: { sameValue($0, item) }) {
+            if !seen.insert(ValueKey(item)).inserted {
                 error(span, "\(text(span)) appears twice in the list", hint: "remove the repeated value")
                 valid = false
                 continue
@@ -362,10 +363,22 @@ struct TargetingTypeChecker {
         return valid ? .membership(attribute: name.text, checked) : nil
     }
 
-    /// Whether two list values match the same requests (`"5.2"` and `"5.2.0"` do).
-    private func sameValue(_ a: TargetingValue, _ b: TargetingValue) -> Bool {
-        if case .semver(let x) = a, case .semver(let y) = b { return Semver.compare(x, y) == 0 }
-        return a == b
+    /// Equal for list values that match the same requests: strings by bytes, numbers by value,
+    /// versions by precedence (`"5.2"` and `"5.2.0+build"` are the same).
+    private enum ValueKey: Hashable {
+        case string([UInt8])
+        case number(Double)
+        case bool(Bool)
+        case semver(UInt64, UInt64, UInt64, [UInt8])
+
+        init(_ value: TargetingValue) {
+            switch value {
+            case .string(let text): self = .string(Array(text.utf8))
+            case .number(let number): self = .number(number)
+            case .bool(let flag): self = .bool(flag)
+            case .semver(let v): self = .semver(v.major, v.minor, v.patch, Array(v.prerelease.utf8))
+            }
+        }
     }
 
     // MARK: Segments
