@@ -93,18 +93,23 @@ struct TargetingCanonicalFormTests {
         let composed = try Targeting.compile(#"email == "é""#).get()
         let decomposed = try Targeting.compile(#"email == "e\u0301""#).get()
         #expect(composed.expression != decomposed.expression)
-        #expect(try Targeting.check(#"email in ["é", "e\u0301"]"#).get() == .membership(attribute: "email", [.string("é"), .string("e\u{301}")]))
+        #expect(
+            try Targeting.check(#"email in ["é", "e\u0301"]"#).get()
+                == .membership(attribute: "email", [.string("é"), .string("e\u{301}")]))
     }
 
     @Test("names that are keywords or not identifiers print in backticks and round-trip")
     func quotedNames() throws {
         let environment = TargetingEnvironment(
             attributes: [
-                "5g-capable": .init(index: 0, type: .bool), "in": .init(index: 1, type: .string), "geo:country": .init(index: 2, type: .string),
+                "5g-capable": .init(index: 0, type: .bool), "in": .init(index: 1, type: .string),
+                "geo:country": .init(index: 2, type: .string),
                 "app.build": .init(index: 3, type: .number),
             ],
             unitTypes: ["user_id"])
-        let expression = try Targeting.check(#"`5g-capable` && `in` == "x" && geo:country != "y" && app.build > 3"#, environment: environment).get()
+        let expression = try Targeting.check(
+            #"`5g-capable` && `in` == "x" && geo:country != "y" && app.build > 3"#, environment: environment
+        ).get()
         #expect(expression.description == #"`5g-capable` && `in` == "x" && geo:country != "y" && app.build > 3"#)
         #expect(try Targeting.check(expression.description, environment: environment).get() == expression)
         #expect(TargetingCompiler.spelling(of: "in") == "`in`")

@@ -53,12 +53,24 @@ struct TargetingCodeGeneratorTests {
         ("!false", [0x0D, 0, 0x0A]),
         // && chains jump to the end on the first false.
         ("is_beta && age > 18", flag(isBeta) + jump(.jumpIfFalse, 24) + [0x03, 0x04] + le16(age) + f64(18)),
-        ("is_beta && is_employee && has(age)", flag(isBeta) + jump(.jumpIfFalse, 28) + flag(isEmployee) + jump(.jumpIfFalse, 28) + [0x08, 0] + le16(age)),
-        ("is_beta || is_employee || has(age)", flag(isBeta) + jump(.jumpIfTrue, 28) + flag(isEmployee) + jump(.jumpIfTrue, 28) + [0x08, 0] + le16(age)),
+        (
+            "is_beta && is_employee && has(age)",
+            flag(isBeta) + jump(.jumpIfFalse, 28) + flag(isEmployee) + jump(.jumpIfFalse, 28) + [0x08, 0] + le16(age)
+        ),
+        (
+            "is_beta || is_employee || has(age)",
+            flag(isBeta) + jump(.jumpIfTrue, 28) + flag(isEmployee) + jump(.jumpIfTrue, 28) + [0x08, 0] + le16(age)
+        ),
         // Threaded: a true `is_beta` skips the `jumpIfFalse` at 16 (which it would fall through) straight to `has(age)`.
-        ("(is_beta || is_employee) && has(age)", flag(isBeta) + jump(.jumpIfTrue, 24) + flag(isEmployee) + jump(.jumpIfFalse, 28) + [0x08, 0] + le16(age)),
+        (
+            "(is_beta || is_employee) && has(age)",
+            flag(isBeta) + jump(.jumpIfTrue, 24) + flag(isEmployee) + jump(.jumpIfFalse, 28) + [0x08, 0] + le16(age)
+        ),
         // Threaded: a false `is_beta` skips the `jumpIfTrue` at 16 straight to `has(age)`.
-        ("is_beta && is_employee || has(age)", flag(isBeta) + jump(.jumpIfFalse, 24) + flag(isEmployee) + jump(.jumpIfTrue, 28) + [0x08, 0] + le16(age)),
+        (
+            "is_beta && is_employee || has(age)",
+            flag(isBeta) + jump(.jumpIfFalse, 24) + flag(isEmployee) + jump(.jumpIfTrue, 28) + [0x08, 0] + le16(age)
+        ),
         // Threaded twice: a false `is_beta` goes straight to `has(age)`; a true `is_employee` skips
         // the outer `jumpIfFalse` straight to `has(score)`.
         (
@@ -67,7 +79,10 @@ struct TargetingCodeGeneratorTests {
                 + jump(.jumpIfFalse, 40) + [0x08, 0] + le16(8)
         ),
         // `not` is not a jump: nothing to thread.
-        ("!(is_beta && is_employee) || has(age)", flag(isBeta) + jump(.jumpIfFalse, 16) + flag(isEmployee) + [0x0A] + jump(.jumpIfTrue, 29) + [0x08, 0] + le16(age)),
+        (
+            "!(is_beta && is_employee) || has(age)",
+            flag(isBeta) + jump(.jumpIfFalse, 16) + flag(isEmployee) + [0x0A] + jump(.jumpIfTrue, 29) + [0x08, 0] + le16(age)
+        ),
     ]
 
     @Test("expressions compile to exactly this bytecode", arguments: golden)

@@ -137,7 +137,7 @@ struct NoisyPrinter {
     }
 
     private mutating func number(_ value: Double) -> String {
-        let text = formatNumber(value)
+        let text = TargetingText.number(value)
         if text.contains("e") { return random.pick([text, text.uppercased()]) }
         if text.contains(".") { return random.pick([text, text + "0", text + "e0"]) }
         return random.pick([text, text + ".0", text + "e0", text + "E+0"])

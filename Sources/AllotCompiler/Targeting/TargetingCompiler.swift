@@ -66,7 +66,7 @@ public enum TargetingCompiler {
                 let size = TargetingCodeGenerator.size(of: expression, environment: environment)
                 if size > TargetingLimits.maxProgramLength {
                     diagnostics.error(
-                        SourceSpan(offset: 0, length: source.unicodeScalars.count),
+                        TargetingSpan(offset: 0, length: source.unicodeScalars.count),
                         "targeting compiles to \(size) bytes of bytecode; at most \(TargetingLimits.maxProgramLength) are allowed",
                         hint: "move long lists into segments, or split the experiment")
                 }
@@ -92,7 +92,7 @@ public enum TargetingCompiler {
     /// `name` as a targeting expression writes it: bare, or in backticks when it is a keyword or
     /// not an identifier (`` `5g` ``).
     public static func spelling(of name: String) -> String {
-        printedName(name)
+        TargetingText.name(name)
     }
 
     private static func wholeExpression(_ source: String, _ locate: (Int) -> SourceLocation) -> SourceLocation {

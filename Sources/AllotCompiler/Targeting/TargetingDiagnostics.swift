@@ -11,7 +11,7 @@ struct TargetingDiagnostics {
     var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
 
     /// The file location of `span`: where it starts, as long as it is (at least one column).
-    func location(_ span: SourceSpan) -> SourceLocation {
+    func location(_ span: TargetingSpan) -> SourceLocation {
         var location = locate(span.offset)
         location.length = max(1, span.length)
         return location
@@ -25,20 +25,7 @@ struct TargetingDiagnostics {
         return here.line == start.line ? "column \(here.column)" : "line \(here.line), column \(here.column)"
     }
 
-    mutating func error(_ span: SourceSpan, _ message: String, hint: String? = nil) {
+    mutating func error(_ span: TargetingSpan, _ message: String, hint: String? = nil) {
         diagnostics.append(Diagnostic(.error, at: location(span), message, hint: hint))
     }
-}
-
-/// A did-you-mean hint for an unknown `word` among `candidates`, or a fallback listing them.
-func suggestion(for word: String, among candidates: some Collection<String>, kind: String) -> String {
-    if let match = closestMatch(to: word, in: candidates) {
-        return "did you mean '\(match)'?"
-    }
-    if candidates.isEmpty {
-        return "no \(kind)s are declared"
-    }
-    let sorted = candidates.sorted()
-    let shown = sorted.prefix(8).map { "'\($0)'" }.joined(separator: ", ")
-    return "known \(kind)s: \(shown)" + (sorted.count > 8 ? ", ..." : "")
 }

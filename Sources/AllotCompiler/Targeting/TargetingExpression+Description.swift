@@ -8,19 +8,19 @@ extension TargetingExpression {
         case .constant(let value):
             return value ? "true" : "false"
         case .flag(let attribute):
-            return printedName(attribute)
+            return TargetingText.name(attribute)
         case .comparison(let attribute, let op, let value):
-            return "\(printedName(attribute)) \(op.rawValue) \(value)"
+            return "\(TargetingText.name(attribute)) \(op.rawValue) \(value)"
         case .membership(let attribute, let values):
-            return "\(printedName(attribute)) in \(printedList(values))"
+            return "\(TargetingText.name(attribute)) in \(printedList(values))"
         case .has(let attribute):
-            return "has(\(printedName(attribute)))"
+            return "has(\(TargetingText.name(attribute)))"
         case .segment(let name, let unitType):
-            return (unitType.map { printedName($0) + " " } ?? "") + "in segment(\(quoted(name)))"
+            return (unitType.map { TargetingText.name($0) + " " } ?? "") + "in segment(\(TargetingText.quoted(name)))"
         case .not(.membership(let attribute, let values)):
-            return "\(printedName(attribute)) not in \(printedList(values))"
+            return "\(TargetingText.name(attribute)) not in \(printedList(values))"
         case .not(.segment(let name, let unitType)):
-            return (unitType.map { printedName($0) + " " } ?? "") + "not in segment(\(quoted(name)))"
+            return (unitType.map { TargetingText.name($0) + " " } ?? "") + "not in segment(\(TargetingText.quoted(name)))"
         case .not(let inner):
             return inner.printsAsUnary ? "!" + inner.description : "!(\(inner.description))"
         case .and(let operands):
@@ -47,11 +47,6 @@ extension TargetingExpression {
         default: return false
         }
     }
-}
-
-/// A name as written in source: bare when it is a plain identifier, otherwise in backticks.
-func printedName(_ name: String) -> String {
-    TargetingLexer.isBareIdentifier(name) ? name : "`\(name)`"
 }
 
 private func printedList(_ values: [TargetingValue]) -> String {

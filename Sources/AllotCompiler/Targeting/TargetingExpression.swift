@@ -149,44 +149,10 @@ public enum TargetingValue: Equatable, Sendable, CustomStringConvertible {
     /// The canonical source text: `"US"`, `5`, `2.5`, `1e+21`, `true`, `semver("5.2.0")`.
     public var description: String {
         switch self {
-        case .string(let text): return quoted(text)
-        case .number(let value): return formatNumber(value)
+        case .string(let text): return TargetingText.quoted(text)
+        case .number(let value): return TargetingText.number(value)
         case .bool(let value): return value ? "true" : "false"
-        case .semver(let version): return "semver(\(quoted(version.description)))"
+        case .semver(let version): return "semver(\(TargetingText.quoted(version.description)))"
         }
     }
-}
-
-/// A string as a double-quoted literal: `"` and `\` escaped, control characters as JSON escapes,
-/// everything else as is.
-func quoted(_ text: String) -> String {
-    var result = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": result += "\\\""
-        case "\\": result += "\\\\"
-        case "\n": result += "\\n"
-        case "\r": result += "\\r"
-        case "\t": result += "\\t"
-        case "\u{08}": result += "\\b"
-        case "\u{0C}": result += "\\f"
-        default:
-            if scalar.value < 0x20 || scalar.value == 0x7F {
-                let digits = String(scalar.value, radix: 16, uppercase: true)
-                result += "\\u" + String(repeating: "0", count: 4 - digits.count) + digits
-            } else {
-                result.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return result + "\""
-}
-
-/// Integers below 2^53 without a fraction (`5`, `-12`); everything else in Swift's shortest
-/// round-tripping form (`0.1`, `1e-07`, `1e+16`), which is valid JSON.
-func formatNumber(_ value: Double) -> String {
-    if value == value.rounded(), abs(value) < 9_007_199_254_740_992 {
-        return String(Int64(value))
-    }
-    return value.description
 }

@@ -1,13 +1,13 @@
 /// A range of Unicode scalars in a targeting expression's source: `offset ..< offset + length`.
-struct SourceSpan: Equatable, Sendable {
+struct TargetingSpan: Equatable, Sendable {
     var offset: Int
     var length: Int
 
     var end: Int { offset + length }
 
     /// The span from the start of `self` to the end of `other`.
-    func through(_ other: SourceSpan) -> SourceSpan {
-        SourceSpan(offset: offset, length: max(other.end, end) - offset)
+    func through(_ other: TargetingSpan) -> TargetingSpan {
+        TargetingSpan(offset: offset, length: max(other.end, end) - offset)
     }
 }
 
@@ -40,12 +40,12 @@ enum TargetingTokenKind: Equatable, Sendable {
 
 struct TargetingToken: Equatable, Sendable {
     var kind: TargetingTokenKind
-    var span: SourceSpan
+    var span: TargetingSpan
 }
 
 /// A lexical error: where, what, and how to fix it.
 struct TargetingSyntaxError: Sendable {
-    var span: SourceSpan
+    var span: TargetingSpan
     var message: String
     var hint: String?
 }
@@ -106,11 +106,11 @@ struct TargetingLexer {
     }
 
     private mutating func add(_ kind: TargetingTokenKind, from start: Int) {
-        tokens.append(TargetingToken(kind: kind, span: SourceSpan(offset: start, length: index - start)))
+        tokens.append(TargetingToken(kind: kind, span: TargetingSpan(offset: start, length: index - start)))
     }
 
     private mutating func error(_ start: Int, _ length: Int, _ message: String, hint: String? = nil) {
-        errors.append(TargetingSyntaxError(span: SourceSpan(offset: start, length: length), message: message, hint: hint))
+        errors.append(TargetingSyntaxError(span: TargetingSpan(offset: start, length: length), message: message, hint: hint))
     }
 
     private mutating func run() {
@@ -191,7 +191,7 @@ struct TargetingLexer {
                 }
             }
         }
-        tokens.append(TargetingToken(kind: .end, span: SourceSpan(offset: scalars.count, length: 0)))
+        tokens.append(TargetingToken(kind: .end, span: TargetingSpan(offset: scalars.count, length: 0)))
     }
 
     private func hint(forUnexpected c: Unicode.Scalar) -> String? {
@@ -241,7 +241,8 @@ struct TargetingLexer {
                 let spaced = peek().map { $0 == " " || $0 == "\t" } ?? false
                 error(
                     start, 1, "unexpected character '-'",
-                    hint: spaced ? "write negative numbers without a space, like -5" : "targeting has no arithmetic; names cannot start with '-'")
+                    hint: spaced
+                        ? "write negative numbers without a space, like -5" : "targeting has no arithmetic; names cannot start with '-'")
                 return
             }
         }
@@ -252,7 +253,9 @@ struct TargetingLexer {
         } else if peek() == "0", let next = peek(1), Self.isDigit(next) {
             let zero = index
             while let c = peek(), Self.isDigit(c) { index += 1 }
-            error(zero, index - zero, "numbers cannot have leading zeros", hint: "write the number without the leading 0, or quote it if it is text")
+            error(
+                zero, index - zero, "numbers cannot have leading zeros",
+                hint: "write the number without the leading 0, or quote it if it is text")
             valid = false
         } else {
             while let c = peek(), Self.isDigit(c) { index += 1 }
@@ -353,14 +356,18 @@ struct TargetingLexer {
                     low = nil
                 }
                 guard let low, (0xDC00...0xDFFF).contains(low) else {
-                    error(start, index - start, "unpaired surrogate escape in a string", hint: "a \\uD800-\\uDBFF escape must be followed by a \\uDC00-\\uDFFF one")
+                    error(
+                        start, index - start, "unpaired surrogate escape in a string",
+                        hint: "a \\uD800-\\uDBFF escape must be followed by a \\uDC00-\\uDFFF one")
                     return
                 }
                 text.append(Unicode.Scalar(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))!)
             } else if let scalar = Unicode.Scalar(high) {
                 text.append(scalar)
             } else {
-                error(start, index - start, "unpaired surrogate escape in a string", hint: "a \\uDC00-\\uDFFF escape must follow a \\uD800-\\uDBFF one")
+                error(
+                    start, index - start, "unpaired surrogate escape in a string",
+                    hint: "a \\uDC00-\\uDFFF escape must follow a \\uD800-\\uDBFF one")
             }
         default:
             error(

@@ -48,7 +48,7 @@ struct TargetingParser {
         return token
     }
 
-    private func text(_ span: SourceSpan) -> String {
+    private func text(_ span: TargetingSpan) -> String {
         String(String.UnicodeScalarView(scalars[span.offset..<min(span.end, scalars.count)]))
     }
 
@@ -58,15 +58,15 @@ struct TargetingParser {
     }
 
     /// The span an error at `token` is reported at (the end of input is one column wide).
-    private func errorSpan(_ token: TargetingToken) -> SourceSpan {
-        SourceSpan(offset: token.span.offset, length: max(1, token.span.length))
+    private func errorSpan(_ token: TargetingToken) -> TargetingSpan {
+        TargetingSpan(offset: token.span.offset, length: max(1, token.span.length))
     }
 
-    private mutating func error(_ span: SourceSpan, _ message: String, hint: String? = nil) {
+    private mutating func error(_ span: TargetingSpan, _ message: String, hint: String? = nil) {
         diagnostics.error(span, message, hint: hint)
     }
 
-    private func invalid(_ span: SourceSpan) -> TargetingSyntax {
+    private func invalid(_ span: TargetingSpan) -> TargetingSyntax {
         TargetingSyntax(kind: .invalid, span: span, depth: 1)
     }
 
@@ -117,14 +117,15 @@ struct TargetingParser {
         return true
     }
 
-    private mutating func reportDepth(at span: SourceSpan) {
+    private mutating func reportDepth(at span: TargetingSpan) {
         error(
             span, "expression nests deeper than \(TargetingLimits.maxDepth) levels",
             hint: "remove redundant parentheses, or move part of the condition into a segment")
     }
 
     /// Builds a node and reports it if it is the first to cross the depth limit.
-    private mutating func node(_ kind: TargetingSyntax.Kind, _ span: SourceSpan, depth: Int, operator: SourceSpan) -> TargetingSyntax {
+    private mutating func node(_ kind: TargetingSyntax.Kind, _ span: TargetingSpan, depth: Int, operator: TargetingSpan) -> TargetingSyntax
+    {
         if depth == TargetingLimits.maxDepth + 1 { reportDepth(at: `operator`) }
         return TargetingSyntax(kind: kind, span: span, depth: depth)
     }
@@ -134,9 +135,9 @@ struct TargetingParser {
     private mutating func parseExpression() -> TargetingSyntax {
         if peek.kind == .end {
             error(
-                SourceSpan(offset: 0, length: max(1, scalars.count)), "empty targeting expression",
+                TargetingSpan(offset: 0, length: max(1, scalars.count)), "empty targeting expression",
                 hint: "write a condition such as country == \"US\", or remove the targeting to include every unit")
-            return invalid(SourceSpan(offset: 0, length: 0))
+            return invalid(TargetingSpan(offset: 0, length: 0))
         }
         let expression = parseOr()
         if !aborted, peek.kind != .end {
@@ -157,7 +158,7 @@ struct TargetingParser {
         _ kind: TargetingTokenKind, operand: (inout TargetingParser) -> TargetingSyntax
     ) -> TargetingSyntax {
         var operands = [operand(&self)]
-        var firstOperator: SourceSpan?
+        var firstOperator: TargetingSpan?
         while !aborted {
             let token = peek
             if token.kind == kind {
@@ -286,11 +287,15 @@ struct TargetingParser {
         let span = errorSpan(token)
         switch token.kind {
         case .end:
-            error(span, "expected ')' at the end of the expression", hint: "add ')' to close the '(' at \(diagnostics.position(open!.span.offset))")
+            error(
+                span, "expected ')' at the end of the expression",
+                hint: "add ')' to close the '(' at \(diagnostics.position(open!.span.offset))")
         case .rightParen:
             error(span, "unexpected ')'", hint: "no '(' is open here; remove it or add a matching '('")
         case .comparison, .in:
-            error(span, "unexpected \(describe(token)) after a complete comparison", hint: "comparisons do not chain; join them with '&&' or '||'")
+            error(
+                span, "unexpected \(describe(token)) after a complete comparison",
+                hint: "comparisons do not chain; join them with '&&' or '||'")
         default:
             let expected = open == nil ? "'&&' or '||'" : "'&&', '||' or ')'"
             let hint =
@@ -378,7 +383,7 @@ struct TargetingParser {
         }
     }
 
-    private mutating func parseMembership(left: TargetingSyntax.Operand, negated: Bool, keyword: SourceSpan) -> TargetingSyntax {
+    private mutating func parseMembership(left: TargetingSyntax.Operand, negated: Bool, keyword: TargetingSpan) -> TargetingSyntax {
         let token = peek
         switch token.kind {
         case .segment:
@@ -404,7 +409,8 @@ struct TargetingParser {
                 span: left.span.through(token.span), depth: 1)
         default:
             error(
-                errorSpan(token), "expected a list, a list attribute or segment(\"name\") after '\(text(keyword))', found \(describe(token))",
+                errorSpan(token),
+                "expected a list, a list attribute or segment(\"name\") after '\(text(keyword))', found \(describe(token))",
                 hint: "write country in [\"US\", \"CA\"], \"beta\" in tags or in segment(\"staff\")")
             synchronize()
             return invalid(left.span.through(keyword))
@@ -432,7 +438,9 @@ struct TargetingParser {
         case .leftBracket:
             return parseList()
         default:
-            error(errorSpan(token), "expected a value after '\(text(op.span))', found \(describe(token))", hint: "write a value such as \"US\", 5, true or semver(\"5.2.0\")")
+            error(
+                errorSpan(token), "expected a value after '\(text(op.span))', found \(describe(token))",
+                hint: "write a value such as \"US\", 5, true or semver(\"5.2.0\")")
             synchronize()
             return nil
         }
@@ -470,7 +478,9 @@ struct TargetingParser {
                     error(previous.span, "trailing ',' in the list", hint: "remove the ',' before ']'")
                     return .list(values, open.span.through(advance().span))
                 }
-                error(errorSpan(token), "expected a value in the list, found \(describe(token))", hint: "list values are literals such as \"US\", 5 or semver(\"5.2.0\")")
+                error(
+                    errorSpan(token), "expected a value in the list, found \(describe(token))",
+                    hint: "list values are literals such as \"US\", 5 or semver(\"5.2.0\")")
                 synchronize()
                 return nil
             }
@@ -516,7 +526,7 @@ struct TargetingParser {
             name = .init(text: text, span: token.span)
         case .string(let text):
             advance()
-            error(token.span, "has(...) takes an attribute name without quotes", hint: "write has(\(printedName(text)))")
+            error(token.span, "has(...) takes an attribute name without quotes", hint: "write has(\(TargetingText.name(text)))")
             name = .init(text: text, span: token.span)
         default:
             error(errorSpan(token), "expected an attribute name in has(...), found \(describe(token))", hint: "write has(attribute)")
@@ -524,7 +534,9 @@ struct TargetingParser {
             return invalid(keyword.span)
         }
         guard peek.kind == .rightParen else {
-            error(errorSpan(peek), "expected ')' after the attribute name in has(...), found \(describe(peek))", hint: "has(...) takes one attribute")
+            error(
+                errorSpan(peek), "expected ')' after the attribute name in has(...), found \(describe(peek))",
+                hint: "has(...) takes one attribute")
             synchronize()
             return invalid(keyword.span)
         }

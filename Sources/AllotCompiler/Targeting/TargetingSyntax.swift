@@ -11,7 +11,7 @@ struct TargetingSyntax: Sendable {
         /// `left <op> right`, as written (either side may be the attribute).
         case comparison(Operand, Operator)
         /// `element [not] in collection` where the collection is a list or a name.
-        case membership(element: Operand, negated: Bool, keyword: SourceSpan, collection: Operand)
+        case membership(element: Operand, negated: Bool, keyword: TargetingSpan, collection: Operand)
         /// `[unit] [not] in segment("name")`.
         case segment(unit: Name?, negated: Bool, segment: Name)
         /// `! operand`.
@@ -29,23 +29,23 @@ struct TargetingSyntax: Sendable {
     /// A comparison operator and its right operand.
     struct Operator: Sendable {
         var op: TargetingOperator
-        var span: SourceSpan
+        var span: TargetingSpan
         var right: Operand
     }
 
     /// An identifier, or a segment's name, with where it was written.
     struct Name: Sendable {
         var text: String
-        var span: SourceSpan
+        var span: TargetingSpan
     }
 
     /// One side of a comparison.
     enum Operand: Sendable {
         case name(Name)
         case literal(Literal)
-        case list([Literal], SourceSpan)
+        case list([Literal], TargetingSpan)
 
-        var span: SourceSpan {
+        var span: TargetingSpan {
             switch self {
             case .name(let name): return name.span
             case .literal(let literal): return literal.span
@@ -61,15 +61,15 @@ struct TargetingSyntax: Sendable {
             case number(Double)
             case bool(Bool)
             /// `semver("text")`, with the span of the string inside the parentheses.
-            case semver(String, SourceSpan)
+            case semver(String, TargetingSpan)
         }
 
         var value: Value
-        var span: SourceSpan
+        var span: TargetingSpan
     }
 
     var kind: Kind
-    var span: SourceSpan
+    var span: TargetingSpan
     /// Nesting depth as `docs/targeting.md` defines it: a predicate is 1; parentheses, `!` and an
     /// `&&` or `||` chain each add one to the deepest thing they contain.
     var depth: Int

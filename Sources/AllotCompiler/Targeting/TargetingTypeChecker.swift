@@ -18,11 +18,11 @@ struct TargetingTypeChecker {
         self.diagnostics = diagnostics
     }
 
-    private func text(_ span: SourceSpan) -> String {
+    private func text(_ span: TargetingSpan) -> String {
         String(String.UnicodeScalarView(scalars[span.offset..<min(span.end, scalars.count)]))
     }
 
-    private mutating func error(_ span: SourceSpan, _ message: String, hint: String? = nil) {
+    private mutating func error(_ span: TargetingSpan, _ message: String, hint: String? = nil) {
         diagnostics.error(span, message, hint: hint)
     }
 
@@ -40,7 +40,9 @@ struct TargetingTypeChecker {
             guard attribute.type == .bool else {
                 error(
                     name.span, "'\(name.text)' is a \(attribute.type.name) attribute, not a condition",
-                    hint: "compare it with a value, e.g. \(example(name.text, attribute.type)), or test presence with has(\(printedName(name.text)))")
+                    hint:
+                        "compare it with a value, e.g. \(example(name.text, attribute.type)), or test presence with has(\(TargetingText.name(name.text)))"
+                )
                 return nil
             }
             return .flag(attribute: name.text)
@@ -88,21 +90,21 @@ struct TargetingTypeChecker {
         if environment.unitTypes.contains(name.text) {
             error(
                 name.span, "'\(name.text)' is a unit type, not an attribute",
-                hint: "to target particular units, list them in a segment and write \(printedName(name.text)) in segment(\"name\")")
+                hint: "to target particular units, list them in a segment and write \(TargetingText.name(name.text)) in segment(\"name\")")
             return nil
         }
         let hint: String
         switch name.text.lowercased() {
         case "true", "false": hint = "write \(name.text.lowercased()) in lowercase"
         case "null", "nil", "none", "undefined": hint = "to test that an attribute is absent, write !has(attribute)"
-        default: hint = suggestion(for: name.text, among: environment.attributes.keys, kind: "attribute")
+        default: hint = TargetingText.suggestion(for: name.text, among: environment.attributes.keys, kind: "attribute")
         }
         error(name.span, "unknown attribute '\(name.text)'", hint: hint)
         return nil
     }
 
     private func example(_ name: String, _ type: AttributeType) -> String {
-        let shown = printedName(name)
+        let shown = TargetingText.name(name)
         switch type {
         case .string: return "\(shown) == \"...\""
         case .number: return "\(shown) > 0"
@@ -129,7 +131,7 @@ struct TargetingTypeChecker {
             guard let flipped = op.op.flipped else {
                 error(
                     op.span, "'\(op.op.rawValue)' needs the attribute on its left",
-                    hint: "write \(printedName(name.text)) \(op.op.rawValue) \(text(literal.span))")
+                    hint: "write \(TargetingText.name(name.text)) \(op.op.rawValue) \(text(literal.span))")
                 _ = attribute(name)
                 _ = value(literal)
                 return nil
@@ -146,7 +148,7 @@ struct TargetingTypeChecker {
     }
 
     /// `a <op> b` with two names: either an unquoted value or an unsupported attribute comparison.
-    private mutating func twoNames(_ name: Name, _ other: Name, _ opSpan: SourceSpan, _ op: String) -> TargetingExpression? {
+    private mutating func twoNames(_ name: Name, _ other: Name, _ opSpan: TargetingSpan, _ op: String) -> TargetingExpression? {
         let known = attribute(name)
         if environment.attributes[other.text] != nil || environment.unitTypes.contains(other.text) {
             error(
@@ -156,18 +158,24 @@ struct TargetingTypeChecker {
             let isList = op == "in" || op == "not in"
             error(
                 other.span, "unknown attribute '\(other.text)' on the right of '\(op)'",
-                hint: isList ? "write a list of values: [\(quoted(other.text))]" : "quote text values: \(quoted(other.text))")
+                hint: isList
+                    ? "write a list of values: [\(TargetingText.quoted(other.text))]"
+                    : "quote text values: \(TargetingText.quoted(other.text))")
         }
         return nil
     }
 
     /// `attribute <op> literal`, checked and normalised.
-    private mutating func predicate(_ name: Name, _ op: TargetingOperator, _ opSpan: SourceSpan, _ literal: Literal) -> TargetingExpression? {
+    private mutating func predicate(_ name: Name, _ op: TargetingOperator, _ opSpan: TargetingSpan, _ literal: Literal)
+        -> TargetingExpression?
+    {
         let checkedValue = value(literal)
         guard let attribute = attribute(name), let checkedValue else { return nil }
         let type = attribute.type
         guard operatorApplies(op, to: type) else {
-            error(opSpan, "operator '\(op.rawValue)' does not apply to \(type.name) attribute '\(name.text)'", hint: operatorHint(op, name.text, type))
+            error(
+                opSpan, "operator '\(op.rawValue)' does not apply to \(type.name) attribute '\(name.text)'",
+                hint: operatorHint(op, name.text, type))
             return nil
         }
         switch (type, checkedValue) {
@@ -205,7 +213,7 @@ struct TargetingTypeChecker {
     }
 
     private func operatorHint(_ op: TargetingOperator, _ name: String, _ type: AttributeType) -> String {
-        let shown = printedName(name)
+        let shown = TargetingText.name(name)
         switch type {
         case .bool: return "a bool attribute takes == and != , or stands alone: \(shown) or !\(shown)"
         case .stringList: return "test membership with \(shown) contains \"x\" or \"x\" in \(shown)"
@@ -217,21 +225,21 @@ struct TargetingTypeChecker {
     /// Reports a literal whose type does not fit the attribute.
     private mutating func mismatch(_ name: Name, _ type: AttributeType, _ literal: Literal, _ value: TargetingValue) {
         let written = text(literal.span)
-        let shown = printedName(name.text)
+        let shown = TargetingText.name(name.text)
         var hint: String
         switch (type, value) {
         case (.string, .number), (.string, .bool), (.stringList, .number), (.stringList, .bool):
-            hint = "quote the value: \(quoted(written))"
+            hint = "quote the value: \(TargetingText.quoted(written))"
         case (.string, .semver), (.stringList, .semver):
             hint = "'\(name.text)' holds text; compare it with a string, or declare it as a semver attribute"
-        case (.number, .string(let text)) where parseNumberLiteral(text) != nil:
+        case (.number, .string(let text)) where TargetingText.parseNumber(text) != nil:
             hint = "remove the quotes: \(text)"
         case (.bool, .string(let text)) where text == "true" || text == "false":
             hint = "remove the quotes: \(text)"
         case (.bool, _):
             hint = "compare with true or false, or write \(shown) alone for \(shown) == true"
         case (.semver, .number):
-            hint = "quote versions: \(quoted(written))"
+            hint = "quote versions: \(TargetingText.quoted(written))"
         default:
             hint = "compare it with a \(type.name) value, e.g. \(example(name.text, type))"
         }
@@ -241,7 +249,7 @@ struct TargetingTypeChecker {
     // MARK: Membership
 
     private mutating func checkMembership(
-        _ element: TargetingSyntax.Operand, keyword: SourceSpan, _ collection: TargetingSyntax.Operand
+        _ element: TargetingSyntax.Operand, keyword: TargetingSpan, _ collection: TargetingSyntax.Operand
     ) -> TargetingExpression? {
         let op = text(keyword)
         switch (element, collection) {
@@ -253,7 +261,9 @@ struct TargetingTypeChecker {
             return twoNames(name, other, keyword, op)
         case (.literal(let literal), .list(let literals, _)):
             _ = literals.map { value($0) }
-            error(literal.span, "'\(op) [...]' needs an attribute on its left", hint: "write attribute \(op) [...], e.g. country in [\"US\", \"CA\"]")
+            error(
+                literal.span, "'\(op) [...]' needs an attribute on its left",
+                hint: "write attribute \(op) [...], e.g. country in [\"US\", \"CA\"]")
             return nil
         default:
             error(element.span, "a list cannot be on the left of '\(op)'", hint: "write attribute \(op) [...]")
@@ -266,12 +276,14 @@ struct TargetingTypeChecker {
         let checkedValue = value(literal)
         guard let attribute = attribute(name), let checkedValue else { return nil }
         guard attribute.type == .stringList else {
-            let shown = printedName(name.text)
+            let shown = TargetingText.name(name.text)
             let written = text(literal.span)
             error(
-                name.span, "'\(text(literal.span)) in \(name.text)' needs a list attribute on the right; '\(name.text)' is a \(attribute.type.name) attribute",
+                name.span,
+                "'\(text(literal.span)) in \(name.text)' needs a list attribute on the right; '\(name.text)' is a \(attribute.type.name) attribute",
                 hint: attribute.type == .string
-                    ? "write \(shown) == \(written), or \(shown) contains \(written) for a substring" : "write \(example(name.text, attribute.type))")
+                    ? "write \(shown) == \(written), or \(shown) contains \(written) for a substring"
+                    : "write \(example(name.text, attribute.type))")
             return nil
         }
         guard case .string(let text) = checkedValue else {
@@ -283,7 +295,9 @@ struct TargetingTypeChecker {
     }
 
     /// `attribute in [values]`.
-    private mutating func checkList(_ name: Name, _ keyword: SourceSpan, _ literals: [Literal], _ span: SourceSpan) -> TargetingExpression? {
+    private mutating func checkList(_ name: Name, _ keyword: TargetingSpan, _ literals: [Literal], _ span: TargetingSpan)
+        -> TargetingExpression?
+    {
         let known = attribute(name)
         guard !literals.isEmpty else {
             error(span, "empty list", hint: "'in []' matches nothing; add values or remove the condition")
@@ -313,11 +327,13 @@ struct TargetingTypeChecker {
             valid = false
         }
         guard valid, let attribute = known else { return nil }
-        let shown = printedName(name.text)
+        let shown = TargetingText.name(name.text)
 
         switch attribute.type {
         case .bool:
-            error(keyword, "'\(text(keyword)) [...]' does not apply to bool attribute '\(name.text)'", hint: "write \(shown) == true or \(shown) == false")
+            error(
+                keyword, "'\(text(keyword)) [...]' does not apply to bool attribute '\(name.text)'",
+                hint: "write \(shown) == true or \(shown) == false")
             return nil
         case .stringList:
             error(
@@ -389,7 +405,7 @@ struct TargetingTypeChecker {
         if declared == nil {
             error(
                 segment.span, "unknown segment '\(segment.text)'",
-                hint: suggestion(for: segment.text, among: environment.segments.keys, kind: "segment"))
+                hint: TargetingText.suggestion(for: segment.text, among: environment.segments.keys, kind: "segment"))
             valid = false
         }
         if let unit {
@@ -398,15 +414,21 @@ struct TargetingTypeChecker {
                 if environment.attributes[unit.text] != nil {
                     error(
                         unit.span, "'\(unit.text)' is an attribute, not a unit type",
-                        hint: "segment membership is decided by unit id: write \(printedName(example)) in segment(\(quoted(segment.text))) or in segment(\(quoted(segment.text)))")
+                        hint:
+                            "segment membership is decided by unit id: write \(TargetingText.name(example)) in segment(\(TargetingText.quoted(segment.text))) or in segment(\(TargetingText.quoted(segment.text)))"
+                    )
                 } else {
-                    error(unit.span, "unknown unit type '\(unit.text)'", hint: suggestion(for: unit.text, among: environment.unitTypes, kind: "unit type"))
+                    error(
+                        unit.span, "unknown unit type '\(unit.text)'",
+                        hint: TargetingText.suggestion(for: unit.text, among: environment.unitTypes, kind: "unit type"))
                 }
                 valid = false
             } else if let expected = declared?.unitType, expected != unit.text {
                 error(
                     unit.span, "segment '\(segment.text)' holds \(expected) units, not \(unit.text)",
-                    hint: "write \(printedName(expected)) in segment(\(quoted(segment.text))), or in segment(\(quoted(segment.text)))")
+                    hint:
+                        "write \(TargetingText.name(expected)) in segment(\(TargetingText.quoted(segment.text))), or in segment(\(TargetingText.quoted(segment.text)))"
+                )
                 valid = false
             }
         }
@@ -425,16 +447,19 @@ struct TargetingTypeChecker {
         }
     }
 
-    private mutating func version(_ text: String, _ span: SourceSpan) -> Semver? {
+    private mutating func version(_ text: String, _ span: TargetingSpan) -> Semver? {
         guard let version = Semver(text) else {
-            error(span, "\(quoted(text)) is not a semantic version", hint: "write versions like \"5.2.0\", \"5.2\" or \"5.2.0-beta.1\"")
+            error(
+                span, "\(TargetingText.quoted(text)) is not a semantic version",
+                hint: "write versions like \"5.2.0\", \"5.2\" or \"5.2.0-beta.1\"")
             return nil
         }
         return version
     }
 
     /// Whether `text` is among the attribute's allowed values (reporting it when not).
-    private mutating func allowed(_ text: String, _ attribute: TargetingEnvironment.Attribute, _ name: Name, _ span: SourceSpan) -> Bool {
+    private mutating func allowed(_ text: String, _ attribute: TargetingEnvironment.Attribute, _ name: Name, _ span: TargetingSpan) -> Bool
+    {
         guard let values = attribute.allowedValues, attribute.type == .string || attribute.type == .stringList,
             !values.contains(where: { $0.utf8.elementsEqual(text.utf8) })
         else {
@@ -442,19 +467,12 @@ struct TargetingTypeChecker {
         }
         let hint: String
         if let match = closestMatch(to: text, in: values) {
-            hint = "did you mean \(quoted(match))?"
+            hint = "did you mean \(TargetingText.quoted(match))?"
         } else {
-            let shown = values.prefix(10).map(quoted).joined(separator: ", ")
+            let shown = values.prefix(10).map(TargetingText.quoted).joined(separator: ", ")
             hint = "allowed values: \(shown)" + (values.count > 10 ? ", ..." : "")
         }
-        error(span, "\(quoted(text)) is not an allowed value of '\(name.text)'", hint: hint)
+        error(span, "\(TargetingText.quoted(text)) is not an allowed value of '\(name.text)'", hint: hint)
         return false
     }
-}
-
-/// A JSON-style number, as the lexer reads it; nil for anything else.
-func parseNumberLiteral(_ text: String) -> Double? {
-    let (tokens, errors) = TargetingLexer.tokenize(text)
-    guard errors.isEmpty, tokens.count == 2, case .number(let value) = tokens[0].kind else { return nil }
-    return value
 }

@@ -1,4 +1,5 @@
 import AllotCore
+
 @testable import AllotCompiler
 
 /// Values the random expressions and requests draw from: near each other on purpose (prefixes,
@@ -56,10 +57,12 @@ struct ExpressionGenerator {
             return .comparison(attribute: random.pick(["age", "score"]), op, .number(random.pick(TargetingPools.numbers)))
         case 5:
             let op = random.pick(TargetingOperator.allCases.filter(\.isOrdering))
-            return .comparison(attribute: random.pick(["app_version", "os_version"]), op, .semver(Semver(random.pick(TargetingPools.versions))!))
+            return .comparison(
+                attribute: random.pick(["app_version", "os_version"]), op, .semver(Semver(random.pick(TargetingPools.versions))!))
         case 6:
             let attribute = random.pick(["tags", "roles"])
-            return .comparison(attribute: attribute, .contains, .string(random.pick(attribute == "roles" ? allowed("roles") : TargetingPools.strings)))
+            return .comparison(
+                attribute: attribute, .contains, .string(random.pick(attribute == "roles" ? allowed("roles") : TargetingPools.strings)))
         case 7:
             let attribute = random.pick(["country", "email"])
             let pool = attribute == "country" ? allowed("country") : TargetingPools.strings
@@ -101,11 +104,11 @@ enum RequestValue: CustomStringConvertible {
 
     var description: String {
         switch self {
-        case .string(let text): return quoted(text)
+        case .string(let text): return TargetingText.quoted(text)
         case .number(let value): return "\(value)"
         case .bool(let value): return "\(value)"
         case .semver(let text): return "v'\(text)'"
-        case .list(let items): return "[" + items.map(quoted).joined(separator: ", ") + "]"
+        case .list(let items): return "[" + items.map(TargetingText.quoted).joined(separator: ", ") + "]"
         }
     }
 }
@@ -116,7 +119,8 @@ struct TestRequest: CustomStringConvertible {
     var values: [String: RequestValue]
 
     var description: String {
-        "user=\(userID) device=\(deviceID ?? "-") " + values.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        "user=\(userID) device=\(deviceID ?? "-") "
+            + values.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
     }
 
     static func random(using random: inout SeededRandom) -> TestRequest {
@@ -124,7 +128,8 @@ struct TestRequest: CustomStringConvertible {
         for attribute in TargetingFixtures.attributes where random.chance(0.75) {
             switch attribute.type {
             case .string:
-                values[attribute.name] = .string(random.pick(attribute.name == "country" ? TargetingPools.requestCountries : TargetingPools.strings))
+                values[attribute.name] = .string(
+                    random.pick(attribute.name == "country" ? TargetingPools.requestCountries : TargetingPools.strings))
             case .number:
                 values[attribute.name] = .number(random.pick(TargetingPools.requestNumbers))
             case .bool:
@@ -182,7 +187,8 @@ enum ReferenceInterpreter {
             switch op {
             case .startsWith: return a.starts(with: b)
             case .endsWith: return a.reversed().starts(with: b.reversed())
-            case .contains: return b.isEmpty || (0...max(0, a.count - b.count)).contains { a.count >= b.count && Array(a[$0..<($0 + b.count)]) == b }
+            case .contains:
+                return b.isEmpty || (0...max(0, a.count - b.count)).contains { a.count >= b.count && Array(a[$0..<($0 + b.count)]) == b }
             default: return holds(op, order(a, b))
             }
         case (.number(let number), .number(let constant)):

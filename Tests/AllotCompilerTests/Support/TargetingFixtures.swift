@@ -1,4 +1,5 @@
 import AllotCore
+
 @testable import AllotCompiler
 
 /// The attributes, unit types and segments the targeting tests compile against.
@@ -70,7 +71,9 @@ struct TestStringPool {
 }
 
 enum Targeting {
-    static func check(_ source: String, environment: TargetingEnvironment = TargetingFixtures.environment) -> Result<TargetingExpression, CompilationFailed> {
+    static func check(_ source: String, environment: TargetingEnvironment = TargetingFixtures.environment) -> Result<
+        TargetingExpression, CompilationFailed
+    > {
         TargetingCompiler.check(source, environment: environment, locate: locateOnLine1)
     }
 
@@ -80,7 +83,9 @@ enum Targeting {
         TargetingCompiler.compile(source, environment: environment, locate: locateOnLine1, intern: { pool.intern($0) })
     }
 
-    static func compile(_ source: String, environment: TargetingEnvironment = TargetingFixtures.environment) -> Result<CompiledTargeting, CompilationFailed> {
+    static func compile(_ source: String, environment: TargetingEnvironment = TargetingFixtures.environment) -> Result<
+        CompiledTargeting, CompilationFailed
+    > {
         var pool = TestStringPool()
         return compile(source, environment: environment, pool: &pool)
     }
