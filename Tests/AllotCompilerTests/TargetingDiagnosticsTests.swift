@@ -182,6 +182,13 @@ struct TargetingDiagnosticsTests {
         }
     }
 
+    @Test("every diagnostic comes with a hint", arguments: cases)
+    func hints(_ test: DiagnosticCase) {
+        for diagnostic in Targeting.diagnostics(test.source) {
+            #expect(diagnostic.hint?.isEmpty == false, "\(diagnostic)")
+        }
+    }
+
     @Test("the cases are distinct expressions", arguments: [cases])
     func distinct(_ cases: [DiagnosticCase]) {
         #expect(Set(cases.map(\.source)).count == cases.count)

@@ -194,12 +194,12 @@ struct TargetingLexer {
         tokens.append(TargetingToken(kind: .end, span: TargetingSpan(offset: scalars.count, length: 0)))
     }
 
-    private func hint(forUnexpected c: Unicode.Scalar) -> String? {
+    private func hint(forUnexpected c: Unicode.Scalar) -> String {
         switch c {
         case "\u{201C}", "\u{201D}": return "use straight double quotes (\") around strings"
         case "\u{2018}", "\u{2019}": return "strings are written in straight double quotes (\")"
         case "~", "^", "%", "+", "*", "/": return "targeting has no arithmetic; compare an attribute with a value"
-        default: return nil
+        default: return "expressions are made of names, values, comparisons, 'in', '!', '&&', '||' and parentheses"
         }
     }
 
@@ -227,7 +227,7 @@ struct TargetingLexer {
         if text.isEmpty {
             error(start, 2, "empty quoted name", hint: "write the attribute's name between the backticks")
         } else if text.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
-            error(start, index - start, "control character in a quoted name")
+            error(start, index - start, "control character in a quoted name", hint: "names cannot contain control characters")
         }
         add(.identifier(String(text)), from: start)
     }
