@@ -52,10 +52,3 @@ struct BytePool {
         intern(Array(value.utf8))
     }
 }
-
-extension Array where Element == UInt8 {
-    /// Appends the little-endian bytes of an integer.
-    mutating func appendLE<T: FixedWidthInteger>(_ value: T) {
-        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
-    }
-}

@@ -164,8 +164,8 @@ func parseNumber(_ text: UnsafeRawBufferPointer) -> Double? {
         while index < text.count, text[index] >= UInt8(ascii: "0"), text[index] <= UInt8(ascii: "9") { index += 1 }
         guard index > exponentStart else { return nil }
     }
-    guard index == text.count else { return nil }
-    return Double(String(decoding: text, as: UTF8.self))
+    guard index == text.count, let value = Double(String(decoding: text, as: UTF8.self)), value.isFinite else { return nil }
+    return value
 }
 
 /// A request the evaluator cannot take, with a stable code for the JSON error body.

@@ -26,6 +26,7 @@ extension LoadedBundle {
 
     /// Evaluates a single layer (for one flag), without the cost of the others.
     public func evaluate(_ input: borrowing EvaluationInput, now: Int64, layer: Int) -> Outcome? {
+        guard layer >= 0, layer < payload.layerCount else { return nil }
         var cache = UnitHashCache()
         return input.arena.withUnsafeBytes { arena in
             evaluateLayer(layer, input, arena, &cache, holdoutMembership(input, arena), now)

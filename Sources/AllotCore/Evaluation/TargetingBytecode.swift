@@ -10,7 +10,8 @@ public enum TargetingOpcode: UInt8, Sendable {
     case stringCompare = 0x01
     /// `[op][0][attr u16][count u32][count × StrRef]`: string attribute is one of the constants.
     case stringIn = 0x02
-    /// `[op][cmp u8][attr u16][f64]` (12): compare a number attribute with a constant.
+    /// `[op][cmp u8][attr u16][f64]` (12): compare a number attribute with a constant (IEEE
+    /// doubles; a NaN attribute value makes every comparison, `!=` included, false).
     case numberCompare = 0x03
     /// `[op][0][attr u16][count u32][count × f64]`: number attribute is one of the constants.
     case numberIn = 0x04
@@ -107,6 +108,9 @@ extension Payload {
             let count = Int(code.le32(at + 4))
             guard start + count <= stringsLength else { throw fail("has a string constant outside the string pool") }
         }
+        func zeros(_ range: Range<Int>) throws(BundleError) {
+            for index in range where code[pc + index] != 0 { throw fail("has a non-zero reserved byte at \(pc + index)") }
+        }
         func comparison(_ at: Int, stringOnly allowed: Bool) throws(BundleError) {
             guard let cmp = TargetingComparison(rawValue: code[at]) else { throw fail("has unknown comparison \(code[at])") }
             if !allowed && cmp.rawValue > TargetingComparison.greaterOrEqual.rawValue {
@@ -126,6 +130,7 @@ extension Payload {
                 pc += 12
             case .stringIn, .numberIn:
                 try need(8)
+                try zeros(1..<2)
                 try attribute(pc + 2, op == .stringIn ? .string : .number)
                 let count = Int(code.le32(pc + 4))
                 guard count <= TargetingLimits.maxListElements else { throw fail("has a list of \(count) constants") }
@@ -152,15 +157,18 @@ extension Payload {
                 pc += 36
             case .listContains:
                 try need(12)
+                try zeros(1..<2)
                 try attribute(pc + 2, .stringList)
                 try stringRef(pc + 4)
                 pc += 12
             case .present:
                 try need(4)
+                try zeros(1..<2)
                 try attribute(pc + 2, nil)
                 pc += 4
             case .inSegment:
                 try need(8)
+                try zeros(1..<4)
                 let segment = Int(code.le32(pc + 4))
                 guard segment < segmentLimit else { throw fail("refers to segment \(segment), which it may not use") }
                 pc += 8
@@ -168,6 +176,7 @@ extension Payload {
                 pc += 1
             case .jumpIfFalse, .jumpIfTrue:
                 try need(8)
+                try zeros(1..<4)
                 let target = Int(code.le32(pc + 4))
                 guard target > pc, target <= length else { throw fail("jumps from \(pc) to \(target), not forward within the program") }
                 jumpTargets.append(target)

@@ -69,6 +69,7 @@ struct MiniPayload {
             targeting += segment.rule
             segmentRecords.appendLE(UInt32(idCount))
             segmentRecords.appendLE(UInt32(segment.ids.count))
+            segmentRecords += [UInt8](repeating: 0, count: 8)  // rule source: empty
             segmentRecords.appendLE(UInt32(0))
             let sorted = segment.ids.map { (XXH3.hash64(Array($0.utf8)), $0) }.sorted { a, b in
                 a.0 != b.0 ? a.0 < b.0 : Array(a.1.utf8).lexicographicallyPrecedes(Array(b.1.utf8))
@@ -101,6 +102,7 @@ struct MiniPayload {
             experiment.appendLE(value)
         }
         experiment += [UInt8](repeating: 0, count: 8)  // description: empty
+        experiment += [UInt8](repeating: 0, count: 8)  // targeting source: empty
         experiment += [0, 0, 0, 0]  // padding to the record length
         precondition(experiment.count == PayloadFormat.ExperimentRecord.length)
 
