@@ -87,19 +87,19 @@ struct AssignCommand: ParsableCommand {
                 Terminal.print(try loaded.answerJSON(units: unitValues, attributes: attributeValues, now: now))
                 return
             }
-            let assignments = try loaded.assignments(units: unitValues, attributes: attributeValues, now: now)
+            var input = EvaluationInput(for: loaded)
+            try input.set(units: unitValues, attributes: attributeValues, bundle: loaded)
+            var outcomes: [Outcome] = []
+            loaded.evaluate(input, now: now, into: &outcomes)
             var lines = ["bundle version \(loaded.version)"]
-            if assignments.isEmpty { lines.append("no experiment holds this unit") }
-            for assignment in assignments {
+            if outcomes.isEmpty { lines.append("no experiment holds this unit") }
+            for assignment in outcomes.map(loaded.assignment(for:)) {
                 lines.append("  \(assignment.experiment) [layer \(assignment.layer)]: \(assignment.variant ?? "(defaults)") — \(assignment.reason)")
             }
-            let answer = try loaded.answerJSON(units: unitValues, attributes: attributeValues, now: now)
-            if let object = try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any], let params = object["params"] as? [String: Any] {
-                lines.append("params:")
-                for name in params.keys.sorted() {
-                    let value = try JSONSerialization.data(withJSONObject: params[name]!, options: [.fragmentsAllowed, .sortedKeys, .withoutEscapingSlashes])
-                    lines.append("  \(name) = \(String(decoding: value, as: UTF8.self))")
-                }
+            lines.append("params:")
+            for parameter in loaded.parametersByName {
+                let outcome = outcomes.first { Int($0.layer) == loaded.parameterLayer(parameter) }
+                lines.append("  \(loaded.parameterName(parameter)) = \(loaded.parameterValueJSON(parameter, outcome: outcome))")
             }
             Terminal.print(lines.joined(separator: "\n"))
         } catch let error as RequestError {
