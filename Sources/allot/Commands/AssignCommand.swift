@@ -102,7 +102,9 @@ struct AssignCommand: ParsableCommand {
                 lines.append("  \(loaded.parameterName(parameter)) = \(loaded.parameterValueJSON(parameter, outcome: outcome))")
             }
             Terminal.print(lines.joined(separator: "\n"))
-        } catch let error as RequestError {
+        } catch {
+            // The do block throws only RequestError (typed throws); `catch let e as RequestError`
+            // crashes the Swift 6.3.1 compiler here.
             throw CommandFailure(message: error.message)
         }
     }
