@@ -4,6 +4,32 @@ import AllotCore
 /// Evaluating one unit against 1,000 experiments in 50 layers, with and without writing the JSON
 /// answer, against the floor of the hashes alone.
 enum EvaluationBenchmark {
+    /// `evaluate-loop N`: builds the bundle, then N evaluations, for instruction counting: run
+    /// twice under callgrind with different N and divide the difference.
+    static func loop(count: Int) throws {
+        let files = SyntheticProject.files(layers: 50, experimentsPerLayer: 20, targeting: TargetingSupport.available)
+        let compiled = try Compiler.compile(files: files, lock: AllocationLock(), version: 1, createdAt: 0).get()
+        let key = SigningKey.generate()
+        let bundle = try LoadedBundle.open(
+            envelope: try BundleEnvelope.seal(payload: compiled.payload, version: 1, createdAt: 0, key: key), trustedKeys: [key.publicKey])
+        var inputs: [EvaluationInput] = []
+        for i in 0..<256 {
+            var input = EvaluationInput(for: bundle)
+            try input.set(
+                units: ["user_id": "user-\(i * 7919)"],
+                attributes: ["country": ["US", "DE", "CA", "JP"][i % 4], "app_version": "5.\(i % 4).0", "platform": "ios"], bundle: bundle)
+            inputs.append(input)
+        }
+        var outcomes: [Outcome] = []
+        outcomes.reserveCapacity(64)
+        var total = 0
+        for i in 0..<count {
+            bundle.evaluate(inputs[i & 255], now: 1_800_000_000, into: &outcomes)
+            total &+= outcomes.count
+        }
+        print(total)
+    }
+
     static func run(quick: Bool) throws {
         let targeting = TargetingSupport.available
         let files = SyntheticProject.files(layers: 50, experimentsPerLayer: 20, targeting: targeting)

@@ -16,6 +16,10 @@ struct AllotBenchmarks {
         let arguments = CommandLine.arguments.dropFirst()
         let only = arguments.first { !$0.hasPrefix("-") }
         let quick = arguments.contains("--quick")
+        if only == "evaluate-loop" {
+            try EvaluationBenchmark.loop(count: Int(arguments.dropFirst().first ?? "") ?? 10_000)
+            return
+        }
         if only == "hash" {
             HashLoop.run(count: Int(arguments.dropFirst().first ?? "") ?? 1_000_000)
             return

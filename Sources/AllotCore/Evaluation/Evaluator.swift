@@ -14,11 +14,14 @@ extension LoadedBundle {
         outcomes.removeAll(keepingCapacity: true)
         let layerCount = payload.layerCount
         var cache = UnitHashCache()
-        input.arena.withUnsafeBytes { arena in
-            let holdoutHits = holdoutMembership(input, arena)
-            for layer in 0..<layerCount {
-                if let outcome = evaluateLayer(layer, input, arena, &cache, holdoutHits, now) {
-                    outcomes.append(outcome)
+        withUnsafeTemporaryAllocation(byteCount: BucketKeyBuffer.capacity, alignment: 16) { scratch in
+            var key = BucketKeyBuffer(scratch: scratch.baseAddress!)
+            input.arena.withUnsafeBytes { arena in
+                let holdoutHits = holdoutMembership(input, arena, &key)
+                for layer in 0..<layerCount {
+                    if let outcome = evaluateLayer(layer, input, arena, &cache, &key, holdoutHits, now) {
+                        outcomes.append(outcome)
+                    }
                 }
             }
         }
@@ -28,22 +31,27 @@ extension LoadedBundle {
     public func evaluate(_ input: borrowing EvaluationInput, now: Int64, layer: Int) -> Outcome? {
         guard layer >= 0, layer < payload.layerCount else { return nil }
         var cache = UnitHashCache()
-        return input.arena.withUnsafeBytes { arena in
-            evaluateLayer(layer, input, arena, &cache, holdoutMembership(input, arena), now)
+        return withUnsafeTemporaryAllocation(byteCount: BucketKeyBuffer.capacity, alignment: 16) { scratch in
+            var key = BucketKeyBuffer(scratch: scratch.baseAddress!)
+            return input.arena.withUnsafeBytes { arena in
+                let hits = holdoutMembership(input, arena, &key)
+                return evaluateLayer(layer, input, arena, &cache, &key, hits, now)
+            }
         }
     }
 
     /// Bit i set when the unit falls into holdout i.
-    private func holdoutMembership(_ input: borrowing EvaluationInput, _ arena: UnsafeRawBufferPointer) -> UInt64 {
+    private func holdoutMembership(_ input: borrowing EvaluationInput, _ arena: UnsafeRawBufferPointer, _ key: inout BucketKeyBuffer) -> UInt64 {
         let p = payload
         guard p.holdoutCount > 0 else { return 0 }
         var hits: UInt64 = 0
         for h in 0..<p.holdoutCount {
             let record = p.holdoutRecord(h)
-            let unit = input.units[p.int(record + PayloadFormat.HoldoutRecord.unitType)]
+            let unitType = p.int(record + PayloadFormat.HoldoutRecord.unitType)
+            let unit = input.units[unitType]
             guard !unit.isAbsent else { continue }
-            let id = slice(arena, unit)
-            let bucket = Bucketing.bucket(salt: p.stringBytes(at: record + PayloadFormat.HoldoutRecord.salt), unitID: id)
+            key.load(unitType: unitType, id: slice(arena, unit))
+            let bucket = key.bucket(salt: p.stringBytes(at: record + PayloadFormat.HoldoutRecord.salt))
             if bucket < p.int(record + PayloadFormat.HoldoutRecord.shareBuckets) {
                 hits |= 1 << UInt64(h)
             }
@@ -54,7 +62,7 @@ extension LoadedBundle {
     @inline(__always)
     private func evaluateLayer(
         _ layer: Int, _ input: borrowing EvaluationInput, _ arena: UnsafeRawBufferPointer, _ cache: inout UnitHashCache,
-        _ holdoutHits: UInt64, _ now: Int64
+        _ key: inout BucketKeyBuffer, _ holdoutHits: UInt64, _ now: Int64
     ) -> Outcome? {
         let p = payload
         let record = p.layerRecord(layer)
@@ -75,7 +83,8 @@ extension LoadedBundle {
                 variant: Int32(p.u32(entryRecord + PayloadFormat.IDEntryRecord.variant)), reason: .override)
         }
 
-        let bucket = Bucketing.bucket(salt: p.stringBytes(at: record + PayloadFormat.LayerRecord.salt), unitID: id)
+        key.load(unitType: unitType, id: id)
+        let bucket = key.bucket(salt: p.stringBytes(at: record + PayloadFormat.LayerRecord.salt))
         let owner = p.bucketOwner(layer: layer, bucket: bucket)
         guard owner > 0 else { return nil }
         let experiment = p.int(record + PayloadFormat.LayerRecord.firstExperiment) + owner - 1
@@ -125,7 +134,7 @@ extension LoadedBundle {
                 return outcome
             }
         }
-        let variantBucket = Bucketing.bucket(salt: p.stringBytes(at: e + PayloadFormat.ExperimentRecord.salt), unitID: id)
+        let variantBucket = key.bucket(salt: p.stringBytes(at: e + PayloadFormat.ExperimentRecord.salt))
         outcome.variant = Int32(
             variantForBucket(
                 variantBucket, firstRun: p.int(e + PayloadFormat.ExperimentRecord.firstVariantRun),

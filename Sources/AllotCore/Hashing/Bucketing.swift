@@ -74,3 +74,38 @@ public enum Bucketing {
         withUnsafeBytes(of: hash.littleEndian) { XXH3.hash64($0) }
     }
 }
+
+/// `salt ‖ 0x00 ‖ id` laid out contiguously in scratch memory: the id is written once (at the
+/// end), each salt just before it, so hashing one unit under many salts copies only the salts.
+/// The evaluator keeps one on the stack per evaluation.
+struct BucketKeyBuffer {
+    static let capacity = Bucketing.maxSaltLength + 1 + Bucketing.maxUnitIDLength
+
+    private let base: UnsafeMutableRawPointer
+    private var unitType = -1
+    private var idLength = 0
+
+    /// `scratch` must hold at least `capacity` bytes and outlive the buffer.
+    init(scratch: UnsafeMutableRawPointer) {
+        self.base = scratch
+    }
+
+    /// Places the id of `unitType` (at most `maxUnitIDLength` bytes), unless it is already there.
+    @inline(__always)
+    mutating func load(unitType: Int, id: UnsafeRawBufferPointer) {
+        guard unitType != self.unitType else { return }
+        idLength = id.count
+        let start = Self.capacity - idLength
+        if idLength > 0 { (base + start).copyMemory(from: id.baseAddress!, byteCount: idLength) }
+        base.storeBytes(of: 0, toByteOffset: start - 1, as: UInt8.self)
+        self.unitType = unitType
+    }
+
+    /// The bucket of the loaded id under `salt` (at most `maxSaltLength` bytes, no zero byte).
+    @inline(__always)
+    func bucket(salt: UnsafeRawBufferPointer) -> Int {
+        let start = Self.capacity - idLength - 1 - salt.count
+        if salt.count > 0 { (base + start).copyMemory(from: salt.baseAddress!, byteCount: salt.count) }
+        return Bucketing.bucket(forHash: XXH3.hash64(UnsafeRawBufferPointer(start: base + start, count: Self.capacity - start)))
+    }
+}

@@ -15,20 +15,21 @@ public enum XXH3 {
     }
 
     /// Hashes the bytes of `input` with the given seed (`XXH3_64bits_withSeed`).
+    @inline(__always)
     public static func hash64(_ input: UnsafeRawBufferPointer, seed: UInt64 = 0) -> UInt64 {
+        let length = input.count
+        if length <= 16 { return hashUpTo16(input, seed) }
+        if length <= 128 { return hash17to128(input, seed) }
+        return hashOver128(input, seed: seed)
+    }
+
+    /// Inputs over 128 bytes, kept out of line so the short paths inline into callers.
+    @inline(never)
+    @usableFromInline
+    static func hashOver128(_ input: UnsafeRawBufferPointer, seed: UInt64) -> UInt64 {
         let length = input.count
         return withDefaultSecret { secret in
             switch length {
-            case 0:
-                return avalanche64(seed ^ (secret.le64(56) ^ secret.le64(64)))
-            case 1...3:
-                return hash1to3(input, secret, seed)
-            case 4...8:
-                return hash4to8(input, secret, seed)
-            case 9...16:
-                return hash9to16(input, secret, seed)
-            case 17...128:
-                return hash17to128(input, secret, seed)
             case 129...midSizeMax:
                 return hash129to240(input, secret, seed)
             default:
@@ -49,16 +50,16 @@ public enum XXH3 {
 
     // MARK: Constants
 
-    static let prime32_1: UInt64 = 0x9E37_79B1
-    static let prime32_2: UInt64 = 0x85EB_CA77
-    static let prime32_3: UInt64 = 0xC2B2_AE3D
-    static let prime64_1: UInt64 = 0x9E37_79B1_85EB_CA87
-    static let prime64_2: UInt64 = 0xC2B2_AE3D_27D4_EB4F
-    static let prime64_3: UInt64 = 0x1656_67B1_9E37_79F9
-    static let prime64_4: UInt64 = 0x85EB_CA77_C2B2_AE63
-    static let prime64_5: UInt64 = 0x27D4_EB2F_1656_67C5
-    static let primeMX1: UInt64 = 0x1656_6791_9E37_79F9
-    static let primeMX2: UInt64 = 0x9FB2_1C65_1E98_DF25
+    @usableFromInline static let prime32_1: UInt64 = 0x9E37_79B1
+    @usableFromInline static let prime32_2: UInt64 = 0x85EB_CA77
+    @usableFromInline static let prime32_3: UInt64 = 0xC2B2_AE3D
+    @usableFromInline static let prime64_1: UInt64 = 0x9E37_79B1_85EB_CA87
+    @usableFromInline static let prime64_2: UInt64 = 0xC2B2_AE3D_27D4_EB4F
+    @usableFromInline static let prime64_3: UInt64 = 0x1656_67B1_9E37_79F9
+    @usableFromInline static let prime64_4: UInt64 = 0x85EB_CA77_C2B2_AE63
+    @usableFromInline static let prime64_5: UInt64 = 0x27D4_EB2F_1656_67C5
+    @usableFromInline static let primeMX1: UInt64 = 0x1656_6791_9E37_79F9
+    @usableFromInline static let primeMX2: UInt64 = 0x9FB2_1C65_1E98_DF25
 
     static let secretSize = 192
     static let secretSizeMin = 136
@@ -97,7 +98,7 @@ public enum XXH3 {
 
     // MARK: Mixing
 
-    @inline(__always)
+    @inline(__always) @usableFromInline
     static func avalanche64(_ value: UInt64) -> UInt64 {
         var h = value
         h ^= h >> 33
@@ -108,7 +109,7 @@ public enum XXH3 {
         return h
     }
 
-    @inline(__always)
+    @inline(__always) @usableFromInline
     static func avalanche(_ value: UInt64) -> UInt64 {
         var h = value
         h ^= h >> 37
@@ -117,7 +118,7 @@ public enum XXH3 {
         return h
     }
 
-    @inline(__always)
+    @inline(__always) @usableFromInline
     static func rrmxmx(_ value: UInt64, _ length: Int) -> UInt64 {
         var h = value
         h ^= rotl(h, 49) ^ rotl(h, 24)
@@ -128,12 +129,12 @@ public enum XXH3 {
         return h
     }
 
-    @inline(__always)
+    @inline(__always) @usableFromInline
     static func rotl(_ value: UInt64, _ amount: UInt64) -> UInt64 {
         (value << amount) | (value >> (64 - amount))
     }
 
-    @inline(__always)
+    @inline(__always) @usableFromInline
     static func mul128Fold64(_ lhs: UInt64, _ rhs: UInt64) -> UInt64 {
         let product = lhs.multipliedFullWidth(by: rhs)
         return product.high ^ product.low
@@ -149,59 +150,80 @@ public enum XXH3 {
         )
     }
 
-    // MARK: Short inputs
+    // MARK: Short inputs, with the default secret's words as constants
 
-    @inline(__always)
-    private static func hash1to3(_ input: UnsafeRawBufferPointer, _ secret: UnsafeRawBufferPointer, _ seed: UInt64) -> UInt64 {
+    /// Little-endian 64-bit words 0...15 of the default secret (bytes 0..<128), so inputs of up to
+    /// 128 bytes hash without touching memory for the secret.
+    @usableFromInline static let k0: UInt64 = 0xBE4B_A423_396C_FEB8
+    @usableFromInline static let k1: UInt64 = 0x1CAD_21F7_2C81_017C
+    @usableFromInline static let k2: UInt64 = 0xDB97_9083_E96D_D4DE
+    @usableFromInline static let k3: UInt64 = 0x1F67_B3B7_A4A4_4072
+    @usableFromInline static let k4: UInt64 = 0x78E5_C0CC_4EE6_79CB
+    @usableFromInline static let k5: UInt64 = 0x2172_FFCC_7DD0_5A82
+    @usableFromInline static let k6: UInt64 = 0x8E24_43F7_7446_08B8
+    @usableFromInline static let k7: UInt64 = 0x4C26_3A81_E690_35E0
+    @usableFromInline static let k8: UInt64 = 0xCB00_C391_BB52_283C
+    @usableFromInline static let k9: UInt64 = 0xA32E_531B_8B65_D088
+    @usableFromInline static let k10: UInt64 = 0x4EF9_0DA2_9748_6471
+    @usableFromInline static let k11: UInt64 = 0xD8AC_DEA9_46EF_1938
+    @usableFromInline static let k12: UInt64 = 0x3F34_9CE3_3F76_FAA8
+    @usableFromInline static let k13: UInt64 = 0x1D4F_0BC7_C7BB_DCF9
+    @usableFromInline static let k14: UInt64 = 0x3159_B4CD_4BE0_518A
+    @usableFromInline static let k15: UInt64 = 0x6473_78D9_C97E_9FC8
+    /// Little-endian 32-bit words at bytes 0 and 4 of the default secret.
+    @usableFromInline static let k32a: UInt32 = 0x396C_FEB8
+    @usableFromInline static let k32b: UInt32 = 0xBE4B_A423
+
+    @inline(__always) @usableFromInline
+    static func hashUpTo16(_ input: UnsafeRawBufferPointer, _ seed: UInt64) -> UInt64 {
         let length = input.count
-        let c1 = UInt32(input[0])
-        let c2 = UInt32(input[length >> 1])
-        let c3 = UInt32(input[length - 1])
-        let combined = (c1 << 16) | (c2 << 24) | c3 | (UInt32(length) << 8)
-        let bitflip = UInt64(secret.le32(0) ^ secret.le32(4)) &+ seed
-        return avalanche64(UInt64(combined) ^ bitflip)
+        if length > 8 {
+            let bitflip1 = (k3 ^ k4) &+ seed
+            let bitflip2 = (k5 ^ k6) &- seed
+            let low = input.le64(0) ^ bitflip1
+            let high = input.le64(length - 8) ^ bitflip2
+            return avalanche(UInt64(length) &+ low.byteSwapped &+ high &+ mul128Fold64(low, high))
+        }
+        if length >= 4 {
+            let seed = seed ^ (UInt64(UInt32(truncatingIfNeeded: seed).byteSwapped) << 32)
+            let bitflip = (k1 ^ k2) &- seed
+            let input64 = UInt64(input.le32(length - 4)) &+ (UInt64(input.le32(0)) << 32)
+            return rrmxmx(input64 ^ bitflip, length)
+        }
+        if length > 0 {
+            let c1 = UInt32(input.load(fromByteOffset: 0, as: UInt8.self))
+            let c2 = UInt32(input.load(fromByteOffset: length >> 1, as: UInt8.self))
+            let c3 = UInt32(input.load(fromByteOffset: length - 1, as: UInt8.self))
+            let combined = (c1 << 16) | (c2 << 24) | c3 | (UInt32(length) << 8)
+            let bitflip = UInt64(k32a ^ k32b) &+ seed
+            return avalanche64(UInt64(combined) ^ bitflip)
+        }
+        return avalanche64(seed ^ (k7 ^ k8))
     }
 
-    @inline(__always)
-    private static func hash4to8(_ input: UnsafeRawBufferPointer, _ secret: UnsafeRawBufferPointer, _ seed: UInt64) -> UInt64 {
-        let length = input.count
-        let seed = seed ^ (UInt64(UInt32(truncatingIfNeeded: seed).byteSwapped) << 32)
-        let input1 = input.le32(0)
-        let input2 = input.le32(length - 4)
-        let bitflip = (secret.le64(8) ^ secret.le64(16)) &- seed
-        let input64 = UInt64(input2) &+ (UInt64(input1) << 32)
-        return rrmxmx(input64 ^ bitflip, length)
+    @inline(__always) @usableFromInline
+    static func mix16k(_ input: UnsafeRawBufferPointer, _ offset: Int, _ key0: UInt64, _ key1: UInt64, _ seed: UInt64) -> UInt64 {
+        mul128Fold64(input.le64(offset) ^ (key0 &+ seed), input.le64(offset + 8) ^ (key1 &- seed))
     }
 
-    @inline(__always)
-    private static func hash9to16(_ input: UnsafeRawBufferPointer, _ secret: UnsafeRawBufferPointer, _ seed: UInt64) -> UInt64 {
-        let length = input.count
-        let bitflip1 = (secret.le64(24) ^ secret.le64(32)) &+ seed
-        let bitflip2 = (secret.le64(40) ^ secret.le64(48)) &- seed
-        let low = input.le64(0) ^ bitflip1
-        let high = input.le64(length - 8) ^ bitflip2
-        let acc = UInt64(length) &+ low.byteSwapped &+ high &+ mul128Fold64(low, high)
-        return avalanche(acc)
-    }
-
-    @inline(__always)
-    private static func hash17to128(_ input: UnsafeRawBufferPointer, _ secret: UnsafeRawBufferPointer, _ seed: UInt64) -> UInt64 {
+    @inline(__always) @usableFromInline
+    static func hash17to128(_ input: UnsafeRawBufferPointer, _ seed: UInt64) -> UInt64 {
         let length = input.count
         var acc = UInt64(length) &* prime64_1
         if length > 32 {
             if length > 64 {
                 if length > 96 {
-                    acc = acc &+ mix16(input, 48, secret, 96, seed)
-                    acc = acc &+ mix16(input, length - 64, secret, 112, seed)
+                    acc = acc &+ mix16k(input, 48, k12, k13, seed)
+                    acc = acc &+ mix16k(input, length - 64, k14, k15, seed)
                 }
-                acc = acc &+ mix16(input, 32, secret, 64, seed)
-                acc = acc &+ mix16(input, length - 48, secret, 80, seed)
+                acc = acc &+ mix16k(input, 32, k8, k9, seed)
+                acc = acc &+ mix16k(input, length - 48, k10, k11, seed)
             }
-            acc = acc &+ mix16(input, 16, secret, 32, seed)
-            acc = acc &+ mix16(input, length - 32, secret, 48, seed)
+            acc = acc &+ mix16k(input, 16, k4, k5, seed)
+            acc = acc &+ mix16k(input, length - 32, k6, k7, seed)
         }
-        acc = acc &+ mix16(input, 0, secret, 0, seed)
-        acc = acc &+ mix16(input, length - 16, secret, 16, seed)
+        acc = acc &+ mix16k(input, 0, k0, k1, seed)
+        acc = acc &+ mix16k(input, length - 16, k2, k3, seed)
         return avalanche(acc)
     }
 
