@@ -103,7 +103,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AllotStoreTests",
-            dependencies: ["AllotCore", "AllotStore"],
+            dependencies: ["AllotCore", "AllotStore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
