@@ -150,7 +150,13 @@ public struct Manifest: Sendable, Equatable, Hashable {
         do {
             fields = try decoder.decode(Fields.self, from: data)
         } catch {
-            throw ManifestError(.malformed, "the manifest's fields are malformed (\(Self.describe(error)))")
+            // The document parsed once already, so a root-level "not valid JSON" here means a
+            // number out of range for its field (Foundation reports it that way).
+            var reason = Self.describe(error)
+            if case DecodingError.dataCorrupted(let context) = error, context.codingPath.isEmpty {
+                reason = "a field has an invalid value, such as a negative or too large version, size or created_at"
+            }
+            throw ManifestError(.malformed, "the manifest's fields are malformed (\(reason))")
         }
         do {
             try ObjectKey.validate(fields.object)
@@ -208,7 +214,8 @@ public struct Manifest: Sendable, Equatable, Hashable {
         case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
             return "wrong type for \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\""
         case DecodingError.dataCorrupted(let context):
-            return context.codingPath.isEmpty ? "not valid JSON" : "bad value for \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\""
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return path.isEmpty ? "not valid JSON: \(context.debugDescription)" : "bad value for \"\(path)\": \(context.debugDescription)"
         default: return "\(error)"
         }
     }
