@@ -12,10 +12,13 @@ public struct S3Configuration: Sendable, Equatable {
     public var retry: RetryPolicy
     /// Seconds before one request is abandoned (and retried).
     public var requestTimeout: Double
+    /// Keys per page when listing (S3 allows at most 1000).
+    public var listPageSize: Int
 
-    public init(retry: RetryPolicy = RetryPolicy(), requestTimeout: Double = 30) {
+    public init(retry: RetryPolicy = RetryPolicy(), requestTimeout: Double = 30, listPageSize: Int = 1000) {
         self.retry = retry
         self.requestTimeout = requestTimeout
+        self.listPageSize = min(max(1, listPageSize), 1000)
     }
 }
 
@@ -104,6 +107,7 @@ public struct S3Store: ObjectStore {
         var token: String?
         repeat {
             var query = [("list-type", "2"), ("prefix", s3.prefix + prefix), ("encoding-type", "url")]
+            if configuration.listPageSize != 1000 { query.append(("max-keys", "\(configuration.listPageSize)")) }
             if let token { query.append(("continuation-token", token)) }
             let (response, attempts) = try await send("GET", key: nil, query: query)
             guard response.status == 200 else { throw failure(response, method: "GET (list)", key: prefix, attempts: attempts) }
@@ -126,6 +130,22 @@ public struct S3Store: ObjectStore {
             }
         } while token != nil
         return results.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
+    }
+
+    /// Creates the bucket (used by tests and local setups; publishing never creates buckets).
+    /// An existing bucket owned by the caller is fine.
+    func createBucket() async throws(StoreError) {
+        var body: [UInt8] = []
+        if s3.region != "us-east-1" {
+            body = Array(
+                "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>\(s3.region)</LocationConstraint></CreateBucketConfiguration>"
+                    .utf8)
+        }
+        let (response, attempts) = try await send("PUT", key: nil, headers: body.isEmpty ? [] : [("Content-Type", "application/xml")], body: body)
+        let code = S3XML.first("Code", in: Substring(String(decoding: response.body, as: UTF8.self)))
+        guard response.status == 200 || code == "BucketAlreadyOwnedByYou" else {
+            throw failure(response, method: "PUT (create bucket)", key: nil, attempts: attempts)
+        }
     }
 
     // MARK: Requests
