@@ -113,7 +113,7 @@ public struct Publisher: Sendable {
             result.object = try await ensureObject(store, manifest: manifest, envelope: envelope)
         } catch {
             result.object = .failed
-            result.reason = "the bundle object could not be stored: \(error)"
+            result.reason = "the bundle object could not be stored: \(error.reason)"
             result.errorCode = error.code
         }
         return result
@@ -155,7 +155,7 @@ public struct Publisher: Sendable {
         } catch let failure as PublishFailure {
             throw failure
         } catch let error as StoreError {
-            throw PublishFailure(error.description, code: error.code.rawValue)
+            throw PublishFailure(error.detail, code: error.code.rawValue)
         } catch {
             throw PublishFailure("\(error)", code: "unknown")
         }
@@ -205,7 +205,7 @@ public struct Publisher: Sendable {
                 continue
             } catch {
                 result.manifest = .failed
-                result.reason = "the manifest could not be written: \(error)"
+                result.reason = "the manifest could not be written: \(error.detail)"
                 result.errorCode = error.code.rawValue
                 return
             }
@@ -228,7 +228,7 @@ public struct Publisher: Sendable {
         do {
             object = try await store.getIfPresent(StoreLayout.manifestKey)
         } catch {
-            return .failure(PublishFailure("cannot read the manifest: \(error)", code: error.code.rawValue))
+            return .failure(PublishFailure("cannot read the manifest: \(error.detail)", code: error.code.rawValue))
         }
         guard let object else { return .success(nil) }
         let current: Manifest

@@ -42,7 +42,8 @@ public struct RegionStatus: Sendable, Codable, Equatable {
 /// The regions side by side.
 public struct StatusReport: Sendable, Codable, Equatable {
     public let regions: [RegionStatus]
-    /// Every region is published at the same version and object (or every region is empty).
+    /// The regions that could be read (published or empty) are all published at the same version
+    /// and object, or all empty. Unreachable and invalid regions are reported by ``exitCode``.
     public let agree: Bool
     /// The newest version any region has.
     public let newestVersion: UInt64?
@@ -56,10 +57,10 @@ public struct StatusReport: Sendable, Codable, Equatable {
 
     init(regions: [RegionStatus]) {
         self.regions = regions
-        let published = regions.filter { $0.state == .published }
-        let distinct = Set(published.map { "\($0.version ?? 0) \($0.object ?? "")" })
-        self.agree = regions.allSatisfy { $0.state == .empty } || (published.count == regions.count && distinct.count == 1)
-        self.newestVersion = published.compactMap(\.version).max()
+        let readable = regions.filter { $0.state == .published || $0.state == .empty }
+        let distinct = Set(readable.map { "\($0.state) \($0.version ?? 0) \($0.object ?? "")" })
+        self.agree = distinct.count <= 1
+        self.newestVersion = readable.compactMap { $0.version }.max()
     }
 
     /// Human-readable lines.
@@ -134,7 +135,7 @@ public struct StatusChecker: Sendable {
             object = try await store.getIfPresent(StoreLayout.manifestKey)
         } catch {
             status.state = .unreachable
-            status.error = error.description
+            status.error = error.detail
             return status
         }
         guard let object else {
@@ -180,7 +181,7 @@ public struct StatusChecker: Sendable {
             }
         } catch {
             status.state = .unreachable
-            status.error = "manifest read, but the object check failed: \(error)"
+            status.error = "manifest read, but the object check failed: \(error.detail)"
         }
         return status
     }

@@ -59,8 +59,13 @@ public struct StoreError: Error, CustomStringConvertible, Sendable, Equatable {
 
     /// `<store>: <key>: <message> (HTTP 403 SignatureDoesNotMatch, 4 attempts)`.
     public var description: String {
+        (store.map { "\($0): " } ?? "") + detail
+    }
+
+    /// The description without the store, for reports that already name it:
+    /// `<key>: <message> (HTTP 403 SignatureDoesNotMatch, 4 attempts)`.
+    public var detail: String {
         var text = ""
-        if let store { text += "\(store): " }
         if let key { text += "\(key): " }
         text += message
         var details: [String] = []
