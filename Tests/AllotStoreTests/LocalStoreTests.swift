@@ -131,7 +131,9 @@ struct LocalStoreTests {
         defer { Fixtures.removeFolder(root) }
         let store = LocalStore(root: root + "/inner")
         for key in ["../outside", "/etc/passwd", "a/../../b", ".allot-lock"] {
-            await #expect { _ = try await store.put(key, bytes: [1], condition: .none) } throws: { ($0 as? StoreError)?.code == .invalidKey }
+            await #expect { _ = try await store.put(key, bytes: [1], condition: .none) } throws: {
+                ($0 as? StoreError)?.code == .invalidKey
+            }
         }
         #expect(!FileManager.default.fileExists(atPath: root + "/outside"))
     }

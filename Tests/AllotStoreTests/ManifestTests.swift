@@ -14,7 +14,8 @@ struct ManifestTests {
         text: "allot-ed25519-secret:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8DoQe/884Qvh1w3RjnS8CZZ+TWMJulDV8d3IZkElUxuA==")
     static let hash = [UInt8](repeating: 0xab, count: 32)
     static let golden = Manifest.sign(
-        version: 42, object: "bundles/" + String(repeating: "ab", count: 32) + ".bundle", size: 1234, blake2b: hash, createdAt: 1_764_374_400,
+        version: 42, object: "bundles/" + String(repeating: "ab", count: 32) + ".bundle", size: 1234, blake2b: hash,
+        createdAt: 1_764_374_400,
         key: fixedKey)
 
     @Test("the signed bytes and the JSON are exactly as documented")
@@ -91,8 +92,10 @@ struct ManifestTests {
             try ManifestVerifier(trustedKeys: [Self.fixedKey.publicKey]).verifyManifest(forged.encoded())
         } throws: { ($0 as? ManifestError)?.code == .untrustedKey && "\($0)".contains(intruder.id.description) }
         let claiming = Array(
-            String(decoding: forged.encoded(), as: UTF8.self).replacingOccurrences(of: intruder.id.description, with: Self.fixedKey.id.description)
-                .utf8)
+            String(decoding: forged.encoded(), as: UTF8.self).replacingOccurrences(
+                of: intruder.id.description, with: Self.fixedKey.id.description
+            )
+            .utf8)
         #expect {
             try ManifestVerifier(trustedKeys: [Self.fixedKey.publicKey]).verifyManifest(claiming)
         } throws: { ($0 as? ManifestError)?.code == .badSignature }
@@ -182,7 +185,9 @@ struct ManifestTests {
         let envelope = Fixtures.bundle(version: 7, key: key)
         let manifest = try Manifest.describing(envelope: envelope, key: key)
         // Truncated or swapped objects.
-        #expect { try verifier.verifyBundle(Array(envelope.dropLast()), against: manifest) } throws: { ($0 as? ManifestError)?.code == .sizeMismatch }
+        #expect { try verifier.verifyBundle(Array(envelope.dropLast()), against: manifest) } throws: {
+            ($0 as? ManifestError)?.code == .sizeMismatch
+        }
         var flipped = envelope
         flipped[200 % flipped.count] ^= 0xff
         #expect { try verifier.verifyBundle(flipped, against: manifest) } throws: { ($0 as? ManifestError)?.code == .hashMismatch }

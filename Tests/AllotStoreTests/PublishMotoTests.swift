@@ -39,7 +39,8 @@ struct PublishMotoTests {
             #expect(try await bucket.get("prod/manifest.json").bytes == manifest.encoded())
             #expect(try await bucket.list(prefix: "").map(\.key) == ["prod/\(manifest.object)", "prod/manifest.json"])
 
-            let client = RegionClient(store: try regions.store(index), verifier: ManifestVerifier(trustedKeys: [key.publicKey]), logger: Fixtures.logger)
+            let client = RegionClient(
+                store: try regions.store(index), verifier: ManifestVerifier(trustedKeys: [key.publicKey]), logger: Fixtures.logger)
             guard case .manifest(let fetched, let etag) = try await client.fetchManifest() else {
                 Issue.record("no manifest in region \(index)")
                 continue
@@ -53,7 +54,8 @@ struct PublishMotoTests {
         let status = await status(try regions.stores)
         #expect(status.exitCode == 0, "\(status.text)")
         #expect(status.agree)
-        #expect(status.regions.allSatisfy { $0.version == 1 && $0.signature == "verified" && $0.objectPresent == true && $0.ageSeconds == 600 })
+        #expect(
+            status.regions.allSatisfy { $0.version == 1 && $0.signature == "verified" && $0.objectPresent == true && $0.ageSeconds == 600 })
 
         // The next version moves all three; the old object stays.
         let v2 = Fixtures.bundle(version: 2, key: key)
@@ -212,11 +214,13 @@ struct PublishMotoTests {
         defer { regions.stop() }
         _ = try await publisher([try regions.store(0)]).publish(envelope: Fixtures.bundle(version: 1, key: key))
         let original = try await manifestBytes(regions, 0)!
-        let tampered = Array(String(decoding: original, as: UTF8.self).replacingOccurrences(of: "\"version\": 1,", with: "\"version\": 99,").utf8)
+        let tampered = Array(
+            String(decoding: original, as: UTF8.self).replacingOccurrences(of: "\"version\": 1,", with: "\"version\": 99,").utf8)
         #expect(tampered != original)
         _ = try await regions.bucketStore(0).put("prod/manifest.json", bytes: tampered, condition: .none)
 
-        let client = RegionClient(store: try regions.store(0), verifier: ManifestVerifier(trustedKeys: [key.publicKey]), logger: Fixtures.logger)
+        let client = RegionClient(
+            store: try regions.store(0), verifier: ManifestVerifier(trustedKeys: [key.publicKey]), logger: Fixtures.logger)
         await #expect { _ = try await client.fetchManifest() } throws: { ($0 as? FetchError)?.code == "manifest_bad_signature" }
         let status = await status([try regions.store(0)])
         #expect(status.regions[0].state == .invalid)
@@ -234,7 +238,8 @@ struct PublishMotoTests {
         let intruder = SigningKey.generate()
         let theirs = Fixtures.bundle(version: 50, key: intruder)
         _ = try await publisher([try regions.store(0)], key: intruder).publish(envelope: theirs)
-        let client = RegionClient(store: try regions.store(0), verifier: ManifestVerifier(trustedKeys: [key.publicKey]), logger: Fixtures.logger)
+        let client = RegionClient(
+            store: try regions.store(0), verifier: ManifestVerifier(trustedKeys: [key.publicKey]), logger: Fixtures.logger)
         await #expect { _ = try await client.fetchManifest() } throws: { ($0 as? FetchError)?.code == "manifest_untrusted_key" }
         // Status with our key calls the region invalid.
         #expect(await status([try regions.store(0)]).regions[0].state == .invalid)
@@ -243,7 +248,8 @@ struct PublishMotoTests {
     /// Every region's manifest verifies and its object matches: no broken state.
     func checkEveryRegionServes(_ regions: Regions) async throws {
         for index in regions.servers.indices {
-            let client = RegionClient(store: try regions.store(index), verifier: ManifestVerifier(trustedKeys: [key.publicKey]), logger: Fixtures.logger)
+            let client = RegionClient(
+                store: try regions.store(index), verifier: ManifestVerifier(trustedKeys: [key.publicKey]), logger: Fixtures.logger)
             guard case .manifest(let manifest, _) = try await client.fetchManifest() else {
                 Issue.record("region \(index) has no manifest")
                 continue

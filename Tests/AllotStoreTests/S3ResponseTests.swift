@@ -23,7 +23,9 @@ struct S3ResponseTests {
     }
 
     static let store: S3Store = {
-        guard case .s3(let s3) = try! StoreLocation(parsing: "s3://allot-eu?endpoint=http://127.0.0.1:1&region=eu-west-1") else { fatalError() }
+        guard case .s3(let s3) = try! StoreLocation(parsing: "s3://allot-eu?endpoint=http://127.0.0.1:1&region=eu-west-1") else {
+            fatalError()
+        }
         return S3Store(s3, credentials: AWSCredentials(accessKeyID: "AKID", secretAccessKey: "secret"), logger: Logger(label: "t"))
     }()
 

@@ -62,7 +62,9 @@ struct S3StoreMotoTests {
         await #expect { _ = try await store.put("manifest.json", bytes: [4], condition: .ifMatch(first)) } throws: {
             ($0 as? StoreError)?.code == .preconditionFailed
         }
-        #expect(try await store.get("manifest.json", ifNoneMatch: first) == .object(StoredObject(key: "manifest.json", bytes: [3], etag: second)))
+        #expect(
+            try await store.get("manifest.json", ifNoneMatch: first)
+                == .object(StoredObject(key: "manifest.json", bytes: [3], etag: second)))
         await #expect { _ = try await store.put("absent.json", bytes: [5], condition: .ifMatch(first)) } throws: {
             let code = ($0 as? StoreError)?.code
             return code == .notFound || code == .preconditionFailed
@@ -78,7 +80,8 @@ struct S3StoreMotoTests {
         guard case .s3(let location) = try StoreLocation(parsing: regions.url(0)) else { return }
         var configuration = Regions.configuration
         configuration.listPageSize = 2
-        let store = S3Store(location, credentials: Regions.credentials, configuration: configuration, transport: regions.transport, logger: Fixtures.logger)
+        let store = S3Store(
+            location, credentials: Regions.credentials, configuration: configuration, transport: regions.transport, logger: Fixtures.logger)
         let keys = (0..<7).map { "bundles/\($0).bundle" }
         for key in keys { _ = try await store.put(key, bytes: [1], condition: .none) }
         #expect(try await store.list(prefix: "bundles/").map(\.key) == keys)
@@ -88,7 +91,8 @@ struct S3StoreMotoTests {
     func missing() async throws {
         let regions = try await Regions.start(1)
         defer { regions.stop() }
-        let noBucket = try Regions.s3Store("s3://no-such-bucket?endpoint=http://127.0.0.1:\(regions.servers[0].port)", transport: regions.transport)
+        let noBucket = try Regions.s3Store(
+            "s3://no-such-bucket?endpoint=http://127.0.0.1:\(regions.servers[0].port)", transport: regions.transport)
         await #expect { _ = try await noBucket.list(prefix: "") } throws: {
             ($0 as? StoreError)?.code == .notFound && "\($0)".contains("bucket 'no-such-bucket' does not exist")
         }

@@ -24,7 +24,8 @@ struct SigV4MotoTests {
         let server = try await Moto.start(environment: ["INITIAL_NO_AUTH_ACTION_COUNT": "3"])
         defer { server.kill() }
         let endpoint = "http://127.0.0.1:\(server.port)"
-        let parts = try ChildProcess.run(Moto.python, ["-c", Self.iamScript, endpoint]).split(whereSeparator: \.isWhitespace).map(String.init)
+        let parts = try ChildProcess.run(Moto.python, ["-c", Self.iamScript, endpoint]).split(whereSeparator: \.isWhitespace).map(
+            String.init)
         try #require(parts.count == 2)
         let good = AWSCredentials(accessKeyID: parts[0], secretAccessKey: parts[1])
         let url = "s3://allot-signed/prod?endpoint=\(endpoint)&region=eu-west-1"
@@ -52,7 +53,8 @@ struct SigV4MotoTests {
         // IAM user's key (InvalidToken), and its STS credentials are unknown to its S3 (InvalidAccessKeyId).
 
         // A wrong secret: refused, clearly, for every method, and nothing is written.
-        let wrong = try Regions.s3Store(url, credentials: AWSCredentials(accessKeyID: good.accessKeyID, secretAccessKey: good.secretAccessKey + "x"))
+        let wrong = try Regions.s3Store(
+            url, credentials: AWSCredentials(accessKeyID: good.accessKeyID, secretAccessKey: good.secretAccessKey + "x"))
         await #expect { _ = try await wrong.get("manifest.json") } throws: { error in
             let error = error as? StoreError
             return error?.code == .signatureDoesNotMatch && error?.httpStatus == 403 && "\(error!)".contains("SignatureDoesNotMatch")
@@ -71,9 +73,11 @@ struct SigV4MotoTests {
         #expect(try await store.get("manifest.json").bytes == [1])
 
         // An access key the server does not know.
-        let unknown = try Regions.s3Store(url, credentials: AWSCredentials(accessKeyID: "AKIAUNKNOWNUNKNOWN00", secretAccessKey: "whatever"))
+        let unknown = try Regions.s3Store(
+            url, credentials: AWSCredentials(accessKeyID: "AKIAUNKNOWNUNKNOWN00", secretAccessKey: "whatever"))
         await #expect { _ = try await unknown.get("manifest.json") } throws: {
-            ($0 as? StoreError)?.code == .invalidAccessKeyID && "\($0)".contains("InvalidAccessKeyId") && "\($0)".contains("AWS_ACCESS_KEY_ID")
+            ($0 as? StoreError)?.code == .invalidAccessKeyID && "\($0)".contains("InvalidAccessKeyId")
+                && "\($0)".contains("AWS_ACCESS_KEY_ID")
         }
     }
 }

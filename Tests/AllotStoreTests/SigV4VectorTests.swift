@@ -11,9 +11,9 @@ import Testing
 struct SigV4VectorTests {
     struct Vector: Decodable, Sendable, CustomTestStringConvertible {
         struct Credentials: Decodable, Sendable {
-            let access_key: String
-            let secret_key: String
-            let session_token: String?
+            let accessKey: String
+            let secretKey: String
+            let sessionToken: String?
         }
         struct Operation: Decodable, Sendable {
             let name: String
@@ -21,7 +21,7 @@ struct SigV4VectorTests {
             let bucket: String
             let key: String?
             let prefix: String?
-            let continuation_token: String?
+            let continuationToken: String?
         }
         let name: String
         let kind: String
@@ -34,11 +34,11 @@ struct SigV4VectorTests {
         let path: String
         let query: [[String]]
         let headers: [[String]]
-        let body_base64: String
-        let payload_hash: String
-        let canonical_request: String
-        let string_to_sign: String
-        let signed_headers: String
+        let bodyBase64: String
+        let payloadHash: String
+        let canonicalRequest: String
+        let stringToSign: String
+        let signedHeaders: String
         let signature: String
         let authorization: String
         let operation: Operation?
@@ -55,16 +55,18 @@ struct SigV4VectorTests {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Vectors/sigv4/vectors.json").path
         let data = FileManager.default.contents(atPath: path) ?? Data()
-        return (try? JSONDecoder().decode(File.self, from: data).vectors) ?? []
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return (try? decoder.decode(File.self, from: data).vectors) ?? []
     }()
 
     @Test("the vector file is present and covers the table")
     func coverage() {
         let vectors = Self.vectors
         #expect(vectors.count >= 15)
-        #expect(vectors.contains { $0.credentials.session_token != nil })
-        #expect(vectors.contains { !$0.body_base64.isEmpty })
-        #expect(vectors.contains { $0.body_base64.isEmpty && $0.method == "PUT" })
+        #expect(vectors.contains { $0.credentials.sessionToken != nil })
+        #expect(vectors.contains { !$0.bodyBase64.isEmpty })
+        #expect(vectors.contains { $0.bodyBase64.isEmpty && $0.method == "PUT" })
         #expect(vectors.contains { !$0.query.isEmpty })
         #expect(vectors.contains { $0.path.contains("%") })
     }
@@ -73,17 +75,17 @@ struct SigV4VectorTests {
     func signature(vector: Vector) throws {
         let signer = SigV4Signer(
             credentials: AWSCredentials(
-                accessKeyID: vector.credentials.access_key, secretAccessKey: vector.credentials.secret_key,
-                sessionToken: vector.credentials.session_token),
+                accessKeyID: vector.credentials.accessKey, secretAccessKey: vector.credentials.secretKey,
+                sessionToken: vector.credentials.sessionToken),
             region: vector.region, service: vector.service)
-        let body = try #require(Base64.decode(vector.body_base64))
-        #expect(Hex.encode(SHA256.hash(body)) == vector.payload_hash)
+        let body = try #require(Base64.decode(vector.bodyBase64))
+        #expect(Hex.encode(SHA256.hash(body)) == vector.payloadHash)
         let result = signer.sign(
             method: vector.method, encodedPath: vector.path, query: vector.query.map { (name: $0[0], value: $0[1]) },
-            headers: vector.headers.map { (name: $0[0], value: $0[1]) }, payloadHash: vector.payload_hash, amzDate: vector.timestamp)
-        #expect(result.canonicalRequest == vector.canonical_request)
-        #expect(result.stringToSign == vector.string_to_sign)
-        #expect(result.signedHeaders == vector.signed_headers)
+            headers: vector.headers.map { (name: $0[0], value: $0[1]) }, payloadHash: vector.payloadHash, amzDate: vector.timestamp)
+        #expect(result.canonicalRequest == vector.canonicalRequest)
+        #expect(result.stringToSign == vector.stringToSign)
+        #expect(result.signedHeaders == vector.signedHeaders)
         #expect(result.signature == vector.signature)
         #expect(result.authorization == vector.authorization)
     }
@@ -110,7 +112,7 @@ struct SigV4VectorTests {
         var query: [(String, String)] = []
         if operation.name == "list_objects_v2" {
             query = [("list-type", "2"), ("prefix", operation.prefix ?? ""), ("encoding-type", "url")]
-            if let token = operation.continuation_token { query.append(("continuation-token", token)) }
+            if let token = operation.continuationToken { query.append(("continuation-token", token)) }
         }
         let target = store.target(key: operation.key, query: query)
         #expect(target.path == vector.path)
@@ -131,18 +133,21 @@ struct SigV4VectorTests {
         let location = try StoreLocation(parsing: "s3://\(operation.bucket)?endpoint=\(operation.endpoint)&region=\(vector.region)")
         guard case .s3(let s3) = location else { return }
         let store = S3Store(
-            s3, credentials: AWSCredentials(accessKeyID: vector.credentials.access_key, secretAccessKey: vector.credentials.secret_key),
+            s3, credentials: AWSCredentials(accessKeyID: vector.credentials.accessKey, secretAccessKey: vector.credentials.secretKey),
             logger: Logger(label: "test"))
-        let body = try #require(Base64.decode(vector.body_base64))
+        let body = try #require(Base64.decode(vector.bodyBase64))
         // 2026-11-29T12:34:56Z, the generator's frozen clock.
         let request = store.signedRequest(
-            "PUT", key: operation.key, query: [], headers: [("Content-Type", "application/octet-stream"), ("If-None-Match", "*")], body: body,
+            "PUT", key: operation.key, query: [], headers: [("Content-Type", "application/octet-stream"), ("If-None-Match", "*")],
+            body: body,
             epochSeconds: 1_795_955_696)
         #expect(request.url == vector.url)
         #expect(request.headers.first { $0.name == "Authorization" }?.value == vector.authorization)
     }
 
-    @Test("amz dates are UTC", arguments: [(Int64(0), "19700101T000000Z"), (1_795_955_696, "20261129T123456Z"), (951_782_400, "20000229T000000Z")])
+    @Test(
+        "amz dates are UTC",
+        arguments: [(Int64(0), "19700101T000000Z"), (1_795_955_696, "20261129T123456Z"), (951_782_400, "20000229T000000Z")])
     func amzDate(seconds: Int64, text: String) {
         #expect(SigV4Signer.amzDate(epochSeconds: seconds) == text)
     }

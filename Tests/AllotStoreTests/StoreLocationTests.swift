@@ -50,7 +50,9 @@ struct StoreLocationTests {
 
     @Test("an https endpoint on its default port has no port in Host")
     func defaultPort() throws {
-        guard case .s3(let s3) = try StoreLocation(parsing: "s3://bkt?endpoint=https://minio.internal:443/&region=eu-west-1") else { return }
+        guard case .s3(let s3) = try StoreLocation(parsing: "s3://bkt?endpoint=https://minio.internal:443/&region=eu-west-1") else {
+            return
+        }
         #expect(s3.effectiveEndpoint.hostHeader == "minio.internal")
     }
 

@@ -1,5 +1,5 @@
-import Foundation
 public import AllotCore
+import Foundation
 
 /// The small signed document in each region that names the current bundle.
 ///
@@ -58,7 +58,9 @@ public struct Manifest: Sendable, Equatable, Hashable {
 
     /// The signed manifest for a bundle envelope, pointing at its content address. The envelope
     /// must be well formed, signed by `key`, and verify.
-    public static func describing(envelope bytes: [UInt8], key: SigningKey, limits: BundleLimits = .default) throws(ManifestError) -> Manifest {
+    public static func describing(envelope bytes: [UInt8], key: SigningKey, limits: BundleLimits = .default) throws(ManifestError)
+        -> Manifest
+    {
         let header: BundleHeader
         do {
             header = try bytes.withUnsafeBytes { buffer in
@@ -167,14 +169,14 @@ public struct Manifest: Sendable, Equatable, Hashable {
         guard fields.blake2b.utf8.count == 64, fields.blake2b == fields.blake2b.lowercased(), let digest = Hex.decode(fields.blake2b) else {
             throw ManifestError(.malformed, "the manifest's blake2b is not 64 lowercase hex digits")
         }
-        guard fields.key_id == fields.key_id.lowercased(), let keyID = KeyID(hex: fields.key_id) else {
+        guard fields.keyID == fields.keyID.lowercased(), let keyID = KeyID(hex: fields.keyID) else {
             throw ManifestError(.malformed, "the manifest's key_id is not 16 lowercase hex digits")
         }
         guard let signature = Base64.decode(fields.signature), signature.count == 64 else {
             throw ManifestError(.malformed, "the manifest's signature is not the base64 of 64 bytes")
         }
         return Manifest(
-            version: fields.version, object: fields.object, size: fields.size, blake2b: digest, createdAt: fields.created_at, keyID: keyID,
+            version: fields.version, object: fields.object, size: fields.size, blake2b: digest, createdAt: fields.createdAt, keyID: keyID,
             signature: signature)
     }
 
@@ -183,13 +185,16 @@ public struct Manifest: Sendable, Equatable, Hashable {
     public func verifySignature(trustedKeys: [PublicKey]) throws(ManifestError) -> PublicKey {
         guard let key = trustedKeys.first(where: { $0.id == keyID }) else {
             let trusted = trustedKeys.map(\.id.description).joined(separator: ", ")
-            throw ManifestError(.untrustedKey, "the manifest is signed by key \(keyID), which is not trusted (trusted: \(trusted.isEmpty ? "none" : trusted))")
+            throw ManifestError(
+                .untrustedKey,
+                "the manifest is signed by key \(keyID), which is not trusted (trusted: \(trusted.isEmpty ? "none" : trusted))")
         }
         let valid = signature.withUnsafeBytes { signature in
             signedBytes.withUnsafeBytes { key.isValidSignature(signature, over: [$0]) }
         }
         guard valid else {
-            throw ManifestError(.badSignature, "the manifest's signature does not match key \(keyID): it was altered or signed by another key")
+            throw ManifestError(
+                .badSignature, "the manifest's signature does not match key \(keyID): it was altered or signed by another key")
         }
         return key
     }
@@ -203,9 +208,15 @@ public struct Manifest: Sendable, Equatable, Hashable {
         let object: String
         let size: Int
         let blake2b: String
-        let created_at: Int64
-        let key_id: String
+        let createdAt: Int64
+        let keyID: String
         let signature: String
+
+        enum CodingKeys: String, CodingKey {
+            case version, object, size, blake2b, signature
+            case createdAt = "created_at"
+            case keyID = "key_id"
+        }
     }
 
     private static func describe(_ error: any Error) -> String {

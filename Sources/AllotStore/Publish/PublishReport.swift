@@ -27,10 +27,14 @@ public struct PublishReport: Sendable, Codable, Equatable {
         var lines = ["bundle version \(version) → \(object) (\(size) bytes)"]
         let width = regions.map(\.store.count).max() ?? 0
         for region in regions {
-            lines.append("  " + region.store + String(repeating: " ", count: width - region.store.count) + "  " + region.summary(publishing: version))
+            lines.append(
+                "  " + region.store + String(repeating: " ", count: width - region.store.count) + "  " + region.summary(publishing: version)
+            )
         }
         let ok = regions.filter(\.succeeded).count
-        lines.append(succeeded ? "published to \(ok) of \(regions.count) regions" : "NOT published everywhere: \(ok) of \(regions.count) regions current")
+        lines.append(
+            succeeded
+                ? "published to \(ok) of \(regions.count) regions" : "NOT published everywhere: \(ok) of \(regions.count) regions current")
         return lines.joined(separator: "\n") + "\n"
     }
 }
@@ -72,7 +76,10 @@ public struct RegionPublishResult: Sendable, Codable, Equatable {
     /// The stable code of the error behind `reason`, if any (`StoreError` or `ManifestError` codes).
     public var errorCode: String?
 
-    public init(store: String, object: ObjectOutcome, manifest: ManifestOutcome, previousVersion: UInt64? = nil, reason: String? = nil, errorCode: String? = nil) {
+    public init(
+        store: String, object: ObjectOutcome, manifest: ManifestOutcome, previousVersion: UInt64? = nil, reason: String? = nil,
+        errorCode: String? = nil
+    ) {
         self.store = store
         self.object = object
         self.manifest = manifest

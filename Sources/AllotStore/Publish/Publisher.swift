@@ -43,7 +43,8 @@ public struct Publisher: Sendable {
     public func publish(envelope: [UInt8]) async throws(ManifestError) -> PublishReport {
         let manifest = try Manifest.describing(envelope: envelope, key: key)
         let encoded = manifest.encoded()
-        logger.info("publishing", metadata: ["version": "\(manifest.version)", "object": "\(manifest.object)", "regions": "\(stores.count)"])
+        logger.info(
+            "publishing", metadata: ["version": "\(manifest.version)", "object": "\(manifest.object)", "regions": "\(stores.count)"])
 
         // Phase 1: the object everywhere.
         var results = await forEachStore { _, store in
@@ -58,7 +59,8 @@ public struct Publisher: Sendable {
                 results[index].reason = reason
             }
             return PublishReport(
-                version: manifest.version, object: manifest.object, size: manifest.size, blake2b: Hex.encode(manifest.blake2b), regions: results)
+                version: manifest.version, object: manifest.object, size: manifest.size, blake2b: Hex.encode(manifest.blake2b),
+                regions: results)
         }
         let ready = results
         results = await forEachStore { index, store in
@@ -73,11 +75,14 @@ public struct Publisher: Sendable {
                 metadata: ["store": "\(result.store)", "object": "\(result.object.rawValue)", "manifest": "\(result.manifest.rawValue)"])
         }
         return PublishReport(
-            version: manifest.version, object: manifest.object, size: manifest.size, blake2b: Hex.encode(manifest.blake2b), regions: results)
+            version: manifest.version, object: manifest.object, size: manifest.size, blake2b: Hex.encode(manifest.blake2b), regions: results
+        )
     }
 
     /// Runs `body` for every store concurrently; results in store order.
-    private func forEachStore(_ body: @escaping @Sendable (Int, any ObjectStore) async -> RegionPublishResult) async -> [RegionPublishResult] {
+    private func forEachStore(_ body: @escaping @Sendable (Int, any ObjectStore) async -> RegionPublishResult) async
+        -> [RegionPublishResult]
+    {
         await withTaskGroup(of: (Int, RegionPublishResult).self) { group in
             for (index, store) in stores.enumerated() {
                 group.addTask { (index, await body(index, store)) }
@@ -198,7 +203,7 @@ public struct Publisher: Sendable {
                 result.manifest = current == nil ? .created : .moved
                 result.reason = nil
                 return
-            } catch where error.code == .preconditionFailed || (error.code == .notFound && current != nil) {
+            } catch  where error.code == .preconditionFailed || (error.code == .notFound && current != nil) {
                 logger.notice(
                     "manifest changed while publishing; reading it again",
                     metadata: ["store": "\(store.location)", "attempt": "\(attempt)"])

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-public import Logging
 internal import AllotCore
+public import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Settings of the S3 client.
 public struct S3Configuration: Sendable, Equatable {
@@ -141,7 +142,8 @@ public struct S3Store: ObjectStore {
                 "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>\(s3.region)</LocationConstraint></CreateBucketConfiguration>"
                     .utf8)
         }
-        let (response, attempts) = try await send("PUT", key: nil, headers: body.isEmpty ? [] : [("Content-Type", "application/xml")], body: body)
+        let (response, attempts) = try await send(
+            "PUT", key: nil, headers: body.isEmpty ? [] : [("Content-Type", "application/xml")], body: body)
         let code = S3XML.first("Code", in: Substring(String(decoding: response.body, as: UTF8.self)))
         guard response.status == 200 || code == "BucketAlreadyOwnedByYou" else {
             throw failure(response, method: "PUT (create bucket)", key: nil, attempts: attempts)
@@ -210,7 +212,9 @@ public struct S3Store: ObjectStore {
                 switch error {
                 case .timeout(let text):
                     reason = "timeout"
-                    finalError = StoreError(.timeout, "no answer within \(configuration.requestTimeout) s: \(text)", store: location, key: key, attempts: attempt)
+                    finalError = StoreError(
+                        .timeout, "no answer within \(configuration.requestTimeout) s: \(text)", store: location, key: key,
+                        attempts: attempt)
                 case .unreachable(let text):
                     reason = "unreachable"
                     finalError = StoreError(.unreachable, "cannot connect: \(text)", store: location, key: key, attempts: attempt)
@@ -290,7 +294,9 @@ public struct S3Store: ObjectStore {
                 "\(method) answered \(response.status) \(serverCode ?? ""): the bucket is probably in another region than \(s3.region) or needs another endpoint.\(said)"
             )
         case (500..<600, _), (429, _):
-            return error(.serverError, "\(method) failed: the store answered \(response.status)\(serverCode.map { " \($0)" } ?? "") through every attempt.\(said)")
+            return error(
+                .serverError,
+                "\(method) failed: the store answered \(response.status)\(serverCode.map { " \($0)" } ?? "") through every attempt.\(said)")
         case (400..<500, _):
             return error(.requestRejected, "\(method) rejected with \(response.status)\(serverCode.map { " \($0)" } ?? "").\(said)")
         default:

@@ -60,7 +60,8 @@ enum S3XML {
             default:
                 guard entity.hasPrefix("#") else { return nil }
                 let digits = entity.dropFirst()
-                let value = digits.hasPrefix("x") || digits.hasPrefix("X") ? UInt32(digits.dropFirst(), radix: 16) : UInt32(digits, radix: 10)
+                let value =
+                    digits.hasPrefix("x") || digits.hasPrefix("X") ? UInt32(digits.dropFirst(), radix: 16) : UInt32(digits, radix: 10)
                 guard let value, let scalar = Unicode.Scalar(value) else { return nil }
                 output.unicodeScalars.append(scalar)
             }

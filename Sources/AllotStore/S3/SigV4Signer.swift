@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 internal import AllotCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// AWS Signature Version 4 (`AWS4-HMAC-SHA256`), written from the published specification and
 /// checked against botocore's signer (`Tests/Vectors/sigv4`).
@@ -55,7 +56,11 @@ struct SigV4Signer: Sendable {
         let canonicalQuery =
             query
             .map { (URIEncoding.encodeComponent($0.name), URIEncoding.encodeComponent($0.value)) }
-            .sorted { $0.0 == $1.0 ? Array($0.1.utf8).lexicographicallyPrecedes(Array($1.1.utf8)) : Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) }
+            .sorted {
+                $0.0 == $1.0
+                    ? Array($0.1.utf8).lexicographicallyPrecedes(Array($1.1.utf8))
+                    : Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8))
+            }
             .map { "\($0.0)=\($0.1)" }
             .joined(separator: "&")
 

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 internal import AllotCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A folder on this machine as an ``ObjectStore``: the default for development and tests.
 ///
@@ -71,16 +72,19 @@ public struct LocalStore: ObjectStore {
             break
         case .ifAbsent:
             if try readIfPresent(key) != nil {
-                throw StoreError(.preconditionFailed, "the object already exists (If-None-Match: *)", store: location, key: key, httpStatus: 412)
+                throw StoreError(
+                    .preconditionFailed, "the object already exists (If-None-Match: *)", store: location, key: key, httpStatus: 412)
             }
         case .ifMatch(let expected):
             guard let current = try readIfPresent(key) else {
-                throw StoreError(.notFound, "the object to replace is gone (If-Match: \(expected))", store: location, key: key, httpStatus: 404)
+                throw StoreError(
+                    .notFound, "the object to replace is gone (If-Match: \(expected))", store: location, key: key, httpStatus: 404)
             }
             let actual = Self.etag(of: current)
             guard actual == expected else {
                 throw StoreError(
-                    .preconditionFailed, "the object changed: its tag is \(actual), not \(expected)", store: location, key: key, httpStatus: 412)
+                    .preconditionFailed, "the object changed: its tag is \(actual), not \(expected)", store: location, key: key,
+                    httpStatus: 412)
             }
         }
         guard rename(temporary, target) == 0 else { throw ioError("rename", target, key: key) }

@@ -102,7 +102,8 @@ extension ObjectStore {
     public func get(_ key: String) async throws(StoreError) -> StoredObject {
         switch try await get(key, ifNoneMatch: nil) {
         case .object(let object): return object
-        case .notModified: throw StoreError(.badResponse, "the store answered 'not modified' to an unconditional read", store: location, key: key)
+        case .notModified:
+            throw StoreError(.badResponse, "the store answered 'not modified' to an unconditional read", store: location, key: key)
         }
     }
 
@@ -110,7 +111,7 @@ extension ObjectStore {
     public func getIfPresent(_ key: String) async throws(StoreError) -> StoredObject? {
         do {
             return try await get(key)
-        } catch where error.code == .notFound {
+        } catch  where error.code == .notFound {
             return nil
         }
     }

@@ -171,7 +171,9 @@ public struct S3Location: Sendable, Equatable, Hashable, CustomStringConvertible
             }
         }
         if endpoint == nil && region == nil {
-            throw bad("AWS S3 needs the bucket's region, as in s3://\(bucket)?region=eu-west-1 (or give ?endpoint= for another S3-compatible store)")
+            throw bad(
+                "AWS S3 needs the bucket's region, as in s3://\(bucket)?region=eu-west-1 (or give ?endpoint= for another S3-compatible store)"
+            )
         }
         if addressing == .virtualHost && bucket.contains(".") {
             throw bad("virtual-host addressing does not work with a bucket name containing dots")
@@ -188,7 +190,9 @@ public struct S3Location: Sendable, Equatable, Hashable, CustomStringConvertible
         let isLowerOrDigit: (UInt8) -> Bool = { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) }
         guard bytes.allSatisfy({ isLowerOrDigit($0) || $0 == 45 || $0 == 46 }), isLowerOrDigit(bytes.first!), isLowerOrDigit(bytes.last!)
         else {
-            throw bad("bucket name '\(bucket)' may only hold lowercase letters, digits, '.' and '-', and must start and end with a letter or digit")
+            throw bad(
+                "bucket name '\(bucket)' may only hold lowercase letters, digits, '.' and '-', and must start and end with a letter or digit"
+            )
         }
     }
 
@@ -215,7 +219,9 @@ public struct S3Location: Sendable, Equatable, Hashable, CustomStringConvertible
             host = rest[...close]
             let after = rest[rest.index(after: close)...]
             if !after.isEmpty {
-                guard after.hasPrefix(":"), let value = Int(after.dropFirst()) else { throw bad("the endpoint '\(text)' has a malformed port") }
+                guard after.hasPrefix(":"), let value = Int(after.dropFirst()) else {
+                    throw bad("the endpoint '\(text)' has a malformed port")
+                }
                 port = value
             }
         } else if let colon = rest.lastIndex(of: ":") {

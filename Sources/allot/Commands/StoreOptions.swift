@@ -49,7 +49,8 @@ struct StoreOptions: ParsableArguments {
         let configuration = S3Configuration(retry: RetryPolicy(maxAttempts: attempts), requestTimeout: timeout)
         let transport = URLSessionTransport()
         return try stores.map {
-            try StoreLocation(parsing: $0).open(credentials: credentials, configuration: configuration, transport: transport, logger: logger)
+            try StoreLocation(parsing: $0).open(
+                credentials: credentials, configuration: configuration, transport: transport, logger: logger)
         }
     }
 }

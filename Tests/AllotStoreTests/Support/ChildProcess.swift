@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A server process started by a test on a free loopback port, killed when the test ends.
@@ -22,7 +22,8 @@ final class ChildProcess: @unchecked Sendable {
         // A free port can be taken by someone else between our probe and the server's bind: retry.
         for _ in 0..<3 {
             let port = try freePort()
-            let child = try ChildProcess(name: name, executable: executable, arguments: arguments(port), port: port, environment: environment)
+            let child = try ChildProcess(
+                name: name, executable: executable, arguments: arguments(port), port: port, environment: environment)
             do {
                 try await child.waitUntilListening(timeout: timeout)
                 return child
@@ -126,7 +127,9 @@ final class ChildProcess: @unchecked Sendable {
         process.waitUntilExit()
         let text = String(decoding: data, as: UTF8.self)
         guard process.terminationStatus == 0 else {
-            throw ChildProcessError("\(executable) \(arguments.first ?? "") failed (\(process.terminationStatus)):\n\(text)\(String(decoding: errorData, as: UTF8.self))")
+            throw ChildProcessError(
+                "\(executable) \(arguments.first ?? "") failed (\(process.terminationStatus)):\n\(text)\(String(decoding: errorData, as: UTF8.self))"
+            )
         }
         return text
     }

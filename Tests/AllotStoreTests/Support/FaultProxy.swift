@@ -30,7 +30,8 @@ final class FaultProxy: @unchecked Sendable {
     /// (requests seen, requests failed), excluding the stats requests themselves.
     func stats() throws -> (requests: Int, failed: Int) {
         let text = try ChildProcess.run(
-            Moto.python, ["-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())", endpoint + "/__stats"])
+            Moto.python,
+            ["-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())", endpoint + "/__stats"])
         let numbers = text.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
         return (numbers[0], numbers[1])
     }

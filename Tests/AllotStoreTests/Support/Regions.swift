@@ -46,12 +46,15 @@ final class Regions: @unchecked Sendable {
 
     /// The bucket without prefix, to look at everything in it.
     func bucketStore(_ index: Int) throws -> S3Store {
-        try Self.s3Store("s3://\(Self.bucket(index))?endpoint=http://127.0.0.1:\(servers[index].port)&region=\(Self.region(index))", transport: transport)
+        try Self.s3Store(
+            "s3://\(Self.bucket(index))?endpoint=http://127.0.0.1:\(servers[index].port)&region=\(Self.region(index))", transport: transport
+        )
     }
 
     var stores: [S3Store] { get throws { try servers.indices.map { try store($0) } } }
 
-    static func s3Store(_ url: String, credentials: AWSCredentials? = credentials, transport: (any HTTPTransport)? = nil) throws -> S3Store {
+    static func s3Store(_ url: String, credentials: AWSCredentials? = credentials, transport: (any HTTPTransport)? = nil) throws -> S3Store
+    {
         guard case .s3(let location) = try StoreLocation(parsing: url) else { throw ChildProcessError("not an S3 URL: \(url)") }
         return S3Store(location, credentials: credentials, configuration: configuration, transport: transport, logger: Fixtures.logger)
     }
