@@ -103,4 +103,26 @@ struct S3StoreMotoTests {
             ($0 as? StoreError)?.code == .unreachable && ($0 as? StoreError)?.attempts == Regions.configuration.retry.maxAttempts
         }
     }
+
+    @Test("a store that never answers times out, is retried, and is reported as a timeout")
+    func timeout() async throws {
+        let proxy = try await FaultProxy.start(.hang)
+        defer { proxy.child.kill() }
+        guard case .s3(let location) = try StoreLocation(parsing: "s3://allot-hang?endpoint=\(proxy.endpoint)") else { return }
+        let store = S3Store(
+            location, credentials: Regions.credentials,
+            configuration: S3Configuration(retry: RetryPolicy(maxAttempts: 2, baseDelay: 0.01, maxDelay: 0.02), requestTimeout: 1),
+            logger: Fixtures.logger)
+        let started = ContinuousClock.now
+        await #expect { _ = try await store.get("manifest.json") } throws: {
+            ($0 as? StoreError)?.code == .timeout && ($0 as? StoreError)?.attempts == 2
+        }
+        // Two attempts of one second each (not the 60 s default, nor an instant failure).
+        let elapsed = ContinuousClock.now - started
+        #expect(elapsed > .milliseconds(1900) && elapsed < .seconds(10), "\(elapsed)")
+        #expect(try proxy.stats().requests == 2)
+        // Sub-second timeouts would fire at once in swift-corelibs-foundation: they are rounded up.
+        #expect(URLSessionTransport(timeout: 0.5).timeout == 1)
+        #expect(URLSessionTransport(timeout: 2.2).timeout == 3)
+    }
 }

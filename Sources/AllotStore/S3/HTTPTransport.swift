@@ -64,8 +64,17 @@ public protocol HTTPTransport: Sendable {
 public final class URLSessionTransport: HTTPTransport, Sendable {
     private let session: URLSession
 
-    public init() {
+    /// Seconds a request may go without progress before it fails with a timeout.
+    public let timeout: Double
+
+    /// - Parameter timeout: seconds a request may go without progress before it fails with a
+    ///   timeout, rounded up to whole seconds (at least 1). swift-corelibs-foundation honours the
+    ///   session's `timeoutIntervalForRequest`, not the per-request `timeoutInterval`, and truncates
+    ///   it to whole seconds: 0.5 would time out at once.
+    public init(timeout: Double = 30) {
+        self.timeout = Self.wholeSeconds(timeout)
         let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = self.timeout
         configuration.urlCache = nil
         configuration.requestCachePolicy = .reloadIgnoringLocalAndRemoteCacheData
         configuration.httpShouldSetCookies = false
@@ -74,13 +83,20 @@ public final class URLSessionTransport: HTTPTransport, Sendable {
         session = URLSession(configuration: configuration, delegate: RedirectRefuser(), delegateQueue: nil)
     }
 
+    /// Whole seconds, at least one.
+    static func wholeSeconds(_ seconds: Double) -> Double {
+        guard seconds.isFinite else { return 30 }
+        return max(1, seconds.rounded(.up))
+    }
+
     deinit {
         session.finishTasksAndInvalidate()
     }
 
     public func send(_ request: HTTPRequest) async throws(TransportError) -> HTTPResponse {
         guard let url = URL(string: request.url) else { throw .other("not a valid URL: \(request.url)") }
-        var urlRequest = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalAndRemoteCacheData, timeoutInterval: request.timeout)
+        var urlRequest = URLRequest(
+            url: url, cachePolicy: .reloadIgnoringLocalAndRemoteCacheData, timeoutInterval: Self.wholeSeconds(request.timeout))
         urlRequest.httpMethod = request.method
         for header in request.headers {
             urlRequest.setValue(header.value, forHTTPHeaderField: header.name)

@@ -11,7 +11,8 @@ public import Logging
 public struct S3Configuration: Sendable, Equatable {
     /// Retries of failed requests.
     public var retry: RetryPolicy
-    /// Seconds before one request is abandoned (and retried).
+    /// Seconds a request may make no progress before it is abandoned (and retried). A transport
+    /// passed to ``S3Store/init(_:credentials:configuration:transport:logger:)`` brings its own.
     public var requestTimeout: Double
     /// Keys per page when listing (S3 allows at most 1000).
     public var listPageSize: Int
@@ -47,7 +48,7 @@ public struct S3Store: ObjectStore {
         self.location = .s3(s3)
         self.credentials = credentials
         self.configuration = configuration
-        self.transport = transport ?? URLSessionTransport()
+        self.transport = transport ?? URLSessionTransport(timeout: configuration.requestTimeout)
         var logger = logger
         logger[metadataKey: "store"] = "\(s3)"
         self.logger = logger
@@ -213,7 +214,7 @@ public struct S3Store: ObjectStore {
                 case .timeout(let text):
                     reason = "timeout"
                     finalError = StoreError(
-                        .timeout, "no answer within \(configuration.requestTimeout) s: \(text)", store: location, key: key,
+                        .timeout, "timed out: \(text)", store: location, key: key,
                         attempts: attempt)
                 case .unreachable(let text):
                     reason = "unreachable"

@@ -15,7 +15,7 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "Attempts per S3 request before a region is reported failed (retries use exponential backoff with jitter).")
     var attempts: Int = 4
 
-    @Option(help: "Seconds before one S3 request times out (and is retried).")
+    @Option(help: "Seconds an S3 request may make no progress before it times out (and is retried).")
     var timeout: Double = 30
 
     @Flag(name: .shortAndLong, help: "Log each step to standard error.")
@@ -47,7 +47,7 @@ struct StoreOptions: ParsableArguments {
     func openStores(logger: Logger) throws -> [any ObjectStore] {
         let credentials = AWSCredentials.fromEnvironment(ProcessInfo.processInfo.environment)
         let configuration = S3Configuration(retry: RetryPolicy(maxAttempts: attempts), requestTimeout: timeout)
-        let transport = URLSessionTransport()
+        let transport = URLSessionTransport(timeout: timeout)
         return try stores.map {
             try StoreLocation(parsing: $0).open(
                 credentials: credentials, configuration: configuration, transport: transport, logger: logger)

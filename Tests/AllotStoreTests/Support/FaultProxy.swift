@@ -2,11 +2,14 @@ import Foundation
 
 /// A small HTTP server in Python that stands in front of a region and injects failures:
 /// `.alwaysFail` answers every request with `500 InternalError`; `.failFirst(n)` fails the first
-/// `n` requests and forwards the rest to the upstream moto server. `GET /__stats` returns the counts.
+/// `n` requests and forwards the rest to the upstream moto server; `.hang` never answers.
+/// `GET /__stats` returns the counts.
 final class FaultProxy: @unchecked Sendable {
     enum Mode {
         case alwaysFail
         case failFirst(Int)
+        /// Accept requests and never answer.
+        case hang
     }
 
     let child: ChildProcess
@@ -17,6 +20,7 @@ final class FaultProxy: @unchecked Sendable {
             switch mode {
             case .alwaysFail: return ("fail", 0)
             case .failFirst(let count): return ("flaky", count)
+            case .hang: return ("hang", 0)
             }
         }()
         let child = try await ChildProcess.start(
@@ -37,7 +41,7 @@ final class FaultProxy: @unchecked Sendable {
     }
 
     static let script = """
-        import http.client, http.server, json, sys, threading
+        import http.client, http.server, json, sys, threading, time
         port, mode, failures, upstream = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
         lock = threading.Lock()
         counts = {"requests": 0, "failed": 0}
@@ -70,6 +74,8 @@ final class FaultProxy: @unchecked Sendable {
                     fail = mode == "fail" or counts["requests"] <= failures
                     if fail:
                         counts["failed"] += 1
+                if mode == "hang":
+                    time.sleep(3600)
                 if fail:
                     return self.reply(500, [("Content-Type", "application/xml")],
                                       b"<Error><Code>InternalError</Code><Message>injected failure</Message></Error>")
