@@ -64,19 +64,22 @@ public struct Manifest: Sendable, Equatable, Hashable {
         let header: BundleHeader
         do {
             header = try bytes.withUnsafeBytes { buffer in
-                Result { () throws(BundleError) in
-                    let header = try BundleHeader.parse(buffer, limits: limits)
-                    try header.verifySignature(of: buffer, trustedKeys: [key.publicKey])
-                    return header
-                }
+                Result { () throws(BundleError) in try BundleHeader.parse(buffer, limits: limits) }
             }.get()
         } catch {
-            if error.code == .untrustedKey {
-                throw ManifestError(
-                    .bundleMismatch,
-                    "the bundle is signed by key \(BundleHeaderKey.id(bytes)) but the signing key given is \(key.id): publish with the key that compiled the bundle",
-                    bundleError: error)
-            }
+            throw ManifestError(.bundleRejected, "the bundle is not valid: \(error)", bundleError: error)
+        }
+        guard header.keyID == key.id else {
+            throw ManifestError(
+                .bundleMismatch,
+                "the bundle is signed by key \(header.keyID) but the signing key given is \(key.id): publish with the key that compiled the bundle"
+            )
+        }
+        do {
+            _ = try bytes.withUnsafeBytes { buffer in
+                Result { () throws(BundleError) in try header.verifySignature(of: buffer, trustedKeys: [key.publicKey]) }
+            }.get()
+        } catch {
             throw ManifestError(.bundleRejected, "the bundle is not valid: \(error)", bundleError: error)
         }
         let digest = Blake2b.hash256(bytes)
@@ -248,13 +251,5 @@ public struct Manifest: Sendable, Equatable, Hashable {
             }
         }
         return output + "\""
-    }
-}
-
-/// Reads the key id out of an envelope for messages, without trusting anything else.
-enum BundleHeaderKey {
-    static func id(_ bytes: [UInt8]) -> String {
-        guard bytes.count >= 40 else { return "?" }
-        return Hex.encode(bytes[32..<40])
     }
 }
