@@ -87,9 +87,11 @@ struct LocalStoreTests {
     func concurrentCreate() async throws {
         let root = Fixtures.temporaryFolder()
         defer { Fixtures.removeFolder(root) }
-        let store = LocalStore(root: root)
-        let outcomes = await withTaskGroup(of: (UInt8, Bool).self) { group in
-            for writer in UInt8(0)..<24 {
+        var store = LocalStore(root: root)
+        // Hold the lock 20 ms between check and rename: without the lock, several would "win".
+        store.testingCommitDelay = 20_000
+        let outcomes = await withTaskGroup(of: (UInt8, Bool).self) { [store] group in
+            for writer in UInt8(0)..<8 {
                 group.addTask {
                     do {
                         _ = try await store.put("m", bytes: [writer], condition: .ifAbsent)
@@ -107,16 +109,19 @@ struct LocalStoreTests {
         #expect(try await store.get("m").bytes == [winners[0].0])
     }
 
-    @Test("concurrent updaters of one version: exactly one If-Match wins, across processes too (flock)")
+    @Test("concurrent updaters of one version: exactly one If-Match wins")
     func concurrentUpdate() async throws {
         let root = Fixtures.temporaryFolder()
         defer { Fixtures.removeFolder(root) }
         let store = LocalStore(root: root)
         let base = try await store.put("m", bytes: [0], condition: .none)
         let winners = await withTaskGroup(of: UInt8?.self) { group in
-            for writer in UInt8(1)...24 {
+            for writer in UInt8(1)...8 {
                 group.addTask {
-                    (try? await LocalStore(root: root).put("m", bytes: [writer], condition: .ifMatch(base))) != nil ? writer : nil
+                    // Separate instances, each with its own lock descriptor, as separate processes would.
+                    var store = LocalStore(root: root)
+                    store.testingCommitDelay = 20_000
+                    return (try? await store.put("m", bytes: [writer], condition: .ifMatch(base))) != nil ? writer : nil
                 }
             }
             return await group.compactMap { $0 }.reduce(into: [UInt8]()) { $0.append($1) }

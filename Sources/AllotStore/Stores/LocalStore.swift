@@ -20,6 +20,9 @@ public struct LocalStore: ObjectStore {
     public let location: StoreLocation
     /// The folder.
     public let root: String
+    /// Microseconds to sleep between checking a precondition and renaming, holding the lock.
+    /// Zero except in tests, which widen the window so a missing lock would show.
+    var testingCommitDelay: UInt32 = 0
 
     public init(root: String) {
         var root = root
@@ -87,6 +90,7 @@ public struct LocalStore: ObjectStore {
                     httpStatus: 412)
             }
         }
+        if testingCommitDelay > 0 { usleep(testingCommitDelay) }
         guard rename(temporary, target) == 0 else { throw ioError("rename", target, key: key) }
         renamed = true
         FileIO.syncFolder(of: target)
