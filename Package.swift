@@ -57,7 +57,7 @@ let package = Package(
         // Object stores (local folder, S3 with SigV4), manifests and the publish protocol.
         .target(
             name: "AllotStore",
-            dependencies: ["AllotCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["AllotCore", "CSodium", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // The edge server: HTTP engine, native and OFREP APIs, metrics, bundle poller.
@@ -112,7 +112,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AllotStoreTests",
-            dependencies: ["AllotCore", "AllotStore"],
+            dependencies: ["AllotCore", "AllotStore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

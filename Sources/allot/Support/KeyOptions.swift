@@ -32,11 +32,12 @@ struct SigningKeyOptions: ParsableArguments {
 
 /// `--trusted-key PUB`, repeatable: the public keys whose signatures are accepted.
 struct TrustedKeyOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Public key file trusted to sign bundles (repeat for rotation).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Public key file trusted to sign bundles and manifests (repeat for rotation).", valueName: "file"))
     var trustedKey: [String] = []
 
-    func load() throws -> [PublicKey] {
-        guard !trustedKey.isEmpty else { throw CommandFailure(message: "pass at least one --trusted-key FILE (the .pub file from `allot keygen`)") }
+    /// The keys; with `required: false` an empty list is allowed (signatures then go unchecked).
+    func load(required: Bool = true) throws -> [PublicKey] {
+        guard !trustedKey.isEmpty || !required else { throw CommandFailure(message: "pass at least one --trusted-key FILE (the .pub file from `allot keygen`)") }
         return try trustedKey.map { path in
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw CommandFailure(message: "cannot read trusted key file '\(path)'")

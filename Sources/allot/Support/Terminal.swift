@@ -17,5 +17,14 @@ struct CommandFailure: Error, CustomStringConvertible {
     var status: Int32 = 1
 
     var description: String { message }
+
+    init(message: String, status: Int32 = 1) {
+        self.message = message
+        self.status = status
+    }
+
+    init(_ message: String) {
+        self.message = message
+    }
 }
 

@@ -1,0 +1,255 @@
+public import AllotCore
+import Foundation
+
+/// The small signed document in each region that names the current bundle.
+///
+/// JSON on the wire (written by ``encoded()``, fields in this order, two-space indent, LF):
+/// ```json
+/// {
+///   "format": "allot-manifest/1",
+///   "version": 42,
+///   "object": "bundles/<64 hex>.bundle",
+///   "size": 18234,
+///   "blake2b": "<64 hex: BLAKE2b-256 of the whole envelope file>",
+///   "created_at": 1764374400,
+///   "key_id": "<16 hex>",
+///   "signature": "<base64 of the 64-byte Ed25519 signature>"
+/// }
+/// ```
+/// The signature covers ``signedBytes``, a canonical text independent of JSON formatting:
+/// ```
+/// allot-manifest/1\n
+/// version <decimal>\n
+/// object <key>\n
+/// size <decimal>\n
+/// blake2b <64 lowercase hex>\n
+/// created-at <decimal, '-' if negative>\n
+/// key-id <16 lowercase hex>\n
+/// ```
+/// so a store (or anyone who can write to it) cannot point servers at another object, size,
+/// version or hash without the signing key.
+public struct Manifest: Sendable, Equatable, Hashable {
+    /// The one format this build reads and writes.
+    public static let format = "allot-manifest/1"
+    /// Manifests larger than this are rejected before parsing.
+    public static let maxEncodedBytes = 64 * 1024
+
+    /// The bundle version (from the bundle header).
+    public let version: UInt64
+    /// The key of the bundle object in the same store, e.g. `bundles/<hash>.bundle`.
+    public let object: String
+    /// The envelope file's length in bytes.
+    public let size: Int
+    /// BLAKE2b-256 of the whole envelope file.
+    public let blake2b: [UInt8]
+    /// The bundle's created-at (unix seconds, from its header).
+    public let createdAt: Int64
+    /// The id of the key that signed this manifest (and the bundle).
+    public let keyID: KeyID
+    /// Ed25519 signature over ``signedBytes``.
+    public let signature: [UInt8]
+
+    /// A manifest signed with `key`.
+    public static func sign(version: UInt64, object: String, size: Int, blake2b: [UInt8], createdAt: Int64, key: SigningKey) -> Manifest {
+        let bytes = canonicalBytes(version: version, object: object, size: size, blake2b: blake2b, createdAt: createdAt, keyID: key.id)
+        return Manifest(
+            version: version, object: object, size: size, blake2b: blake2b, createdAt: createdAt, keyID: key.id, signature: key.sign(bytes))
+    }
+
+    /// The signed manifest for a bundle envelope, pointing at its content address. The envelope
+    /// must be well formed, signed by `key`, and verify.
+    public static func describing(envelope bytes: [UInt8], key: SigningKey, limits: BundleLimits = .default) throws(ManifestError)
+        -> Manifest
+    {
+        let header: BundleHeader
+        do {
+            header = try bytes.withUnsafeBytes { buffer in
+                Result { () throws(BundleError) in try BundleHeader.parse(buffer, limits: limits) }
+            }.get()
+        } catch {
+            throw ManifestError(.bundleRejected, "the bundle is not valid: \(error)", bundleError: error)
+        }
+        guard header.keyID == key.id else {
+            throw ManifestError(
+                .bundleMismatch,
+                "the bundle is signed by key \(header.keyID) but the signing key given is \(key.id): publish with the key that compiled the bundle"
+            )
+        }
+        do {
+            _ = try bytes.withUnsafeBytes { buffer in
+                Result { () throws(BundleError) in try header.verifySignature(of: buffer, trustedKeys: [key.publicKey]) }
+            }.get()
+        } catch {
+            throw ManifestError(.bundleRejected, "the bundle is not valid: \(error)", bundleError: error)
+        }
+        let digest = Blake2b.hash256(bytes)
+        return sign(
+            version: header.version, object: StoreLayout.bundleKey(blake2b: digest), size: bytes.count, blake2b: digest,
+            createdAt: header.createdAt, key: key)
+    }
+
+    init(version: UInt64, object: String, size: Int, blake2b: [UInt8], createdAt: Int64, keyID: KeyID, signature: [UInt8]) {
+        self.version = version
+        self.object = object
+        self.size = size
+        self.blake2b = blake2b
+        self.createdAt = createdAt
+        self.keyID = keyID
+        self.signature = signature
+    }
+
+    /// The exact bytes the signature covers (see the type's documentation).
+    public var signedBytes: [UInt8] {
+        Self.canonicalBytes(version: version, object: object, size: size, blake2b: blake2b, createdAt: createdAt, keyID: keyID)
+    }
+
+    static func canonicalBytes(version: UInt64, object: String, size: Int, blake2b: [UInt8], createdAt: Int64, keyID: KeyID) -> [UInt8] {
+        let text =
+            "\(format)\n" + "version \(version)\n" + "object \(object)\n" + "size \(size)\n" + "blake2b \(Hex.encode(blake2b))\n"
+            + "created-at \(createdAt)\n" + "key-id \(keyID)\n"
+        return Array(text.utf8)
+    }
+
+    /// Whether two manifests point at the same bundle (version, object, size and hash), whoever signed them.
+    public func describesSameBundle(as other: Manifest) -> Bool {
+        version == other.version && object == other.object && size == other.size && blake2b == other.blake2b
+    }
+
+    /// The JSON document, deterministic for a given manifest.
+    public func encoded() -> [UInt8] {
+        let text = """
+            {
+              "format": \(Self.jsonString(Self.format)),
+              "version": \(version),
+              "object": \(Self.jsonString(object)),
+              "size": \(size),
+              "blake2b": "\(Hex.encode(blake2b))",
+              "created_at": \(createdAt),
+              "key_id": "\(keyID)",
+              "signature": "\(Base64.encode(signature))"
+            }
+
+            """
+        return Array(text.utf8)
+    }
+
+    /// Parses a manifest without trusting it: size, JSON shape, format, field syntax. Check the
+    /// signature with ``verifySignature(trustedKeys:)`` (or use ``ManifestVerifier``).
+    public static func decode(_ bytes: [UInt8]) throws(ManifestError) -> Manifest {
+        guard bytes.count <= maxEncodedBytes else {
+            throw ManifestError(.tooLarge, "the manifest is \(bytes.count) bytes, more than the \(maxEncodedBytes) allowed")
+        }
+        let data = Data(bytes)
+        let decoder = JSONDecoder()
+        let formatOnly: FormatField
+        do {
+            formatOnly = try decoder.decode(FormatField.self, from: data)
+        } catch {
+            throw ManifestError(.malformed, "the manifest is not a JSON object with a \"format\" string (\(Self.describe(error)))")
+        }
+        guard formatOnly.format == format else {
+            throw ManifestError(
+                .unsupportedFormat, "manifest format '\(formatOnly.format)' is not supported (this build reads '\(format)'); upgrade allot")
+        }
+        let fields: Fields
+        do {
+            fields = try decoder.decode(Fields.self, from: data)
+        } catch {
+            // The document parsed once already, so a root-level "not valid JSON" here means a
+            // number out of range for its field (Foundation reports it that way).
+            var reason = Self.describe(error)
+            if case DecodingError.dataCorrupted(let context) = error, context.codingPath.isEmpty {
+                reason = "a field has an invalid value, such as a negative or too large version, size or created_at"
+            }
+            throw ManifestError(.malformed, "the manifest's fields are malformed (\(reason))")
+        }
+        do {
+            try ObjectKey.validate(fields.object)
+        } catch {
+            throw ManifestError(.malformed, "the manifest's object key is invalid: \(error.message)")
+        }
+        guard fields.size >= 0 else { throw ManifestError(.malformed, "the manifest's size is negative") }
+        guard fields.blake2b.utf8.count == 64, fields.blake2b == fields.blake2b.lowercased(), let digest = Hex.decode(fields.blake2b) else {
+            throw ManifestError(.malformed, "the manifest's blake2b is not 64 lowercase hex digits")
+        }
+        guard fields.keyID == fields.keyID.lowercased(), let keyID = KeyID(hex: fields.keyID) else {
+            throw ManifestError(.malformed, "the manifest's key_id is not 16 lowercase hex digits")
+        }
+        guard let signature = Base64.decode(fields.signature), signature.count == 64 else {
+            throw ManifestError(.malformed, "the manifest's signature is not the base64 of 64 bytes")
+        }
+        return Manifest(
+            version: fields.version, object: fields.object, size: fields.size, blake2b: digest, createdAt: fields.createdAt, keyID: keyID,
+            signature: signature)
+    }
+
+    /// Checks the signature with the trusted key the manifest names. Returns that key.
+    @discardableResult
+    public func verifySignature(trustedKeys: [PublicKey]) throws(ManifestError) -> PublicKey {
+        guard let key = trustedKeys.first(where: { $0.id == keyID }) else {
+            let trusted = trustedKeys.map(\.id.description).joined(separator: ", ")
+            throw ManifestError(
+                .untrustedKey,
+                "the manifest is signed by key \(keyID), which is not trusted (trusted: \(trusted.isEmpty ? "none" : trusted))")
+        }
+        let valid = signature.withUnsafeBytes { signature in
+            signedBytes.withUnsafeBytes { key.isValidSignature(signature, over: [$0]) }
+        }
+        guard valid else {
+            throw ManifestError(
+                .badSignature, "the manifest's signature does not match key \(keyID): it was altered or signed by another key")
+        }
+        return key
+    }
+
+    private struct FormatField: Decodable {
+        let format: String
+    }
+
+    private struct Fields: Decodable {
+        let version: UInt64
+        let object: String
+        let size: Int
+        let blake2b: String
+        let createdAt: Int64
+        let keyID: String
+        let signature: String
+
+        enum CodingKeys: String, CodingKey {
+            case version, object, size, blake2b, signature
+            case createdAt = "created_at"
+            case keyID = "key_id"
+        }
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): return "missing field \"\(key.stringValue)\""
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            return "wrong type for \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\""
+        case DecodingError.dataCorrupted(let context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return path.isEmpty ? "not valid JSON: \(context.debugDescription)" : "bad value for \"\(path)\": \(context.debugDescription)"
+        default: return "\(error)"
+        }
+    }
+
+    /// A JSON string literal.
+    static func jsonString(_ text: String) -> String {
+        var output = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": output += "\\\""
+            case "\\": output += "\\\\"
+            case "\n": output += "\\n"
+            case "\r": output += "\\r"
+            case "\t": output += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: output.unicodeScalars.append(scalar)
+            }
+        }
+        return output + "\""
+    }
+}

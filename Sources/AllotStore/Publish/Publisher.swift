@@ -1,0 +1,297 @@
+public import AllotCore
+public import Logging
+
+/// Publishes a bundle to every region's store (see `docs/storage.md`, "Publish protocol").
+///
+/// 1. Check the bundle (header, signature by the signing key) and sign its manifest.
+/// 2. In every region at once: read the manifest (refuse early if it is newer or conflicting),
+///    then make sure the content-addressed object is there: upload it with `If-None-Match: *`
+///    and confirm with HEAD, or, if it exists, check its size and BLAKE2b-256.
+/// 3. In every region whose object is confirmed: read the manifest with its ETag, decide, and
+///    write it conditionally (`If-None-Match: *` to create, `If-Match: <etag>` to replace). A
+///    failed precondition means another publisher moved it: read again and decide again.
+///
+/// A manifest never moves backwards, never to the same version with other content, and never
+/// points at an object that was not confirmed in that region. Every region ends old or new.
+public struct Publisher: Sendable {
+    public struct Options: Sendable, Equatable {
+        /// Move no manifest unless the object is confirmed in every region (and no region refuses).
+        public var requireAllRegions: Bool
+        /// Reads and conditional writes of one manifest before giving up on a region that keeps changing.
+        public var maxManifestAttempts: Int
+
+        public init(requireAllRegions: Bool = false, maxManifestAttempts: Int = 5) {
+            self.requireAllRegions = requireAllRegions
+            self.maxManifestAttempts = max(1, maxManifestAttempts)
+        }
+    }
+
+    public let stores: [any ObjectStore]
+    let key: SigningKey
+    let options: Options
+    let logger: Logger
+
+    public init(stores: [any ObjectStore], key: SigningKey, options: Options = Options(), logger: Logger) {
+        self.stores = stores
+        self.key = key
+        self.options = options
+        self.logger = logger
+    }
+
+    /// Publishes an envelope. Throws only if the bundle itself cannot be published (malformed,
+    /// or not signed by this key), before any store is touched; region failures are in the report.
+    public func publish(envelope: [UInt8]) async throws(ManifestError) -> PublishReport {
+        let manifest = try Manifest.describing(envelope: envelope, key: key)
+        let encoded = manifest.encoded()
+        logger.info(
+            "publishing", metadata: ["version": "\(manifest.version)", "object": "\(manifest.object)", "regions": "\(stores.count)"])
+
+        // Phase 1: the object everywhere.
+        var results = await forEachStore { _, store in
+            await prepare(store, manifest: manifest, envelope: envelope)
+        }
+
+        // Phase 2: the manifests.
+        let blocked = results.filter { $0.manifest != .notAttempted || $0.object == .failed }
+        if options.requireAllRegions, let first = blocked.first {
+            let reason = "all-or-nothing: \(first.store) is not ready (\(first.reason ?? first.manifest.rawValue))"
+            for index in results.indices where results[index].manifest == .notAttempted && results[index].object != .failed {
+                results[index].reason = reason
+            }
+            return PublishReport(
+                version: manifest.version, object: manifest.object, size: manifest.size, blake2b: Hex.encode(manifest.blake2b),
+                regions: results)
+        }
+        let ready = results
+        results = await forEachStore { index, store in
+            guard ready[index].manifest == .notAttempted, ready[index].object != .failed else { return ready[index] }
+            var result = ready[index]
+            await moveManifest(store, to: manifest, encoded: encoded, result: &result)
+            return result
+        }
+        for result in results {
+            logger.info(
+                "region \(result.succeeded ? "current" : "not current")",
+                metadata: ["store": "\(result.store)", "object": "\(result.object.rawValue)", "manifest": "\(result.manifest.rawValue)"])
+        }
+        return PublishReport(
+            version: manifest.version, object: manifest.object, size: manifest.size, blake2b: Hex.encode(manifest.blake2b), regions: results
+        )
+    }
+
+    /// Runs `body` for every store concurrently; results in store order.
+    private func forEachStore(_ body: @escaping @Sendable (Int, any ObjectStore) async -> RegionPublishResult) async
+        -> [RegionPublishResult]
+    {
+        await withTaskGroup(of: (Int, RegionPublishResult).self) { group in
+            for (index, store) in stores.enumerated() {
+                group.addTask { (index, await body(index, store)) }
+            }
+            var results = [RegionPublishResult?](repeating: nil, count: stores.count)
+            for await (index, result) in group { results[index] = result }
+            return results.map { $0! }
+        }
+    }
+
+    // MARK: Phase 1
+
+    private func prepare(_ store: any ObjectStore, manifest: Manifest, envelope: [UInt8]) async -> RegionPublishResult {
+        var result = RegionPublishResult(store: store.location.description, object: .notAttempted, manifest: .notAttempted)
+        // Refuse early, before uploading, if the region is ahead or conflicting.
+        switch await readManifest(store) {
+        case .failure(let failure):
+            result.manifest = .failed
+            result.reason = failure.reason
+            result.errorCode = failure.code
+            return result
+        case .success(let current):
+            if let current {
+                result.previousVersion = current.manifest.version
+                if case .refuse(let reason) = judge(current.manifest, against: manifest) {
+                    result.manifest = .refused
+                    result.reason = reason
+                    return result
+                }
+            }
+        }
+        do {
+            result.object = try await ensureObject(store, manifest: manifest, envelope: envelope)
+        } catch {
+            result.object = .failed
+            result.reason = "the bundle object could not be stored: \(error.reason)"
+            result.errorCode = error.code
+        }
+        return result
+    }
+
+    private func ensureObject(_ store: any ObjectStore, manifest: Manifest, envelope: [UInt8]) async throws(PublishFailure)
+        -> RegionPublishResult.ObjectOutcome
+    {
+        do {
+            if try await store.head(manifest.object) == nil {
+                do {
+                    _ = try await store.put(manifest.object, bytes: envelope, condition: .ifAbsent)
+                    // Confirm: the object must now be there with the right size.
+                    guard let info = try await store.head(manifest.object) else {
+                        throw PublishFailure("the upload succeeded but the object is not there when checked", code: "not_confirmed")
+                    }
+                    guard info.size == manifest.size else {
+                        throw PublishFailure("the uploaded object is \(info.size) bytes, expected \(manifest.size)", code: "not_confirmed")
+                    }
+                    logger.debug("object uploaded", metadata: ["store": "\(store.location)"])
+                    return .uploaded
+                } catch let error as StoreError where error.code == .preconditionFailed {
+                    // Someone uploaded it in between: check what they put there.
+                    logger.debug("object appeared concurrently", metadata: ["store": "\(store.location)"])
+                }
+            }
+            let existing = try await store.get(manifest.object)
+            guard existing.bytes.count == manifest.size else {
+                throw PublishFailure(
+                    "\(manifest.object) already exists with \(existing.bytes.count) bytes instead of \(manifest.size): the object is damaged; delete it and publish again",
+                    code: "object_mismatch")
+            }
+            guard Blake2b.hash256(existing.bytes) == manifest.blake2b else {
+                throw PublishFailure(
+                    "\(manifest.object) already exists with other content (its BLAKE2b-256 differs): the object is damaged; delete it and publish again",
+                    code: "object_mismatch")
+            }
+            return .alreadyPresent
+        } catch let failure as PublishFailure {
+            throw failure
+        } catch let error as StoreError {
+            throw PublishFailure(error.detail, code: error.code.rawValue)
+        } catch {
+            throw PublishFailure("\(error)", code: "unknown")
+        }
+    }
+
+    // MARK: Phase 2
+
+    private func moveManifest(_ store: any ObjectStore, to manifest: Manifest, encoded: [UInt8], result: inout RegionPublishResult) async {
+        for attempt in 1...options.maxManifestAttempts {
+            let current: CurrentManifest?
+            switch await readManifest(store) {
+            case .failure(let failure):
+                result.manifest = .failed
+                result.reason = failure.reason
+                result.errorCode = failure.code
+                return
+            case .success(let value):
+                current = value
+            }
+            let condition: WriteCondition
+            if let current {
+                result.previousVersion = current.manifest.version
+                switch judge(current.manifest, against: manifest) {
+                case .refuse(let reason):
+                    result.manifest = .refused
+                    result.reason = reason
+                    return
+                case .current:
+                    result.manifest = .alreadyCurrent
+                    return
+                case .move:
+                    condition = .ifMatch(current.etag)
+                }
+            } else {
+                result.previousVersion = nil
+                condition = .ifAbsent
+            }
+            do {
+                _ = try await store.put(StoreLayout.manifestKey, bytes: encoded, condition: condition)
+                result.manifest = current == nil ? .created : .moved
+                result.reason = nil
+                return
+            } catch  where error.code == .preconditionFailed || (error.code == .notFound && current != nil) {
+                logger.notice(
+                    "manifest changed while publishing; reading it again",
+                    metadata: ["store": "\(store.location)", "attempt": "\(attempt)"])
+                continue
+            } catch {
+                result.manifest = .failed
+                result.reason = "the manifest could not be written: \(error.detail)"
+                result.errorCode = error.code.rawValue
+                return
+            }
+        }
+        result.manifest = .failed
+        result.reason = "the manifest kept changing under concurrent publishers (\(options.maxManifestAttempts) attempts); run again"
+        result.errorCode = "contention"
+    }
+
+    // MARK: Shared
+
+    struct CurrentManifest {
+        let manifest: Manifest
+        let etag: ETag
+    }
+
+    /// The region's manifest, nil if there is none, or why it cannot be used.
+    private func readManifest(_ store: any ObjectStore) async -> Result<CurrentManifest?, PublishFailure> {
+        let object: StoredObject?
+        do {
+            object = try await store.getIfPresent(StoreLayout.manifestKey)
+        } catch {
+            return .failure(PublishFailure("cannot read the manifest: \(error.detail)", code: error.code.rawValue))
+        }
+        guard let object else { return .success(nil) }
+        let current: Manifest
+        do {
+            current = try Manifest.decode(object.bytes)
+        } catch {
+            return .failure(
+                PublishFailure(
+                    "the existing manifest is unreadable (\(error)); refusing to overwrite what this build does not understand: inspect \(StoreLayout.manifestKey), delete it if it is garbage, and run again",
+                    code: "manifest_\(error.code.rawValue)"))
+        }
+        if current.keyID == key.id {
+            do {
+                try current.verifySignature(trustedKeys: [key.publicKey])
+            } catch {
+                return .failure(
+                    PublishFailure(
+                        "the existing manifest claims to be signed by this key but does not verify (\(error)): it may have been tampered with; inspect it, delete it, and run again",
+                        code: "manifest_\(error.code.rawValue)"))
+            }
+        } else {
+            logger.notice(
+                "the existing manifest is signed by another key; its version is trusted for ordering only",
+                metadata: ["store": "\(store.location)", "key_id": "\(current.keyID)"])
+        }
+        return .success(CurrentManifest(manifest: current, etag: object.etag))
+    }
+
+    enum Judgement: Equatable {
+        case move
+        case current
+        case refuse(String)
+    }
+
+    /// Whether a region at `current` may move to `new`.
+    func judge(_ current: Manifest, against new: Manifest) -> Judgement {
+        if current.version > new.version {
+            return .refuse("the region is at version \(current.version), newer than \(new.version); a manifest never moves backwards")
+        }
+        if current.version == new.version {
+            if current.describesSameBundle(as: new) { return .current }
+            return .refuse(
+                "the region is already at version \(new.version) with a different bundle (\(current.object)); a published version is never replaced: compile with a higher version"
+            )
+        }
+        return .move
+    }
+}
+
+/// A region-level failure while publishing.
+struct PublishFailure: Error, CustomStringConvertible {
+    let reason: String
+    let code: String
+
+    init(_ reason: String, code: String) {
+        self.reason = reason
+        self.code = code
+    }
+
+    var description: String { reason }
+}

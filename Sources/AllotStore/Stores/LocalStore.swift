@@ -1,0 +1,222 @@
+internal import AllotCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A folder on this machine as an ``ObjectStore``: the default for development and tests.
+///
+/// - An object is a file at `<root>/<key>`; its entity tag is the first 16 bytes of the BLAKE2b-256
+///   of its content, in hex and quotes, so equal content has equal tags, as with S3's MD5 tags.
+/// - Writes are atomic: the bytes go to a temporary file in `<root>/.allot-tmp/`, are fsynced, and
+///   the file is renamed over the key (then the folder is fsynced). Readers never see a partial object.
+/// - Preconditions (`If-None-Match: *`, `If-Match`) are checked and the rename done while holding
+///   an exclusive `flock` on `<root>/.allot-lock`, so concurrent writers on this machine, in one
+///   process or many, cannot interleave a check and a write. Readers take no lock.
+/// - Names starting with `.allot` at the root are the store's own and never listed.
+public struct LocalStore: ObjectStore {
+    public let location: StoreLocation
+    /// The folder.
+    public let root: String
+    /// Microseconds to sleep between checking a precondition and renaming, holding the lock.
+    /// Zero except in tests, which widen the window so a missing lock would show.
+    var testingCommitDelay: UInt32 = 0
+
+    public init(root: String) {
+        var root = root
+        while root.count > 1 && root.hasSuffix("/") { root.removeLast() }
+        self.root = root
+        self.location = .local(path: root)
+    }
+
+    static func etag(of bytes: [UInt8]) -> ETag {
+        ETag("\"" + Hex.encode(Blake2b.hash256(bytes).prefix(16)) + "\"")
+    }
+
+    func path(_ key: String) -> String { root + "/" + key }
+
+    // MARK: ObjectStore
+
+    public func get(_ key: String, ifNoneMatch: ETag?) async throws(StoreError) -> ReadResult {
+        try ObjectKey.validate(key)
+        try requireRoot(key: key)
+        guard let bytes = try readIfPresent(key) else { throw StoreError(.notFound, "no such object", store: location, key: key) }
+        let etag = Self.etag(of: bytes)
+        if let ifNoneMatch, ifNoneMatch == etag || ifNoneMatch.value == "*" { return .notModified }
+        return .object(StoredObject(key: key, bytes: bytes, etag: etag))
+    }
+
+    public func head(_ key: String) async throws(StoreError) -> ObjectInfo? {
+        try ObjectKey.validate(key)
+        try requireRoot(key: key)
+        guard let bytes = try readIfPresent(key) else { return nil }
+        return ObjectInfo(key: key, size: bytes.count, etag: Self.etag(of: bytes))
+    }
+
+    public func put(_ key: String, bytes: [UInt8], condition: WriteCondition) async throws(StoreError) -> ETag {
+        try ObjectKey.validate(key)
+        let target = path(key)
+        let temporaryFolder = root + "/.allot-tmp"
+        try makeDirectories(temporaryFolder, key: key)
+        if let slash = key.lastIndex(of: "/") { try makeDirectories(root + "/" + key[..<slash], key: key) }
+
+        // Write and fsync outside the lock; only the check and the rename happen under it.
+        let temporary = "\(temporaryFolder)/\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        try writeAndSync(bytes, to: temporary, key: key)
+        var renamed = false
+        defer { if !renamed { unlink(temporary) } }
+
+        let lock = try acquireLock(key: key)
+        defer { close(lock) }
+        switch condition {
+        case .none:
+            break
+        case .ifAbsent:
+            if try readIfPresent(key) != nil {
+                throw StoreError(
+                    .preconditionFailed, "the object already exists (If-None-Match: *)", store: location, key: key, httpStatus: 412)
+            }
+        case .ifMatch(let expected):
+            guard let current = try readIfPresent(key) else {
+                throw StoreError(
+                    .notFound, "the object to replace is gone (If-Match: \(expected))", store: location, key: key, httpStatus: 404)
+            }
+            let actual = Self.etag(of: current)
+            guard actual == expected else {
+                throw StoreError(
+                    .preconditionFailed, "the object changed: its tag is \(actual), not \(expected)", store: location, key: key,
+                    httpStatus: 412)
+            }
+        }
+        if testingCommitDelay > 0 { usleep(testingCommitDelay) }
+        guard rename(temporary, target) == 0 else { throw ioError("rename", target, key: key) }
+        renamed = true
+        FileIO.syncFolder(of: target)
+        return Self.etag(of: bytes)
+    }
+
+    public func list(prefix: String) async throws(StoreError) -> [ObjectInfo] {
+        try requireRoot(key: nil)
+        var results: [ObjectInfo] = []
+        try walk(relative: "", into: &results, prefix: prefix)
+        return results.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
+    }
+
+    // MARK: Files
+
+    private func ioError(_ call: String, _ path: String, key: String?) -> StoreError {
+        let error = SystemError(call: call, path: path, errno: errno)
+        return StoreError(.io, error.description, store: location, key: key)
+    }
+
+    /// Reads go to an existing folder only: a missing root is an error, not an empty store.
+    private func requireRoot(key: String?) throws(StoreError) {
+        var info = stat()
+        guard stat(root, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+            throw StoreError(.unreachable, "the store folder \(root) does not exist or is not a folder", store: location, key: key)
+        }
+    }
+
+    private func readIfPresent(_ key: String) throws(StoreError) -> [UInt8]? {
+        do {
+            return try FileIO.read(path: path(key))
+        } catch {
+            if error.errno == ENOENT || error.errno == ENOTDIR { return nil }
+            if error.errno == EISDIR { return nil }
+            throw StoreError(.io, error.description, store: location, key: key)
+        }
+    }
+
+    private func makeDirectories(_ folder: String, key: String) throws(StoreError) {
+        var current = folder.hasPrefix("/") ? "" : "."
+        for component in folder.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, 0o755) != 0 && errno != EEXIST { throw ioError("mkdir", current, key: key) }
+        }
+    }
+
+    private func writeAndSync(_ bytes: [UInt8], to path: String, key: String) throws(StoreError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ioError("open", path, key: key) }
+        defer { close(fd) }
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                let error = ioError("write", path, key: key)
+                unlink(path)
+                throw error
+            }
+            written += count
+        }
+        guard fsync(fd) == 0 else {
+            let error = ioError("fsync", path, key: key)
+            unlink(path)
+            throw error
+        }
+    }
+
+    /// An exclusive lock on `<root>/.allot-lock`, released by closing the descriptor.
+    private func acquireLock(key: String) throws(StoreError) -> Int32 {
+        let lockPath = root + "/.allot-lock"
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ioError("open", lockPath, key: key) }
+        while flock(fd, LOCK_EX) != 0 {
+            if errno == EINTR { continue }
+            let error = ioError("flock", lockPath, key: key)
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    private func walk(relative: String, into results: inout [ObjectInfo], prefix: String) throws(StoreError) {
+        let folder = relative.isEmpty ? root : root + "/" + relative
+        guard let directory = opendir(folder) else {
+            if errno == ENOENT { return }
+            throw ioError("opendir", folder, key: nil)
+        }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name == "." || name == ".." { continue }
+            if relative.isEmpty && name.hasPrefix(".allot") { continue }
+            names.append(name)
+        }
+        for name in names {
+            let key = relative.isEmpty ? name : relative + "/" + name
+            // Skip whole subtrees that cannot hold a key with the prefix.
+            guard key.hasPrefix(prefix) || prefix.hasPrefix(key + "/") else { continue }
+            var info = stat()
+            guard lstat(root + "/" + key, &info) == 0 else { continue }
+            switch info.st_mode & S_IFMT {
+            case S_IFDIR:
+                try walk(relative: key, into: &results, prefix: prefix)
+            case S_IFREG where key.hasPrefix(prefix):
+                if let bytes = try readIfPresent(key) {
+                    results.append(ObjectInfo(key: key, size: bytes.count, etag: Self.etag(of: bytes)))
+                }
+            default:
+                continue
+            }
+        }
+    }
+}
+
+extension FileIO {
+    /// fsyncs the folder holding `path`, so a rename survives a crash. Best effort.
+    static func syncFolder(of path: String) {
+        let folder = path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+    }
+}
