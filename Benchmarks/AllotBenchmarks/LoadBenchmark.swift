@@ -59,7 +59,7 @@ enum LoadBenchmark {
                 let b = now()
                 let destination = UnsafeMutableRawBufferPointer.allocate(byteCount: header.payloadLength, alignment: 16)
                 defer { destination.deallocate() }
-                try Zstd.decompress(UnsafeRawBufferPointer(rebasing: bytes[BundleHeader.length...]), into: destination)
+                try Zstd.decompress(UnsafeRawBufferPointer(rebasing: bytes[header.frameRange]), into: destination)
                 let c = now()
                 _ = Blake2b.hash256(UnsafeRawBufferPointer(destination))
                 let d = now()

@@ -27,7 +27,7 @@ struct EnvelopeTests {
         #expect(header.createdAt == 1_700_000_000)
         #expect(header.keyID == Fixture.key.id)
         #expect(header.payloadLength == compiled.output.payload.count)
-        #expect(header.compressedLength + BundleHeader.length == compiled.envelope.count)
+        #expect(header.envelopeLength == compiled.envelope.count)
     }
 
     @Test func sealingIsDeterministic() throws {

@@ -6,10 +6,9 @@ import Testing
 @Suite("Signed manifests")
 struct ManifestTests {
     /// A fixed key (seed 00 01 .. 1f), so the golden signature below can be checked by any
-    /// implementation of Ed25519ph (RFC 8032, empty context), which is what `SigningKey.sign`
-    /// computes (libsodium's multi-part API). It was reproduced independently with a from-scratch
-    /// RFC 8032 implementation in Python; pure Ed25519 would give
-    /// `l4lakKlKCpAoflIH44XAxA6pLZRUvItjQjVuzty5gyvFfXTlaodlvkwS60K/3KU43i3oPl5Bl5k+0JssbgOcAQ==`.
+    /// implementation of pure Ed25519 (RFC 8032), which is what `SigningKey.sign` computes. It was
+    /// reproduced independently with a from-scratch RFC 8032 implementation in Python (the
+    /// pre-hashed Ed25519ph variant would give `rijLVP7y…`, which Allot rejects).
     static let fixedKey = try! SigningKey(
         text: "allot-ed25519-secret:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8DoQe/884Qvh1w3RjnS8CZZ+TWMJulDV8d3IZkElUxuA==")
     static let hash = [UInt8](repeating: 0xab, count: 32)
@@ -37,7 +36,7 @@ struct ManifestTests {
                   "blake2b": "\(hex)",
                   "created_at": 1764374400,
                   "key_id": "9d24e2eeaf27c2a0",
-                  "signature": "rijLVP7yfbLUi/7l0trZuLVfPSqQeeoOYdsE2RN1Z+0yQiPN+VRuy8blSxobB58m0vmriubd+H26SqEYJv6fBQ=="
+                  "signature": "l4lakKlKCpAoflIH44XAxA6pLZRUvItjQjVuzty5gyvFfXTlaodlvkwS60K/3KU43i3oPl5Bl5k+0JssbgOcAQ=="
                 }
 
                 """)
@@ -74,7 +73,7 @@ struct ManifestTests {
             ("\"created_at\": 1764374400", "\"created_at\": 1764374401"),
             ("bundles/abab", "bundles/abac"),
             ("\"blake2b\": \"abab", "\"blake2b\": \"acab"),
-            ("\"signature\": \"rijL", "\"signature\": \"rijM"),
+            ("\"signature\": \"l4la", "\"signature\": \"l4lb"),
         ])
     func tampered(original: String, replacement: String) throws {
         let bytes = Self.edited { $0.replacingOccurrences(of: original, with: replacement) }
@@ -128,7 +127,7 @@ struct ManifestTests {
             ("\"blake2b\": \"abab", "\"blake2b\": \"ABAB", "blake2b"),
             ("\"blake2b\": \"abab", "\"blake2b\": \"ab", "blake2b"),
             ("\"key_id\": \"9d24e2eeaf27c2a0", "\"key_id\": \"9d24e2eeaf27c2", "key_id"),
-            ("\"signature\": \"rijL", "\"signature\": \"!!!!", "signature"),
+            ("\"signature\": \"l4la", "\"signature\": \"!!!!", "signature"),
             ("bundles/abab", "../abab", "object key"),
         ])
     func malformedFields(original: String, replacement: String, phrase: String) {

@@ -83,6 +83,8 @@ public struct BundleContents: Sendable, Equatable {
     public var keyID: String
     public var compressedLength: Int
     public var payloadLength: Int
+    /// The signed envelope's size in bytes.
+    public var envelopeLength: Int { BundleHeader.length + compressedLength + BundleHeader.signatureLength }
     public var unitTypes: [String]
     public var attributes: [(name: String, type: AttributeType)]
     public var layers: [Layer]

@@ -1,27 +1,32 @@
-/// The signed container a bundle travels in: a fixed header, then one zstd frame.
+/// The signed container a bundle travels in: a fixed header, one zstd frame, a signature.
 ///
 /// ```
 /// offset size field
 ///      0    8 magic "ALLOTBDL"
 ///      8    2 envelope format version (1)
-///     10    2 header length (152)
+///     10    2 header length (88)
 ///     12    4 flags (0)
 ///     16    8 bundle version (u64, monotonic)
 ///     24    8 created-at (i64, unix seconds)
 ///     32    8 key id (first 8 bytes of BLAKE2b-256 of the signer's public key)
-///     40    8 compressed frame length
+///     40    8 compressed frame length C
 ///     48    8 payload length (decompressed)
 ///     56   32 BLAKE2b-256 of the payload
-///     88   64 Ed25519 signature over bytes 0..<88 followed by the frame
-///    152    … the zstd frame
+///     88    C the zstd frame
+///   88+C   64 Ed25519 signature (RFC 8032, pure) over bytes 0 ..< 88+C
 /// ```
 /// The signature covers the header and the frame exactly as shipped, so nothing untrusted is ever
-/// decompressed. See `docs/bundle-format.md`.
+/// decompressed, and it covers one contiguous byte range, so any standard Ed25519 verifier can
+/// check it. See `docs/bundle-format.md`.
 public struct BundleHeader: Sendable, Equatable {
     public static let magic: [UInt8] = Array("ALLOTBDL".utf8)
     public static let formatVersion: UInt16 = 1
-    public static let length = 152
-    static let signedPrefixLength = 88
+    /// Bytes before the zstd frame.
+    public static let length = 88
+    /// Bytes of the trailing signature.
+    public static let signatureLength = 64
+    /// The smallest possible envelope (an empty frame).
+    public static let minimumEnvelopeLength = length + signatureLength
 
     /// The bundle version, monotonic across publishes.
     public let version: UInt64
@@ -37,6 +42,15 @@ public struct BundleHeader: Sendable, Equatable {
     public let payloadHash: [UInt8]
     /// The Ed25519 signature.
     public let signature: [UInt8]
+
+    /// The whole envelope's length: header, frame and signature.
+    public var envelopeLength: Int { Self.length + compressedLength + Self.signatureLength }
+
+    /// Where the zstd frame lies in the envelope.
+    public var frameRange: Range<Int> { Self.length..<(Self.length + compressedLength) }
+
+    /// The bytes the signature covers.
+    public var signedRange: Range<Int> { 0..<(Self.length + compressedLength) }
 
     /// Reads and sanity-checks the header of an envelope without trusting it: magic, version,
     /// lengths against `limits` and against the bytes present. Nothing is verified or decompressed.
@@ -63,11 +77,12 @@ public struct BundleHeader: Sendable, Equatable {
         guard payload <= UInt64(limits.maxPayloadBytes) else {
             throw BundleError(.tooLarge, "payload of \(payload) bytes exceeds the limit of \(limits.maxPayloadBytes)")
         }
-        guard UInt64(bytes.count - length) == compressed else {
-            let present = bytes.count - length
-            let code: BundleError.Code = UInt64(present) < compressed ? .truncated : .malformedPayload
-            throw BundleError(code, "header declares a \(compressed)-byte frame but \(present) bytes follow it")
+        let expected = UInt64(length + signatureLength) + compressed
+        guard UInt64(bytes.count) == expected else {
+            let code: BundleError.Code = UInt64(bytes.count) < expected ? .truncated : .malformedPayload
+            throw BundleError(code, "header declares a \(compressed)-byte frame, so the bundle should be \(expected) bytes, but it is \(bytes.count)")
         }
+        let signatureStart = length + Int(compressed)
         return BundleHeader(
             version: bytes.le64(16),
             createdAt: Int64(bitPattern: bytes.le64(24)),
@@ -75,7 +90,7 @@ public struct BundleHeader: Sendable, Equatable {
             compressedLength: Int(compressed),
             payloadLength: Int(payload),
             payloadHash: Array(bytes[56..<88]),
-            signature: Array(bytes[88..<152])
+            signature: Array(bytes[signatureStart..<(signatureStart + signatureLength)])
         )
     }
 
@@ -87,12 +102,7 @@ public struct BundleHeader: Sendable, Equatable {
             throw BundleError(.untrustedKey, "signed by key \(keyID), which is not trusted (trusted: \(trusted.isEmpty ? "none" : trusted))")
         }
         let valid = signature.withUnsafeBytes { signature in
-            key.isValidSignature(
-                signature,
-                over: [
-                    UnsafeRawBufferPointer(rebasing: bytes[0..<Self.signedPrefixLength]),
-                    UnsafeRawBufferPointer(rebasing: bytes[Self.length...]),
-                ])
+            key.isValidSignature(signature, over: UnsafeRawBufferPointer(rebasing: bytes[signedRange]))
         }
         guard valid else { throw BundleError(.badSignature, "signature does not match key \(keyID): the bundle was altered or signed by another key") }
         return key
@@ -114,7 +124,7 @@ public enum BundleEnvelope {
         let level = compressionLevel(forPayloadLength: payload.count)
         let frame = try payload.withUnsafeBytes { bytes in Result { () throws(ZstdError) in try Zstd.compress(bytes, level: level) } }.get()
         var header = [UInt8]()
-        header.reserveCapacity(BundleHeader.length)
+        header.reserveCapacity(BundleHeader.length + frame.count + BundleHeader.signatureLength)
         header += BundleHeader.magic
         header.appendLE(BundleHeader.formatVersion)
         header.appendLE(UInt16(BundleHeader.length))
@@ -125,9 +135,10 @@ public enum BundleEnvelope {
         header.appendLE(UInt64(frame.count))
         header.appendLE(UInt64(payload.count))
         header += Blake2b.hash256(payload)
-        let signature = header.withUnsafeBytes { h in frame.withUnsafeBytes { f in key.sign([h, f]) } }
+        header += frame
+        let signature = header.withUnsafeBytes { key.sign($0) }
         header += signature
-        return header + frame
+        return header
     }
 
     /// Verifies an envelope (header, signature, sizes) and decompresses its payload into memory,
@@ -149,7 +160,7 @@ public enum BundleEnvelope {
     public static func decompress(_ bytes: UnsafeRawBufferPointer, header: BundleHeader, into destination: UnsafeMutableRawBufferPointer)
         throws(BundleError)
     {
-        let frame = UnsafeRawBufferPointer(rebasing: bytes[BundleHeader.length...])
+        let frame = UnsafeRawBufferPointer(rebasing: bytes[header.frameRange])
         guard let declared = Zstd.declaredContentSize(frame), declared == UInt64(header.payloadLength) else {
             throw BundleError(.decompressionFailed, "the zstd frame does not declare the payload length the header states")
         }

@@ -57,9 +57,9 @@ public struct PublicKey: Hashable, Sendable {
     /// The text of a `.pub` file for this key.
     public var fileText: String { Self.prefix + Base64.encode(bytes) + "\n" }
 
-    /// Whether `signature` is this key's Ed25519 signature over the concatenation of `parts`.
-    public func isValidSignature(_ signature: UnsafeRawBufferPointer, over parts: [UnsafeRawBufferPointer]) -> Bool {
-        Sodium.verify(signature: signature, parts: parts, publicKey: bytes)
+    /// Whether `signature` is this key's Ed25519 signature (RFC 8032) over `message`.
+    public func isValidSignature(_ signature: UnsafeRawBufferPointer, over message: UnsafeRawBufferPointer) -> Bool {
+        Sodium.verify(signature: signature, message: message, publicKey: bytes)
     }
 }
 
@@ -109,14 +109,14 @@ public struct SigningKey: Sendable {
     /// The key's id.
     public var id: KeyID { publicKey.id }
 
-    /// A detached Ed25519 signature over the concatenation of `parts`.
-    public func sign(_ parts: [UnsafeRawBufferPointer]) -> [UInt8] {
-        Sodium.sign(parts, secretKey: secretBytes)
+    /// A detached Ed25519 signature (RFC 8032, deterministic) over `message`.
+    public func sign(_ message: UnsafeRawBufferPointer) -> [UInt8] {
+        Sodium.sign(message, secretKey: secretBytes)
     }
 
-    /// A detached Ed25519 signature over `bytes`.
+    /// A detached Ed25519 signature (RFC 8032, deterministic) over `bytes`.
     public func sign(_ bytes: [UInt8]) -> [UInt8] {
-        bytes.withUnsafeBytes { sign([$0]) }
+        bytes.withUnsafeBytes { sign($0) }
     }
 }
 

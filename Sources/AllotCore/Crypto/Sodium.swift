@@ -35,33 +35,26 @@ enum Sodium {
         return publicKey
     }
 
-    /// A detached Ed25519 signature over the concatenation of `parts`.
-    static func sign(_ parts: [UnsafeRawBufferPointer], secretKey: [UInt8]) -> [UInt8] {
+    /// A detached Ed25519 signature (RFC 8032, pure, not the pre-hashed Ed25519ph) over `message`.
+    static func sign(_ message: UnsafeRawBufferPointer, secretKey: [UInt8]) -> [UInt8] {
         ensureInitialised()
-        var state = crypto_sign_state()
-        crypto_sign_init(&state)
-        for part in parts where part.count > 0 {
-            crypto_sign_update(&state, part.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(part.count))
-        }
         var signature = [UInt8](repeating: 0, count: signatureLength)
-        var secretKey = secretKey
-        let status = crypto_sign_final_create(&state, &signature, nil, &secretKey)
-        precondition(status == 0, "crypto_sign_final_create failed")
+        let status = secretKey.withUnsafeBufferPointer { key in
+            crypto_sign_detached(&signature, nil, message.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(message.count), key.baseAddress!)
+        }
+        precondition(status == 0, "crypto_sign_detached failed")
         return signature
     }
 
-    /// Whether `signature` is a valid Ed25519 signature by `publicKey` over the concatenation of `parts`.
-    static func verify(signature: UnsafeRawBufferPointer, parts: [UnsafeRawBufferPointer], publicKey: [UInt8]) -> Bool {
+    /// Whether `signature` is a valid Ed25519 signature (RFC 8032, pure) by `publicKey` over `message`.
+    static func verify(signature: UnsafeRawBufferPointer, message: UnsafeRawBufferPointer, publicKey: [UInt8]) -> Bool {
         ensureInitialised()
         guard signature.count == signatureLength, publicKey.count == publicKeyLength else { return false }
-        var state = crypto_sign_state()
-        crypto_sign_init(&state)
-        for part in parts where part.count > 0 {
-            crypto_sign_update(&state, part.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(part.count))
+        return publicKey.withUnsafeBufferPointer { key in
+            crypto_sign_verify_detached(
+                signature.baseAddress!.assumingMemoryBound(to: UInt8.self), message.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                UInt64(message.count), key.baseAddress!) == 0
         }
-        var signatureCopy = [UInt8](signature)
-        var publicKey = publicKey
-        return crypto_sign_final_verify(&state, &signatureCopy, &publicKey) == 0
     }
 
     /// BLAKE2b with a 32-byte output (`crypto_generichash`, no key).

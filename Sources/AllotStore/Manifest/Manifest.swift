@@ -193,7 +193,7 @@ public struct Manifest: Sendable, Equatable, Hashable {
                 "the manifest is signed by key \(keyID), which is not trusted (trusted: \(trusted.isEmpty ? "none" : trusted))")
         }
         let valid = signature.withUnsafeBytes { signature in
-            signedBytes.withUnsafeBytes { key.isValidSignature(signature, over: [$0]) }
+            signedBytes.withUnsafeBytes { key.isValidSignature(signature, over: $0) }
         }
         guard valid else {
             throw ManifestError(

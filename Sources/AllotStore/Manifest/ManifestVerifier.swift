@@ -19,11 +19,11 @@ public struct ManifestVerifier: Sendable {
     public func verifyManifest(_ bytes: [UInt8]) throws(ManifestError) -> Manifest {
         let manifest = try Manifest.decode(bytes)
         try manifest.verifySignature(trustedKeys: trustedKeys)
-        let largest = limits.maxCompressedBytes + BundleHeader.length
+        let largest = limits.maxCompressedBytes + BundleHeader.minimumEnvelopeLength
         guard manifest.size <= largest else {
             throw ManifestError(.tooLarge, "the manifest declares a \(manifest.size)-byte bundle, more than the \(largest) allowed")
         }
-        guard manifest.size >= BundleHeader.length else {
+        guard manifest.size >= BundleHeader.minimumEnvelopeLength else {
             throw ManifestError(.malformed, "the manifest declares a \(manifest.size)-byte bundle, shorter than a bundle header")
         }
         return manifest

@@ -102,7 +102,7 @@ struct InspectReport: Encodable {
 
     init(_ c: BundleContents) {
         header = Header(
-            version: c.version, createdAt: formatTime(c.createdAt), keyId: c.keyID, bundleBytes: c.compressedLength + BundleHeader.length,
+            version: c.version, createdAt: formatTime(c.createdAt), keyId: c.keyID, bundleBytes: c.envelopeLength,
             payloadBytes: c.payloadLength)
         units = c.unitTypes
         attributes = Dictionary(uniqueKeysWithValues: c.attributes.map { ($0.name, $0.type.name) })

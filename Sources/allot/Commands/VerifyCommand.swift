@@ -19,7 +19,7 @@ struct VerifyCommand: ParsableCommand {
             let header = loaded.header
             Terminal.print(
                 "valid: version \(header.version), created-at \(formatTime(header.createdAt)), key \(header.keyID), "
-                    + "\(header.compressedLength + BundleHeader.length) bytes (payload \(header.payloadLength))")
+                    + "\(header.envelopeLength) bytes (payload \(header.payloadLength))")
         } catch {
             throw CommandFailure(message: "\(bundle) is not valid: \(error.message) [\(error.code.rawValue)]")
         }
