@@ -100,6 +100,12 @@ let package = Package(
             dependencies: ["AllotCore", "AllotCompiler"],
             swiftSettings: swiftSettings
         ),
+        // End-to-end tests of the built `allot` binary (scripts/test builds it first).
+        .testTarget(
+            name: "AllotCLITests",
+            dependencies: ["AllotCore"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "AllotCompilerTests",
             dependencies: ["AllotCore", "AllotCompiler"],

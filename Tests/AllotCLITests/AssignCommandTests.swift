@@ -1,0 +1,96 @@
+import AllotCore
+import Foundation
+import Testing
+
+@Suite(.serialized)
+struct AssignCommandTests {
+    struct Prepared {
+        var directory: URL
+        var bundle: String
+        var publicKey: String
+    }
+
+    static func prepare() throws -> Prepared {
+        let directory = try CLI.temporaryDirectory()
+        try CLI.copySamples(to: directory)
+        try CLI.run(["keygen", "--out", directory.appendingPathComponent("keys").path])
+        let result = try CLI.run(
+            ["compile", "--version", "5", "--created-at", "0", "--signing-key", "keys/signing.key", "--output", "s.bundle"], in: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        return Prepared(directory: directory, bundle: directory.appendingPathComponent("s.bundle").path, publicKey: directory.appendingPathComponent("keys/signing.pub").path)
+    }
+
+    @Test func singleAssignmentMatchesTheLibrary() throws {
+        let p = try Self.prepare()
+        defer { try? FileManager.default.removeItem(at: p.directory) }
+        let bundle = try LoadedBundle.load(path: p.bundle, trustedKeys: [try PublicKey(text: String(contentsOfFile: p.publicKey, encoding: .utf8))])
+        for user in ["alice", "bob", "qa-user-1", "user-000007", "zed"] {
+            let result = try CLI.run([
+                "assign", "--bundle", p.bundle, "--trusted-key", p.publicKey, "--unit", "user_id=\(user)", "--unit", "device_id=d-\(user)",
+                "--attr", "country=US", "--attr", "app_version=5.3.0", "--attr", "platform=ios", "--at", "1796083200", "--json",
+            ])
+            #expect(result.status == 0, "\(result.stderr)")
+            let expected = try bundle.answerJSON(
+                units: ["user_id": user, "device_id": "d-\(user)"], attributes: ["country": "US", "app_version": "5.3.0", "platform": "ios"],
+                now: 1_796_083_200)
+            #expect(result.stdout.trimmingCharacters(in: .newlines) == expected)
+        }
+    }
+
+    @Test func badAttributesAreRefused() throws {
+        let p = try Self.prepare()
+        defer { try? FileManager.default.removeItem(at: p.directory) }
+        let result = try CLI.run(["assign", "--bundle", p.bundle, "--trusted-key", p.publicKey, "--unit", "user_id=u1", "--attr", "account_age_days=old"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("account_age_days"))
+    }
+
+    @Test func batchWritesOneAnswerPerLineInOrder() throws {
+        let p = try Self.prepare()
+        defer { try? FileManager.default.removeItem(at: p.directory) }
+        var lines: [String] = []
+        for i in 0..<5_000 {
+            if i == 1234 {
+                lines.append(#"{"units":{"user_id":"u1"},"attributes":{"account_age_days":"many"}}"#)
+            } else if i == 4000 {
+                lines.append("{not json")
+            } else {
+                lines.append(#"{"units":{"user_id":"user-\#(i)"},"attributes":{"country":"US","platform":"web"},"id":\#(i)}"#)
+            }
+        }
+        let result = try CLI.run(
+            ["assign", "--bundle", p.bundle, "--trusted-key", p.publicKey, "--batch", "-", "--at", "1796083200"],
+            stdin: Data((lines.joined(separator: "\n") + "\n").utf8))
+        #expect(result.status == 1, "two lines are bad")
+        #expect(result.stderr.contains("2 of 5000"))
+        let output = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        #expect(output.count == 5_000)
+        #expect(output[1234].hasPrefix(#"{"error":{"code":"bad_attribute""#) && output[1234].contains(#""line":1235"#))
+        #expect(output[4000].hasPrefix(#"{"error":{"code":"malformed_json""#))
+        let single = try CLI.run([
+            "assign", "--bundle", p.bundle, "--trusted-key", p.publicKey, "--unit", "user_id=user-77", "--attr", "country=US", "--attr", "platform=web",
+            "--at", "1796083200", "--json",
+        ])
+        #expect(String(output[77]) == single.stdout.trimmingCharacters(in: .newlines))
+    }
+
+    @Test func verifyAndInspectRejectTamperedBundles() throws {
+        let p = try Self.prepare()
+        defer { try? FileManager.default.removeItem(at: p.directory) }
+        let inspect = try CLI.run(["inspect", p.bundle, "--trusted-key", p.publicKey, "--json"])
+        #expect(inspect.status == 0)
+        let object = try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any]
+        #expect((object?["experiments"] as? [Any])?.count == 11)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: p.bundle))
+        bytes[bytes.count / 2] ^= 0x40
+        let tampered = p.directory.appendingPathComponent("tampered.bundle")
+        try bytes.write(to: tampered)
+        let verify = try CLI.run(["verify", tampered.path, "--trusted-key", p.publicKey])
+        #expect(verify.status == 1)
+        #expect(verify.stderr.contains("bad_signature"))
+        let other = p.directory.appendingPathComponent("other")
+        try CLI.run(["keygen", "--out", other.path])
+        let untrusted = try CLI.run(["verify", p.bundle, "--trusted-key", other.appendingPathComponent("signing.pub").path])
+        #expect(untrusted.status == 1 && untrusted.stderr.contains("untrusted_key"))
+    }
+}

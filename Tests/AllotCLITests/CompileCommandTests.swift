@@ -1,0 +1,157 @@
+import Foundation
+import Testing
+
+@Suite(.serialized)
+struct CompileCommandTests {
+    static func keys(in directory: URL) throws -> (secret: String, public: String) {
+        try CLI.run(["keygen", "--out", directory.appendingPathComponent("keys").path])
+        return (directory.appendingPathComponent("keys/signing.key").path, directory.appendingPathComponent("keys/signing.pub").path)
+    }
+
+    @Test func sampleExperimentsCompileUnderTheCommittedLock() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try CLI.copySamples(to: directory)
+        let keys = try Self.keys(in: directory)
+        let result = try CLI.run(
+            ["compile", "--locked", "--version", "7", "--created-at", "2026-11-29T00:00:00Z", "--signing-key", keys.secret, "--output", "out.bundle"],
+            in: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("lock unchanged"))
+        let verify = try CLI.run(["verify", "out.bundle", "--trusted-key", keys.public], in: directory)
+        #expect(verify.status == 0 && verify.stdout.contains("version 7"))
+    }
+
+    @Test func outputIsByteIdenticalForTheSameInputs() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try CLI.copySamples(to: directory)
+        let keys = try Self.keys(in: directory)
+        for name in ["a.bundle", "b.bundle"] {
+            let result = try CLI.run(
+                ["compile", "--version", "3", "--created-at", "1700000000", "--signing-key", keys.secret, "--output", name], in: directory)
+            #expect(result.status == 0, "\(result.stderr)")
+        }
+        let a = try Data(contentsOf: directory.appendingPathComponent("a.bundle"))
+        let b = try Data(contentsOf: directory.appendingPathComponent("b.bundle"))
+        #expect(a == b)
+        #expect(a.count > 500)
+    }
+
+    /// Every golden malformed project: exit 1, diagnostics on stderr, and neither the existing lock
+    /// nor the output path touched.
+    @Test func failedCompilationsWriteNothing() throws {
+        let golden = CLI.root.appendingPathComponent("Tests/AllotCompilerTests/Golden/diagnostics")
+        let cases = try FileManager.default.contentsOfDirectory(atPath: golden.path).filter { !$0.hasPrefix(".") }.sorted()
+        #expect(cases.count >= 30)
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let keys = try Self.keys(in: directory)
+        let lockText = "# a lock that must survive\nlock-version: 1\nlayers: {}\n"
+        for name in cases {
+            let experiments = directory.appendingPathComponent("case-\(name)")
+            try FileManager.default.copyItem(at: golden.appendingPathComponent(name), to: experiments)
+            try FileManager.default.removeItem(at: experiments.appendingPathComponent("expected.txt"))
+            try lockText.write(to: experiments.appendingPathComponent("allot.lock"), atomically: true, encoding: .utf8)
+            let output = directory.appendingPathComponent("out-\(name).bundle")
+            let result = try CLI.run([
+                "compile", "--experiments", experiments.path, "--version", "1", "--created-at", "0", "--signing-key", keys.secret,
+                "--output", output.path,
+            ])
+            #expect(result.status == 1, "\(name): status \(result.status)")
+            #expect(result.stderr.contains(": error: "), "\(name): \(result.stderr)")
+            #expect(result.stderr.contains("nothing was written"), "\(name)")
+            #expect(!FileManager.default.fileExists(atPath: output.path), "\(name) wrote a bundle")
+            #expect(try String(contentsOf: experiments.appendingPathComponent("allot.lock"), encoding: .utf8) == lockText, "\(name) touched the lock")
+        }
+    }
+
+    @Test func lockedFailsAndWritesNothingWhenTheLockWouldChange() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try CLI.copySamples(to: directory)
+        let keys = try Self.keys(in: directory)
+        let lockURL = directory.appendingPathComponent("experiments/allot.lock")
+        let before = try String(contentsOf: lockURL, encoding: .utf8)
+        let file = directory.appendingPathComponent("experiments/layers/checkout.yaml")
+        let text = try String(contentsOf: file, encoding: .utf8).replacingOccurrences(of: "traffic: 20%", with: "traffic: 25%")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        let locked = try CLI.run(
+            ["compile", "--locked", "--version", "2", "--created-at", "0", "--signing-key", keys.secret, "--output", "x.bundle"], in: directory)
+        #expect(locked.status == 1)
+        #expect(locked.stderr.contains("would change"))
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("x.bundle").path))
+        #expect(try String(contentsOf: lockURL, encoding: .utf8) == before)
+        // Without --locked the ramp is allocated and the lock grows by 5% of never-used buckets.
+        let unlocked = try CLI.run(["compile", "--version", "2", "--created-at", "0", "--signing-key", keys.secret, "--output", "x.bundle"], in: directory)
+        #expect(unlocked.status == 0, "\(unlocked.stderr)")
+        #expect(try String(contentsOf: lockURL, encoding: .utf8) != before)
+    }
+
+    @Test func missingSigningKeyIsAClearError() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try CLI.copySamples(to: directory)
+        let result = try CLI.run(["compile", "--version", "1", "--created-at", "0"], in: directory)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("no signing key"))
+        let check = try CLI.run(["compile", "--check", "--version", "1", "--created-at", "0"], in: directory)
+        #expect(check.status == 0, "\(check.stderr)")
+    }
+
+    @Test func signingKeyFromTheEnvironment() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try CLI.copySamples(to: directory)
+        let keys = try Self.keys(in: directory)
+        let text = try String(contentsOfFile: keys.secret, encoding: .utf8)
+        let result = try CLI.run(
+            ["compile", "--version", "1", "--created-at", "0", "--output", "env.bundle"], in: directory, environment: ["ALLOT_SIGNING_KEY": text])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try CLI.run(["verify", "env.bundle", "--trusted-key", keys.public], in: directory).status == 0)
+    }
+
+    @Test func keygenWritesPrivateAndPublicFilesAndRefusesToOverwrite() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = try CLI.run(["keygen", "--out", "k"], in: directory)
+        #expect(first.status == 0)
+        let secret = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("k/signing.key").path)
+        let publicFile = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("k/signing.pub").path)
+        #expect((secret[.posixPermissions] as? Int) == 0o600)
+        #expect((publicFile[.posixPermissions] as? Int) == 0o644)
+        let again = try CLI.run(["keygen", "--out", "k"], in: directory)
+        #expect(again.status == 1 && again.stderr.contains("already exists"))
+    }
+
+    @Test func schemaValidatesTheSampleFilesWithAnIndependentValidator() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let schema = try CLI.run(["schema"])
+        #expect(schema.status == 0)
+        try schema.stdout.write(to: directory.appendingPathComponent("schema.json"), atomically: true, encoding: .utf8)
+        let script = """
+            import glob, json, sys, yaml, jsonschema
+            schema = json.load(open(sys.argv[1]))
+            jsonschema.Draft202012Validator.check_schema(schema)
+            validator = jsonschema.Draft202012Validator(schema)
+            count = 0
+            for path in sorted(glob.glob(sys.argv[2] + "/**/*.yaml", recursive=True)):
+                for doc in yaml.safe_load_all(open(path)):
+                    if doc is None: continue
+                    # YAML 1.1 loaders turn dates into datetimes; the schema sees text.
+                    for key in ("start", "stop"):
+                        if key in doc: doc[key] = str(doc[key])
+                    errors = list(validator.iter_errors(doc))
+                    if errors: print(path, doc.get("name"), errors[0].message); sys.exit(1)
+                    count += 1
+            bad = {"kind": "Experiment", "name": "x", "layer": "l", "owner": "o", "status": "running", "trafic": "5%", "variants": []}
+            if not list(validator.iter_errors(bad)): print("accepted a misspelled key"); sys.exit(1)
+            print(count)
+            """
+        let result = try CLI.runProcess("/usr/bin/env", ["python3", "-c", script, directory.appendingPathComponent("schema.json").path,
+                                                         CLI.root.appendingPathComponent("experiments").path])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect((Int(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= 15)
+    }
+}
