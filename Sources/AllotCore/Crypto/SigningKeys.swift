@@ -84,6 +84,12 @@ public struct SigningKey: Sendable {
         return try! SigningKey(secretBytes: pair.secretKey)
     }
 
+    /// The key of a 32-byte seed: deterministic, for test vectors and reproducible fixtures only.
+    public init(seed: [UInt8]) throws(KeyError) {
+        guard seed.count == Sodium.seedLength else { throw .wrongLength(kind: "seed", count: seed.count) }
+        try self.init(secretBytes: Sodium.keyPair(seed: seed).secretKey)
+    }
+
     init(secretBytes: [UInt8]) throws(KeyError) {
         guard secretBytes.count == Sodium.secretKeyLength else { throw .wrongLength(kind: "secret", count: secretBytes.count) }
         let derived = Sodium.publicKey(fromSecretKey: secretBytes)

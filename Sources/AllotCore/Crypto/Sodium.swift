@@ -26,6 +26,17 @@ enum Sodium {
         return (publicKey, secretKey)
     }
 
+    /// The key pair of a 32-byte seed (deterministic; for test vectors and reproducible fixtures).
+    static func keyPair(seed: [UInt8]) -> (publicKey: [UInt8], secretKey: [UInt8]) {
+        ensureInitialised()
+        precondition(seed.count == seedLength, "an Ed25519 seed is 32 bytes")
+        var publicKey = [UInt8](repeating: 0, count: publicKeyLength)
+        var secretKey = [UInt8](repeating: 0, count: secretKeyLength)
+        let status = crypto_sign_seed_keypair(&publicKey, &secretKey, seed)
+        precondition(status == 0, "crypto_sign_seed_keypair failed")
+        return (publicKey, secretKey)
+    }
+
     /// The public key embedded in an Ed25519 secret key.
     static func publicKey(fromSecretKey secretKey: [UInt8]) -> [UInt8] {
         ensureInitialised()

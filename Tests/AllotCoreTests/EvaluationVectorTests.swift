@@ -1,0 +1,212 @@
+import AllotCompiler
+import AllotCore
+import Foundation
+import Testing
+
+/// `Tests/Vectors/evaluation.json`: a language-neutral suite for SDKs. Each case holds experiment
+/// sources (and a lock when allocation history matters), the bundle they compile to (signed with a
+/// fixed-seed key, so it is byte-stable), requests and the exact JSON answers. An SDK loads the
+/// bundle with the public key and must produce the answers byte for byte. This test checks both
+/// that the compiler still produces the same bundle and that the evaluator still gives the
+/// answers. `ALLOT_UPDATE_VECTORS=1` regenerates the file; review the diff before committing.
+struct EvaluationVectorTests {
+    struct File: Codable {
+        var description: String
+        var publicKey: String
+        var cases: [Case]
+    }
+    struct Case: Codable {
+        var name: String
+        var sources: [String: String]
+        var lock: String?
+        var bundle: String
+        var requests: [Request]
+    }
+    struct Request: Codable {
+        var units: [String: String]
+        var attributes: [String: String]
+        var now: Int64
+        var answer: String
+    }
+
+    static let key = try! SigningKey(seed: Array(0..<32))
+
+    /// Sources and requests; answers and bundles are derived.
+    static let definitions: [(name: String, sources: [String: String], previous: [String: String]?, requests: [(units: [String: String], attributes: [String: String], now: Int64)])] = {
+        let layers = """
+            kind: Attributes
+            attributes:
+              country: { type: string, values: [US, CA, DE] }
+              app_version: semver
+              age: number
+              beta: bool
+              tags: list
+              email: string
+            ---
+            kind: Layer
+            name: checkout
+            unit: user_id
+            params:
+              color: { type: string, default: blue }
+              limit: { type: number, default: 10 }
+              theme: { type: json, default: { dark: false, accent: "#00f" } }
+            ---
+            kind: Layer
+            name: devices
+            unit: device_id
+            params:
+              fast_start: { type: bool, default: false }
+
+            """
+        let users = (0..<24).map { ["user_id": "user-\($0)"] } + [["user_id": "qa-1"], ["device_id": "d1"], [:]]
+        func plain(_ units: [[String: String]], _ attributes: [String: String] = [:], now: Int64 = 1_800_000_000) -> [([String: String], [String: String], Int64)] {
+            units.map { ($0, attributes, now) }
+        }
+        let split = layers + """
+            ---
+            kind: Experiment
+            name: color
+            layer: checkout
+            owner: o@example.com
+            status: running
+            traffic: 60%
+            variants:
+              - { name: control, weight: 40% }
+              - { name: red, weight: 35%, params: { color: red, limit: 12.5 } }
+              - { name: dark, weight: 25%, params: { theme: { dark: true, accent: "#fff" } } }
+            overrides: { red: [qa-1] }
+            ---
+            kind: Experiment
+            name: fast
+            layer: devices
+            owner: o@example.com
+            status: running
+            traffic: 100%
+            variants: [ { name: on, weight: 50%, params: { fast_start: true } }, { name: off, weight: 50% } ]
+            """
+        let targeted = layers + """
+            ---
+            kind: Segment
+            name: staff
+            unit: user_id
+            ids: [user-3, user-5]
+            rule: email endsWith "@example.com"
+            ---
+            kind: Experiment
+            name: targeted
+            layer: checkout
+            owner: o@example.com
+            status: running
+            traffic: 100%
+            targeting: (country in ["US", "CA"] && app_version >= "5.2.0-beta.2" && age < 40) || in segment("staff") || "vip" in tags || beta
+            variants: [ { name: a, weight: 50%, params: { color: green } }, { name: b, weight: 50%, params: { color: pink } } ]
+            """
+        let targetedRequests: [([String: String], [String: String], Int64)] =
+            plain([["user_id": "user-1"]], ["country": "US", "app_version": "5.2.0", "age": "30"])
+            + plain([["user_id": "user-1"]], ["country": "US", "app_version": "5.2.0-beta.1", "age": "30"])
+            + plain([["user_id": "user-1"]], ["country": "DE", "app_version": "6.0.0", "age": "30"])
+            + plain([["user_id": "user-1"]], ["country": "CA", "app_version": "5.10.0", "age": "40"])
+            + plain([["user_id": "user-3"]], [:]) + plain([["user_id": "user-4"]], ["email": "x@example.com"])
+            + plain([["user_id": "user-6"]], ["tags": "a,vip"]) + plain([["user_id": "user-7"]], ["beta": "true"])
+            + plain([["user_id": "user-8"]], ["beta": "false", "tags": ""])
+        let lifecycle = layers + """
+            ---
+            kind: Experiment
+            name: windowed
+            layer: checkout
+            owner: o@example.com
+            status: running
+            start: 2027-01-01T00:00:00Z
+            stop: 2027-02-01T00:00:00Z
+            traffic: 40%
+            variants: [ { name: a, weight: 100%, params: { color: green } } ]
+            ---
+            kind: Experiment
+            name: paused
+            layer: checkout
+            owner: o@example.com
+            status: paused
+            traffic: 20%
+            variants: [ { name: a, weight: 100%, params: { color: grey } } ]
+            ---
+            kind: Experiment
+            name: ended
+            layer: checkout
+            owner: o@example.com
+            status: concluded
+            traffic: 20%
+            variants: [ { name: a, weight: 100%, params: { color: black } } ]
+            ---
+            kind: Holdout
+            name: hold
+            unit: user_id
+            traffic: 10%
+            """
+        let lifecycleBefore = lifecycle.replacingOccurrences(of: "status: concluded", with: "status: running")
+        let times: [Int64] = [1_798_761_599, 1_798_761_600, 1_801_439_999, 1_801_440_000]
+        let lifecycleRequests = times.flatMap { now in plain((0..<12).map { ["user_id": "user-\($0)"] }, now: now) }
+        return [
+            ("split-overrides-json-two-unit-types", ["experiments/main.yaml": split], nil, plain(users)),
+            ("targeting-segments", ["experiments/main.yaml": targeted], nil, targetedRequests),
+            ("schedule-paused-concluded-holdout", ["experiments/main.yaml": lifecycle], ["experiments/main.yaml": lifecycleBefore], lifecycleRequests),
+        ]
+    }()
+
+    static func compile(_ sources: [String: String], lock: AllocationLock) throws -> (Compiler.Output, [UInt8]) {
+        let files = sources.keys.sorted().map { SourceFile(path: $0, text: sources[$0]!) }
+        let output = try Compiler.compile(files: files, lock: lock, version: 42, createdAt: 1_790_000_000).get()
+        return (output, try BundleEnvelope.seal(payload: output.payload, version: 42, createdAt: 1_790_000_000, key: key))
+    }
+
+    static func generate() throws -> File {
+        var cases: [Case] = []
+        for definition in definitions {
+            var lock = AllocationLock()
+            if let previous = definition.previous { lock = try compile(previous, lock: lock).0.lock }
+            let (output, envelope) = try compile(definition.sources, lock: lock)
+            _ = output
+            let bundle = try LoadedBundle.open(envelope: envelope, trustedKeys: [key.publicKey])
+            let requests = try definition.requests.map { request in
+                Request(
+                    units: request.units, attributes: request.attributes, now: request.now,
+                    answer: try bundle.answerJSON(units: request.units, attributes: request.attributes, now: request.now))
+            }
+            cases.append(
+                Case(name: definition.name, sources: definition.sources, lock: definition.previous == nil ? nil : lock.text,
+                     bundle: Base64.encode(envelope), requests: requests))
+        }
+        return File(
+            description: "Load `bundle` (base64) trusting `publicKey` (allot-ed25519-public:...), evaluate each request at `now` (unix seconds) "
+                + "with `units` and `attributes` (attribute text parsed by declared type; lists comma-separated), and compare the JSON answer "
+                + "byte for byte. `sources` (and `lock`, the allocation lock compiled against) show where each bundle came from.",
+            publicKey: key.publicKey.fileText.trimmingCharacters(in: .newlines), cases: cases)
+    }
+
+    @Test func vectorsHold() throws {
+        let url = Repository.root.appendingPathComponent("Tests/Vectors/evaluation.json")
+        let generated = try Self.generate()
+        if ProcessInfo.processInfo.environment["ALLOT_UPDATE_VECTORS"] == "1" {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            try (String(decoding: try encoder.encode(generated), as: UTF8.self) + "\n").write(to: url, atomically: true, encoding: .utf8)
+            return
+        }
+        let stored = try JSONDecoder().decode(File.self, from: Data(contentsOf: url))
+        #expect(stored.cases.count == generated.cases.count)
+        let key = try PublicKey(text: stored.publicKey)
+        var answers = 0
+        var enrolled = 0
+        for (vector, fresh) in zip(stored.cases, generated.cases) {
+            #expect(vector.bundle == fresh.bundle, "\(vector.name): the compiler no longer produces the same bundle")
+            let bundle = try LoadedBundle.open(envelope: Base64.decode(vector.bundle)!, trustedKeys: [key])
+            for request in vector.requests {
+                let answer = try bundle.answerJSON(units: request.units, attributes: request.attributes, now: request.now)
+                #expect(answer == request.answer, "\(vector.name) \(request.units) at \(request.now)")
+                answers += 1
+                if answer.contains(#""reason":"split""#) { enrolled += 1 }
+            }
+        }
+        #expect(answers > 70)
+        #expect(enrolled > 20, "the vectors should exercise real splits")
+    }
+}
