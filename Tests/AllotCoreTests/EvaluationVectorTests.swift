@@ -210,3 +210,21 @@ struct EvaluationVectorTests {
         #expect(enrolled > 20, "the vectors should exercise real splits")
     }
 }
+
+/// Writes the fuzzer's seed corpus (`Tests/Fuzz/corpus`) from the vector bundles when
+/// `ALLOT_WRITE_FUZZ_SEEDS=1`: each bundle as an envelope seed (first byte 0) and its payload as
+/// a payload seed (first byte 1).
+struct FuzzSeedWriter {
+    @Test func writeSeedsWhenAsked() throws {
+        guard ProcessInfo.processInfo.environment["ALLOT_WRITE_FUZZ_SEEDS"] == "1" else { return }
+        let generated = try EvaluationVectorTests.generate()
+        let directory = Repository.root.appendingPathComponent("Tests/Fuzz/corpus")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for (index, vector) in generated.cases.enumerated() {
+            let envelope = Base64.decode(vector.bundle)!
+            try Data([0] + envelope).write(to: directory.appendingPathComponent("envelope-\(index)"))
+            let opened = try envelope.withUnsafeBytes { try BundleEnvelope.open($0, trustedKeys: [EvaluationVectorTests.key.publicKey]) }
+            try Data([1] + opened.payload).write(to: directory.appendingPathComponent("payload-\(index)"))
+        }
+    }
+}
