@@ -61,7 +61,7 @@ private struct SectionReader {
 
     mutating func makePayload() throws(BundleError) -> Payload {
         Payload(
-            bytes: bytes, version: version, createdAt: createdAt,
+            bytes: bytes, base: bytes.baseAddress!, version: version, createdAt: createdAt,
             strings: offset(.strings), unitTypes: offset(.unitTypes), attributes: offset(.attributes),
             layers: offset(.layers), bucketTables: offset(.bucketTables), experiments: offset(.experiments),
             variants: offset(.variants), parameterValues: offset(.parameterValues), variantRuns: offset(.variantRuns),

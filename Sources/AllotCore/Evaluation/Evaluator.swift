@@ -161,7 +161,8 @@ extension LoadedBundle {
 
     @inline(__always)
     private func slice(_ arena: UnsafeRawBufferPointer, _ span: EvaluationInput.Span) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: arena[Int(span.start)..<(Int(span.start) + Int(span.count))])
+        guard let base = arena.baseAddress else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: base + Int(span.start), count: Int(span.count))
     }
 
 
@@ -307,8 +308,7 @@ extension LoadedBundle {
     @inline(__always)
     private func constantString(_ code: UnsafeRawBufferPointer, _ at: Int) -> UnsafeRawBufferPointer {
         let p = payload
-        let start = p.strings + Int(code.le32(at))
-        return UnsafeRawBufferPointer(rebasing: p.bytes[start..<(start + Int(code.le32(at + 4)))])
+        return UnsafeRawBufferPointer(start: p.base + (p.strings &+ Int(code.le32(at))), count: Int(code.le32(at &+ 4)))
     }
 
     @inline(__always)

@@ -104,8 +104,35 @@ struct BucketKeyBuffer {
     /// The bucket of the loaded id under `salt` (at most `maxSaltLength` bytes, no zero byte).
     @inline(__always)
     func bucket(salt: UnsafeRawBufferPointer) -> Int {
-        let start = Self.capacity - idLength - 1 - salt.count
-        if salt.count > 0 { (base + start).copyMemory(from: salt.baseAddress!, byteCount: salt.count) }
+        let start = Self.capacity &- idLength &- 1 &- salt.count
+        if let source = salt.baseAddress { copySmall(to: base + start, from: source, count: salt.count) }
         return Bucketing.bucket(forHash: XXH3.hash64(UnsafeRawBufferPointer(start: base + start, count: Self.capacity - start)))
+    }
+}
+
+/// Copies `count` bytes with unaligned word moves, inline: salts are short, and a `memmove` call
+/// costs more than the copy. Reads and writes stay within `[0, count)` of both buffers.
+@inline(__always)
+func copySmall(to destination: UnsafeMutableRawPointer, from source: UnsafeRawPointer, count: Int) {
+    if count >= 8 {
+        var index = 0
+        while index &+ 8 <= count {
+            destination.storeBytes(of: source.loadUnaligned(fromByteOffset: index, as: UInt64.self), toByteOffset: index, as: UInt64.self)
+            index &+= 8
+        }
+        if index < count {
+            let last = count &- 8
+            destination.storeBytes(of: source.loadUnaligned(fromByteOffset: last, as: UInt64.self), toByteOffset: last, as: UInt64.self)
+        }
+    } else if count >= 4 {
+        destination.storeBytes(of: source.loadUnaligned(fromByteOffset: 0, as: UInt32.self), toByteOffset: 0, as: UInt32.self)
+        let last = count &- 4
+        destination.storeBytes(of: source.loadUnaligned(fromByteOffset: last, as: UInt32.self), toByteOffset: last, as: UInt32.self)
+    } else {
+        var index = 0
+        while index < count {
+            destination.storeBytes(of: source.load(fromByteOffset: index, as: UInt8.self), toByteOffset: index, as: UInt8.self)
+            index &+= 1
+        }
     }
 }
