@@ -151,7 +151,7 @@ private struct Builder {
                 let global = firstExperiment + local
                 let lockEntry = allocation.experiments[experiment.name]
                 if experiment.holdsBuckets, let lockEntry {
-                    for bucket in lockEntry.buckets.buckets { bucketTable[bucket] = UInt16(local + 1) }
+                    for range in lockEntry.buckets.ranges { for bucket in range { bucketTable[bucket] = UInt16(local + 1) } }
                 }
                 if experiment.status != .concluded {
                     overrideEntries += experiment.overrides.map { ($0.unit, global, $0.variant) }
@@ -241,7 +241,7 @@ private struct Builder {
             // Buckets freed by a concluded experiment that nobody has claimed again still report it.
             for entry in allocation.freed {
                 guard let local = layer.experiments.firstIndex(where: { $0.name == entry.experiment && $0.status == .concluded }) else { continue }
-                for bucket in entry.buckets.buckets where bucketTable[bucket] == 0 { bucketTable[bucket] = UInt16(local + 1) }
+                for range in entry.buckets.ranges { for bucket in range where bucketTable[bucket] == 0 { bucketTable[bucket] = UInt16(local + 1) } }
             }
             write(.bucketTables) { w in
                 for owner in bucketTable { w.u16(owner) }
@@ -279,24 +279,32 @@ private struct Builder {
     }
 
     /// The variant runs of an experiment: from the lock when it holds buckets, else the layout a
-    /// new allocation would have (so overrides of drafts resolve the same way).
+    /// new allocation would have (so overrides of drafts resolve the same way). Built from the
+    /// variants' bucket ranges, sorted and merged, never bucket by bucket.
     func variantRuns(_ experiment: CheckedExperiment, _ lockEntry: AllocationLock.ExperimentAllocation?) -> [(start: Int, variant: Int)] {
-        var owner = [Int](repeating: 0, count: Bucketing.bucketCount)
+        var pieces: [(range: ClosedRange<Int>, variant: Int)] = []
         if experiment.holdsBuckets, let lockEntry {
             for variant in lockEntry.variants {
                 guard let index = experiment.variants.firstIndex(where: { $0.name == variant.name }) else { continue }
-                for bucket in variant.buckets.buckets { owner[bucket] = index }
+                pieces += variant.buckets.ranges.map { ($0, index) }
             }
+            pieces.sort { $0.range.lowerBound < $1.range.lowerBound }
         } else {
             var start = 0
-            for (index, variant) in experiment.variants.enumerated() {
-                for bucket in start..<(start + variant.weight) { owner[bucket] = index }
+            for (index, variant) in experiment.variants.enumerated() where variant.weight > 0 {
+                pieces.append((start...(start + variant.weight - 1), index))
                 start += variant.weight
             }
         }
         var runs: [(start: Int, variant: Int)] = []
-        for (bucket, variant) in owner.enumerated() where runs.last?.variant != variant {
-            runs.append((bucket, variant))
+        for piece in pieces where runs.last?.variant != piece.variant {
+            runs.append((piece.range.lowerBound, piece.variant))
+        }
+        if runs.isEmpty || runs[0].start != 0 {
+            // Variant buckets always cover 0..<10,000 (weights sum to 100%); keep the format's
+            // invariant that runs start at bucket 0 even for a degenerate layout.
+            runs.insert((0, runs.first?.variant ?? 0), at: 0)
+            if runs.count > 1 && runs[1].start == 0 { runs.remove(at: 1) }
         }
         return runs
     }
