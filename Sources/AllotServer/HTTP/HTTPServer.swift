@@ -109,6 +109,12 @@ public final class HTTPServer: Service, Sendable {
         for loop in loops { loop.wake() }
     }
 
+    /// Whether the event loops are running (started by `run()`, not yet stopped). Connections made
+    /// before are queued by the kernel and served once the loops start.
+    public var isRunning: Bool {
+        state.withLock { $0.started && !$0.finished && $0.running > 0 }
+    }
+
     /// Connections open right now, across threads.
     public var openConnections: Int {
         shared.openConnections.load(ordering: .relaxed)

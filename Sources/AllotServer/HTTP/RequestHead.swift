@@ -127,7 +127,9 @@ enum RequestHeadParser {
             let targetStart = i
             while i < length, p[i] > 0x20, p[i] < 0x7F { i += 1 }
             guard i > targetStart, i < length else { return .failure(.badRequestLine) }
-            guard p[i] == 0x20 else { return .failure(p[i] >= 0x7F || p[i] < 0x20 ? .badTarget : .badRequestLine) }
+            guard p[i] == 0x20 else {
+                return .failure(p[i] == 0x0D || p[i] == 0x0A ? .badRequestLine : .badTarget)
+            }
             head.targetStart = targetStart
             head.targetLength = i - targetStart
             i += 1
