@@ -126,6 +126,7 @@ final class EventLoop: @unchecked Sendable {
     // MARK: - Running
 
     func run() {
+        _ = calls.setThreadName?(pthread_self(), "allot-http-\(index)")
         updateClock()
         poll.add(wakeFD, events: PollEvents.input, data: Self.wakeToken)
         startListening()

@@ -45,6 +45,7 @@ enum LinuxCalls {
     typealias EpollWait = @convention(c) (Int32, UnsafeMutableRawPointer?, Int32, Int32) -> Int32
     typealias Accept4 = @convention(c) (Int32, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, Int32) -> Int32
     typealias EventFD = @convention(c) (UInt32, Int32) -> Int32
+    typealias SetThreadName = @convention(c) (pthread_t, UnsafePointer<CChar>?) -> Int32
 
     /// The functions, or nil when the C library lacks one (never on glibc Linux).
     struct Table: @unchecked Sendable {
@@ -53,6 +54,8 @@ enum LinuxCalls {
         let epollWait: EpollWait
         let accept4: Accept4
         let eventfd: EventFD
+        /// `pthread_setname_np`, optional: only for naming threads in `top` and profilers.
+        let setThreadName: SetThreadName?
     }
 
     static let table: Table? = {
@@ -67,7 +70,9 @@ enum LinuxCalls {
             let accept = lookup("accept4", Accept4.self),
             let eventfd = lookup("eventfd", EventFD.self)
         else { return nil }
-        return Table(epollCreate1: create, epollCtl: ctl, epollWait: wait, accept4: accept, eventfd: eventfd)
+        return Table(
+            epollCreate1: create, epollCtl: ctl, epollWait: wait, accept4: accept, eventfd: eventfd,
+            setThreadName: lookup("pthread_setname_np", SetThreadName.self))
     }()
 
     static let cloexec: Int32 = 0o2_000_000  // O_CLOEXEC, EPOLL_CLOEXEC, SOCK_CLOEXEC, EFD_CLOEXEC
