@@ -17,7 +17,8 @@ import Testing
 
     static let fragments: [String] = [
         "GET ", "POST ", "/echo", "?a=%", " HTTP/1.1", " HTTP/1.0", "\r\n", "\n", "\r", "Host: x", "Content-Length: ", "5",
-        "99999999999999999999", "Transfer-Encoding: chunked", "0\r\n\r\n", "ff;x\r\n", ": ", "\t", " ", "\u{0}", "é", "Expect: 100-continue",
+        "99999999999999999999", "Transfer-Encoding: chunked", "0\r\n\r\n", "ff;x\r\n", ": ", "\t", " ", "\u{0}", "é",
+        "Expect: 100-continue",
         "Connection: close", "\r\n\r\n",
     ]
 

@@ -121,7 +121,9 @@ import Testing
     @Test func statusWithoutBodyHasNoContentLength() async throws {
         try await withTestServer { server in
             let client = try RawClient(port: server.port)
-            try client.send("GET /status/204 HTTP/1.1\r\nHost: x\r\n\r\nGET /status/304 HTTP/1.1\r\nHost: x\r\n\r\nGET /status/418 HTTP/1.1\r\nHost: x\r\n\r\n")
+            try client.send(
+                "GET /status/204 HTTP/1.1\r\nHost: x\r\n\r\nGET /status/304 HTTP/1.1\r\nHost: x\r\n\r\nGET /status/418 HTTP/1.1\r\nHost: x\r\n\r\n"
+            )
             let noContent = try client.readResponse()
             #expect(noContent.status == 204)
             #expect(noContent.header("Content-Length") == nil)
@@ -235,7 +237,9 @@ import Testing
                         let client = try RawClient(port: port)
                         var ok = 0
                         for index in 0..<50 {
-                            try client.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\n\(String(format3(worker)))\(String(format3(index)))")
+                            try client.send(
+                                "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\n\(String(format3(worker)))\(String(format3(index)))"
+                            )
                             let response = try client.readResponse()
                             if response.status == 200, response.text == format3(worker) + format3(index) { ok += 1 }
                         }

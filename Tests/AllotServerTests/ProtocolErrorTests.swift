@@ -21,13 +21,19 @@ import Testing
         Case(name: "HTTP/2.0", request: "GET / HTTP/2.0\r\nHost: x\r\n\r\n", status: 505, code: "unsupported_version"),
         Case(name: "space before colon", request: "GET / HTTP/1.1\r\nHost : x\r\n\r\n", status: 400, code: "bad_header"),
         Case(name: "header without colon", request: "GET / HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n", status: 400, code: "bad_header"),
-        Case(name: "obsolete line folding", request: "GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n  continued\r\n\r\n", status: 400, code: "bad_header"),
+        Case(
+            name: "obsolete line folding", request: "GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n  continued\r\n\r\n", status: 400,
+            code: "bad_header"),
         Case(name: "bare CR in value", request: "GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r2\r\n\r\n", status: 400, code: "bad_header"),
         Case(name: "bare LF line ending", request: "GET / HTTP/1.1\r\nHost: x\nX-A: 1\r\n\r\n", status: 400, code: "bad_line_ending"),
         Case(name: "missing Host", request: "GET / HTTP/1.1\r\nX-A: 1\r\n\r\n", status: 400, code: "bad_host"),
         Case(name: "two Hosts", request: "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", status: 400, code: "bad_host"),
-        Case(name: "non-numeric Content-Length", request: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n", status: 400, code: "bad_content_length"),
-        Case(name: "negative Content-Length", request: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", status: 400, code: "bad_content_length"),
+        Case(
+            name: "non-numeric Content-Length", request: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n", status: 400,
+            code: "bad_content_length"),
+        Case(
+            name: "negative Content-Length", request: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", status: 400,
+            code: "bad_content_length"),
         Case(
             name: "conflicting Content-Lengths", request: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
             status: 400, code: "bad_content_length"),
@@ -42,17 +48,21 @@ import Testing
             name: "Transfer-Encoding in HTTP/1.0", request: "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", status: 400,
             code: "bad_transfer_encoding"),
         Case(
-            name: "chunk size not hex", request: "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+            name: "chunk size not hex",
+            request: "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
             status: 400, code: "bad_chunk"),
         Case(
             name: "chunk size overflow",
-            request: "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFF\r\nx\r\n0\r\n\r\n", status: 400,
+            request: "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFF\r\nx\r\n0\r\n\r\n",
+            status: 400,
             code: "bad_chunk"),
         Case(
             name: "chunk data longer than its size",
-            request: "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n", status: 400, code: "bad_chunk"),
+            request: "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n", status: 400,
+            code: "bad_chunk"),
         Case(
-            name: "chunk line without CR", request: "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n",
+            name: "chunk line without CR",
+            request: "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n",
             status: 400, code: "bad_chunk"),
         Case(
             name: "unsupported expectation", request: "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: magic\r\nContent-Length: 1\r\n\r\nx",
@@ -65,7 +75,8 @@ import Testing
             request: "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n" + String(repeating: "a", count: 1024)
                 + "\r\n1\r\na\r\n0\r\n\r\n", status: 413, code: "body_too_large"),
         Case(
-            name: "headers over the limit", request: "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + String(repeating: "h", count: 5000) + "\r\n\r\n",
+            name: "headers over the limit",
+            request: "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + String(repeating: "h", count: 5000) + "\r\n\r\n",
             status: 431, code: "headers_too_large"),
         Case(
             name: "request line over the limit", request: "GET /" + String(repeating: "p", count: 5000) + " HTTP/1.1\r\nHost: x\r\n\r\n",

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The `Date: <IMF-fixdate>\r\n` line, reformatted at most once per second.

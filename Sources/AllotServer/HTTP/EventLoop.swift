@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// State every event loop of one server shares.
 final class ServerShared: Sendable {
@@ -356,7 +357,8 @@ final class EventLoop: @unchecked Sendable {
     private func writable(_ c: UnsafeMutablePointer<Connection>) {
         let fd = c.pointee.fd
         while c.pointee.outputSent < c.pointee.output.count {
-            let sent = send(fd, c.pointee.output.base! + c.pointee.outputSent, c.pointee.output.count - c.pointee.outputSent, Int32(MSG_NOSIGNAL))
+            let sent = send(
+                fd, c.pointee.output.base! + c.pointee.outputSent, c.pointee.output.count - c.pointee.outputSent, Int32(MSG_NOSIGNAL))
             if sent > 0 {
                 c.pointee.outputSent += sent
                 c.pointee.deadline = nowMilliseconds + writeTimeout
@@ -386,7 +388,8 @@ final class EventLoop: @unchecked Sendable {
     // MARK: - Requests
 
     /// Answers every complete request in `base[0..<count]`, keeps what is left, sends the responses.
-    private func process(_ c: UnsafeMutablePointer<Connection>, base: UnsafeMutablePointer<UInt8>, count initialCount: Int, fromInput: Bool) {
+    private func process(_ c: UnsafeMutablePointer<Connection>, base: UnsafeMutablePointer<UInt8>, count initialCount: Int, fromInput: Bool)
+    {
         var count = initialCount
         var offset = 0
         var fieldsFresh = false
@@ -552,7 +555,7 @@ final class EventLoop: @unchecked Sendable {
             code: UnsafeBufferPointer(start: error.code.utf8Start, count: error.code.utf8CodeUnitCount),
             message: UnsafeBufferPointer(start: error.message.utf8Start, count: error.message.utf8CodeUnitCount),
             into: &writer.body)
-        let version = c.pointee.headLength > 0 ? c.pointee.head.version : .http1_1
+        let version = c.pointee.headLength > 0 ? c.pointee.head.version : .http11
         writeResponse(version: version, isHead: false, keepAlive: false)
         c.pointee.closeAfterWrite = true
         let reason: HTTPRejection =
@@ -585,7 +588,7 @@ final class EventLoop: @unchecked Sendable {
         }
         if !keepAlive {
             Self.connectionClose.withUnsafeBytes { out.append($0) }
-        } else if version == .http1_0 {
+        } else if version == .http10 {
             Self.connectionKeepAlive.withUnsafeBytes { out.append($0) }
         }
         out.append(byte: 0x0D)

@@ -36,11 +36,11 @@ public enum HTTPMethod: UInt8, Sendable, Hashable, CustomStringConvertible {
 
 /// HTTP/1.0 or HTTP/1.1. Other versions are answered with 505 before a handler runs.
 public enum HTTPVersion: UInt8, Sendable, Hashable, CustomStringConvertible {
-    case http1_0, http1_1
+    case http10, http11
 
-    public var description: String { self == .http1_0 ? "HTTP/1.0" : "HTTP/1.1" }
+    public var description: String { self == .http10 ? "HTTP/1.0" : "HTTP/1.1" }
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

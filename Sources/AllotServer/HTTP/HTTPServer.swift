@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 public import Logging
 public import ServiceLifecycle
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The HTTP/1.1 engine: one epoll event loop per thread over a shared listening socket, requests
 /// parsed in place and answered synchronously by a per-thread `HTTPHandler`.
@@ -140,10 +141,11 @@ public final class HTTPServer: Service, Sendable {
         }
         var threads: [pthread_t] = []
         for loop in loops {
-            let box = Unmanaged.passRetained(ThreadBody { [self] in
-                loop.run()
-                self.loopFinished()
-            })
+            let box = Unmanaged.passRetained(
+                ThreadBody { [self] in
+                    loop.run()
+                    self.loopFinished()
+                })
             var thread = pthread_t()
             let status = pthread_create(
                 &thread, nil,

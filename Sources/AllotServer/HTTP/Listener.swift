@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The listening socket: bound, listening, non-blocking. Every event loop adds it to its own

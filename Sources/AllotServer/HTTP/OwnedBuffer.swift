@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A growable byte buffer with manual lifetime: the one place the engine allocates, grows and

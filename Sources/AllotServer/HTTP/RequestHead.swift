@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One header field, as offsets from the start of the request head.
@@ -39,7 +39,8 @@ struct ProtocolError: Error {
         status: .badRequest, code: "bad_transfer_encoding", message: "Transfer-Encoding is not allowed in HTTP/1.0")
     static let badExpectation = ProtocolError(
         status: .expectationFailed, code: "unsupported_expectation", message: "only Expect: 100-continue is supported")
-    static let bodyTooLarge = ProtocolError(status: .contentTooLarge, code: "body_too_large", message: "request body exceeds the size limit")
+    static let bodyTooLarge = ProtocolError(
+        status: .contentTooLarge, code: "body_too_large", message: "request body exceeds the size limit")
     static let badChunk = ProtocolError(status: .badRequest, code: "bad_chunk", message: "malformed chunked body")
     static let timeout = ProtocolError(status: .requestTimeout, code: "request_timeout", message: "request not received in time")
 }
@@ -48,7 +49,7 @@ struct ProtocolError: Error {
 struct RequestHead {
     var method: HTTPMethod = .other
     var methodLength = 0
-    var version: HTTPVersion = .http1_1
+    var version: HTTPVersion = .http11
     var targetStart = 0
     var targetLength = 0
     var pathStart = 0
@@ -137,14 +138,14 @@ enum RequestHeadParser {
                 return .failure(.badVersion)
             }
             if memcmp(p + i, "HTTP/1.", 7) == 0, p[i + 7] == UInt8(ascii: "1") || p[i + 7] == UInt8(ascii: "0") {
-                head.version = p[i + 7] == UInt8(ascii: "1") ? .http1_1 : .http1_0
+                head.version = p[i + 7] == UInt8(ascii: "1") ? .http11 : .http10
             } else if memcmp(p + i, "HTTP/", 5) == 0, p[i + 5] &- 48 < 10, p[i + 6] == UInt8(ascii: "."), p[i + 7] &- 48 < 10 {
                 return .failure(.unsupportedVersion)
             } else {
                 return .failure(.badVersion)
             }
             i += 10
-            head.keepAlive = head.version == .http1_1
+            head.keepAlive = head.version == .http11
             if let failure = splitTarget(p, &head) { return .failure(failure) }
 
             // Header fields, each `name ":" OWS value OWS CRLF`, until the blank line.
@@ -185,7 +186,7 @@ enum RequestHeadParser {
                     hostCount += 1
                 case 6 where equalsIgnoringCase(name, 6, "expect"):
                     guard equalsIgnoringCase(value, valueLength, "100-continue") else { return .failure(.badExpectation) }
-                    head.expectContinue = head.version == .http1_1
+                    head.expectContinue = head.version == .http11
                 case 10 where equalsIgnoringCase(name, 10, "connection"):
                     scanConnectionTokens(value, valueLength, close: &sawClose, keepAlive: &sawKeepAlive)
                 case 14 where equalsIgnoringCase(name, 14, "content-length"):
@@ -194,7 +195,7 @@ enum RequestHeadParser {
                     head.contentLength = parsed
                 case 17 where equalsIgnoringCase(name, 17, "transfer-encoding"):
                     guard !sawTransferEncoding, equalsIgnoringCase(value, valueLength, "chunked") else {
-                        return .failure(head.version == .http1_0 ? .transferEncodingInHTTP10 : .unsupportedTransferEncoding)
+                        return .failure(head.version == .http10 ? .transferEncodingInHTTP10 : .unsupportedTransferEncoding)
                     }
                     sawTransferEncoding = true
                     head.chunked = true
@@ -205,13 +206,13 @@ enum RequestHeadParser {
             guard p[i] == 0x0D, p[i + 1] == 0x0A else { return .failure(.badHeader) }
 
             if head.chunked {
-                if head.version == .http1_0 { return .failure(.transferEncodingInHTTP10) }
+                if head.version == .http10 { return .failure(.transferEncodingInHTTP10) }
                 if head.contentLength >= 0 { return .failure(.conflictingFraming) }
             }
-            if head.version == .http1_1, hostCount != 1 { return .failure(.missingHost) }
+            if head.version == .http11, hostCount != 1 { return .failure(.missingHost) }
             if sawClose {
                 head.keepAlive = false
-            } else if head.version == .http1_0, sawKeepAlive {
+            } else if head.version == .http10, sawKeepAlive {
                 head.keepAlive = true
             }
             return .success(head)

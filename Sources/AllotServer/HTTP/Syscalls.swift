@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Why the server could not start, or a system call it depends on failed.
@@ -92,12 +92,12 @@ enum PollEvents {
 /// One epoll instance and its event array. Owned by one thread; `close()` releases both.
 struct EventPoll {
     #if arch(x86_64)
-    /// `struct epoll_event` is packed on x86-64: 4 bytes of events, then 8 of data.
-    static let eventSize = 12
-    static let dataOffset = 4
+        /// `struct epoll_event` is packed on x86-64: 4 bytes of events, then 8 of data.
+        static let eventSize = 12
+        static let dataOffset = 4
     #else
-    static let eventSize = 16
-    static let dataOffset = 8
+        static let eventSize = 16
+        static let dataOffset = 8
     #endif
 
     let fd: Int32

@@ -31,7 +31,9 @@ struct TestHandler: HTTPHandler {
         switch request.method {
         case .get, .head, .post, .put: break
         default:
-            response.writeError(.notImplemented, code: "not_implemented", message: "method \(String(decoding: request.methodBytes, as: UTF8.self)) is not implemented")
+            response.writeError(
+                .notImplemented, code: "not_implemented",
+                message: "method \(String(decoding: request.methodBytes, as: UTF8.self)) is not implemented")
             return
         }
         let path = request.pathString
