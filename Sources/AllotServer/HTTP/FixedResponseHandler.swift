@@ -2,10 +2,10 @@
 /// what the benchmark serves, and a smoke test for a deployment.
 public struct FixedResponseHandler: HTTPHandler, Sendable {
     public let body: [UInt8]
-    public let contentType: String
+    public let contentType: StaticString
     public let route: HTTPRoute
 
-    public init(body: [UInt8], contentType: String = "application/json", route: HTTPRoute = .unmatched) {
+    public init(body: [UInt8], contentType: StaticString = "application/json", route: HTTPRoute = .unmatched) {
         self.body = body
         self.contentType = contentType
         self.route = route
@@ -25,7 +25,7 @@ public struct FixedResponseHandler: HTTPHandler, Sendable {
             response.addHeader("Allow", "GET, HEAD")
             return
         }
-        response.addHeader("Content-Type", contentType)
+        response.setContentType(contentType)
         body.withUnsafeBytes { response.write($0) }
     }
 }
