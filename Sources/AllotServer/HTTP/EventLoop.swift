@@ -170,6 +170,11 @@ final class EventLoop: @unchecked Sendable {
         if configuration.sendsDateHeader { date.update(unixSeconds: Clock.unixSeconds()) }
     }
 
+    /// Releases everything of a loop whose thread never started.
+    func discard() {
+        tearDown()
+    }
+
     private func tearDown() {
         for slot in 0..<highWater where connections[slot].fd >= 0 {
             closeConnection(connections + slot)

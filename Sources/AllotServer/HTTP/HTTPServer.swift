@@ -129,11 +129,16 @@ public final class HTTPServer: Service, Sendable {
         guard !alreadyStarted else { throw HTTPServerError(.alreadyRunning, "the server is already running") }
 
         var loops: [EventLoop] = []
-        for index in 0..<configuration.threads {
-            loops.append(
-                try EventLoop(
-                    index: index, configuration: configuration, shared: shared, listener: listener, metrics: metrics,
-                    logger: logger, makeHandler: makeHandler))
+        do {
+            for index in 0..<configuration.threads {
+                loops.append(
+                    try EventLoop(
+                        index: index, configuration: configuration, shared: shared, listener: listener, metrics: metrics,
+                        logger: logger, makeHandler: makeHandler))
+            }
+        } catch {
+            for loop in loops { loop.discard() }
+            throw error
         }
         state.withLock { state in
             state.loops = loops
@@ -160,6 +165,7 @@ public final class HTTPServer: Service, Sendable {
                 shutdown()
                 state.withLock { $0.running -= loops.count - threads.count }
                 for running in threads { pthread_join(running, nil) }
+                for unstarted in loops[threads.count...] { unstarted.discard() }
                 throw HTTPServerError(.thread, "pthread_create", errno: status)
             }
             threads.append(thread)
