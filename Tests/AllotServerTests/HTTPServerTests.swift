@@ -18,6 +18,31 @@ import Testing
         }
     }
 
+    @Test func serverAndDateHeadersAreConfigurable() async throws {
+        try await withTestServer({
+            $0.serverName = "allot-test"
+            $0.sendsDateHeader = false
+        }) { server in
+            let client = try RawClient(port: server.port)
+            try client.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            let response = try client.readResponse()
+            #expect(response.header("Server") == "allot-test")
+            #expect(response.header("Date") == nil)
+        }
+    }
+
+    @Test func handlersCannotSetEngineHeadersOrInjectLines() {
+        var accepted: [Bool] = []
+        // Engine-owned names, non-token names and control characters in values are refused.
+        for (name, value) in [
+            ("Content-Length", "1"), ("transfer-encoding", "chunked"), ("Connection", "close"), ("Date", "x"),
+            ("X-Ok", "fine"), ("X-Bad", "a\r\nInjected: yes"), ("Bad Name", "x"),
+        ] {
+            accepted.append(HTTPResponseWriter.accepts(name: name, value: value))
+        }
+        #expect(accepted == [false, false, false, false, true, false, false])
+    }
+
     @Test func keepsConnectionsAliveByDefault() async throws {
         try await withTestServer { server in
             let client = try RawClient(port: server.port)

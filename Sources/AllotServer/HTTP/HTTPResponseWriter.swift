@@ -103,6 +103,17 @@ public struct HTTPResponseWriter: ~Copyable {
         closeRequested = true
     }
 
+    /// Whether `addHeader` would accept this header (see there for the rules).
+    public static func accepts(name: String, value: String) -> Bool {
+        var name = name
+        var value = value
+        return name.withUTF8 { n in
+            value.withUTF8 { v in
+                n.count > 0 && isAcceptableName(UnsafeRawBufferPointer(n)) && isAcceptableValue(UnsafeRawBufferPointer(v))
+            }
+        }
+    }
+
     static func isAcceptableName(_ name: UnsafeRawBufferPointer) -> Bool {
         let token = RequestHeadParser.tokenTable
         for byte in name where !token[Int(byte)] { return false }
