@@ -383,6 +383,9 @@ final class EventLoop: @unchecked Sendable {
             return
         }
         poll.modify(fd, events: PollEvents.input, data: token(c - connections))
+        // Deadlines for a buffered partial request start over: the wait was the server's doing.
+        c.pointee.partial = false
+        c.pointee.inBody = false
         setIdleOrPartialDeadline(c)
         if !c.pointee.input.isEmpty {
             // Pipelined requests were left waiting while the output drained.
