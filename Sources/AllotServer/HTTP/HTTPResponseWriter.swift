@@ -1,0 +1,163 @@
+/// The response a handler builds: status, extra headers, body, and the route label for metrics.
+///
+/// One writer per worker thread is reused for every request (its buffers keep their capacity),
+/// so writing a response allocates nothing once warm. The engine adds the status line, `Date`,
+/// `Content-Length` and `Connection` itself; handlers must not add those (`addHeader` refuses them).
+/// For HEAD requests the engine sends the headers of the body the handler wrote, without the body.
+public struct HTTPResponseWriter: ~Copyable {
+    /// The status; 200 unless the handler sets another.
+    public var status: HTTPStatus = .ok
+    /// The body bytes. Append directly (`response.body.append(contentsOf:)`, or a writer that
+    /// takes `inout [UInt8]`); the engine copies them to the connection once.
+    public var body: [UInt8] = []
+    /// The route label for metrics (`HTTPServerMetrics.route(_:)`); `.unmatched` by default.
+    public var route: HTTPRoute = .unmatched
+    /// Serialized extra header lines, each `Name: value\r\n`.
+    var headerLines: [UInt8] = []
+    var closeRequested = false
+
+    init() {
+        body.reserveCapacity(4096)
+        headerLines.reserveCapacity(512)
+    }
+
+    mutating func reset() {
+        status = .ok
+        route = .unmatched
+        closeRequested = false
+        body.removeAll(keepingCapacity: true)
+        headerLines.removeAll(keepingCapacity: true)
+    }
+
+    /// Sets `Content-Type`.
+    public mutating func setContentType(_ value: StaticString) {
+        addHeader("Content-Type", value)
+    }
+
+    /// Adds a header line from literals (Content-Type, Cache-Control...). Returns false, adding
+    /// nothing, for names the engine writes itself or invalid names or values.
+    @discardableResult
+    public mutating func addHeader(_ name: StaticString, _ value: StaticString) -> Bool {
+        addHeader(
+            UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount),
+            UnsafeRawBufferPointer(start: value.utf8Start, count: value.utf8CodeUnitCount))
+    }
+
+    /// Adds a header line. Returns false, adding nothing, when the name is not a token, is one
+    /// the engine writes itself (Content-Length, Transfer-Encoding, Connection, Date), or the value
+    /// holds CR, LF or other control characters (no header injection from request data).
+    @discardableResult
+    public mutating func addHeader(_ name: String, _ value: String) -> Bool {
+        var name = name
+        var value = value
+        return name.withUTF8 { n in value.withUTF8 { v in addHeader(UnsafeRawBufferPointer(n), UnsafeRawBufferPointer(v)) } }
+    }
+
+    /// Adds a header line with raw bytes (see `addHeader(_:_:)` for what is refused).
+    @discardableResult
+    public mutating func addHeader(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Bool {
+        guard name.count > 0, Self.isAcceptableName(name), Self.isAcceptableValue(value) else { return false }
+        headerLines.append(contentsOf: name)
+        headerLines.append(UInt8(ascii: ":"))
+        headerLines.append(UInt8(ascii: " "))
+        headerLines.append(contentsOf: value)
+        headerLines.append(0x0D)
+        headerLines.append(0x0A)
+        return true
+    }
+
+    /// Adds `Retry-After: <seconds>`.
+    public mutating func setRetryAfter(seconds: Int) {
+        addHeader("Retry-After", String(max(0, seconds)))
+    }
+
+    /// Appends bytes to the body.
+    @inline(__always)
+    public mutating func write(_ bytes: UnsafeRawBufferPointer) {
+        body.append(contentsOf: bytes)
+    }
+
+    /// Appends text to the body.
+    public mutating func write(_ text: String) {
+        body.append(contentsOf: text.utf8)
+    }
+
+    /// Appends a literal to the body.
+    @inline(__always)
+    public mutating func write(_ text: StaticString) {
+        body.append(contentsOf: UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    /// Replaces the response with the JSON error document
+    /// `{"error":{"code":"<code>","message":"<message>"}}` and `status`.
+    public mutating func writeError(_ status: HTTPStatus, code: String, message: String) {
+        self.status = status
+        body.removeAll(keepingCapacity: true)
+        headerLines.removeAll(keepingCapacity: true)
+        setContentType("application/json")
+        ErrorBody.write(code: code.utf8, message: message.utf8, into: &body)
+    }
+
+    /// Closes the connection after this response (`Connection: close`).
+    public mutating func closeConnection() {
+        closeRequested = true
+    }
+
+    /// Whether `addHeader` would accept this header (see there for the rules).
+    public static func accepts(name: String, value: String) -> Bool {
+        var name = name
+        var value = value
+        return name.withUTF8 { n in
+            value.withUTF8 { v in
+                n.count > 0 && isAcceptableName(UnsafeRawBufferPointer(n)) && isAcceptableValue(UnsafeRawBufferPointer(v))
+            }
+        }
+    }
+
+    static func isAcceptableName(_ name: UnsafeRawBufferPointer) -> Bool {
+        let token = RequestHeadParser.tokenTable
+        for byte in name where !token[Int(byte)] { return false }
+        @inline(__always) func named(_ literal: StaticString) -> Bool {
+            guard literal.utf8CodeUnitCount == name.count else { return false }
+            for i in 0..<name.count where RequestHeadParser.lower(name[i]) != literal.utf8Start[i] { return false }
+            return true
+        }
+        return !(named("content-length") || named("transfer-encoding") || named("connection") || named("date"))
+    }
+
+    static func isAcceptableValue(_ value: UnsafeRawBufferPointer) -> Bool {
+        for byte in value where (byte < 0x20 && byte != 0x09) || byte == 0x7F { return false }
+        return true
+    }
+}
+
+/// The JSON error document every error response uses.
+enum ErrorBody {
+    static func write(code: some Sequence<UInt8>, message: some Sequence<UInt8>, into body: inout [UInt8]) {
+        body.append(contentsOf: #"{"error":{"code":""#.utf8)
+        appendEscaped(code, to: &body)
+        body.append(contentsOf: #"","message":""#.utf8)
+        appendEscaped(message, to: &body)
+        body.append(contentsOf: #""}}"#.utf8)
+    }
+
+    /// Appends `text` as the inside of a JSON string.
+    static func appendEscaped(_ text: some Sequence<UInt8>, to body: inout [UInt8]) {
+        let hex: StaticString = "0123456789abcdef"
+        for byte in text {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                body.append(UInt8(ascii: "\\"))
+                body.append(byte)
+            case 0x0A:
+                body.append(contentsOf: #"\n"#.utf8)
+            case 0..<0x20:
+                body.append(contentsOf: #"\u00"#.utf8)
+                body.append(hex.utf8Start[Int(byte >> 4)])
+                body.append(hex.utf8Start[Int(byte & 0xF)])
+            default:
+                body.append(byte)
+            }
+        }
+    }
+}

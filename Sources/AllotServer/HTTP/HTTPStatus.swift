@@ -1,0 +1,101 @@
+/// A response status code with its reason phrase.
+public struct HTTPStatus: Sendable, Hashable, CustomStringConvertible {
+    public let code: Int
+
+    /// A status from its code; codes outside 200...599 are clamped to 500 when written.
+    public init(_ code: Int) {
+        self.code = code
+    }
+
+    public static let ok = HTTPStatus(200)
+    public static let created = HTTPStatus(201)
+    public static let accepted = HTTPStatus(202)
+    public static let noContent = HTTPStatus(204)
+    public static let movedPermanently = HTTPStatus(301)
+    public static let found = HTTPStatus(302)
+    public static let notModified = HTTPStatus(304)
+    public static let badRequest = HTTPStatus(400)
+    public static let unauthorized = HTTPStatus(401)
+    public static let forbidden = HTTPStatus(403)
+    public static let notFound = HTTPStatus(404)
+    public static let methodNotAllowed = HTTPStatus(405)
+    public static let notAcceptable = HTTPStatus(406)
+    public static let requestTimeout = HTTPStatus(408)
+    public static let conflict = HTTPStatus(409)
+    public static let gone = HTTPStatus(410)
+    public static let lengthRequired = HTTPStatus(411)
+    public static let preconditionFailed = HTTPStatus(412)
+    public static let contentTooLarge = HTTPStatus(413)
+    public static let uriTooLong = HTTPStatus(414)
+    public static let unsupportedMediaType = HTTPStatus(415)
+    public static let expectationFailed = HTTPStatus(417)
+    public static let unprocessableContent = HTTPStatus(422)
+    public static let tooManyRequests = HTTPStatus(429)
+    public static let headerFieldsTooLarge = HTTPStatus(431)
+    public static let internalServerError = HTTPStatus(500)
+    public static let notImplemented = HTTPStatus(501)
+    public static let badGateway = HTTPStatus(502)
+    public static let serviceUnavailable = HTTPStatus(503)
+    public static let gatewayTimeout = HTTPStatus(504)
+    public static let httpVersionNotSupported = HTTPStatus(505)
+
+    /// The reason phrase written on the status line.
+    public var reasonPhrase: String {
+        switch code {
+        case 100: "Continue"
+        case 200: "OK"
+        case 201: "Created"
+        case 202: "Accepted"
+        case 204: "No Content"
+        case 301: "Moved Permanently"
+        case 302: "Found"
+        case 304: "Not Modified"
+        case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 406: "Not Acceptable"
+        case 408: "Request Timeout"
+        case 409: "Conflict"
+        case 410: "Gone"
+        case 411: "Length Required"
+        case 412: "Precondition Failed"
+        case 413: "Content Too Large"
+        case 414: "URI Too Long"
+        case 415: "Unsupported Media Type"
+        case 417: "Expectation Failed"
+        case 422: "Unprocessable Content"
+        case 429: "Too Many Requests"
+        case 431: "Request Header Fields Too Large"
+        case 500: "Internal Server Error"
+        case 501: "Not Implemented"
+        case 502: "Bad Gateway"
+        case 503: "Service Unavailable"
+        case 504: "Gateway Timeout"
+        case 505: "HTTP Version Not Supported"
+        default: "Status \(code)"
+        }
+    }
+
+    /// 1 for 1xx ... 5 for 5xx.
+    public var statusClass: Int { code / 100 }
+
+    /// Whether a response with this status carries no body (1xx, 204, 304).
+    var forbidsBody: Bool { code < 200 || code == 204 || code == 304 }
+
+    public var description: String { "\(code) \(reasonPhrase)" }
+}
+
+/// Status lines (`HTTP/1.1 200 OK\r\n`) built once for every code in 100...599.
+enum StatusLines {
+    static let table: [[UInt8]] = (0..<600).map { code in
+        Array("HTTP/1.1 \(code) \(HTTPStatus(code).reasonPhrase)\r\n".utf8)
+    }
+
+    @inline(__always)
+    static func line(_ status: HTTPStatus) -> [UInt8] {
+        let code = (200...599).contains(status.code) ? status.code : 500
+        return table[code]
+    }
+}

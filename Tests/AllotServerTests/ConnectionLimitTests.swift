@@ -1,0 +1,87 @@
+import AllotServer
+import Testing
+
+/// Timeouts and the connection cap: slow or idle clients cannot hold the server.
+@Suite struct ConnectionLimitTests {
+    @Test func slowHeadersGet408AndClose() async throws {
+        try await withTestServer({ $0.headerTimeout = .milliseconds(300) }) { server in
+            let client = try RawClient(port: server.port)
+            try client.send("GET /hello HTTP/1.1\r\nHost: x\r\n")
+            // Slowloris: a header line now and then, never the blank line.
+            try await pause(milliseconds: 100)
+            try client.send("X-A: 1\r\n")
+            let response = try client.readResponse()
+            #expect(response.status == 408)
+            #expect(response.text.contains("\"code\":\"request_timeout\""))
+            #expect(try client.isClosedByPeer())
+            #expect(server.metrics.rejections(.timeout) >= 1)
+        }
+    }
+
+    @Test func silentConnectionsAreClosedWithoutAResponse() async throws {
+        try await withTestServer({ $0.headerTimeout = .milliseconds(200) }) { server in
+            let client = try RawClient(port: server.port)
+            #expect(try client.readUntilClosed().isEmpty)
+        }
+    }
+
+    @Test func slowBodyGets408() async throws {
+        try await withTestServer({ $0.bodyTimeout = .milliseconds(300) }) { server in
+            let client = try RawClient(port: server.port)
+            try client.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+            let response = try client.readResponse()
+            #expect(response.status == 408)
+            #expect(try client.isClosedByPeer())
+        }
+    }
+
+    @Test func idleKeepAliveConnectionsAreClosed() async throws {
+        try await withTestServer({ $0.idleTimeout = .milliseconds(300) }) { server in
+            let client = try RawClient(port: server.port)
+            try client.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try client.readResponse().status == 200)
+            // Nothing more is sent: the server closes without another response.
+            #expect(try client.readUntilClosed().isEmpty)
+            // The count drops right after the close the client saw.
+            for _ in 0..<500 where server.openConnections > 0 { try await pause(milliseconds: 10) }
+            #expect(server.openConnections == 0)
+        }
+    }
+
+    @Test func connectionsOverTheCapAreTurnedAway() async throws {
+        try await withTestServer({ $0.maxConnections = 2 }) { server in
+            let first = try RawClient(port: server.port)
+            let second = try RawClient(port: server.port)
+            for client in [first, second] {
+                try client.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+                #expect(try client.readResponse().status == 200)
+            }
+            let third = try RawClient(port: server.port)
+            let refused = try third.readUntilClosed()
+            let text = String(decoding: refused, as: UTF8.self)
+            #expect(text.hasPrefix("HTTP/1.1 503 Service Unavailable\r\n"))
+            #expect(text.contains("\"code\":\"too_many_connections\""))
+            #expect(server.metrics.rejections(.connectionLimit) == 1)
+            // The existing connections are undisturbed.
+            for client in [first, second] {
+                try client.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+                #expect(try client.readResponse().text == "hello")
+            }
+        }
+    }
+
+    @Test func capacityReturnsWhenConnectionsClose() async throws {
+        try await withTestServer({ $0.maxConnections = 1 }) { server in
+            for _ in 0..<5 {
+                do {
+                    let client = try RawClient(port: server.port)
+                    try client.send("GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    #expect(try client.readResponse().status == 200)
+                    #expect(try client.isClosedByPeer())
+                }
+                // The client has closed its socket; wait until the server has noticed.
+                for _ in 0..<500 where server.openConnections > 0 { try await pause(milliseconds: 10) }
+            }
+        }
+    }
+}

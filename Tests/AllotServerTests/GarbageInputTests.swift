@@ -1,0 +1,63 @@
+import AllotServer
+import Testing
+
+/// Bytes from a hostile or broken client never crash the server or leave it stuck.
+@Suite struct GarbageInputTests {
+    /// A small deterministic generator (SplitMix64), so a failure can be replayed.
+    struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    static let fragments: [String] = [
+        "GET ", "POST ", "/echo", "?a=%", " HTTP/1.1", " HTTP/1.0", "\r\n", "\n", "\r", "Host: x", "Content-Length: ", "5",
+        "99999999999999999999", "Transfer-Encoding: chunked", "0\r\n\r\n", "ff;x\r\n", ": ", "\t", " ", "\u{0}", "é",
+        "Expect: 100-continue",
+        "Connection: close", "\r\n\r\n",
+    ]
+
+    @Test func randomRequestsGetAnAnswerOrAClose() async throws {
+        try await withTestServer({
+            $0.headerTimeout = .milliseconds(200)
+            $0.bodyTimeout = .milliseconds(200)
+            $0.idleTimeout = .milliseconds(200)
+            $0.maxHeaderBytes = 1024
+            $0.maxBodyBytes = 4096
+        }) { server in
+            var random = SplitMix(state: 20_261_129)
+            for _ in 0..<80 {
+                var request: [UInt8] = []
+                for _ in 0..<Int.random(in: 1...24, using: &random) {
+                    if Int.random(in: 0..<5, using: &random) == 0 {
+                        request.append(UInt8.random(in: 0...255, using: &random))
+                    } else {
+                        request.append(contentsOf: Self.fragments.randomElement(using: &random)!.utf8)
+                    }
+                }
+                let client = try RawClient(port: server.port)
+                try client.send(request)
+                // Whatever came back must be HTTP responses, then a close (by the server's error
+                // handling or its timeouts); the read never hangs past the client timeout.
+                let answer: [UInt8]
+                do {
+                    answer = try client.readUntilClosed()
+                } catch {
+                    Issue.record("no close after \(String(decoding: request, as: UTF8.self).debugDescription): \(error)")
+                    continue
+                }
+                if !answer.isEmpty {
+                    #expect(answer.starts(with: Array("HTTP/1.1 ".utf8)))
+                }
+            }
+            let check = try RawClient(port: server.port)
+            try check.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try check.readResponse().text == "hello")
+        }
+    }
+}
