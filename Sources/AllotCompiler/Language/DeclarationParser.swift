@@ -552,18 +552,19 @@ extension Character {
 }
 
 extension String {
+    /// The text without leading and trailing bytes of `set` (ASCII whitespace), working on UTF-8.
     func trimmingCharacters(in set: CharacterSetLite) -> String {
-        var scalars = Substring(self)
-        while let first = scalars.first, set.contains(first) { scalars.removeFirst() }
-        while let last = scalars.last, set.contains(last) { scalars.removeLast() }
-        return String(scalars)
+        let utf8 = self.utf8
+        guard let first = utf8.firstIndex(where: { !set.contains($0) }) else { return "" }
+        let last = utf8.lastIndex(where: { !set.contains($0) })!
+        return String(self[first...last])
     }
 }
 
-/// The whitespace sets the compiler trims, without importing Foundation here.
+/// The ASCII whitespace sets the compiler trims, without importing Foundation here.
 struct CharacterSetLite: Sendable {
-    let contains: @Sendable (Character) -> Bool
-    func contains(_ character: Character) -> Bool { contains(character) }
-    static let whitespaces = CharacterSetLite { $0 == " " || $0 == "\t" }
-    static let whitespacesAndNewlines = CharacterSetLite { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
+    let bytes: [UInt8]
+    func contains(_ byte: UInt8) -> Bool { bytes.contains(byte) }
+    static let whitespaces = CharacterSetLite(bytes: [32, 9])
+    static let whitespacesAndNewlines = CharacterSetLite(bytes: [32, 9, 10, 13])
 }

@@ -30,13 +30,13 @@ enum JSONText {
     /// clients that distinguish integers from floats see what the experiment file wrote.
     static func number(_ text: String) -> String? {
         guard isNumberSyntax(text) else { return nil }
-        let isInteger = !text.contains(".") && !text.contains("e") && !text.contains("E")
+        let isInteger = !text.utf8.contains { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }
         if isInteger, let value = Int64(text), abs(value) <= (1 << 53) {
             return String(value)
         }
         guard let value = Double(text), value.isFinite else { return nil }
         var form = "\(value)"
-        if !form.contains(".") && !form.contains("e") { form += ".0" }
+        if !form.utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") }) { form += ".0" }
         return form
     }
 

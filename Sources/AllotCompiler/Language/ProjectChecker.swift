@@ -88,12 +88,20 @@ struct ProjectChecker {
         let experimentDeclarations = uniqueByName(declarations.experiments, kind: "experiment", name: \.name)
         checkSalts(layers: layerDeclarations, holdouts: holdoutDeclarations, experiments: experimentDeclarations)
         var experimentsByLayer: [String: [CheckedExperiment]] = [:]
+        let layersByName = Dictionary(layerDeclarations.map { ($0.name.value, $0) }, uniquingKeysWith: { first, _ in first })
+        var parametersByLayer: [String: [String: ParameterDeclaration]] = [:]
+        for layer in layerDeclarations {
+            parametersByLayer[layer.name.value] = Dictionary(layer.parameters.map { ($0.name.value, $0) }, uniquingKeysWith: { first, _ in first })
+        }
         for declaration in experimentDeclarations {
-            guard let layer = layerDeclarations.first(where: { $0.name.value == declaration.layer.value }) else {
+            guard let layer = layersByName[declaration.layer.value] else {
                 reportUnknown(declaration.layer, kind: "layer", candidates: layerNames)
                 continue
             }
-            if let experiment = checkExperiment(declaration, layer: layer, parameterOwner: parameterOwner, environment: environment) {
+            if let experiment = checkExperiment(
+                declaration, layer: layer, layerParameters: parametersByLayer[layer.name.value] ?? [:], parameterOwner: parameterOwner,
+                environment: environment)
+            {
                 experimentsByLayer[layer.name.value, default: []].append(experiment)
             }
         }
@@ -123,7 +131,7 @@ struct ProjectChecker {
     // MARK: Experiments
 
     private mutating func checkExperiment(
-        _ declaration: ExperimentDeclaration, layer: LayerDeclaration,
+        _ declaration: ExperimentDeclaration, layer: LayerDeclaration, layerParameters: [String: ParameterDeclaration],
         parameterOwner: [String: (layer: String, declaration: ParameterDeclaration)], environment: TargetingEnvironment
     ) -> CheckedExperiment? {
         let name = declaration.name.value
@@ -141,7 +149,6 @@ struct ProjectChecker {
         var variants: [CheckedVariant] = []
         var variantNames = Set<String>()
         var totalWeight = 0
-        let layerParameters = Dictionary(uniqueKeysWithValues: layer.parameters.map { ($0.name.value, $0) })
         for variant in declaration.variants {
             if !variantNames.insert(variant.name.value).inserted {
                 diagnostics.error(at: variant.name.location, "duplicate variant '\(variant.name.value)' in experiment '\(name)'")
