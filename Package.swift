@@ -109,6 +109,7 @@ let package = Package(
         .testTarget(
             name: "AllotCompilerTests",
             dependencies: ["AllotCore", "AllotCompiler"],
+            exclude: ["Golden"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
