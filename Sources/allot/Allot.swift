@@ -17,6 +17,8 @@ struct Allot: AsyncParsableCommand {
             InspectCommand.self,
             AssignCommand.self,
             SchemaCommand.self,
+            DiffCommand.self,
+            LintCommand.self,
         ]
     )
 

@@ -174,3 +174,50 @@ struct BruteForceTests {
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))\n\(TextReport.render(report))")
     }
 }
+
+extension BruteForceTests {
+    /// Targeting: the reported shares are conditional. Among units that match the targeting on
+    /// both sides they agree with the evaluator; units that match neither never move.
+    @Test func targetedSharesHoldAmongMatchingUnits() throws {
+        let (old, new) = try Fixture.change(
+            Self.base + Self.experiment("a", traffic: "40%", extra: "targeting: country in [\"US\", \"CA\"]\n"),
+            Self.base
+                + Self.experiment(
+                    "a", traffic: "70%", extra: "targeting: country in [\"US\", \"CA\"]\n",
+                    variants: "  - { name: control, weight: 30% }\n  - { name: treatment, weight: 70%, params: { color: red } }\n"))
+        let report = BundleDiff.compare(old: old.snapshot, new: new.snapshot, at: 0)
+        #expect(report.experiments.first?.conditional == true)
+        let countries = ["US", "CA", "DE"]
+        func draw(_ random: inout SeededRandom) -> [String: String] { ["country": countries[Int(random.next() % 3)]] }
+        let matching = try BruteForce.measure(
+            old: old.bundle, new: new.bundle, units: 300_000, seed: 11, now: 0, include: { $0["country"] != "DE" }, attributesFor: draw)
+        let problems = disagreements(report, matching, experiments: ["a"], parameters: [])
+        #expect(problems.isEmpty, "\(problems)")
+        let others = try BruteForce.measure(
+            old: old.bundle, new: new.bundle, units: 30_000, seed: 12, now: 0, include: { $0["country"] == "DE" }, attributesFor: draw)
+        #expect(others.units > 5_000 && others.enrolledOld.isEmpty && others.enrolledNew.isEmpty && others.moves.isEmpty)
+    }
+}
+
+/// Random projects and random changes (ramps, reweights, conclusions, pauses, restarts, added
+/// and removed experiments, holdouts, layer salts, defaults, values, stop dates), each diff
+/// checked against 40,000 units.
+struct RandomChangeTests {
+    @Test(arguments: 0..<24)
+    func randomChangesAgreeWithTheEvaluator(_ seed: Int) throws {
+        var random = SeededRandom(seed: UInt64(1000 + seed))
+        var project = RandomProject.random(&random)
+        let before = project.yaml
+        var changes: [String] = []
+        for _ in 0..<Int.random(in: 1...4, using: &random) { changes.append(project.mutate(&random)) }
+        let (old, new) = try Fixture.change(before, project.yaml)
+        let now: Int64 = 1_800_000_000
+        let report = BundleDiff.compare(old: old.snapshot, new: new.snapshot, at: now)
+        let measured = try BruteForce.measure(
+            old: old.bundle, new: new.bundle, units: 40_000, seed: UInt64(seed), attributes: ["country": "US"], now: now)
+        let names = Set(old.snapshot.contents.experiments.map(\.name)).union(new.snapshot.contents.experiments.map(\.name)).sorted()
+        let parameters = ["color", "size", "ranking"]
+        let problems = disagreements(report, measured, experiments: names, parameters: parameters)
+        #expect(problems.isEmpty, "changes: \(changes)\n\(problems.joined(separator: "\n"))\n\(TextReport.render(report))")
+    }
+}

@@ -229,15 +229,24 @@ private struct Builder {
             } else {
                 continue
             }
-            let targeted =
-                (a.map { p in old.contents.layers[p.layer].experiments.contains { old.enrolls($0) && old.isTargeted($0) } } ?? false)
-                || (b.map { p in new.contents.layers[p.layer].experiments.contains { new.enrolls($0) && new.isTargeted($0) } } ?? false)
+            let targeted = (a.map { targetedSetter(old, $0) } ?? false) || (b.map { targetedSetter(new, $0) } ?? false)
             result.append(
                 .init(
                     name: name, change: change, layer: layer, unitType: newLayer?.unitType ?? oldLayer?.unitType ?? "", type: type,
                     defaultValue: defaultValue, answerChanged: answerChanged, conditional: targeted))
         }
         return result
+    }
+
+    /// Whether a targeted experiment that enrolls units hands out a non-default value of the
+    /// parameter: only then does the answer depend on who matches targeting.
+    private func targetedSetter(_ side: SideIndex, _ parameter: BundleContents.Parameter) -> Bool {
+        side.contents.layers[parameter.layer].experiments.contains { e in
+            side.enrolls(e) && side.isTargeted(e)
+                && side.contents.experiments[e].variants.contains { variant in
+                    variant.parameters.contains { $0.name == parameter.name && $0.json != parameter.defaultJSON }
+                }
+        }
     }
 
     // MARK: Layers, holdouts, segments
