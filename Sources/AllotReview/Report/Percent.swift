@@ -5,9 +5,17 @@ public enum Percent {
         let percent = share * 100
         if percent == 0 { return "0%" }
         if percent == 100 { return "100%" }
+        // Two significant digits for tiny shares, two decimals otherwise.
         var decimals = 2
+        if percent < 0.01 {
+            var magnitude = percent
+            while magnitude < 0.1 && decimals < 12 {
+                magnitude *= 10
+                decimals += 1
+            }
+        }
         var text = fixed(percent, decimals: decimals)
-        while decimals < 8, text == "0" || text == "100" || (text.hasPrefix("0.") && text.allSatisfy { $0 == "0" || $0 == "." }) {
+        while text == "100", decimals < 12 {
             decimals += 1
             text = fixed(percent, decimals: decimals)
         }
