@@ -77,6 +77,13 @@ private struct Builder {
 
     private static func share(_ buckets: Int) -> Double { Double(buckets) / Double(Exact.base) }
 
+    /// A share rounded to 12 significant digits: removes the last-bit noise of the holdout
+    /// products (0.36000000000000004) without ever turning a positive share into zero.
+    static func clean(_ share: Double) -> Double {
+        guard share != 0, share.isFinite else { return share }
+        return Double(String(format: "%.12g", share)) ?? share
+    }
+
     // MARK: Experiments
 
     private mutating func experimentDiff(_ name: String, old o: Int?, new n: Int?) -> (DiffReport.ExperimentDiff?, DiffReport.Reassignment?) {
@@ -112,9 +119,9 @@ private struct Builder {
             freshStart: a != nil && b != nil && a!.salt != b!.salt, owner: .init(a?.owner, b?.owner), variants: variants, overrides: overrides,
             dormant: .init(o.flatMap(old.dormancy), n.flatMap(new.dormancy)),
             impact: .init(
-                enrolled: .init(a == nil ? nil : impact.enrolledOld, b == nil ? nil : impact.enrolledNew), newlyEnrolled: impact.newlyEnrolled,
-                unenrolled: impact.unenrolled, moved: impact.moved, stayed: impact.stayed,
-                moves: impact.moves.map { .init(from: $0.from, to: $0.to, share: $0.share) }),
+                enrolled: .init(a == nil ? nil : Self.clean(impact.enrolledOld), b == nil ? nil : Self.clean(impact.enrolledNew)),
+                newlyEnrolled: Self.clean(impact.newlyEnrolled), unenrolled: Self.clean(impact.unenrolled), moved: Self.clean(impact.moved),
+                stayed: Self.clean(impact.stayed), moves: impact.moves.map { .init(from: $0.from, to: $0.to, share: Self.clean($0.share)) }),
             conditional: (o.map(old.isTargeted) ?? false) || (n.map(new.isTargeted) ?? false), reassigns: false, acknowledged: false)
 
         let reassignment = reassignment(name, o, n, impact, layer: oldLayer?.name ?? "")
@@ -170,7 +177,7 @@ private struct Builder {
         guard !reasons.isEmpty else { return nil }
         let acknowledged = n != nil && (new.snapshot.acknowledged?.contains(name) ?? false)
         return DiffReport.Reassignment(
-            experiment: name, layer: layer, unenrolled: impact.unenrolled, moved: impact.moved, reasons: reasons, acknowledged: acknowledged,
+            experiment: name, layer: layer, unenrolled: Self.clean(impact.unenrolled), moved: Self.clean(impact.moved), reasons: reasons, acknowledged: acknowledged,
             canAcknowledge: n != nil && new.snapshot.acknowledged != nil)
     }
 
@@ -213,7 +220,7 @@ private struct Builder {
             let oldLayer = a.map { old.contents.layers[$0.layer] }
             let newLayer = b.map { new.contents.layers[$0.layer] }
             var answerChanged: Double? = nil
-            if let o, let n { answerChanged = calculator.parameterImpact(oldParameter: o, newParameter: n) }
+            if let o, let n { answerChanged = calculator.parameterImpact(oldParameter: o, newParameter: n).map(Self.clean) }
             let layer = DiffReport.Change(oldLayer?.name, newLayer?.name)
             let type = DiffReport.Change(a?.type.name, b?.type.name)
             let defaultValue = DiffReport.Change(a?.defaultJSON, b?.defaultJSON)
@@ -306,7 +313,8 @@ private struct Builder {
             let diff = DiffReport.HoldoutDiff(
                 name: name, change: a == nil ? "added" : b == nil ? "removed" : "changed", unitType: .init(a?.unitType, b?.unitType),
                 share: .init(a.map { Self.share($0.share) }, b.map { Self.share($0.share) }), saltChanged: a != nil && b != nil && a!.salt != b!.salt,
-                layers: .init(o.map { covered(old, $0) }, n.map { covered(new, $0) }), newlyHeldOut: newly, released: released)
+                layers: .init(o.map { covered(old, $0) }, n.map { covered(new, $0) }), newlyHeldOut: newly.map(Self.clean),
+                released: released.map(Self.clean))
             if a == nil || b == nil || diff.unitType.changed || diff.share.changed || diff.saltChanged || diff.layers.changed {
                 result.append(diff)
             }
