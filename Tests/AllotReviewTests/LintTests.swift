@@ -133,3 +133,15 @@ struct LintTests {
                 .replacingOccurrences(of: "0%", with: "0%25"))
     }
 }
+
+extension LintTests {
+    @Test func experimentSharingItsLayersSalt() throws {
+        let (warnings, rendered) = try Self.lint(Self.header + Self.experiment("checkout"))
+        #expect(warnings.count == 1)
+        #expect(
+            rendered.hasPrefix(
+                "experiments/main.yaml:19:7: warning: experiment 'checkout' hashes its variants with salt 'checkout', which layer 'checkout' also uses"),
+            "\(rendered)")
+        #expect(try Self.lint(Self.header + Self.experiment("checkout", extra: "salt: checkout-variants\n")).warnings.isEmpty)
+    }
+}

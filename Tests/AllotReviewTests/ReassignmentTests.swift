@@ -123,3 +123,20 @@ struct ReassignmentTests {
         #expect(fromBundles.reassignments.first?.unenrolled == fromFiles.reassignments.first?.unenrolled)
     }
 }
+
+/// Caveats the report must carry.
+struct NotesTests {
+    @Test func aSaltUsedInTwoRolesIsFlagged() throws {
+        // An experiment named like its layer gets the layer's salt by default: its variant
+        // bucket is its layer bucket, so the shares involving it cannot assume independence.
+        let (old, new) = try Fixture.change(
+            BruteForceTests.base + BruteForceTests.experiment("other", traffic: "10%"),
+            BruteForceTests.base + BruteForceTests.experiment("other", traffic: "10%") + BruteForceTests.experiment("checkout", traffic: "20%"))
+        let report = BundleDiff.compare(old: old.snapshot, new: new.snapshot, at: 0)
+        #expect(report.notes.count == 1)
+        #expect(report.notes.first?.hasPrefix("salt 'checkout' (user_id) is used by experiment 'checkout' and layer 'checkout'") == true, "\(report.notes)")
+        #expect(MarkdownReport.render(report).contains("> ⚠️ salt 'checkout'"))
+        let clean = BundleDiff.compare(old: old.snapshot, new: old.snapshot, at: 0)
+        #expect(clean.notes.isEmpty && clean.experiments.isEmpty && clean.parameters.isEmpty && clean.summary.experimentsUnchanged == 1)
+    }
+}

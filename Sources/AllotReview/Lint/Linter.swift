@@ -41,11 +41,25 @@ public enum Linter {
             }
         }
 
+        // The compiler keeps layer and holdout salts unique, and experiment salts unique among
+        // experiments, but not the two apart: an experiment named like its layer hashes its
+        // variants with its layer's salt, so its variant follows its layer bucket.
+        var otherSalts: [String: String] = [:]
+        for layer in project.layers { otherSalts[layer.salt] = "layer '\(layer.name)'" }
+        for holdout in project.holdouts { otherSalts[holdout.salt] = "holdout '\(holdout.name)'" }
+
         for layer in project.layers {
             let parameterDefaults = layer.parameters.map { ($0.name.value, $0.defaultValue.json) }
             for experiment in layer.experiments {
                 let declaration = experiment.declaration
                 let name = experiment.name
+                if experiment.status != .concluded, let other = otherSalts[experiment.salt] {
+                    bag.warning(
+                        at: declaration.salt?.location ?? declaration.name.location,
+                        "experiment '\(name)' hashes its variants with salt '\(experiment.salt)', which \(other) also uses: "
+                            + "its variant is not independent of that bucket (with a layer's salt, every enrolled unit can land in one variant)",
+                        hint: "give it its own salt (`salt: \(name)-variants`) or rename it; on a running experiment that is a fresh start")
+                }
                 if experiment.status == .running, let stop = declaration.stop, stop.value <= options.at {
                     bag.warning(
                         at: stop.location, "experiment '\(name)' is running but its stop time has passed: every unit gets the defaults",
