@@ -97,7 +97,8 @@ struct BruteForceTests {
         Scenario(
             name: "concluded experiment's buckets reused by a new one",
             old: base + experiment("a", status: "concluded", traffic: "") + experiment("b", traffic: "20%"),
-            new: base + experiment("a", status: "concluded", traffic: "") + experiment("b", traffic: "20%") + experiment("c", traffic: "80%"),
+            new: base + experiment("a", status: "concluded", traffic: "") + experiment("b", traffic: "20%")
+                + experiment("c", traffic: "80%"),
             expectation: { r in impact(r, "c").map { $0.newlyEnrolled > 0.79 } ?? false }),
         Scenario(
             name: "salt restart",
@@ -141,7 +142,8 @@ struct BruteForceTests {
             expectation: { r in impact(r, "a").map { $0.unenrolled > 0.2 && $0.moved == 0 } ?? false }),
         Scenario(
             name: "pause and default change",
-            old: base + experiment("a", traffic: "50%") + experiment("b", traffic: "30%", variants: "  - { name: big, weight: 100%, params: { size: 14 } }\n"),
+            old: base + experiment("a", traffic: "50%")
+                + experiment("b", traffic: "30%", variants: "  - { name: big, weight: 100%, params: { size: 14 } }\n"),
             new: base.replacingOccurrences(of: "default: blue", with: "default: navy") + experiment("a", status: "paused", traffic: "50%")
                 + experiment("b", traffic: "30%", variants: "  - { name: big, weight: 100%, params: { size: 14 } }\n"),
             expectation: { r in r.parameters.first { $0.name == "color" }?.answerChanged == 1 }),
@@ -150,7 +152,9 @@ struct BruteForceTests {
             old: base + experiment("a", traffic: "50%") + experiment("b", traffic: "30%"),
             new: base + experiment("a", traffic: "50%", extra: "stop: 2025-01-01T00:00:00Z\n")
                 + experiment("b", traffic: "30%", extra: "start: 2020-01-01T00:00:00Z\n"),
-            expectation: { r in impact(r, "a").map { $0.unenrolled > 0.49 } ?? false && impact(r, "b").map { $0.stayed == 0.3 && $0.moved == 0 } ?? false }),
+            expectation: { r in
+                impact(r, "a").map { $0.unenrolled > 0.49 } ?? false && impact(r, "b").map { $0.stayed == 0.3 && $0.moved == 0 } ?? false
+            }),
         Scenario(
             name: "targeted experiment, among matching units",
             old: base + experiment("a", traffic: "40%", extra: "targeting: country == \"US\"\n"),
@@ -169,7 +173,8 @@ struct BruteForceTests {
         let measured = try BruteForce.measure(
             old: old.bundle, new: new.bundle, units: 200_000, seed: 7, attributes: scenario.attributes, now: scenario.now)
         let names = Set(old.snapshot.contents.experiments.map(\.name)).union(new.snapshot.contents.experiments.map(\.name)).sorted()
-        let parameters = Set(old.snapshot.contents.parameters.map(\.name)).intersection(new.snapshot.contents.parameters.map(\.name)).sorted()
+        let parameters = Set(old.snapshot.contents.parameters.map(\.name)).intersection(new.snapshot.contents.parameters.map(\.name))
+            .sorted()
         let problems = disagreements(report, measured, experiments: names, parameters: parameters)
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))\n\(TextReport.render(report))")
     }

@@ -9,9 +9,13 @@ import Testing
 /// through the built `allot` binary.
 @Suite(.serialized)
 struct GitDiffTests {
-    static let first = BruteForceTests.base + BruteForceTests.experiment("a", traffic: "20%") + BruteForceTests.experiment("b", traffic: "30%")
-    static let second = BruteForceTests.base + BruteForceTests.experiment("a", traffic: "50%")
-        + BruteForceTests.experiment("b", traffic: "30%", variants: "  - { name: control, weight: 40% }\n  - { name: treatment, weight: 60%, params: { color: red } }\n")
+    static let first =
+        BruteForceTests.base + BruteForceTests.experiment("a", traffic: "20%") + BruteForceTests.experiment("b", traffic: "30%")
+    static let second =
+        BruteForceTests.base + BruteForceTests.experiment("a", traffic: "50%")
+        + BruteForceTests.experiment(
+            "b", traffic: "30%",
+            variants: "  - { name: control, weight: 40% }\n  - { name: treatment, weight: 60%, params: { color: red } }\n")
 
     @discardableResult
     static func run(_ executable: String, _ arguments: [String], in directory: String, environment: [String: String] = [:]) throws
@@ -36,7 +40,10 @@ struct GitDiffTests {
     static func git(_ arguments: [String], in directory: String) throws {
         let result = try run(
             "/usr/bin/env", ["git"] + arguments, in: directory,
-            environment: ["GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"])
+            environment: [
+                "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+                "GIT_COMMITTER_EMAIL": "t@example.com",
+            ])
         guard result.status == 0 else { throw FixtureError(message: "git \(arguments): \(result.stderr)") }
     }
 
@@ -76,7 +83,9 @@ struct GitDiffTests {
         let fromGit = BundleDiff.compare(old: old, new: new, at: 0)
         let (a, b) = try Fixture.change(Self.first, Self.second)
         let fromFiles = BundleDiff.compare(old: a.snapshot, new: b.snapshot, at: 0)
-        #expect(TextReport.render(fromGit).split(separator: "\n").dropFirst() == TextReport.render(fromFiles).split(separator: "\n").dropFirst())
+        #expect(
+            TextReport.render(fromGit).split(separator: "\n").dropFirst() == TextReport.render(fromFiles).split(separator: "\n").dropFirst()
+        )
         #expect(fromGit.experiments.map(\.name) == ["a", "b"])
         #expect(fromGit.experiments[0].impact.newlyEnrolled == 0.3)
         #expect(fromGit.reassignments.map(\.experiment) == ["b"])
@@ -87,7 +96,8 @@ struct GitDiffTests {
         defer { try? FileManager.default.removeItem(atPath: repository) }
         let old = try GitSnapshot.compile(revision: "HEAD~2", experiments: repository + "/experiments")
         #expect(old.contents.experiments.isEmpty && old.contents.layers.isEmpty)
-        let report = BundleDiff.compare(old: old, new: try GitSnapshot.compile(revision: "HEAD", experiments: repository + "/experiments"), at: 0)
+        let report = BundleDiff.compare(
+            old: old, new: try GitSnapshot.compile(revision: "HEAD", experiments: repository + "/experiments"), at: 0)
         #expect(report.summary.experimentsAdded == 2 && report.reassignments.isEmpty)
         #expect(throws: ReviewError.self) { try GitSnapshot.compile(revision: "no-such-branch", experiments: repository + "/experiments") }
     }
@@ -117,7 +127,8 @@ struct GitDiffTests {
 
         // A reweight without acknowledgement fails the guard, and the Markdown report is still written.
         let guarded = try Self.run(
-            allot, ["diff", "main~1", "main", "--fail-on-reassign", "--format", "markdown", "--output", "report.md", "--at", "0"], in: repository)
+            allot, ["diff", "main~1", "main", "--fail-on-reassign", "--format", "markdown", "--output", "report.md", "--at", "0"],
+            in: repository)
         #expect(guarded.status == 1)
         #expect(guarded.stderr.contains("--fail-on-reassign): b"), "\(guarded.stderr)")
         let markdown = try String(contentsOfFile: repository + "/report.md", encoding: .utf8)
@@ -132,7 +143,9 @@ struct GitDiffTests {
 
         let missing = try Self.run(allot, ["diff", "no-such-branch", "HEAD"], in: repository)
         #expect(missing.status == 2)
-        #expect(missing.stderr.contains("'no-such-branch' is not a bundle file, an experiments directory or a git revision"), "\(missing.stderr)")
+        #expect(
+            missing.stderr.contains("'no-such-branch' is not a bundle file, an experiments directory or a git revision"),
+            "\(missing.stderr)")
     }
 
     @Test func commandLineDiffOfBundles() throws {
@@ -168,7 +181,9 @@ struct GitDiffTests {
             .write(toFile: directory + "/experiments/main.yaml", atomically: true, encoding: .utf8)
         let relaxed = try Self.run(allot, ["lint"], in: directory)
         #expect(relaxed.status == 0)
-        #expect(relaxed.stdout.hasPrefix("experiments/main.yaml:24:10: warning: experiment 'idle' is running at 0% traffic"), "\(relaxed.stdout)")
+        #expect(
+            relaxed.stdout.hasPrefix("experiments/main.yaml:24:10: warning: experiment 'idle' is running at 0% traffic"),
+            "\(relaxed.stdout)")
         #expect(relaxed.stderr.contains("1 warning"))
         let strict = try Self.run(allot, ["lint", "--strict", "--format", "github"], in: directory)
         #expect(strict.status == 1)

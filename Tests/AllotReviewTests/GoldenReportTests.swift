@@ -36,24 +36,31 @@ struct GoldenReportTests {
                     variants: "  - { name: control, weight: 40% }\n  - { name: big, weight: 60%, params: { size: 14 } }\n")),
         Scenario(
             name: "conclude-add-holdout-default",
-            old: base + BruteForceTests.experiment("old-ranker", layer: "search", traffic: "50%",
-                variants: "  - { name: control, weight: 50% }\n  - { name: neural, weight: 50%, params: { ranking: neural } }\n")
+            old: base
+                + BruteForceTests.experiment(
+                    "old-ranker", layer: "search", traffic: "50%",
+                    variants: "  - { name: control, weight: 50% }\n  - { name: neural, weight: 50%, params: { ranking: neural } }\n")
                 + BruteForceTests.experiment("a", traffic: "40%")
                 + "\n---\nkind: Holdout\nname: global\nunit: user_id\ntraffic: 5%\n",
             new: base.replacingOccurrences(of: "default: bm25", with: "default: hybrid")
-                + BruteForceTests.experiment("old-ranker", layer: "search", status: "concluded", traffic: "", extra: "acknowledge: [reassignment]\n",
+                + BruteForceTests.experiment(
+                    "old-ranker", layer: "search", status: "concluded", traffic: "", extra: "acknowledge: [reassignment]\n",
                     variants: "  - { name: control, weight: 50% }\n  - { name: neural, weight: 50%, params: { ranking: neural } }\n")
-                + BruteForceTests.experiment("new-ranker", layer: "search", traffic: "25%",
+                + BruteForceTests.experiment(
+                    "new-ranker", layer: "search", traffic: "25%",
                     variants: "  - { name: control, weight: 50% }\n  - { name: learned, weight: 50%, params: { ranking: learned } }\n")
                 + BruteForceTests.experiment("a", traffic: "40%")
                 + "\n---\nkind: Holdout\nname: global\nunit: user_id\ntraffic: 10%\nlayers: [checkout]\n"),
         Scenario(
             name: "restart-and-reshuffle",
-            old: base + BruteForceTests.experiment("a", traffic: "40%") + BruteForceTests.experiment("s", layer: "search", traffic: "60%",
-                variants: "  - { name: on, weight: 100%, params: { ranking: neural } }\n"),
+            old: base + BruteForceTests.experiment("a", traffic: "40%")
+                + BruteForceTests.experiment(
+                    "s", layer: "search", traffic: "60%",
+                    variants: "  - { name: on, weight: 100%, params: { ranking: neural } }\n"),
             new: base.replacingOccurrences(of: "name: search\nunit: user_id", with: "name: search\nunit: user_id\nsalt: search-2")
                 + BruteForceTests.experiment("a", traffic: "40%", extra: "restart: 1\nacknowledge: [reassignment]\n")
-                + BruteForceTests.experiment("s", layer: "search", traffic: "60%",
+                + BruteForceTests.experiment(
+                    "s", layer: "search", traffic: "60%",
                     variants: "  - { name: on, weight: 100%, params: { ranking: neural } }\n")),
     ]
 

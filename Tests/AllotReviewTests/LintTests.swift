@@ -28,19 +28,23 @@ struct LintTests {
 
         """
 
-    static func experiment(_ name: String, layer: String = "checkout", status: String = "running", traffic: String = "10%", extra: String = "",
-                           variants: String = "  - { name: control, weight: 50% }\n  - { name: red, weight: 50%, params: { color: red } }\n") -> String {
+    static func experiment(
+        _ name: String, layer: String = "checkout", status: String = "running", traffic: String = "10%", extra: String = "",
+        variants: String = "  - { name: control, weight: 50% }\n  - { name: red, weight: 50%, params: { color: red } }\n"
+    ) -> String {
         "---\nkind: Experiment\nname: \(name)\nlayer: \(layer)\nowner: o@example.com\nstatus: \(status)\ntraffic: \(traffic)\n\(extra)variants:\n\(variants)"
     }
 
-    static func lint(_ yaml: String, at: Int64 = 1_800_000_000, threshold: Int = 9_000) throws -> (warnings: [Diagnostic], rendered: String) {
+    static func lint(_ yaml: String, at: Int64 = 1_800_000_000, threshold: Int = 9_000) throws -> (warnings: [Diagnostic], rendered: String)
+    {
         let output = try Fixture.compile(yaml).output
         let warnings = Linter.lint(output, options: .init(at: at, layerFullThreshold: threshold))
         return (warnings, DiagnosticRenderer(sources: output.sources).render(warnings))
     }
 
     @Test func cleanProjectHasNoWarnings() throws {
-        let yaml = Self.header + Self.experiment("a", extra: "targeting: country == \"US\" && age >= 18\nstop: 2030-01-01T00:00:00Z\n")
+        let yaml =
+            Self.header + Self.experiment("a", extra: "targeting: country == \"US\" && age >= 18\nstop: 2030-01-01T00:00:00Z\n")
             + Self.experiment("b", layer: "search", variants: "  - { name: on, weight: 100%, params: { ranking: neural } }\n")
         #expect(try Self.lint(yaml).warnings.isEmpty)
     }
@@ -49,7 +53,9 @@ struct LintTests {
         let yaml = Self.header + Self.experiment("old", extra: "stop: 2025-01-01T00:00:00Z\n")
         let (warnings, rendered) = try Self.lint(yaml, at: 1_800_000_000)
         #expect(warnings.count == 1)
-        #expect(rendered.hasPrefix("experiments/main.yaml:24:7: warning: experiment 'old' is running but its stop time has passed"), "\(rendered)")
+        #expect(
+            rendered.hasPrefix("experiments/main.yaml:24:7: warning: experiment 'old' is running but its stop time has passed"),
+            "\(rendered)")
         #expect(rendered.contains(" 24 | stop: 2025-01-01T00:00:00Z\n    |       ^~~~~~~~~~~~~~~~~~~~"), "\(rendered)")
         // Before the stop time, nothing to say.
         #expect(try Self.lint(yaml, at: 1_700_000_000).warnings.isEmpty)
@@ -67,22 +73,24 @@ struct LintTests {
     }
 
     @Test func emptySegmentsAndTheExperimentsThatNeedThem() throws {
-        let yaml = Self.header + """
-            ---
-            kind: Segment
-            name: nobody
-            unit: user_id
-            ids: []
-            ---
-            kind: Segment
-            name: impossible
-            rule: age < 0 && age > 10
-            ---
-            kind: Segment
-            name: fine
-            rule: age > 10
+        let yaml =
+            Self.header + """
+                ---
+                kind: Segment
+                name: nobody
+                unit: user_id
+                ids: []
+                ---
+                kind: Segment
+                name: impossible
+                rule: age < 0 && age > 10
+                ---
+                kind: Segment
+                name: fine
+                rule: age > 10
 
-            """ + Self.experiment("gated", extra: "segments: [nobody, impossible]\n") + Self.experiment("uses", extra: "targeting: in segment(\"nobody\")\n")
+                """ + Self.experiment("gated", extra: "segments: [nobody, impossible]\n")
+            + Self.experiment("uses", extra: "targeting: in segment(\"nobody\")\n")
             + Self.experiment("ok", extra: "segments: [nobody, fine]\n")
         let (warnings, _) = try Self.lint(yaml)
         let messages = warnings.map(\.message)
@@ -103,7 +111,8 @@ struct LintTests {
         let same = Self.experiment(
             "aa", variants: "  - { name: a, weight: 50%, params: { color: red } }\n  - { name: b, weight: 50%, params: { color: red } }\n")
         let defaults = Self.experiment(
-            "explicit", layer: "search", variants: "  - { name: a, weight: 50% }\n  - { name: b, weight: 50%, params: { ranking: bm25 } }\n")
+            "explicit", layer: "search", variants: "  - { name: a, weight: 50% }\n  - { name: b, weight: 50%, params: { ranking: bm25 } }\n"
+        )
         let rollout = Self.experiment("noop", layer: "search", variants: "  - { name: on, weight: 100% }\n")
         let (warnings, _) = try Self.lint(Self.header + same + defaults + rollout)
         let messages = warnings.map(\.message)
@@ -114,12 +123,14 @@ struct LintTests {
     }
 
     @Test func layersNearlyFull() throws {
-        let yaml = Self.header + Self.experiment("big", traffic: "60%") + Self.experiment("bigger", traffic: "32.5%")
+        let yaml =
+            Self.header + Self.experiment("big", traffic: "60%") + Self.experiment("bigger", traffic: "32.5%")
             + Self.experiment(
                 "paused", layer: "search", status: "paused", traffic: "89.99%",
                 variants: "  - { name: a, weight: 50% }\n  - { name: b, weight: 50%, params: { ranking: neural } }\n")
         let (warnings, rendered) = try Self.lint(yaml)
-        #expect(warnings.map(\.message) == ["layer 'checkout' is 92.5% allocated to running and paused experiments; 7.5% is left for new ones"])
+        #expect(
+            warnings.map(\.message) == ["layer 'checkout' is 92.5% allocated to running and paused experiments; 7.5% is left for new ones"])
         #expect(rendered.hasPrefix("experiments/main.yaml:7:7: warning:"), "\(rendered)")
         #expect(try Self.lint(yaml, threshold: 9_300).warnings.isEmpty)
         #expect(try Self.lint(yaml, threshold: 8_999).warnings.count == 2)
@@ -140,7 +151,8 @@ extension LintTests {
         #expect(warnings.count == 1)
         #expect(
             rendered.hasPrefix(
-                "experiments/main.yaml:19:7: warning: experiment 'checkout' hashes its variants with salt 'checkout', which layer 'checkout' also uses"),
+                "experiments/main.yaml:19:7: warning: experiment 'checkout' hashes its variants with salt 'checkout', which layer 'checkout' also uses"
+            ),
             "\(rendered)")
         #expect(try Self.lint(Self.header + Self.experiment("checkout", extra: "salt: checkout-variants\n")).warnings.isEmpty)
     }

@@ -34,7 +34,8 @@ struct PerformanceTests {
                 if n % 3 == 0 { text += "targeting: country == \"US\"\n" }
                 text += extra
                 text += "variants:\n  - { name: control, weight: \(RandomProject.percent(weights.0)) }\n"
-                text += "  - { name: treatment, weight: \(RandomProject.percent(weights.1)), params: { p\(l)_color: red, p\(l)_size: \(n % 50) } }\n"
+                text +=
+                    "  - { name: treatment, weight: \(RandomProject.percent(weights.1)), params: { p\(l)_color: red, p\(l)_size: \(n % 50) } }\n"
             }
             files.append(SourceFile(path: "big/layer-\(l).yaml", text: text))
         }

@@ -8,17 +8,20 @@ import Testing
 /// `--fail-on-reassign`: which changes move or un-enroll enrolled units, and which
 /// acknowledgements let them through.
 struct ReassignmentTests {
-    static let base = BruteForceTests.base + """
+    static let base =
+        BruteForceTests.base + """
 
-        ---
-        kind: Segment
-        name: beta
-        unit: user_id
-        ids: [u1, u2, u3]
-        """
+            ---
+            kind: Segment
+            name: beta
+            unit: user_id
+            ids: [u1, u2, u3]
+            """
 
-    static func experiment(_ name: String, status: String = "running", traffic: String = "30%", extra: String = "", layer: String = "checkout",
-                           variants: String = "  - { name: control, weight: 50% }\n  - { name: treatment, weight: 50%, params: { color: red } }\n") -> String {
+    static func experiment(
+        _ name: String, status: String = "running", traffic: String = "30%", extra: String = "", layer: String = "checkout",
+        variants: String = "  - { name: control, weight: 50% }\n  - { name: treatment, weight: 50%, params: { color: red } }\n"
+    ) -> String {
         BruteForceTests.experiment(name, layer: layer, status: status, traffic: traffic, extra: extra, variants: variants)
     }
 
@@ -42,22 +45,34 @@ struct ReassignmentTests {
 
     static let cases: [Case] = [
         Case(name: "ramp up", old: experiment("a"), new: experiment("a", traffic: "50%"), expected: [:]),
-        Case(name: "ramp down", old: experiment("a"), new: experiment("a", traffic: "10%"), expected: ["a": false], reason: "un-enrolls 20%"),
-        Case(name: "ramp down, acknowledged", old: experiment("a"), new: experiment("a", traffic: "10%", extra: acknowledge), expected: ["a": true]),
-        Case(name: "reweight", old: experiment("a"), new: experiment("a", variants: reweighted), expected: ["a": false], reason: "moves 3%"),
-        Case(name: "reweight, acknowledged", old: experiment("a"), new: experiment("a", extra: acknowledge, variants: reweighted), expected: ["a": true]),
+        Case(
+            name: "ramp down", old: experiment("a"), new: experiment("a", traffic: "10%"), expected: ["a": false], reason: "un-enrolls 20%"),
+        Case(
+            name: "ramp down, acknowledged", old: experiment("a"), new: experiment("a", traffic: "10%", extra: acknowledge),
+            expected: ["a": true]),
+        Case(
+            name: "reweight", old: experiment("a"), new: experiment("a", variants: reweighted), expected: ["a": false], reason: "moves 3%"),
+        Case(
+            name: "reweight, acknowledged", old: experiment("a"), new: experiment("a", extra: acknowledge, variants: reweighted),
+            expected: ["a": true]),
         Case(name: "conclude", old: experiment("a"), new: experiment("a", status: "concluded", traffic: ""), expected: ["a": false]),
         Case(name: "pause", old: experiment("a"), new: experiment("a", status: "paused"), expected: ["a": false]),
         Case(name: "resume", old: experiment("a", status: "paused"), new: experiment("a"), expected: [:]),
-        Case(name: "reweight while paused", old: experiment("a", status: "paused"), new: experiment("a", status: "paused", variants: reweighted), expected: [:]),
         Case(
-            name: "remove a running experiment", old: experiment("a") + experiment("b", traffic: "10%"), new: experiment("b", traffic: "10%"),
+            name: "reweight while paused", old: experiment("a", status: "paused"),
+            new: experiment("a", status: "paused", variants: reweighted), expected: [:]),
+        Case(
+            name: "remove a running experiment", old: experiment("a") + experiment("b", traffic: "10%"),
+            new: experiment("b", traffic: "10%"),
             expected: ["a": false], reason: "removed while it enrolls 30%"),
         Case(
-            name: "remove a concluded experiment", old: experiment("a", status: "concluded", traffic: "") + experiment("b"), new: experiment("b"),
+            name: "remove a concluded experiment", old: experiment("a", status: "concluded", traffic: "") + experiment("b"),
+            new: experiment("b"),
             expected: [:]),
         Case(name: "restart", old: experiment("a"), new: experiment("a", extra: "restart: 1\n"), expected: ["a": false]),
-        Case(name: "stop date passed", old: experiment("a"), new: experiment("a", extra: "stop: 2025-01-01T00:00:00Z\n"), expected: ["a": false]),
+        Case(
+            name: "stop date passed", old: experiment("a"), new: experiment("a", extra: "stop: 2025-01-01T00:00:00Z\n"),
+            expected: ["a": false]),
         Case(name: "stop date ahead", old: experiment("a"), new: experiment("a", extra: "stop: 2030-01-01T00:00:00Z\n"), expected: [:]),
         Case(
             name: "targeting widened", old: experiment("a", extra: "targeting: country == \"US\"\n"),
@@ -71,13 +86,16 @@ struct ReassignmentTests {
         Case(name: "segments added", old: experiment("a"), new: experiment("a", extra: "segments: [beta]\n"), expected: ["a": false]),
         Case(
             name: "holdout grows over running experiments",
-            old: experiment("a") + experiment("r", layer: "search", variants: "  - { name: x, weight: 100%, params: { ranking: neural } }\n")
+            old: experiment("a")
+                + experiment("r", layer: "search", variants: "  - { name: x, weight: 100%, params: { ranking: neural } }\n")
                 + "---\nkind: Holdout\nname: h\nunit: user_id\ntraffic: 5%\n",
             new: experiment("a", extra: acknowledge)
                 + experiment("r", layer: "search", variants: "  - { name: x, weight: 100%, params: { ranking: neural } }\n")
                 + "---\nkind: Holdout\nname: h\nunit: user_id\ntraffic: 10%\n",
             expected: ["a": true, "r": false]),
-        Case(name: "draft edits", old: experiment("d", status: "draft", traffic: ""), new: experiment("d", status: "draft", traffic: "", variants: reweighted), expected: [:]),
+        Case(
+            name: "draft edits", old: experiment("d", status: "draft", traffic: ""),
+            new: experiment("d", status: "draft", traffic: "", variants: reweighted), expected: [:]),
     ]
 
     @Test(arguments: cases)
@@ -98,22 +116,26 @@ struct ReassignmentTests {
         let old = Self.base + Self.experiment("a", extra: "segments: [beta]\n") + Self.experiment("b", traffic: "10%")
         let new = Self.experiment("a", extra: "segments: [beta]\n") + Self.experiment("b", traffic: "10%")
         let shrunk = BundleDiff.compare(
-            old: try Fixture.compile(old).snapshot, new: try Fixture.compile(fewer + new, lock: try Fixture.compile(old).output.lock).snapshot, at: 0)
+            old: try Fixture.compile(old).snapshot,
+            new: try Fixture.compile(fewer + new, lock: try Fixture.compile(old).output.lock).snapshot, at: 0)
         #expect(shrunk.reassignments.map(\.experiment) == ["a"])
         #expect(shrunk.reassignments.first?.reasons.first?.contains("segment 'beta' lost members") == true)
         #expect(shrunk.segments.map { [$0.name, "\($0.idsAdded)", "\($0.idsRemoved)"] } == [["beta", "0", "1"]])
         let grown = BundleDiff.compare(
-            old: try Fixture.compile(old).snapshot, new: try Fixture.compile(more + new, lock: try Fixture.compile(old).output.lock).snapshot, at: 0)
+            old: try Fixture.compile(old).snapshot,
+            new: try Fixture.compile(more + new, lock: try Fixture.compile(old).output.lock).snapshot, at: 0)
         #expect(grown.reassignments.isEmpty)
         #expect(grown.segments.first?.usedBy == ["a"])
     }
 
     @Test func bundlesCarryNoAcknowledgement() throws {
-        let (old, new) = try Fixture.change(Self.base + Self.experiment("a"), Self.base + Self.experiment("a", traffic: "10%", extra: Self.acknowledge))
+        let (old, new) = try Fixture.change(
+            Self.base + Self.experiment("a"), Self.base + Self.experiment("a", traffic: "10%", extra: Self.acknowledge))
         let fromFiles = BundleDiff.compare(old: old.snapshot, new: new.snapshot, at: 0)
         #expect(fromFiles.reassignments.map(\.acknowledged) == [true])
         let fromBundles = BundleDiff.compare(
-            old: ReviewSnapshot(origin: .bundle(path: "1.bundle"), bundle: old.bundle), new: ReviewSnapshot(origin: .bundle(path: "2.bundle"), bundle: new.bundle),
+            old: ReviewSnapshot(origin: .bundle(path: "1.bundle"), bundle: old.bundle),
+            new: ReviewSnapshot(origin: .bundle(path: "2.bundle"), bundle: new.bundle),
             at: 0)
         #expect(fromBundles.reassignments.map(\.acknowledged) == [false])
         #expect(fromBundles.reassignments.map(\.canAcknowledge) == [false])
@@ -131,10 +153,13 @@ struct NotesTests {
         // bucket is its layer bucket, so the shares involving it cannot assume independence.
         let (old, new) = try Fixture.change(
             BruteForceTests.base + BruteForceTests.experiment("other", traffic: "10%"),
-            BruteForceTests.base + BruteForceTests.experiment("other", traffic: "10%") + BruteForceTests.experiment("checkout", traffic: "20%"))
+            BruteForceTests.base + BruteForceTests.experiment("other", traffic: "10%")
+                + BruteForceTests.experiment("checkout", traffic: "20%"))
         let report = BundleDiff.compare(old: old.snapshot, new: new.snapshot, at: 0)
         #expect(report.notes.count == 1)
-        #expect(report.notes.first?.hasPrefix("salt 'checkout' (user_id) is used by experiment 'checkout' and layer 'checkout'") == true, "\(report.notes)")
+        #expect(
+            report.notes.first?.hasPrefix("salt 'checkout' (user_id) is used by experiment 'checkout' and layer 'checkout'") == true,
+            "\(report.notes)")
         #expect(MarkdownReport.render(report).contains("> ⚠️ salt 'checkout'"))
         let clean = BundleDiff.compare(old: old.snapshot, new: old.snapshot, at: 0)
         #expect(clean.notes.isEmpty && clean.experiments.isEmpty && clean.parameters.isEmpty && clean.summary.experimentsUnchanged == 1)

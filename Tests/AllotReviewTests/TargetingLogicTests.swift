@@ -25,7 +25,8 @@ struct TargetingLogicTests {
         ]
         var attributes: [String: TargetingEnvironment.Attribute] = [:]
         for (index, (name, type)) in types.enumerated() { attributes[name] = .init(index: index, type: type) }
-        return TargetingEnvironment(attributes: attributes, unitTypes: ["user_id"], segments: ["empty": .init(index: 0), "other": .init(index: 1)])
+        return TargetingEnvironment(
+            attributes: attributes, unitTypes: ["user_id"], segments: ["empty": .init(index: 0), "other": .init(index: 1)])
     }()
 
     static let logic = TargetingLogic(
@@ -167,8 +168,10 @@ struct TargetingLogicTests {
     static func matches(_ expressions: [String], _ valuations: [[String: String]]) throws -> [[Bool]] {
         var yaml = attributes + "\n---\nkind: Layer\nname: l\nunit: user_id\nparams:\n  p: { type: bool, default: false }\n"
         for (i, expression) in expressions.enumerated() {
-            yaml += "---\nkind: Layer\nname: l\(i)\nunit: user_id\n---\nkind: Experiment\nname: t\(i)\nlayer: l\(i)\nowner: o\nstatus: running\n"
-            yaml += "traffic: 100%\ntargeting: '\(expression.replacingOccurrences(of: "'", with: "''"))'\nvariants:\n  - { name: on, weight: 100% }\n"
+            yaml +=
+                "---\nkind: Layer\nname: l\(i)\nunit: user_id\n---\nkind: Experiment\nname: t\(i)\nlayer: l\(i)\nowner: o\nstatus: running\n"
+            yaml +=
+                "traffic: 100%\ntargeting: '\(expression.replacingOccurrences(of: "'", with: "''"))'\nvariants:\n  - { name: on, weight: 100% }\n"
         }
         let bundle = try Fixture.compile(yaml).bundle
         var result = [[Bool]](repeating: [], count: expressions.count)

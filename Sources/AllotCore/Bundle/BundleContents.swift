@@ -169,7 +169,8 @@ extension LoadedBundle {
             let firstRun = p.int(r + PayloadFormat.ExperimentRecord.firstVariantRun)
             let runCount = p.int(r + PayloadFormat.ExperimentRecord.variantRunCount)
             let variantOfBucket =
-                expandingVariantBuckets ? (0..<Bucketing.bucketCount).map { variantForBucket($0, firstRun: firstRun, runCount: runCount) } : []
+                expandingVariantBuckets
+                ? (0..<Bucketing.bucketCount).map { variantForBucket($0, firstRun: firstRun, runCount: runCount) } : []
             let variantRuns = (firstRun..<(firstRun + runCount)).map { run in
                 BundleContents.VariantRun(
                     start: Int(p.u16(p.variantRunRecord(run) + PayloadFormat.VariantRunRecord.start)),
@@ -186,7 +187,8 @@ extension LoadedBundle {
                     salt: p.string(at: r + PayloadFormat.ExperimentRecord.salt), owner: p.string(at: r + PayloadFormat.ExperimentRecord.owner),
                     description: p.string(at: r + PayloadFormat.ExperimentRecord.description),
                     trafficBuckets: p.int(r + PayloadFormat.ExperimentRecord.trafficBuckets), variants: variants,
-                    variantOfBucket: variantOfBucket, variantRuns: variantRuns, targeting: p.string(at: r + PayloadFormat.ExperimentRecord.targetingSource),
+                    variantOfBucket: variantOfBucket, variantRuns: variantRuns,
+                    targeting: p.string(at: r + PayloadFormat.ExperimentRecord.targetingSource),
                     segments: (0..<p.int(r + PayloadFormat.ExperimentRecord.segmentRefCount)).map { segmentNames[p.u32List(firstSegment + $0)] }))
         }
         let layers = (0..<p.layerCount).map { l -> BundleContents.Layer in

@@ -1,5 +1,5 @@
-public import AllotCore
 import AllotCompiler
+public import AllotCore
 import Foundation
 
 /// `allot diff`: what replacing one bundle (or experiments directory, or revision) with another
@@ -86,7 +86,8 @@ private struct Builder {
 
     // MARK: Experiments
 
-    private mutating func experimentDiff(_ name: String, old o: Int?, new n: Int?) -> (DiffReport.ExperimentDiff?, DiffReport.Reassignment?) {
+    private mutating func experimentDiff(_ name: String, old o: Int?, new n: Int?) -> (DiffReport.ExperimentDiff?, DiffReport.Reassignment?)
+    {
         let a = o.map { old.contents.experiments[$0] }
         let b = n.map { new.contents.experiments[$0] }
         let oldLayer = a.map { old.contents.layers[$0.layer] }
@@ -115,8 +116,10 @@ private struct Builder {
             unitType: newLayer?.unitType ?? oldLayer?.unitType ?? "", status: .init(a?.status.name, b?.status.name),
             traffic: .init(a.map { Self.share($0.trafficBuckets) }, b.map { Self.share($0.trafficBuckets) }),
             targeting: .init(a?.targeting, b?.targeting), segments: .init(a?.segments, b?.segments),
-            start: .init(a?.start.map(Self.format), b?.start.map(Self.format)), stop: .init(a?.stop.map(Self.format), b?.stop.map(Self.format)),
-            freshStart: a != nil && b != nil && a!.salt != b!.salt, owner: .init(a?.owner, b?.owner), variants: variants, overrides: overrides,
+            start: .init(a?.start.map(Self.format), b?.start.map(Self.format)),
+            stop: .init(a?.stop.map(Self.format), b?.stop.map(Self.format)),
+            freshStart: a != nil && b != nil && a!.salt != b!.salt, owner: .init(a?.owner, b?.owner), variants: variants,
+            overrides: overrides,
             dormant: .init(o.flatMap(old.dormancy), n.flatMap(new.dormancy)),
             impact: .init(
                 enrolled: .init(a == nil ? nil : Self.clean(impact.enrolledOld), b == nil ? nil : Self.clean(impact.enrolledNew)),
@@ -132,7 +135,8 @@ private struct Builder {
             diff.layer.changed || diff.status.changed || diff.traffic.changed || diff.targeting.changed || diff.segments.changed
             || diff.start.changed || diff.stop.changed || diff.freshStart || diff.owner.changed || !variants.isEmpty || !overrides.isEmpty
         if a != nil, b != nil, !declarationChanged {
-            let affected = impact.newlyEnrolled > 0 || impact.unenrolled > 0 || impact.moved > 0 || diff.dormant.changed || reassignment != nil
+            let affected =
+                impact.newlyEnrolled > 0 || impact.unenrolled > 0 || impact.moved > 0 || diff.dormant.changed || reassignment != nil
             guard affected else { return (nil, reassignment) }
             result.change = "affected"
         }
@@ -169,7 +173,9 @@ private struct Builder {
         }
         if impact.movesAny {
             let moves = impact.moves.prefix(3).map { "\($0.from) → \($0.to) \(Percent.format($0.share))" }.joined(separator: ", ")
-            reasons.append("moves \(Percent.format(impact.moved)) of layer '\(layer)' to another variant (\(moves)\(impact.moves.count > 3 ? ", ..." : ""))")
+            reasons.append(
+                "moves \(Percent.format(impact.moved)) of layer '\(layer)' to another variant (\(moves)\(impact.moves.count > 3 ? ", ..." : ""))"
+            )
         }
         if let n, new.enrolls(n), impact.enrolledNew > 0, let narrowing = conditionNarrowing(o, n) {
             reasons.append(narrowing)
@@ -177,7 +183,8 @@ private struct Builder {
         guard !reasons.isEmpty else { return nil }
         let acknowledged = n != nil && (new.snapshot.acknowledged?.contains(name) ?? false)
         return DiffReport.Reassignment(
-            experiment: name, layer: layer, unenrolled: Self.clean(impact.unenrolled), moved: Self.clean(impact.moved), reasons: reasons, acknowledged: acknowledged,
+            experiment: name, layer: layer, unenrolled: Self.clean(impact.unenrolled), moved: Self.clean(impact.moved), reasons: reasons,
+            acknowledged: acknowledged,
             canAcknowledge: n != nil && new.snapshot.acknowledged != nil)
     }
 
@@ -188,9 +195,11 @@ private struct Builder {
         let b = new.contents.experiments[n]
         let segmentsNarrowed = Set(a.segments).union(referencedSegments(a.targeting, oldTargeting)).intersection(narrowedSegments)
         guard a.targeting != b.targeting || a.segments != b.segments || !segmentsNarrowed.isEmpty else { return nil }
-        let describe = "targeting changed (\(a.targeting.isEmpty ? "everyone" : a.targeting) → \(b.targeting.isEmpty ? "everyone" : b.targeting))"
+        let describe =
+            "targeting changed (\(a.targeting.isEmpty ? "everyone" : a.targeting) → \(b.targeting.isEmpty ? "everyone" : b.targeting))"
         let what =
-            a.targeting != b.targeting ? describe
+            a.targeting != b.targeting
+            ? describe
             : a.segments != b.segments
                 ? "segments changed ([\(a.segments.joined(separator: ", "))] → [\(b.segments.joined(separator: ", "))])"
                 : "segment \(segmentsNarrowed.sorted().map { "'\($0)'" }.joined(separator: ", ")) lost members"
@@ -278,7 +287,8 @@ private struct Builder {
                 reshuffled: a != nil && b != nil && old.layerVariable(o!) != new.layerVariable(n!),
                 allocated: .init(o.map { allocated(old, $0) }, n.map { allocated(new, $0) }),
                 holdouts: .init(
-                    a.map { $0.holdouts.map { old.contents.holdouts[$0].name } }, b.map { $0.holdouts.map { new.contents.holdouts[$0].name } }))
+                    a.map { $0.holdouts.map { old.contents.holdouts[$0].name } },
+                    b.map { $0.holdouts.map { new.contents.holdouts[$0].name } }))
             if a == nil || b == nil || diff.unitType.changed || diff.reshuffled || diff.allocated.changed || diff.holdouts.changed {
                 result.append(diff)
             }
@@ -312,7 +322,8 @@ private struct Builder {
             }
             let diff = DiffReport.HoldoutDiff(
                 name: name, change: a == nil ? "added" : b == nil ? "removed" : "changed", unitType: .init(a?.unitType, b?.unitType),
-                share: .init(a.map { Self.share($0.share) }, b.map { Self.share($0.share) }), saltChanged: a != nil && b != nil && a!.salt != b!.salt,
+                share: .init(a.map { Self.share($0.share) }, b.map { Self.share($0.share) }),
+                saltChanged: a != nil && b != nil && a!.salt != b!.salt,
                 layers: .init(o.map { covered(old, $0) }, n.map { covered(new, $0) }), newlyHeldOut: newly.map(Self.clean),
                 released: released.map(Self.clean))
             if a == nil || b == nil || diff.unitType.changed || diff.share.changed || diff.saltChanged || diff.layers.changed {
@@ -375,7 +386,9 @@ private struct Builder {
     private func notes() -> [String] {
         var roles: [HashVariable: Set<String>] = [:]
         for side in [old, new] {
-            for l in side.contents.layers.indices { roles[side.layerVariable(l), default: []].insert("layer '\(side.contents.layers[l].name)'") }
+            for l in side.contents.layers.indices {
+                roles[side.layerVariable(l), default: []].insert("layer '\(side.contents.layers[l].name)'")
+            }
             for e in side.contents.experiments.indices {
                 roles[side.variantVariable(e), default: []].insert("experiment '\(side.contents.experiments[e].name)'")
             }
@@ -389,7 +402,8 @@ private struct Builder {
             guard kinds.count > 1 else { continue }
             notes.append(
                 "salt '\(variable.salt)' (\(variable.unitType)) is used by \(users.sorted().joined(separator: " and ")): "
-                    + "those hashes are the same, not independent, so their assignments are correlated and the shares involving them are not exact")
+                    + "those hashes are the same, not independent, so their assignments are correlated and the shares involving them are not exact"
+            )
         }
         return notes
     }

@@ -102,7 +102,9 @@ struct ImpactCalculator {
             let sameUnit = old.contents.layers[oldLayer].unitType == new.contents.layers[newLayer].unitType
             if sameUnit, kOld > 0, kNew > 0 {
                 if old.layerVariable(oldLayer) == new.layerVariable(newLayer) {
-                    both = Exact(ownerPairs(oldLayer: oldLayer, newLayer: newLayer)[OwnerPair(old: oldExperiment, new: newExperiment)] ?? 0, scale: 1)
+                    both = Exact(
+                        ownerPairs(oldLayer: oldLayer, newLayer: newLayer)[OwnerPair(old: oldExperiment, new: newExperiment)] ?? 0, scale: 1
+                    )
                 } else {
                     both = Exact(kOld * kNew, scale: 2)
                 }
@@ -225,7 +227,9 @@ struct ImpactCalculator {
                 var splitsNew: [HashVariable: Int] = [:]
                 for (owner, answer) in answersNew { if case .split(_, _, _, let variable) = answer { splitsNew[variable] = owner } }
                 for (ownerOld, answerOld) in answersOld {
-                    guard case .split(_, _, _, let variable) = answerOld, let ownerNew = splitsNew[variable], let answerNew = answersNew[ownerNew] else {
+                    guard case .split(_, _, _, let variable) = answerOld, let ownerNew = splitsNew[variable],
+                        let answerNew = answersNew[ownerNew]
+                    else {
                         continue
                     }
                     let weight = Exact(old.ownedBuckets[ownerOld] * new.ownedBuckets[ownerNew], scale: 2)

@@ -37,7 +37,8 @@ public enum Linter {
                 logic.emptySegments.insert(segment.name)
                 bag.warning(
                     at: segment.declaration.idsFile?.location ?? segment.declaration.name.location,
-                    "segment '\(segment.name)' is empty: it has no rule and lists no ids", hint: "add ids (or a rule), or remove the segment")
+                    "segment '\(segment.name)' is empty: it has no rule and lists no ids",
+                    hint: "add ids (or a rule), or remove the segment")
             }
         }
 
@@ -69,7 +70,8 @@ public enum Linter {
                     if let targeting = experiment.targeting, let contradiction = logic.contradiction(in: targeting) {
                         bag.warning(
                             at: declaration.targeting?.location ?? declaration.name.location,
-                            "targeting of '\(name)' can never match: \(contradiction)", hint: "no unit will be enrolled; fix the expression")
+                            "targeting of '\(name)' can never match: \(contradiction)", hint: "no unit will be enrolled; fix the expression"
+                        )
                     }
                     if !experiment.segments.isEmpty, experiment.segments.allSatisfy({ logic.emptySegments.contains($0) }) {
                         bag.warning(
@@ -101,7 +103,9 @@ public enum Linter {
     }
 
     /// Variants that hand out exactly the same parameters measure nothing between them.
-    private static func warnAboutIdenticalVariants(_ experiment: CheckedExperiment, _ defaults: [(String, String)], _ bag: inout DiagnosticBag) {
+    private static func warnAboutIdenticalVariants(
+        _ experiment: CheckedExperiment, _ defaults: [(String, String)], _ bag: inout DiagnosticBag
+    ) {
         let declarations = experiment.declaration.variants
         func effective(_ variant: CheckedVariant) -> [String] {
             defaults.map { name, json in variant.parameters[name]?.json ?? json }

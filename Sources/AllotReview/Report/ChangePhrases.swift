@@ -31,7 +31,10 @@ struct ChangePhrases {
         if e.status.changed { phrases.append("status \(e.status.old ?? "-") → \(e.status.new ?? "-")") }
         if e.traffic.changed { phrases.append("traffic \(Percent.format(e.traffic.old ?? 0)) → \(Percent.format(e.traffic.new ?? 0))") }
         if e.targeting.changed { phrases.append("targeting \(targeting(e.targeting.old)) → \(targeting(e.targeting.new))") }
-        if e.segments.changed { phrases.append("segments [\((e.segments.old ?? []).joined(separator: ", "))] → [\((e.segments.new ?? []).joined(separator: ", "))]") }
+        if e.segments.changed {
+            phrases.append(
+                "segments [\((e.segments.old ?? []).joined(separator: ", "))] → [\((e.segments.new ?? []).joined(separator: ", "))]")
+        }
         if e.start.changed { phrases.append("start \(e.start.old ?? "none") → \(e.start.new ?? "none")") }
         if e.stop.changed { phrases.append("stop \(e.stop.old ?? "none") → \(e.stop.new ?? "none")") }
         if e.freshStart { phrases.append("fresh start (new variant salt): enrolled units are re-randomised") }
@@ -42,7 +45,8 @@ struct ChangePhrases {
             case "removed": phrases.append("variant \(variant.name) removed (was \(Percent.format(variant.weight.old ?? 0)))")
             default:
                 if variant.weight.changed {
-                    phrases.append("weight \(variant.name) \(Percent.format(variant.weight.old ?? 0)) → \(Percent.format(variant.weight.new ?? 0))")
+                    phrases.append(
+                        "weight \(variant.name) \(Percent.format(variant.weight.old ?? 0)) → \(Percent.format(variant.weight.new ?? 0))")
                 }
             }
             for value in variant.parameters {
@@ -125,9 +129,12 @@ struct ChangePhrases {
         var phrases: [String] = []
         if l.unitType.changed { phrases.append("unit \(l.unitType.old ?? "-") → \(l.unitType.new ?? "-")") }
         if l.reshuffled { phrases.append("salt changed: every unit gets a new bucket") }
-        if l.allocated.changed { phrases.append("allocated \(Percent.format(l.allocated.old ?? 0)) → \(Percent.format(l.allocated.new ?? 0))") }
+        if l.allocated.changed {
+            phrases.append("allocated \(Percent.format(l.allocated.old ?? 0)) → \(Percent.format(l.allocated.new ?? 0))")
+        }
         if l.holdouts.changed {
-            phrases.append("holdouts [\((l.holdouts.old ?? []).joined(separator: ", "))] → [\((l.holdouts.new ?? []).joined(separator: ", "))]")
+            phrases.append(
+                "holdouts [\((l.holdouts.old ?? []).joined(separator: ", "))] → [\((l.holdouts.new ?? []).joined(separator: ", "))]")
         }
         return phrases
     }

@@ -208,7 +208,9 @@ public struct DiffReport: Encodable, Sendable {
             try c.encode(conditional, forKey: .conditional)
         }
 
-        enum CodingKeys: String, CodingKey { case name, change, layer, unitType, type, defaultValue = "default", answerChanged, conditional }
+        enum CodingKeys: String, CodingKey {
+            case name, change, layer, unitType, type, defaultValue = "default", answerChanged, conditional
+        }
     }
 
     public struct LayerDiff: Encodable, Sendable {

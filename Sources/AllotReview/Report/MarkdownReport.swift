@@ -34,7 +34,8 @@ public enum MarkdownReport {
                 let enrolled = "\(Percent.format(e.impact.enrolled.old ?? 0)) → \(Percent.format(e.impact.enrolled.new ?? 0))"
                 lines.append(
                     row([
-                        flag, code(e.name), e.layer.new ?? e.layer.old ?? "", phrases.experiment(e).joined(separator: "<br>"), enrolled + dagger,
+                        flag, code(e.name), e.layer.new ?? e.layer.old ?? "", phrases.experiment(e).joined(separator: "<br>"),
+                        enrolled + dagger,
                         Percent.format(e.impact.newlyEnrolled), Percent.format(e.impact.unenrolled), Percent.format(e.impact.moved),
                     ]))
             }
@@ -91,7 +92,11 @@ public enum MarkdownReport {
             lines.append("| Segment | Change | Used by |")
             lines.append("|---|---|---|")
             for segment in report.segments {
-                lines.append(row([code(segment.name), phrases.segment(segment).joined(separator: "<br>"), segment.usedBy.map(code).joined(separator: ", ")]))
+                lines.append(
+                    row([
+                        code(segment.name), phrases.segment(segment).joined(separator: "<br>"),
+                        segment.usedBy.map(code).joined(separator: ", "),
+                    ]))
             }
         }
         if !report.layers.isEmpty {

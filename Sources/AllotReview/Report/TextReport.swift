@@ -3,12 +3,15 @@ public enum TextReport {
     public static func render(_ report: DiffReport) -> String {
         let phrases = ChangePhrases(code: { $0 })
         var lines: [String] = []
-        lines.append("allot diff \(ChangePhrases.sideLabel(report.old)) → \(ChangePhrases.sideLabel(report.new)), evaluated at \(report.evaluatedAt)")
+        lines.append(
+            "allot diff \(ChangePhrases.sideLabel(report.old)) → \(ChangePhrases.sideLabel(report.new)), evaluated at \(report.evaluatedAt)"
+        )
         let s = report.summary
         lines.append(
             "experiments: \(s.experimentsAdded) added, \(s.experimentsRemoved) removed, \(s.experimentsChanged) changed, "
                 + "\(s.experimentsAffected) affected, \(s.experimentsUnchanged) unchanged; parameters: \(s.parametersChanged) changed")
-        lines.append("shares are exact fractions of each layer's units (no sampling); * = among units that match the experiment's targeting")
+        lines.append(
+            "shares are exact fractions of each layer's units (no sampling); * = among units that match the experiment's targeting")
 
         if !report.experiments.isEmpty {
             lines.append("")
@@ -21,7 +24,9 @@ public enum TextReport {
                 case "affected": mark = "!"
                 default: mark = "~"
                 }
-                lines.append("  \(mark) \(e.name) [\(e.layer.new ?? e.layer.old ?? "")]\(e.reassigns ? (e.acknowledged ? "  (reassigns, acknowledged)" : "  (REASSIGNS)") : "")")
+                lines.append(
+                    "  \(mark) \(e.name) [\(e.layer.new ?? e.layer.old ?? "")]\(e.reassigns ? (e.acknowledged ? "  (reassigns, acknowledged)" : "  (REASSIGNS)") : "")"
+                )
                 for phrase in phrases.experiment(e) { lines.append("      \(phrase)") }
                 lines.append("      " + impactLine(e))
                 for move in e.impact.moves { lines.append("        \(move.from) → \(move.to): \(Percent.format(move.share))") }
@@ -70,7 +75,8 @@ public enum TextReport {
         for r in report.reassignments {
             let verdict =
                 r.acknowledged
-                ? "acknowledged" : r.canAcknowledge ? "not acknowledged (add `acknowledge: [reassignment]` to its file)" : "cannot be acknowledged"
+                ? "acknowledged"
+                : r.canAcknowledge ? "not acknowledged (add `acknowledge: [reassignment]` to its file)" : "cannot be acknowledged"
             lines.append("  \(r.acknowledged ? "ok" : "FAIL") \(r.experiment): \(verdict)")
             for reason in r.reasons { lines.append("      \(reason)") }
         }

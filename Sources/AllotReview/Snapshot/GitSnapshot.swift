@@ -31,7 +31,8 @@ public enum GitSnapshot {
         let directory = location.relative.isEmpty ? tree : tree + "/" + location.relative
         if exists {
             let archive = temporary + "/snapshot.tar"
-            guard let archived = git(["archive", "--format=tar", "-o", archive, commit, "--", pathspec], in: location.root), archived.status == 0
+            guard let archived = git(["archive", "--format=tar", "-o", archive, commit, "--", pathspec], in: location.root),
+                archived.status == 0
             else {
                 throw ReviewError("git archive \(revision) -- \(pathspec) failed in \(location.root)")
             }
@@ -47,7 +48,8 @@ public enum GitSnapshot {
         }
         let shownDirectory = location.relative.isEmpty ? "" : location.relative + "/"
         return try ReviewSnapshot.compile(
-            directory: directory, origin: .revision(name: revision, commit: commit, directory: location.relative.isEmpty ? "." : location.relative),
+            directory: directory,
+            origin: .revision(name: revision, commit: commit, directory: location.relative.isEmpty ? "." : location.relative),
             displayPrefix: (directory + "/", "\(revision):\(shownDirectory)"))
     }
 
@@ -60,7 +62,8 @@ public enum GitSnapshot {
     /// The repository root and the experiments directory relative to it.
     static func locate(_ experiments: String) throws(ReviewError) -> (root: String, relative: String) {
         let current = FileManager.default.currentDirectoryPath
-        let absolute = URL(fileURLWithPath: experiments, relativeTo: URL(fileURLWithPath: current, isDirectory: true)).standardizedFileURL.path
+        let absolute = URL(fileURLWithPath: experiments, relativeTo: URL(fileURLWithPath: current, isDirectory: true)).standardizedFileURL
+            .path
         // Start from the deepest existing ancestor: the directory may not exist in the working tree.
         var probe = absolute
         while !FileManager.default.fileExists(atPath: probe), probe != "/" { probe = (probe as NSString).deletingLastPathComponent }

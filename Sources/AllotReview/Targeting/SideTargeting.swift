@@ -29,8 +29,9 @@ struct SideTargeting {
     /// the text does not parse (a bundle from an incompatible compiler).
     func expression(_ text: String) -> TargetingExpression? {
         if text.isEmpty { return .constant(true) }
-        guard case .success(let expression) = TargetingCompiler.check(
-            text, environment: environment, locate: { SourceLocation(file: "<bundle>", line: 1, column: $0 + 1) })
+        guard
+            case .success(let expression) = TargetingCompiler.check(
+                text, environment: environment, locate: { SourceLocation(file: "<bundle>", line: 1, column: $0 + 1) })
         else { return nil }
         return expression
     }

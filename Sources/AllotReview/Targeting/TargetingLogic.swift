@@ -230,7 +230,9 @@ public struct TargetingLogic: Sendable {
             let sign = order(lower, upper)
             if sign > 0 || (sign == 0 && (bounds.lowerStrict || bounds.upperStrict)) { return false }
             if sign == 0 { pin([lower]) }
-            if bounds.lowerStrict, bounds.upperStrict, case .number(let a) = lower, case .number(let b) = upper, b <= a.nextUp { return false }
+            if bounds.lowerStrict, bounds.upperStrict, case .number(let a) = lower, case .number(let b) = upper, b <= a.nextUp {
+                return false
+            }
         }
         if let upper = bounds.upperValue, case .string(let text) = upper, text.isEmpty {
             if bounds.upperStrict { return false }  // nothing is below ""
@@ -277,7 +279,9 @@ public struct TargetingLogic: Sendable {
     private func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         if needle.isEmpty { return true }
         guard haystack.count >= needle.count else { return false }
-        for start in 0...(haystack.count - needle.count) where haystack[start..<(start + needle.count)].elementsEqual(needle) { return true }
+        for start in 0...(haystack.count - needle.count) where haystack[start..<(start + needle.count)].elementsEqual(needle) {
+            return true
+        }
         return false
     }
 

@@ -37,16 +37,22 @@ struct DiffCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write the report to this file instead of standard output.", valueName: "file"))
     var output: String?
 
-    @Flag(name: .long, help: "Exit 1 if units enrolled in a running experiment would be moved or un-enrolled without `acknowledge: [reassignment]`.")
+    @Flag(
+        name: .long,
+        help: "Exit 1 if units enrolled in a running experiment would be moved or un-enrolled without `acknowledge: [reassignment]`.")
     var failOnReassign = false
 
-    @Option(name: .long, help: ArgumentHelp("Evaluate start and stop times at this time, unix seconds or RFC 3339 (default: now).", valueName: "time"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Evaluate start and stop times at this time, unix seconds or RFC 3339 (default: now).", valueName: "time"))
     var at: String?
 
     func run() throws {
         let time: Int64
         if let at {
-            guard let parsed = parseTime(at) else { throw CommandFailure(message: "--at '\(at)' is neither unix seconds nor an RFC 3339 time", status: 2) }
+            guard let parsed = parseTime(at) else {
+                throw CommandFailure(message: "--at '\(at)' is neither unix seconds nor an RFC 3339 time", status: 2)
+            }
             time = parsed
         } else {
             time = Int64(Date().timeIntervalSince1970)

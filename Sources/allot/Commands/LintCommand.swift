@@ -22,7 +22,8 @@ struct LintCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Directory of experiment files.", valueName: "dir"))
     var experiments = "experiments"
 
-    @Option(name: .long, help: ArgumentHelp("Compare stop times with this time, unix seconds or RFC 3339 (default: now).", valueName: "time"))
+    @Option(
+        name: .long, help: ArgumentHelp("Compare stop times with this time, unix seconds or RFC 3339 (default: now).", valueName: "time"))
     var at: String?
 
     @Option(name: .long, help: ArgumentHelp("Warn when a layer is at least this full (default: 90%).", valueName: "percent"))
@@ -37,13 +38,16 @@ struct LintCommand: ParsableCommand {
     func run() throws {
         let time: Int64
         if let at {
-            guard let parsed = parseTime(at) else { throw CommandFailure(message: "--at '\(at)' is neither unix seconds nor an RFC 3339 time", status: 2) }
+            guard let parsed = parseTime(at) else {
+                throw CommandFailure(message: "--at '\(at)' is neither unix seconds nor an RFC 3339 time", status: 2)
+            }
             time = parsed
         } else {
             time = Int64(Date().timeIntervalSince1970)
         }
         guard let threshold = Self.basisPoints(layerFullThreshold) else {
-            throw CommandFailure(message: "--layer-full-threshold '\(layerFullThreshold)' is not a percentage between 0% and 100%", status: 2)
+            throw CommandFailure(
+                message: "--layer-full-threshold '\(layerFullThreshold)' is not a percentage between 0% and 100%", status: 2)
         }
         let output: Compiler.Output
         switch Compiler.compile(directory: experiments, version: 0, createdAt: 0) {

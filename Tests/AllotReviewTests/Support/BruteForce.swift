@@ -189,7 +189,8 @@ struct BruteForce {
                 }
             }
             return Mapping(
-                experimentID: contents.experiments.map { ids[$0.name]! }, variantNames: contents.experiments.map { $0.variants.map(\.name) },
+                experimentID: contents.experiments.map { ids[$0.name]! },
+                variantNames: contents.experiments.map { $0.variants.map(\.name) },
                 values: values, defaults: defaults)
         }
     }

@@ -36,7 +36,9 @@ enum Fixture {
         }
     }
 
-    static func compile(_ yaml: String, lock: AllocationLock = AllocationLock(), version: UInt64 = 1, label: String = "old") throws -> Compiled {
+    static func compile(_ yaml: String, lock: AllocationLock = AllocationLock(), version: UInt64 = 1, label: String = "old") throws
+        -> Compiled
+    {
         try compile(["experiments/main.yaml": yaml], lock: lock, version: version, label: label)
     }
 

@@ -27,7 +27,9 @@ struct RandomProject {
         var salt: String?
     }
 
-    static let parameters = ["checkout": ["color": ["blue", "red", "green"], "size": ["10", "12", "20"]], "search": ["ranking": ["bm25", "neural"]]]
+    static let parameters = [
+        "checkout": ["color": ["blue", "red", "green"], "size": ["10", "12", "20"]], "search": ["ranking": ["bm25", "neural"]],
+    ]
 
     var defaults = ["color": "blue", "size": "10", "ranking": "bm25"]
     var layerSalts: [String: String] = [:]
@@ -83,7 +85,9 @@ struct RandomProject {
         }
         return weights.enumerated().map { i, w in
             var params: [String: String] = [:]
-            for (name, values) in Self.parameters[layer]! where Bool.random(using: &random) { params[name] = values.randomElement(using: &random)! }
+            for (name, values) in Self.parameters[layer]! where Bool.random(using: &random) {
+                params[name] = values.randomElement(using: &random)!
+            }
             return Variant(name: ["control", "treatment", "third"][i], weight: w, params: params)
         }
     }
@@ -150,7 +154,8 @@ struct RandomProject {
             return "remove \(removed.name)"
         case (8, _):
             if holdouts.isEmpty || Bool.random(using: &random) {
-                holdouts.append(Holdout(name: "h\(holdouts.count + 5)", share: Int.random(in: 0...3_000, using: &random), layers: nil, salt: nil))
+                holdouts.append(
+                    Holdout(name: "h\(holdouts.count + 5)", share: Int.random(in: 0...3_000, using: &random), layers: nil, salt: nil))
                 return "add holdout"
             }
             let h = Int.random(in: 0..<holdouts.count, using: &random)
