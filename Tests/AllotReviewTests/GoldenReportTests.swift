@@ -102,6 +102,13 @@ struct GoldenReportTests {
         #expect(Percent.format(0.0001) == "0.01%")
     }
 
+    @Test func longReportsListWhatMovesFirst() throws {
+        let markdown = MarkdownReport.render(try Self.report(Self.scenarios[1]), maxRows: 1)
+        let rows = markdown.split(separator: "\n").filter { $0.hasPrefix("| ⛔") || $0.hasPrefix("| ☑️") || $0.hasPrefix("|  |") }
+        #expect(rows.count == 2 && rows[0].hasPrefix("| ⛔ | `a`") && rows[1].hasPrefix("| ☑️ | `old-ranker`"), "\(rows)")
+        #expect(markdown.contains("… and 1 more experiments; run `allot diff --format text` for all of them."))
+    }
+
     @Test func markdownEscapesTableCells() {
         #expect(MarkdownReport.row(["a|b", "x\ny"]) == #"| a\|b | x y |"#)
         #expect(MarkdownReport.code("a `b` c") == "``a `b` c``")

@@ -62,5 +62,9 @@ struct PerformanceTests {
         // A debug build on a shared machine; quadratic work over buckets would take minutes.
         #expect(elapsed < .seconds(10), "\(elapsed)")
         print("diff of 500-experiment projects: \(elapsed)")
+
+        // The pull-request comment stays within GitHub's limit and lists what moves first.
+        let markdown = MarkdownReport.render(report)
+        #expect(markdown.count > 20_000 && markdown.count <= MarkdownReport.maximumLength, "\(markdown.count)")
     }
 }

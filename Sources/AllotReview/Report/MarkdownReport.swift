@@ -4,7 +4,12 @@ public enum MarkdownReport {
     /// A marker on the first line, so CI can find and update its previous comment.
     public static let marker = "<!-- allot-diff -->"
 
-    public static func render(_ report: DiffReport) -> String {
+    /// GitHub refuses comments above 65,536 characters.
+    public static let maximumLength = 60_000
+
+    /// - Parameter maxRows: rows per table; experiments that move enrolled units come first and
+    ///   are always listed, the rest are cut with a line saying how many.
+    public static func render(_ report: DiffReport, maxRows: Int = 150) -> String {
         let phrases = ChangePhrases(code: code)
         var lines: [String] = [marker]
         lines.append("### Allot: \(code(ChangePhrases.sideLabel(report.old))) → \(code(ChangePhrases.sideLabel(report.new)))")
@@ -28,7 +33,13 @@ public enum MarkdownReport {
             lines.append("")
             lines.append("| | Experiment | Layer | Change | Enrolled | Newly enrolled | Un-enrolled | Moved |")
             lines.append("|---|---|---|---|--:|--:|--:|--:|")
-            for e in report.experiments {
+            // Experiments that move enrolled units first, unacknowledged ones before the others.
+            let ordered = report.experiments.enumerated().sorted { a, b in
+                let rank = { (e: DiffReport.ExperimentDiff) in e.reassigns ? (e.acknowledged ? 1 : 0) : 2 }
+                return (rank(a.element), a.offset) < (rank(b.element), b.offset)
+            }.map(\.element)
+            let shown = ordered.prefix(max(maxRows, ordered.filter(\.reassigns).count))
+            for e in shown {
                 let flag = e.reassigns ? (e.acknowledged ? "☑️" : "⛔") : ""
                 let dagger = e.conditional ? " †" : ""
                 let enrolled = "\(Percent.format(e.impact.enrolled.old ?? 0)) → \(Percent.format(e.impact.enrolled.new ?? 0))"
@@ -39,6 +50,10 @@ public enum MarkdownReport {
                         Percent.format(e.impact.newlyEnrolled), Percent.format(e.impact.unenrolled), Percent.format(e.impact.moved),
                     ]))
             }
+            if shown.count < ordered.count {
+                lines.append("")
+                lines.append("… and \(ordered.count - shown.count) more experiments; run `allot diff --format text` for all of them.")
+            }
             if report.experiments.contains(where: \.conditional) {
                 lines.append("")
                 lines.append("† among units that match the experiment's targeting and segments.")
@@ -48,7 +63,7 @@ public enum MarkdownReport {
                 lines.append("")
                 lines.append("**Moves between variants**")
                 lines.append("")
-                for e in moving {
+                for e in moving.prefix(maxRows) {
                     let moves = e.impact.moves.map { "\(code($0.from)) → \(code($0.to)) \(Percent.format($0.share))" }
                     lines.append("- \(code(e.name)): " + moves.joined(separator: ", "))
                 }
@@ -70,9 +85,13 @@ public enum MarkdownReport {
             lines.append("")
             lines.append("| Parameter | Layer | Change | Answer changes for |")
             lines.append("|---|---|---|--:|")
-            for p in report.parameters {
+            for p in report.parameters.prefix(maxRows) {
                 let share = p.answerChanged.map { "\(Percent.format($0)) of \(p.unitType)\(p.conditional ? " †" : "")" } ?? "–"
                 lines.append(row([code(p.name), p.layer.new ?? p.layer.old ?? "", phrases.parameter(p).joined(separator: "<br>"), share]))
+            }
+            if report.parameters.count > maxRows {
+                lines.append("")
+                lines.append("… and \(report.parameters.count - maxRows) more parameters.")
             }
         }
         if !report.holdouts.isEmpty {
@@ -120,7 +139,13 @@ public enum MarkdownReport {
                 + "See docs/review.md.")
         lines.append("")
         lines.append("</details>")
-        return lines.joined(separator: "\n") + "\n"
+        var text = lines.joined(separator: "\n") + "\n"
+        if text.count > maximumLength {
+            text = String(text.prefix(maximumLength - 200))
+            text = String(text[..<(text.lastIndex(of: "\n") ?? text.endIndex)])
+            text += "\n\n… the report is too long for a comment; run `allot diff --format text` for all of it.\n"
+        }
+        return text
     }
 
     /// Inline code that survives any content (backticks inside get a longer fence).

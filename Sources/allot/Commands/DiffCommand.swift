@@ -86,6 +86,10 @@ struct DiffCommand: ParsableCommand {
             } catch {
                 throw CommandFailure(message: "cannot write \(output): \(error)", status: 2)
             }
+            let s = report.summary
+            Terminal.error(
+                "wrote \(output): \(s.experimentsAdded) added, \(s.experimentsRemoved) removed, \(s.experimentsChanged) changed, "
+                    + "\(s.experimentsAffected) affected; \(s.reassigning) move enrolled units (\(s.unacknowledged) unacknowledged)")
         } else {
             Terminal.print(text)
         }
