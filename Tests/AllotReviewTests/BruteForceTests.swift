@@ -156,6 +156,34 @@ struct BruteForceTests {
                 impact(r, "a").map { $0.unenrolled > 0.49 } ?? false && impact(r, "b").map { $0.stayed == 0.3 && $0.moved == 0 } ?? false
             }),
         Scenario(
+            name: "experiment moves to another layer",
+            old: base
+                + experiment("a", traffic: "40%", variants: "  - { name: control, weight: 50% }\n  - { name: treatment, weight: 50% }\n")
+                + searchExperiment,
+            new: base
+                + experiment(
+                    "a", layer: "search", traffic: "30%",
+                    variants: "  - { name: control, weight: 50% }\n  - { name: treatment, weight: 50% }\n")
+                + searchExperiment,
+            expectation: { r in
+                // Independent layer buckets: 40% × 70% leave, 30% × 60% arrive.
+                r.experiments.first { $0.name == "a" }?.layer.changed == true && impact(r, "a")?.unenrolled == 0.28
+                    && impact(r, "a")?.newlyEnrolled == 0.18
+            }),
+        Scenario(
+            name: "parameter moves to another layer",
+            old: base + experiment("a", traffic: "40%") + searchExperiment,
+            new: base.replacingOccurrences(of: "  color: { type: string, default: blue }\n", with: "")
+                .replacingOccurrences(
+                    of: "  ranking: { type: string, default: bm25 }",
+                    with: "  ranking: { type: string, default: bm25 }\n  color: { type: string, default: blue }")
+                + experiment(
+                    "a", traffic: "40%",
+                    variants: "  - { name: control, weight: 50% }\n  - { name: treatment, weight: 50%, params: { size: 11 } }\n")
+                + experiment("c", layer: "search", traffic: "20%", variants: "  - { name: red, weight: 100%, params: { color: red } }\n")
+                + searchExperiment,
+            expectation: { r in r.parameters.first { $0.name == "color" }?.layer.changed == true }),
+        Scenario(
             name: "targeted experiment, among matching units",
             old: base + experiment("a", traffic: "40%", extra: "targeting: country == \"US\"\n"),
             new: base

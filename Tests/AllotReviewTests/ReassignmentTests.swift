@@ -128,6 +128,16 @@ struct ReassignmentTests {
         #expect(grown.segments.first?.usedBy == ["a"])
     }
 
+    @Test func overridesAreListedAndNeverReassign() throws {
+        let before = Self.experiment("a", extra: "overrides:\n  control: [qa-1, qa-2]\n  treatment: [qa-3]\n")
+        let after = Self.experiment("a", extra: "overrides:\n  control: [qa-1]\n  treatment: [qa-2, qa-4]\n")
+        let report = try Self.diff(before, after)
+        let a = try #require(report.experiments.first)
+        #expect(a.overrides.added == ["qa-4"] && a.overrides.removed == ["qa-3"] && a.overrides.changed == ["qa-2"])
+        #expect(a.impact.moved == 0 && a.impact.unenrolled == 0 && report.reassignments.isEmpty)
+        #expect(TextReport.render(report).contains("overrides +1 −1 ~1"))
+    }
+
     @Test func bundlesCarryNoAcknowledgement() throws {
         let (old, new) = try Fixture.change(
             Self.base + Self.experiment("a"), Self.base + Self.experiment("a", traffic: "10%", extra: Self.acknowledge))
