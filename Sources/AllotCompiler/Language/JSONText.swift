@@ -1,27 +1,11 @@
+internal import AllotCore
 internal import Yams
 
 /// Canonical JSON text for parameter values: the bytes the bundle pre-encodes and servers copy.
 enum JSONText {
-    /// A JSON string literal.
+    /// A JSON string literal (Allot's canonical form, `JSONString`).
     static func string(_ value: String) -> String {
-        var output = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": output += "\\\""
-            case "\\": output += "\\\\"
-            case "\n": output += "\\n"
-            case "\r": output += "\\r"
-            case "\t": output += "\\t"
-            case "\u{08}": output += "\\b"
-            case "\u{0C}": output += "\\f"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default:
-                output.unicodeScalars.append(scalar)
-            }
-        }
-        return output + "\""
+        JSONString.quoted(value)
     }
 
     /// The canonical JSON form of a number written as `text`, or nil if `text` is not a finite

@@ -1,3 +1,4 @@
+import AllotTestSupport
 import Foundation
 
 /// A small experiments project as values, rendered to YAML: for property tests that make random
