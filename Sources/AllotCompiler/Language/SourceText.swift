@@ -228,7 +228,10 @@ struct MappingReader {
 extension Node {
     /// Whether the node is YAML null (`~`, `null` or empty).
     var isNull: Bool {
-        guard let scalar else { return false }
-        return scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+        guard let scalar, scalar.style == .plain else { return false }
+        switch scalar.string {
+        case "", "~", "null", "Null", "NULL": return true
+        default: return false
+        }
     }
 }
