@@ -19,6 +19,7 @@ struct Allot: AsyncParsableCommand {
             SchemaCommand.self,
             PublishCommand.self,
             StatusCommand.self,
+            ServeCommand.self,
         ]
     )
 
