@@ -123,7 +123,8 @@ let package = Package(
         ),
         .testTarget(
             name: "AllotServerTests",
-            dependencies: ["AllotCore", "AllotStore", "AllotServer"],
+            dependencies: ["AllotCore", "AllotCompiler", "AllotStore", "AllotServer", .product(name: "Logging", package: "swift-log")],
+            exclude: ["Clients"],
             swiftSettings: swiftSettings
         ),
     ]
