@@ -37,6 +37,7 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     private init(name: String, executable: String, arguments: [String], port: Int, environment: [String: String]) throws {
+        let directory = environment["PWD"]
         self.name = name
         self.port = port
         self.logPath = NSTemporaryDirectory() + "allot-\(name)-\(port)-\(UUID().uuidString).log"
@@ -49,13 +50,31 @@ final class ChildProcess: @unchecked Sendable {
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         try process.run()
     }
 
-    deinit { kill() }
+    deinit {
+        kill()
+        try? FileManager.default.removeItem(atPath: logPath)
+    }
 
     /// The process's output so far (for failure messages).
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Sends `signal` and waits (up to 30 s, then SIGKILL) for the process to exit; returns its status.
+    func terminate(signal: Int32) async throws -> Int32 {
+        guard process.isRunning else { return process.terminationStatus }
+        Glibc.kill(process.processIdentifier, signal)
+        let deadline = Date().addingTimeInterval(30)
+        while process.isRunning && Date() < deadline { try await Task.sleep(nanoseconds: 20_000_000) }
+        if process.isRunning {
+            Glibc.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            throw ChildProcessError("\(name) did not exit within 30 s of signal \(signal):\n\(log)")
+        }
+        return process.terminationStatus
+    }
 
     /// SIGKILL, as a crash would; waits for the process to go.
     func kill() {
@@ -148,6 +167,25 @@ final class ChildProcess: @unchecked Sendable {
             )
         }
         return text
+    }
+
+    /// Runs a program to completion; returns its exit status and its output (both streams).
+    static func runStatus(_ executable: String, _ arguments: [String], directory: String? = nil) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let path = NSTemporaryDirectory() + "allot-run-\(UUID().uuidString)"
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        try handle.close()
+        return (process.terminationStatus, String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self))
     }
 
     /// The first executable called `name` on PATH.
