@@ -193,7 +193,8 @@ extension EdgeHandler {
         response.body.append(UInt8(ascii: "{"))
         if let key {
             JSONText.append(#""key":"#, to: &response.body)
-            JSONText.appendString(key, to: &response.body)
+            // Request bytes: invalid UTF-8 is replaced, so the error document stays valid JSON.
+            JSONText.appendString(String(decoding: key, as: UTF8.self).utf8, to: &response.body)
             response.body.append(UInt8(ascii: ","))
         }
         JSONText.append(#""errorCode":""#, to: &response.body)
