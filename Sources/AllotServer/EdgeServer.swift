@@ -31,7 +31,9 @@ public struct EdgeConfiguration: Sendable {
         guard !trustedKeys.isEmpty else { throw EdgeConfigurationError("at least one trusted key is needed") }
         guard !cacheDirectory.isEmpty else { throw EdgeConfigurationError("the cache directory must not be empty") }
         guard poller.interval >= .milliseconds(10) else { throw EdgeConfigurationError("the poll interval must be at least 10 ms") }
-        guard poller.maxBackoff >= poller.interval else { throw EdgeConfigurationError("the maximum backoff must not be shorter than the poll interval") }
+        guard poller.maxBackoff >= poller.interval else {
+            throw EdgeConfigurationError("the maximum backoff must not be shorter than the poll interval")
+        }
         guard (0...0.5).contains(poller.jitter) else { throw EdgeConfigurationError("jitter must be in 0...0.5") }
         guard (1...100_000).contains(maxBatchRequests) else { throw EdgeConfigurationError("the batch limit must be in 1...100000") }
         guard !poller.targetingKeyUnit.isEmpty else { throw EdgeConfigurationError("the targeting key unit must not be empty") }
@@ -68,10 +70,13 @@ public final class EdgeServer: Sendable {
         var pollLogger = logger
         pollLogger[metadataKey: "component"] = "poller"
         let sources = stores.map { store in
-            BundlePoller.Source(client: RegionClient(store: store, verifier: verifier, logger: pollLogger), label: store.location.description)
+            BundlePoller.Source(
+                client: RegionClient(store: store, verifier: verifier, logger: pollLogger), label: store.location.description)
         }
         poller = BundlePoller(
-            sources: sources, cache: BundleCache(directory: configuration.cacheDirectory, trustedKeys: configuration.trustedKeys, limits: configuration.limits),
+            sources: sources,
+            cache: BundleCache(
+                directory: configuration.cacheDirectory, trustedKeys: configuration.trustedKeys, limits: configuration.limits),
             slot: slot, metrics: bundleMetrics, configuration: configuration.poller, trustedKeys: configuration.trustedKeys,
             limits: configuration.limits, logger: pollLogger)
         let shared = EdgeShared(slot: slot, bundleMetrics: bundleMetrics, maxBatchRequests: configuration.maxBatchRequests)

@@ -53,7 +53,8 @@ struct AnswerEquivalenceTests {
 
     static func randomRequests(count: Int, seed: UInt64) -> [Request] {
         var random = SeededRandom(seed: seed)
-        let users = ["alice", "bob", "qa-user-1", "qa-user-2", "carol", "dave"] + (0..<400).map { "user-\($0)" } + ["ü-ñ space+plus&amp=eq"]
+        let users =
+            ["alice", "bob", "qa-user-1", "qa-user-2", "carol", "dave"] + (0..<400).map { "user-\($0)" } + ["ü-ñ space+plus&amp=eq"]
         let devices = ["qa-device-1", "qa-device-2"] + (0..<200).map { "device-\($0)" }
         let countries = ["US", "CA", "GB", "DE", "FR", "JP", "BR", "IN", "AU", "XX"]
         let platforms = ["ios", "android", "web", "tv"]
@@ -140,7 +141,9 @@ struct AnswerEquivalenceTests {
         for index in requests.indices where gets[index] != expected[index] || posts[index] != expected[index] {
             mismatches += 1
             if mismatches <= 3 {
-                Issue.record("request \(index) \(requests[index]):\n  expected \(expected[index])\n  GET      \(gets[index])\n  POST     \(posts[index])")
+                Issue.record(
+                    "request \(index) \(requests[index]):\n  expected \(expected[index])\n  GET      \(gets[index])\n  POST     \(posts[index])"
+                )
             }
         }
         #expect(mismatches == 0)

@@ -46,7 +46,9 @@ struct BundleLifecycleTests {
         #expect(restored?.source == "cache")
         try await second.start(poll: false)
         let port = second.port
-        let (ready, info) = try await onThread { (try HTTPConnection.get(port: port, "/readyz"), try HTTPConnection.get(port: port, "/v1/bundle")) }
+        let (ready, info) = try await onThread {
+            (try HTTPConnection.get(port: port, "/readyz"), try HTTPConnection.get(port: port, "/v1/bundle"))
+        }
         #expect(ready.status == 200)
         #expect(info.json["source"] as? String == "cache")
         #expect(await second.poller.pollOnce() == false)
@@ -175,7 +177,8 @@ struct BundleLifecycleTests {
                 EdgeFixtures.write(bytes, to: object)
             case "manifest by an untrusted key":
                 let next = try EdgeFixtures.compile(version: 11, key: EdgeFixtures.strangerKey)
-                try plant(next.envelope, manifest: try Manifest.describing(envelope: next.envelope, key: EdgeFixtures.strangerKey), in: root)
+                try plant(
+                    next.envelope, manifest: try Manifest.describing(envelope: next.envelope, key: EdgeFixtures.strangerKey), in: root)
             case "bundle by an untrusted key":
                 let next = try EdgeFixtures.compile(version: 11, key: EdgeFixtures.strangerKey)
                 let digest = Blake2b.hash256(next.envelope)

@@ -73,7 +73,8 @@ struct EdgeRoutesTests {
             let responses = try await onThread { () -> [RawResponse] in
                 let connection = try HTTPConnection(port: port)
                 return [
-                    try connection.get("/v1/assign?user_id=u42&device_id=d7&country=US&app_version=5.1.0&is_employee=false&cart_value=12.5&tags=beta,x"),
+                    try connection.get(
+                        "/v1/assign?user_id=u42&device_id=d7&country=US&app_version=5.1.0&is_employee=false&cart_value=12.5&tags=beta,x"),
                     try connection.request("HEAD", "/v1/assign?user_id=u42&country=US"),
                     try connection.post(
                         "/v1/assign",
@@ -86,14 +87,17 @@ struct EdgeRoutesTests {
             }
             let expected = try compiled.bundle.answerJSON(
                 units: ["user_id": "u42", "device_id": "d7"],
-                attributes: ["country": "US", "app_version": "5.1.0", "is_employee": "false", "cart_value": "12.5", "tags": "beta,x"], now: now)
+                attributes: ["country": "US", "app_version": "5.1.0", "is_employee": "false", "cart_value": "12.5", "tags": "beta,x"],
+                now: now)
             #expect(responses[0].status == 200)
             #expect(responses[0].header("Content-Type") == "application/json")
             #expect(responses[0].text == expected)
             #expect(responses[0].text.contains(#""new-search":{"variant":"enabled""#))
             #expect(responses[1].status == 200)
             #expect(responses[1].body.isEmpty)
-            #expect(Int(responses[1].header("Content-Length") ?? "") == (try compiled.bundle.answerJSON(units: ["user_id": "u42"], attributes: ["country": "US"], now: now)).utf8.count)
+            #expect(
+                Int(responses[1].header("Content-Length") ?? "")
+                    == (try compiled.bundle.answerJSON(units: ["user_id": "u42"], attributes: ["country": "US"], now: now)).utf8.count)
             #expect(responses[2].text == expected)
             #expect(responses[3].text == (try compiled.bundle.answerJSON(units: ["user_id": "qa-user"], now: now)))
             #expect(responses[3].text.contains(#""checkout-redesign":{"variant":"redesign","layer":"checkout","reason":"override"}"#))
@@ -101,7 +105,8 @@ struct EdgeRoutesTests {
             #expect(
                 responses[4].text
                     == (try compiled.bundle.answerJSON(
-                        units: ["user_id": "u42"], attributes: ["tags": "beta,x,y", "country": "US", "app_version": "5.1.0", "cart_value": "11"],
+                        units: ["user_id": "u42"],
+                        attributes: ["tags": "beta,x,y", "country": "US", "app_version": "5.1.0", "cart_value": "11"],
                         now: now)))
             // No unit: every layer yields nothing; the answer is the defaults.
             #expect(responses[5].status == 200)

@@ -24,7 +24,9 @@ struct OFREPPythonClientTests {
         for i in 0..<1000 where arms.count < 2 {
             let id = "py-\(i)"
             let assignments = try compiled.bundle.assignments(units: ["user_id": id], attributes: ["country": "US"], now: EdgeFixtures.now)
-            if let arm = assignments.first(where: { $0.experiment == "checkout-redesign" && $0.reason == .split })?.variant, arms[arm] == nil {
+            if let arm = assignments.first(where: { $0.experiment == "checkout-redesign" && $0.reason == .split })?.variant,
+                arms[arm] == nil
+            {
                 arms[arm] = id
             }
         }
@@ -57,7 +59,8 @@ struct OFREPPythonClientTests {
         await harness.stop()
         try #require(results.count == cases.count)
 
-        func check(_ index: Int, value: Any?, variant: String?, reason: String, error: String? = nil, metadata: [String: Any] = [:]) throws {
+        func check(_ index: Int, value: Any?, variant: String?, reason: String, error: String? = nil, metadata: [String: Any] = [:]) throws
+        {
             let result = results[index]
             if let value { #expect(try canonicalJSON(result["value"]!) == canonicalJSON(value), "case \(index): \(result)") }
             #expect(result["variant"] as? String == variant, "case \(index): \(result)")

@@ -81,18 +81,21 @@ struct OFREPTests {
             let untouched = try await evaluate(port, "footer", #"{"targetingKey":"qa-user"}"#)
             #expect(
                 untouched.text
-                    == #"{"key":"footer","value":"plain","reason":"STATIC","variant":"default","metadata":{"bundleVersion":1,"layer":"checkout"}}"#)
+                    == #"{"key":"footer","value":"plain","reason":"STATIC","variant":"default","metadata":{"bundleVersion":1,"layer":"checkout"}}"#
+            )
 
             let object = try await evaluate(port, "layout", #"{"targetingKey":"qa-user"}"#)
             #expect((object.json["value"] as? [String: Any])?["columns"] as? Int == 3)
 
             // Typed context values reach targeting: every condition of new-search holds.
             let typed = try await evaluate(
-                port, "new_search", #"{"targetingKey":"u1","app_version":"5.2.0","is_employee":false,"cart_value":10.5,"tags":["a","beta"]}"#)
+                port, "new_search",
+                #"{"targetingKey":"u1","app_version":"5.2.0","is_employee":false,"cart_value":10.5,"tags":["a","beta"]}"#)
             #expect(typed.json["value"] as? Bool == true)
             #expect(typed.json["reason"] as? String == "SPLIT")
             let typedAsText = try await evaluate(
-                port, "new_search", #"{"targetingKey":"u1","app_version":"5.2.0","is_employee":"false","cart_value":"10.5","tags":"a,beta"}"#)
+                port, "new_search",
+                #"{"targetingKey":"u1","app_version":"5.2.0","is_employee":"false","cart_value":"10.5","tags":"a,beta"}"#)
             #expect(typedAsText.json["value"] as? Bool == true)
             let typedMiss = try await evaluate(
                 port, "new_search", #"{"targetingKey":"u1","app_version":"4.9.9","is_employee":false,"cart_value":10.5,"tags":["beta"]}"#)
@@ -156,7 +159,10 @@ struct OFREPTests {
             let etag = try #require(first.header("ETag"))
             #expect(etag.hasPrefix("\"1-"))
             let flags = try #require(first.json["flags"] as? [[String: Any]])
-            #expect(flags.map { $0["key"] as? String ?? "" } == ["banner", "button_color", "discount", "express_pay", "footer", "layout", "max_items", "new_search", "tutorial"])
+            #expect(
+                flags.map { $0["key"] as? String ?? "" } == [
+                    "banner", "button_color", "discount", "express_pay", "footer", "layout", "max_items", "new_search", "tutorial",
+                ])
             #expect((first.json["metadata"] as? [String: Any])?["bundleVersion"] as? Int == 1)
             // Values equal the native answer's params for the same units and attributes.
             let native = try compiled.bundle.answerJSON(

@@ -35,7 +35,8 @@ struct ServeCommandTests {
         let (folder, store, key) = try await setUp(version: 3)
         defer { EdgeFixtures.removeFolder(folder) }
         let server = try await start(
-            ["--store", store, "--trusted-key", key, "--cache-dir", folder + "/cache", "--poll-interval", "0.1", "--log-format", "json"], in: folder)
+            ["--store", store, "--trusted-key", key, "--cache-dir", folder + "/cache", "--poll-interval", "0.1", "--log-format", "json"],
+            in: folder)
         defer { server.kill() }
         let port = server.port
         let answer = try await onThread { () -> RawResponse in
@@ -47,7 +48,8 @@ struct ServeCommandTests {
             return try HTTPConnection.get(port: port, "/v1/assign?user_id=qa-user")
         }
         #expect(answer.status == 200)
-        #expect(answer.text == (try EdgeFixtures.compile(version: 3).bundle.answerJSON(units: ["user_id": "qa-user"], now: EdgeFixtures.now)))
+        #expect(
+            answer.text == (try EdgeFixtures.compile(version: 3).bundle.answerJSON(units: ["user_id": "qa-user"], now: EdgeFixtures.now)))
         let status = try await server.terminate(signal: SIGTERM)
         #expect(status == 0)
         let log = server.log

@@ -73,7 +73,9 @@ public struct BundleCache: Sendable {
         var candidates: [(version: UInt64, base: String)] = []
         for name in names where name.hasSuffix(".bundle") && name.hasPrefix("v") {
             let base = String(name.dropLast(".bundle".count))
-            guard let dash = base.firstIndex(of: "-"), let version = UInt64(base[base.index(after: base.startIndex)..<dash]) else { continue }
+            guard let dash = base.firstIndex(of: "-"), let version = UInt64(base[base.index(after: base.startIndex)..<dash]) else {
+                continue
+            }
             candidates.append((version, base))
         }
         candidates.sort { $0.version > $1.version }

@@ -58,7 +58,8 @@ public final class BundleMetrics: Sendable {
         ready = registry.gauge("allot_ready", help: "1 once a verified bundle is mapped and served, else 0.")
         swaps = registry.counter("allot_bundle_swaps_total", help: "Bundles swapped in (including the first and the cached one).")
         lastSuccess = registry.gauge(
-            "allot_bundle_last_poll_success_timestamp_seconds", help: "When a poll last got a verified answer from any store (unix seconds).")
+            "allot_bundle_last_poll_success_timestamp_seconds",
+            help: "When a poll last got a verified answer from any store (unix seconds).")
         for result in ["loaded", "empty", "failed"] { _ = cacheLoadCounter(result) }
     }
 
@@ -124,7 +125,8 @@ public final class BundleMetrics: Sendable {
 
     private func pollCounter(store: String, _ result: PollResult) -> Counter {
         counter(
-            "allot_bundle_polls_total", help: "Manifest polls, by store and result.", labels: [("store", store), ("result", result.rawValue)])
+            "allot_bundle_polls_total", help: "Manifest polls, by store and result.",
+            labels: [("store", store), ("result", result.rawValue)])
     }
 
     private func cacheLoadCounter(_ result: String) -> Counter {

@@ -168,7 +168,9 @@ public final class BundlePoller: Service, Sendable {
                 metrics.recordVerifyFailure(store: source.label, reason: "older_version")
                 logger.warning(
                     "manifest refused: it names an older bundle than the one served",
-                    metadata: ["store": "\(source.label)", "manifest_version": "\(manifest.version)", "served_version": "\(served.version)"])
+                    metadata: [
+                        "store": "\(source.label)", "manifest_version": "\(manifest.version)", "served_version": "\(served.version)",
+                    ])
                 return true
             }
             if manifest.version == served.version {
@@ -209,7 +211,7 @@ public final class BundlePoller: Service, Sendable {
         let bundle: LoadedBundle
         do {
             bundle = try cache.install(envelope: fetched.bytes, header: fetched.header, envelopeHash: fetched.manifest.blake2b)
-        } catch where error.reason == "io" {
+        } catch  where error.reason == "io" {
             logger.error(
                 "cannot write the bundle cache; holding the bundle in memory",
                 metadata: ["cache": "\(cache.directory)", "error": "\(error.message)", "version": "\(fetched.header.version)"])
@@ -257,7 +259,9 @@ public final class BundlePoller: Service, Sendable {
             metrics.recordFetchFailure(store: source.label, reason: storeError.code.rawValue)
             logger.warning(
                 "store read failed",
-                metadata: ["store": "\(source.label)", "step": "\(step)", "reason": "\(storeError.code.rawValue)", "error": "\(storeError.detail)"])
+                metadata: [
+                    "store": "\(source.label)", "step": "\(step)", "reason": "\(storeError.code.rawValue)", "error": "\(storeError.detail)",
+                ])
         case .manifest(let manifestError):
             var reason = manifestError.code.rawValue
             if let bundleError = manifestError.bundleError { reason += "_" + bundleError.code.rawValue }
@@ -272,7 +276,8 @@ public final class BundlePoller: Service, Sendable {
         metrics.recordPoll(store: source.label, .failed)
         metrics.recordVerifyFailure(store: source.label, reason: reason)
         logger.error(
-            "bundle refused after download", metadata: ["store": "\(source.label)", "reason": "\(reason)", "error": "\(message)", "version": "\(version)"])
+            "bundle refused after download",
+            metadata: ["store": "\(source.label)", "reason": "\(reason)", "error": "\(message)", "version": "\(version)"])
     }
 
     // MARK: Timing

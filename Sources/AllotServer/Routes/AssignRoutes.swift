@@ -20,7 +20,9 @@ extension EdgeHandler {
         guard let served = shared.slot.current() else { return notReady(&response) }
         let bundle = served.bundle
         prepare(for: bundle)
-        if let failure = Self.readQuery(request.query, bundle: bundle, input: &input!, scratch: &scratch, seen: &seen, lists: &listAttributes) {
+        if let failure = Self.readQuery(
+            request.query, bundle: bundle, input: &input!, scratch: &scratch, seen: &seen, lists: &listAttributes)
+        {
             response.writeError(.badRequest, code: String(describing: failure.code), message: failure.message)
             return
         }
@@ -109,7 +111,8 @@ extension EdgeHandler {
     }
 
     private func batchShapeError(_ response: inout HTTPResponseWriter) {
-        response.writeError(.badRequest, code: "bad_request", message: #"the body must be {"requests":[{"units":{...},"attributes":{...}},...]}"#)
+        response.writeError(
+            .badRequest, code: "bad_request", message: #"the body must be {"requests":[{"units":{...},"attributes":{...}},...]}"#)
     }
 
     /// Fills `input` from a query string (see `assignFromQuery`). Returns the first failure.

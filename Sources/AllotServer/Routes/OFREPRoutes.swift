@@ -48,7 +48,9 @@ extension EdgeHandler {
         }
         let bundle = served.bundle
         guard let parameter = key.withUnsafeBytes({ bundle.parameterIndex(named: $0) }) else {
-            return key.withUnsafeBytes { ofrepFailure(&response, .notFound, key: $0, code: "FLAG_NOT_FOUND", "flag '\(text($0))' was not found") }
+            return key.withUnsafeBytes {
+                ofrepFailure(&response, .notFound, key: $0, code: "FLAG_NOT_FOUND", "flag '\(text($0))' was not found")
+            }
         }
         do {
             try readContext(request.body, served: served)
@@ -217,7 +219,8 @@ extension EdgeHandler {
         while i < encoded.count {
             let byte = encoded[i]
             if byte == UInt8(ascii: "%") {
-                guard i + 2 < encoded.count, let high = HTTPQuery.hexValue(encoded[i + 1]), let low = HTTPQuery.hexValue(encoded[i + 2]) else {
+                guard i + 2 < encoded.count, let high = HTTPQuery.hexValue(encoded[i + 1]), let low = HTTPQuery.hexValue(encoded[i + 2])
+                else {
                     return false
                 }
                 output.append(high << 4 | low)

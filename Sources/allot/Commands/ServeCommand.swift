@@ -28,7 +28,9 @@ struct ServeCommand: AsyncParsableCommand {
         help: ArgumentHelp("The primary store: a folder, file:///path, or s3://bucket/prefix?endpoint=URL&region=NAME.", valueName: "url"))
     var store: String
 
-    @Option(name: .customLong("fallback-store"), help: ArgumentHelp("A store to poll when the primary fails (repeatable, in order).", valueName: "url"))
+    @Option(
+        name: .customLong("fallback-store"),
+        help: ArgumentHelp("A store to poll when the primary fails (repeatable, in order).", valueName: "url"))
     var fallbackStores: [String] = []
 
     @OptionGroup var trust: TrustedKeyOptions
@@ -139,7 +141,9 @@ struct ServeCommand: AsyncParsableCommand {
         if keys.isEmpty {
             guard FileManager.default.fileExists(atPath: Self.developmentKey) else {
                 throw CommandFailure(
-                    message: "pass at least one --trusted-key FILE (the .pub file from `allot keygen`); \(Self.developmentKey) does not exist either")
+                    message:
+                        "pass at least one --trusted-key FILE (the .pub file from `allot keygen`); \(Self.developmentKey) does not exist either"
+                )
             }
             do {
                 keys = [try PublicKey(text: try String(contentsOfFile: Self.developmentKey, encoding: .utf8))]
@@ -242,7 +246,8 @@ struct JSONLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         var fields: [(String, String)] = [
-            ("ts", ISO8601DateFormatter().string(from: Date())), ("level", "\(event.level)"), ("logger", label), ("msg", "\(event.message)"),
+            ("ts", ISO8601DateFormatter().string(from: Date())), ("level", "\(event.level)"), ("logger", label),
+            ("msg", "\(event.message)"),
         ]
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { $1 } }

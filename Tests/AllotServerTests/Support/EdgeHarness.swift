@@ -58,7 +58,8 @@ final class EdgeHarness: @unchecked Sendable {
         let deadline = clock.now + timeout
         while server.slot.current()?.version != version {
             guard clock.now < deadline else {
-                throw FixtureError("the server still serves \(server.slot.current().map { String($0.version) } ?? "nothing"), not \(version)")
+                throw FixtureError(
+                    "the server still serves \(server.slot.current().map { String($0.version) } ?? "nothing"), not \(version)")
             }
             if polling { await server.poller.pollOnce() }
             try await Task.sleep(for: .milliseconds(10))
