@@ -20,7 +20,8 @@ import Synchronization
 ///   signature, hash mismatch...) is counted by reason and logged, and the next store is tried.
 /// - **Timing**: the next poll follows after the poll interval, ±jitter. When no store gave a
 ///   verified answer, the wait doubles with each failed round (from twice the interval up to
-///   `maxBackoff`), still jittered, so a fleet does not hammer a failing store in step.
+///   `maxBackoff`), still jittered, so a fleet does not hammer a failing store in step; a server
+///   with nothing to serve yet keeps polling at the interval.
 ///
 /// The bundle served is never replaced by anything unverified, older, or equal but different.
 public final class BundlePoller: Service, Sendable {
@@ -242,6 +243,11 @@ public final class BundlePoller: Service, Sendable {
                 "version": "\(served.version)", "previous_version": "\(previous.map { String($0.version) } ?? "none")",
                 "source": "\(served.source)", "created_at": "\(served.bundle.createdAt)", "key_id": "\(served.bundle.header.keyID)",
             ])
+        if served.catalog.targetingUnit == nil {
+            logger.warning(
+                "the bundle declares no unit type for OFREP's targetingKey: it is ignored until one does",
+                metadata: ["unit": "\(configuration.targetingKeyUnit)", "version": "\(served.version)"])
+        }
         if served.source != "cache" {
             cache.removeAll(exceptVersion: served.version, envelopeHash: served.envelopeHash)
         }
@@ -288,7 +294,10 @@ public final class BundlePoller: Service, Sendable {
             state.consecutiveFailures = success ? 0 : state.consecutiveFailures + 1
             return state.consecutiveFailures
         }
-        return Self.delay(failures: failures, configuration: configuration, unit: unit)
+        // With nothing to serve yet, keep trying at the interval: readiness matters more than
+        // sparing a store that one poll per interval and server does not hurt.
+        let serving = slot.current() != nil
+        return Self.delay(failures: serving ? failures : 0, configuration: configuration, unit: unit)
     }
 
     /// The wait after `failures` failed rounds in a row: the interval when 0, else
