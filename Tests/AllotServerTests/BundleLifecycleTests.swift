@@ -1,8 +1,9 @@
 import AllotCore
-import AllotServer
 import AllotStore
 import Foundation
 import Testing
+
+@testable import AllotServer
 
 /// The poller and the cache: start from the cache with every store down, fallback stores, and
 /// every kind of bad manifest or bundle refused while the old bundle keeps serving.
@@ -300,5 +301,33 @@ struct BundleLifecycleTests {
         configuration.maxBackoff = .seconds(300)
         configuration.jitter = 0.2
         #expect(BundlePoller.delay(failures: failures, configuration: configuration, unit: unit) == .milliseconds(Int64(seconds * 1000)))
+    }
+
+    @Test("a server with nothing to serve keeps polling at the interval; once serving, failed rounds back off")
+    func noBackoffBeforeFirstBundle() async throws {
+        let (root, _) = try await store([1])
+        defer { EdgeFixtures.removeFolder(root) }
+        let harness = try EdgeHarness(stores: [unreachable]) {
+            $0.poller.interval = .seconds(10)
+            $0.poller.maxBackoff = .seconds(300)
+        }
+        defer { EdgeFixtures.removeFolder(harness.cacheDirectory) }
+        #expect(await harness.poller.pollOnce() == false)
+        #expect(harness.poller.nextDelay(afterSuccess: false, unit: 0.5) == .seconds(10))
+        #expect(harness.poller.nextDelay(afterSuccess: false, unit: 0.5) == .seconds(10))
+        // Serving (from another harness's cache): the same failures now back off.
+        let seeded = try EdgeHarness(stores: [LocalStore(root: root)], cacheDirectory: harness.cacheDirectory)
+        await seeded.poller.pollOnce()
+        await seeded.stop()
+        let serving = try EdgeHarness(stores: [unreachable], cacheDirectory: harness.cacheDirectory) {
+            $0.poller.interval = .seconds(10)
+            $0.poller.maxBackoff = .seconds(300)
+        }
+        #expect(serving.poller.loadCache()?.version == 1)
+        #expect(serving.poller.nextDelay(afterSuccess: false, unit: 0.5) == .seconds(20))
+        #expect(serving.poller.nextDelay(afterSuccess: false, unit: 0.5) == .seconds(40))
+        #expect(serving.poller.nextDelay(afterSuccess: true, unit: 0.5) == .seconds(10))
+        await serving.stop()
+        await harness.stop()
     }
 }
