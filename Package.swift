@@ -95,9 +95,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Shared by the test targets: compiling fixtures, repository paths, seeded randomness.
+        .target(
+            name: "AllotTestSupport",
+            dependencies: ["AllotCore", "AllotCompiler"],
+            path: "Tests/AllotTestSupport",
+            swiftSettings: swiftSettings
+        ),
+
         .testTarget(
             name: "AllotCoreTests",
-            dependencies: ["AllotCore", "AllotCompiler"],
+            dependencies: ["AllotTestSupport", "AllotCore", "AllotCompiler"],
             swiftSettings: swiftSettings
         ),
         // End-to-end tests of the built `allot` binary (scripts/test builds it first).
@@ -108,12 +116,13 @@ let package = Package(
         ),
         .testTarget(
             name: "AllotCompilerTests",
-            dependencies: ["AllotCore", "AllotCompiler"],
+            dependencies: ["AllotTestSupport", "AllotCore", "AllotCompiler"],
+            exclude: ["Golden"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "AllotReviewTests",
-            dependencies: ["AllotCore", "AllotCompiler", "AllotReview"],
+            dependencies: ["AllotTestSupport", "AllotCore", "AllotCompiler", "AllotReview"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -123,7 +132,10 @@ let package = Package(
         ),
         .testTarget(
             name: "AllotServerTests",
-            dependencies: ["AllotCore", "AllotCompiler", "AllotStore", "AllotServer", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "AllotTestSupport", "AllotCore", "AllotCompiler", "AllotStore", "AllotServer",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             exclude: ["Clients"],
             swiftSettings: swiftSettings
         ),

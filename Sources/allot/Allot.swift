@@ -19,6 +19,8 @@ struct Allot: AsyncParsableCommand {
             SchemaCommand.self,
             PublishCommand.self,
             StatusCommand.self,
+            DiffCommand.self,
+            LintCommand.self,
             ServeCommand.self,
         ]
     )

@@ -1,4 +1,5 @@
 @testable import AllotCompiler
+import AllotTestSupport
 import AllotCore
 import Testing
 

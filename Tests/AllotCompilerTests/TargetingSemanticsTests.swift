@@ -1,3 +1,4 @@
+import AllotTestSupport
 import AllotCore
 import Testing
 
@@ -5,13 +6,9 @@ import Testing
 
 @Suite("Targeting semantics")
 struct TargetingSemanticsTests {
-    /// Compiles `source` into a fresh mini bundle.
+    /// Compiles `source` (as an experiment's targeting, through the whole compiler) into a bundle.
     static func harness(_ source: String) throws -> EvaluatorHarness {
-        var payload = EvaluatorHarness.fixturePayload()
-        let compiled = try TargetingCompiler.compile(
-            source, environment: TargetingFixtures.environment, locate: locateOnLine1, intern: { payload.intern($0) }
-        ).get()
-        return try EvaluatorHarness(program: compiled.code, payload: &payload)
+        try EvaluatorHarness(source: source)
     }
 
     static func request(_ values: [String: RequestValue], user: String = "u2", device: String? = nil) -> TestRequest {

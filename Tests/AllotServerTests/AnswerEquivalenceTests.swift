@@ -1,6 +1,7 @@
 import AllotCore
 import AllotServer
 import AllotStore
+import AllotTestSupport
 import Foundation
 import Testing
 

@@ -1,6 +1,7 @@
 import AllotCore
 import AllotServer
 import AllotStore
+import AllotTestSupport
 import Foundation
 import Testing
 
@@ -113,7 +114,7 @@ enum PythonOpenFeature {
         let script = Repository.clients + "/ofrep_client.py"
         let output = try await onThread { try ChildProcess.run(python, [script, baseURL], stdin: input) }
         guard let results = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [[String: Any]] else {
-            throw FixtureError("the client printed no result list:\n\(output)")
+            throw FixtureError(message: "the client printed no result list:\n\(output)")
         }
         return results
     }

@@ -1,6 +1,7 @@
 import AllotCore
 import AllotServer
 import AllotStore
+import AllotTestSupport
 import Foundation
 import Testing
 
@@ -37,7 +38,7 @@ struct OFREPTests {
                 return "user-\(i)"
             }
         }
-        throw FixtureError("no user in \(variant)")
+        throw FixtureError(message: "no user in \(variant)")
     }
 
     @Test("value, reason, variant and metadata for split, override, targeting miss, paused and untouched flags")

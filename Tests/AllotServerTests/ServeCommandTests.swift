@@ -1,5 +1,6 @@
 import AllotCore
 import AllotStore
+import AllotTestSupport
 import Foundation
 import Testing
 

@@ -102,7 +102,8 @@ public struct AllocationLock: Equatable, Sendable {
     private func yamlKey(_ name: String) -> String { name }  // names are restricted to safe characters
 
     private func yamlString(_ text: String) -> String {
-        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") }) else { return "\"" + text + "\"" }
+        return "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 
     /// Parses and validates a lock file. Every bucket must be owned at most once per layer, and

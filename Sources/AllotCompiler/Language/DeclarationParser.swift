@@ -101,7 +101,7 @@ struct DeclarationParser {
     // MARK: Kinds
 
     private mutating func parseAttributes(_ reader: MappingReader, _ locator: NodeLocator, file: String) {
-        reportUnknownKeys(reader, LanguageSchema.attributes, context: "Attributes")
+        reportUnknownKeys(reader, LanguageSchema.attributesKeys, context: "Attributes")
         declarations.attributeFiles.append(file)
         guard let node = required(reader, "attributes", context: "Attributes"),
             let attributes = MappingReader(node, locator, context: "attributes", &diagnostics)
@@ -114,7 +114,7 @@ struct DeclarationParser {
             if let typeName = entry.value.scalar?.string {
                 type = attributeType(entry.value, typeName, locator)
             } else if let spec = MappingReader(entry.value, locator, context: "attribute '\(name.value)'", &diagnostics) {
-                spec.reportUnknownKeys(known: LanguageSchema.keys(LanguageSchema.attribute), context: "an attribute", &diagnostics)
+                spec.reportUnknownKeys(known: LanguageSchema.attributeKeys, context: "an attribute", &diagnostics)
                 if let typeNode = required(spec, "type", context: "attribute '\(name.value)'") {
                     type = attributeType(typeNode, typeNode.scalar?.string ?? "", locator)
                 }
@@ -146,7 +146,7 @@ struct DeclarationParser {
     }
 
     private mutating func parseLayer(_ reader: MappingReader, _ locator: NodeLocator) {
-        reportUnknownKeys(reader, LanguageSchema.layer, context: "a Layer")
+        reportUnknownKeys(reader, LanguageSchema.layerKeys, context: "a Layer")
         let name = requiredName(reader, "name", locator, what: "layer")
         let unit = requiredName(reader, "unit", locator, what: "unit type")
         let salt = optionalSalt(reader, locator)
@@ -158,7 +158,7 @@ struct DeclarationParser {
                 guard let paramName = validName(entry.keyNode, locator, what: "parameter"),
                     let spec = MappingReader(entry.value, locator, context: "parameter '\(entry.key)'", &diagnostics)
                 else { continue }
-                spec.reportUnknownKeys(known: LanguageSchema.keys(LanguageSchema.parameter), context: "a parameter", &diagnostics)
+                spec.reportUnknownKeys(known: LanguageSchema.parameterKeys, context: "a parameter", &diagnostics)
                 guard let typeNode = required(spec, "type", context: "parameter '\(entry.key)'") else { continue }
                 let typeName = typeNode.scalar?.string ?? ""
                 guard let type = ParameterType(name: typeName) else {
@@ -180,7 +180,7 @@ struct DeclarationParser {
     }
 
     private mutating func parseExperiment(_ reader: MappingReader, _ locator: NodeLocator, file: String) {
-        reportUnknownKeys(reader, LanguageSchema.experiment, context: "an Experiment")
+        reportUnknownKeys(reader, LanguageSchema.experimentKeys, context: "an Experiment")
         let name = requiredName(reader, "name", locator, what: "experiment")
         let layer = requiredName(reader, "layer", locator, what: "layer")
         let owner = requiredString(reader, "owner", locator, context: "an Experiment")
@@ -267,7 +267,7 @@ struct DeclarationParser {
 
     private mutating func parseVariant(_ node: Node, _ locator: NodeLocator) -> VariantDeclaration? {
         guard let reader = MappingReader(node, locator, context: "a variant", &diagnostics) else { return nil }
-        reportUnknownKeys(reader, LanguageSchema.variant, context: "a variant")
+        reportUnknownKeys(reader, LanguageSchema.variantKeys, context: "a variant")
         let name = requiredName(reader, "name", locator, what: "variant")
         let weight = required(reader, "weight", context: "a variant").flatMap {
             percentage($0, locator, what: "weight", plainNumbersArePercent: true)
@@ -287,7 +287,7 @@ struct DeclarationParser {
     }
 
     private mutating func parseSegment(_ reader: MappingReader, _ locator: NodeLocator, file: String) {
-        reportUnknownKeys(reader, LanguageSchema.segment, context: "a Segment")
+        reportUnknownKeys(reader, LanguageSchema.segmentKeys, context: "a Segment")
         let name = requiredName(reader, "name", locator, what: "segment")
         let unit = reader["unit"].flatMap { validName($0, locator, what: "unit type") }
         var rule: Located<String>?
@@ -336,7 +336,7 @@ struct DeclarationParser {
     }
 
     private mutating func parseHoldout(_ reader: MappingReader, _ locator: NodeLocator) {
-        reportUnknownKeys(reader, LanguageSchema.holdout, context: "a Holdout")
+        reportUnknownKeys(reader, LanguageSchema.holdoutKeys, context: "a Holdout")
         let name = requiredName(reader, "name", locator, what: "holdout")
         let unit = requiredName(reader, "unit", locator, what: "unit type")
         let traffic = required(reader, "traffic", context: "a Holdout").flatMap {
@@ -352,8 +352,7 @@ struct DeclarationParser {
 
     // MARK: Field readers
 
-    private mutating func reportUnknownKeys(_ reader: MappingReader, _ fields: [LanguageSchema.Field], context: String) {
-        let known = LanguageSchema.keys(fields)
+    private mutating func reportUnknownKeys(_ reader: MappingReader, _ known: [String], context: String) {
         reader.reportUnknownKeys(known: known, context: context, &diagnostics)
         for entry in reader.entries where !known.contains(entry.key) {
             if let suggestion = closestMatch(to: entry.key, in: known) { misspelledKeys.insert(suggestion) }
@@ -361,8 +360,9 @@ struct DeclarationParser {
     }
 
     private mutating func required(_ reader: MappingReader, _ key: String, context: String) -> Node? {
-        if reader[key] == nil && misspelledKeys.contains(key) { return nil }
-        guard let node = reader[key], !node.isNull else {
+        let found = reader[key]
+        if found == nil && !misspelledKeys.isEmpty && misspelledKeys.contains(key) { return nil }
+        guard let node = found, !node.isNull else {
             let location = reader.keyNode(key).map { reader.locator.location(of: $0) } ?? reader.locator.location(of: reader.node)
             diagnostics.error(at: location, "\(context) needs '\(key)'", hint: "add `\(key):`")
             return nil
@@ -455,14 +455,18 @@ struct DeclarationParser {
     /// A percentage in basis points: `20%`, `0.05%`; plain numbers too when `plainNumbersArePercent`.
     private mutating func percentage(_ node: Node, _ locator: NodeLocator, what: String, plainNumbersArePercent: Bool) -> Located<Int>? {
         let location = locator.location(of: node)
-        guard var text = node.scalar?.string.trimmingCharacters(in: .whitespaces) else {
+        guard let raw = node.scalar?.string else {
             diagnostics.error(at: location, "'\(what)' must be a percentage such as 20%")
             return nil
         }
-        if text.hasSuffix("%") {
-            text.removeLast()
+        var text = Substring(raw).utf8
+        while let first = text.first, first == 32 || first == 9 { text = text.dropFirst() }
+        while let last = text.last, last == 32 || last == 9 { text = text.dropLast() }
+        if text.last == UInt8(ascii: "%") {
+            text = text.dropLast()
         } else if !plainNumbersArePercent {
-            diagnostics.error(at: location, "'\(what)' must be a percentage such as 20%", hint: "write '\(text)%' if you mean \(text) percent")
+            let shown = String(Substring(text))
+            diagnostics.error(at: location, "'\(what)' must be a percentage such as 20%", hint: "write '\(shown)%' if you mean \(shown) percent")
             return nil
         }
         guard let basisPoints = Self.basisPoints(text) else {
@@ -480,17 +484,35 @@ struct DeclarationParser {
 
     /// `"12.34"` → 1234; nil when not a non-negative decimal with at most two fraction digits.
     static func basisPoints(_ text: String) -> Int? {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count <= 2, let whole = parts.first, !whole.isEmpty, whole.allSatisfy(\.isASCIIDigitCharacter),
-            whole.count <= 5, let wholeValue = Int(whole)
-        else { return nil }
+        basisPoints(text.utf8[...])
+    }
+
+    static func basisPoints(_ text: Substring.UTF8View) -> Int? {
+        var whole = 0
+        var wholeDigits = 0
         var fraction = 0
-        if parts.count == 2 {
-            let digits = parts[1]
-            guard (1...2).contains(digits.count), digits.allSatisfy(\.isASCIIDigitCharacter) else { return nil }
-            fraction = Int(digits)! * (digits.count == 1 ? 10 : 1)
+        var fractionDigits = 0
+        var seenPoint = false
+        for byte in text {
+            if byte == UInt8(ascii: ".") {
+                guard !seenPoint, wholeDigits > 0 else { return nil }
+                seenPoint = true
+            } else if byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
+                if seenPoint {
+                    fractionDigits += 1
+                    guard fractionDigits <= 2 else { return nil }
+                    fraction = fraction * 10 + Int(byte - UInt8(ascii: "0"))
+                } else {
+                    wholeDigits += 1
+                    guard wholeDigits <= 5 else { return nil }
+                    whole = whole * 10 + Int(byte - UInt8(ascii: "0"))
+                }
+            } else {
+                return nil
+            }
         }
-        return wholeValue * 100 + fraction
+        guard wholeDigits > 0, !seenPoint || fractionDigits > 0 else { return nil }
+        return whole * 100 + (fractionDigits == 1 ? fraction * 10 : fraction)
     }
 
     private mutating func timestamp(_ node: Node, _ locator: NodeLocator) -> Located<Int64>? {
@@ -552,18 +574,19 @@ extension Character {
 }
 
 extension String {
+    /// The text without leading and trailing bytes of `set` (ASCII whitespace), working on UTF-8.
     func trimmingCharacters(in set: CharacterSetLite) -> String {
-        var scalars = Substring(self)
-        while let first = scalars.first, set.contains(first) { scalars.removeFirst() }
-        while let last = scalars.last, set.contains(last) { scalars.removeLast() }
-        return String(scalars)
+        let utf8 = self.utf8
+        guard let first = utf8.firstIndex(where: { !set.contains($0) }) else { return "" }
+        let last = utf8.lastIndex(where: { !set.contains($0) })!
+        return String(self[first...last])
     }
 }
 
-/// The whitespace sets the compiler trims, without importing Foundation here.
+/// The ASCII whitespace sets the compiler trims, without importing Foundation here.
 struct CharacterSetLite: Sendable {
-    let contains: @Sendable (Character) -> Bool
-    func contains(_ character: Character) -> Bool { contains(character) }
-    static let whitespaces = CharacterSetLite { $0 == " " || $0 == "\t" }
-    static let whitespacesAndNewlines = CharacterSetLite { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
+    let bytes: [UInt8]
+    func contains(_ byte: UInt8) -> Bool { bytes.contains(byte) }
+    static let whitespaces = CharacterSetLite(bytes: [32, 9])
+    static let whitespacesAndNewlines = CharacterSetLite(bytes: [32, 9, 10, 13])
 }

@@ -1,27 +1,11 @@
+internal import AllotCore
 internal import Yams
 
 /// Canonical JSON text for parameter values: the bytes the bundle pre-encodes and servers copy.
 enum JSONText {
-    /// A JSON string literal.
+    /// A JSON string literal (Allot's canonical form, `JSONString`).
     static func string(_ value: String) -> String {
-        var output = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": output += "\\\""
-            case "\\": output += "\\\\"
-            case "\n": output += "\\n"
-            case "\r": output += "\\r"
-            case "\t": output += "\\t"
-            case "\u{08}": output += "\\b"
-            case "\u{0C}": output += "\\f"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default:
-                output.unicodeScalars.append(scalar)
-            }
-        }
-        return output + "\""
+        JSONString.quoted(value)
     }
 
     /// The canonical JSON form of a number written as `text`, or nil if `text` is not a finite
@@ -30,13 +14,13 @@ enum JSONText {
     /// clients that distinguish integers from floats see what the experiment file wrote.
     static func number(_ text: String) -> String? {
         guard isNumberSyntax(text) else { return nil }
-        let isInteger = !text.contains(".") && !text.contains("e") && !text.contains("E")
+        let isInteger = !text.utf8.contains { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }
         if isInteger, let value = Int64(text), abs(value) <= (1 << 53) {
             return String(value)
         }
         guard let value = Double(text), value.isFinite else { return nil }
         var form = "\(value)"
-        if !form.contains(".") && !form.contains("e") { form += ".0" }
+        if !form.utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") }) { form += ".0" }
         return form
     }
 

@@ -75,4 +75,14 @@ enum LanguageSchema {
     ]
 
     static func keys(_ fields: [Field]) -> [String] { fields.map(\.key) }
+
+    // The key lists, computed once.
+    static let attributesKeys = keys(attributes)
+    static let attributeKeys = keys(attribute)
+    static let layerKeys = keys(layer)
+    static let parameterKeys = keys(parameter)
+    static let experimentKeys = keys(experiment)
+    static let variantKeys = keys(variant)
+    static let segmentKeys = keys(segment)
+    static let holdoutKeys = keys(holdout)
 }

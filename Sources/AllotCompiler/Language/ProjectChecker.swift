@@ -88,12 +88,20 @@ struct ProjectChecker {
         let experimentDeclarations = uniqueByName(declarations.experiments, kind: "experiment", name: \.name)
         checkSalts(layers: layerDeclarations, holdouts: holdoutDeclarations, experiments: experimentDeclarations)
         var experimentsByLayer: [String: [CheckedExperiment]] = [:]
+        let layersByName = Dictionary(layerDeclarations.map { ($0.name.value, $0) }, uniquingKeysWith: { first, _ in first })
+        var parametersByLayer: [String: [String: ParameterDeclaration]] = [:]
+        for layer in layerDeclarations {
+            parametersByLayer[layer.name.value] = Dictionary(layer.parameters.map { ($0.name.value, $0) }, uniquingKeysWith: { first, _ in first })
+        }
         for declaration in experimentDeclarations {
-            guard let layer = layerDeclarations.first(where: { $0.name.value == declaration.layer.value }) else {
+            guard let layer = layersByName[declaration.layer.value] else {
                 reportUnknown(declaration.layer, kind: "layer", candidates: layerNames)
                 continue
             }
-            if let experiment = checkExperiment(declaration, layer: layer, parameterOwner: parameterOwner, environment: environment) {
+            if let experiment = checkExperiment(
+                declaration, layer: layer, layerParameters: parametersByLayer[layer.name.value] ?? [:], parameterOwner: parameterOwner,
+                environment: environment)
+            {
                 experimentsByLayer[layer.name.value, default: []].append(experiment)
             }
         }
@@ -123,7 +131,7 @@ struct ProjectChecker {
     // MARK: Experiments
 
     private mutating func checkExperiment(
-        _ declaration: ExperimentDeclaration, layer: LayerDeclaration,
+        _ declaration: ExperimentDeclaration, layer: LayerDeclaration, layerParameters: [String: ParameterDeclaration],
         parameterOwner: [String: (layer: String, declaration: ParameterDeclaration)], environment: TargetingEnvironment
     ) -> CheckedExperiment? {
         let name = declaration.name.value
@@ -141,7 +149,6 @@ struct ProjectChecker {
         var variants: [CheckedVariant] = []
         var variantNames = Set<String>()
         var totalWeight = 0
-        let layerParameters = Dictionary(uniqueKeysWithValues: layer.parameters.map { ($0.name.value, $0) })
         for variant in declaration.variants {
             if !variantNames.insert(variant.name.value).inserted {
                 diagnostics.error(at: variant.name.location, "duplicate variant '\(variant.name.value)' in experiment '\(name)'")
@@ -278,34 +285,34 @@ struct ProjectChecker {
         return result
     }
 
+    /// Every hash in the model is `H(salt, id)`: two roles sharing a salt would be the same hash,
+    /// so a layer's buckets and an experiment's variants (or a holdout) would be correlated
+    /// instead of independent. Salts are therefore unique across layers, holdouts and experiments.
     private mutating func checkSalts(layers: [LayerDeclaration], holdouts: [HoldoutDeclaration], experiments: [ExperimentDeclaration]) {
         var seen: [String: String] = [:]
-        func claim(_ salt: String, _ owner: String, _ location: SourceLocation) {
+        func claim(_ salt: String, _ owner: String, _ location: SourceLocation, hint: String) {
             if let other = seen[salt] {
                 diagnostics.error(
                     at: location, "\(owner) uses salt '\(salt)', already used by \(other)",
-                    hint: "two hashes with one salt are correlated, not independent; give each a unique salt")
+                    hint: "two hashes with one salt are correlated, not independent; \(hint)")
             } else {
                 seen[salt] = owner
             }
         }
         for layer in layers {
-            claim(layer.salt?.value ?? layer.name.value, "layer '\(layer.name.value)'", layer.salt?.location ?? layer.name.location)
+            claim(
+                layer.salt?.value ?? layer.name.value, "layer '\(layer.name.value)'", layer.salt?.location ?? layer.name.location,
+                hint: "give the layer its own `salt:`")
         }
         for holdout in holdouts {
-            claim(holdout.effectiveSalt, "holdout '\(holdout.name.value)'", holdout.salt?.location ?? holdout.name.location)
+            claim(
+                holdout.effectiveSalt, "holdout '\(holdout.name.value)'", holdout.salt?.location ?? holdout.name.location,
+                hint: "give the holdout its own `salt:`")
         }
-        var experimentSalts: [String: String] = [:]
         for experiment in experiments {
-            let salt = experiment.effectiveSalt
-            if let other = experimentSalts[salt] {
-                diagnostics.error(
-                    at: experiment.salt?.location ?? experiment.name.location,
-                    "experiment '\(experiment.name.value)' uses variant salt '\(salt)', already used by experiment '\(other)'",
-                    hint: "give each experiment a unique salt")
-            } else {
-                experimentSalts[salt] = experiment.name.value
-            }
+            claim(
+                experiment.effectiveSalt, "experiment '\(experiment.name.value)'", experiment.salt?.location ?? experiment.name.location,
+                hint: "rename the experiment or give it its own `salt:` (an experiment's default salt is its name)")
         }
     }
 

@@ -13,14 +13,40 @@ public struct SourceFile: Sendable {
     }
 }
 
+/// The lines of a file, split on first use: most files compile without a diagnostic, and a
+/// locator is only asked for lines when one is reported.
+final class LineIndex: @unchecked Sendable {
+    private let text: String
+    private var cached: [Substring]?
+
+    init(_ text: String) {
+        self.text = text
+    }
+
+    var lines: [Substring] {
+        if let cached { return cached }
+        var result: [Substring] = []
+        var start = text.utf8.startIndex
+        for index in text.utf8.indices where text.utf8[index] == UInt8(ascii: "\n") {
+            result.append(text[start..<index])
+            start = text.utf8.index(after: index)
+        }
+        result.append(text[start...])
+        cached = result
+        return result
+    }
+}
+
 /// Locations of YAML nodes in their file.
 struct NodeLocator {
     let file: String
-    let lines: [Substring]
+    private let index: LineIndex
+
+    var lines: [Substring] { index.lines }
 
     init(_ source: SourceFile) {
         self.file = source.path
-        self.lines = source.text.split(separator: "\n", omittingEmptySubsequences: false)
+        self.index = LineIndex(source.text)
     }
 
     /// Where `node` starts, spanning its text when it is a one-line scalar.
@@ -28,11 +54,13 @@ struct NodeLocator {
         guard let mark = node.mark else { return SourceLocation(file: file, line: 1, column: 1) }
         var length = 1
         if let scalar = node.scalar {
+            let text = scalar.string
+            let oneLine = !text.utf8.contains(UInt8(ascii: "\n"))
             switch scalar.style {
             case .plain:
-                length = scalar.string.contains("\n") ? 1 : scalar.string.unicodeScalars.count
+                length = oneLine ? text.unicodeScalars.count : 1
             case .singleQuoted, .doubleQuoted:
-                length = scalar.string.contains("\n") ? 1 : scalar.string.unicodeScalars.count + 2
+                length = oneLine ? text.unicodeScalars.count + 2 : 1
             default:
                 length = 1
             }
@@ -73,6 +101,15 @@ struct NodeLocator {
     /// the value with the raw text from the scalar's start (this follows quotes, escapes, folded
     /// and literal block scalars closely enough for a caret).
     func scalarLocator(for node: Node) -> (Int) -> SourceLocation {
+        // Built on first use: targeting that compiles cleanly never asks for a position.
+        var built: ((Int) -> SourceLocation)?
+        return { offset in
+            if built == nil { built = self.buildScalarLocator(for: node) }
+            return built!(offset)
+        }
+    }
+
+    private func buildScalarLocator(for node: Node) -> (Int) -> SourceLocation {
         let start = location(of: node)
         guard let scalar = node.scalar, node.mark != nil else { return { _ in start } }
         let value = Array(scalar.string.unicodeScalars)
@@ -136,6 +173,8 @@ struct MappingReader {
     let node: Node
     let locator: NodeLocator
     private(set) var entries: [(key: String, keyNode: Node, value: Node)] = []
+    /// The keys alone, in order: lookups scan these without touching (copying) any node.
+    private var keys: [String] = []
 
     init?(_ node: Node, _ locator: NodeLocator, context: String, _ diagnostics: inout DiagnosticBag) {
         guard let mapping = node.mapping else {
@@ -144,30 +183,32 @@ struct MappingReader {
         }
         self.node = node
         self.locator = locator
-        var seen: [String: Node] = [:]
+        entries.reserveCapacity(mapping.count)
+        keys.reserveCapacity(mapping.count)
         for (keyNode, value) in mapping {
             guard let key = keyNode.scalar?.string else {
                 diagnostics.error(at: locator.location(of: keyNode), "keys in \(context) must be plain strings")
                 continue
             }
-            if let first = seen[key] {
-                let firstLine = first.mark.map { " (first defined on line \($0.line))" } ?? ""
+            if let index = keys.firstIndex(of: key) {
+                let firstLine = entries[index].keyNode.mark.map { " (first defined on line \($0.line))" } ?? ""
                 diagnostics.error(
                     at: locator.location(of: keyNode), "duplicate key '\(key)' in \(context)\(firstLine)",
                     hint: "remove one of them; YAML keeps only the last silently")
                 continue
             }
-            seen[key] = keyNode
+            keys.append(key)
             entries.append((key, keyNode, value))
         }
     }
 
+    // Mappings are small: a scan that copies only the node it returns beats hashing.
     subscript(_ key: String) -> Node? {
-        entries.first { $0.key == key }?.value
+        keys.firstIndex(of: key).map { entries[$0].value }
     }
 
     func keyNode(_ key: String) -> Node? {
-        entries.first { $0.key == key }?.keyNode
+        keys.firstIndex(of: key).map { entries[$0].keyNode }
     }
 
     /// Reports every key not in `known`, suggesting the closest known key.
@@ -187,7 +228,10 @@ struct MappingReader {
 extension Node {
     /// Whether the node is YAML null (`~`, `null` or empty).
     var isNull: Bool {
-        guard let scalar else { return false }
-        return scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+        guard let scalar, scalar.style == .plain else { return false }
+        switch scalar.string {
+        case "", "~", "null", "Null", "NULL": return true
+        default: return false
+        }
     }
 }

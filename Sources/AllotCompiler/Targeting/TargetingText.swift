@@ -1,28 +1,9 @@
+internal import AllotCore
 /// How the targeting language writes names, strings and numbers, and the hints it gives.
 enum TargetingText {
-    /// A string as a double-quoted literal: `"` and `\` escaped, control characters as JSON escapes,
-    /// everything else as is.
+    /// A string as a double-quoted literal, in the JSON form Allot writes everywhere.
     static func quoted(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case "\u{08}": result += "\\b"
-            case "\u{0C}": result += "\\f"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    let digits = String(scalar.value, radix: 16, uppercase: true)
-                    result += "\\u" + String(repeating: "0", count: 4 - digits.count) + digits
-                } else {
-                    result.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return result + "\""
+        JSONString.quoted(text)
     }
 
     /// Integers below 2^53 without a fraction (`5`, `-12`); everything else in Swift's shortest

@@ -35,11 +35,21 @@ public struct BundleContents: Sendable, Equatable {
         /// Layer buckets owned (0.01% each).
         public var trafficBuckets: Int
         public var variants: [Variant]
-        /// Per variant bucket, the variant index.
+        /// Per variant bucket, the variant index (empty when built with
+        /// `contents(expandingVariantBuckets: false)`).
         public var variantOfBucket: [Int]
+        /// The variant runs: run `r` covers variant buckets `[start_r, start_{r+1})`.
+        public var variantRuns: [VariantRun]
         /// Canonical targeting text; empty without targeting.
         public var targeting: String
         public var segments: [String]
+    }
+
+    public struct VariantRun: Sendable, Equatable {
+        /// First variant bucket of the run.
+        public var start: Int
+        /// The variant's index within the experiment.
+        public var variant: Int
     }
 
     public struct Variant: Sendable, Equatable {
@@ -103,7 +113,12 @@ public struct BundleContents: Sendable, Equatable {
 
 extension LoadedBundle {
     /// The bundle's contents as Swift values.
-    public var contents: BundleContents {
+    public var contents: BundleContents { contents(expandingVariantBuckets: true) }
+
+    /// The bundle's contents as Swift values. Without `expandingVariantBuckets`, experiments carry
+    /// only their variant runs (`variantOfBucket` is empty), which keeps bundles with many
+    /// experiments cheap to read (10,000 entries per experiment otherwise).
+    public func contents(expandingVariantBuckets: Bool) -> BundleContents {
         let p = payload
         let unitTypes = (0..<p.unitTypeCount).map { p.string(at: p.unitTypeRecord($0) + PayloadFormat.UnitTypeRecord.name) }
         let attributes = (0..<p.attributeCount).map { i in
@@ -155,7 +170,14 @@ extension LoadedBundle {
             }
             let firstRun = p.int(r + PayloadFormat.ExperimentRecord.firstVariantRun)
             let runCount = p.int(r + PayloadFormat.ExperimentRecord.variantRunCount)
-            let variantOfBucket = (0..<Bucketing.bucketCount).map { variantForBucket($0, firstRun: firstRun, runCount: runCount) }
+            let variantOfBucket =
+                expandingVariantBuckets
+                ? (0..<Bucketing.bucketCount).map { variantForBucket($0, firstRun: firstRun, runCount: runCount) } : []
+            let variantRuns = (firstRun..<(firstRun + runCount)).map { run in
+                BundleContents.VariantRun(
+                    start: Int(p.u16(p.variantRunRecord(run) + PayloadFormat.VariantRunRecord.start)),
+                    variant: Int(p.u16(p.variantRunRecord(run) + PayloadFormat.VariantRunRecord.variant)))
+            }
             let flags = p.u8(r + PayloadFormat.ExperimentRecord.flags)
             let firstSegment = p.int(r + PayloadFormat.ExperimentRecord.firstSegmentRef)
             experiments.append(
@@ -167,7 +189,8 @@ extension LoadedBundle {
                     salt: p.string(at: r + PayloadFormat.ExperimentRecord.salt), owner: p.string(at: r + PayloadFormat.ExperimentRecord.owner),
                     description: p.string(at: r + PayloadFormat.ExperimentRecord.description),
                     trafficBuckets: p.int(r + PayloadFormat.ExperimentRecord.trafficBuckets), variants: variants,
-                    variantOfBucket: variantOfBucket, targeting: p.string(at: r + PayloadFormat.ExperimentRecord.targetingSource),
+                    variantOfBucket: variantOfBucket, variantRuns: variantRuns,
+                    targeting: p.string(at: r + PayloadFormat.ExperimentRecord.targetingSource),
                     segments: (0..<p.int(r + PayloadFormat.ExperimentRecord.segmentRefCount)).map { segmentNames[p.u32List(firstSegment + $0)] }))
         }
         let layers = (0..<p.layerCount).map { l -> BundleContents.Layer in
@@ -198,5 +221,16 @@ extension LoadedBundle {
             version: version, createdAt: createdAt, keyID: header.keyID.description, compressedLength: header.compressedLength,
             payloadLength: header.payloadLength, unitTypes: unitTypes, attributes: attributes, layers: layers, experiments: experiments,
             parameters: parameters, segments: segments, holdouts: holdouts)
+    }
+
+    /// The ids listed by segment `index`, in table order (by hash); empty for a rule-only segment.
+    public func segmentIDs(_ index: Int) -> [String] {
+        let p = payload
+        guard index >= 0, index < p.segmentCount else { return [] }
+        let record = p.segmentRecord(index)
+        let first = p.int(record + PayloadFormat.SegmentRecord.firstID)
+        return (first..<(first + p.int(record + PayloadFormat.SegmentRecord.idCount))).map {
+            p.string(at: p.idEntryRecord($0) + PayloadFormat.IDEntryRecord.string)
+        }
     }
 }

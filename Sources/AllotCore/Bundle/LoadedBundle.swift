@@ -129,3 +129,19 @@ func withUTF8<R>(_ string: String, _ body: (UnsafeRawBufferPointer) -> R) -> R {
     var string = string
     return string.withUTF8 { body(UnsafeRawBufferPointer($0)) }
 }
+
+extension LoadedBundle {
+    /// Validates a payload that never was in an envelope, for tools that just compiled it
+    /// themselves (`allot diff` and `allot lint` compiling experiment directories): full payload
+    /// validation, but no signature, hash or envelope. Servers load envelopes, never this.
+    public static func open(unsignedPayload payload: [UInt8]) throws(BundleError) -> LoadedBundle {
+        guard payload.count >= 32 else { throw BundleError(.truncated, "payload is \(payload.count) bytes, shorter than its header") }
+        let version = payload.withUnsafeBytes { $0.le64(16) }
+        let createdAt = payload.withUnsafeBytes { Int64(bitPattern: $0.le64(24)) }
+        let header = BundleHeader(
+            version: version, createdAt: createdAt, keyID: KeyID(bytes: [UInt8](repeating: 0, count: 8))!, compressedLength: 0,
+            payloadLength: payload.count, payloadHash: [UInt8](repeating: 0, count: 32), signature: [UInt8](repeating: 0, count: 64))
+        let storage = payload.withUnsafeBytes { MappedBytes(copying: $0) }
+        return try LoadedBundle(header: header, payloadStorage: storage, checkHash: false)
+    }
+}

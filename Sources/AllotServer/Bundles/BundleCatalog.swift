@@ -31,7 +31,8 @@ struct BundleCatalog: Sendable {
 
     /// Reads the catalog out of `bundle` (allocates; done once per installed bundle).
     init(_ bundle: LoadedBundle, targetingKeyUnit: String) {
-        let contents = bundle.contents
+        // Names and variant parameter flags only: no 10,000-entry bucket arrays per experiment.
+        let contents = bundle.contents(expandingVariantBuckets: false)
         unitTypeNames = contents.unitTypes
         layerNames = contents.layers.map { JSONText.escaped($0.name) }
         layerUnitTypes = contents.layers.map { layer in contents.unitTypes.firstIndex(of: layer.unitType) ?? -1 }

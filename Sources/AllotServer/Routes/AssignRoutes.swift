@@ -94,9 +94,9 @@ extension EdgeHandler {
                         bundle.writeAnswer(outcomes, into: &response.body)
                     } catch {
                         JSONText.append(#"{"error":{"code":"#, to: &response.body)
-                        JSONText.appendString(error.code.rawValue.utf8, to: &response.body)
+                        JSONText.appendString(error.code.rawValue, to: &response.body)
                         JSONText.append(#","message":"#, to: &response.body)
-                        JSONText.appendString(error.message.utf8, to: &response.body)
+                        JSONText.appendString(error.message, to: &response.body)
                         JSONText.append("}}", to: &response.body)
                     }
                 } while try scanner.nextElement()

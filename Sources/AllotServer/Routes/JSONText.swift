@@ -1,40 +1,16 @@
 import AllotCore
 
-/// Small helpers for writing JSON text into response buffers.
+/// Small helpers for writing JSON text into response buffers. Strings are escaped by AllotCore's
+/// one escaper (`JSONString`), so names and messages look the same as everywhere else in Allot.
 enum JSONText {
-    /// `text` as the inside of a JSON string (quotes, backslashes and control characters escaped).
+    /// `text` as the inside of a JSON string literal (without the quotes).
     static func escaped(_ text: String) -> [UInt8] {
-        var output: [UInt8] = []
-        appendEscaped(text.utf8, to: &output)
-        return output
+        Array(JSONString.quoted(text).utf8.dropFirst().dropLast())
     }
 
-    /// Appends `text` as the inside of a JSON string.
-    static func appendEscaped(_ text: some Sequence<UInt8>, to output: inout [UInt8]) {
-        let hex: StaticString = "0123456789abcdef"
-        for byte in text {
-            switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-                output.append(UInt8(ascii: "\\"))
-                output.append(byte)
-            case 0x0A:
-                output.append(UInt8(ascii: "\\"))
-                output.append(UInt8(ascii: "n"))
-            case 0..<0x20, 0x7F:
-                output.append(contentsOf: #"\u00"#.utf8)
-                output.append(hex.utf8Start[Int(byte >> 4)])
-                output.append(hex.utf8Start[Int(byte & 0xF)])
-            default:
-                output.append(byte)
-            }
-        }
-    }
-
-    /// Appends a quoted, escaped JSON string.
-    static func appendString(_ text: some Sequence<UInt8>, to output: inout [UInt8]) {
-        output.append(UInt8(ascii: "\""))
-        appendEscaped(text, to: &output)
-        output.append(UInt8(ascii: "\""))
+    /// Appends `text` as a quoted JSON string literal.
+    static func appendString(_ text: String, to output: inout [UInt8]) {
+        output.append(contentsOf: JSONString.quoted(text).utf8)
     }
 
     /// Appends a literal (already valid JSON text, or a fragment of it).

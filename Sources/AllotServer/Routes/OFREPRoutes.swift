@@ -107,7 +107,7 @@ extension EdgeHandler {
                 body.append(contentsOf: catalog.parameterNames[parameter])
                 JSONText.append(#"","errorCode":"TARGETING_KEY_MISSING","errorDetails":"#, to: &body)
                 let message = missingUnitMessage(catalog, unitType: unitType, flag: catalog.parameterNames[parameter])
-                JSONText.appendString(message.utf8, to: &body)
+                JSONText.appendString(message, to: &body)
                 body.append(UInt8(ascii: "}"))
                 continue
             }
@@ -196,13 +196,13 @@ extension EdgeHandler {
         if let key {
             JSONText.append(#""key":"#, to: &response.body)
             // Request bytes: invalid UTF-8 is replaced, so the error document stays valid JSON.
-            JSONText.appendString(String(decoding: key, as: UTF8.self).utf8, to: &response.body)
+            JSONText.appendString(String(decoding: key, as: UTF8.self), to: &response.body)
             response.body.append(UInt8(ascii: ","))
         }
         JSONText.append(#""errorCode":""#, to: &response.body)
         JSONText.append(code, to: &response.body)
         JSONText.append(#"","errorDetails":"#, to: &response.body)
-        JSONText.appendString(details.utf8, to: &response.body)
+        JSONText.appendString(details, to: &response.body)
         response.body.append(UInt8(ascii: "}"))
     }
 

@@ -1,3 +1,4 @@
+import AllotTestSupport
 import AllotCore
 
 @testable import AllotCompiler
@@ -253,39 +254,42 @@ enum ReferenceInterpreter {
     }
 }
 
-/// Runs compiled targeting through the real evaluator in a `MiniPayload` bundle.
+/// Runs targeting through the whole pipeline: the expression goes into an experiment file with the
+/// fixture attributes and segments, the real compiler builds a signed bundle, and the real
+/// evaluator answers.
 struct EvaluatorHarness {
     let bundle: LoadedBundle
 
-    /// Compiles nothing: wraps `program`, whose strings were interned into `payload`.
-    init(program: [UInt8], payload: inout MiniPayload) throws {
-        bundle = try payload.bundle(program: program, layerUnit: TargetingFixtures.unitTypes.firstIndex(of: "user_id")!)
+    init(source: String) throws {
+        bundle = try Fixture.compile(Self.yaml(targeting: source)).bundle
     }
 
-    static func fixturePayload() -> MiniPayload {
-        let unit = { (name: String) in TargetingFixtures.unitTypes.firstIndex(of: name)! }
-        let isBeta = UInt16(TargetingFixtures.index(of: "is_beta"))
-        var rule: [UInt8] = [TargetingOpcode.boolEquals.rawValue, 1]
-        rule.appendLE(isBeta)
-        return MiniPayload(
-            unitTypes: TargetingFixtures.unitTypes,
-            attributes: TargetingFixtures.attributes.map { ($0.name, $0.type) },
-            segments: [
-                .init(name: "staff", unitType: unit("user_id"), ids: TargetingFixtures.staffIDs, rule: []),
-                .init(name: "beta_rule", unitType: nil, ids: [], rule: rule),
-                .init(name: "devices", unitType: unit("device_id"), ids: TargetingFixtures.deviceIDs, rule: []),
-            ])
+    /// The fixture project: every fixture attribute, a layer per unit type, the fixture segments,
+    /// and one experiment over all of the user layer's traffic, targeted by `targeting`.
+    static func yaml(targeting: String) -> String {
+        var text = "kind: Attributes\nattributes:\n"
+        for attribute in TargetingFixtures.attributes {
+            text += "  \(attribute.name):\n    type: \(attribute.type.name)\n"
+            if let allowed = attribute.allowed { text += "    values: [\(allowed.map { JSONString.quoted($0) }.joined(separator: ", "))]\n" }
+        }
+        text += "---\nkind: Layer\nname: probe-layer\nunit: user_id\n---\nkind: Layer\nname: device-layer\nunit: device_id\n"
+        text += "---\nkind: Segment\nname: staff\nunit: user_id\nids: [\(TargetingFixtures.staffIDs.joined(separator: ", "))]\n"
+        text += "---\nkind: Segment\nname: beta_rule\nrule: is_beta\n"
+        text += "---\nkind: Segment\nname: devices\nunit: device_id\nids: [\(TargetingFixtures.deviceIDs.joined(separator: ", "))]\n"
+        text += "---\nkind: Experiment\nname: probe\nlayer: probe-layer\nowner: tests\nstatus: running\ntraffic: 100%\n"
+        text += "targeting: |-\n  \(targeting)\nvariants: [ { name: in, weight: 100% } ]\n"
+        return text
     }
 
     /// Whether the unit passes targeting (is enrolled rather than a targeting miss).
     func matches(_ request: TestRequest) -> Bool {
         var input = EvaluationInput(for: bundle)
-        Array(request.userID.utf8).withUnsafeBytes { _ = input.setUnit(TargetingFixtures.unitTypes.firstIndex(of: "user_id")!, id: $0) }
+        Array(request.userID.utf8).withUnsafeBytes { _ = input.setUnit(bundle.unitTypeIndex(named: "user_id")!, id: $0) }
         if let device = request.deviceID {
-            Array(device.utf8).withUnsafeBytes { _ = input.setUnit(TargetingFixtures.unitTypes.firstIndex(of: "device_id")!, id: $0) }
+            Array(device.utf8).withUnsafeBytes { _ = input.setUnit(bundle.unitTypeIndex(named: "device_id")!, id: $0) }
         }
         for (name, value) in request.values {
-            let index = TargetingFixtures.index(of: name)
+            let index = bundle.attributeIndex(named: name)!
             switch value {
             case .string(let text): Array(text.utf8).withUnsafeBytes { input.setString(index, $0) }
             case .number(let number): input.setNumber(index, number)
@@ -296,7 +300,8 @@ struct EvaluatorHarness {
                 for item in items { Array(item.utf8).withUnsafeBytes { input.appendListElement(index, $0) } }
             }
         }
-        let outcome = bundle.evaluate(input, now: 0, layer: 0)
-        return outcome?.reason == .split
+        var outcomes: [Outcome] = []
+        bundle.evaluate(input, now: 0, into: &outcomes)
+        return outcomes.contains { bundle.assignment(for: $0).experiment == "probe" && $0.reason == .split }
     }
 }

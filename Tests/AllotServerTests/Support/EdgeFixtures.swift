@@ -1,14 +1,14 @@
 import AllotCompiler
 import AllotCore
 import AllotStore
+import AllotTestSupport
 import Foundation
 import Logging
 
-/// Paths inside the repository.
-enum Repository {
-    static let root: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
+extension Repository {
+    /// The sample experiments.
     static var experiments: String { root.appendingPathComponent("experiments").path }
+    /// The client scripts of these tests.
     static var clients: String { root.appendingPathComponent("Tests/AllotServerTests/Clients").path }
 }
 
@@ -139,7 +139,7 @@ enum EdgeFixtures {
             files: [SourceFile(path: "experiments/main.yaml", text: yaml)], lock: AllocationLock(), version: version, createdAt: createdAt)
         {
         case .failure(let failure):
-            throw FixtureError(failure.rendered)
+            throw FixtureError(message: failure.rendered)
         case .success(let output):
             let envelope = try BundleEnvelope.seal(payload: output.payload, version: version, createdAt: createdAt, key: key)
             return Compiled(bundle: try LoadedBundle.open(envelope: envelope, trustedKeys: [key.publicKey]), envelope: envelope)
@@ -150,7 +150,7 @@ enum EdgeFixtures {
     static func compileSamples(version: UInt64 = 1, createdAt: Int64 = 1_764_000_000) throws -> Compiled {
         switch Compiler.compile(directory: Repository.experiments, version: version, createdAt: createdAt) {
         case .failure(let failure):
-            throw FixtureError(failure.rendered)
+            throw FixtureError(message: failure.rendered)
         case .success(let output):
             let envelope = try BundleEnvelope.seal(payload: output.payload, version: version, createdAt: createdAt, key: key)
             return Compiled(bundle: try LoadedBundle.open(envelope: envelope, trustedKeys: [key.publicKey]), envelope: envelope)
@@ -161,7 +161,7 @@ enum EdgeFixtures {
     @discardableResult
     static func publish(_ envelope: [UInt8], to stores: [any ObjectStore], key: SigningKey = key) async throws -> PublishReport {
         let report = try await Publisher(stores: stores, key: key, logger: logger).publish(envelope: envelope)
-        guard report.succeeded else { throw FixtureError("publish failed:\n\(report.text)") }
+        guard report.succeeded else { throw FixtureError(message: "publish failed:\n\(report.text)") }
         return report
     }
 
@@ -186,24 +186,4 @@ enum EdgeFixtures {
 
     /// Unix seconds now.
     static var now: Int64 { Int64(Date().timeIntervalSince1970) }
-}
-
-struct FixtureError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// A small deterministic random number generator (SplitMix64).
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

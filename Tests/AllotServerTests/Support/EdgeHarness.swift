@@ -1,6 +1,7 @@
 import AllotCore
 import AllotServer
 import AllotStore
+import AllotTestSupport
 import Foundation
 import Logging
 
@@ -59,7 +60,7 @@ final class EdgeHarness: @unchecked Sendable {
         while server.slot.current()?.version != version {
             guard clock.now < deadline else {
                 throw FixtureError(
-                    "the server still serves \(server.slot.current().map { String($0.version) } ?? "nothing"), not \(version)")
+                    message: "the server still serves \(server.slot.current().map { String($0.version) } ?? "nothing"), not \(version)")
             }
             if polling { await server.poller.pollOnce() }
             try await Task.sleep(for: .milliseconds(10))

@@ -1,12 +1,12 @@
 /// SplitMix64: a tiny, fast, seedable generator so property tests are reproducible.
-struct SeededRandom: RandomNumberGenerator {
+public struct SeededRandom: RandomNumberGenerator {
     private var state: UInt64
 
-    init(seed: UInt64) {
+    public init(seed: UInt64) {
         state = seed
     }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -14,16 +14,16 @@ struct SeededRandom: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 
-    mutating func chance(_ probability: Double) -> Bool {
+    public mutating func chance(_ probability: Double) -> Bool {
         Double.random(in: 0..<1, using: &self) < probability
     }
 
-    mutating func pick<T>(_ items: [T]) -> T {
+    public mutating func pick<T>(_ items: [T]) -> T {
         items[Int.random(in: 0..<items.count, using: &self)]
     }
 
     /// `count` distinct items (by `same`), in random order.
-    mutating func distinct<T>(_ items: [T], count: Int, same: (T, T) -> Bool) -> [T] {
+    public mutating func distinct<T>(_ items: [T], count: Int, same: (T, T) -> Bool) -> [T] {
         var result: [T] = []
         for item in items.shuffled(using: &self) where !result.contains(where: { same($0, item) }) {
             result.append(item)

@@ -1,1 +1,0 @@
-// AllotReview: see docs/.

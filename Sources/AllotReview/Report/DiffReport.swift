@@ -1,0 +1,283 @@
+/// What `allot diff` found: the value behind every output format. Encoded as JSON it is the
+/// stable, documented interface for tools (`docs/review.md`, "JSON"); every share is a fraction
+/// in [0, 1] of all units of the layer's unit type.
+public struct DiffReport: Encodable, Sendable {
+    /// The JSON schema identifier; bumped only for incompatible changes.
+    public static let schemaIdentifier = "allot.diff/1"
+
+    public var schema = DiffReport.schemaIdentifier
+    public var old: Side
+    public var new: Side
+    /// The time start and stop windows are evaluated at (RFC 3339).
+    public var evaluatedAt: String
+    public var summary: Summary
+    /// Experiments that were added, removed, changed, or whose units moved (sorted by name).
+    public var experiments: [ExperimentDiff]
+    public var parameters: [ParameterDiff]
+    public var layers: [LayerDiff]
+    public var holdouts: [HoldoutDiff]
+    public var segments: [SegmentDiff]
+    /// Every experiment that moves or un-enrolls units it had enrolled (for `--fail-on-reassign`).
+    public var reassignments: [Reassignment]
+    /// Caveats about the numbers (for example salts shared between roles).
+    public var notes: [String]
+
+    /// A value before and after; nil where a side does not have it.
+    public struct Change<Value: Encodable & Sendable & Equatable>: Encodable, Sendable, Equatable {
+        public var old: Value?
+        public var new: Value?
+
+        public init(_ old: Value?, _ new: Value?) {
+            self.old = old
+            self.new = new
+        }
+
+        public var changed: Bool { old != new }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(old, forKey: .old)
+            try container.encode(new, forKey: .new)
+        }
+
+        enum CodingKeys: String, CodingKey { case old, new }
+    }
+
+    public struct Side: Encodable, Sendable {
+        /// The argument as given: a path or a revision.
+        public var label: String
+        /// `bundle`, `directory` or `revision`.
+        public var kind: String
+        /// The commit a revision resolved to.
+        public var commit: String?
+        /// The bundle version (bundles only).
+        public var version: UInt64?
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(label, forKey: .label)
+            try container.encode(kind, forKey: .kind)
+            try container.encode(commit, forKey: .commit)
+            try container.encode(version, forKey: .version)
+        }
+
+        enum CodingKeys: String, CodingKey { case label, kind, commit, version }
+    }
+
+    public struct Summary: Encodable, Sendable {
+        public var experimentsAdded = 0
+        public var experimentsRemoved = 0
+        public var experimentsChanged = 0
+        /// Declarations unchanged, but units moved (holdout, layer or allocation changes).
+        public var experimentsAffected = 0
+        public var experimentsUnchanged = 0
+        public var parametersChanged = 0
+        /// Experiments that move or un-enroll enrolled units.
+        public var reassigning = 0
+        /// Of those, the ones that do not acknowledge it.
+        public var unacknowledged = 0
+    }
+
+    public struct ExperimentDiff: Encodable, Sendable {
+        public var name: String
+        /// `added`, `removed`, `changed` (the declaration changed) or `affected` (units moved
+        /// because of something else: a holdout, the layer, another experiment).
+        public var change: String
+        public var layer: Change<String>
+        public var unitType: String
+        public var status: Change<String>
+        /// Share of the layer's buckets the experiment holds.
+        public var traffic: Change<Double>
+        /// Canonical targeting expressions ("" = everyone).
+        public var targeting: Change<String>
+        public var segments: Change<[String]>
+        /// Start and stop times (RFC 3339).
+        public var start: Change<String>
+        public var stop: Change<String>
+        /// The variant salt changed: an explicit fresh start (`restart:` or `salt:`).
+        public var freshStart: Bool
+        public var owner: Change<String>
+        public var variants: [VariantDiff]
+        public var overrides: OverrideDiff
+        /// Why the experiment enrolls nobody at the evaluation time on each side (`paused`,
+        /// `concluded`, `draft`, `not started`, `stopped`), or null when it enrolls.
+        public var dormant: Change<String>
+        public var impact: Impact
+        /// Whether the shares hold only among units that match the targeting or segments.
+        public var conditional: Bool
+        public var reassigns: Bool
+        public var acknowledged: Bool
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(name, forKey: .name)
+            try c.encode(change, forKey: .change)
+            try c.encode(layer, forKey: .layer)
+            try c.encode(unitType, forKey: .unitType)
+            try c.encode(status, forKey: .status)
+            try c.encode(traffic, forKey: .traffic)
+            try c.encode(targeting, forKey: .targeting)
+            try c.encode(segments, forKey: .segments)
+            try c.encode(start, forKey: .start)
+            try c.encode(stop, forKey: .stop)
+            try c.encode(freshStart, forKey: .freshStart)
+            try c.encode(owner, forKey: .owner)
+            try c.encode(variants, forKey: .variants)
+            try c.encode(overrides, forKey: .overrides)
+            try c.encode(dormant, forKey: .dormant)
+            try c.encode(impact, forKey: .impact)
+            try c.encode(conditional, forKey: .conditional)
+            try c.encode(reassigns, forKey: .reassigns)
+            try c.encode(acknowledged, forKey: .acknowledged)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name, change, layer, unitType, status, traffic, targeting, segments, start, stop, freshStart, owner, variants, overrides
+            case dormant, impact, conditional, reassigns, acknowledged
+        }
+    }
+
+    public struct Impact: Encodable, Sendable {
+        /// Share of the layer's units enrolled.
+        public var enrolled: Change<Double>
+        public var newlyEnrolled: Double
+        public var unenrolled: Double
+        /// Enrolled on both sides, in a variant of another name.
+        public var moved: Double
+        /// Enrolled on both sides, same variant.
+        public var stayed: Double
+        public var moves: [Move]
+    }
+
+    public struct Move: Encodable, Sendable {
+        public var from: String
+        public var to: String
+        public var share: Double
+    }
+
+    public struct VariantDiff: Encodable, Sendable {
+        public var name: String
+        /// `added`, `removed` or `changed`.
+        public var change: String
+        /// Share of the experiment's variant buckets.
+        public var weight: Change<Double>
+        /// Parameter values (JSON text) that differ, by parameter.
+        public var parameters: [ValueChange]
+    }
+
+    public struct ValueChange: Encodable, Sendable {
+        public var name: String
+        public var value: Change<String>
+    }
+
+    public struct OverrideDiff: Encodable, Sendable {
+        /// Units newly forced into a variant.
+        public var added: [String]
+        /// Units no longer forced.
+        public var removed: [String]
+        /// Units forced into another variant.
+        public var changed: [String]
+
+        public var isEmpty: Bool { added.isEmpty && removed.isEmpty && changed.isEmpty }
+    }
+
+    public struct ParameterDiff: Encodable, Sendable {
+        public var name: String
+        /// `added`, `removed`, `changed` (type, default or layer) or `affected` (answers change
+        /// because experiments changed).
+        public var change: String
+        public var layer: Change<String>
+        public var unitType: String
+        public var type: Change<String>
+        public var defaultValue: Change<String>
+        /// Share of the unit type's units whose answer changes; null when not comparable (added,
+        /// removed, or moved to a layer of another unit type).
+        public var answerChanged: Double?
+        /// Whether the share assumes units match the targeting of the experiments involved.
+        public var conditional: Bool
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(name, forKey: .name)
+            try c.encode(change, forKey: .change)
+            try c.encode(layer, forKey: .layer)
+            try c.encode(unitType, forKey: .unitType)
+            try c.encode(type, forKey: .type)
+            try c.encode(defaultValue, forKey: .defaultValue)
+            try c.encode(answerChanged, forKey: .answerChanged)
+            try c.encode(conditional, forKey: .conditional)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name, change, layer, unitType, type, defaultValue = "default", answerChanged, conditional
+        }
+    }
+
+    public struct LayerDiff: Encodable, Sendable {
+        public var name: String
+        /// `added`, `removed` or `changed`.
+        public var change: String
+        public var unitType: Change<String>
+        /// The layer salt changed: every unit gets a new bucket.
+        public var reshuffled: Bool
+        /// Share of buckets held by running and paused experiments.
+        public var allocated: Change<Double>
+        public var holdouts: Change<[String]>
+    }
+
+    public struct HoldoutDiff: Encodable, Sendable {
+        public var name: String
+        /// `added`, `removed` or `changed`.
+        public var change: String
+        public var unitType: Change<String>
+        /// Share of the unit type held out.
+        public var share: Change<Double>
+        public var saltChanged: Bool
+        public var layers: Change<[String]>
+        /// Share of the unit type that enters the holdout / leaves it.
+        public var newlyHeldOut: Double?
+        public var released: Double?
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(name, forKey: .name)
+            try c.encode(change, forKey: .change)
+            try c.encode(unitType, forKey: .unitType)
+            try c.encode(share, forKey: .share)
+            try c.encode(saltChanged, forKey: .saltChanged)
+            try c.encode(layers, forKey: .layers)
+            try c.encode(newlyHeldOut, forKey: .newlyHeldOut)
+            try c.encode(released, forKey: .released)
+        }
+
+        enum CodingKeys: String, CodingKey { case name, change, unitType, share, saltChanged, layers, newlyHeldOut, released }
+    }
+
+    public struct SegmentDiff: Encodable, Sendable {
+        public var name: String
+        /// `added`, `removed` or `changed`.
+        public var change: String
+        public var unitType: Change<String>
+        public var rule: Change<String>
+        public var idsAdded: Int
+        public var idsRemoved: Int
+        /// Experiments (after the change, else before) whose targeting or segments use it.
+        public var usedBy: [String]
+    }
+
+    public struct Reassignment: Encodable, Sendable {
+        public var experiment: String
+        public var layer: String
+        /// Shares of the layer's units un-enrolled and moved.
+        public var unenrolled: Double
+        public var moved: Double
+        /// Why, one sentence each.
+        public var reasons: [String]
+        public var acknowledged: Bool
+        /// False when the experiment is gone from the new side, or the new side is a bundle.
+        public var canAcknowledge: Bool
+    }
+
+    /// Whether `--fail-on-reassign` fails.
+    public var hasUnacknowledgedReassignment: Bool { reassignments.contains { !$0.acknowledged } }
+}

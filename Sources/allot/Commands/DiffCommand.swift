@@ -1,0 +1,105 @@
+import AllotCore
+import AllotReview
+import ArgumentParser
+import Foundation
+
+struct DiffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diff",
+        abstract: "Show exactly what a change does to live units: who is enrolled, moved, un-enrolled, and whose answers change.",
+        discussion: """
+            OLD and NEW are each a bundle file, an experiments directory, or a git revision of the \
+            repository holding --experiments (prefix with bundle:, dir: or rev: to force one reading). \
+            A revision is compiled from its own experiments directory and allot.lock. NEW defaults to \
+            the --experiments directory. Shares are exact (from bucket tables and variant runs, no \
+            sampling); see docs/review.md. Exit status: 0, or 1 with --fail-on-reassign when enrolled \
+            units would move without acknowledgement, or 2 when a side cannot be read or compiled.
+            """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, markdown, json
+    }
+
+    @Argument(help: ArgumentHelp("Before: a bundle, an experiments directory or a git revision.", valueName: "old"))
+    var old: String
+
+    @Argument(help: ArgumentHelp("After (default: the --experiments directory).", valueName: "new"))
+    var new: String?
+
+    @Option(name: .long, help: ArgumentHelp("The experiments directory (revisions are read from its repository).", valueName: "dir"))
+    var experiments = "experiments"
+
+    @OptionGroup var trust: TrustedKeyOptions
+
+    @Option(name: .long, help: "Output format: text, markdown (a pull-request comment) or json.")
+    var format: Format = .text
+
+    @Option(name: .long, help: ArgumentHelp("Write the report to this file instead of standard output.", valueName: "file"))
+    var output: String?
+
+    @Flag(
+        name: .long,
+        help: "Exit 1 if units enrolled in a running experiment would be moved or un-enrolled without `acknowledge: [reassignment]`.")
+    var failOnReassign = false
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Evaluate start and stop times at this time, unix seconds or RFC 3339 (default: now).", valueName: "time"))
+    var at: String?
+
+    func run() throws {
+        let time: Int64
+        if let at {
+            guard let parsed = parseTime(at) else {
+                throw CommandFailure(message: "--at '\(at)' is neither unix seconds nor an RFC 3339 time", status: 2)
+            }
+            time = parsed
+        } else {
+            time = Int64(Date().timeIntervalSince1970)
+        }
+        let inputs = [ReviewInput(old), new.map(ReviewInput.init) ?? .directory(experiments)]
+        var keys: [PublicKey] = []
+        if inputs.contains(where: \.isBundle) {
+            do {
+                keys = try trust.load()
+            } catch let failure as CommandFailure {
+                throw CommandFailure(message: failure.message, status: 2)
+            }
+        }
+        let snapshots: [ReviewSnapshot]
+        do {
+            snapshots = try inputs.map { input throws(ReviewError) in try input.snapshot(experiments: experiments, trustedKeys: keys) }
+        } catch {
+            if let details = error.details { Terminal.error(details) }
+            throw CommandFailure(message: error.message, status: 2)
+        }
+        let report = BundleDiff.compare(old: snapshots[0], new: snapshots[1], at: time)
+        let text: String
+        switch format {
+        case .text: text = TextReport.render(report)
+        case .markdown: text = MarkdownReport.render(report)
+        case .json: text = JSONReport.render(report)
+        }
+        if let output {
+            do {
+                try FileIO.writeAtomically(Array(text.utf8), to: output)
+            } catch {
+                throw CommandFailure(message: "cannot write \(output): \(error)", status: 2)
+            }
+            let s = report.summary
+            Terminal.error(
+                "wrote \(output): \(s.experimentsAdded) added, \(s.experimentsRemoved) removed, \(s.experimentsChanged) changed, "
+                    + "\(s.experimentsAffected) affected; \(s.reassigning) move enrolled units (\(s.unacknowledged) unacknowledged)")
+        } else {
+            Terminal.print(text)
+        }
+        let blocking = report.reassignments.filter { !$0.acknowledged }
+        if failOnReassign, !blocking.isEmpty {
+            let names = blocking.map(\.experiment).joined(separator: ", ")
+            throw CommandFailure(
+                message: "enrolled units would move or be un-enrolled without acknowledgement (--fail-on-reassign): \(names); "
+                    + "if intended, add `acknowledge: [reassignment]` to each experiment's file",
+                status: 1)
+        }
+    }
+}

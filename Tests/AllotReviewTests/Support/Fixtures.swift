@@ -1,0 +1,14 @@
+import AllotCompiler
+import AllotCore
+import Foundation
+
+@testable import AllotReview
+
+import AllotTestSupport
+
+extension Fixture.Compiled {
+    /// This side as a review snapshot, as `allot diff` builds it from a directory.
+    var snapshot: ReviewSnapshot {
+        try! ReviewSnapshot(origin: .directory(path: label), compiled: output)
+    }
+}
