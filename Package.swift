@@ -132,7 +132,11 @@ let package = Package(
         ),
         .testTarget(
             name: "AllotServerTests",
-            dependencies: ["AllotCore", "AllotStore", "AllotServer"],
+            dependencies: [
+                "AllotTestSupport", "AllotCore", "AllotCompiler", "AllotStore", "AllotServer",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Clients"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -21,6 +21,7 @@ struct Allot: AsyncParsableCommand {
             StatusCommand.self,
             DiffCommand.self,
             LintCommand.self,
+            ServeCommand.self,
         ]
     )
 

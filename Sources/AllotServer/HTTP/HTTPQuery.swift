@@ -53,7 +53,8 @@ public enum HTTPQuery {
     }
 
     /// Calls `body` with each decoded key and value, decoding into `scratch` (cleared first,
-    /// capacity kept), so a thread that keeps its scratch decodes without allocating. Returns
+    /// capacity kept) only when a pair holds `%` escapes or `+` (other pairs are passed as views of
+    /// `query`), so a thread that keeps its scratch decodes without allocating. Returns
     /// false at the first malformed escape, without calling `body` for that pair.
     public static func forEachPair(
         _ query: UnsafeRawBufferPointer,
@@ -63,6 +64,11 @@ public enum HTTPQuery {
         var valid = true
         forEachRawPair(query) { (rawKey, rawValue) -> Void in
             guard valid else { return }
+            // Most pairs hold nothing to decode: hand the raw bytes over without copying.
+            if !needsDecoding(rawKey), !needsDecoding(rawValue) {
+                body(rawKey, rawValue)
+                return
+            }
             scratch.removeAll(keepingCapacity: true)
             guard decode(rawKey, into: &scratch) else {
                 valid = false
@@ -93,6 +99,13 @@ public enum HTTPQuery {
             result.append((k, v))
         }
         return failed ? nil : result
+    }
+
+    /// Whether `encoded` holds a `%` escape or a `+`.
+    @inline(__always)
+    static func needsDecoding(_ encoded: UnsafeRawBufferPointer) -> Bool {
+        for byte in encoded where byte == UInt8(ascii: "%") || byte == UInt8(ascii: "+") { return true }
+        return false
     }
 
     @inline(__always)

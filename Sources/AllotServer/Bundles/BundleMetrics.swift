@@ -1,0 +1,150 @@
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The bundle lifecycle's metrics: what is served, polls, failures by reason, swaps, cache loads.
+///
+/// | metric | labels |
+/// | --- | --- |
+/// | `allot_bundle_version` (gauge) | |
+/// | `allot_bundle_created_timestamp_seconds` (gauge) | |
+/// | `allot_bundle_installed_timestamp_seconds` (gauge) | |
+/// | `allot_bundle_age_seconds` (gauge, now − created-at, computed at scrape) | |
+/// | `allot_ready` (gauge, 1 once a verified bundle is mapped) | |
+/// | `allot_bundle_polls_total` | `store`, `result` |
+/// | `allot_bundle_fetch_failures_total` | `store`, `reason` |
+/// | `allot_bundle_verify_failures_total` | `store`, `reason` |
+/// | `allot_bundle_swaps_total` | |
+/// | `allot_bundle_cache_loads_total` | `result` |
+/// | `allot_bundle_last_poll_success_timestamp_seconds` (gauge) | |
+///
+/// Updated from the poller (the registry's shared shard); the age is set when `/metrics` renders.
+public final class BundleMetrics: Sendable {
+    /// Results of one poll of one store.
+    public enum PollResult: String, Sendable, CaseIterable {
+        /// 304: the manifest did not change since the last poll.
+        case notModified = "not_modified"
+        /// The manifest names the bundle already served.
+        case current = "current"
+        /// A newer bundle was verified and swapped in.
+        case updated = "updated"
+        /// The manifest names an older version than the one served: refused.
+        case refusedOlder = "refused_older"
+        /// The manifest names the served version with a different bundle: refused.
+        case refusedConflict = "refused_conflict"
+        /// The store could not be read, or what it holds did not verify.
+        case failed = "failed"
+    }
+
+    public let registry: MetricsRegistry
+    let version: Gauge
+    let createdAt: Gauge
+    let installedAt: Gauge
+    let age: Gauge
+    let ready: Gauge
+    let swaps: Counter
+    let lastSuccess: Gauge
+    private let labelled = Mutex<[String: Counter]>([:])
+
+    public init(registry: MetricsRegistry) {
+        self.registry = registry
+        version = registry.gauge("allot_bundle_version", help: "Version of the bundle being served (0 before the first).")
+        createdAt = registry.gauge("allot_bundle_created_timestamp_seconds", help: "Created-at of the bundle being served (unix seconds).")
+        installedAt = registry.gauge(
+            "allot_bundle_installed_timestamp_seconds", help: "When this server installed the bundle being served (unix seconds).")
+        age = registry.gauge("allot_bundle_age_seconds", help: "Seconds since the served bundle's created-at, at scrape time.")
+        ready = registry.gauge("allot_ready", help: "1 once a verified bundle is mapped and served, else 0.")
+        swaps = registry.counter("allot_bundle_swaps_total", help: "Bundles swapped in (including the first and the cached one).")
+        lastSuccess = registry.gauge(
+            "allot_bundle_last_poll_success_timestamp_seconds",
+            help: "When a poll last got a verified answer from any store (unix seconds).")
+        for result in ["loaded", "empty", "failed"] { _ = cacheLoadCounter(result) }
+    }
+
+    /// Pre-registers the poll results of `store`, so they show as 0 before they happen.
+    func register(store: String) {
+        for result in PollResult.allCases { _ = pollCounter(store: store, result) }
+    }
+
+    func recordPoll(store: String, _ result: PollResult) {
+        registry.shared.increment(pollCounter(store: store, result))
+        if result != .failed { registry.set(lastSuccess, Double(Self.now())) }
+    }
+
+    func recordFetchFailure(store: String, reason: String) {
+        registry.shared.increment(
+            counter(
+                "allot_bundle_fetch_failures_total", help: "Failed reads of a store (manifest or bundle), by store and reason.",
+                labels: [("store", store), ("reason", reason)]))
+    }
+
+    func recordVerifyFailure(store: String, reason: String) {
+        registry.shared.increment(
+            counter(
+                "allot_bundle_verify_failures_total",
+                help: "Manifests and bundles refused (signature, hash, size, version, payload...), by store and reason.",
+                labels: [("store", store), ("reason", reason)]))
+    }
+
+    func recordCacheLoad(_ result: String) {
+        registry.shared.increment(cacheLoadCounter(result))
+    }
+
+    func recordSwap(to bundle: ServedBundle) {
+        registry.shared.increment(swaps)
+        registry.set(version, Double(bundle.version))
+        registry.set(createdAt, Double(bundle.bundle.createdAt))
+        registry.set(installedAt, Double(bundle.installedAt))
+        registry.set(ready, 1)
+    }
+
+    /// Sets the age gauge for a scrape.
+    func updateAge(_ bundle: ServedBundle?) {
+        guard let bundle else { return }
+        registry.set(age, Double(Self.now() - bundle.bundle.createdAt))
+    }
+
+    /// The number of polls of `store` with `result` so far.
+    public func polls(store: String, _ result: PollResult) -> UInt64 {
+        registry.value(of: pollCounter(store: store, result))
+    }
+
+    /// The number of verification failures of `store` with `reason` so far.
+    public func verifyFailures(store: String, reason: String) -> UInt64 {
+        registry.value(
+            of: counter(
+                "allot_bundle_verify_failures_total",
+                help: "Manifests and bundles refused (signature, hash, size, version, payload...), by store and reason.",
+                labels: [("store", store), ("reason", reason)]))
+    }
+
+    /// The number of swaps so far.
+    public var swapCount: UInt64 { registry.value(of: swaps) }
+
+    private func pollCounter(store: String, _ result: PollResult) -> Counter {
+        counter(
+            "allot_bundle_polls_total", help: "Manifest polls, by store and result.",
+            labels: [("store", store), ("result", result.rawValue)])
+    }
+
+    private func cacheLoadCounter(_ result: String) -> Counter {
+        counter(
+            "allot_bundle_cache_loads_total", help: "Attempts to serve the cached last-known-good bundle at start, by result.",
+            labels: [("result", result)])
+    }
+
+    /// The counter, registered on first use (label values come from a small set of reasons).
+    private func counter(_ name: String, help: String, labels: [(String, String)]) -> Counter {
+        let key = name + "\u{0}" + labels.map { $0.0 + "=" + $0.1 }.joined(separator: "\u{0}")
+        if let existing = labelled.withLock({ $0[key] }) { return existing }
+        let made = registry.counter(name, help: help, labels: labels)
+        labelled.withLock { $0[key] = made }
+        return made
+    }
+
+    static func now() -> Int64 {
+        Int64(time(nil))
+    }
+}

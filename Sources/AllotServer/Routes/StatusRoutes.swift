@@ -1,0 +1,82 @@
+import AllotCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `GET /v1/bundle`, `/healthz`, `/readyz`, `/metrics`.
+extension EdgeHandler {
+    /// Always 200 while the process serves HTTP.
+    func health(_ response: inout HTTPResponseWriter) {
+        response.setContentType("application/json")
+        response.write(#"{"status":"ok"}"#)
+    }
+
+    /// 200 once a verified bundle is mapped, 503 before.
+    func readiness(_ response: inout HTTPResponseWriter) {
+        response.setContentType("application/json")
+        guard let served = shared.slot.current() else {
+            response.status = .serviceUnavailable
+            response.setRetryAfter(seconds: 1)
+            response.write(#"{"status":"not_ready","message":"no verified bundle is loaded yet"}"#)
+            return
+        }
+        response.write(#"{"status":"ready","version":"#)
+        appendDecimal(served.version, to: &response.body)
+        response.write("}")
+    }
+
+    /// Prometheus text format: the engine's, the bundle lifecycle's and any other metric of the registry.
+    func metrics(_ response: inout HTTPResponseWriter) {
+        shared.bundleMetrics.updateAge(shared.slot.current())
+        response.setContentType("text/plain; version=0.0.4; charset=utf-8")
+        shared.bundleMetrics.registry.render(into: &response.body)
+    }
+
+    /// What is served: version, created-at, key id, age, where it came from.
+    func bundleInfo(_ response: inout HTTPResponseWriter) {
+        guard let served = shared.slot.current() else { return notReady(&response) }
+        let bundle = served.bundle
+        let now = Self.now()
+        var body: [UInt8] = []
+        JSONText.append(#"{"version":"#, to: &body)
+        appendDecimal(bundle.version, to: &body)
+        JSONText.append(#","created_at":"#, to: &body)
+        JSONText.appendString(Self.rfc3339(bundle.createdAt), to: &body)
+        JSONText.append(#","created_at_unix":"#, to: &body)
+        JSONText.appendInteger(bundle.createdAt, to: &body)
+        JSONText.append(#","age_seconds":"#, to: &body)
+        JSONText.appendInteger(now - bundle.createdAt, to: &body)
+        JSONText.append(#","key_id":"#, to: &body)
+        JSONText.appendString(bundle.header.keyID.description, to: &body)
+        JSONText.append(#","source":"#, to: &body)
+        JSONText.appendString(served.source, to: &body)
+        JSONText.append(#","installed_at":"#, to: &body)
+        JSONText.appendString(Self.rfc3339(served.installedAt), to: &body)
+        JSONText.append(#","envelope_blake2b":"#, to: &body)
+        JSONText.appendString(Hex.encode(served.envelopeHash), to: &body)
+        JSONText.append(#","envelope_bytes":"#, to: &body)
+        appendDecimal(UInt64(bundle.header.envelopeLength), to: &body)
+        JSONText.append(#","payload_bytes":"#, to: &body)
+        appendDecimal(UInt64(bundle.header.payloadLength), to: &body)
+        JSONText.append(#","layers":"#, to: &body)
+        appendDecimal(UInt64(bundle.payload.layerCount), to: &body)
+        JSONText.append(#","experiments":"#, to: &body)
+        appendDecimal(UInt64(bundle.payload.experimentCount), to: &body)
+        JSONText.append(#","parameters":"#, to: &body)
+        appendDecimal(UInt64(bundle.payload.parameterCount), to: &body)
+        JSONText.append("}", to: &body)
+        response.setContentType("application/json")
+        response.body.append(contentsOf: body)
+    }
+
+    /// `2026-11-29T15:37:00Z`.
+    static func rfc3339(_ seconds: Int64) -> String {
+        var time = time_t(seconds)
+        var parts = tm()
+        guard gmtime_r(&time, &parts) != nil else { return String(seconds) }
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return
+            "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+    }
+}

@@ -1,0 +1,277 @@
+import AllotCore
+import AllotServer
+import AllotStore
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// `allot serve`: the edge server.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve assignments over HTTP from the newest verified bundle in the stores.",
+        discussion: """
+            Serves the native API (GET/POST /v1/assign, POST /v1/assign/batch), OpenFeature OFREP \
+            (POST /ofrep/v1/evaluate/flags[/KEY]), GET /v1/bundle, /healthz, /readyz and /metrics. \
+            Polls the store's signed manifest (falling back to --fallback-store when it fails), verifies \
+            every bundle with the trusted keys, keeps the last verified one in --cache-dir and serves it \
+            at once on restart, even when no store is reachable. SIGTERM or SIGINT drains and exits. \
+            See docs/server.md.
+
+            Exit status: 0 after a graceful shutdown; 1 the server could not start (address in use, \
+            unreadable key...); 64 usage error.
+            """)
+
+    @Option(
+        name: .customLong("store"),
+        help: ArgumentHelp("The primary store: a folder, file:///path, or s3://bucket/prefix?endpoint=URL&region=NAME.", valueName: "url"))
+    var store: String
+
+    @Option(
+        name: .customLong("fallback-store"),
+        help: ArgumentHelp("A store to poll when the primary fails (repeatable, in order).", valueName: "url"))
+    var fallbackStores: [String] = []
+
+    @OptionGroup var trust: TrustedKeyOptions
+
+    @Option(help: ArgumentHelp("Address to listen on: HOST:PORT, [IPv6]:PORT or :PORT (all interfaces).", valueName: "host:port"))
+    var listen = "127.0.0.1:8080"
+
+    @Option(help: ArgumentHelp("Where the last verified bundle is kept, to serve at once after a restart.", valueName: "dir"))
+    var cacheDir = ".allot/cache"
+
+    @Option(help: ArgumentHelp("Seconds between manifest polls (each wait is jittered by ±20%).", valueName: "seconds"))
+    var pollInterval: Double = 10
+
+    @Option(help: ArgumentHelp("Longest wait between polls after repeated failures.", valueName: "seconds"))
+    var maxBackoff: Double = 300
+
+    @Option(help: ArgumentHelp("Worker threads (event loops); default: one per core.", valueName: "n"))
+    var threads: Int?
+
+    @Option(help: ArgumentHelp("The unit type an OFREP targetingKey is the id of.", valueName: "unit"))
+    var targetingKeyUnit = "user_id"
+
+    @Option(help: ArgumentHelp("Requests accepted in one POST /v1/assign/batch.", valueName: "n"))
+    var maxBatch = 1000
+
+    @Option(help: ArgumentHelp("Open connections; more get 503 and are closed.", valueName: "n"))
+    var maxConnections = 10_000
+
+    @Option(help: ArgumentHelp("Largest request body in bytes (413 above).", valueName: "bytes"))
+    var maxBodyBytes = 1 << 20
+
+    @Option(help: ArgumentHelp("Largest request line plus headers in bytes (431 above).", valueName: "bytes"))
+    var maxHeaderBytes = 16 * 1024
+
+    @Option(help: ArgumentHelp("Seconds a client may take to send a request's headers (408 after).", valueName: "seconds"))
+    var headerTimeout: Double = 10
+
+    @Option(help: ArgumentHelp("Seconds a client may take to send a request's body (408 after).", valueName: "seconds"))
+    var bodyTimeout: Double = 30
+
+    @Option(help: ArgumentHelp("Seconds an idle keep-alive connection is kept open.", valueName: "seconds"))
+    var idleTimeout: Double = 60
+
+    @Option(help: ArgumentHelp("Seconds a client may take to read a response before it is disconnected.", valueName: "seconds"))
+    var writeTimeout: Double = 30
+
+    @Option(help: ArgumentHelp("On SIGTERM, seconds given to requests in progress before connections are closed.", valueName: "seconds"))
+    var shutdownGrace: Double = 10
+
+    @Option(help: ArgumentHelp("Attempts per S3 request within one poll (retries back off with jitter).", valueName: "n"))
+    var storeAttempts = 2
+
+    @Option(help: ArgumentHelp("Seconds an S3 request may make no progress.", valueName: "seconds"))
+    var storeTimeout: Double = 10
+
+    @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
+    var logLevel = "info"
+
+    @Option(help: ArgumentHelp("text (key=value) or json (one object per line), on standard error.", valueName: "format"))
+    var logFormat = "text"
+
+    /// The key `scripts/quickstart` makes, trusted when no --trusted-key is given (a development default).
+    static let developmentKey = ".allot/keys/signing.pub"
+
+    func validate() throws {
+        for url in [store] + fallbackStores {
+            do {
+                _ = try StoreLocation(parsing: url)
+            } catch {
+                throw ValidationError(error.message)
+            }
+        }
+        let canonical = try ([store] + fallbackStores).map { try StoreLocation(parsing: $0).description }
+        if Set(canonical).count != canonical.count { throw ValidationError("the same store is given twice") }
+        guard Self.parseListen(listen) != nil else {
+            throw ValidationError("--listen '\(listen)' is not HOST:PORT, [IPv6]:PORT or :PORT with a port in 0...65535")
+        }
+        guard pollInterval >= 0.01 else { throw ValidationError("--poll-interval must be at least 0.01 seconds") }
+        guard maxBackoff >= pollInterval else { throw ValidationError("--max-backoff must not be shorter than --poll-interval") }
+        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be in 1...256") }
+        guard (1...100_000).contains(maxBatch) else { throw ValidationError("--max-batch must be in 1...100000") }
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        guard (0...(1 << 30)).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes must be in 0...1073741824") }
+        guard (256...(1 << 20)).contains(maxHeaderBytes) else { throw ValidationError("--max-header-bytes must be in 256...1048576") }
+        for (name, value) in [
+            ("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout), ("--idle-timeout", idleTimeout),
+            ("--write-timeout", writeTimeout), ("--store-timeout", storeTimeout),
+        ] where !(value >= 0.001) {
+            throw ValidationError("\(name) must be at least 0.001 seconds")
+        }
+        guard shutdownGrace >= 0 else { throw ValidationError("--shutdown-grace must not be negative") }
+        guard storeAttempts >= 1 else { throw ValidationError("--store-attempts must be at least 1") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a log level") }
+        guard logFormat == "text" || logFormat == "json" else { throw ValidationError("--log-format must be text or json") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel)!
+        let json = logFormat == "json"
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "allot.serve")
+
+        var keys = try trust.load(required: false)
+        if keys.isEmpty {
+            guard FileManager.default.fileExists(atPath: Self.developmentKey) else {
+                throw CommandFailure(
+                    message:
+                        "pass at least one --trusted-key FILE (the .pub file from `allot keygen`); \(Self.developmentKey) does not exist either"
+                )
+            }
+            do {
+                keys = [try PublicKey(text: try String(contentsOfFile: Self.developmentKey, encoding: .utf8))]
+            } catch {
+                throw CommandFailure(message: "\(Self.developmentKey): \(error)")
+            }
+            logger.notice("no --trusted-key given: trusting the development key", metadata: ["file": "\(Self.developmentKey)"])
+        }
+
+        var configuration = EdgeConfiguration()
+        let (host, port) = Self.parseListen(listen)!
+        configuration.http.host = host
+        configuration.http.port = port
+        if let threads { configuration.http.threads = threads }
+        configuration.http.maxConnections = maxConnections
+        configuration.http.maxBodyBytes = maxBodyBytes
+        configuration.http.maxHeaderBytes = maxHeaderBytes
+        configuration.http.headerTimeout = Self.duration(headerTimeout)
+        configuration.http.bodyTimeout = Self.duration(bodyTimeout)
+        configuration.http.idleTimeout = Self.duration(idleTimeout)
+        configuration.http.writeTimeout = Self.duration(writeTimeout)
+        configuration.http.shutdownGracePeriod = Self.duration(shutdownGrace)
+        configuration.trustedKeys = keys
+        configuration.cacheDirectory = cacheDir
+        configuration.poller.interval = Self.duration(pollInterval)
+        configuration.poller.maxBackoff = Self.duration(maxBackoff)
+        configuration.poller.targetingKeyUnit = targetingKeyUnit
+        configuration.maxBatchRequests = maxBatch
+
+        let credentials = AWSCredentials.fromEnvironment(ProcessInfo.processInfo.environment)
+        let s3 = S3Configuration(retry: RetryPolicy(maxAttempts: storeAttempts, baseDelay: 0.2, maxDelay: 2), requestTimeout: storeTimeout)
+        let transport = URLSessionTransport(timeout: storeTimeout)
+        var storeLogger = logger
+        storeLogger[metadataKey: "component"] = "store"
+        let stores = try ([store] + fallbackStores).map {
+            try StoreLocation(parsing: $0).open(credentials: credentials, configuration: s3, transport: transport, logger: storeLogger)
+        }
+
+        let server: EdgeServer
+        do {
+            server = try EdgeServer(configuration: configuration, stores: stores, logger: logger)
+        } catch {
+            throw CommandFailure(message: "cannot start the server: \(error)")
+        }
+        server.poller.loadCache()
+        logger.notice(
+            "allot serve starting",
+            metadata: [
+                "listen": "\(host):\(server.port)", "store": "\(stores[0].location)",
+                "fallback_stores": "\(stores.dropFirst().map(\.location.description).joined(separator: ","))", "cache": "\(cacheDir)",
+                "trusted_keys": "\(keys.map(\.id.description).joined(separator: ","))", "threads": "\(configuration.http.threads)",
+            ])
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: server.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        logger.notice("allot serve stopped")
+    }
+
+    /// `HOST:PORT`, `[IPv6]:PORT`, `:PORT` (all IPv4 interfaces).
+    static func parseListen(_ text: String) -> (host: String, port: Int)? {
+        let host: String
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { return nil }
+            portText = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            let name = text[..<colon]
+            guard !name.contains(":") else { return nil }
+            host = name.isEmpty ? "0.0.0.0" : String(name)
+            portText = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else { return nil }
+        return (host, port)
+    }
+
+    static func duration(_ seconds: Double) -> Duration {
+        .milliseconds(Int64((seconds * 1000).rounded()))
+    }
+}
+
+/// One JSON object per log line on standard error: `{"ts":…,"level":…,"logger":…,"msg":…,<metadata>}`.
+struct JSONLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    init(label: String) {
+        self.label = label
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var fields: [(String, String)] = [
+            ("ts", ISO8601DateFormatter().string(from: Date())), ("level", "\(event.level)"), ("logger", label),
+            ("msg", "\(event.message)"),
+        ]
+        var merged = metadata
+        if let extra = event.metadata { merged.merge(extra) { $1 } }
+        for key in merged.keys.sorted() { fields.append((key, "\(merged[key]!)")) }
+        var line = "{"
+        for (index, (key, value)) in fields.enumerated() {
+            if index > 0 { line += "," }
+            line += Self.quoted(key) + ":" + Self.quoted(value)
+        }
+        line += "}\n"
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    static func quoted(_ text: String) -> String {
+        var output = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": output += "\\\""
+            case "\\": output += "\\\\"
+            case "\n": output += "\\n"
+            case _ where scalar.value < 0x20: output += String(format: "\\u%04x", scalar.value)
+            default: output.unicodeScalars.append(scalar)
+            }
+        }
+        return output + "\""
+    }
+}
