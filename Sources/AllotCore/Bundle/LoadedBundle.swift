@@ -66,15 +66,16 @@ public final class LoadedBundle: @unchecked Sendable {
     }
 
     /// Maps a payload file already decompressed from the envelope `header` describes (a server's
-    /// cache) and checks its hash and structure.
-    public static func map(payloadAt path: String, header: BundleHeader) throws(BundleError) -> LoadedBundle {
+    /// cache) and checks its structure, and its hash unless `checkHash` is false (when the caller
+    /// has just decompressed it with `BundleEnvelope.decompress`, which checks the hash).
+    public static func map(payloadAt path: String, header: BundleHeader, checkHash: Bool = true) throws(BundleError) -> LoadedBundle {
         let storage: MappedBytes
         do {
             storage = try MappedBytes(mapping: path)
         } catch {
             throw BundleError(.io, error.description)
         }
-        return try LoadedBundle(header: header, payloadStorage: storage, checkHash: true)
+        return try LoadedBundle(header: header, payloadStorage: storage, checkHash: checkHash)
     }
 
     // MARK: Names

@@ -40,7 +40,8 @@ public struct BundleCache: Sendable {
             try envelope.withUnsafeBytes { bytes in
                 Result { () throws(CacheError) in try CacheFiles.writePayload(of: bytes, header: header, to: base + ".payload") }
             }.get()
-            return try map(base: base, header: header)
+            // writePayload decompressed through BundleEnvelope.decompress, which checked the hash.
+            return try map(base: base, header: header, checkHash: false)
         } catch let error as SystemError {
             throw CacheError(system: error)
         } catch let error as CacheError {
@@ -50,9 +51,9 @@ public struct BundleCache: Sendable {
         }
     }
 
-    private func map(base: String, header: BundleHeader) throws(CacheError) -> LoadedBundle {
+    private func map(base: String, header: BundleHeader, checkHash: Bool = true) throws(CacheError) -> LoadedBundle {
         do {
-            return try LoadedBundle.map(payloadAt: base + ".payload", header: header)
+            return try LoadedBundle.map(payloadAt: base + ".payload", header: header, checkHash: checkHash)
         } catch {
             throw CacheError(bundle: error)
         }

@@ -40,6 +40,13 @@ struct PublishCommand: AsyncParsableCommand {
             throw CommandFailure("cannot read the bundle: \(error)")
         }
         let logger = storeOptions.logger("allot.publish")
+        // Publishing creates a local store's folder; servers reading a missing folder still
+        // report it (a mistyped path must not look like an empty store).
+        for store in storeOptions.stores {
+            if case .local(let path) = try StoreLocation(parsing: store) {
+                try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            }
+        }
         let publisher = Publisher(
             stores: try storeOptions.openStores(logger: logger), key: key, options: .init(requireAllRegions: allOrNothing), logger: logger)
         let report: PublishReport
