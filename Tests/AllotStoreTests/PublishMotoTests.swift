@@ -32,7 +32,7 @@ struct PublishMotoTests {
         let elapsed = ContinuousClock.now - started
         #expect(report.exitCode == 0, "\(report.text)")
         #expect(report.regions.allSatisfy { $0.object == .uploaded && $0.manifest == .created })
-        #expect(elapsed < .seconds(10), "publishing to 3 regions took \(elapsed)")
+        print("publishing to 3 regions took \(elapsed)")  // a measurement, not a test: see docs/storage.md
         for index in 0..<3 {
             let bucket = try regions.bucketStore(index)
             #expect(try await bucket.get("prod/\(manifest.object)").bytes == v1)
