@@ -95,8 +95,8 @@ public enum FileIO {
         }.get()
     }
 
-    /// fsyncs the directory holding `path`, so a rename survives a crash. Best effort.
-    static func syncDirectory(of path: String) {
+    /// fsyncs the directory holding `path`, so a rename into it survives a crash. Best effort.
+    public static func syncDirectory(of path: String) {
         let directory: String
         if let slash = path.lastIndex(of: "/") {
             directory = slash == path.startIndex ? "/" : String(path[..<slash])

@@ -36,7 +36,7 @@ public enum GitSnapshot {
             else {
                 throw ReviewError("git archive \(revision) -- \(pathspec) failed in \(location.root)")
             }
-            guard run("/usr/bin/env", ["tar", "-xf", archive, "-C", tree], in: location.root)?.status == 0 else {
+            guard Git.command("tar", ["-xf", archive, "-C", tree], in: location.root)?.status == 0 else {
                 throw ReviewError("cannot extract the experiments of \(revision) (tar -xf failed)")
             }
         } else {
@@ -92,24 +92,6 @@ public enum GitSnapshot {
     }
 
     static func git(_ arguments: [String], in directory: String) -> (status: Int32, output: String)? {
-        run("/usr/bin/env", ["git", "-C", directory] + arguments, in: directory)
-    }
-
-    private static func run(_ executable: String, _ arguments: [String], in directory: String) -> (status: Int32, output: String)? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
-            return nil
-        }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        Git.run(arguments, in: directory)
     }
 }

@@ -72,23 +72,9 @@ enum CacheFiles {
         closed = true
         guard rename(temporary, path) == 0 else { throw CacheError(system: SystemError(call: "rename", path: path, errno: errno)) }
         renamed = true
-        syncDirectory(of: path)
+        FileIO.syncDirectory(of: path)
     }
 
-    /// fsyncs the directory holding `path`, so a rename survives a crash. Best effort.
-    static func syncDirectory(of path: String) {
-        let directory: String
-        if let slash = path.lastIndex(of: "/") {
-            directory = slash == path.startIndex ? "/" : String(path[..<slash])
-        } else {
-            directory = "."
-        }
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 {
-            fsync(fd)
-            close(fd)
-        }
-    }
 }
 
 /// Why the cache could not store or load a bundle: a stable `reason` for metrics and a message.

@@ -93,7 +93,7 @@ public struct LocalStore: ObjectStore {
         if testingCommitDelay > 0 { usleep(testingCommitDelay) }
         guard rename(temporary, target) == 0 else { throw ioError("rename", target, key: key) }
         renamed = true
-        FileIO.syncFolder(of: target)
+        FileIO.syncDirectory(of: target)
         return Self.etag(of: bytes)
     }
 
@@ -205,18 +205,6 @@ public struct LocalStore: ObjectStore {
             default:
                 continue
             }
-        }
-    }
-}
-
-extension FileIO {
-    /// fsyncs the folder holding `path`, so a rename survives a crash. Best effort.
-    static func syncFolder(of path: String) {
-        let folder = path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
-        let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 {
-            fsync(fd)
-            close(fd)
         }
     }
 }

@@ -1,3 +1,4 @@
+import AllotReview
 import Foundation
 
 /// Facts about the git commit the experiments are at, for reproducible defaults: the bundle
@@ -8,29 +9,11 @@ struct GitRevision {
     var isDirty: Bool
 
     static func current(in directory: String) -> GitRevision? {
-        guard let count = git(["rev-list", "--count", "HEAD"], in: directory).flatMap({ UInt64($0) }),
-            let time = git(["log", "-1", "--format=%ct"], in: directory).flatMap({ Int64($0) })
+        guard let count = Git.output(["rev-list", "--count", "HEAD"], in: directory).flatMap({ UInt64($0) }),
+            let time = Git.output(["log", "-1", "--format=%ct"], in: directory).flatMap({ Int64($0) })
         else { return nil }
-        let status = git(["status", "--porcelain", "--", "."], in: directory) ?? ""
+        let status = Git.output(["status", "--porcelain", "--", "."], in: directory) ?? ""
         return GitRevision(commitCount: count, commitTime: time, isDirty: !status.isEmpty)
-    }
-
-    static func git(_ arguments: [String], in directory: String) -> String? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git", "-C", directory] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
-            return nil
-        }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { return nil }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 
