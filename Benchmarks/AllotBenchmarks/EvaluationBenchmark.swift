@@ -5,8 +5,9 @@ import AllotCore
 /// answer, against the floor of the hashes alone.
 enum EvaluationBenchmark {
     /// `evaluate-loop N`: builds the bundle, then N evaluations, for instruction counting: run
-    /// twice under callgrind with different N and divide the difference.
-    static func loop(count: Int) throws {
+    /// twice under callgrind with different N and divide the difference
+    /// (`Benchmarks/count-instructions.sh` does that). `answer-loop N` also writes each JSON answer.
+    static func loop(count: Int, writeAnswers: Bool = false) throws {
         let files = SyntheticProject.files(layers: 50, experimentsPerLayer: 20, targeting: TargetingSupport.available)
         let compiled = try Compiler.compile(files: files, lock: AllocationLock(), version: 1, createdAt: 0).get()
         let key = SigningKey.generate()
@@ -22,10 +23,17 @@ enum EvaluationBenchmark {
         }
         var outcomes: [Outcome] = []
         outcomes.reserveCapacity(64)
+        var output: [UInt8] = []
+        output.reserveCapacity(8192)
         var total = 0
         for i in 0..<count {
             bundle.evaluate(inputs[i & 255], now: 1_800_000_000, into: &outcomes)
             total &+= outcomes.count
+            if writeAnswers {
+                output.removeAll(keepingCapacity: true)
+                bundle.writeAnswer(outcomes, into: &output)
+                total &+= output.count
+            }
         }
         print(total)
     }
