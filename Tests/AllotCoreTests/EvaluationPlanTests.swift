@@ -202,6 +202,58 @@ struct EvaluationPlanTests {
         #expect(empty == expected)
     }
 
+    @Test("answers for any outcomes, in any order, equal the reference writer's, through every entry point")
+    func answers() throws {
+        let bundle = Self.bundles[1]
+        let reference = ReferenceEvaluator(bundle: bundle)
+        var random = SeededRandom(seed: 5)
+        var outcomes: [Outcome] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        for round in 0..<500 {
+            bundle.evaluate(try Self.request(&random, bundle: bundle), now: 1_796_083_200, into: &outcomes)
+            if round % 3 == 1 { outcomes.shuffle(using: &random) }
+            if round % 3 == 2 { outcomes += outcomes.prefix(2) }
+            let expected = reference.answer(outcomes)
+            // Appended after existing bytes, which stay.
+            var output = Array("prefix".utf8)
+            bundle.writeAnswer(outcomes, into: &output)
+            #expect(output == Array("prefix".utf8) + expected, "round \(round)")
+            #expect(bundle.answerLength(outcomes) == expected.count)
+            var params = Array("p".utf8)
+            bundle.writeParams(outcomes, into: &params)
+            #expect(params == Array("p".utf8) + reference.params(outcomes))
+            #expect(bundle.paramsLength(outcomes) == reference.params(outcomes).count)
+            // Into a caller's buffer: exactly long enough, and one byte short (nothing written).
+            let written = buffer.withUnsafeMutableBytes { bundle.writeAnswer(outcomes, to: UnsafeMutableRawBufferPointer(rebasing: $0[..<expected.count])) }
+            #expect(written == expected.count && Array(buffer[..<expected.count]) == expected)
+            buffer[0] = 0
+            let short = buffer.withUnsafeMutableBytes { bundle.writeAnswer(outcomes, to: UnsafeMutableRawBufferPointer(rebasing: $0[..<(expected.count - 1)])) }
+            #expect(short == nil && buffer[0] == 0)
+        }
+    }
+
+    @Test("decimal digits", arguments: [0, 7, 9, 10, 99, 100, 12_345, UInt64(Int64.max), UInt64.max] as [UInt64])
+    func decimals(value: UInt64) {
+        var output = Array("x".utf8)
+        appendDecimal(value, to: &output)
+        #expect(output == Array("x\(value)".utf8))
+        #expect(decimalLength(value) == String(value).count)
+    }
+
+    @Test("inline byte copies move exactly the bytes asked for")
+    func shortCopies() {
+        for count in 0...80 {
+            let source = (0..<count).map { UInt8(truncatingIfNeeded: $0 &+ 1) }
+            var destination = [UInt8](repeating: 0xEE, count: count + 2)
+            source.withUnsafeBytes { s in
+                destination.withUnsafeMutableBytes { d in
+                    if count > 0 { copyBytes(to: d.baseAddress! + 1, from: s.baseAddress!, count: count) }
+                }
+            }
+            #expect(destination == [0xEE] + source + [0xEE], "count \(count)")
+        }
+    }
+
     @Test("inline variant runs pick the same variant as the run search, for every bucket")
     func inlineRuns() {
         var inlineSeen = 0

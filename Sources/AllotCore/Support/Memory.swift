@@ -41,3 +41,35 @@ func shortWords(_ p: UnsafeRawPointer, _ count: Int) -> (UInt64, UInt64) {
     }
     return (UInt64(p.load(as: UInt8.self)), 0)
 }
+
+/// Copies `count` bytes from `source` to `destination` (not overlapping). Up to 32 bytes move
+/// inline with two overlapping loads and stores of 1, 2, 4, 8 or 16 bytes that stay within
+/// `[0, count)`; longer runs call `memcpy`.
+@inline(__always)
+func copyBytes(to destination: UnsafeMutableRawPointer, from source: UnsafeRawPointer, count: Int) {
+    @inline(__always)
+    func pair<T: FixedWidthInteger>(_: T.Type) {
+        let last = count &- MemoryLayout<T>.size
+        let head = source.loadUnaligned(as: T.self)
+        let tail = source.loadUnaligned(fromByteOffset: last, as: T.self)
+        destination.storeBytes(of: head, as: T.self)
+        destination.storeBytes(of: tail, toByteOffset: last, as: T.self)
+    }
+    if count > 32 {
+        memcpy(destination, source, count)
+    } else if count > 16 {
+        let last = count &- 16
+        let head = source.loadUnaligned(as: SIMD16<UInt8>.self)
+        let tail = source.loadUnaligned(fromByteOffset: last, as: SIMD16<UInt8>.self)
+        destination.storeBytes(of: head, as: SIMD16<UInt8>.self)
+        destination.storeBytes(of: tail, toByteOffset: last, as: SIMD16<UInt8>.self)
+    } else if count >= 8 {
+        pair(UInt64.self)
+    } else if count >= 4 {
+        pair(UInt32.self)
+    } else if count >= 2 {
+        pair(UInt16.self)
+    } else if count == 1 {
+        destination.storeBytes(of: source.load(as: UInt8.self), as: UInt8.self)
+    }
+}

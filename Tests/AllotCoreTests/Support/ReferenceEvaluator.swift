@@ -258,18 +258,25 @@ struct ReferenceEvaluator {
         return output
     }
 
-    /// The members of the `params` object for `outcomes`.
+    /// The members of the `params` object for `outcomes`, walking layers and outcomes together
+    /// as `writeParams` did (so outcomes out of layer order give the same bytes too).
     func params(_ outcomes: [Outcome]) -> [UInt8] {
-        var fragments: [[UInt8]] = []
+        var output: [UInt8] = []
+        var next = 0
+        var wroteAny = false
         for layer in 0..<p.layerCount {
             var fragment = Array(p.jsonBytes(at: p.layerRecord(layer) + PayloadFormat.LayerRecord.defaultsFragment))
-            if let outcome = outcomes.first(where: { Int($0.layer) == layer }), outcome.reason.isEnrolled, outcome.variant >= 0 {
-                let e = p.experimentRecord(Int(outcome.experiment))
-                let v = p.variantRecord(p.int(e + PayloadFormat.ExperimentRecord.firstVariant) + Int(outcome.variant))
+            while next < outcomes.count, Int(outcomes[next].layer) < layer { next += 1 }
+            if next < outcomes.count, Int(outcomes[next].layer) == layer, outcomes[next].reason.isEnrolled, outcomes[next].variant >= 0 {
+                let e = p.experimentRecord(Int(outcomes[next].experiment))
+                let v = p.variantRecord(p.int(e + PayloadFormat.ExperimentRecord.firstVariant) + Int(outcomes[next].variant))
                 fragment = Array(p.jsonBytes(at: v + PayloadFormat.VariantRecord.paramsFragment))
             }
-            if !fragment.isEmpty { fragments.append(fragment) }
+            guard !fragment.isEmpty else { continue }
+            if wroteAny { output += Array(",".utf8) }
+            output += fragment
+            wroteAny = true
         }
-        return Array(fragments.joined(separator: Array(",".utf8)))
+        return output
     }
 }
