@@ -55,8 +55,9 @@ extension LoadedBundle {
                     input.values.withUnsafeBufferPointer { values in
                         input.listItems.withUnsafeBufferPointer { listItems in
                             let request = RequestView(arena: arena, units: units, values: values, listItems: listItems)
-                            var state = EvaluationState(key: BucketKeyBuffer(scratch: scratch.baseAddress!))
-                            state.holdoutHits = holdoutMembership(request, &state.key)
+                            var key = BucketKeyBuffer(scratch: scratch.baseAddress!)
+                            let holdoutHits = holdoutMembership(request, &key)
+                            var state = EvaluationState(key: key, holdoutHits: holdoutHits)
                             return body(request, &state)
                         }
                     }
@@ -101,7 +102,7 @@ extension LoadedBundle {
 
         let overrideCount = Int(l.load(fromByteOffset: Layer.overrideCount, as: UInt32.self))
         if overrideCount > 0, let outcome = override(layer, first: Int(l.load(fromByteOffset: Layer.firstOverride, as: UInt32.self)),
-            count: overrideCount, unitType: unitType, id: state.key.id, &state)
+            count: overrideCount, unitType: unitType, id: state.key.id, &state.cache)
         {
             return outcome
         }
@@ -118,21 +119,18 @@ extension LoadedBundle {
             return outcome
         }
         let e = plan.experiments + experiment &* EvaluationPlan.recordLength
-        switch e.load(fromByteOffset: Experiment.mode, as: UInt8.self) {
-        case EvaluationPlan.Mode.plain.rawValue:
-            break
-        case EvaluationPlan.Mode.checked.rawValue:
-            let reason = gate(experiment, request, &state, now)
-            guard reason == .split else {
-                outcome.reason = reason
+        let mode = e.load(fromByteOffset: Experiment.mode, as: UInt8.self)
+        if mode != EvaluationPlan.Mode.plain.rawValue {
+            if mode == EvaluationPlan.Mode.checked.rawValue {
+                let reason = gate(experiment, request, &state.cache, now)
+                guard reason == .split else {
+                    outcome.reason = reason
+                    return outcome
+                }
+            } else {
+                outcome.reason = mode == EvaluationPlan.Mode.paused.rawValue ? .paused : .concluded
                 return outcome
             }
-        case EvaluationPlan.Mode.paused.rawValue:
-            outcome.reason = .paused
-            return outcome
-        default:
-            outcome.reason = .concluded
-            return outcome
         }
         let variantBucket = self.bucket(e, saltLengthAt: Experiment.saltLength, offsetAt: Experiment.saltOffset, &state.key)
         outcome.variant = Int32(truncatingIfNeeded: variant(e, experiment, variantBucket))
@@ -197,11 +195,11 @@ extension LoadedBundle {
 
     /// The override outcome for the unit in a layer's override table, if it has one.
     @inline(never)
-    private func override(_ layer: Int, first: Int, count: Int, unitType: Int, id: UnsafeRawBufferPointer, _ state: inout EvaluationState)
+    private func override(_ layer: Int, first: Int, count: Int, unitType: Int, id: UnsafeRawBufferPointer, _ cache: inout UnitHashCache)
         -> Outcome?
     {
         let p = payload
-        guard let entry = findID(first: first, count: count, hash: state.cache.hash(unitType, id), id: id) else { return nil }
+        guard let entry = findID(first: first, count: count, hash: cache.hash(unitType, id), id: id) else { return nil }
         let entryRecord = p.idEntryRecord(entry)
         return Outcome(
             layer: Int32(truncatingIfNeeded: layer), experiment: Int32(p.u32(entryRecord &+ PayloadFormat.IDEntryRecord.experiment)),
@@ -211,7 +209,7 @@ extension LoadedBundle {
     /// For a running experiment with a schedule, targeting or segments: `.split` when the unit
     /// passes them all, else the reason it does not (`scheduled`, `targetingMiss`).
     @inline(never)
-    private func gate(_ experiment: Int, _ request: RequestView, _ state: inout EvaluationState, _ now: Int64) -> Reason {
+    private func gate(_ experiment: Int, _ request: RequestView, _ cache: inout UnitHashCache, _ now: Int64) -> Reason {
         let p = payload
         let e = p.experimentRecord(experiment)
         let flags = p.u8(e &+ PayloadFormat.ExperimentRecord.flags)
@@ -223,14 +221,14 @@ extension LoadedBundle {
         }
         let targetingLength = p.int(e &+ PayloadFormat.ExperimentRecord.targetingLength)
         if targetingLength > 0,
-            !runProgram(offset: p.int(e &+ PayloadFormat.ExperimentRecord.targetingOffset), length: targetingLength, request, &state.cache)
+            !runProgram(offset: p.int(e &+ PayloadFormat.ExperimentRecord.targetingOffset), length: targetingLength, request, &cache)
         {
             return .targetingMiss
         }
         let segmentRefs = p.int(e &+ PayloadFormat.ExperimentRecord.segmentRefCount)
         if segmentRefs > 0 {
             let first = p.int(e &+ PayloadFormat.ExperimentRecord.firstSegmentRef)
-            for s in first..<(first &+ segmentRefs) where isMember(segment: p.u32List(s), request, &state.cache) {
+            for s in first..<(first &+ segmentRefs) where isMember(segment: p.u32List(s), request, &cache) {
                 return .split
             }
             return .targetingMiss
