@@ -184,6 +184,39 @@ struct EvaluationPlanTests {
         #expect(reasons == expectedReasons)
     }
 
+    @Test("more layers than one block, alternating unit types, agree with the reference evaluator")
+    func manyLayers() throws {
+        // 150 layers (blocks of 64 and a partial one), unit types alternating in runs of 1 and 3
+        // so the id in the key buffer changes between the owner and decision passes.
+        var text = "kind: Attributes\nattributes:\n  country: { type: string, values: [US, CA] }\n"
+        for layer in 0..<150 {
+            let unit = (layer % 4 == 0 || layer % 7 == 3) ? "device_id" : "user_id"
+            text += "---\nkind: Layer\nname: l\(layer)\nunit: \(unit)\nparams: { p\(layer): { type: number, default: 0 } }\n"
+            for experiment in 0..<(layer % 3) {
+                text += "---\nkind: Experiment\nname: e\(layer)-\(experiment)\nlayer: l\(layer)\nowner: o@example.com\nstatus: running\ntraffic: 40%\n"
+                if experiment == 1 { text += "targeting: country == \"US\"\n" }
+                if layer % 10 == 2, experiment == 0 { text += "overrides: { v1: [u1, d1] }\n" }
+                text += "variants:\n  - { name: v0, weight: 50% }\n  - { name: v1, weight: 50%, params: { p\(layer): \(experiment + 1) } }\n"
+            }
+        }
+        let bundle = try Fixture.compile(text).bundle
+        let reference = ReferenceEvaluator(bundle: bundle)
+        var outcomes: [Outcome] = []
+        var answer: [UInt8] = []
+        for round in 0..<600 {
+            var units: [String: String] = [:]
+            if round % 5 != 0 { units["user_id"] = round % 11 == 0 ? "u1" : "user-\(round)" }
+            if round % 3 != 0 { units["device_id"] = round % 13 == 0 ? "d1" : "device-\(round)" }
+            var input = EvaluationInput(for: bundle)
+            try input.set(units: units, attributes: round % 2 == 0 ? ["country": "US"] : [:], bundle: bundle)
+            bundle.evaluate(input, now: 0, into: &outcomes)
+            #expect(outcomes == reference.evaluate(input, now: 0), "round \(round)")
+            answer.removeAll(keepingCapacity: true)
+            bundle.writeAnswer(outcomes, into: &answer)
+            #expect(answer == reference.answer(outcomes))
+        }
+    }
+
     @Test("outcomes arrays are cleared, reused and shared correctly")
     func outcomeArrays() throws {
         let bundle = Self.bundles[1]

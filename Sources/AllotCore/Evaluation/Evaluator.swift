@@ -24,14 +24,30 @@ extension LoadedBundle {
         let written = outcomes.withUnsafeMutableBufferPointer { buffer in
             let destination = buffer.baseAddress!
             return withRequest(input) { request, state in
-                var count = 0
-                for layer in 0..<layerCount {
-                    if let outcome = evaluateLayer(layer, request, &state, now) {
-                        destination[count] = outcome
-                        count &+= 1
+                // Layers in blocks of `layerBlock`, in two passes: first every layer's bucket
+                // owner, then the decisions. The first pass has no branches on the data, so the
+                // hashes and bucket-table loads of many layers are in flight together; done layer
+                // by layer, each table load waited behind the previous layer's mispredicted
+                // branches (targeting, status). About 20% faster for 10% more instructions.
+                withUnsafeTemporaryAllocation(of: Int32.self, capacity: Self.layerBlock) { scratch in
+                    let owners = scratch.baseAddress!
+                    var count = 0
+                    var block = 0
+                    while block < layerCount {
+                        let end = min(block &+ Self.layerBlock, layerCount)
+                        for layer in block..<end {
+                            owners[layer &- block] = owner(layer, request, &state.key)
+                        }
+                        for layer in block..<end {
+                            if let outcome = decide(layer, owner: owners[layer &- block], request, &state, now) {
+                                destination[count] = outcome
+                                count &+= 1
+                            }
+                        }
+                        block = end
                     }
+                    return count
                 }
-                return count
             }
         }
         outcomes.removeLast(outcomes.count &- written)
@@ -85,19 +101,46 @@ extension LoadedBundle {
         return hits
     }
 
-    /// One layer, from its plan record: the hot path reads the plan, the bucket table and the
-    /// hash key buffer, and goes to the payload only for overrides and gated experiments.
+    /// Layers whose owners are resolved before their decisions are made.
+    static var layerBlock: Int { 64 }
+
+    /// One layer, from its plan record (for single-layer evaluation).
     @inline(__always)
     private func evaluateLayer(_ layer: Int, _ request: RequestView, _ state: inout EvaluationState, _ now: Int64) -> Outcome? {
+        decide(layer, owner: owner(layer, request, &state.key), request, &state, now)
+    }
+
+    /// The layer's bucket owner for the unit (0: a free bucket), or -1 when the request has no id
+    /// of the layer's unit type. Reads the layer's plan record and bucket table; leaves the id
+    /// loaded in `key`.
+    @_transparent
+    private func owner(_ layer: Int, _ request: RequestView, _ key: inout BucketKeyBuffer) -> Int32 {
+        typealias Layer = EvaluationPlan.Layer
+        let l = payload.plan.layers + layer &* EvaluationPlan.recordLength
+        let unitType = Int(l.load(fromByteOffset: Layer.unitType, as: UInt16.self))
+        if unitType != key.unitType {  // only present ids are loaded
+            let unit = request.unit(unitType)
+            guard !unit.isAbsent else { return -1 }
+            key.load(unitType: unitType, id: request.bytes(unit))
+        }
+        let bucket = self.bucket(l, saltLengthAt: Layer.saltLength, offsetAt: Layer.saltOffset, &key)
+        let table = l.load(fromByteOffset: Layer.bucketTable, as: UnsafeRawPointer.self)
+        return Int32(UInt16(littleEndian: table.loadUnaligned(fromByteOffset: bucket &* 2, as: UInt16.self)))
+    }
+
+    /// The outcome of a layer whose bucket owner is `owner` (see `owner`): overrides, then the
+    /// owner's holdout, status, schedule, targeting and segments, then the variant hash. Goes to
+    /// the payload only for overrides and gated experiments.
+    @_transparent
+    private func decide(_ layer: Int, owner: Int32, _ request: RequestView, _ state: inout EvaluationState, _ now: Int64) -> Outcome? {
         typealias Layer = EvaluationPlan.Layer
         typealias Experiment = EvaluationPlan.Experiment
+        guard owner >= 0 else { return nil }
         let plan = payload.plan
         let l = plan.layers + layer &* EvaluationPlan.recordLength
         let unitType = Int(l.load(fromByteOffset: Layer.unitType, as: UInt16.self))
-        if unitType != state.key.unitType {  // only present ids are loaded
-            let unit = request.unit(unitType)
-            guard !unit.isAbsent else { return nil }
-            state.key.load(unitType: unitType, id: request.bytes(unit))
+        if unitType != state.key.unitType {  // another unit type's id was loaded since
+            state.key.load(unitType: unitType, id: request.bytes(request.unit(unitType)))
         }
 
         let overrideCount = Int(l.load(fromByteOffset: Layer.overrideCount, as: UInt32.self))
@@ -107,11 +150,8 @@ extension LoadedBundle {
             return outcome
         }
 
-        let bucket = self.bucket(l, saltLengthAt: Layer.saltLength, offsetAt: Layer.saltOffset, &state.key)
-        let table = l.load(fromByteOffset: Layer.bucketTable, as: UnsafeRawPointer.self)
-        let owner = Int(UInt16(littleEndian: table.loadUnaligned(fromByteOffset: bucket &* 2, as: UInt16.self)))
         guard owner > 0 else { return nil }
-        let experiment = Int(l.load(fromByteOffset: Layer.firstExperiment, as: UInt32.self)) &+ owner &- 1
+        let experiment = Int(l.load(fromByteOffset: Layer.firstExperiment, as: UInt32.self)) &+ Int(owner) &- 1
         var outcome = Outcome(layer: Int32(truncatingIfNeeded: layer), experiment: Int32(truncatingIfNeeded: experiment), variant: -1, reason: .split)
 
         if state.holdoutHits & UInt64(l.load(fromByteOffset: Layer.holdoutMask, as: UInt32.self)) != 0 {
