@@ -217,6 +217,38 @@ struct EvaluationPlanTests {
         }
     }
 
+    @Test("one input reused for JSON requests (its string scratch kept) evaluates like fresh inputs")
+    func reusedJSONInput() throws {
+        let bundle = Self.bundles[1]
+        let requests = [
+            #"{"units":{"user_id":"u1"},"attributes":{"country":"US","app_version":"5.0.0","email":"zed@example.com"}}"#,
+            #"{"units":{"user_id":"user-\u00e9-a-long-escaped-id-\n-\"quoted\""},"attributes":{"tags":["vip","a\tb"],"age":31}}"#,
+            #"{"units":{"user_id":"x"},"attributes":{"email":"a-very-long-address-over-sixteen-bytes@example.com","beta":"true"}}"#,
+            #"{"units":{"user_id":5}}"#,
+            #"{"units":{"user_id":"u2","device_id":"d1"},"attributes":{"country":null}}"#,
+        ]
+        var reused = EvaluationInput(for: bundle)
+        var outcomes: [Outcome] = []
+        var expected: [Outcome] = []
+        for _ in 0..<3 {
+            for request in requests {
+                var fresh = EvaluationInput(for: bundle)
+                let freshError = Array(request.utf8).withUnsafeBytes { bytes in Result { () throws(RequestError) in try fresh.setJSON(bytes, bundle: bundle) } }
+                let reusedError = Array(request.utf8).withUnsafeBytes { bytes in Result { () throws(RequestError) in try reused.setJSON(bytes, bundle: bundle) } }
+                switch (freshError, reusedError) {
+                case (.success, .success):
+                    bundle.evaluate(fresh, now: 0, into: &expected)
+                    bundle.evaluate(reused, now: 0, into: &outcomes)
+                    #expect(outcomes == expected, "\(request)")
+                case (.failure(let a), .failure(let b)):
+                    #expect(a == b)
+                default:
+                    Issue.record("\(request): \(freshError) vs \(reusedError)")
+                }
+            }
+        }
+    }
+
     @Test("outcomes arrays are cleared, reused and shared correctly")
     func outcomeArrays() throws {
         let bundle = Self.bundles[1]
