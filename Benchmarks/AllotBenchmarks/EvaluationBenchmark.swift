@@ -5,8 +5,9 @@ import AllotCore
 /// answer, against the floor of the hashes alone.
 enum EvaluationBenchmark {
     /// `evaluate-loop N`: builds the bundle, then N evaluations, for instruction counting: run
-    /// twice under callgrind with different N and divide the difference.
-    static func loop(count: Int) throws {
+    /// twice under callgrind with different N and divide the difference
+    /// (`Benchmarks/count-instructions.sh` does that). `answer-loop N` also writes each JSON answer.
+    static func loop(count: Int, writeAnswers: Bool = false) throws {
         let files = SyntheticProject.files(layers: 50, experimentsPerLayer: 20, targeting: TargetingSupport.available)
         let compiled = try Compiler.compile(files: files, lock: AllocationLock(), version: 1, createdAt: 0).get()
         let key = SigningKey.generate()
@@ -22,10 +23,17 @@ enum EvaluationBenchmark {
         }
         var outcomes: [Outcome] = []
         outcomes.reserveCapacity(64)
+        var output: [UInt8] = []
+        output.reserveCapacity(8192)
         var total = 0
         for i in 0..<count {
             bundle.evaluate(inputs[i & 255], now: 1_800_000_000, into: &outcomes)
             total &+= outcomes.count
+            if writeAnswers {
+                output.removeAll(keepingCapacity: true)
+                bundle.writeAnswer(outcomes, into: &output)
+                total &+= output.count
+            }
         }
         print(total)
     }
@@ -82,6 +90,34 @@ enum EvaluationBenchmark {
             index &+= 1
         }
 
+        // A tighter floor: the same 100 hashes with the evaluator's key layout (the id written
+        // once per op at the end of a stack buffer, each salt copied in front of it), with no
+        // closures or arrays per hash. What is left above it is the evaluator's own work.
+        let saltBytes = (0..<50).flatMap { [layerSalts[$0], experimentSalts[$0]] }
+        let flatSalts = saltBytes.flatMap { $0 }
+        var saltOffsets: [Int] = []
+        for salt in saltBytes { saltOffsets.append((saltOffsets.last ?? 0) + salt.count) }
+        let tightFloor = measure(iterations: iterations) {
+            let id = ids[index & (unitCount - 1)]
+            withUnsafeTemporaryAllocation(byteCount: 1024, alignment: 16) { scratch in
+                let base = scratch.baseAddress!
+                let separator = 1024 - id.count - 1
+                id.withUnsafeBytes { (base + separator + 1).copyMemory(from: $0.baseAddress!, byteCount: id.count) }
+                base.storeBytes(of: 0, toByteOffset: separator, as: UInt8.self)
+                flatSalts.withUnsafeBytes { salts in
+                    var start = 0
+                    for end in saltOffsets {
+                        let length = end - start
+                        (base + separator - length).copyMemory(from: salts.baseAddress! + start, byteCount: length)
+                        let key = UnsafeRawBufferPointer(start: base + separator - length, count: length + 1 + id.count)
+                        sink &+= Bucketing.bucket(forHash: XXH3.hash64(key))
+                        start = end
+                    }
+                }
+            }
+            index &+= 1
+        }
+
         var json: [UInt8] = []
         let request = Array(#"{"units":{"user_id":"user-424242"},"attributes":{"country":"US","app_version":"5.2.0","platform":"ios"}}"#.utf8)
         var parsed = EvaluationInput(for: bundle)
@@ -100,6 +136,9 @@ enum EvaluationBenchmark {
             "floor_ns_per_op": floor.nsPerOp, "ratio_to_floor": evaluate.nsPerOp / floor.nsPerOp, "goal_ns": 1000,
         ])
         report(["name": "hash_floor_100_buckets", "ns_per_op": floor.nsPerOp, "allocations_per_op": floor.allocationsPerOp ?? -1])
+        report([
+            "name": "hash_floor_100_buckets_tight", "ns_per_op": tightFloor.nsPerOp, "allocations_per_op": tightFloor.allocationsPerOp ?? -1,
+        ])
         report([
             "name": "evaluate_and_write_json_answer", "ns_per_op": answer.nsPerOp, "allocations_per_op": answer.allocationsPerOp ?? -1,
             "answer_bytes": output.count,

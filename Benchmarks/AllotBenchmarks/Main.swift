@@ -16,8 +16,8 @@ struct AllotBenchmarks {
         let arguments = CommandLine.arguments.dropFirst()
         let only = arguments.first { !$0.hasPrefix("-") }
         let quick = arguments.contains("--quick")
-        if only == "evaluate-loop" {
-            try EvaluationBenchmark.loop(count: Int(arguments.dropFirst().first ?? "") ?? 10_000)
+        if only == "evaluate-loop" || only == "answer-loop" {
+            try EvaluationBenchmark.loop(count: Int(arguments.dropFirst().first ?? "") ?? 10_000, writeAnswers: only == "answer-loop")
             return
         }
         if only == "hash" {

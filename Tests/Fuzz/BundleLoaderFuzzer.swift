@@ -28,12 +28,29 @@ public func fuzzBundleLoader(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32
     var input = EvaluationInput(for: bundle)
     var outcomes: [Outcome] = []
     var answer: [UInt8] = []
-    for unit in ["u1", "user-42", "qa-user-1", "d8f1c2a0"] {
+    // Attribute values of every type, and strings of every length class the evaluator compares
+    // differently (0, 1, 2-3, 4-7, 8-16, over 16 bytes), so targeting programs run their
+    // predicates rather than stopping at a missing attribute.
+    let strings = ["", "a", "US", "abc", "ios", "x@example.com", "abcdefghijklmnopq"]
+    func text(_ type: AttributeType, _ choice: Int) -> String {
+        switch type {
+        case .string: return strings[choice % strings.count]
+        case .number: return ["18", "-1.5", "0", "1e300"][choice % 4]
+        case .bool: return choice % 2 == 0 ? "true" : "false"
+        case .semver: return ["5.2.0", "1.0.0-rc.1", "10.0.0-alpha.beta"][choice % 3]
+        case .stringList: return ["", "a,US,ios", "x@example.com"][choice % 3]
+        }
+    }
+    for (round, unit) in ["u1", "user-42", "qa-user-1", "d8f1c2a0"].enumerated() {
         var units: [String: String] = [:]
         for index in 0..<bundle.payload.unitTypeCount {
             units[bundle.payload.string(at: bundle.payload.unitTypeRecord(index))] = unit
         }
-        try? input.set(units: units, attributes: [:], bundle: bundle)
+        var attributes: [String: String] = [:]
+        for index in 0..<bundle.payload.attributeCount {
+            attributes[bundle.payload.string(at: bundle.payload.attributeRecord(index))] = text(bundle.attributeType(index), index &+ round &* 3)
+        }
+        try? input.set(units: units, attributes: attributes, bundle: bundle)
         bundle.evaluate(input, now: 1_800_000_000, into: &outcomes)
         answer.removeAll(keepingCapacity: true)
         bundle.writeAnswer(outcomes, into: &answer)

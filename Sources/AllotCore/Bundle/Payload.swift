@@ -52,6 +52,10 @@ public struct Payload: @unchecked Sendable {
     public let u32ListCount: Int
     let bucketTablesEntryCount: Int
 
+    /// The evaluator's per-layer and per-experiment records, built by `validate` once the payload
+    /// has passed every check (see `EvaluationPlan`).
+    internal(set) var plan = EvaluationPlan.unbuilt
+
     /// The whole payload.
     public var rawBytes: UnsafeRawBufferPointer { bytes }
 

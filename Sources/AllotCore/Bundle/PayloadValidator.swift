@@ -6,8 +6,9 @@ extension Payload {
     /// without checks. `bytes` must stay alive as long as the returned view is used.
     public static func validate(_ bytes: UnsafeRawBufferPointer) throws(BundleError) -> Payload {
         var reader = try SectionReader(bytes)
-        let payload = try reader.makePayload()
+        var payload = try reader.makePayload()
         try payload.validateRecords()
+        payload.plan = EvaluationPlan(payload)
         return payload
     }
 }

@@ -6,88 +6,234 @@ extension LoadedBundle {
     /// `params` holds every parameter of the bundle: the enrolled variant's value where a layer's
     /// outcome is `split` or `override`, the default otherwise. Names are restricted to characters
     /// that need no escaping, so the writer copies them verbatim.
+    ///
+    /// Measures the answer first, grows `output` once, then copies into it through a pointer
+    /// (see `writeAnswer(_:to:)`).
     public func writeAnswer(_ outcomes: [Outcome], into output: inout [UInt8]) {
-        let p = payload
-        output.append(contentsOf: versionPrefix)
-        appendDecimal(version, to: &output)
-        output.append(contentsOf: assignmentsOpen)
-        var first = true
-        for outcome in outcomes {
-            if !first { output.append(UInt8(ascii: ",")) }
-            first = false
-            let e = p.experimentRecord(Int(outcome.experiment))
-            output.append(UInt8(ascii: "\""))
-            output.append(contentsOf: p.stringBytes(at: e + PayloadFormat.ExperimentRecord.name))
-            output.append(contentsOf: variantKey)
-            if outcome.variant >= 0 {
-                let v = p.variantRecord(p.int(e + PayloadFormat.ExperimentRecord.firstVariant) + Int(outcome.variant))
-                output.append(UInt8(ascii: "\""))
-                output.append(contentsOf: p.stringBytes(at: v + PayloadFormat.VariantRecord.name))
-                output.append(UInt8(ascii: "\""))
-            } else {
-                output.append(contentsOf: nullBytes)
-            }
-            output.append(contentsOf: layerKey)
-            output.append(contentsOf: p.stringBytes(at: p.layerRecord(Int(outcome.layer)) + PayloadFormat.LayerRecord.name))
-            output.append(contentsOf: reasonKey)
-            output.append(contentsOf: reasonBytes[Int(outcome.reason.rawValue)])
-            output.append(contentsOf: entryClose)
-        }
-        output.append(contentsOf: paramsOpen)
-        writeParams(outcomes, into: &output)
-        output.append(contentsOf: documentClose)
+        append(answerLength(outcomes), to: &output) { writeAnswer(outcomes, at: $0) }
     }
 
     /// Appends the members of the `params` object (without braces) for `outcomes`.
     public func writeParams(_ outcomes: [Outcome], into output: inout [UInt8]) {
+        append(paramsLength(outcomes), to: &output) { writeParams(outcomes, at: $0) }
+    }
+
+    /// The length in bytes of the JSON answer for `outcomes`, as `writeAnswer` writes it.
+    public func answerLength(_ outcomes: [Outcome]) -> Int {
         let p = payload
-        var next = 0
-        var wroteAny = false
-        for layer in 0..<p.layerCount {
-            var fragment = p.jsonBytes(at: p.layerRecord(layer) + PayloadFormat.LayerRecord.defaultsFragment)
-            while next < outcomes.count, Int(outcomes[next].layer) < layer { next += 1 }
-            if next < outcomes.count, Int(outcomes[next].layer) == layer, outcomes[next].reason.isEnrolled, outcomes[next].variant >= 0 {
-                let outcome = outcomes[next]
-                let e = p.experimentRecord(Int(outcome.experiment))
-                let v = p.variantRecord(p.int(e + PayloadFormat.ExperimentRecord.firstVariant) + Int(outcome.variant))
-                fragment = p.jsonBytes(at: v + PayloadFormat.VariantRecord.paramsFragment)
+        var length = AnswerText.versionPrefix.utf8CodeUnitCount + decimalLength(version) + AnswerText.assignmentsOpen.utf8CodeUnitCount
+        for outcome in outcomes {
+            let e = p.experimentRecord(Int(outcome.experiment))
+            length &+= AnswerText.entryFixedLength &+ p.int(e &+ PayloadFormat.ExperimentRecord.name &+ 4)
+            length &+= p.int(p.layerRecord(Int(outcome.layer)) &+ PayloadFormat.LayerRecord.name &+ 4)
+            length &+= AnswerText.reason(outcome.reason).utf8CodeUnitCount
+            if outcome.variant >= 0 {
+                length &+= 2 &+ p.int(variantRecord(e, outcome.variant) &+ PayloadFormat.VariantRecord.name &+ 4)
+            } else {
+                length &+= AnswerText.null.utf8CodeUnitCount
             }
-            guard fragment.count > 0 else { continue }
-            if wroteAny { output.append(UInt8(ascii: ",")) }
-            output.append(contentsOf: fragment)
-            wroteAny = true
+        }
+        if !outcomes.isEmpty { length &+= outcomes.count &- 1 }  // commas
+        return length &+ AnswerText.paramsOpen.utf8CodeUnitCount &+ paramsLength(outcomes) &+ AnswerText.documentClose.utf8CodeUnitCount
+    }
+
+    /// The length in bytes of the members of the `params` object for `outcomes`.
+    public func paramsLength(_ outcomes: [Outcome]) -> Int {
+        var length = 0
+        var fragments = 0
+        forEachParamsFragment(outcomes) { fragment in
+            length &+= fragment.count
+            fragments &+= 1
+        }
+        return fragments > 0 ? length &+ fragments &- 1 : 0
+    }
+
+    /// Writes the JSON answer for `outcomes` (see `writeAnswer(_:into:)`) at the start of `buffer`:
+    /// for a caller that owns its output memory, such as a server writing a response body.
+    /// - Returns: the bytes written, `answerLength(outcomes)`, or nil (and nothing written) when
+    ///   `buffer` is shorter than that.
+    public func writeAnswer(_ outcomes: [Outcome], to buffer: UnsafeMutableRawBufferPointer) -> Int? {
+        let length = answerLength(outcomes)
+        guard length <= buffer.count else { return nil }
+        guard length > 0 else { return 0 }
+        writeAnswer(outcomes, at: buffer.baseAddress!)
+        return length
+    }
+
+    /// Grows `output` by `length` bytes and has `write` fill them through a pointer.
+    @inline(__always)
+    private func append(_ length: Int, to output: inout [UInt8], _ write: (UnsafeMutableRawPointer) -> UnsafeMutableRawPointer) {
+        guard length > 0 else { return }
+        let start = output.count
+        output.append(contentsOf: repeatElement(0, count: length))
+        output.withUnsafeMutableBytes { buffer in
+            let end = write(buffer.baseAddress! + start)
+            precondition(end == buffer.baseAddress! + start + length, "the answer's measured and written lengths differ")
         }
     }
+
+    /// Writes the answer at `destination`, which has room for `answerLength(outcomes)` bytes;
+    /// returns the end of what it wrote.
+    @discardableResult
+    private func writeAnswer(_ outcomes: [Outcome], at destination: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+        let p = payload
+        var out = destination
+        out.write(AnswerText.versionPrefix)
+        out = writeDecimal(version, at: out)
+        out.write(AnswerText.assignmentsOpen)
+        var first = true
+        for outcome in outcomes {
+            if !first { out.write(byte: UInt8(ascii: ",")) }
+            first = false
+            let e = p.experimentRecord(Int(outcome.experiment))
+            out.write(byte: UInt8(ascii: "\""))
+            out.write(p.stringBytes(at: e &+ PayloadFormat.ExperimentRecord.name))
+            out.write(AnswerText.variantKey)
+            if outcome.variant >= 0 {
+                out.write(byte: UInt8(ascii: "\""))
+                out.write(p.stringBytes(at: variantRecord(e, outcome.variant) &+ PayloadFormat.VariantRecord.name))
+                out.write(byte: UInt8(ascii: "\""))
+            } else {
+                out.write(AnswerText.null)
+            }
+            out.write(AnswerText.layerKey)
+            out.write(p.stringBytes(at: p.layerRecord(Int(outcome.layer)) &+ PayloadFormat.LayerRecord.name))
+            out.write(AnswerText.reasonKey)
+            out.write(AnswerText.reason(outcome.reason))
+            out.write(AnswerText.entryClose)
+        }
+        out.write(AnswerText.paramsOpen)
+        out = writeParams(outcomes, at: out)
+        out.write(AnswerText.documentClose)
+        return out
+    }
+
+    /// Writes the members of the `params` object at `destination`; returns the end.
+    private func writeParams(_ outcomes: [Outcome], at destination: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+        var out = destination
+        var wroteAny = false
+        forEachParamsFragment(outcomes) { fragment in
+            if wroteAny { out.write(byte: UInt8(ascii: ",")) }
+            out.write(fragment)
+            wroteAny = true
+        }
+        return out
+    }
+
+    /// Calls `body` with each layer's non-empty parameters fragment, in layer order: the enrolled
+    /// variant's where the layer's outcome (outcomes are in layer order) is `split` or `override`,
+    /// else the layer's defaults.
+    @inline(__always)
+    private func forEachParamsFragment(_ outcomes: [Outcome], _ body: (UnsafeRawBufferPointer) -> Void) {
+        let p = payload
+        outcomes.withUnsafeBufferPointer { outcomes in
+            var next = 0
+            for layer in 0..<p.layerCount {
+                var fragment = p.jsonBytes(at: p.layerRecord(layer) &+ PayloadFormat.LayerRecord.defaultsFragment)
+                while next < outcomes.count, Int(outcomes[next].layer) < layer { next &+= 1 }
+                if next < outcomes.count, Int(outcomes[next].layer) == layer, outcomes[next].reason.isEnrolled, outcomes[next].variant >= 0 {
+                    let outcome = outcomes[next]
+                    let v = variantRecord(p.experimentRecord(Int(outcome.experiment)), outcome.variant)
+                    fragment = p.jsonBytes(at: v &+ PayloadFormat.VariantRecord.paramsFragment)
+                }
+                if fragment.count > 0 { body(fragment) }
+            }
+        }
+    }
+
+    /// The payload offset of variant `variant` of the experiment whose record is at `e`.
+    @inline(__always)
+    private func variantRecord(_ e: Int, _ variant: Int32) -> Int {
+        payload.variantRecord(payload.int(e &+ PayloadFormat.ExperimentRecord.firstVariant) &+ Int(variant))
+    }
+}
+
+/// The fixed text of answers, as static strings (no arrays to retain, no lazy globals to check).
+private enum AnswerText {
+    static let versionPrefix: StaticString = "{\"version\":"
+    static let assignmentsOpen: StaticString = ",\"assignments\":{"
+    static let variantKey: StaticString = "\":{\"variant\":"
+    static let null: StaticString = "null"
+    static let layerKey: StaticString = ",\"layer\":\""
+    static let reasonKey: StaticString = "\",\"reason\":\""
+    static let entryClose: StaticString = "\"}"
+    static let paramsOpen: StaticString = "},\"params\":{"
+    static let documentClose: StaticString = "}}"
+    /// Everything in an assignment entry but the names, the variant and the reason: the opening
+    /// quote, the keys and the closing quote and brace.
+    static var entryFixedLength: Int {
+        1 + variantKey.utf8CodeUnitCount + layerKey.utf8CodeUnitCount + reasonKey.utf8CodeUnitCount + entryClose.utf8CodeUnitCount
+    }
+
+    /// A reason's name (`Reason.name`).
+    static func reason(_ reason: Reason) -> StaticString {
+        switch reason {
+        case .split: return "split"
+        case .override: return "override"
+        case .targetingMiss: return "targeting_miss"
+        case .notEnrolled: return "not_enrolled"
+        case .holdout: return "holdout"
+        case .paused: return "paused"
+        case .concluded: return "concluded"
+        case .scheduled: return "scheduled"
+        }
+    }
+}
+
+extension UnsafeMutableRawPointer {
+    /// Copies `bytes` here and advances past them.
+    @inline(__always)
+    fileprivate mutating func write(_ bytes: UnsafeRawBufferPointer) {
+        guard let source = bytes.baseAddress else { return }
+        copyBytes(to: self, from: source, count: bytes.count)
+        self += bytes.count
+    }
+
+    /// Copies a static string here and advances past it.
+    @inline(__always)
+    fileprivate mutating func write(_ text: StaticString) {
+        write(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    /// Stores one byte here and advances past it.
+    @inline(__always)
+    fileprivate mutating func write(byte: UInt8) {
+        storeBytes(of: byte, as: UInt8.self)
+        self += 1
+    }
+}
+
+/// The number of decimal digits of `value`.
+@inline(__always)
+func decimalLength(_ value: UInt64) -> Int {
+    var length = 1
+    var remaining = value
+    while remaining >= 10 {
+        remaining /= 10
+        length &+= 1
+    }
+    return length
+}
+
+/// Writes the decimal digits of `value` at `destination`; returns the end.
+@inline(__always)
+func writeDecimal(_ value: UInt64, at destination: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+    let length = decimalLength(value)
+    var remaining = value
+    var index = length
+    repeat {
+        index &-= 1
+        destination.storeBytes(of: UInt8(ascii: "0") &+ UInt8(remaining % 10), toByteOffset: index, as: UInt8.self)
+        remaining /= 10
+    } while remaining > 0
+    return destination + length
 }
 
 /// Appends the decimal digits of `value`.
 @inline(__always)
 public func appendDecimal(_ value: UInt64, to output: inout [UInt8]) {
-    if value == 0 {
-        output.append(UInt8(ascii: "0"))
-        return
-    }
-    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-    var count = 0
-    var remaining = value
-    withUnsafeMutableBytes(of: &digits) { buffer in
-        while remaining > 0 {
-            buffer[19 - count] = UInt8(ascii: "0") + UInt8(remaining % 10)
-            remaining /= 10
-            count += 1
-        }
-        output.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[(20 - count)...]))
-    }
+    let start = output.count
+    let length = decimalLength(value)
+    output.append(contentsOf: repeatElement(0, count: length))
+    output.withUnsafeMutableBytes { _ = writeDecimal(value, at: $0.baseAddress! + start) }
 }
-
-private let versionPrefix = Array("{\"version\":".utf8)
-private let assignmentsOpen = Array(",\"assignments\":{".utf8)
-private let variantKey = Array("\":{\"variant\":".utf8)
-private let nullBytes = Array("null".utf8)
-private let layerKey = Array(",\"layer\":\"".utf8)
-private let reasonKey = Array("\",\"reason\":\"".utf8)
-private let entryClose = Array("\"}".utf8)
-private let paramsOpen = Array("},\"params\":{".utf8)
-private let documentClose = Array("}}".utf8)
-private let reasonBytes: [[UInt8]] = Reason.allCases.map { Array($0.name.utf8) }

@@ -26,6 +26,8 @@ public struct EvaluationInput: Sendable {
     var units: [Span]
     var values: [Value]
     var listItems: [Span] = []
+    /// Where `setJSON` decodes strings before storing them; kept for the next request.
+    var stringScratch: [UInt8] = []
 
     /// An empty input shaped for `bundle` (its unit types and attributes).
     public init(for bundle: LoadedBundle) {

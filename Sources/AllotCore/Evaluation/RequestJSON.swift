@@ -7,7 +7,12 @@ extension EvaluationInput {
     /// query strings use (`"42"`, `"true"`). `null` means absent. Resets the input first.
     public mutating func setJSON(_ bytes: UnsafeRawBufferPointer, bundle: LoadedBundle) throws(RequestError) {
         reset(for: bundle)
+        // The reader decodes strings into the input's own scratch buffer (handed back after), so
+        // a reused input parses request after request without allocating.
         var reader = JSONReader(bytes)
+        swap(&reader.scratch, &stringScratch)
+        reader.scratch.reserveCapacity(64)
+        defer { swap(&reader.scratch, &stringScratch) }
         try reader.skipWhitespace()
         try reader.expect(UInt8(ascii: "{"))
         if try reader.consumeIf(UInt8(ascii: "}")) { return try reader.finish() }
@@ -135,7 +140,6 @@ struct JSONReader {
 
     init(_ bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
-        scratch.reserveCapacity(64)
     }
 
     static let maxDepth = 64

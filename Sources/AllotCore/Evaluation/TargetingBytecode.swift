@@ -63,6 +63,15 @@ public enum TargetingComparison: UInt8, Sendable, CaseIterable {
         case .startsWith, .endsWith, .contains: return false
         }
     }
+
+    /// `holds(ordering:)` for the comparison whose raw value is `code` (a validated program's
+    /// operand, at most 8), without decoding it: bit `3 × code + ordering + 1` of a constant is
+    /// set exactly when the comparison holds for that ordering.
+    @inline(__always)
+    static func holds(_ code: UInt8, ordering: Int) -> Bool {
+        let table: UInt32 = 0b010 | 0b101 << 3 | 0b001 << 6 | 0b011 << 9 | 0b100 << 12 | 0b110 << 15
+        return (table >> (UInt32(code) &* 3 &+ UInt32(truncatingIfNeeded: ordering &+ 1))) & 1 != 0
+    }
 }
 
 /// Compile-time bounds on targeting programs, enforced by the compiler and again by the validator.

@@ -82,7 +82,8 @@ struct BucketKeyBuffer {
     static let capacity = Bucketing.maxSaltLength + 1 + Bucketing.maxUnitIDLength
 
     private let base: UnsafeMutableRawPointer
-    private var unitType = -1
+    /// The unit type whose id is loaded, -1 before the first `load`.
+    private(set) var unitType = -1
     private var idLength = 0
 
     /// `scratch` must hold at least `capacity` bytes and outlive the buffer.
@@ -94,11 +95,17 @@ struct BucketKeyBuffer {
     @inline(__always)
     mutating func load(unitType: Int, id: UnsafeRawBufferPointer) {
         guard unitType != self.unitType else { return }
+        precondition(id.count <= Bucketing.maxUnitIDLength, "unit ids are at most \(Bucketing.maxUnitIDLength) bytes")
         idLength = id.count
         let start = Self.capacity - idLength
         if idLength > 0 { (base + start).copyMemory(from: id.baseAddress!, byteCount: idLength) }
         base.storeBytes(of: 0, toByteOffset: start - 1, as: UInt8.self)
         self.unitType = unitType
+    }
+
+    /// The loaded id.
+    var id: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: base + (Self.capacity &- idLength), count: idLength)
     }
 
     /// The bucket of the loaded id under `salt` (at most `maxSaltLength` bytes, no zero byte).
@@ -107,6 +114,20 @@ struct BucketKeyBuffer {
         let start = Self.capacity &- idLength &- 1 &- salt.count
         if let source = salt.baseAddress { copySmall(to: base + start, from: source, count: salt.count) }
         return Bucketing.bucket(forHash: XXH3.hash64(UnsafeRawBufferPointer(start: base + start, count: Self.capacity - start)))
+    }
+
+    /// The bucket of the loaded id under a salt of `length` bytes (at most 32, no zero byte) held
+    /// right-aligned in the 32 bytes at `salt`: two fixed 16-byte moves place it, whatever its
+    /// length, because bytes written before the salt's start are outside the hashed range (the
+    /// buffer has room: the id takes at most `maxUnitIDLength` bytes of `capacity`).
+    @inline(__always)
+    func bucket(rightAlignedSalt salt: UnsafeRawPointer, length: Int) -> Int {
+        let separator = Self.capacity &- idLength &- 1
+        let destination = base + (separator &- 32)
+        destination.storeBytes(of: salt.loadUnaligned(as: SIMD16<UInt8>.self), as: SIMD16<UInt8>.self)
+        destination.storeBytes(of: salt.loadUnaligned(fromByteOffset: 16, as: SIMD16<UInt8>.self), toByteOffset: 16, as: SIMD16<UInt8>.self)
+        let start = separator &- length
+        return Bucketing.bucket(forHash: XXH3.hash64(UnsafeRawBufferPointer(start: base + start, count: Self.capacity &- start)))
     }
 }
 

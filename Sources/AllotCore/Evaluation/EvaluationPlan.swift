@@ -1,0 +1,158 @@
+/// What the evaluator reads for each layer and each experiment, gathered once at load into fixed
+/// 64-byte records (one cache line each).
+///
+/// Without it, evaluating a layer touches the payload's 56-byte layer record, the 104-byte
+/// experiment record, the string pool twice (two salts) and the variant runs section, and does
+/// the offset arithmetic for each. With it, the hot loop reads one layer record, the bucket table
+/// entry and one experiment record; salts of up to 32 bytes sit right-aligned inside the records,
+/// so they are copied in front of the unit id with two fixed 16-byte moves, and up to eight variant
+/// runs sit inline, searched in three branch-free steps.
+///
+/// Built by `Payload.validate` from a payload it has just validated, so every value it copies is
+/// already proven; everything rarely needed (schedules, targeting, segments, long salts, more than
+/// eight runs, overrides) stays in the payload and is read from there. The plan owns its memory;
+/// its bucket-table pointers point into the payload's bytes, so it is valid exactly as long as the
+/// payload view it was built for (a `LoadedBundle` keeps both alive together). Immutable.
+final class EvaluationPlan: @unchecked Sendable {
+    /// Bytes per layer record and per experiment record.
+    static let recordLength = 64
+    /// The longest salt stored inline; longer ones are copied from the payload.
+    static let inlineSaltCapacity = 32
+    /// The most variant runs stored inline; experiments with more are searched in the payload.
+    static let inlineRunCapacity = 8
+
+    /// Layer record offsets. The salt occupies bytes `32 - saltLength ..< 32` (inline salts only).
+    enum Layer {
+        static let salt = 0  // 32 bytes, right-aligned, zero-padded on the left
+        static let bucketTable = 32  // pointer to the layer's 10,000 little-endian u16 owners in the payload
+        static let saltOffset = 40  // u32: payload offset of the salt bytes
+        static let saltLength = 44  // u8 (salts are at most 255 bytes)
+        static let unitType = 46  // u16
+        static let firstExperiment = 48  // u32
+        static let holdoutMask = 52  // u32
+        static let firstOverride = 56  // u32
+        static let overrideCount = 60  // u32
+    }
+
+    /// Experiment record offsets.
+    enum Experiment {
+        static let salt = 0  // 32 bytes, as in layers
+        static let runStarts = 32  // 8 × u16: first bucket of each inline run; 0xFFFF past the last run
+        static let runVariants = 48  // 8 × u8: each inline run's variant
+        static let saltOffset = 56  // u32
+        static let saltLength = 60  // u8
+        static let mode = 61  // u8: Mode
+        static let inlineRuns = 62  // u8: runs stored inline, 0 when they are searched in the payload
+    }
+
+    /// How the evaluator treats a unit that lands in an experiment's buckets.
+    enum Mode: UInt8 {
+        /// Running, without a schedule, targeting or segments: straight to the variant hash.
+        case plain = 0
+        /// Running, with a schedule, targeting or segments to check first.
+        case checked = 1
+        /// Paused: the defaults, reason `paused`.
+        case paused = 2
+        /// Concluded (or any other status that owns buckets): the defaults, reason `concluded`.
+        case concluded = 3
+    }
+
+    /// `layerCount` layer records.
+    let layers: UnsafeRawPointer
+    /// `experimentCount` experiment records.
+    let experiments: UnsafeRawPointer
+    private let storage: UnsafeMutableRawPointer
+
+    /// Builds the plan of a validated payload.
+    init(_ p: Payload) {
+        let length = Self.recordLength
+        let storage = UnsafeMutableRawPointer.allocate(byteCount: max(1, p.layerCount + p.experimentCount) * length, alignment: 64)
+        storage.initializeMemory(as: UInt8.self, repeating: 0, count: max(1, p.layerCount + p.experimentCount) * length)
+        let layers = storage
+        let experiments = storage + p.layerCount * length
+
+        for layer in 0..<p.layerCount {
+            let record = p.layerRecord(layer)
+            let plan = layers + layer * length
+            Self.storeSalt(p, at: record + PayloadFormat.LayerRecord.salt, into: plan, lengthOffset: Layer.saltLength, offsetAt: Layer.saltOffset)
+            plan.storeBytes(of: p.base + (p.bucketTables + layer * Bucketing.bucketCount * 2), toByteOffset: Layer.bucketTable, as: UnsafeRawPointer.self)
+            plan.storeBytes(of: UInt16(p.int(record + PayloadFormat.LayerRecord.unitType)), toByteOffset: Layer.unitType, as: UInt16.self)
+            plan.storeBytes(of: p.u32(record + PayloadFormat.LayerRecord.firstExperiment), toByteOffset: Layer.firstExperiment, as: UInt32.self)
+            plan.storeBytes(of: p.u32(record + PayloadFormat.LayerRecord.holdoutMask), toByteOffset: Layer.holdoutMask, as: UInt32.self)
+            plan.storeBytes(of: p.u32(record + PayloadFormat.LayerRecord.firstOverride), toByteOffset: Layer.firstOverride, as: UInt32.self)
+            plan.storeBytes(of: p.u32(record + PayloadFormat.LayerRecord.overrideCount), toByteOffset: Layer.overrideCount, as: UInt32.self)
+        }
+
+        for experiment in 0..<p.experimentCount {
+            let record = p.experimentRecord(experiment)
+            let plan = experiments + experiment * length
+            Self.storeSalt(p, at: record + PayloadFormat.ExperimentRecord.salt, into: plan, lengthOffset: Experiment.saltLength, offsetAt: Experiment.saltOffset)
+            plan.storeBytes(of: Self.mode(p, record).rawValue, toByteOffset: Experiment.mode, as: UInt8.self)
+
+            let firstRun = p.int(record + PayloadFormat.ExperimentRecord.firstVariantRun)
+            let runCount = p.int(record + PayloadFormat.ExperimentRecord.variantRunCount)
+            var inline = runCount <= Self.inlineRunCapacity
+            for r in 0..<min(runCount, Self.inlineRunCapacity) where p.u16(p.variantRunRecord(firstRun + r) + PayloadFormat.VariantRunRecord.variant) > UInt8.max {
+                inline = false
+            }
+            for r in 0..<Self.inlineRunCapacity {
+                var start = UInt16.max
+                var variant: UInt8 = 0
+                if inline, r < runCount {
+                    let run = p.variantRunRecord(firstRun + r)
+                    start = p.u16(run + PayloadFormat.VariantRunRecord.start)
+                    variant = UInt8(p.u16(run + PayloadFormat.VariantRunRecord.variant))
+                }
+                plan.storeBytes(of: start, toByteOffset: Experiment.runStarts + 2 * r, as: UInt16.self)
+                plan.storeBytes(of: variant, toByteOffset: Experiment.runVariants + r, as: UInt8.self)
+            }
+            plan.storeBytes(of: inline ? UInt8(runCount) : 0, toByteOffset: Experiment.inlineRuns, as: UInt8.self)
+        }
+
+        self.storage = storage
+        self.layers = UnsafeRawPointer(layers)
+        self.experiments = UnsafeRawPointer(experiments)
+    }
+
+    /// The placeholder a `Payload` holds between parsing its directory and passing validation;
+    /// never evaluated (only `Payload.validate` creates payloads, and it builds the real plan).
+    static let unbuilt = EvaluationPlan()
+
+    private init() {
+        storage = UnsafeMutableRawPointer.allocate(byteCount: Self.recordLength, alignment: 64)
+        storage.initializeMemory(as: UInt8.self, repeating: 0, count: Self.recordLength)
+        layers = UnsafeRawPointer(storage)
+        experiments = UnsafeRawPointer(storage)
+    }
+
+    deinit {
+        storage.deallocate()
+    }
+
+    /// Copies a salt (validated: at most 255 bytes) right-aligned into the first 32 bytes of a
+    /// record when it fits, and records its payload offset and length either way.
+    private static func storeSalt(_ p: Payload, at reference: Int, into plan: UnsafeMutableRawPointer, lengthOffset: Int, offsetAt: Int) {
+        let salt = p.stringBytes(at: reference)
+        plan.storeBytes(of: UInt32(p.strings + p.int(reference)), toByteOffset: offsetAt, as: UInt32.self)
+        plan.storeBytes(of: UInt8(salt.count), toByteOffset: lengthOffset, as: UInt8.self)
+        if salt.count <= inlineSaltCapacity, salt.count > 0 {
+            (plan + (inlineSaltCapacity - salt.count)).copyMemory(from: salt.baseAddress!, byteCount: salt.count)
+        }
+    }
+
+    /// The experiment's mode, from its status, flags, targeting and segments.
+    private static func mode(_ p: Payload, _ record: Int) -> Mode {
+        switch p.u8(record + PayloadFormat.ExperimentRecord.status) {
+        case ExperimentStatus.running.rawValue:
+            let scheduled = p.u8(record + PayloadFormat.ExperimentRecord.flags)
+                & (PayloadFormat.ExperimentRecord.flagHasStart | PayloadFormat.ExperimentRecord.flagHasStop) != 0
+            let targeted = p.int(record + PayloadFormat.ExperimentRecord.targetingLength) > 0
+            let segmented = p.int(record + PayloadFormat.ExperimentRecord.segmentRefCount) > 0
+            return scheduled || targeted || segmented ? .checked : .plain
+        case ExperimentStatus.paused.rawValue:
+            return .paused
+        default:
+            return .concluded
+        }
+    }
+}
