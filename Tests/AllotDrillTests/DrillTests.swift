@@ -101,6 +101,14 @@ struct DrillTests {
         let versions = result["versions"] as? [String: Any] ?? [:]
         let served = Set(versions.values.compactMap { ($0 as? NSNumber)?.intValue })
         #expect(versions.count == 3 && served.count == 1 && served.allSatisfy { $0 < 10_000 }, "\(versions)")
+        // An oversized object is refused without being downloaded: what the servers read from the
+        // stores per refusal is a small bounded prefix, not the planted object.
+        if title.hasPrefix("oversized") {
+            let planted = (result["bytes_planted"] as? [String: Any] ?? [:]).values.compactMap { ($0 as? NSNumber)?.intValue }.max() ?? 0
+            let perRefusal = (result["bytes_read_per_refusal"] as? NSNumber)?.intValue
+            #expect(
+                perRefusal != nil && perRefusal! < planted / 4, "read \(perRefusal ?? -1) bytes per refusal of a \(planted)-byte object")
+        }
     }
 
     @Test("a soak with bundle swaps under load: no failed request, every server at the last version, memory flat")

@@ -1120,6 +1120,20 @@ class Drill:
         before = await self.all_metrics()
         rss_before = {s.name: s.child.rss_kib() for s in servers}
         peak_before = {s.name: s.child.peak_rss_kib() for s in servers}
+        proxy_before = await self.proxy_command("stats")
+        peak_sampled = dict(rss_before)
+        sampling = True
+
+        async def sample_rss():
+            # Resident memory every 10 ms while the case lasts: the peak a large download causes.
+            while sampling:
+                for server in servers:
+                    value = server.child.rss_kib()
+                    if value is not None and value > (peak_sampled.get(server.name) or 0):
+                        peak_sampled[server.name] = value
+                await asyncio.sleep(0.01)
+
+        sampler = asyncio.create_task(sample_rss())
         offsets = {s.name: s.log_offset() for s in servers}
         for region in REGIONS:
             for key, body in objects.items():
@@ -1155,6 +1169,12 @@ class Drill:
         versions = await self.versions()
         rss_after = {s.name: s.child.rss_kib() for s in servers}
         peak_after = {s.name: s.child.peak_rss_kib() for s in servers}
+        sampling = False
+        await sampler
+        proxy_after = await self.proxy_command("stats")
+        # What the servers read from the stores (through the routes) while the case lasted.
+        from_stores = sum(proxy_after["routes"][r]["bytes_down"] - proxy_before["routes"][r]["bytes_down"]
+                          for r in proxy_after["routes"])
         by_store = {name: {r: int(v - counter_by_store(before[name], "allot_bundle_verify_failures_total", reason=reason).get(r, 0))
                            for r, v in counter_by_store(now[name], "allot_bundle_verify_failures_total", reason=reason).items()}
                     for name in now}
@@ -1188,17 +1208,29 @@ class Drill:
             "rss_kib_before": rss_before, "rss_kib_after": rss_after,
             "peak_rss_kib_before": peak_before, "peak_rss_kib_after": peak_after,
             "peak_rss_growth_kib_max": max(peak_after[n] - peak_before[n] for n in peak_after),
+            "sampled_rss_growth_kib_max": max(peak_sampled[n] - rss_before[n] for n in peak_sampled),
+            "bytes_read_from_stores": from_stores,
         }
         all_detected = len(detected) == len(servers)
         all_logged = all(v["lines"] > 0 for v in logged.values())
         unchanged = all(v == self.version for v in versions.values())
-        self.say("  %-68s %-16s metric on %d/%d servers (%d/%d server×store), JSON log on %d/%d, version %s, peak RSS +%.1f MiB%s" % (
-            title, reason, len(detected), len(servers), sum(len(stores_refusing(n, m)) for n, m in now.items()),
-            len(servers) * (len(REGIONS) if everywhere else 1), sum(1 for v in logged.values() if v["lines"]), len(servers),
-            "unchanged" if unchanged else "CHANGED %s" % versions, result["peak_rss_growth_kib_max"] / 1024,
+        self.say("  %-68s %-16s metric on %d/%d servers (%d/%d server×store), JSON log on %d/%d, version %s; "
+                 "read from stores %.1f MiB, RSS +%.1f MiB%s" % (
+                     title, reason, len(detected), len(servers), sum(len(stores_refusing(n, m)) for n, m in now.items()),
+                     len(servers) * (len(REGIONS) if everywhere else 1), sum(1 for v in logged.values() if v["lines"]), len(servers),
+                     "unchanged" if unchanged else "CHANGED %s" % versions, from_stores / 1048576,
+                     result["sampled_rss_growth_kib_max"] / 1024,
             "" if len(healthy) == len(servers) else " (not all healthy again after restore)"))
         self.check("%s: refused by every server (%s), in the metric and the JSON log; v%d still served" % (title, reason, self.version),
                    all_detected and all_logged and unchanged)
+        largest = max(len(body) for body in objects.values())
+        if largest > (1 << 20) - 1:
+            # Without bounded reads each refusal costs a download of the planted object.
+            refusals = sum(sum(stores.values()) for stores in by_store.values())
+            per_refusal = from_stores / max(1, refusals)
+            result["bytes_read_per_refusal"] = round(per_refusal)
+            self.check("%s: refused without being downloaded (%.0f KiB read from the stores per refusal, %d refusals; planted %.1f MiB)" % (
+                title, per_refusal / 1024, refusals, largest / 1048576), per_refusal < largest / 4)
         return result
 
     async def phase_soak(self):
