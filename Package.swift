@@ -139,5 +139,11 @@ let package = Package(
             exclude: ["Clients"],
             swiftSettings: swiftSettings
         ),
+        // The multi-region drill's invariants: runs ops/drill/drill.py --profile ci against the
+        // built `allot` binary (scripts/test builds it first).
+        .testTarget(
+            name: "AllotDrillTests",
+            swiftSettings: swiftSettings
+        ),
     ]
 )

@@ -170,7 +170,8 @@ public final class BundlePoller: Service, Sendable {
                 logger.warning(
                     "manifest refused: it names an older bundle than the one served",
                     metadata: [
-                        "store": "\(source.label)", "manifest_version": "\(manifest.version)", "served_version": "\(served.version)",
+                        "store": "\(source.label)", "reason": "older_version", "manifest_version": "\(manifest.version)",
+                        "served_version": "\(served.version)",
                     ])
                 return true
             }
@@ -183,7 +184,10 @@ public final class BundlePoller: Service, Sendable {
                     metrics.recordVerifyFailure(store: source.label, reason: "version_conflict")
                     logger.warning(
                         "manifest refused: it names another bundle with the version served",
-                        metadata: ["store": "\(source.label)", "version": "\(manifest.version)", "object": "\(manifest.object)"])
+                        metadata: [
+                            "store": "\(source.label)", "reason": "version_conflict", "version": "\(manifest.version)",
+                            "object": "\(manifest.object)",
+                        ])
                 }
                 return true
             }

@@ -34,11 +34,14 @@ public struct RegionClient: Sendable {
     }
 
     /// Fetches and verifies the region's manifest. With `ifNoneMatch`, an unchanged manifest
-    /// costs one small conditional request and answers `.notModified`.
+    /// costs one small conditional request and answers `.notModified`. A manifest over
+    /// ``Manifest/maxEncodedBytes`` is refused (`tooLarge`) without being downloaded.
     public func fetchManifest(ifNoneMatch: ETag? = nil) async throws(FetchError) -> ManifestFetch {
         let result: ReadResult
         do {
-            result = try await store.get(StoreLayout.manifestKey, ifNoneMatch: ifNoneMatch)
+            result = try await store.get(StoreLayout.manifestKey, ifNoneMatch: ifNoneMatch, maxBytes: Manifest.maxEncodedBytes)
+        } catch  where error.code == .tooLarge {
+            throw .manifest(ManifestError(.tooLarge, "the manifest is too large: \(error.message)"))
         } catch {
             throw .store(error)
         }
@@ -57,11 +60,17 @@ public struct RegionClient: Sendable {
     }
 
     /// Fetches the bundle a verified manifest names and checks it (size, hash, header, signature,
-    /// version and key id). The payload is not decompressed.
+    /// version and key id). The payload is not decompressed. An object larger than the manifest
+    /// says is refused (`sizeMismatch`) without being downloaded.
     public func fetchBundle(_ manifest: Manifest) async throws(FetchError) -> FetchedBundle {
         let object: StoredObject
         do {
-            object = try await store.get(manifest.object)
+            object = try await store.get(manifest.object, maxBytes: manifest.size)
+        } catch  where error.code == .tooLarge {
+            throw .manifest(
+                ManifestError(
+                    .sizeMismatch,
+                    "the object \(manifest.object) is larger than the \(manifest.size) bytes the manifest says: \(error.message)"))
         } catch {
             throw .store(error)
         }

@@ -71,6 +71,48 @@ public struct S3Store: ObjectStore {
         }
     }
 
+    public func get(_ key: String, ifNoneMatch: ETag?, maxBytes: Int) async throws(StoreError) -> ReadResult {
+        try ObjectKey.validate(key)
+        let maxBytes = max(0, maxBytes)
+        // One byte more than accepted, to tell an object of exactly `maxBytes` from a larger one.
+        var headers: [(String, String)] = [("Range", "bytes=0-\(maxBytes)")]
+        if let ifNoneMatch { headers.append(("If-None-Match", ifNoneMatch.value)) }
+        let (response, attempts) = try await send("GET", key: key, headers: headers)
+        switch response.status {
+        case 206:
+            // Content-Range: bytes 0-<last>/<complete length> (the length may be `*`: unknown).
+            let total = response.headers["content-range"].flatMap { Int($0.split(separator: "/").last ?? "") }
+            guard let total, total <= maxBytes else {
+                throw LocalStore.tooLarge(size: total, maxBytes: maxBytes, store: location, key: key)
+            }
+            guard response.body.count == total else {
+                throw StoreError(
+                    .badResponse, "a ranged GET returned \(response.body.count) bytes of a \(total)-byte object", store: location, key: key,
+                    httpStatus: 206)
+            }
+            return .object(StoredObject(key: key, bytes: response.body, etag: try etag(of: response, key: key)))
+        case 200:
+            // A store that ignores Range sends the whole object: still refuse it.
+            guard response.body.count <= maxBytes else {
+                throw LocalStore.tooLarge(size: response.body.count, maxBytes: maxBytes, store: location, key: key)
+            }
+            return .object(StoredObject(key: key, bytes: response.body, etag: try etag(of: response, key: key)))
+        case 304:
+            return .notModified
+        case 416:
+            // An empty object has no byte 0, so S3 answers 416 InvalidRange; its tag comes from HEAD.
+            guard let info = try await head(key) else { throw StoreError(.notFound, "no such object", store: location, key: key) }
+            guard info.size == 0 else {
+                throw StoreError(
+                    .badResponse, "a ranged GET answered 416 for a \(info.size)-byte object", store: location, key: key, httpStatus: 416)
+            }
+            if let ifNoneMatch, ifNoneMatch == info.etag { return .notModified }
+            return .object(StoredObject(key: key, bytes: [], etag: info.etag))
+        default:
+            throw failure(response, method: "GET", key: key, attempts: attempts)
+        }
+    }
+
     public func put(_ key: String, bytes: [UInt8], condition: WriteCondition) async throws(StoreError) -> ETag {
         try ObjectKey.validate(key)
         var headers: [(String, String)] = [("Content-Type", key.hasSuffix(".json") ? "application/json" : "application/octet-stream")]

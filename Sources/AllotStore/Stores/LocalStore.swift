@@ -48,6 +48,30 @@ public struct LocalStore: ObjectStore {
         return .object(StoredObject(key: key, bytes: bytes, etag: etag))
     }
 
+    public func get(_ key: String, ifNoneMatch: ETag?, maxBytes: Int) async throws(StoreError) -> ReadResult {
+        try ObjectKey.validate(key)
+        try requireRoot(key: key)
+        // The size first, so a huge file is never read; checked again after reading, in case the
+        // file was replaced in between.
+        var info = stat()
+        if stat(path(key), &info) == 0, info.st_mode & S_IFMT == S_IFREG, Int(info.st_size) > maxBytes {
+            throw Self.tooLarge(size: Int(info.st_size), maxBytes: maxBytes, store: location, key: key)
+        }
+        guard let bytes = try readIfPresent(key) else { throw StoreError(.notFound, "no such object", store: location, key: key) }
+        guard bytes.count <= maxBytes else { throw Self.tooLarge(size: bytes.count, maxBytes: maxBytes, store: location, key: key) }
+        let etag = Self.etag(of: bytes)
+        if let ifNoneMatch, ifNoneMatch == etag || ifNoneMatch.value == "*" { return .notModified }
+        return .object(StoredObject(key: key, bytes: bytes, etag: etag))
+    }
+
+    /// The `tooLarge` error of a bounded read (S3's too).
+    static func tooLarge(size: Int?, maxBytes: Int, store: StoreLocation, key: String) -> StoreError {
+        StoreError(
+            .tooLarge,
+            "the object is \(size.map { "\($0) bytes" } ?? "of unknown size"), more than the \(maxBytes) accepted: not downloaded",
+            store: store, key: key)
+    }
+
     public func head(_ key: String) async throws(StoreError) -> ObjectInfo? {
         try ObjectKey.validate(key)
         try requireRoot(key: key)

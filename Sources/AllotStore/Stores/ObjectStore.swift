@@ -86,6 +86,13 @@ public protocol ObjectStore: Sendable {
     /// tag. Throws `notFound` if there is no such object.
     func get(_ key: String, ifNoneMatch: ETag?) async throws(StoreError) -> ReadResult
 
+    /// Reads an object of at most `maxBytes` bytes. A larger one throws `tooLarge` without being
+    /// downloaded or held in memory (S3: a ranged GET of the first `maxBytes + 1` bytes), so
+    /// whoever can write to a store cannot make a reader allocate what they like. For objects
+    /// others write, such as manifests and bundles. With `ifNoneMatch`, returns `.notModified` if
+    /// the object still has that tag. Throws `notFound` if there is no such object.
+    func get(_ key: String, ifNoneMatch: ETag?, maxBytes: Int) async throws(StoreError) -> ReadResult
+
     /// Writes an object if `condition` holds, atomically: readers see the old bytes or the new,
     /// never a mixture. Returns the new entity tag. Throws `preconditionFailed` if it does not hold.
     func put(_ key: String, bytes: [UInt8], condition: WriteCondition) async throws(StoreError) -> ETag
@@ -101,6 +108,16 @@ extension ObjectStore {
     /// Reads an object unconditionally. Throws `notFound` if there is no such object.
     public func get(_ key: String) async throws(StoreError) -> StoredObject {
         switch try await get(key, ifNoneMatch: nil) {
+        case .object(let object): return object
+        case .notModified:
+            throw StoreError(.badResponse, "the store answered 'not modified' to an unconditional read", store: location, key: key)
+        }
+    }
+
+    /// Reads an object of at most `maxBytes` bytes unconditionally; a larger one throws `tooLarge`
+    /// without being downloaded.
+    public func get(_ key: String, maxBytes: Int) async throws(StoreError) -> StoredObject {
+        switch try await get(key, ifNoneMatch: nil, maxBytes: maxBytes) {
         case .object(let object): return object
         case .notModified:
             throw StoreError(.badResponse, "the store answered 'not modified' to an unconditional read", store: location, key: key)

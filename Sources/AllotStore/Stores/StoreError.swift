@@ -27,6 +27,9 @@ public struct StoreError: Error, CustomStringConvertible, Sendable, Equatable {
         case requestRejected = "request_rejected"
         /// The store answered something this client cannot understand.
         case badResponse = "bad_response"
+        /// The object is larger than the reader accepts (``ObjectStore/get(_:ifNoneMatch:maxBytes:)``):
+        /// it was not downloaded.
+        case tooLarge = "too_large"
         /// A local file operation failed.
         case io = "io"
     }

@@ -1,0 +1,124 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One run of `ops/drill/drill.py --profile ci` against the built `allot` binary, shared by every
+/// test of the suite: the drill takes a few minutes, each test asserts one of its outcomes.
+enum DrillRun {
+    static let root = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// `ALLOT_BINARY` (scripts/test sets it), or `.build/debug/allot`.
+    static var binary: String {
+        ProcessInfo.processInfo.environment["ALLOT_BINARY"] ?? root.appendingPathComponent(".build/debug/allot").path
+    }
+
+    /// The drill's results, once it has run (started by the first test that asks).
+    static func results() async throws -> DrillResults {
+        try await shared.value
+    }
+
+    private static let shared = Task<DrillResults, any Error> { try await run() }
+
+    private static func run() async throws -> DrillResults {
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw DrillError("no allot binary at \(binary): run `swift build` first (scripts/test does)")
+        }
+        guard let python = which("python3") else { throw DrillError("python3 is not on PATH") }
+        let workdir = FileManager.default.temporaryDirectory.appendingPathComponent("allot-drill-test-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: workdir, withIntermediateDirectories: true)
+        let outputPath = workdir + "/drill-output.txt"
+        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        defer { try? output.close() }
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [
+            root.appendingPathComponent("ops/drill/drill.py").path, "--profile", "ci", "--allot", binary, "--workdir", workdir,
+            "--watch-parent", "--time-limit", "780",
+        ]
+        process.currentDirectoryURL = root
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        // Waits without holding a thread of the cooperative pool for the minutes the drill runs.
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do {
+                try process.run()
+            } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
+        }
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        guard let data = FileManager.default.contents(atPath: workdir + "/results.json") else {
+            throw DrillError("the drill exited with \(status) and wrote no results:\n\(text)")
+        }
+        // Keep the logs of a failed run for whoever reads the failure; remove a good run's.
+        if status == 0 { try? FileManager.default.removeItem(atPath: workdir) }
+        return DrillResults(status: status, data: data, output: text, workdir: workdir)
+    }
+
+    private static func which(_ name: String) -> String? {
+        for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+            let path = "\(folder)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
+    }
+}
+
+/// The drill's `results.json`, with accessors for what the tests check.
+struct DrillResults: Sendable {
+    let status: Int32
+    let data: Data
+    /// Everything the drill printed (its report).
+    let output: String
+    /// Where its logs are (kept when the drill failed).
+    let workdir: String
+
+    var json: [String: Any] {
+        (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+    }
+
+    /// The value at a path of object keys, e.g. `value("phases", "soak", "wrk_failed")`.
+    func value(_ path: String...) -> Any? {
+        var current: Any? = json
+        for key in path { current = (current as? [String: Any])?[key] }
+        return current
+    }
+
+    func object(_ path: String...) -> [String: Any] {
+        var current: Any? = json
+        for key in path { current = (current as? [String: Any])?[key] }
+        return current as? [String: Any] ?? [:]
+    }
+
+    func int(_ path: String...) -> Int? {
+        var current: Any? = json
+        for key in path { current = (current as? [String: Any])?[key] }
+        return (current as? NSNumber)?.intValue
+    }
+
+    /// The drill's own checks: name, passed, detail.
+    var checks: [(name: String, ok: Bool, detail: String)] {
+        (json["checks"] as? [[String: Any]] ?? []).map {
+            ($0["name"] as? String ?? "?", $0["ok"] as? Bool ?? false, $0["detail"] as? String ?? "")
+        }
+    }
+
+    /// The end of the drill's report, for failure messages.
+    var outputTail: String {
+        String(output.split(separator: "\n", omittingEmptySubsequences: false).suffix(60).joined(separator: "\n"))
+            + "\n(logs in \(workdir))"
+    }
+}
+
+struct DrillError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
