@@ -1,3 +1,4 @@
+import AllotTestSupport
 import AllotCompiler
 import Foundation
 import Testing
