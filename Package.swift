@@ -95,7 +95,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // Shared by the test targets: compiling fixtures, repository paths, seeded randomness.
+        // Shared by the test targets: compiling fixtures, repository paths, seeded randomness, child
+        // processes (servers on free ports, moto, the built `allot`) and scratch folders.
         .target(
             name: "AllotTestSupport",
             dependencies: ["AllotCore", "AllotCompiler"],
@@ -111,7 +112,7 @@ let package = Package(
         // End-to-end tests of the built `allot` binary (scripts/test builds it first).
         .testTarget(
             name: "AllotCLITests",
-            dependencies: ["AllotCore"],
+            dependencies: ["AllotTestSupport", "AllotCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -127,7 +128,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AllotStoreTests",
-            dependencies: ["AllotCore", "AllotStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["AllotTestSupport", "AllotCore", "AllotStore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -143,6 +144,7 @@ let package = Package(
         // built `allot` binary (scripts/test builds it first).
         .testTarget(
             name: "AllotDrillTests",
+            dependencies: ["AllotTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,3 +1,4 @@
+import AllotTestSupport
 import Foundation
 import Testing
 
@@ -149,7 +150,7 @@ struct CompileCommandTests {
             if not list(validator.iter_errors(bad)): print("accepted a misspelled key"); sys.exit(1)
             print(count)
             """
-        let result = try CLI.runProcess("/usr/bin/env", ["python3", "-c", script, directory.appendingPathComponent("schema.json").path,
+        let result = try runProcess("/usr/bin/env", ["python3", "-c", script, directory.appendingPathComponent("schema.json").path,
                                                          CLI.root.appendingPathComponent("experiments").path])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect((Int(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= 15)

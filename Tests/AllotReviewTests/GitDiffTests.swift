@@ -20,22 +20,9 @@ struct GitDiffTests {
 
     @discardableResult
     static func run(_ executable: String, _ arguments: [String], in directory: String, environment: [String: String] = [:]) throws
-        -> (status: Int32, stdout: String, stderr: String)
+        -> ProcessResult
     {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+        try runProcess(executable, arguments, environment: environment, directory: directory)
     }
 
     static func git(_ arguments: [String], in directory: String) throws {
@@ -103,10 +90,7 @@ struct GitDiffTests {
         #expect(throws: ReviewError.self) { try GitSnapshot.compile(revision: "no-such-branch", experiments: repository + "/experiments") }
     }
 
-    static var binary: String? {
-        let path = ProcessInfo.processInfo.environment["ALLOT_BINARY"] ?? Repository.root.appendingPathComponent(".build/debug/allot").path
-        return FileManager.default.isExecutableFile(atPath: path) ? path : nil
-    }
+    static var binary: String? { AllotBinary.available ? AllotBinary.path : nil }
 
     @Test func commandLineDiffOfTwoRevisions() throws {
         guard let allot = Self.binary else {

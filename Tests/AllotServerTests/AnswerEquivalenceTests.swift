@@ -93,12 +93,12 @@ struct AnswerEquivalenceTests {
 
     @Test("2,000 random GET requests, 2,000 POST requests and batches of them, and OFREP bulk values")
     func equivalence() async throws {
-        let root = EdgeFixtures.temporaryFolder("store")
-        defer { EdgeFixtures.removeFolder(root) }
+        let root = Scratch.folder("store")
+        defer { Scratch.remove(root) }
         let compiled = try EdgeFixtures.compileSamples(version: 3)
         try await EdgeFixtures.publish(compiled.envelope, to: [LocalStore(root: root)])
         let harness = try EdgeHarness(stores: [LocalStore(root: root)])
-        defer { EdgeFixtures.removeFolder(harness.cacheDirectory) }
+        defer { Scratch.remove(harness.cacheDirectory) }
         try await harness.start(poll: false)
         await harness.poller.pollOnce()
         let port = harness.port

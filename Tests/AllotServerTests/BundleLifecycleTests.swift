@@ -1,3 +1,4 @@
+import AllotTestSupport
 import AllotCore
 import AllotStore
 import Foundation
@@ -11,7 +12,7 @@ import Testing
 struct BundleLifecycleTests {
     /// A store folder with `versions` published in order.
     func store(_ versions: [UInt64], traffic: Int = 100) async throws -> (root: String, compiled: [UInt64: EdgeFixtures.Compiled]) {
-        let root = EdgeFixtures.temporaryFolder("store")
+        let root = Scratch.folder("store")
         var compiled: [UInt64: EdgeFixtures.Compiled] = [:]
         for version in versions {
             let bundle = try EdgeFixtures.compile(EdgeFixtures.project(traffic: traffic), version: version)
@@ -29,9 +30,9 @@ struct BundleLifecycleTests {
     @Test("a restart with every store unreachable serves the cached bundle at once, verified again")
     func restartFromCache() async throws {
         let (root, _) = try await store([1, 2])
-        defer { EdgeFixtures.removeFolder(root) }
+        defer { Scratch.remove(root) }
         let first = try EdgeHarness(stores: [LocalStore(root: root)])
-        defer { EdgeFixtures.removeFolder(first.cacheDirectory) }
+        defer { Scratch.remove(first.cacheDirectory) }
         #expect(first.poller.loadCache() == nil)
         #expect(first.metrics.registry.render().contains(#"allot_bundle_cache_loads_total{result="empty"} 1"#))
         await first.poller.pollOnce()
@@ -64,9 +65,9 @@ struct BundleLifecycleTests {
     @Test("a damaged cached payload is decompressed again; a damaged or untrusted cached envelope is refused and deleted")
     func damagedCache() async throws {
         let (root, _) = try await store([4])
-        defer { EdgeFixtures.removeFolder(root) }
-        let cache = EdgeFixtures.temporaryFolder("cache")
-        defer { EdgeFixtures.removeFolder(cache) }
+        defer { Scratch.remove(root) }
+        let cache = Scratch.folder("cache")
+        defer { Scratch.remove(cache) }
         let first = try EdgeHarness(stores: [LocalStore(root: root)], cacheDirectory: cache)
         await first.poller.pollOnce()
         await first.stop()
@@ -75,12 +76,12 @@ struct BundleLifecycleTests {
         let envelope = cache + "/" + files.first { $0.hasSuffix(".bundle") }!
 
         // Payload: one byte flipped. The signed header's hash catches it; the envelope is intact.
-        var bytes = try #require(EdgeFixtures.read(payload))
+        var bytes = try #require(Scratch.read(payload))
         bytes[bytes.count / 2] ^= 0xFF
-        EdgeFixtures.write(bytes, to: payload)
+        Scratch.write(bytes, to: payload)
         let second = try EdgeHarness(stores: [unreachable], cacheDirectory: cache)
         #expect(second.poller.loadCache()?.version == 4)
-        #expect(EdgeFixtures.read(payload) != bytes)
+        #expect(Scratch.read(payload) != bytes)
         await second.stop()
 
         // The same envelope, but the server no longer trusts its key: refused.
@@ -97,9 +98,9 @@ struct BundleLifecycleTests {
         let third = try EdgeHarness(stores: [LocalStore(root: root)], cacheDirectory: cache)
         await third.poller.pollOnce()
         await third.stop()
-        var envelopeBytes = try #require(EdgeFixtures.read(envelope))
+        var envelopeBytes = try #require(Scratch.read(envelope))
         envelopeBytes[100] ^= 0x01
-        EdgeFixtures.write(envelopeBytes, to: envelope)
+        Scratch.write(envelopeBytes, to: envelope)
         let fourth = try EdgeHarness(stores: [unreachable], cacheDirectory: cache)
         #expect(fourth.poller.loadCache() == nil)
         #expect(fourth.metrics.verifyFailures(store: "cache", reason: "bad_signature") == 1)
@@ -110,9 +111,9 @@ struct BundleLifecycleTests {
     @Test("the fallback store serves when the primary is unreachable or holds a bad bundle")
     func fallback() async throws {
         let (good, _) = try await store([3])
-        defer { EdgeFixtures.removeFolder(good) }
+        defer { Scratch.remove(good) }
         let harness = try EdgeHarness(stores: [unreachable, LocalStore(root: good)])
-        defer { EdgeFixtures.removeFolder(harness.cacheDirectory) }
+        defer { Scratch.remove(harness.cacheDirectory) }
         #expect(await harness.poller.pollOnce())
         #expect(served(harness) == 3)
         #expect(harness.server.slot.current()?.source == good)
@@ -122,15 +123,15 @@ struct BundleLifecycleTests {
 
         // The primary answers, with a bundle whose bytes were altered: the fallback's is used.
         let (bad, compiled) = try await store([5])
-        defer { EdgeFixtures.removeFolder(bad) }
+        defer { Scratch.remove(bad) }
         let manifest = try Manifest.describing(envelope: compiled[5]!.envelope, key: EdgeFixtures.key)
         var altered = compiled[5]!.envelope
         altered[altered.count - 1] ^= 0x01
-        EdgeFixtures.write(altered, to: bad + "/" + manifest.object)
+        Scratch.write(altered, to: bad + "/" + manifest.object)
         let (goodFive, _) = try await store([5])
-        defer { EdgeFixtures.removeFolder(goodFive) }
+        defer { Scratch.remove(goodFive) }
         let second = try EdgeHarness(stores: [LocalStore(root: bad), LocalStore(root: goodFive)])
-        defer { EdgeFixtures.removeFolder(second.cacheDirectory) }
+        defer { Scratch.remove(second.cacheDirectory) }
         #expect(await second.poller.pollOnce())
         #expect(served(second) == 5)
         #expect(second.server.slot.current()?.source == goodFive)
@@ -156,8 +157,8 @@ struct BundleLifecycleTests {
     /// publisher's checks, as an attacker with write access (or a broken tool) could.
     func plant(_ envelope: [UInt8], manifest: Manifest, in root: String) throws {
         try FileManager.default.createDirectory(atPath: root + "/bundles", withIntermediateDirectories: true)
-        EdgeFixtures.write(envelope, to: root + "/" + manifest.object)
-        EdgeFixtures.write(manifest.encoded(), to: root + "/manifest.json")
+        Scratch.write(envelope, to: root + "/" + manifest.object)
+        Scratch.write(manifest.encoded(), to: root + "/manifest.json")
     }
 
     @Test(
@@ -175,7 +176,7 @@ struct BundleLifecycleTests {
                 let object = root + "/" + (try Manifest.describing(envelope: next.envelope, key: EdgeFixtures.key)).object
                 var bytes = next.envelope
                 bytes[BundleHeader.length + 10] ^= 0x40
-                EdgeFixtures.write(bytes, to: object)
+                Scratch.write(bytes, to: object)
             case "manifest by an untrusted key":
                 let next = try EdgeFixtures.compile(version: 11, key: EdgeFixtures.strangerKey)
                 try plant(
@@ -199,19 +200,19 @@ struct BundleLifecycleTests {
                     payload: Array(repeating: 7, count: 4096), version: 11, createdAt: 1_764_000_000, key: EdgeFixtures.key)
                 try await EdgeFixtures.publish(envelope, to: [LocalStore(root: root)])
             case "garbage manifest":
-                EdgeFixtures.write(Array("{\"format\": \"allot-manifest/1\", \"version\": ".utf8), to: root + "/manifest.json")
+                Scratch.write(Array("{\"format\": \"allot-manifest/1\", \"version\": ".utf8), to: root + "/manifest.json")
             case "manifest pointing nowhere":
                 let next = try EdgeFixtures.compile(version: 11)
                 let manifest = try Manifest.describing(envelope: next.envelope, key: EdgeFixtures.key)
-                EdgeFixtures.write(manifest.encoded(), to: root + "/manifest.json")
+                Scratch.write(manifest.encoded(), to: root + "/manifest.json")
             default:
                 Issue.record("unknown scenario \(scenario)")
             }
             _ = served
         }
         defer {
-            EdgeFixtures.removeFolder(root)
-            EdgeFixtures.removeFolder(harness.cacheDirectory)
+            Scratch.remove(root)
+            Scratch.remove(harness.cacheDirectory)
         }
         #expect(served(harness) == 10)
         let port = harness.port
@@ -254,9 +255,9 @@ struct BundleLifecycleTests {
     @Test("the replaced bundle is released (unmapped) once no request holds it; the cache keeps only the served pair")
     func oldBundleReleased() async throws {
         let (root, _) = try await store([1])
-        defer { EdgeFixtures.removeFolder(root) }
+        defer { Scratch.remove(root) }
         let harness = try EdgeHarness(stores: [LocalStore(root: root)])
-        defer { EdgeFixtures.removeFolder(harness.cacheDirectory) }
+        defer { Scratch.remove(harness.cacheDirectory) }
         try await harness.start(poll: false)
         await harness.poller.pollOnce()
         weak var old = harness.server.slot.current()
@@ -278,9 +279,9 @@ struct BundleLifecycleTests {
     @Test("when the cache cannot be written the bundle is served from memory, and the failure is counted")
     func unwritableCache() async throws {
         let (root, _) = try await store([6])
-        defer { EdgeFixtures.removeFolder(root) }
+        defer { Scratch.remove(root) }
         let file = NSTemporaryDirectory() + "allot-not-a-folder-\(UUID().uuidString)"
-        EdgeFixtures.write([1], to: file)
+        Scratch.write([1], to: file)
         defer { try? FileManager.default.removeItem(atPath: file) }
         let harness = try EdgeHarness(stores: [LocalStore(root: root)], cacheDirectory: file + "/cache")
         #expect(await harness.poller.pollOnce())
@@ -306,12 +307,12 @@ struct BundleLifecycleTests {
     @Test("a server with nothing to serve keeps polling at the interval; once serving, failed rounds back off")
     func noBackoffBeforeFirstBundle() async throws {
         let (root, _) = try await store([1])
-        defer { EdgeFixtures.removeFolder(root) }
+        defer { Scratch.remove(root) }
         let harness = try EdgeHarness(stores: [unreachable]) {
             $0.poller.interval = .seconds(10)
             $0.poller.maxBackoff = .seconds(300)
         }
-        defer { EdgeFixtures.removeFolder(harness.cacheDirectory) }
+        defer { Scratch.remove(harness.cacheDirectory) }
         #expect(await harness.poller.pollOnce() == false)
         #expect(harness.poller.nextDelay(afterSuccess: false, unit: 0.5) == .seconds(10))
         #expect(harness.poller.nextDelay(afterSuccess: false, unit: 0.5) == .seconds(10))

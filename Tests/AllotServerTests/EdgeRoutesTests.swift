@@ -1,3 +1,4 @@
+import AllotTestSupport
 import AllotCore
 import AllotServer
 import AllotStore
@@ -12,12 +13,12 @@ struct EdgeRoutesTests {
         configure: @escaping (inout EdgeConfiguration) -> Void = { _ in },
         _ body: (EdgeHarness, EdgeFixtures.Compiled) async throws -> Void
     ) async throws {
-        let root = EdgeFixtures.temporaryFolder("store")
-        defer { EdgeFixtures.removeFolder(root) }
+        let root = Scratch.folder("store")
+        defer { Scratch.remove(root) }
         let compiled = try EdgeFixtures.compile()
         try await EdgeFixtures.publish(compiled.envelope, to: [LocalStore(root: root)])
         let harness = try EdgeHarness(stores: [LocalStore(root: root)], configure: configure)
-        defer { EdgeFixtures.removeFolder(harness.cacheDirectory) }
+        defer { Scratch.remove(harness.cacheDirectory) }
         try await harness.start(poll: false)
         await harness.poller.pollOnce()
         do {
@@ -31,10 +32,10 @@ struct EdgeRoutesTests {
 
     @Test("/readyz and the assignment routes answer 503 until a verified bundle is mapped, then 200")
     func readiness() async throws {
-        let root = EdgeFixtures.temporaryFolder("store")
-        defer { EdgeFixtures.removeFolder(root) }
+        let root = Scratch.folder("store")
+        defer { Scratch.remove(root) }
         let harness = try EdgeHarness(stores: [LocalStore(root: root)])
-        defer { EdgeFixtures.removeFolder(harness.cacheDirectory) }
+        defer { Scratch.remove(harness.cacheDirectory) }
         try await harness.start(poll: false)
         let port = harness.port
         let before = try await onThread { () -> [RawResponse] in

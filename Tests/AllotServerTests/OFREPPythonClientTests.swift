@@ -11,12 +11,12 @@ import Testing
 struct OFREPPythonClientTests {
     @Test("values, variants and reasons as the SDK reports them; FLAG_NOT_FOUND, TYPE_MISMATCH and context errors")
     func client() async throws {
-        let root = EdgeFixtures.temporaryFolder("store")
-        defer { EdgeFixtures.removeFolder(root) }
+        let root = Scratch.folder("store")
+        defer { Scratch.remove(root) }
         let compiled = try EdgeFixtures.compile()
         try await EdgeFixtures.publish(compiled.envelope, to: [LocalStore(root: root)])
         let harness = try EdgeHarness(stores: [LocalStore(root: root)])
-        defer { EdgeFixtures.removeFolder(harness.cacheDirectory) }
+        defer { Scratch.remove(harness.cacheDirectory) }
         try await harness.start(poll: false)
         await harness.poller.pollOnce()
 
@@ -98,7 +98,7 @@ struct OFREPPythonClientTests {
 
 /// Finds and runs the Python client script.
 enum PythonOpenFeature {
-    static let python: String? = ChildProcess.which("python3")
+    static let python: String? = which("python3")
 
     static let available: Bool = {
         guard let python else { return false }

@@ -9,12 +9,12 @@ import Testing
 @Suite("OFREP endpoints", .serialized)
 struct OFREPTests {
     func withServer(_ body: (EdgeHarness, EdgeFixtures.Compiled, String) async throws -> Void) async throws {
-        let root = EdgeFixtures.temporaryFolder("store")
-        defer { EdgeFixtures.removeFolder(root) }
+        let root = Scratch.folder("store")
+        defer { Scratch.remove(root) }
         let compiled = try EdgeFixtures.compile()
         try await EdgeFixtures.publish(compiled.envelope, to: [LocalStore(root: root)])
         let harness = try EdgeHarness(stores: [LocalStore(root: root)])
-        defer { EdgeFixtures.removeFolder(harness.cacheDirectory) }
+        defer { Scratch.remove(harness.cacheDirectory) }
         try await harness.start(poll: false)
         await harness.poller.pollOnce()
         do {

@@ -10,11 +10,11 @@ import Testing
 
 /// The built `allot serve` binary (`ALLOT_BINARY`, or `.build/debug/allot`; `scripts/test` builds
 /// it first): flags, signals, the cache across restarts.
-@Suite("allot serve (the binary)", .serialized, .enabled(if: AllotBinary.available, AllotBinary.skipReason))
+@Suite("allot serve (the binary)", .serialized, .enabled(if: AllotBinary.available, Comment(rawValue: AllotBinary.missing)))
 struct ServeCommandTests {
     /// A folder with a key pair and a local store holding `version`.
     func setUp(version: UInt64) async throws -> (folder: String, store: String, key: String) {
-        let folder = EdgeFixtures.temporaryFolder("serve")
+        let folder = Scratch.folder("serve")
         let keyPath = folder + "/signing.pub"
         try EdgeFixtures.key.publicKey.fileText.write(toFile: keyPath, atomically: true, encoding: .utf8)
         let store = folder + "/store"
@@ -34,7 +34,7 @@ struct ServeCommandTests {
     @Test("serves the store's bundle, answers like the library, and exits 0 on SIGTERM after draining")
     func servesAndStops() async throws {
         let (folder, store, key) = try await setUp(version: 3)
-        defer { EdgeFixtures.removeFolder(folder) }
+        defer { Scratch.remove(folder) }
         let server = try await start(
             ["--store", store, "--trusted-key", key, "--cache-dir", folder + "/cache", "--poll-interval", "0.1", "--log-format", "json"],
             in: folder)
@@ -65,7 +65,7 @@ struct ServeCommandTests {
     @Test("a restart with the store gone serves the cached bundle at once")
     func restartWithStoreGone() async throws {
         let (folder, store, key) = try await setUp(version: 5)
-        defer { EdgeFixtures.removeFolder(folder) }
+        defer { Scratch.remove(folder) }
         let arguments = ["--store", store, "--trusted-key", key, "--cache-dir", folder + "/cache", "--poll-interval", "0.1"]
         let first = try await start(arguments, in: folder)
         let firstPort = first.port
@@ -108,19 +108,11 @@ struct ServeCommandTests {
 
     @Test("without --trusted-key and without the development key, it says what to pass")
     func noKey() throws {
-        let folder = EdgeFixtures.temporaryFolder("serve")
-        defer { EdgeFixtures.removeFolder(folder) }
+        let folder = Scratch.folder("serve")
+        defer { Scratch.remove(folder) }
         let result = try ChildProcess.runStatus(AllotBinary.path, ["serve", "--store", folder], directory: folder)
         #expect(result.status == 1)
         #expect(result.output.contains("--trusted-key"))
     }
 }
 
-/// The `allot` binary under test.
-enum AllotBinary {
-    static var path: String {
-        ProcessInfo.processInfo.environment["ALLOT_BINARY"] ?? Repository.root.appendingPathComponent(".build/debug/allot").path
-    }
-    static var available: Bool { FileManager.default.isExecutableFile(atPath: path) }
-    static let skipReason: Comment = "no allot binary: run `swift build` first (scripts/test does), or set ALLOT_BINARY"
-}

@@ -109,7 +109,7 @@ struct SwapUnderLoadTests {
         }
         try await EdgeFixtures.publish(bundles[0].envelope, to: [store])
         let harness = try EdgeHarness(stores: [store]) { $0.poller.interval = .milliseconds(40) }
-        defer { EdgeFixtures.removeFolder(harness.cacheDirectory) }
+        defer { Scratch.remove(harness.cacheDirectory) }
         try await harness.start(poll: true)
         try await harness.waitForVersion(versions.lowerBound)
         let expected = try Self.expectations(bundles, now: EdgeFixtures.now)
@@ -143,8 +143,8 @@ struct SwapUnderLoadTests {
 
     @Test("local store: 12 versions published 250 ms apart under load")
     func localStore() async throws {
-        let root = EdgeFixtures.temporaryFolder("store")
-        defer { EdgeFixtures.removeFolder(root) }
+        let root = Scratch.folder("store")
+        defer { Scratch.remove(root) }
         let (tally, _) = try await run(store: LocalStore(root: root), versions: 1...12, every: .milliseconds(250))
         check(tally, versions: 1...12)
         print("swap under load (local): \(tally.requests) requests, versions \(tally.versions.sorted { $0.key < $1.key })")

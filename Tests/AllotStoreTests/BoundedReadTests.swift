@@ -1,3 +1,4 @@
+import AllotTestSupport
 import AllotCore
 import Foundation
 import Testing
@@ -63,8 +64,8 @@ struct BoundedReadTests {
 
     @Test("a local folder store refuses objects over the limit, answers those within it")
     func local() async throws {
-        let root = Fixtures.temporaryFolder()
-        defer { Fixtures.removeFolder(root) }
+        let root = Scratch.folder("store")
+        defer { Scratch.remove(root) }
         try await checkBoundedReads(LocalStore(root: root))
         try await checkRegionClient(LocalStore(root: root))
     }

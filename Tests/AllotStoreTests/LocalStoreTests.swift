@@ -1,3 +1,4 @@
+import AllotTestSupport
 import AllotCore
 import Foundation
 import Testing
@@ -8,11 +9,11 @@ import Testing
 struct LocalStoreTests {
     @Test("put, get, head and list, with tags that follow the content")
     func basics() async throws {
-        let root = Fixtures.temporaryFolder()
-        defer { Fixtures.removeFolder(root) }
+        let root = Scratch.folder("store")
+        defer { Scratch.remove(root) }
         let store = LocalStore(root: root + "/")
         let tag = try await store.put("bundles/a b.bundle", bytes: [1, 2, 3], condition: .none)
-        #expect(Fixtures.read(root + "/bundles/a b.bundle") == [1, 2, 3])
+        #expect(Scratch.read(root + "/bundles/a b.bundle") == [1, 2, 3])
         let object = try await store.get("bundles/a b.bundle")
         #expect(object.bytes == [1, 2, 3])
         #expect(object.etag == tag)
@@ -33,8 +34,8 @@ struct LocalStoreTests {
 
     @Test("missing objects and a missing folder are told apart")
     func missing() async throws {
-        let root = Fixtures.temporaryFolder()
-        defer { Fixtures.removeFolder(root) }
+        let root = Scratch.folder("store")
+        defer { Scratch.remove(root) }
         let store = LocalStore(root: root)
         await #expect { _ = try await store.get("manifest.json") } throws: { ($0 as? StoreError)?.code == .notFound }
         #expect(try await store.getIfPresent("manifest.json") == nil)
@@ -50,8 +51,8 @@ struct LocalStoreTests {
 
     @Test("conditional get answers not-modified for the current tag only")
     func conditionalGet() async throws {
-        let root = Fixtures.temporaryFolder()
-        defer { Fixtures.removeFolder(root) }
+        let root = Scratch.folder("store")
+        defer { Scratch.remove(root) }
         let store = LocalStore(root: root)
         let tag = try await store.put("m", bytes: [1], condition: .none)
         #expect(try await store.get("m", ifNoneMatch: tag) == .notModified)
@@ -61,8 +62,8 @@ struct LocalStoreTests {
 
     @Test("If-None-Match: * and If-Match preconditions, and nothing changes when they fail")
     func preconditions() async throws {
-        let root = Fixtures.temporaryFolder()
-        defer { Fixtures.removeFolder(root) }
+        let root = Scratch.folder("store")
+        defer { Scratch.remove(root) }
         let store = LocalStore(root: root)
         let first = try await store.put("m", bytes: [1], condition: .ifAbsent)
         await #expect { _ = try await store.put("m", bytes: [2], condition: .ifAbsent) } throws: {
@@ -85,8 +86,8 @@ struct LocalStoreTests {
 
     @Test("concurrent creators: exactly one If-None-Match: * wins")
     func concurrentCreate() async throws {
-        let root = Fixtures.temporaryFolder()
-        defer { Fixtures.removeFolder(root) }
+        let root = Scratch.folder("store")
+        defer { Scratch.remove(root) }
         var store = LocalStore(root: root)
         // Hold the lock 20 ms between check and rename: without the lock, several would "win".
         store.testingCommitDelay = 20_000
@@ -111,8 +112,8 @@ struct LocalStoreTests {
 
     @Test("concurrent updaters of one version: exactly one If-Match wins")
     func concurrentUpdate() async throws {
-        let root = Fixtures.temporaryFolder()
-        defer { Fixtures.removeFolder(root) }
+        let root = Scratch.folder("store")
+        defer { Scratch.remove(root) }
         let store = LocalStore(root: root)
         let base = try await store.put("m", bytes: [0], condition: .none)
         let winners = await withTaskGroup(of: UInt8?.self) { group in
@@ -132,8 +133,8 @@ struct LocalStoreTests {
 
     @Test("keys that could escape the folder are rejected")
     func escapes() async throws {
-        let root = Fixtures.temporaryFolder()
-        defer { Fixtures.removeFolder(root) }
+        let root = Scratch.folder("store")
+        defer { Scratch.remove(root) }
         let store = LocalStore(root: root + "/inner")
         for key in ["../outside", "/etc/passwd", "a/../../b", ".allot-lock"] {
             await #expect { _ = try await store.put(key, bytes: [1], condition: .none) } throws: {

@@ -1,3 +1,4 @@
+import AllotTestSupport
 import AllotCore
 import Foundation
 import Testing
@@ -9,7 +10,7 @@ import Testing
 struct PublishLocalTests {
     let key = SigningKey.generate()
 
-    func folders(_ count: Int) -> [String] { (0..<count).map { _ in Fixtures.temporaryFolder("region") } }
+    func folders(_ count: Int) -> [String] { (0..<count).map { _ in Scratch.folder("region") } }
 
     func publisher(_ roots: [String], key: SigningKey? = nil, options: Publisher.Options = .init()) -> Publisher {
         Publisher(stores: roots.map { LocalStore(root: $0) }, key: key ?? self.key, options: options, logger: Fixtures.logger)
@@ -26,17 +27,17 @@ struct PublishLocalTests {
         #expect(report.regions.allSatisfy { $0.object == .uploaded && $0.manifest == .created && $0.previousVersion == nil })
         let manifest = try Manifest.describing(envelope: v1, key: key)
         for root in roots {
-            #expect(Fixtures.read("\(root)/\(manifest.object)") == v1)
-            #expect(Fixtures.read("\(root)/manifest.json") == manifest.encoded())
+            #expect(Scratch.read("\(root)/\(manifest.object)") == v1)
+            #expect(Scratch.read("\(root)/manifest.json") == manifest.encoded())
         }
         let v2 = Fixtures.bundle(version: 2, key: key)
         let second = try await publisher(roots).publish(envelope: v2)
         #expect(second.regions.allSatisfy { $0.object == .uploaded && $0.manifest == .moved && $0.previousVersion == 1 })
         #expect(second.text.contains("manifest moved 1 → 2"))
         for root in roots {
-            #expect(Fixtures.read("\(root)/manifest.json") == (try Manifest.describing(envelope: v2, key: key)).encoded())
+            #expect(Scratch.read("\(root)/manifest.json") == (try Manifest.describing(envelope: v2, key: key)).encoded())
             // Old objects stay: servers still on v1 can finish fetching it.
-            #expect(Fixtures.read("\(root)/\(manifest.object)") == v1)
+            #expect(Scratch.read("\(root)/\(manifest.object)") == v1)
         }
     }
 
@@ -60,7 +61,7 @@ struct PublishLocalTests {
         defer { roots.forEach(Fixtures.removeFolder) }
         _ = try await publisher([roots[0]]).publish(envelope: Fixtures.bundle(version: 5, key: key))
         _ = try await publisher([roots[1]]).publish(envelope: Fixtures.bundle(version: 3, key: key, payload: "other"))
-        let manifests = roots.map { Fixtures.read("\($0)/manifest.json") }
+        let manifests = roots.map { Scratch.read("\($0)/manifest.json") }
         let v3 = Fixtures.bundle(version: 3, key: key)
         let report = try await publisher(roots).publish(envelope: v3)
         #expect(report.exitCode == 3)
@@ -70,7 +71,7 @@ struct PublishLocalTests {
         #expect(report.regions[1].reason?.contains("different bundle") == true)
         // Refused early: nothing uploaded, nothing moved.
         #expect(report.regions.allSatisfy { $0.object == .notAttempted })
-        #expect(roots.map { Fixtures.read("\($0)/manifest.json") } == manifests)
+        #expect(roots.map { Scratch.read("\($0)/manifest.json") } == manifests)
         let object = try Manifest.describing(envelope: v3, key: key).object
         #expect(roots.allSatisfy { !FileManager.default.fileExists(atPath: "\($0)/\(object)") })
         #expect(report.text.contains("REFUSED"))
@@ -87,7 +88,7 @@ struct PublishLocalTests {
         let report = try await publisher(roots).publish(envelope: v1)
         #expect(report.regions[0].object == .uploaded)
         #expect(report.regions[0].manifest == .alreadyCurrent)
-        #expect(Fixtures.read("\(roots[0])/\(object)") == v1)
+        #expect(Scratch.read("\(roots[0])/\(object)") == v1)
     }
 
     @Test("a damaged object at the content address fails the region and leaves its manifest alone")
@@ -100,15 +101,15 @@ struct PublishLocalTests {
         try FileManager.default.createDirectory(atPath: "\(roots[1])/bundles", withIntermediateDirectories: true)
         var damaged = v2
         damaged[damaged.count - 1] ^= 1
-        Fixtures.write(damaged, to: "\(roots[1])/\(object)")
-        let before = Fixtures.read("\(roots[1])/manifest.json")
+        Scratch.write(damaged, to: "\(roots[1])/\(object)")
+        let before = Scratch.read("\(roots[1])/manifest.json")
         let report = try await publisher(roots).publish(envelope: v2)
         #expect(report.regions[0].manifest == .moved)
         #expect(report.regions[1].object == .failed)
         #expect(report.regions[1].manifest == .notAttempted)
         #expect(report.regions[1].reason?.contains("damaged") == true)
         #expect(report.exitCode == 2)
-        #expect(Fixtures.read("\(roots[1])/manifest.json") == before)
+        #expect(Scratch.read("\(roots[1])/manifest.json") == before)
     }
 
     @Test("all-or-nothing moves no manifest when one region is not ready")
@@ -117,7 +118,7 @@ struct PublishLocalTests {
         defer { roots.forEach(Fixtures.removeFolder) }
         // The second "region" is a file where a folder should be: it cannot be written.
         let blocked = roots[1] + "/not-a-folder"
-        Fixtures.write([1], to: blocked)
+        Scratch.write([1], to: blocked)
         let report = try await publisher([roots[0], blocked], options: .init(requireAllRegions: true))
             .publish(envelope: Fixtures.bundle(version: 1, key: key))
         #expect(report.exitCode == 2)
@@ -132,11 +133,11 @@ struct PublishLocalTests {
     func garbageManifest() async throws {
         let roots = folders(1)
         defer { roots.forEach(Fixtures.removeFolder) }
-        Fixtures.write(Array("{ not json".utf8), to: roots[0] + "/manifest.json")
+        Scratch.write(Array("{ not json".utf8), to: roots[0] + "/manifest.json")
         let report = try await publisher(roots).publish(envelope: Fixtures.bundle(version: 1, key: key))
         #expect(report.regions[0].manifest == .failed)
         #expect(report.regions[0].errorCode == "manifest_malformed")
-        #expect(Fixtures.read(roots[0] + "/manifest.json") == Array("{ not json".utf8))
+        #expect(Scratch.read(roots[0] + "/manifest.json") == Array("{ not json".utf8))
     }
 
     @Test("a bundle from another key is refused before any store is touched")
@@ -159,7 +160,7 @@ struct PublishLocalTests {
         async let second = publisher(roots).publish(envelope: b)
         let reports = try await [first, second]
         await Self.checkOneWinnerPerRegion(reports, envelopes: [a, b], key: key) { index in
-            Fixtures.read(roots[index] + "/manifest.json") ?? []
+            Scratch.read(roots[index] + "/manifest.json") ?? []
         }
     }
 

@@ -1,3 +1,4 @@
+import AllotTestSupport
 import AllotCore
 import Foundation
 import Testing

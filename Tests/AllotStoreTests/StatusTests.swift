@@ -1,3 +1,4 @@
+import AllotTestSupport
 import AllotCore
 import Foundation
 import Testing
@@ -20,7 +21,7 @@ struct StatusTests {
 
     @Test("agreement, disagreement, empty regions and exit codes")
     func agreement() async throws {
-        let roots = (0..<3).map { _ in Fixtures.temporaryFolder("status") }
+        let roots = (0..<3).map { _ in Scratch.folder("status") }
         defer { roots.forEach(Fixtures.removeFolder) }
         let empty = await check(roots)
         #expect(empty.exitCode == 0)
@@ -47,12 +48,12 @@ struct StatusTests {
 
     @Test("unreachable, invalid and missing-object regions make exit code 4")
     func broken() async throws {
-        let roots = (0..<3).map { _ in Fixtures.temporaryFolder("status") }
+        let roots = (0..<3).map { _ in Scratch.folder("status") }
         defer { roots.forEach(Fixtures.removeFolder) }
         try await publish(1, to: roots)
         let manifest = try Manifest.describing(envelope: Fixtures.bundle(version: 1, key: key), key: key)
         try FileManager.default.removeItem(atPath: roots[1] + "/" + manifest.object)
-        Fixtures.write(Array("{}".utf8), to: roots[2] + "/manifest.json")
+        Scratch.write(Array("{}".utf8), to: roots[2] + "/manifest.json")
         let report = await check(roots + [roots[0] + "/missing"])
         #expect(report.exitCode == 4)
         #expect(report.regions.map(\.state) == [.published, .invalid, .invalid, .unreachable])

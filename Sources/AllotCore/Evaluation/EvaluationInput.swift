@@ -26,8 +26,8 @@ public struct EvaluationInput: Sendable {
     var units: [Span]
     var values: [Value]
     var listItems: [Span] = []
-    /// Where `setJSON` decodes strings before storing them; kept for the next request.
-    var stringScratch: [UInt8] = []
+    /// Where `setJSON` decodes member names and strings; kept for the next request.
+    var jsonScratch = JSONScratch()
 
     /// An empty input shaped for `bundle` (its unit types and attributes).
     public init(for bundle: LoadedBundle) {
@@ -166,7 +166,7 @@ func parseNumber(_ text: UnsafeRawBufferPointer) -> Double? {
         while index < text.count, text[index] >= UInt8(ascii: "0"), text[index] <= UInt8(ascii: "9") { index += 1 }
         guard index > exponentStart else { return nil }
     }
-    guard index == text.count, let value = Double(String(decoding: text, as: UTF8.self)), value.isFinite else { return nil }
+    guard index == text.count, let value = JSONScanner.parseDouble(text), value.isFinite else { return nil }
     return value
 }
 

@@ -1,3 +1,4 @@
+import AllotTestSupport
 import Foundation
 
 #if canImport(Glibc)
@@ -7,13 +8,9 @@ import Foundation
 /// One run of `ops/drill/drill.py --profile ci` against the built `allot` binary, shared by every
 /// test of the suite: the drill takes a few minutes, each test asserts one of its outcomes.
 enum DrillRun {
-    static let root = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = Repository.root
 
-    /// `ALLOT_BINARY` (scripts/test sets it), or `.build/debug/allot`.
-    static var binary: String {
-        ProcessInfo.processInfo.environment["ALLOT_BINARY"] ?? root.appendingPathComponent(".build/debug/allot").path
-    }
+    static var binary: String { AllotBinary.path }
 
     /// The drill's results, once it has run (started by the first test that asks).
     static func results() async throws -> DrillResults {
@@ -61,14 +58,6 @@ enum DrillRun {
         // Keep the logs of a failed run for whoever reads the failure; remove a good run's.
         if status == 0 { try? FileManager.default.removeItem(atPath: workdir) }
         return DrillResults(status: status, data: data, output: text, workdir: workdir)
-    }
-
-    private static func which(_ name: String) -> String? {
-        for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
-            let path = "\(folder)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        return nil
     }
 }
 

@@ -165,24 +165,6 @@ enum EdgeFixtures {
         return report
     }
 
-    /// A new empty folder under the system's temporary folder.
-    static func temporaryFolder(_ label: String) -> String {
-        let path = NSTemporaryDirectory() + "allot-\(label)-\(UUID().uuidString)"
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
-
-    static func removeFolder(_ path: String) {
-        try? FileManager.default.removeItem(atPath: path)
-    }
-
-    static func read(_ path: String) -> [UInt8]? {
-        FileManager.default.contents(atPath: path).map { [UInt8]($0) }
-    }
-
-    static func write(_ bytes: [UInt8], to path: String) {
-        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
-    }
 
     /// Unix seconds now.
     static var now: Int64 { Int64(Date().timeIntervalSince1970) }

@@ -26,7 +26,7 @@ final class EdgeHarness: @unchecked Sendable {
         configuration.http = HTTPServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.http.threads = threads
         configuration.trustedKeys = [EdgeFixtures.key.publicKey]
-        self.cacheDirectory = cacheDirectory ?? EdgeFixtures.temporaryFolder("cache")
+        self.cacheDirectory = cacheDirectory ?? Scratch.folder("cache")
         configuration.cacheDirectory = self.cacheDirectory
         configuration.poller.interval = .milliseconds(50)
         configuration.poller.maxBackoff = .milliseconds(200)

@@ -1,3 +1,4 @@
+import AllotTestSupport
 import Foundation
 
 /// A small HTTP server in Python that stands in front of a region and injects failures:

@@ -2,33 +2,34 @@
     import Glibc
 #endif
 
-/// A strict, allocation-free JSON reader over request bytes (RFC 8259), for the request shapes the
-/// routes take apart themselves: OFREP contexts (`{"context":{...}}`) and assign batches
-/// (`{"requests":[...]}`). It reads one token at a time; values it does not need are skipped with
-/// `skipValue`, which also returns their byte range (a batch hands each element to
-/// `EvaluationInput.setJSON`). Nesting is bounded, strings are checked for UTF-8.
-struct JSONScanner: ~Copyable {
-    let bytes: UnsafeRawBufferPointer
-    private(set) var index = 0
+/// A strict, allocation-free JSON reader over request bytes (RFC 8259): the one reader behind
+/// `EvaluationInput.setJSON` (native requests and batch lines) and the server's own request shapes,
+/// OFREP contexts (`{"context":{...}}`) and assign batches (`{"requests":[...]}`). It reads one
+/// token at a time; values a caller does not need are skipped with `skipValue`, which also returns
+/// their byte range (a batch hands each element to `setJSON`). Nesting is bounded, strings are
+/// checked for UTF-8 and decoded into a buffer the caller owns and reuses.
+package struct JSONScanner: ~Copyable {
+    package let bytes: UnsafeRawBufferPointer
+    package private(set) var index = 0
 
     /// Deeper nesting is refused (a request is a few levels deep; this bounds the recursion).
-    static let maxDepth = 32
+    package static let maxDepth = 32
 
-    init(_ bytes: UnsafeRawBufferPointer) {
+    package init(_ bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
     }
 
     /// A syntax error, with the byte offset where it was found.
-    struct Failure: Error {
-        let offset: Int
-        let reason: StaticString
+    package struct Failure: Error {
+        package let offset: Int
+        package let reason: StaticString
 
-        var message: String { "malformed JSON at byte \(offset): \(reason)" }
+        package var message: String { "malformed JSON at byte \(offset): \(reason)" }
     }
 
     private func fail(_ reason: StaticString) -> Failure { Failure(offset: index, reason: reason) }
 
-    mutating func skipWhitespace() {
+    package mutating func skipWhitespace() {
         while index < bytes.count {
             switch bytes[index] {
             case 0x20, 0x09, 0x0A, 0x0D: index += 1
@@ -38,25 +39,25 @@ struct JSONScanner: ~Copyable {
     }
 
     /// The next significant byte, without consuming it; nil at the end.
-    mutating func peek() -> UInt8? {
+    package mutating func peek() -> UInt8? {
         skipWhitespace()
         return index < bytes.count ? bytes[index] : nil
     }
 
-    mutating func expect(_ byte: UInt8, _ reason: StaticString) throws(Failure) {
+    package mutating func expect(_ byte: UInt8, _ reason: StaticString) throws(Failure) {
         guard peek() == byte else { throw fail(reason) }
         index += 1
     }
 
     /// Consumes `byte` if it is next.
-    mutating func consume(_ byte: UInt8) -> Bool {
+    package mutating func consume(_ byte: UInt8) -> Bool {
         guard peek() == byte else { return false }
         index += 1
         return true
     }
 
     /// Consumes `literal` (`true`, `false`, `null`) if it is next.
-    mutating func consumeLiteral(_ literal: StaticString) -> Bool {
+    package mutating func consumeLiteral(_ literal: StaticString) -> Bool {
         skipWhitespace()
         let count = literal.utf8CodeUnitCount
         guard index + count <= bytes.count else { return false }
@@ -68,7 +69,7 @@ struct JSONScanner: ~Copyable {
     }
 
     /// Checks that only whitespace remains.
-    mutating func finish() throws(Failure) {
+    package mutating func finish() throws(Failure) {
         skipWhitespace()
         guard index == bytes.count else { throw fail("unexpected data after the value") }
     }
@@ -76,20 +77,20 @@ struct JSONScanner: ~Copyable {
     // MARK: Objects
 
     /// Reads `{`; returns false for an empty object (`{}` consumed whole).
-    mutating func beginObject() throws(Failure) -> Bool {
+    package mutating func beginObject() throws(Failure) -> Bool {
         try expect(UInt8(ascii: "{"), "expected an object")
         return !consume(UInt8(ascii: "}"))
     }
 
     /// After a member's value: true if another member follows (`,` consumed), false at `}`.
-    mutating func nextMember() throws(Failure) -> Bool {
+    package mutating func nextMember() throws(Failure) -> Bool {
         if consume(UInt8(ascii: ",")) { return true }
         try expect(UInt8(ascii: "}"), "expected ',' or '}' after an object member")
         return false
     }
 
     /// Reads an object member's name and the `:` after it, decoding it into `key` (cleared first).
-    mutating func readKey(into key: inout [UInt8]) throws(Failure) {
+    package mutating func readKey(into key: inout [UInt8]) throws(Failure) {
         key.removeAll(keepingCapacity: true)
         try readString(into: &key)
         try expect(UInt8(ascii: ":"), "expected ':' after a member name")
@@ -98,13 +99,13 @@ struct JSONScanner: ~Copyable {
     // MARK: Arrays
 
     /// Reads `[`; returns false for an empty array (`[]` consumed whole).
-    mutating func beginArray() throws(Failure) -> Bool {
+    package mutating func beginArray() throws(Failure) -> Bool {
         try expect(UInt8(ascii: "["), "expected an array")
         return !consume(UInt8(ascii: "]"))
     }
 
     /// After an element: true if another follows (`,` consumed), false at `]`.
-    mutating func nextElement() throws(Failure) -> Bool {
+    package mutating func nextElement() throws(Failure) -> Bool {
         if consume(UInt8(ascii: ",")) { return true }
         try expect(UInt8(ascii: "]"), "expected ',' or ']' after an array element")
         return false
@@ -114,7 +115,7 @@ struct JSONScanner: ~Copyable {
 
     /// Reads a string, appending its decoded UTF-8 to `output`. Escapes are decoded (surrogate
     /// pairs joined); control characters, lone surrogates and invalid UTF-8 are refused.
-    mutating func readString(into output: inout [UInt8]) throws(Failure) {
+    package mutating func readString(into output: inout [UInt8]) throws(Failure) {
         guard peek() == UInt8(ascii: "\"") else { throw fail("expected a string") }
         index += 1
         while index < bytes.count {
@@ -151,7 +152,7 @@ struct JSONScanner: ~Copyable {
     }
 
     /// Reads a number and returns its value (finite doubles only).
-    mutating func readNumber() throws(Failure) -> Double {
+    package mutating func readNumber() throws(Failure) -> Double {
         skipWhitespace()
         let start = index
         if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
@@ -180,7 +181,7 @@ struct JSONScanner: ~Copyable {
 
     /// Skips one value of any kind and returns the byte range it occupied.
     @discardableResult
-    mutating func skipValue(depth: Int = 0) throws(Failure) -> Range<Int> {
+    package mutating func skipValue(depth: Int = 0) throws(Failure) -> Range<Int> {
         guard depth < Self.maxDepth else { throw fail("nesting is too deep") }
         guard let first = peek() else { throw fail("expected a value") }
         let start = index
@@ -347,17 +348,17 @@ struct JSONScanner: ~Copyable {
     // MARK: Helpers
 
     @inline(__always)
-    static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+    package static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 
     @inline(__always)
-    static func isIdentifierByte(_ byte: UInt8) -> Bool {
+    package static func isIdentifierByte(_ byte: UInt8) -> Bool {
         (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
             || isDigit(byte)
     }
 
     /// A double from a JSON number's bytes (already checked against the grammar), without
     /// allocating: the bytes go through a stack buffer to `strtod`.
-    static func parseDouble(_ text: UnsafeRawBufferPointer) -> Double? {
+    package static func parseDouble(_ text: UnsafeRawBufferPointer) -> Double? {
         guard text.count <= 64 else { return nil }
         return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 65) { buffer -> Double? in
             for i in 0..<text.count { buffer[i] = CChar(bitPattern: text[i]) }

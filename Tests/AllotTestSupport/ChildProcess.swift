@@ -1,22 +1,22 @@
-import Foundation
+public import Foundation
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
 /// A server process started by a test on a free loopback port, killed when the test ends.
-/// (Adapted from AllotStoreTests' support: test targets do not import each other.)
-final class ChildProcess: @unchecked Sendable {
-    let name: String
-    let port: Int
-    let logPath: String
+public final class ChildProcess: @unchecked Sendable {
+    public let name: String
+    public let port: Int
+    public let logPath: String
     private let process: Process
 
-    var pid: Int32 { process.processIdentifier }
-    var isRunning: Bool { process.isRunning }
+    public var pid: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
 
     /// Starts `executable` with `arguments(port)` and waits until the port accepts connections.
-    static func start(
+    /// `environment["PWD"]`, if set, is also the working directory.
+    public static func start(
         name: String, executable: String, arguments: (Int) -> [String], environment: [String: String] = [:], timeout: Double = 30
     ) async throws -> ChildProcess {
         var lastError: (any Error)?
@@ -37,7 +37,6 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     private init(name: String, executable: String, arguments: [String], port: Int, environment: [String: String]) throws {
-        let directory = environment["PWD"]
         self.name = name
         self.port = port
         self.logPath = NSTemporaryDirectory() + "allot-\(name)-\(port)-\(UUID().uuidString).log"
@@ -50,7 +49,7 @@ final class ChildProcess: @unchecked Sendable {
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        if let directory = environment["PWD"] { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         try process.run()
     }
 
@@ -60,10 +59,10 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// The process's output so far (for failure messages).
-    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     /// Sends `signal` and waits (up to 30 s, then SIGKILL) for the process to exit; returns its status.
-    func terminate(signal: Int32) async throws -> Int32 {
+    public func terminate(signal: Int32) async throws -> Int32 {
         guard process.isRunning else { return process.terminationStatus }
         Glibc.kill(process.processIdentifier, signal)
         let deadline = Date().addingTimeInterval(30)
@@ -77,7 +76,7 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// SIGKILL, as a crash would; waits for the process to go.
-    func kill() {
+    public func kill() {
         guard process.isRunning else { return }
         Glibc.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
@@ -96,7 +95,8 @@ final class ChildProcess: @unchecked Sendable {
         throw ChildProcessError("\(name) did not listen on port \(port) within \(timeout) s:\n\(log)")
     }
 
-    static func canConnect(port: Int) -> Bool {
+    /// Whether something accepts TCP connections on 127.0.0.1:`port`.
+    public static func canConnect(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
@@ -107,7 +107,8 @@ final class ChildProcess: @unchecked Sendable {
         return result == 0
     }
 
-    static func freePort() throws -> Int {
+    /// A loopback port nobody listens on (the kernel's pick for an ephemeral bind).
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ChildProcessError("socket failed") }
         defer { close(fd) }
@@ -132,73 +133,24 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// Runs a program to completion and returns its standard output; throws with its output on failure.
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        // Output goes to files, so neither stream can fill a pipe and stall the child.
-        let outPath = NSTemporaryDirectory() + "allot-run-out-\(UUID().uuidString)"
-        let errPath = NSTemporaryDirectory() + "allot-run-err-\(UUID().uuidString)"
-        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-        defer {
-            try? FileManager.default.removeItem(atPath: outPath)
-            try? FileManager.default.removeItem(atPath: errPath)
+    public static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil
+    ) throws -> String {
+        let result = try runProcess(executable, arguments, environment: environment, stdin: stdin)
+        guard result.status == 0 else {
+            throw ChildProcessError("\(executable) \(arguments.first ?? "") failed (\(result.status)):\n\(result.output)")
         }
-        let outHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        let errHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        process.standardOutput = outHandle
-        process.standardError = errHandle
-        let input = Pipe()
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(stdin) }
-        try input.fileHandleForWriting.close()
-        process.waitUntilExit()
-        try outHandle.close()
-        try errHandle.close()
-        let data = FileManager.default.contents(atPath: outPath) ?? Data()
-        let errorData = FileManager.default.contents(atPath: errPath) ?? Data()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw ChildProcessError(
-                "\(executable) \(arguments.first ?? "") failed (\(process.terminationStatus)):\n\(text)\(String(decoding: errorData, as: UTF8.self))"
-            )
-        }
-        return text
+        return result.stdout
     }
 
     /// Runs a program to completion; returns its exit status and its output (both streams).
-    static func runStatus(_ executable: String, _ arguments: [String], directory: String? = nil) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let path = NSTemporaryDirectory() + "allot-run-\(UUID().uuidString)"
-        _ = FileManager.default.createFile(atPath: path, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try handle.close()
-        return (process.terminationStatus, String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self))
-    }
-
-    /// The first executable called `name` on PATH.
-    static func which(_ name: String) -> String? {
-        for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
-            let path = "\(folder)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        return nil
+    public static func runStatus(_ executable: String, _ arguments: [String], directory: String? = nil) throws -> (status: Int32, output: String) {
+        let result = try runProcess(executable, arguments, directory: directory)
+        return (result.status, result.output)
     }
 }
 
-struct ChildProcessError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct ChildProcessError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

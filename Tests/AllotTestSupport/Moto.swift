@@ -1,40 +1,41 @@
-import Foundation
-import Testing
+public import Foundation
+public import Testing
 
 /// How tests find moto's S3 server (moto 5, `pip install 'moto[server]'`).
 ///
 /// `ALLOT_MOTO_SERVER` names the executable if set; otherwise the `moto_server` beside the
 /// `python3` interpreter on PATH is used (so the process we start is the server itself, not a
-/// shim), then any `moto_server` on PATH. Tests that need it are skipped only when none exists.
-enum Moto {
-    static let executable: String? = {
+/// shim), then any `moto_server` on PATH. Tests that need it are skipped only when none exists
+/// (scripts/test installs it and sets the variable, so CI always runs them).
+public enum Moto {
+    public static let executable: String? = {
         let environment = ProcessInfo.processInfo.environment
         if let path = environment["ALLOT_MOTO_SERVER"], !path.isEmpty { return path }
-        if let python = ChildProcess.which("python3"),
-            let folder = try? ChildProcess.run(python, ["-c", "import sys, os; print(os.path.dirname(os.path.realpath(sys.executable)))"])
-                .trimmingCharacters(in: .whitespacesAndNewlines)
+        if let python = which("python3"),
+            let result = try? runProcess(python, ["-c", "import sys, os; print(os.path.dirname(os.path.realpath(sys.executable)))"]),
+            result.status == 0
         {
-            let candidate = folder + "/moto_server"
+            let candidate = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) + "/moto_server"
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
-        return ChildProcess.which("moto_server")
+        return which("moto_server")
     }()
 
-    static let available = executable != nil
-    static let skipReason: Comment =
+    public static let available = executable != nil
+    public static let skipReason: Comment =
         "moto_server not found: install it with `pip install 'moto[server]' boto3` or set ALLOT_MOTO_SERVER to its path"
 
     /// The Python interpreter moto runs on (from its `#!` line), for helper scripts that need boto3.
-    static let python: String = {
+    public static let python: String = {
         if let executable, let text = try? String(contentsOfFile: executable, encoding: .utf8), text.hasPrefix("#!") {
             let line = text.dropFirst(2).prefix { $0 != "\n" }.trimmingCharacters(in: .whitespaces)
             if !line.contains(" "), FileManager.default.isExecutableFile(atPath: line) { return line }
         }
-        return ChildProcess.which("python3") ?? "/usr/bin/python3"
+        return which("python3") ?? "/usr/bin/python3"
     }()
 
     /// Starts one moto server on a free loopback port.
-    static func start(environment: [String: String] = [:]) async throws -> ChildProcess {
+    public static func start(environment: [String: String] = [:]) async throws -> ChildProcess {
         guard let executable else { throw ChildProcessError(skipReason.rawValue) }
         return try await ChildProcess.start(
             name: "moto", executable: executable, arguments: { ["-H", "127.0.0.1", "-p", "\($0)"] }, environment: environment)

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import AllotServer
+@testable import AllotCore
 
 /// The strict JSON reader the OFREP and batch routes use: what it accepts and what it refuses.
 @Suite("JSON scanner")
