@@ -226,7 +226,7 @@ struct EvaluatorTests {
     }
 
     @Test(arguments: [
-        (#"{"units":{"user_id":5}}"#, RequestError.Code.malformedJSON),
+        (#"{"units":{"user_id":5}}"#, RequestError.Code.badUnit),
         (#"{"units":{"user_id":"u1"},"attributes":{"age":"old"}}"#, .badAttribute),
         (#"{"units":{"user_id":"u1"},"attributes":{"beta":"maybe"}}"#, .badAttribute),
         (#"{"units":{"user_id":"u1"},"attributes":{"app_version":"five"}}"#, .badAttribute),

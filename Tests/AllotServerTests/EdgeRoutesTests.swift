@@ -144,7 +144,7 @@ struct EdgeRoutesTests {
             ("", "malformed_json"),
             ("{", "malformed_json"),
             (#"{"units":{"user_id":"u1"}} trailing"#, "malformed_json"),
-            (#"{"units":{"user_id":42}}"#, "malformed_json"),
+            (#"{"units":{"user_id":42}}"#, "bad_unit"),
             (#"{"units":{"user_id":"u1"},"attributes":{"cart_value":"lots"}}"#, "bad_attribute"),
             (#"{"units":{"user_id":"u1"},"attributes":{"is_employee":"maybe"}}"#, "bad_attribute"),
             (#"{"units":{"user_id":"u1"},"attributes":{"tags":[1,2]}}"#, "bad_attribute"),

@@ -19,7 +19,7 @@ struct PublishLocalTests {
     @Test("objects and manifests land byte for byte; the next version moves every manifest")
     func publishes() async throws {
         let roots = folders(3)
-        defer { roots.forEach(Fixtures.removeFolder) }
+        defer { roots.forEach(Scratch.remove) }
         let v1 = Fixtures.bundle(version: 1, key: key)
         let report = try await publisher(roots).publish(envelope: v1)
         #expect(report.succeeded)
@@ -44,7 +44,7 @@ struct PublishLocalTests {
     @Test("rerunning is idempotent and touches nothing")
     func rerun() async throws {
         let roots = folders(2)
-        defer { roots.forEach(Fixtures.removeFolder) }
+        defer { roots.forEach(Scratch.remove) }
         let v1 = Fixtures.bundle(version: 1, key: key)
         _ = try await publisher(roots).publish(envelope: v1)
         let before = try roots.map { try FileManager.default.attributesOfItem(atPath: "\($0)/manifest.json")[.modificationDate] as? Date }
@@ -58,7 +58,7 @@ struct PublishLocalTests {
     @Test("a region at a newer version, or at the same version with another bundle, is refused and untouched")
     func refusals() async throws {
         let roots = folders(2)
-        defer { roots.forEach(Fixtures.removeFolder) }
+        defer { roots.forEach(Scratch.remove) }
         _ = try await publisher([roots[0]]).publish(envelope: Fixtures.bundle(version: 5, key: key))
         _ = try await publisher([roots[1]]).publish(envelope: Fixtures.bundle(version: 3, key: key, payload: "other"))
         let manifests = roots.map { Scratch.read("\($0)/manifest.json") }
@@ -80,7 +80,7 @@ struct PublishLocalTests {
     @Test("a missing object behind a current manifest is uploaded again by a rerun")
     func repairsMissingObject() async throws {
         let roots = folders(1)
-        defer { roots.forEach(Fixtures.removeFolder) }
+        defer { roots.forEach(Scratch.remove) }
         let v1 = Fixtures.bundle(version: 1, key: key)
         let object = try Manifest.describing(envelope: v1, key: key).object
         _ = try await publisher(roots).publish(envelope: v1)
@@ -94,7 +94,7 @@ struct PublishLocalTests {
     @Test("a damaged object at the content address fails the region and leaves its manifest alone")
     func damagedObject() async throws {
         let roots = folders(2)
-        defer { roots.forEach(Fixtures.removeFolder) }
+        defer { roots.forEach(Scratch.remove) }
         _ = try await publisher(roots).publish(envelope: Fixtures.bundle(version: 1, key: key))
         let v2 = Fixtures.bundle(version: 2, key: key)
         let object = try Manifest.describing(envelope: v2, key: key).object
@@ -115,7 +115,7 @@ struct PublishLocalTests {
     @Test("all-or-nothing moves no manifest when one region is not ready")
     func allOrNothing() async throws {
         let roots = folders(2)
-        defer { roots.forEach(Fixtures.removeFolder) }
+        defer { roots.forEach(Scratch.remove) }
         // The second "region" is a file where a folder should be: it cannot be written.
         let blocked = roots[1] + "/not-a-folder"
         Scratch.write([1], to: blocked)
@@ -132,7 +132,7 @@ struct PublishLocalTests {
     @Test("an unreadable existing manifest is never overwritten")
     func garbageManifest() async throws {
         let roots = folders(1)
-        defer { roots.forEach(Fixtures.removeFolder) }
+        defer { roots.forEach(Scratch.remove) }
         Scratch.write(Array("{ not json".utf8), to: roots[0] + "/manifest.json")
         let report = try await publisher(roots).publish(envelope: Fixtures.bundle(version: 1, key: key))
         #expect(report.regions[0].manifest == .failed)
@@ -143,7 +143,7 @@ struct PublishLocalTests {
     @Test("a bundle from another key is refused before any store is touched")
     func wrongKey() async throws {
         let roots = folders(1)
-        defer { roots.forEach(Fixtures.removeFolder) }
+        defer { roots.forEach(Scratch.remove) }
         await #expect {
             _ = try await publisher(roots).publish(envelope: Fixtures.bundle(version: 1, key: SigningKey.generate()))
         } throws: { ($0 as? ManifestError)?.code == .bundleMismatch }
@@ -153,7 +153,7 @@ struct PublishLocalTests {
     @Test("concurrent publishers of one version: exactly one wins each region, the other is refused")
     func concurrentLocal() async throws {
         let roots = folders(3)
-        defer { roots.forEach(Fixtures.removeFolder) }
+        defer { roots.forEach(Scratch.remove) }
         let a = Fixtures.bundle(version: 7, key: key, payload: "A")
         let b = Fixtures.bundle(version: 7, key: key, payload: "B")
         async let first = publisher(roots).publish(envelope: a)

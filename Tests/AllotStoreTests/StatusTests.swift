@@ -22,7 +22,7 @@ struct StatusTests {
     @Test("agreement, disagreement, empty regions and exit codes")
     func agreement() async throws {
         let roots = (0..<3).map { _ in Scratch.folder("status") }
-        defer { roots.forEach(Fixtures.removeFolder) }
+        defer { roots.forEach(Scratch.remove) }
         let empty = await check(roots)
         #expect(empty.exitCode == 0)
         #expect(empty.regions.allSatisfy { $0.state == .empty })
@@ -49,7 +49,7 @@ struct StatusTests {
     @Test("unreachable, invalid and missing-object regions make exit code 4")
     func broken() async throws {
         let roots = (0..<3).map { _ in Scratch.folder("status") }
-        defer { roots.forEach(Fixtures.removeFolder) }
+        defer { roots.forEach(Scratch.remove) }
         try await publish(1, to: roots)
         let manifest = try Manifest.describing(envelope: Fixtures.bundle(version: 1, key: key), key: key)
         try FileManager.default.removeItem(atPath: roots[1] + "/" + manifest.object)
