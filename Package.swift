@@ -124,6 +124,7 @@ let package = Package(
         .testTarget(
             name: "AllotReviewTests",
             dependencies: ["AllotTestSupport", "AllotCore", "AllotCompiler", "AllotReview"],
+            exclude: ["Golden"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -54,7 +54,7 @@ public struct Payload: @unchecked Sendable {
 
     /// The evaluator's per-layer and per-experiment records, built by `validate` once the payload
     /// has passed every check (see `EvaluationPlan`).
-    internal(set) var plan = EvaluationPlan.unbuilt
+    var plan = EvaluationPlan.unbuilt
 
     /// The whole payload.
     public var rawBytes: UnsafeRawBufferPointer { bytes }

@@ -115,15 +115,11 @@ extension EvaluationInput {
 }
 
 /// The buffers `setJSON` decodes member names and string values into, kept by the input between
-/// requests so their capacity is reused.
+/// requests so their capacity is reused. Empty until the first request (an empty array does not
+/// allocate, so swapping one in and out costs nothing).
 struct JSONScratch: Sendable {
     var key: [UInt8] = []
     var value: [UInt8] = []
-
-    init() {
-        key.reserveCapacity(32)
-        value.reserveCapacity(64)
-    }
 }
 
 extension RequestError {
