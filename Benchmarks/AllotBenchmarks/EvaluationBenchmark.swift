@@ -8,19 +8,8 @@ enum EvaluationBenchmark {
     /// twice under callgrind with different N and divide the difference
     /// (`Benchmarks/count-instructions.sh` does that). `answer-loop N` also writes each JSON answer.
     static func loop(count: Int, writeAnswers: Bool = false) throws {
-        let files = SyntheticProject.files(layers: 50, experimentsPerLayer: 20, targeting: TargetingSupport.available)
-        let compiled = try Compiler.compile(files: files, lock: AllocationLock(), version: 1, createdAt: 0).get()
-        let key = SigningKey.generate()
-        let bundle = try LoadedBundle.open(
-            envelope: try BundleEnvelope.seal(payload: compiled.payload, version: 1, createdAt: 0, key: key), trustedKeys: [key.publicKey])
-        var inputs: [EvaluationInput] = []
-        for i in 0..<256 {
-            var input = EvaluationInput(for: bundle)
-            try input.set(
-                units: ["user_id": "user-\(i * 7919)"],
-                attributes: ["country": ["US", "DE", "CA", "JP"][i % 4], "app_version": "5.\(i % 4).0", "platform": "ios"], bundle: bundle)
-            inputs.append(input)
-        }
+        let bundle = try syntheticBundle(targeting: TargetingSupport.available)
+        let inputs = try units(256, bundle: bundle)
         var outcomes: [Outcome] = []
         outcomes.reserveCapacity(64)
         var output: [UInt8] = []
@@ -38,23 +27,32 @@ enum EvaluationBenchmark {
         print(total)
     }
 
-    static func run(quick: Bool) throws {
-        let targeting = TargetingSupport.available
+    /// The benchmark's bundle: 50 layers of 20 experiments (a third targeted when targeting is
+    /// available), compiled, sealed and opened as a server would.
+    static func syntheticBundle(targeting: Bool) throws -> LoadedBundle {
         let files = SyntheticProject.files(layers: 50, experimentsPerLayer: 20, targeting: targeting)
         let compiled = try Compiler.compile(files: files, lock: AllocationLock(), version: 1, createdAt: 0).get()
         let key = SigningKey.generate()
         let envelope = try BundleEnvelope.seal(payload: compiled.payload, version: 1, createdAt: 0, key: key)
-        let bundle = try LoadedBundle.open(envelope: envelope, trustedKeys: [key.publicKey])
+        return try LoadedBundle.open(envelope: envelope, trustedKeys: [key.publicKey])
+    }
 
-        let unitCount = 4096
-        var inputs: [EvaluationInput] = []
-        for i in 0..<unitCount {
+    /// `count` distinct users with attributes that cycle through the targeted values.
+    static func units(_ count: Int, bundle: LoadedBundle) throws -> [EvaluationInput] {
+        try (0..<count).map { i in
             var input = EvaluationInput(for: bundle)
             try input.set(
                 units: ["user_id": "user-\(i * 7919)"],
                 attributes: ["country": ["US", "DE", "CA", "JP"][i % 4], "app_version": "5.\(i % 4).0", "platform": "ios"], bundle: bundle)
-            inputs.append(input)
+            return input
         }
+    }
+
+    static func run(quick: Bool) throws {
+        let targeting = TargetingSupport.available
+        let bundle = try syntheticBundle(targeting: targeting)
+        let unitCount = 4096
+        let inputs = try units(unitCount, bundle: bundle)
         var outcomes: [Outcome] = []
         outcomes.reserveCapacity(64)
         var output: [UInt8] = []
