@@ -24,8 +24,8 @@ public struct DiffReport: Encodable, Sendable {
 
     /// A value before and after; nil where a side does not have it.
     public struct Change<Value: Encodable & Sendable & Equatable>: Encodable, Sendable, Equatable {
-        public var old: Value?
-        public var new: Value?
+        @ExplicitNull public var old: Value?
+        @ExplicitNull public var new: Value?
 
         public init(_ old: Value?, _ new: Value?) {
             self.old = old
@@ -34,13 +34,6 @@ public struct DiffReport: Encodable, Sendable {
 
         public var changed: Bool { old != new }
 
-        public func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(old, forKey: .old)
-            try container.encode(new, forKey: .new)
-        }
-
-        enum CodingKeys: String, CodingKey { case old, new }
     }
 
     public struct Side: Encodable, Sendable {
@@ -49,19 +42,10 @@ public struct DiffReport: Encodable, Sendable {
         /// `bundle`, `directory` or `revision`.
         public var kind: String
         /// The commit a revision resolved to.
-        public var commit: String?
+        @ExplicitNull public var commit: String?
         /// The bundle version (bundles only).
-        public var version: UInt64?
+        @ExplicitNull public var version: UInt64?
 
-        public func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(label, forKey: .label)
-            try container.encode(kind, forKey: .kind)
-            try container.encode(commit, forKey: .commit)
-            try container.encode(version, forKey: .version)
-        }
-
-        enum CodingKeys: String, CodingKey { case label, kind, commit, version }
     }
 
     public struct Summary: Encodable, Sendable {
@@ -108,33 +92,6 @@ public struct DiffReport: Encodable, Sendable {
         public var reassigns: Bool
         public var acknowledged: Bool
 
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(name, forKey: .name)
-            try c.encode(change, forKey: .change)
-            try c.encode(layer, forKey: .layer)
-            try c.encode(unitType, forKey: .unitType)
-            try c.encode(status, forKey: .status)
-            try c.encode(traffic, forKey: .traffic)
-            try c.encode(targeting, forKey: .targeting)
-            try c.encode(segments, forKey: .segments)
-            try c.encode(start, forKey: .start)
-            try c.encode(stop, forKey: .stop)
-            try c.encode(freshStart, forKey: .freshStart)
-            try c.encode(owner, forKey: .owner)
-            try c.encode(variants, forKey: .variants)
-            try c.encode(overrides, forKey: .overrides)
-            try c.encode(dormant, forKey: .dormant)
-            try c.encode(impact, forKey: .impact)
-            try c.encode(conditional, forKey: .conditional)
-            try c.encode(reassigns, forKey: .reassigns)
-            try c.encode(acknowledged, forKey: .acknowledged)
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case name, change, layer, unitType, status, traffic, targeting, segments, start, stop, freshStart, owner, variants, overrides
-            case dormant, impact, conditional, reassigns, acknowledged
-        }
     }
 
     public struct Impact: Encodable, Sendable {
@@ -192,21 +149,10 @@ public struct DiffReport: Encodable, Sendable {
         public var defaultValue: Change<String>
         /// Share of the unit type's units whose answer changes; null when not comparable (added,
         /// removed, or moved to a layer of another unit type).
-        public var answerChanged: Double?
+        @ExplicitNull public var answerChanged: Double?
         /// Whether the share assumes units match the targeting of the experiments involved.
         public var conditional: Bool
 
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(name, forKey: .name)
-            try c.encode(change, forKey: .change)
-            try c.encode(layer, forKey: .layer)
-            try c.encode(unitType, forKey: .unitType)
-            try c.encode(type, forKey: .type)
-            try c.encode(defaultValue, forKey: .defaultValue)
-            try c.encode(answerChanged, forKey: .answerChanged)
-            try c.encode(conditional, forKey: .conditional)
-        }
 
         enum CodingKeys: String, CodingKey {
             case name, change, layer, unitType, type, defaultValue = "default", answerChanged, conditional
@@ -235,22 +181,9 @@ public struct DiffReport: Encodable, Sendable {
         public var saltChanged: Bool
         public var layers: Change<[String]>
         /// Share of the unit type that enters the holdout / leaves it.
-        public var newlyHeldOut: Double?
-        public var released: Double?
+        @ExplicitNull public var newlyHeldOut: Double?
+        @ExplicitNull public var released: Double?
 
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(name, forKey: .name)
-            try c.encode(change, forKey: .change)
-            try c.encode(unitType, forKey: .unitType)
-            try c.encode(share, forKey: .share)
-            try c.encode(saltChanged, forKey: .saltChanged)
-            try c.encode(layers, forKey: .layers)
-            try c.encode(newlyHeldOut, forKey: .newlyHeldOut)
-            try c.encode(released, forKey: .released)
-        }
-
-        enum CodingKeys: String, CodingKey { case name, change, unitType, share, saltChanged, layers, newlyHeldOut, released }
     }
 
     public struct SegmentDiff: Encodable, Sendable {
