@@ -58,6 +58,8 @@ ONE_WAY_MS = {
 LOCAL_MS = 1
 # CI (the publisher) runs in this region.
 PUBLISHER_REGION = "us-east-1"
+# What operators query: checked against what the servers export at the end of the drill.
+OPERATIONS_FILES = ["ops/prometheus/allot-alerts.yml", "ops/grafana/allot-dashboard.json"]
 
 PROFILES = {
     # The recorded drill: docs/drill.md.
@@ -1384,6 +1386,26 @@ class Drill:
                    totals["failed"] == 0 and totals["ok"] > 0)
         still = [s.name for s in self.servers if not s.child.running()]
         self.check("whole drill: no server died", not still, ", ".join(still))
+        if not self.args.only:
+            await self.check_operational_metrics()
+
+    async def check_operational_metrics(self):
+        """Every metric the alert rules and the dashboard query is one the servers export. After
+        the failure phases every kind of series exists on some server (failure counters are born
+        at their first failure), so a renamed metric shows up here, not as a silent alert."""
+        exported = set()
+        for server in self.servers:
+            if server.child.running():
+                exported.update(name for name, _, _ in await server.metrics())
+        referenced = {}
+        for relative in OPERATIONS_FILES:
+            with open(os.path.join(REPOSITORY, relative)) as handle:
+                for name in re.findall(r"\ballot_[a-z_]+\b", handle.read()):
+                    referenced.setdefault(name, relative)
+        missing = sorted("%s (%s)" % (name, where) for name, where in referenced.items() if name not in exported)
+        self.results["operational_metrics"] = {"referenced": sorted(referenced), "missing": missing}
+        self.check("whole drill: every metric the alert rules and the dashboard use is exported by the servers",
+                   referenced and not missing, "%d referenced%s" % (len(referenced), (", missing " + ", ".join(missing)) if missing else ""))
 
     async def shutdown(self):
         if self.checker is not None and not self.checker.stopped:
