@@ -161,26 +161,23 @@ class Child:
     def running(self):
         return self.process.poll() is None
 
-    def rss_kib(self):
+    def status_kib(self, field):
+        """A size field of /proc/PID/status (`VmRSS`, `VmHWM`) in KiB, or None once the process is gone."""
         try:
             with open("/proc/%d/status" % self.pid) as handle:
                 for line in handle:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith(field + ":"):
                         return int(line.split()[1])
         except OSError:
             return None
         return None
 
+    def rss_kib(self):
+        return self.status_kib("VmRSS")
+
     def peak_rss_kib(self):
         """VmHWM: the most resident memory the process has had."""
-        try:
-            with open("/proc/%d/status" % self.pid) as handle:
-                for line in handle:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1])
-        except OSError:
-            return None
-        return None
+        return self.status_kib("VmHWM")
 
     def open_fds(self):
         try:
