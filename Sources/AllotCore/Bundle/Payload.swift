@@ -56,8 +56,6 @@ public struct Payload: @unchecked Sendable {
     /// has passed every check (see `EvaluationPlan`).
     var plan = EvaluationPlan.unbuilt
 
-    /// The whole payload.
-    public var rawBytes: UnsafeRawBufferPointer { bytes }
 
     // MARK: Primitive reads
 
@@ -92,6 +90,10 @@ public struct Payload: @unchecked Sendable {
     @inline(__always) func layerRecord(_ i: Int) -> Int { layers &+ i &* PayloadFormat.LayerRecord.length }
     @inline(__always) func experimentRecord(_ i: Int) -> Int { experiments &+ i &* PayloadFormat.ExperimentRecord.length }
     @inline(__always) func variantRecord(_ i: Int) -> Int { variants &+ i &* PayloadFormat.VariantRecord.length }
+    /// The record of variant `variant` (its index within the experiment) of the experiment whose record is at `experimentRecord`.
+    @inline(__always) func variantRecord(experimentRecord e: Int, variant: Int32) -> Int {
+        variantRecord(int(e &+ PayloadFormat.ExperimentRecord.firstVariant) &+ Int(variant))
+    }
     @inline(__always) func parameterValueRecord(_ i: Int) -> Int { parameterValues &+ i &* PayloadFormat.ParameterValueRecord.length }
     @inline(__always) func variantRunRecord(_ i: Int) -> Int { variantRuns &+ i &* PayloadFormat.VariantRunRecord.length }
     @inline(__always) func parameterRecord(_ i: Int) -> Int { parameters &+ i &* PayloadFormat.ParameterRecord.length }

@@ -26,9 +26,9 @@ extension LoadedBundle {
             let e = p.experimentRecord(Int(outcome.experiment))
             length &+= AnswerText.entryFixedLength &+ p.int(e &+ PayloadFormat.ExperimentRecord.name &+ 4)
             length &+= p.int(p.layerRecord(Int(outcome.layer)) &+ PayloadFormat.LayerRecord.name &+ 4)
-            length &+= AnswerText.reason(outcome.reason).utf8CodeUnitCount
+            length &+= outcome.reason.jsonName.utf8CodeUnitCount
             if outcome.variant >= 0 {
-                length &+= 2 &+ p.int(variantRecord(e, outcome.variant) &+ PayloadFormat.VariantRecord.name &+ 4)
+                length &+= 2 &+ p.int(p.variantRecord(experimentRecord: e, variant: outcome.variant) &+ PayloadFormat.VariantRecord.name &+ 4)
             } else {
                 length &+= AnswerText.null.utf8CodeUnitCount
             }
@@ -55,7 +55,6 @@ extension LoadedBundle {
     public func writeAnswer(_ outcomes: [Outcome], to buffer: UnsafeMutableRawBufferPointer) -> Int? {
         let length = answerLength(outcomes)
         guard length <= buffer.count else { return nil }
-        guard length > 0 else { return 0 }
         writeAnswer(outcomes, at: buffer.baseAddress!)
         return length
     }
@@ -91,7 +90,7 @@ extension LoadedBundle {
             out.write(AnswerText.variantKey)
             if outcome.variant >= 0 {
                 out.write(byte: UInt8(ascii: "\""))
-                out.write(p.stringBytes(at: variantRecord(e, outcome.variant) &+ PayloadFormat.VariantRecord.name))
+                out.write(p.stringBytes(at: p.variantRecord(experimentRecord: e, variant: outcome.variant) &+ PayloadFormat.VariantRecord.name))
                 out.write(byte: UInt8(ascii: "\""))
             } else {
                 out.write(AnswerText.null)
@@ -99,7 +98,7 @@ extension LoadedBundle {
             out.write(AnswerText.layerKey)
             out.write(p.stringBytes(at: p.layerRecord(Int(outcome.layer)) &+ PayloadFormat.LayerRecord.name))
             out.write(AnswerText.reasonKey)
-            out.write(AnswerText.reason(outcome.reason))
+            out.write(outcome.reason.jsonName)
             out.write(AnswerText.entryClose)
         }
         out.write(AnswerText.paramsOpen)
@@ -133,18 +132,12 @@ extension LoadedBundle {
                 while next < outcomes.count, Int(outcomes[next].layer) < layer { next &+= 1 }
                 if next < outcomes.count, Int(outcomes[next].layer) == layer, outcomes[next].reason.isEnrolled, outcomes[next].variant >= 0 {
                     let outcome = outcomes[next]
-                    let v = variantRecord(p.experimentRecord(Int(outcome.experiment)), outcome.variant)
+                    let v = p.variantRecord(experimentRecord: p.experimentRecord(Int(outcome.experiment)), variant: outcome.variant)
                     fragment = p.jsonBytes(at: v &+ PayloadFormat.VariantRecord.paramsFragment)
                 }
                 if fragment.count > 0 { body(fragment) }
             }
         }
-    }
-
-    /// The payload offset of variant `variant` of the experiment whose record is at `e`.
-    @inline(__always)
-    private func variantRecord(_ e: Int, _ variant: Int32) -> Int {
-        payload.variantRecord(payload.int(e &+ PayloadFormat.ExperimentRecord.firstVariant) &+ Int(variant))
     }
 }
 
@@ -163,20 +156,6 @@ private enum AnswerText {
     /// quote, the keys and the closing quote and brace.
     static var entryFixedLength: Int {
         1 + variantKey.utf8CodeUnitCount + layerKey.utf8CodeUnitCount + reasonKey.utf8CodeUnitCount + entryClose.utf8CodeUnitCount
-    }
-
-    /// A reason's name (`Reason.name`).
-    static func reason(_ reason: Reason) -> StaticString {
-        switch reason {
-        case .split: return "split"
-        case .override: return "override"
-        case .targetingMiss: return "targeting_miss"
-        case .notEnrolled: return "not_enrolled"
-        case .holdout: return "holdout"
-        case .paused: return "paused"
-        case .concluded: return "concluded"
-        case .scheduled: return "scheduled"
-        }
     }
 }
 

@@ -25,7 +25,7 @@ extension LoadedBundle {
         let e = p.experimentRecord(Int(outcome.experiment))
         var variant: String? = nil
         if outcome.variant >= 0 {
-            variant = p.string(at: p.variantRecord(p.int(e + PayloadFormat.ExperimentRecord.firstVariant) + Int(outcome.variant)) + PayloadFormat.VariantRecord.name)
+            variant = p.string(at: p.variantRecord(experimentRecord: e, variant: outcome.variant) + PayloadFormat.VariantRecord.name)
         }
         return Assignment(
             experiment: p.string(at: e + PayloadFormat.ExperimentRecord.name),

@@ -23,7 +23,7 @@ extension LoadedBundle {
         }
         let written = outcomes.withUnsafeMutableBufferPointer { buffer in
             let destination = buffer.baseAddress!
-            return withRequest(input) { request, state in
+            return withRequest(input, holdouts: ~0) { request, state in
                 // Layers in blocks of `layerBlock`, in two passes: first every layer's bucket
                 // owner, then the decisions. The first pass has no branches on the data, so the
                 // hashes and bucket-table loads of many layers are in flight together; done layer
@@ -56,15 +56,20 @@ extension LoadedBundle {
     /// Evaluates a single layer (for one flag), without the cost of the others.
     public func evaluate(_ input: borrowing EvaluationInput, now: Int64, layer: Int) -> Outcome? {
         guard layer >= 0, layer < payload.layerCount else { return nil }
-        return withRequest(input) { request, state in
-            evaluateLayer(layer, request, &state, now)
+        // Only the holdouts that cover this layer can change its outcome.
+        let l = payload.plan.layers + layer &* EvaluationPlan.recordLength
+        let holdouts = UInt64(l.load(fromByteOffset: EvaluationPlan.Layer.holdoutMask, as: UInt32.self))
+        return withRequest(input, holdouts: holdouts) { request, state in
+            decide(layer, owner: owner(layer, request, &state.key), request, &state, now)
         }
     }
 
     /// Runs `body` with the request's arrays as pointers, a stack buffer for hash keys and the
-    /// unit's holdout membership computed.
+    /// unit's membership in the holdouts of the `holdouts` bit set computed.
     @inline(__always)
-    private func withRequest<R>(_ input: borrowing EvaluationInput, _ body: (RequestView, inout EvaluationState) -> R) -> R {
+    private func withRequest<R>(
+        _ input: borrowing EvaluationInput, holdouts: UInt64, _ body: (RequestView, inout EvaluationState) -> R
+    ) -> R {
         withUnsafeTemporaryAllocation(byteCount: BucketKeyBuffer.capacity, alignment: 16) { scratch in
             input.arena.withUnsafeBytes { arena in
                 input.units.withUnsafeBufferPointer { units in
@@ -72,7 +77,7 @@ extension LoadedBundle {
                         input.listItems.withUnsafeBufferPointer { listItems in
                             let request = RequestView(arena: arena, units: units, values: values, listItems: listItems)
                             var key = BucketKeyBuffer(scratch: scratch.baseAddress!)
-                            let holdoutHits = holdoutMembership(request, &key)
+                            let holdoutHits = holdoutMembership(request, holdouts, &key)
                             var state = EvaluationState(key: key, holdoutHits: holdoutHits)
                             return body(request, &state)
                         }
@@ -82,12 +87,13 @@ extension LoadedBundle {
         }
     }
 
-    /// Bit i set when the unit falls into holdout i.
-    private func holdoutMembership(_ request: RequestView, _ key: inout BucketKeyBuffer) -> UInt64 {
+    /// Bit i set when the unit falls into holdout i; only the holdouts whose bit is set in
+    /// `holdouts` are hashed (the others stay 0).
+    private func holdoutMembership(_ request: RequestView, _ holdouts: UInt64, _ key: inout BucketKeyBuffer) -> UInt64 {
         let p = payload
         guard p.holdoutCount > 0 else { return 0 }
         var hits: UInt64 = 0
-        for h in 0..<p.holdoutCount {
+        for h in 0..<p.holdoutCount where holdouts & (1 << UInt64(h)) != 0 {
             let record = p.holdoutRecord(h)
             let unitType = p.int(record &+ PayloadFormat.HoldoutRecord.unitType)
             let unit = request.unit(unitType)
@@ -103,12 +109,6 @@ extension LoadedBundle {
 
     /// Layers whose owners are resolved before their decisions are made.
     static var layerBlock: Int { 64 }
-
-    /// One layer, from its plan record (for single-layer evaluation).
-    @inline(__always)
-    private func evaluateLayer(_ layer: Int, _ request: RequestView, _ state: inout EvaluationState, _ now: Int64) -> Outcome? {
-        decide(layer, owner: owner(layer, request, &state.key), request, &state, now)
-    }
 
     /// The layer's bucket owner for the unit (0: a free bucket), or -1 when the request has no id
     /// of the layer's unit type. Reads the layer's plan record and bucket table; leaves the id
@@ -456,11 +456,7 @@ extension LoadedBundle {
     /// the bytes, inline for short strings.
     @inline(__always)
     private func equalsConstant(_ value: UnsafeRawBufferPointer, _ code: UnsafeRawBufferPointer, _ at: Int) -> Bool {
-        let count = Int(code.le32(at &+ 4))
-        guard count == value.count else { return false }
-        guard count > 0 else { return true }
-        let p = payload
-        return sameBytes(value.baseAddress!, p.base + (p.strings &+ Int(code.le32(at))), count)
+        bytesEqual(value, constantString(code, at))
     }
 
     @inline(__always)

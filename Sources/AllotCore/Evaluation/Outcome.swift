@@ -18,7 +18,10 @@ public enum Reason: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case scheduled = 7
 
     /// The name in JSON answers.
-    public var name: String {
+    public var name: String { jsonName.description }
+
+    /// The name in JSON answers, as static text the answer writer copies.
+    var jsonName: StaticString {
         switch self {
         case .split: return "split"
         case .override: return "override"

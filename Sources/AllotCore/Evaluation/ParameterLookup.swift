@@ -20,9 +20,9 @@ extension LoadedBundle {
     public func withParameterValue<R>(_ index: Int, outcome: Outcome?, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         let p = payload
         let record = p.parameterRecord(index)
-        if let outcome, outcome.reason.isEnrolled, outcome.variant >= 0, Int(outcome.layer) == parameterLayer(index) {
+        if let outcome, outcome.reason.isEnrolled, outcome.variant >= 0, Int(outcome.layer) == p.int(record + PayloadFormat.ParameterRecord.layer) {
             let e = p.experimentRecord(Int(outcome.experiment))
-            let v = p.variantRecord(p.int(e + PayloadFormat.ExperimentRecord.firstVariant) + Int(outcome.variant))
+            let v = p.variantRecord(experimentRecord: e, variant: outcome.variant)
             let value = p.parameterValueRecord(
                 p.int(v + PayloadFormat.VariantRecord.firstParameterValue) + p.int(record + PayloadFormat.ParameterRecord.indexInLayer))
             return body(p.jsonBytes(at: value + PayloadFormat.ParameterValueRecord.value))

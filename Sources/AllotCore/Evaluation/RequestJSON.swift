@@ -71,7 +71,10 @@ extension EvaluationInput {
         } while try scanner.nextMember()
     }
 
-    private mutating func readAttribute(_ scanner: inout JSONScanner, _ value: inout [UInt8], index: Int, type: AttributeType) throws {
+    /// Reads the value of attribute `index` of declared `type`: a JSON string (the text form
+    /// every type has), number, boolean or array of strings; decodes strings through `value`.
+    /// Throws `RequestError` for a value of the wrong type, `JSONScanner.Failure` for bad JSON.
+    package mutating func readAttribute(_ scanner: inout JSONScanner, _ value: inout [UInt8], index: Int, type: AttributeType) throws {
         let first = scanner.peek()
         if first == UInt8(ascii: "\"") {
             // Every type has a text form (as in query strings); a string attribute is just that.
@@ -125,7 +128,7 @@ struct JSONScratch: Sendable {
 extension RequestError {
     /// A request error from whatever reading a JSON request threw: request errors as they are,
     /// syntax errors as `malformed_json` with the byte offset.
-    init(json error: any Error) {
+    package init(json error: any Error) {
         switch error {
         case let error as RequestError: self = error
         case let failure as JSONScanner.Failure: self.init(.malformedJSON, failure.message)

@@ -28,22 +28,21 @@ public enum XXH3 {
     @usableFromInline
     static func hashOver128(_ input: UnsafeRawBufferPointer, seed: UInt64) -> UInt64 {
         let length = input.count
-        return withDefaultSecret { secret in
-            switch length {
-            case 129...midSizeMax:
-                return hash129to240(input, secret, seed)
-            default:
-                if seed == 0 {
-                    return hashLong(input, secret)
+        let secret = defaultSecretStorage
+        switch length {
+        case 129...midSizeMax:
+            return hash129to240(input, secret, seed)
+        default:
+            if seed == 0 {
+                return hashLong(input, secret)
+            }
+            return withUnsafeTemporaryAllocation(byteCount: secretSize, alignment: 8) { custom in
+                for i in 0..<(secretSize / 16) {
+                    custom.storeBytes(of: (secret.le64(16 * i) &+ seed).littleEndian, toByteOffset: 16 * i, as: UInt64.self)
+                    custom.storeBytes(
+                        of: (secret.le64(16 * i + 8) &- seed).littleEndian, toByteOffset: 16 * i + 8, as: UInt64.self)
                 }
-                return withUnsafeTemporaryAllocation(byteCount: secretSize, alignment: 8) { custom in
-                    for i in 0..<(secretSize / 16) {
-                        custom.storeBytes(of: (secret.le64(16 * i) &+ seed).littleEndian, toByteOffset: 16 * i, as: UInt64.self)
-                        custom.storeBytes(
-                            of: (secret.le64(16 * i + 8) &- seed).littleEndian, toByteOffset: 16 * i + 8, as: UInt64.self)
-                    }
-                    return hashLong(input, UnsafeRawBufferPointer(custom))
-                }
+                return hashLong(input, UnsafeRawBufferPointer(custom))
             }
         }
     }
@@ -90,11 +89,6 @@ public enum XXH3 {
         storage.copyBytes(from: defaultSecret)
         return UnsafeRawBufferPointer(storage)
     }()
-
-    @inline(__always)
-    private static func withDefaultSecret<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
-        body(defaultSecretStorage)
-    }
 
     // MARK: Mixing
 

@@ -94,48 +94,13 @@ extension EdgeHandler {
         }
         if scanner.consumeLiteral("null") { return }
         seen[unitCount + attribute] = true
-        let type = bundle.attributeType(attribute)
-        let first = scanner.peek()
-        if first == UInt8(ascii: "\"") {
-            // Every type has a text form (as in query strings).
-            valueScratch.removeAll(keepingCapacity: true)
-            try scanner.readString(into: &valueScratch)
-            let result = valueScratch.withUnsafeBytes { bytes in
-                Result { () throws(RequestError) in try input!.setAttribute(attribute, text: bytes, type: type) }
-            }
-            if case .failure(let error) = result {
-                throw invalid("attribute '\(keyName)': \(error.message)")
-            }
-            return
-        }
-        switch type {
-        case .number:
-            guard let first, first == UInt8(ascii: "-") || JSONScanner.isDigit(first) else {
-                throw invalid("attribute '\(keyName)' must be a number")
-            }
-            input!.setNumber(attribute, try scanner.readNumber())
-        case .bool:
-            if scanner.consumeLiteral("true") {
-                input!.setBool(attribute, true)
-            } else if scanner.consumeLiteral("false") {
-                input!.setBool(attribute, false)
-            } else {
-                throw invalid("attribute '\(keyName)' must be true or false")
-            }
-        case .stringList:
-            guard first == UInt8(ascii: "[") else { throw invalid("attribute '\(keyName)' must be an array of strings") }
-            input!.setEmptyList(attribute)
-            guard try scanner.beginArray() else { return }
-            repeat {
-                guard scanner.peek() == UInt8(ascii: "\"") else { throw invalid("attribute '\(keyName)' must be an array of strings") }
-                valueScratch.removeAll(keepingCapacity: true)
-                try scanner.readString(into: &valueScratch)
-                valueScratch.withUnsafeBytes { input!.appendListElement(attribute, $0) }
-            } while try scanner.nextElement()
-        case .string:
-            throw invalid("attribute '\(keyName)' must be a string")
-        case .semver:
-            throw invalid("attribute '\(keyName)' must be a version string such as \"5.2.0\"")
+        // The native API's reader: JSON values or their text forms, typed by the declaration.
+        do {
+            try input!.readAttribute(&scanner, &valueScratch, index: attribute, type: bundle.attributeType(attribute))
+        } catch let failure as JSONScanner.Failure {
+            throw failure
+        } catch {
+            throw invalid("attribute '\(keyName)': \(RequestError(json: error).message)")
         }
     }
 
