@@ -77,8 +77,7 @@ public final class EdgeServer: Sendable {
             sources: sources,
             cache: BundleCache(
                 directory: configuration.cacheDirectory, trustedKeys: configuration.trustedKeys, limits: configuration.limits),
-            slot: slot, metrics: bundleMetrics, configuration: configuration.poller, trustedKeys: configuration.trustedKeys,
-            limits: configuration.limits, logger: pollLogger)
+            slot: slot, metrics: bundleMetrics, configuration: configuration.poller, logger: pollLogger)
         let shared = EdgeShared(slot: slot, bundleMetrics: bundleMetrics, maxBatchRequests: configuration.maxBatchRequests)
         var httpLogger = logger
         httpLogger[metadataKey: "component"] = "http"

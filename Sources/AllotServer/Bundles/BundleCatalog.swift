@@ -16,9 +16,8 @@ struct BundleCatalog: Sendable {
     let variantNames: [[UInt8]]
     /// Parameter indices in name order: the order of the OFREP bulk answer.
     let parametersByName: [Int]
-    /// Per parameter (by index): its name, type and layer.
+    /// Per parameter (by index): its name and layer.
     let parameterNames: [[UInt8]]
-    let parameterTypes: [ParameterType]
     let parameterLayers: [Int]
     /// Per parameter: its position among its layer's parameters.
     let parameterIndexInLayer: [Int]
@@ -47,7 +46,6 @@ struct BundleCatalog: Sendable {
         variantNames = variants
         parametersByName = bundle.parametersByName
         parameterNames = contents.parameters.map { JSONText.escaped($0.name) }
-        parameterTypes = contents.parameters.map(\.type)
         parameterLayers = contents.parameters.map(\.layer)
         var indexInLayer = Array(repeating: 0, count: contents.parameters.count)
         for layer in contents.layers {

@@ -1,5 +1,3 @@
-import Synchronization
-
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -46,7 +44,6 @@ public final class BundleMetrics: Sendable {
     let ready: Gauge
     let swaps: Counter
     let lastSuccess: Gauge
-    private let labelled = Mutex<[String: Counter]>([:])
 
     public init(registry: MetricsRegistry) {
         self.registry = registry
@@ -75,17 +72,13 @@ public final class BundleMetrics: Sendable {
 
     func recordFetchFailure(store: String, reason: String) {
         registry.shared.increment(
-            counter(
+            registry.counter(
                 "allot_bundle_fetch_failures_total", help: "Failed reads of a store (manifest or bundle), by store and reason.",
                 labels: [("store", store), ("reason", reason)]))
     }
 
     func recordVerifyFailure(store: String, reason: String) {
-        registry.shared.increment(
-            counter(
-                "allot_bundle_verify_failures_total",
-                help: "Manifests and bundles refused (signature, hash, size, version, payload...), by store and reason.",
-                labels: [("store", store), ("reason", reason)]))
+        registry.shared.increment(verifyFailureCounter(store: store, reason: reason))
     }
 
     func recordCacheLoad(_ result: String) {
@@ -113,35 +106,29 @@ public final class BundleMetrics: Sendable {
 
     /// The number of verification failures of `store` with `reason` so far.
     public func verifyFailures(store: String, reason: String) -> UInt64 {
-        registry.value(
-            of: counter(
-                "allot_bundle_verify_failures_total",
-                help: "Manifests and bundles refused (signature, hash, size, version, payload...), by store and reason.",
-                labels: [("store", store), ("reason", reason)]))
+        registry.value(of: verifyFailureCounter(store: store, reason: reason))
     }
 
     /// The number of swaps so far.
     public var swapCount: UInt64 { registry.value(of: swaps) }
 
+    private func verifyFailureCounter(store: String, reason: String) -> Counter {
+        registry.counter(
+            "allot_bundle_verify_failures_total",
+            help: "Manifests and bundles refused (signature, hash, size, version, payload...), by store and reason.",
+            labels: [("store", store), ("reason", reason)])
+    }
+
     private func pollCounter(store: String, _ result: PollResult) -> Counter {
-        counter(
+        registry.counter(
             "allot_bundle_polls_total", help: "Manifest polls, by store and result.",
             labels: [("store", store), ("result", result.rawValue)])
     }
 
     private func cacheLoadCounter(_ result: String) -> Counter {
-        counter(
+        registry.counter(
             "allot_bundle_cache_loads_total", help: "Attempts to serve the cached last-known-good bundle at start, by result.",
             labels: [("result", result)])
-    }
-
-    /// The counter, registered on first use (label values come from a small set of reasons).
-    private func counter(_ name: String, help: String, labels: [(String, String)]) -> Counter {
-        let key = name + "\u{0}" + labels.map { $0.0 + "=" + $0.1 }.joined(separator: "\u{0}")
-        if let existing = labelled.withLock({ $0[key] }) { return existing }
-        let made = registry.counter(name, help: help, labels: labels)
-        labelled.withLock { $0[key] = made }
-        return made
     }
 
     static func now() -> Int64 {

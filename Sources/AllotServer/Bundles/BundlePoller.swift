@@ -55,8 +55,6 @@ public final class BundlePoller: Service, Sendable {
     public let slot: BundleSlot
     public let metrics: BundleMetrics
     public let configuration: Configuration
-    let trustedKeys: [PublicKey]
-    let limits: BundleLimits
     let logger: Logger
 
     struct State {
@@ -69,15 +67,13 @@ public final class BundlePoller: Service, Sendable {
 
     public init(
         sources: [Source], cache: BundleCache, slot: BundleSlot, metrics: BundleMetrics, configuration: Configuration,
-        trustedKeys: [PublicKey], limits: BundleLimits = .default, logger: Logger
+        logger: Logger
     ) {
         self.sources = sources
         self.cache = cache
         self.slot = slot
         self.metrics = metrics
         self.configuration = configuration
-        self.trustedKeys = trustedKeys
-        self.limits = limits
         self.logger = logger
         self.state = Mutex(State(etags: Array(repeating: nil, count: sources.count)))
         for source in sources { metrics.register(store: source.label) }
@@ -126,7 +122,7 @@ public final class BundlePoller: Service, Sendable {
         let served = ServedBundle(
             bundle: entry.bundle, envelopeHash: entry.envelopeHash, source: "cache", installedAt: BundleMetrics.now(),
             targetingKeyUnit: configuration.targetingKeyUnit)
-        guard swapIn(served, onlyIfNewer: true) else { return slot.current() }
+        guard swapIn(served) else { return slot.current() }
         metrics.recordCacheLoad("loaded")
         logger.notice(
             "serving the cached bundle",
@@ -200,7 +196,7 @@ public final class BundlePoller: Service, Sendable {
             return false
         }
         guard let served = install(fetched, source: source) else { return false }
-        if swapIn(served, onlyIfNewer: true) {
+        if swapIn(served) {
             remember(newTag, at: index)
             metrics.recordPoll(store: source.label, .updated)
         } else {
@@ -222,7 +218,7 @@ public final class BundlePoller: Service, Sendable {
                 metadata: ["cache": "\(cache.directory)", "error": "\(error.message)", "version": "\(fetched.header.version)"])
             metrics.recordVerifyFailure(store: "cache", reason: "cache_write_failed")
             do {
-                bundle = try LoadedBundle.open(envelope: fetched.bytes, trustedKeys: trustedKeys, limits: limits)
+                bundle = try LoadedBundle.open(envelope: fetched.bytes, trustedKeys: cache.trustedKeys, limits: cache.limits)
             } catch {
                 rejected(source: source, reason: error.code.rawValue, message: error.message, version: fetched.header.version)
                 return nil
@@ -237,8 +233,8 @@ public final class BundlePoller: Service, Sendable {
     }
 
     /// Swaps `served` in (unless something at least as new is served already). Returns whether it did.
-    private func swapIn(_ served: ServedBundle, onlyIfNewer: Bool) -> Bool {
-        if onlyIfNewer, let current = slot.current(), current.version >= served.version { return false }
+    private func swapIn(_ served: ServedBundle) -> Bool {
+        if let current = slot.current(), current.version >= served.version { return false }
         let previous = slot.install(served)
         metrics.recordSwap(to: served)
         logger.notice(

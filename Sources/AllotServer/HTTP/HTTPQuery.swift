@@ -2,9 +2,10 @@
 /// split on the first `=`, `%XX` escapes and `+` as space.
 public enum HTTPQuery {
     /// Appends the decoded form of `encoded` to `output`. Returns false (output partially
-    /// written) when a `%` is not followed by two hex digits.
+    /// written) when a `%` is not followed by two hex digits. `plusAsSpace: false` decodes a
+    /// path segment, where `+` is itself.
     @discardableResult
-    public static func decode(_ encoded: UnsafeRawBufferPointer, into output: inout [UInt8]) -> Bool {
+    public static func decode(_ encoded: UnsafeRawBufferPointer, into output: inout [UInt8], plusAsSpace: Bool = true) -> Bool {
         var i = 0
         let count = encoded.count
         while i < count {
@@ -14,7 +15,7 @@ public enum HTTPQuery {
                 output.append(high << 4 | low)
                 i += 3
             } else {
-                output.append(byte == UInt8(ascii: "+") ? 0x20 : byte)
+                output.append(plusAsSpace && byte == UInt8(ascii: "+") ? 0x20 : byte)
                 i += 1
             }
         }

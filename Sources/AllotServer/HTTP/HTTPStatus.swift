@@ -92,10 +92,4 @@ enum StatusLines {
     static let table: [[UInt8]] = (0..<600).map { code in
         Array("HTTP/1.1 \(code) \(HTTPStatus(code).reasonPhrase)\r\n".utf8)
     }
-
-    @inline(__always)
-    static func line(_ status: HTTPStatus) -> [UInt8] {
-        let code = (200...599).contains(status.code) ? status.code : 500
-        return table[code]
-    }
 }

@@ -63,8 +63,6 @@ struct RequestHead {
     var chunked = false
     var keepAlive = true
     var expectContinue = false
-    /// Bytes from the head's first byte through the blank line.
-    var length = 0
 }
 
 /// Strict HTTP/1.1 head parsing (RFC 9112) over bytes that already hold the complete head.
@@ -115,7 +113,6 @@ enum RequestHeadParser {
         _ p: UnsafePointer<UInt8>, length: Int, fields: UnsafeMutablePointer<HeaderField>, maxFields: Int
     ) -> Result<RequestHead, ProtocolError> {
         var head = RequestHead()
-        head.length = length
         let tokens = tokenTable
         return tokens.withUnsafeBufferPointer { token -> Result<RequestHead, ProtocolError> in
             // Request line: method SP target SP version CRLF.

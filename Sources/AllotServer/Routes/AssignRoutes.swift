@@ -93,11 +93,7 @@ extension EdgeHandler {
                         bundle.evaluate(input!, now: now, into: &outcomes)
                         bundle.writeAnswer(outcomes, into: &response.body)
                     } catch {
-                        JSONText.append(#"{"error":{"code":"#, to: &response.body)
-                        JSONText.appendString(error.code.rawValue, to: &response.body)
-                        JSONText.append(#","message":"#, to: &response.body)
-                        JSONText.appendString(error.message, to: &response.body)
-                        JSONText.append("}}", to: &response.body)
+                        ErrorBody.write(code: error.code.rawValue.utf8, message: error.message.utf8, into: &response.body)
                     }
                 } while try scanner.nextElement()
             } while try scanner.nextMember()

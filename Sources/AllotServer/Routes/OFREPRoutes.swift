@@ -36,7 +36,7 @@ extension EdgeHandler {
         guard request.method == .post else { return ofrepMethodNotAllowed(&response) }
         let encodedKey = UnsafeRawBufferPointer(rebasing: path[(prefix.utf8CodeUnitCount + 1)...])
         scratch.removeAll(keepingCapacity: true)
-        guard Self.decodePathSegment(encodedKey, into: &scratch) else {
+        guard HTTPQuery.decode(encodedKey, into: &scratch, plusAsSpace: false) else {
             return ofrepFailure(&response, .badRequest, key: encodedKey, code: "PARSE_ERROR", "the flag key has a malformed percent escape")
         }
         evaluateOne(request, key: scratch, &response)
@@ -212,26 +212,6 @@ extension EdgeHandler {
     }
 
     private func text(_ bytes: UnsafeRawBufferPointer) -> String { String(decoding: bytes, as: UTF8.self) }
-
-    /// Percent-decodes a path segment (`+` stays `+`, unlike in queries). False on a malformed escape.
-    static func decodePathSegment(_ encoded: UnsafeRawBufferPointer, into output: inout [UInt8]) -> Bool {
-        var i = 0
-        while i < encoded.count {
-            let byte = encoded[i]
-            if byte == UInt8(ascii: "%") {
-                guard i + 2 < encoded.count, let high = HTTPQuery.hexValue(encoded[i + 1]), let low = HTTPQuery.hexValue(encoded[i + 2])
-                else {
-                    return false
-                }
-                output.append(high << 4 | low)
-                i += 3
-            } else {
-                output.append(byte)
-                i += 1
-            }
-        }
-        return true
-    }
 
     /// Whether an `If-None-Match` value (`*`, or a comma-separated list of tags, weak or strong)
     /// names `tag`.

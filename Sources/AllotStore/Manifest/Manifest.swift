@@ -119,9 +119,9 @@ public struct Manifest: Sendable, Equatable, Hashable {
     public func encoded() -> [UInt8] {
         let text = """
             {
-              "format": \(Self.jsonString(Self.format)),
+              "format": \(JSONString.quoted(Self.format)),
               "version": \(version),
-              "object": \(Self.jsonString(object)),
+              "object": \(JSONString.quoted(object)),
               "size": \(size),
               "blake2b": "\(Hex.encode(blake2b))",
               "created_at": \(createdAt),
@@ -232,10 +232,5 @@ public struct Manifest: Sendable, Equatable, Hashable {
             return path.isEmpty ? "not valid JSON: \(context.debugDescription)" : "bad value for \"\(path)\": \(context.debugDescription)"
         default: return "\(error)"
         }
-    }
-
-    /// A JSON string literal (Allot's canonical form).
-    static func jsonString(_ text: String) -> String {
-        JSONString.quoted(text)
     }
 }

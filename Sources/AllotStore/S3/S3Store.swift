@@ -209,16 +209,18 @@ public struct S3Store: ObjectStore {
         return (url, path, endpoint.hostHeader)
     }
 
-    /// Builds and signs one attempt of a request.
+    /// Builds and signs one attempt of a request. `payloadHash` is the body's SHA-256 in hex when
+    /// the caller has it already (`send` computes it once for all attempts).
     func signedRequest(
-        _ method: String, key: String?, query: [(String, String)], headers: [(String, String)], body: [UInt8], epochSeconds: Int64
+        _ method: String, key: String?, query: [(String, String)], headers: [(String, String)], body: [UInt8], epochSeconds: Int64,
+        payloadHash: String? = nil
     ) -> HTTPRequest {
         let (url, path, host) = target(key: key, query: query)
-        let payloadHash = body.isEmpty ? SigV4Signer.emptyPayloadHash : Hex.encode(SHA256.hash(body))
         var allHeaders: [(name: String, value: String)] = headers.map { (name: $0.0, value: $0.1) }
         guard let credentials else {
             return HTTPRequest(method: method, url: url, headers: allHeaders, body: body, timeout: configuration.requestTimeout)
         }
+        let payloadHash = payloadHash ?? Self.payloadHash(body)
         let amzDate = SigV4Signer.amzDate(epochSeconds: epochSeconds)
         allHeaders.append((name: "x-amz-date", value: amzDate))
         allHeaders.append((name: "x-amz-content-sha256", value: payloadHash))
@@ -231,16 +233,24 @@ public struct S3Store: ObjectStore {
         return HTTPRequest(method: method, url: url, headers: allHeaders, body: body, timeout: configuration.requestTimeout)
     }
 
+    /// The SHA-256 of `body` in hex, as SigV4's `x-amz-content-sha256`.
+    static func payloadHash(_ body: [UInt8]) -> String {
+        body.isEmpty ? SigV4Signer.emptyPayloadHash : Hex.encode(SHA256.hash(body))
+    }
+
     /// Sends a request, trying again per the retry policy. Returns the final answer (which may be
     /// an error status that is not worth retrying) and the number of attempts made.
     func send(
         _ method: String, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [], body: [UInt8] = []
     ) async throws(StoreError) -> (HTTPResponse, Int) {
         let policy = configuration.retry
+        // Signed requests carry the body's hash; a bundle upload is hashed once, not per attempt.
+        let payloadHash = credentials == nil ? nil : Self.payloadHash(body)
         var attempt = 0
         while true {
             attempt += 1
-            let request = signedRequest(method, key: key, query: query, headers: headers, body: body, epochSeconds: Int64(time(nil)))
+            let request = signedRequest(
+                method, key: key, query: query, headers: headers, body: body, epochSeconds: Int64(time(nil)), payloadHash: payloadHash)
             let reason: String
             let finalError: StoreError
             do {

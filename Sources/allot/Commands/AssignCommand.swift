@@ -139,8 +139,8 @@ struct AssignCommand: ParsableCommand {
                 loaded.writeAnswer(outcomes, into: &output)
             } catch {
                 failures += 1
-                let message = error.message.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-                output.append(contentsOf: "{\"error\":{\"code\":\"\(error.code.rawValue)\",\"message\":\"\(message)\",\"line\":\(lineNumber)}}".utf8)
+                output.append(
+                    contentsOf: "{\"error\":{\"code\":\"\(error.code.rawValue)\",\"message\":\(JSONString.quoted(error.message)),\"line\":\(lineNumber)}}".utf8)
             }
             output.append(UInt8(ascii: "\n"))
             if output.count > (1 << 20) - 4096 { flush() }

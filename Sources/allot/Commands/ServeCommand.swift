@@ -255,23 +255,9 @@ struct JSONLogHandler: LogHandler {
         var line = "{"
         for (index, (key, value)) in fields.enumerated() {
             if index > 0 { line += "," }
-            line += Self.quoted(key) + ":" + Self.quoted(value)
+            line += JSONString.quoted(key) + ":" + JSONString.quoted(value)
         }
         line += "}\n"
         FileHandle.standardError.write(Data(line.utf8))
-    }
-
-    static func quoted(_ text: String) -> String {
-        var output = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": output += "\\\""
-            case "\\": output += "\\\\"
-            case "\n": output += "\\n"
-            case _ where scalar.value < 0x20: output += String(format: "\\u%04x", scalar.value)
-            default: output.unicodeScalars.append(scalar)
-            }
-        }
-        return output + "\""
     }
 }
