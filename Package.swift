@@ -99,7 +99,7 @@ let package = Package(
         // processes (servers on free ports, moto, the built `allot`) and scratch folders.
         .target(
             name: "AllotTestSupport",
-            dependencies: ["AllotCore", "AllotCompiler"],
+            dependencies: ["AllotCore", "AllotCompiler", .product(name: "Logging", package: "swift-log")],
             path: "Tests/AllotTestSupport",
             swiftSettings: swiftSettings
         ),

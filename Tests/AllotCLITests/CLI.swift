@@ -18,9 +18,7 @@ enum CLI {
 
     /// A fresh temporary directory, removed by the caller.
     static func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("allot-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+        URL(fileURLWithPath: Scratch.folder("cli"))
     }
 
     /// Copies the repository's sample experiments into `directory/experiments`.

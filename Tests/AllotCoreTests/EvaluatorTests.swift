@@ -197,8 +197,7 @@ struct EvaluatorTests {
     }
 
     @Test func largeSegmentsAreSearchedInPlace() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("allot-segment-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = URL(fileURLWithPath: Scratch.folder("segment"))
         defer { try? FileManager.default.removeItem(at: directory) }
         let ids = (0..<200_000).map { "member-\($0 * 3)" }
         try ("# members\n" + ids.joined(separator: "\n") + "\n").write(to: directory.appendingPathComponent("members.txt"), atomically: true, encoding: .utf8)

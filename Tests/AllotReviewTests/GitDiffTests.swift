@@ -50,8 +50,7 @@ struct GitDiffTests {
 
     /// A repository with a commit without experiments, then `first`, then `second`.
     static func makeRepository() throws -> String {
-        let repository = FileManager.default.temporaryDirectory.appendingPathComponent("allot-git-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: repository, withIntermediateDirectories: true)
+        let repository = Scratch.folder("git")
         try git(["init", "-q", "-b", "main"], in: repository)
         try "an app\n".write(toFile: repository + "/README", atomically: true, encoding: .utf8)
         try git(["add", "-A"], in: repository)
@@ -94,7 +93,7 @@ struct GitDiffTests {
 
     @Test func commandLineDiffOfTwoRevisions() throws {
         guard let allot = Self.binary else {
-            Issue.record("build the allot binary first (swift build --product allot) or set ALLOT_BINARY")
+            Issue.record(Comment(rawValue: AllotBinary.missing))
             return
         }
         let repository = try Self.makeRepository()
@@ -135,11 +134,10 @@ struct GitDiffTests {
 
     @Test func commandLineDiffOfBundles() throws {
         guard let allot = Self.binary else {
-            Issue.record("build the allot binary first (swift build --product allot) or set ALLOT_BINARY")
+            Issue.record(Comment(rawValue: AllotBinary.missing))
             return
         }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("allot-bundles-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = Scratch.folder("bundles")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let (old, new) = try Fixture.change(Self.first, Self.second)
         try Data(old.envelope).write(to: URL(fileURLWithPath: directory + "/1.bundle"))
@@ -156,10 +154,10 @@ struct GitDiffTests {
 
     @Test func commandLineLint() throws {
         guard let allot = Self.binary else {
-            Issue.record("build the allot binary first (swift build --product allot) or set ALLOT_BINARY")
+            Issue.record(Comment(rawValue: AllotBinary.missing))
             return
         }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("allot-lint-\(UUID().uuidString)").path
+        let directory = Scratch.folder("lint")
         try FileManager.default.createDirectory(atPath: directory + "/experiments", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try (BruteForceTests.base + BruteForceTests.experiment("idle", traffic: "0%"))

@@ -1,20 +1,9 @@
 import AllotServer
+import AllotTestSupport
 import Testing
 
 /// Bytes from a hostile or broken client never crash the server or leave it stuck.
 @Suite struct GarbageInputTests {
-    /// A small deterministic generator (SplitMix64), so a failure can be replayed.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let fragments: [String] = [
         "GET ", "POST ", "/echo", "?a=%", " HTTP/1.1", " HTTP/1.0", "\r\n", "\n", "\r", "Host: x", "Content-Length: ", "5",
         "99999999999999999999", "Transfer-Encoding: chunked", "0\r\n\r\n", "ff;x\r\n", ": ", "\t", " ", "\u{0}", "é",
@@ -30,7 +19,7 @@ import Testing
             $0.maxHeaderBytes = 1024
             $0.maxBodyBytes = 4096
         }) { server in
-            var random = SplitMix(state: 20_261_129)
+            var random = SeededRandom(seed: 20_261_129)  // deterministic, so a failure can be replayed
             for _ in 0..<80 {
                 var request: [UInt8] = []
                 for _ in 0..<Int.random(in: 1...24, using: &random) {

@@ -24,14 +24,15 @@ public enum Fixture {
         public var output: Compiler.Output
         /// A name for this side of a comparison ("old", "new").
         public var label: String
+        public var version: UInt64 { bundle.version }
     }
 
-    public static func compile(
-        _ files: [String: String], lock: AllocationLock = AllocationLock(), version: UInt64 = 1, createdAt: Int64 = 1_700_000_000,
-        label: String = "old"
+    /// Seals a compiler result with `key` and opens it as a server would; the compiler's
+    /// diagnostics become the thrown error.
+    public static func seal(
+        _ result: Result<Compiler.Output, Compiler.Failure>, version: UInt64, createdAt: Int64, key: SigningKey = key, label: String = "old"
     ) throws -> Compiled {
-        let sources = files.keys.sorted().map { SourceFile(path: $0, text: files[$0]!) }
-        switch Compiler.compile(files: sources, lock: lock, version: version, createdAt: createdAt) {
+        switch result {
         case .failure(let failure):
             throw FixtureError(message: failure.rendered)
         case .success(let output):
@@ -39,6 +40,16 @@ public enum Fixture {
             let bundle = try LoadedBundle.open(envelope: envelope, trustedKeys: [key.publicKey])
             return Compiled(bundle: bundle, envelope: envelope, output: output, label: label)
         }
+    }
+
+    public static func compile(
+        _ files: [String: String], lock: AllocationLock = AllocationLock(), version: UInt64 = 1, createdAt: Int64 = 1_700_000_000,
+        label: String = "old"
+    ) throws -> Compiled {
+        let sources = files.keys.sorted().map { SourceFile(path: $0, text: files[$0]!) }
+        return try seal(
+            Compiler.compile(files: sources, lock: lock, version: version, createdAt: createdAt), version: version, createdAt: createdAt,
+            label: label)
     }
 
     public static func compile(_ yaml: String, lock: AllocationLock = AllocationLock(), version: UInt64 = 1, label: String = "old") throws

@@ -205,17 +205,12 @@ class Child:
             return ""
 
 
-async def run(argv, env=None, check=True, stdin_path=None):
+async def run(argv, env=None, check=True):
     """Runs a command to completion without blocking the event loop; returns (status, stdout, stderr)."""
-    stdin = open(stdin_path, "rb") if stdin_path else asyncio.subprocess.DEVNULL
-    try:
-        process = await asyncio.create_subprocess_exec(
-            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, stdin=stdin,
-            env=dict(os.environ, **(env or {})), preexec_fn=die_with_parent)
-        out, err = await process.communicate()
-    finally:
-        if stdin_path:
-            stdin.close()
+    process = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
+        env=dict(os.environ, **(env or {})), preexec_fn=die_with_parent)
+    out, err = await process.communicate()
     if check and process.returncode != 0:
         raise DrillError("%s exited with %d:\n%s%s" % (" ".join(argv[:3]), process.returncode, out.decode(errors="replace"),
                                                       err.decode(errors="replace")))
@@ -332,10 +327,6 @@ class Server:
         self.child = None
         self.restarts = 0
 
-    @property
-    def primary_label_fragment(self):
-        return "allot-%s/" % self.region
-
     def argv(self):
         drill = self.drill
         fallbacks = sorted((r for r in REGIONS if r != self.region), key=lambda r: one_way_ms(self.region, r))
@@ -403,13 +394,6 @@ def counter_by_store(samples, name, **labels):
             region = store_region(sample_labels.get("store", ""))
             result[region] = result.get(region, 0.0) + value
     return result
-
-
-def gauge(samples, name):
-    for sample_name, _, value in samples:
-        if sample_name == name:
-            return value
-    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -782,6 +766,17 @@ class Drill:
         servers = servers or self.servers
         return dict(zip((s.name for s in servers), await asyncio.gather(*(s.version() for s in servers))))
 
+    async def publish_next(self, timeout):
+        """Publishes the next version and waits (up to `timeout` s) for every server to answer with
+        it. Returns (version, {server: seconds after the publish started}, (status, elapsed, report))."""
+        version = self.version + 1
+        start = time.monotonic()
+        publishing = asyncio.create_task(self.publish(version))
+        seen = await self.wait_versions(version, self.servers, timeout=timeout, start=start)
+        result = await publishing
+        self.version = version
+        return version, seen, result
+
     async def wait_versions(self, version, servers, timeout, start=None):
         """Waits until every server answers with `version` (or newer); returns {server: seconds from start}."""
         start = start or time.monotonic()
@@ -808,12 +803,7 @@ class Drill:
         for _ in range(self.profile["publishes"]):
             # Start at a random point of the servers' poll cycles.
             await asyncio.sleep(random.uniform(0.5, 1.5))
-            version = self.version + 1
-            start = time.monotonic()
-            publishing = asyncio.create_task(self.publish(version))
-            seen = await self.wait_versions(version, self.servers, timeout=30, start=start)
-            status, elapsed, report = await publishing
-            self.version = version
+            version, seen, (status, elapsed, report) = await self.publish_next(timeout=30)
             runs.append({"version": version, "publish_exit": status, "publish_s": round(elapsed, 3),
                          "servers_s": {k: round(v, 3) for k, v in seen.items()},
                          "all_servers_s": round(max(seen.values()), 3) if len(seen) == len(self.servers) else None})
@@ -846,12 +836,7 @@ class Drill:
             await self.proxy_command("mode *>%s %s" % (region, mode))
             await asyncio.sleep(3 * POLL_INTERVAL + (2 * STORE_TIMEOUT * STORE_ATTEMPTS if mode == "blackhole" else 0))
             during = await self.all_metrics(local)
-            version = self.version + 1
-            start = time.monotonic()
-            publishing = asyncio.create_task(self.publish(version))
-            seen = await self.wait_versions(version, self.servers, timeout=60, start=start)
-            status, elapsed, report = await publishing
-            self.version = version
+            version, seen, (status, elapsed, report) = await self.publish_next(timeout=60)
             after = await self.all_metrics(local)
             sources = {}
             for server in local:
@@ -1010,12 +995,7 @@ class Drill:
                                                                     MAX_BACKOFF, results["cold_start"]["ready_after_stores_back_ms"]))
         self.check("stores back: every server polls successfully again, the empty-cache server becomes ready",
                    len(recovered) == len(self.servers) and cold.name in cold_times)
-        version = self.version + 1
-        start = time.monotonic()
-        publishing = asyncio.create_task(self.publish(version))
-        seen = await self.wait_versions(version, self.servers, timeout=30, start=start)
-        status, elapsed, _ = await publishing
-        self.version = version
+        version, seen, (status, elapsed, _) = await self.publish_next(timeout=30)
         results["publish_after_recovery"] = {"version": version, "publish_exit": status,
                                              "every_server_ms": ms(max(seen.values())) if len(seen) == len(self.servers) else None}
         self.check("stores back: the next publish reaches every server", status == 0 and len(seen) == len(self.servers),
@@ -1106,12 +1086,7 @@ class Drill:
             results.append(result)
         self.results["phases"]["tampering"] = {"cases": results}
 
-        version = self.version + 1
-        start = time.monotonic()
-        publishing = asyncio.create_task(self.publish(version))
-        seen = await self.wait_versions(version, self.servers, timeout=30, start=start)
-        status, _, _ = await publishing
-        self.version = version
+        version, seen, (status, _, _) = await self.publish_next(timeout=30)
         self.check("after the attacks, a genuine publish reaches every server", status == 0 and len(seen) == len(self.servers))
 
     async def tamper_case(self, title, reason, objects, good):

@@ -20,11 +20,6 @@ public struct SourceLocation: Hashable, Sendable, Comparable, CustomStringConver
     public static func < (a: SourceLocation, b: SourceLocation) -> Bool {
         (a.file, a.line, a.column) < (b.file, b.line, b.column)
     }
-
-    /// The location `offset` columns further along the same line (for positions inside a scalar).
-    public func advanced(by offset: Int, length: Int) -> SourceLocation {
-        SourceLocation(file: file, line: line, column: column + offset, length: length)
-    }
 }
 
 /// One compiler message: what is wrong, where, and how to fix it.

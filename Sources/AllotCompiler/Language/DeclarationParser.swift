@@ -569,10 +569,6 @@ extension UInt8 {
     }
 }
 
-extension Character {
-    var isASCIIDigitCharacter: Bool { ("0"..."9").contains(self) }
-}
-
 extension String {
     /// The text without leading and trailing bytes of `set` (ASCII whitespace), working on UTF-8.
     func trimmingCharacters(in set: CharacterSetLite) -> String {

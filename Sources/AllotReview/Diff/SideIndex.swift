@@ -38,13 +38,7 @@ struct SideIndex: Sendable {
 
     /// Whether experiment `e` enrolls the units in its buckets at `at`: running, and inside its
     /// start/stop window (`docs/bundle-format.md` §3, steps 5 and 6).
-    func enrolls(_ e: Int) -> Bool {
-        let experiment = contents.experiments[e]
-        guard experiment.status == .running else { return false }
-        if let start = experiment.start, at < start { return false }
-        if let stop = experiment.stop, at >= stop { return false }
-        return true
-    }
+    func enrolls(_ e: Int) -> Bool { dormancy(e) == nil }
 
     /// Why experiment `e` enrolls nobody at `at`, or nil when it does.
     func dormancy(_ e: Int) -> String? {

@@ -18,7 +18,6 @@ struct Exact: Sendable, Equatable, Comparable, CustomStringConvertible {
     static let zero = Exact(0, scale: 0)
     static let one = Exact(1, scale: 0)
 
-    var isZero: Bool { numerator == 0 }
     var isPositive: Bool { numerator > 0 }
 
     /// The value as a double (relative rounding error below 10^-15).

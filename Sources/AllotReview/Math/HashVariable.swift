@@ -65,7 +65,4 @@ struct HoldoutTable: Sendable {
         self.released = anyReleased && !everyoneHeldNew ? max(0, freeNew - freeBoth) : 0
         self.heldBoth = max(0, 1 - freeBoth - newlyHeld - released)
     }
-
-    /// P(not held before, not after) > 0.
-    var canBeFreeOnBothSides: Bool { freeBoth > 0 }
 }

@@ -53,12 +53,6 @@ public enum GitSnapshot {
             displayPrefix: (directory + "/", "\(revision):\(shownDirectory)"))
     }
 
-    /// Whether `text` names a commit in the repository holding `experiments`.
-    public static func isRevision(_ text: String, experiments: String) -> Bool {
-        guard let location = try? locate(experiments) else { return false }
-        return git(["rev-parse", "--verify", "--quiet", "\(text)^{commit}"], in: location.root)?.status == 0
-    }
-
     /// The repository root and the experiments directory relative to it.
     static func locate(_ experiments: String) throws(ReviewError) -> (root: String, relative: String) {
         let current = FileManager.default.currentDirectoryPath

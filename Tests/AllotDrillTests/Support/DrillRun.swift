@@ -20,12 +20,9 @@ enum DrillRun {
     private static let shared = Task<DrillResults, any Error> { try await run() }
 
     private static func run() async throws -> DrillResults {
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw DrillError("no allot binary at \(binary): run `swift build` first (scripts/test does)")
-        }
+        guard AllotBinary.available else { throw DrillError(AllotBinary.missing) }
         guard let python = which("python3") else { throw DrillError("python3 is not on PATH") }
-        let workdir = FileManager.default.temporaryDirectory.appendingPathComponent("allot-drill-test-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: workdir, withIntermediateDirectories: true)
+        let workdir = Scratch.folder("drill-test")
         let outputPath = workdir + "/drill-output.txt"
         FileManager.default.createFile(atPath: outputPath, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))

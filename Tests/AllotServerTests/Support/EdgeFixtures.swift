@@ -20,14 +20,7 @@ enum EdgeFixtures {
     static let strangerKey = SigningKey.generate()
 
     /// A quiet logger (set ALLOT_TEST_LOG=debug to see the server and poller talk).
-    static let logger: Logger = {
-        if let level = ProcessInfo.processInfo.environment["ALLOT_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) {
-            var logger = Logger(label: "allot.test", factory: { StreamLogHandler.standardError(label: $0) })
-            logger.logLevel = level
-            return logger
-        }
-        return Logger(label: "allot.test", factory: { _ in SwiftLogNoOpLogHandler() })
-    }()
+    static let logger = testLogger
 
     /// A small project with every attribute and parameter type, overrides, a paused experiment,
     /// targeting, and a layer on a second unit type. `traffic` is the redesign experiment's share.
@@ -125,36 +118,23 @@ enum EdgeFixtures {
         """
     }
 
-    struct Compiled {
-        var bundle: LoadedBundle
-        var envelope: [UInt8]
-        var version: UInt64 { bundle.version }
-    }
+    typealias Compiled = Fixture.Compiled
 
     /// Compiles in-memory experiment files into a signed envelope and its verified bundle.
     static func compile(
         _ yaml: String = project(), version: UInt64 = 1, createdAt: Int64 = 1_764_000_000, key: SigningKey = key
     ) throws -> Compiled {
-        switch Compiler.compile(
-            files: [SourceFile(path: "experiments/main.yaml", text: yaml)], lock: AllocationLock(), version: version, createdAt: createdAt)
-        {
-        case .failure(let failure):
-            throw FixtureError(message: failure.rendered)
-        case .success(let output):
-            let envelope = try BundleEnvelope.seal(payload: output.payload, version: version, createdAt: createdAt, key: key)
-            return Compiled(bundle: try LoadedBundle.open(envelope: envelope, trustedKeys: [key.publicKey]), envelope: envelope)
-        }
+        try Fixture.seal(
+            Compiler.compile(
+                files: [SourceFile(path: "experiments/main.yaml", text: yaml)], lock: AllocationLock(), version: version, createdAt: createdAt),
+            version: version, createdAt: createdAt, key: key)
     }
 
     /// Compiles the repository's sample experiments (`experiments/`).
     static func compileSamples(version: UInt64 = 1, createdAt: Int64 = 1_764_000_000) throws -> Compiled {
-        switch Compiler.compile(directory: Repository.experiments, version: version, createdAt: createdAt) {
-        case .failure(let failure):
-            throw FixtureError(message: failure.rendered)
-        case .success(let output):
-            let envelope = try BundleEnvelope.seal(payload: output.payload, version: version, createdAt: createdAt, key: key)
-            return Compiled(bundle: try LoadedBundle.open(envelope: envelope, trustedKeys: [key.publicKey]), envelope: envelope)
-        }
+        try Fixture.seal(
+            Compiler.compile(directory: Repository.experiments, version: version, createdAt: createdAt), version: version,
+            createdAt: createdAt, key: key)
     }
 
     /// Publishes an envelope to `stores` with the protocol `allot publish` uses.

@@ -36,13 +36,11 @@ final class EdgeHarness: @unchecked Sendable {
 
     /// Starts the HTTP server (and, with `poll`, the poller service) and waits until it serves.
     func start(poll: Bool) async throws {
-        let http = server.http
-        httpTask = Task { try await http.run() }
+        httpTask = try await startRunning(server.http)
         if poll {
             let poller = server.poller
             pollerTask = Task { try await poller.run() }
         }
-        while !http.isRunning { try await Task.sleep(for: .milliseconds(1)) }
     }
 
     /// Stops both and waits for them.
