@@ -36,21 +36,22 @@ struct CompileCommand: ParsableCommand {
 
     func run() throws {
         let revision = (version == nil || createdAt == nil) ? GitRevision.current(in: experiments) : nil
-        guard let version = version ?? revision?.commitCount else {
-            throw CommandFailure(message: "cannot default --version: '\(experiments)' is not in a git repository with commits; pass --version N")
-        }
-        let createdAtSeconds: Int64
+        var createdAtSeconds = revision?.commitTime
         if let createdAt {
             guard let parsed = parseTime(createdAt) else {
                 throw CommandFailure(message: "--created-at '\(createdAt)' is neither unix seconds nor an RFC 3339 time")
             }
             createdAtSeconds = parsed
-        } else if let time = revision?.commitTime {
-            createdAtSeconds = time
-        } else {
+        }
+        // --check writes nothing, so the version and created-at only need to be valid numbers:
+        // outside git it checks with 0 for both instead of demanding flags that change nothing.
+        guard let version = version ?? revision?.commitCount ?? (check ? 0 : nil) else {
+            throw CommandFailure(message: "cannot default --version: '\(experiments)' is not in a git repository with commits; pass --version N")
+        }
+        guard let createdAtSeconds = createdAtSeconds ?? (check ? 0 : nil) else {
             throw CommandFailure(message: "cannot default --created-at: '\(experiments)' is not in a git repository; pass --created-at TIME")
         }
-        if let revision, revision.isDirty, self.version == nil {
+        if let revision, revision.isDirty, self.version == nil, !check {
             Terminal.error("warning: experiments have uncommitted changes; version \(version) is HEAD's commit count, so it may repeat")
         }
 
