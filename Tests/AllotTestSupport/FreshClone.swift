@@ -10,7 +10,7 @@ import Foundation
 public struct FreshClone: Sendable {
     /// The clone's working tree.
     public let path: String
-    /// The repository it was cloned from (push to it to move `origin/main`).
+    /// The bare repository it was cloned from (push to it to move `origin/main`).
     public let origin: String
     /// The scratch folder holding both; `remove()` deletes it.
     public let scratch: String
@@ -22,25 +22,28 @@ public struct FreshClone: Sendable {
     /// which is much faster on a busy disk); nil copies the whole repository.
     public static func make(_ label: String = "clone", paths: [String]? = nil) throws -> FreshClone {
         let scratch = Scratch.folder(label)
-        let origin = scratch + "/origin"
+        let staging = scratch + "/staging"
+        let origin = scratch + "/origin.git"
         let clone = scratch + "/clone"
         let root = Repository.root.path
         let listed = try git(["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--"] + (paths ?? []), in: root)
         let files = listed.split(separator: "\0").map(String.init)
         let manager = FileManager.default
-        try manager.createDirectory(atPath: origin, withIntermediateDirectories: true)
+        try manager.createDirectory(atPath: staging, withIntermediateDirectories: true)
         for file in files {
             let source = root + "/" + file
             var isDirectory: ObjCBool = false
             // A tracked file deleted in the working tree is deleted in the clone too.
             guard manager.fileExists(atPath: source, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
-            let target = origin + "/" + file
+            let target = staging + "/" + file
             try manager.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try manager.copyItem(atPath: source, toPath: target)
         }
-        _ = try git(["init", "-q", "-b", "main"], in: origin)
-        _ = try git(["add", "-A"], in: origin)
-        _ = try git(["commit", "-q", "-m", "The repository as it is on disk"], in: origin)
+        _ = try git(["init", "-q", "-b", "main"], in: staging)
+        _ = try git(["add", "-A"], in: staging)
+        _ = try git(["commit", "-q", "-m", "The repository as it is on disk"], in: staging)
+        _ = try git(["clone", "-q", "--bare", staging, origin], in: scratch)
+        try manager.removeItem(atPath: staging)
         _ = try git(["clone", "-q", origin, clone], in: scratch)
         return FreshClone(path: clone, origin: origin, scratch: scratch)
     }
