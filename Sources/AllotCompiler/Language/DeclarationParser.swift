@@ -46,6 +46,16 @@ struct DeclarationParser {
             switch yaml {
             case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
                 .composer(let context, let problem, let mark, _):
+                // YAML never indents with tabs, and the parser's own message never says so.
+                for line in [mark.line, context?.mark.line].compactMap({ $0 }) {
+                    if let column = locator.tabInIndentation(line: line) {
+                        diagnostics.error(
+                            at: locator.location(line: line, column: column),
+                            "a tab in the indentation: YAML indents with spaces only",
+                            hint: "replace the tab with spaces (and set your editor to insert spaces in YAML files)")
+                        return
+                    }
+                }
                 var message = "invalid YAML: \(problem)"
                 if let context {
                     message += " (\(context.text) that starts at line \(context.mark.line), column \(context.mark.column))"

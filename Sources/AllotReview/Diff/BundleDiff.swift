@@ -69,11 +69,7 @@ private struct Builder {
         }
     }
 
-    static func format(_ seconds: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
-    }
+    static func format(_ seconds: Int64) -> String { RFC3339.format(seconds) }
 
     private static func share(_ buckets: Int) -> Double { Double(buckets) / Double(Exact.base) }
 

@@ -27,8 +27,10 @@ struct AssignCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Newline-delimited JSON requests; '-' reads standard input.", valueName: "file"))
     var batch: String?
 
-    @Option(name: .long, help: ArgumentHelp("Evaluate at this time (unix seconds or RFC 3339) instead of now.", valueName: "time"))
-    var at: String?
+    @Option(
+        name: .long, help: ArgumentHelp("Evaluate at this time (\(TimeArgument.help)) instead of now.", valueName: "time"),
+        transform: TimeArgument.parse)
+    var at: Int64?
 
     @Flag(name: .long, help: "Print the JSON answer.")
     var json = false
@@ -50,11 +52,7 @@ struct AssignCommand: ParsableCommand {
         } catch {
             throw CommandFailure(message: "\(bundle) is not valid: \(error.message) [\(error.code.rawValue)]")
         }
-        var now = Int64(Date().timeIntervalSince1970)
-        if let at {
-            guard let parsed = parseTime(at) else { throw CommandFailure(message: "--at '\(at)' is neither unix seconds nor an RFC 3339 time") }
-            now = parsed
-        }
+        let now = at ?? TimeArgument.now
         if let batch {
             try runBatch(loaded, path: batch, now: now)
         } else {

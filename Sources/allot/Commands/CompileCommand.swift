@@ -25,8 +25,10 @@ struct CompileCommand: ParsableCommand {
     @Option(name: .long, help: "Bundle version (default: the number of commits at HEAD).")
     var version: UInt64?
 
-    @Option(name: .long, help: ArgumentHelp("Inputs' time, unix seconds or RFC 3339 (default: HEAD's commit time).", valueName: "time"))
-    var createdAt: String?
+    @Option(
+        name: .long, help: ArgumentHelp("Inputs' time, \(TimeArgument.help) (default: HEAD's commit time).", valueName: "time"),
+        transform: TimeArgument.parse)
+    var createdAt: Int64?
 
     @OptionGroup var key: SigningKeyOptions
 
@@ -50,13 +52,7 @@ struct CompileCommand: ParsableCommand {
         }
         let writesBundle = signingKey != nil
         let revision = (version == nil || createdAt == nil) ? GitRevision.current(in: experiments) : nil
-        var createdAtSeconds = revision?.commitTime
-        if let createdAt {
-            guard let parsed = parseTime(createdAt) else {
-                throw CommandFailure(message: "--created-at '\(createdAt)' is neither unix seconds nor an RFC 3339 time")
-            }
-            createdAtSeconds = parsed
-        }
+        let createdAtSeconds = createdAt ?? revision?.commitTime
         // Only a bundle records the version and created-at: without one they need not come from
         // flags or git (0 for both), so checking works outside git too.
         guard let version = version ?? revision?.commitCount ?? (writesBundle ? nil : 0) else {
@@ -123,7 +119,7 @@ struct CompileCommand: ParsableCommand {
         let running = experiments.filter { $0.status == .running }.count
         Terminal.print(
             "compiled \(compiled.project.layers.count) layers, \(experiments.count) experiments (\(running) running) → \(outputPath)\n"
-                + "  version \(version), created-at \(formatTime(createdAtSeconds)), key \(signingKey.id), "
+                + "  version \(version), created-at \(TimeArgument.format(createdAtSeconds)), key \(signingKey.id), "
                 + "\(bundle.count) bytes (payload \(compiled.payload.count))\n"
                 + "  lock \(compiled.lockChanged ? "updated" : "unchanged"): \(lockPath)")
     }

@@ -29,7 +29,7 @@ struct DiffCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The experiments directory (revisions are read from its repository).", valueName: "dir"))
     var experiments = "experiments"
 
-    @OptionGroup var trust: TrustedKeyOptions
+    @OptionGroup var trust: OptionalTrustedKeyOptions
 
     @Option(name: .long, help: "Output format: text, markdown (a pull-request comment) or json.")
     var format: Format = .text
@@ -44,24 +44,17 @@ struct DiffCommand: ParsableCommand {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("Evaluate start and stop times at this time, unix seconds or RFC 3339 (default: now).", valueName: "time"))
-    var at: String?
+        help: ArgumentHelp("Evaluate start and stop times at this time, \(TimeArgument.help) (default: now).", valueName: "time"),
+        transform: TimeArgument.parse)
+    var at: Int64?
 
     func run() throws {
-        let time: Int64
-        if let at {
-            guard let parsed = parseTime(at) else {
-                throw CommandFailure(message: "--at '\(at)' is neither unix seconds nor an RFC 3339 time", status: 2)
-            }
-            time = parsed
-        } else {
-            time = Int64(Date().timeIntervalSince1970)
-        }
+        let time = at ?? TimeArgument.now
         let inputs = [ReviewInput(old), new.map(ReviewInput.init) ?? .directory(experiments)]
         var keys: [PublicKey] = []
         if inputs.contains(where: \.isBundle) {
             do {
-                keys = try trust.load()
+                keys = try trust.load(required: true)
             } catch let failure as CommandFailure {
                 throw CommandFailure(message: failure.message, status: 2)
             }

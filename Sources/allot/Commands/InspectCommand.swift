@@ -102,7 +102,7 @@ struct InspectReport: Encodable {
 
     init(_ c: BundleContents) {
         header = Header(
-            version: c.version, createdAt: formatTime(c.createdAt), keyId: c.keyID, bundleBytes: c.envelopeLength,
+            version: c.version, createdAt: TimeArgument.format(c.createdAt), keyId: c.keyID, bundleBytes: c.envelopeLength,
             payloadBytes: c.payloadLength)
         units = c.unitTypes
         attributes = Dictionary(uniqueKeysWithValues: c.attributes.map { ($0.name, $0.type.name) })
@@ -117,7 +117,7 @@ struct InspectReport: Encodable {
         experiments = c.experiments.enumerated().map { index, e in
             Experiment(
                 name: e.name, layer: c.layers[e.layer].name, status: e.status.name, owner: e.owner, trafficPercent: Double(e.trafficBuckets) / 100,
-                start: e.start.map(formatTime), stop: e.stop.map(formatTime), targeting: e.targeting.isEmpty ? nil : e.targeting,
+                start: e.start.map(RFC3339.format), stop: e.stop.map(RFC3339.format), targeting: e.targeting.isEmpty ? nil : e.targeting,
                 segments: e.segments,
                 variants: e.variants.map { v in
                     Variant(

@@ -23,8 +23,9 @@ struct LintCommand: ParsableCommand {
     var experiments = "experiments"
 
     @Option(
-        name: .long, help: ArgumentHelp("Compare stop times with this time, unix seconds or RFC 3339 (default: now).", valueName: "time"))
-    var at: String?
+        name: .long, help: ArgumentHelp("Compare stop times with this time, \(TimeArgument.help) (default: now).", valueName: "time"),
+        transform: TimeArgument.parse)
+    var at: Int64?
 
     @Option(name: .long, help: ArgumentHelp("Warn when a layer is at least this full (default: 90%).", valueName: "percent"))
     var layerFullThreshold = "90%"
@@ -36,15 +37,7 @@ struct LintCommand: ParsableCommand {
     var format: Format = .text
 
     func run() throws {
-        let time: Int64
-        if let at {
-            guard let parsed = parseTime(at) else {
-                throw CommandFailure(message: "--at '\(at)' is neither unix seconds nor an RFC 3339 time", status: 2)
-            }
-            time = parsed
-        } else {
-            time = Int64(Date().timeIntervalSince1970)
-        }
+        let time = at ?? TimeArgument.now
         guard let threshold = Self.basisPoints(layerFullThreshold) else {
             throw CommandFailure(
                 message: "--layer-full-threshold '\(layerFullThreshold)' is not a percentage between 0% and 100%", status: 2)

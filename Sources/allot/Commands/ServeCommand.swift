@@ -34,7 +34,7 @@ struct ServeCommand: AsyncParsableCommand {
         help: ArgumentHelp("A store to poll when the primary fails (repeatable, in order).", valueName: "url"))
     var fallbackStores: [String] = []
 
-    @OptionGroup var trust: TrustedKeyOptions
+    @OptionGroup var trust: OptionalTrustedKeyOptions
 
     @Option(help: ArgumentHelp("Address to listen on: HOST:PORT, [IPv6]:PORT or :PORT (all interfaces).", valueName: "host:port"))
     var listen = "127.0.0.1:8080"
@@ -247,7 +247,7 @@ struct JSONLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         var fields: [(String, String)] = [
-            ("ts", ISO8601DateFormatter().string(from: Date())), ("level", "\(event.level)"), ("logger", label),
+            ("ts", RFC3339.format(Int64(Date().timeIntervalSince1970))), ("level", "\(event.level)"), ("logger", label),
             ("msg", "\(event.message)"),
         ]
         var merged = metadata

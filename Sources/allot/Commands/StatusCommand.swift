@@ -10,7 +10,8 @@ struct StatusCommand: AsyncParsableCommand {
         abstract: "Show the published version in every region's store.",
         discussion: """
             For each store: the manifest's version, object, age (since the bundle's created-at), whether its \
-            signature verifies (with --trusted-key) and its object is present, or why it could not be read.
+            signature verifies with a trusted key (--trusted-key, the key the servers trust) and its object is \
+            present, or why it could not be read.
 
             Exit status: 0 every region is reachable, valid and at the same version; 3 regions disagree \
             (different versions, or some have none); 4 some region is unreachable or invalid; 64 usage error.
@@ -24,7 +25,7 @@ struct StatusCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let keys = try trust.load(required: false)
+        let keys = try trust.load()
         let logger = storeOptions.logger("allot.status")
         let checker = StatusChecker(stores: try storeOptions.openStores(logger: logger), trustedKeys: keys, logger: logger)
         let report = await checker.check(now: Int64(Date().timeIntervalSince1970))

@@ -18,7 +18,7 @@ struct VerifyCommand: ParsableCommand {
             let loaded = try LoadedBundle.load(path: bundle, trustedKeys: keys)
             let header = loaded.header
             Terminal.print(
-                "valid: version \(header.version), created-at \(formatTime(header.createdAt)), key \(header.keyID), "
+                "valid: version \(header.version), created-at \(TimeArgument.format(header.createdAt)), key \(header.keyID), "
                     + "\(header.envelopeLength) bytes (payload \(header.payloadLength))")
         } catch {
             throw CommandFailure(message: "\(bundle) is not valid: \(error.message) [\(error.code.rawValue)]")

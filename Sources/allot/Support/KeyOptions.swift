@@ -36,15 +36,35 @@ struct SigningKeyOptions: ParsableArguments {
     }
 }
 
-/// `--trusted-key PUB`, repeatable: the public keys whose signatures are accepted.
+/// `--trusted-key PUB`, repeatable and required: the public keys whose signatures are accepted.
 struct TrustedKeyOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Public key file trusted to sign bundles and manifests (repeat for rotation).", valueName: "file"))
+    var trustedKey: [String]
+
+    func load() throws -> [PublicKey] { try TrustedKeys.load(trustedKey) }
+}
+
+/// `--trusted-key PUB` for commands that need a key only for some inputs (`diff` of bundle files)
+/// or fall back to another (`serve`'s development key).
+struct OptionalTrustedKeyOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Public key file trusted to sign bundles and manifests (repeat for rotation).", valueName: "file"))
     var trustedKey: [String] = []
 
-    /// The keys; with `required: false` an empty list is allowed (signatures then go unchecked).
-    func load(required: Bool = true) throws -> [PublicKey] {
-        guard !trustedKey.isEmpty || !required else { throw CommandFailure(message: "pass at least one --trusted-key FILE (the .pub file from `allot keygen`)") }
-        return try trustedKey.map { path in
+    /// The keys; with `required` an empty list is an error naming the flag.
+    func load(required: Bool) throws -> [PublicKey] {
+        guard !trustedKey.isEmpty || !required else {
+            throw CommandFailure(message: "pass at least one --trusted-key FILE (the .pub file from `allot keygen`)")
+        }
+        return try TrustedKeys.load(trustedKey)
+    }
+}
+
+/// Reads public key files.
+enum TrustedKeys {
+    static func load(_ paths: [String]) throws -> [PublicKey] {
+        try paths.map { path in
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw CommandFailure(message: "cannot read trusted key file '\(path)'")
             }

@@ -1,7 +1,13 @@
-/// Strict RFC 3339 timestamps (`2026-12-01T09:00:00Z`, fractional seconds ignored, offsets
-/// `+hh:mm`), and plain dates (`2026-12-01`, midnight UTC). Returns unix seconds.
-enum RFC3339 {
-    static func parse(_ text: String) -> Int64? {
+/// The one reader and writer of times in Allot: experiment files' `start` and `stop`, the command
+/// line's `--at` and `--created-at`, reports, logs and the server's status routes.
+///
+/// Reads strict RFC 3339 timestamps (`2026-12-01T09:00:00Z`, fractional seconds ignored, offsets
+/// `+hh:mm`) and plain dates (`2026-12-01`, midnight UTC); writes `YYYY-MM-DDTHH:MM:SSZ`. Times
+/// are unix seconds. Pure arithmetic on the proleptic Gregorian calendar: no Foundation, no
+/// locale, no time zone database.
+public enum RFC3339 {
+    /// Unix seconds of an RFC 3339 timestamp or a plain date, or nil.
+    public static func parse(_ text: String) -> Int64? {
         let s = Array(text.utf8)
         func number(_ range: Range<Int>) -> Int? {
             guard range.upperBound <= s.count else { return nil }
@@ -47,7 +53,7 @@ enum RFC3339 {
     }
 
     /// Formats unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
-    static func format(_ seconds: Int64) -> String {
+    public static func format(_ seconds: Int64) -> String {
         let days = Int(seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400)
         let rest = Int(seconds - Int64(days) * 86_400)
         let (year, month, day) = civilFromDays(days)
