@@ -81,6 +81,11 @@ struct CompileCommandTests {
             ["compile", "--locked", "--version", "2", "--created-at", "0", "--signing-key", keys.secret, "--output", "x.bundle"], in: directory)
         #expect(locked.status == 1)
         #expect(locked.stderr.contains("would change"))
+        // It says what would change: the ramp's new buckets, nothing else.
+        #expect(
+            locked.stderr.contains(
+                "experiments/allot.lock would change:\n  checkout/green-checkout-button: layer buckets 4000-5999 → 4000-6499 (2000 buckets → 2500 buckets)\n"
+            ), "\(locked.stderr)")
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("x.bundle").path))
         #expect(try String(contentsOf: lockURL, encoding: .utf8) == before)
         // Without --locked the ramp is allocated and the lock grows by 5% of never-used buckets.

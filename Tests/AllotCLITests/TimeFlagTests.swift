@@ -42,7 +42,8 @@ struct TimeFlagTests {
         try CLI.copySamples(to: directory)
         let keys = try CompileCommandTests.keys(in: directory)
         let compiled = try CLI.run(
-            ["compile", "--version", "4", "--created-at", "2026-12-01", "--signing-key", keys.secret, "--output", "x.bundle"], in: directory)
+            ["compile", "--version", "4", "--created-at", "2026-12-01", "--signing-key", keys.secret, "--output", "x.bundle"], in: directory
+        )
         #expect(compiled.status == 0, "\(compiled.output)")
         #expect(compiled.stdout.contains("created-at 2026-12-01T00:00:00Z"), "\(compiled.stdout)")
         let assigned = try CLI.run(

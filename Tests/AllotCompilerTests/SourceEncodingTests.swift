@@ -12,7 +12,8 @@ struct SourceEncodingTests {
         -> String
     {
         let folder = Scratch.folder("encoding")
-        try FileManager.default.copyItem(atPath: Repository.root.appendingPathComponent("experiments").path, toPath: folder + "/experiments")
+        try FileManager.default.copyItem(
+            atPath: Repository.root.appendingPathComponent("experiments").path, toPath: folder + "/experiments")
         let path = folder + "/experiments/" + file
         let text = edit(try String(contentsOfFile: path, encoding: .utf8))
         var data = text.data(using: encoding)!

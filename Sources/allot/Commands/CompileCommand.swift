@@ -79,8 +79,14 @@ struct CompileCommand: ParsableCommand {
         }
         let lockPath = experiments + "/" + AllocationLock.fileName
         if locked && compiled.lockChanged {
+            let changes =
+                compiled.hadLockFile
+                ? compiled.lock.changes(from: compiled.previousLock) : ["\(lockPath) does not exist; it would be created"]
+            // The same allocation written differently (reordered or hand-edited) still changes the file.
+            let lines = changes.isEmpty ? ["the allocation is the same, but the file's text differs from what allot writes"] : changes
+            Terminal.error("\(lockPath) would change:\n" + lines.map { "  " + $0 }.joined(separator: "\n"))
             throw CommandFailure(
-                message: "\(lockPath) would change (--locked): run `allot compile` locally and commit the updated lock; nothing was written")
+                message: "\(lockPath) would change (--locked); nothing was written: run `allot compile` (no key needed) and commit the lock")
         }
         let summary = "\(compiled.project.layers.count) layers, \(compiled.project.experiments.count) experiments"
         if check {

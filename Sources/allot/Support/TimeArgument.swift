@@ -10,7 +10,8 @@ enum TimeArgument {
     /// The `transform:` of a time option: a value that is not a time is a usage error.
     static func parse(_ text: String) throws -> Int64 {
         guard let seconds = Int64(text) ?? RFC3339.parse(text) else {
-            throw ValidationError("'\(text)' is not a time: give unix seconds, an RFC 3339 time (2026-12-01T09:00:00Z) or a date (2026-12-01)")
+            throw ValidationError(
+                "'\(text)' is not a time: give unix seconds, an RFC 3339 time (2026-12-01T09:00:00Z) or a date (2026-12-01)")
         }
         return seconds
     }
