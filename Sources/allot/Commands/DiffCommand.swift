@@ -89,9 +89,12 @@ struct DiffCommand: ParsableCommand {
         let blocking = report.reassignments.filter { !$0.acknowledged }
         if failOnReassign, !blocking.isEmpty {
             let names = blocking.map(\.experiment).joined(separator: ", ")
+            // One place per change: a holdout that grew is acknowledged once, on the holdout.
+            var owners: [String] = []
+            for owner in blocking.flatMap(\.acknowledgeOn) where !owners.contains(owner) { owners.append(owner) }
             throw CommandFailure(
                 message: "enrolled units would move or be un-enrolled without acknowledgement (--fail-on-reassign): \(names); "
-                    + "if intended, add `acknowledge: [reassignment]` to each experiment's file",
+                    + "if intended, add `acknowledge: [reassignment]` to \(owners.joined(separator: ", "))",
                 status: 1)
         }
     }
