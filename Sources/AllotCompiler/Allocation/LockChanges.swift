@@ -1,3 +1,5 @@
+import AllotCore
+
 extension AllocationLock {
     /// What changes from `previous` to this lock, one line per experiment or layer, for
     /// `allot compile --locked` to say why it refuses: `checkout/green-checkout-button: layer
@@ -48,5 +50,5 @@ extension AllocationLock {
         return lines
     }
 
-    private static func count(_ buckets: Int) -> String { buckets == 1 ? "1 bucket" : "\(buckets) buckets" }
+    private static func count(_ buckets: Int) -> String { Plural.count(buckets, "bucket") }
 }

@@ -12,8 +12,9 @@ struct DiffCommand: ParsableCommand {
             repository holding --experiments (prefix with bundle:, dir: or rev: to force one reading). \
             A revision is compiled from its own experiments directory and allot.lock. NEW defaults to \
             the --experiments directory. Shares are exact (from bucket tables and variant runs, no \
-            sampling); see docs/review.md. Exit status: 0, or 1 with --fail-on-reassign when enrolled \
-            units would move without acknowledgement, or 2 when a side cannot be read or compiled.
+            sampling); see docs/review.md. Exit status (docs/cli.md): 0, or 1 with --fail-on-reassign \
+            when enrolled units would move without acknowledgement, 2 when a side cannot be read or \
+            compiled, 4 when --output cannot be written, 64 usage error.
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -56,7 +57,7 @@ struct DiffCommand: ParsableCommand {
             do {
                 keys = try trust.load(required: true)
             } catch let failure as CommandFailure {
-                throw CommandFailure(message: failure.message, status: 2)
+                throw failure
             }
         }
         let snapshots: [ReviewSnapshot]
@@ -64,7 +65,7 @@ struct DiffCommand: ParsableCommand {
             snapshots = try inputs.map { input throws(ReviewError) in try input.snapshot(experiments: experiments, trustedKeys: keys) }
         } catch {
             if let details = error.details { Terminal.error(details) }
-            throw CommandFailure(message: error.message, status: 2)
+            throw CommandFailure(message: error.message, status: .invalidInput)
         }
         let report = BundleDiff.compare(old: snapshots[0], new: snapshots[1], at: time)
         let text: String
@@ -77,7 +78,7 @@ struct DiffCommand: ParsableCommand {
             do {
                 try FileIO.writeAtomically(Array(text.utf8), to: output)
             } catch {
-                throw CommandFailure(message: "cannot write \(output): \(error)", status: 2)
+                throw CommandFailure(message: "cannot write \(output): \(error)", status: .unavailable)
             }
             let s = report.summary
             Terminal.error(
@@ -95,7 +96,7 @@ struct DiffCommand: ParsableCommand {
             throw CommandFailure(
                 message: "enrolled units would move or be un-enrolled without acknowledgement (--fail-on-reassign): \(names); "
                     + "if intended, add `acknowledge: [reassignment]` to \(owners.joined(separator: ", "))",
-                status: 1)
+                status: .wouldChange)
         }
     }
 }

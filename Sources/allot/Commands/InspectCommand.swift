@@ -12,8 +12,7 @@ struct InspectCommand: ParsableCommand {
 
     @OptionGroup var trust: TrustedKeyOptions
 
-    @Flag(name: .long, help: "Print JSON.")
-    var json = false
+    @OptionGroup var output: TextOrJSONFormat
 
     func run() throws {
         let keys = try trust.load()
@@ -21,10 +20,10 @@ struct InspectCommand: ParsableCommand {
         do {
             loaded = try LoadedBundle.load(path: bundle, trustedKeys: keys)
         } catch {
-            throw CommandFailure(message: "\(bundle) is not valid: \(error.message) [\(error.code.rawValue)]")
+            throw CommandFailure(message: "\(bundle) is not valid: \(error.message) [\(error.code.rawValue)]", status: .invalidInput)
         }
         let contents = loaded.contents
-        if json {
+        if output.isJSON {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let data = try encoder.encode(InspectReport(contents))

@@ -1,4 +1,5 @@
 import AllotCompiler
+import AllotCore
 import AllotReview
 import ArgumentParser
 import Foundation
@@ -10,9 +11,9 @@ struct LintCommand: ParsableCommand {
         discussion: """
             Running experiments past their stop time, targeting that can never match, empty \
             segments, experiments at 0% traffic, variants that set the same parameters, layers \
-            nearly full. Warnings are printed like compiler diagnostics. Exit status: 0 (also with \
-            warnings, unless --strict), 1 with --strict when there are warnings, 2 when the \
-            experiments do not compile.
+            nearly full. Warnings are printed like compiler diagnostics. Exit status (docs/cli.md): \
+            0 (also with warnings, unless --strict), 1 with --strict when there are warnings, 2 \
+            when the experiments do not compile, 64 usage error.
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -40,7 +41,7 @@ struct LintCommand: ParsableCommand {
         let time = at ?? TimeArgument.now
         guard let threshold = Self.basisPoints(layerFullThreshold) else {
             throw CommandFailure(
-                message: "--layer-full-threshold '\(layerFullThreshold)' is not a percentage between 0% and 100%", status: 2)
+                message: "--layer-full-threshold '\(layerFullThreshold)' is not a percentage between 0% and 100%", status: .usage)
         }
         let output: Compiler.Output
         switch Compiler.compile(directory: experiments, version: 0, createdAt: 0) {
@@ -48,7 +49,7 @@ struct LintCommand: ParsableCommand {
         case .failure(let failure):
             Terminal.error(failure.rendered)
             let errors = failure.diagnostics.filter { $0.severity == .error }.count
-            throw CommandFailure(message: "\(errors) error\(errors == 1 ? "" : "s"); fix them before linting", status: 2)
+            throw CommandFailure(message: "\(Plural.count(errors, "error")); fix them before linting", status: .invalidInput)
         }
         let warnings = Linter.lint(output, options: Linter.Options(at: time, layerFullThreshold: threshold))
         if !warnings.isEmpty {
@@ -57,9 +58,9 @@ struct LintCommand: ParsableCommand {
             case .github: Terminal.print(Linter.githubAnnotations(warnings))
             }
         }
-        Terminal.error("\(warnings.count) warning\(warnings.count == 1 ? "" : "s")")
+        Terminal.error(Plural.count(warnings.count, "warning"))
         if strict, !warnings.isEmpty {
-            throw CommandFailure(message: "lint warnings (--strict)", status: 1)
+            throw CommandFailure(message: "lint warnings (--strict)", status: .wouldChange)
         }
     }
 

@@ -20,8 +20,9 @@ struct ServeCommand: AsyncParsableCommand {
             at once on restart, even when no store is reachable. SIGTERM or SIGINT drains and exits. \
             See docs/server.md.
 
-            Exit status: 0 after a graceful shutdown; 1 the server could not start (address in use, \
-            unreadable key...); 64 usage error.
+            Exit status (docs/cli.md): 0 after a graceful shutdown; 2 a key file is unreadable; 4 the \
+            server could not start (address in use); 64 usage error (no --trusted-key and no \
+            development key).
             """)
 
     @Option(
@@ -143,13 +144,13 @@ struct ServeCommand: AsyncParsableCommand {
             guard FileManager.default.fileExists(atPath: Self.developmentKey) else {
                 throw CommandFailure(
                     message:
-                        "pass at least one --trusted-key FILE (the .pub file from `allot keygen`); \(Self.developmentKey) does not exist either"
-                )
+                        "pass at least one --trusted-key FILE (the .pub file from `allot keygen`); \(Self.developmentKey) does not exist either",
+                    status: .usage)
             }
             do {
                 keys = [try PublicKey(text: try String(contentsOfFile: Self.developmentKey, encoding: .utf8))]
             } catch {
-                throw CommandFailure(message: "\(Self.developmentKey): \(error)")
+                throw CommandFailure(message: "\(Self.developmentKey): \(error)", status: .invalidInput)
             }
             logger.notice("no --trusted-key given: trusting the development key", metadata: ["file": "\(Self.developmentKey)"])
         }
@@ -187,7 +188,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             server = try EdgeServer(configuration: configuration, stores: stores, logger: logger)
         } catch {
-            throw CommandFailure(message: "cannot start the server: \(error)")
+            throw CommandFailure(message: "cannot start the server: \(error)", status: .unavailable)
         }
         server.poller.loadCache()
         logger.notice(

@@ -4,7 +4,9 @@ import Foundation
 
 /// `--signing-key FILE`, falling back to the `ALLOT_SIGNING_KEY` environment variable.
 struct SigningKeyOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Secret key file from `allot keygen` (or set ALLOT_SIGNING_KEY to its contents).", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Secret key file from `allot keygen` (or set ALLOT_SIGNING_KEY to its contents).", valueName: "file"))
     var signingKey: String?
 
     /// Whether a key was given, by flag or by a non-empty environment variable (a CI secret that
@@ -16,29 +18,32 @@ struct SigningKeyOptions: ParsableArguments {
     func load() throws -> SigningKey {
         if let path = signingKey {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw CommandFailure(message: "cannot read signing key file '\(path)'")
+                throw CommandFailure(message: "cannot read signing key file '\(path)'", status: .invalidInput)
             }
             do {
                 return try SigningKey(text: text)
             } catch {
-                throw CommandFailure(message: "\(path): \(error)")
+                throw CommandFailure(message: "\(path): \(error)", status: .invalidInput)
             }
         }
         if let text = ProcessInfo.processInfo.environment[SigningKey.environmentVariable], !text.isEmpty {
             do {
                 return try SigningKey(text: text)
             } catch {
-                throw CommandFailure(message: "\(SigningKey.environmentVariable): \(error)")
+                throw CommandFailure(message: "\(SigningKey.environmentVariable): \(error)", status: .invalidInput)
             }
         }
         throw CommandFailure(
-            message: "no signing key: pass --signing-key FILE or set \(SigningKey.environmentVariable) (make a key with `allot keygen --out DIR`)")
+            message:
+                "no signing key: pass --signing-key FILE or set \(SigningKey.environmentVariable) (make a key with `allot keygen --out DIR`)",
+            status: .usage)
     }
 }
 
 /// `--trusted-key PUB`, repeatable and required: the public keys whose signatures are accepted.
 struct TrustedKeyOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Public key file trusted to sign bundles and manifests (repeat for rotation).", valueName: "file"))
+    @Option(
+        name: .long, help: ArgumentHelp("Public key file trusted to sign bundles and manifests (repeat for rotation).", valueName: "file"))
     var trustedKey: [String]
 
     func load() throws -> [PublicKey] { try TrustedKeys.load(trustedKey) }
@@ -55,7 +60,7 @@ struct OptionalTrustedKeyOptions: ParsableArguments {
     /// The keys; with `required` an empty list is an error naming the flag.
     func load(required: Bool) throws -> [PublicKey] {
         guard !trustedKey.isEmpty || !required else {
-            throw CommandFailure(message: "pass at least one --trusted-key FILE (the .pub file from `allot keygen`)")
+            throw CommandFailure(message: "pass at least one --trusted-key FILE (the .pub file from `allot keygen`)", status: .usage)
         }
         return try TrustedKeys.load(trustedKey)
     }
@@ -66,12 +71,12 @@ enum TrustedKeys {
     static func load(_ paths: [String]) throws -> [PublicKey] {
         try paths.map { path in
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw CommandFailure(message: "cannot read trusted key file '\(path)'")
+                throw CommandFailure(message: "cannot read trusted key file '\(path)'", status: .invalidInput)
             }
             do {
                 return try PublicKey(text: text)
             } catch {
-                throw CommandFailure(message: "\(path): \(error)")
+                throw CommandFailure(message: "\(path): \(error)", status: .invalidInput)
             }
         }
     }
