@@ -15,8 +15,8 @@ The convention (docs/cli.md, "Documentation tests"):
   of lines and `…` inside a line matches any text; trailing spaces are ignored. A command expected
   to fail shows its exit status as a last line `[N]`; otherwise it must exit 0.
 - A block tagged `text` (or any other language) is not run, and neither is a block right after
-  the line `<!-- doc-test: skip -->` (placeholders, real cloud accounts, servers that run until
-  stopped). An untagged block that starts with `$ ` or with an `allot` command is an error, so
+  the line `<!-- doc-test: skip -->` or `<!-- doc-test: skip (the reason) -->` (placeholders,
+  real cloud accounts, servers that run until stopped). An untagged block that starts with `$ ` or with an `allot` command is an error, so
   that every example is either run or marked as illustrative.
 
 The scratch copy is a git clone of the repository's files as they are on disk (tracked and
@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 
-SKIP_MARKER = "<!-- doc-test: skip -->"
+SKIP_MARKER = re.compile(r"<!-- doc-test: skip( \(.*\))? -->")
 RUN_TAGS = {"sh", "bash", "shell"}
 FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")
 
@@ -82,7 +82,7 @@ def blocks_of(path, file=None):
             index += 1
         if index >= len(lines):
             raise DocError(f"{path}:{start + 1}: the code block is never closed")
-        blocks.append(Block(path, start + 1, tag, body, previous == SKIP_MARKER))
+        blocks.append(Block(path, start + 1, tag, body, SKIP_MARKER.fullmatch(previous) is not None))
         previous = ""
         index += 1
     return blocks
@@ -258,7 +258,27 @@ def output_matches(expected, actual):
     return match(0, 0)
 
 
-def run_file(path, repository, bin_folder, timeout, log):
+class Scratch:
+    """A pristine clone made once, copied for each file (a copy is much faster than a clone)."""
+
+    def __init__(self, repository):
+        self.repository = repository
+        self.folder = tempfile.mkdtemp(prefix="doc-test-")
+        self.pristine = None
+
+    def copy(self):
+        if self.pristine is None:
+            self.pristine = make_scratch(self.repository, os.path.join(self.folder, "pristine"))
+        target = tempfile.mkdtemp(prefix="page-", dir=self.folder)
+        shutil.rmtree(target)
+        shutil.copytree(self.pristine, target, symlinks=True)
+        return target
+
+    def remove(self):
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def run_file(path, repository, bin_folder, timeout, log, scratch):
     """Runs one Markdown file's blocks; returns a list of failure messages."""
     try:
         blocks = blocks_of(path, os.path.join(repository, path))
@@ -268,10 +288,10 @@ def run_file(path, repository, bin_folder, timeout, log):
     runnable = [block for block in blocks if not block.skipped and block.tag in RUN_TAGS | {"console"}]
     if not runnable or failures:
         return failures
-    scratch = tempfile.mkdtemp(prefix="doc-test-")
     session = None
+    directory = None
     try:
-        directory = make_scratch(repository, scratch)
+        directory = scratch.copy()
         session = Session(directory, bin_folder, timeout)
         for block in runnable:
             if block.tag == "console":
@@ -310,7 +330,8 @@ def run_file(path, repository, bin_folder, timeout, log):
     finally:
         if session:
             session.close()
-        shutil.rmtree(scratch, ignore_errors=True)
+        if directory:
+            shutil.rmtree(directory, ignore_errors=True)
     return failures
 
 
@@ -326,13 +347,20 @@ def main():
         for path in arguments.files:
             for block in blocks_of(path):
                 action = "skip" if block.skipped else ("check" if block.tag == "console" else "run" if block.tag in RUN_TAGS else "ignore")
+                if check_untagged(block):
+                    action = "ERROR: untagged commands"
                 print(f"{block.where}\t{block.tag or '-'}\t{action}\t{(block.body[0] if block.body else '')[:70]}")
         return 0
     failures = []
-    for path in arguments.files:
-        relative = os.path.relpath(os.path.abspath(path), arguments.repository)
-        failures += run_file(relative, os.path.abspath(arguments.repository), arguments.bin, arguments.timeout,
-                             lambda text: print(text, file=sys.stderr))
+    repository = os.path.abspath(arguments.repository)
+    scratch = Scratch(repository)
+    try:
+        for path in arguments.files:
+            relative = os.path.relpath(os.path.abspath(os.path.join(repository, path)), repository)
+            failures += run_file(relative, repository, arguments.bin, arguments.timeout,
+                                 lambda text: print(text, file=sys.stderr), scratch)
+    finally:
+        scratch.remove()
     for failure in failures:
         print(f"doc test failed: {failure}\n", file=sys.stderr)
     return 1 if failures else 0
