@@ -62,6 +62,19 @@ struct FreshCloneTests {
         }
     }
 
+    /// In a fresh clone, with no flags and no key: check, compile (the committed lock is current, so
+    /// nothing changes), and the diff against main; the working tree stays clean.
+    @Test func aFreshCloneNeedsNoFlags() throws {
+        let clone = try FreshClone.make(paths: ["experiments"])
+        defer { clone.remove() }
+        let directory = URL(fileURLWithPath: clone.path)
+        for arguments in [["compile", "--check"], ["compile"], ["diff", "main"], ["lint"]] {
+            let result = try CLI.run(arguments, in: directory)
+            #expect(result.status == 0, "allot \(arguments.joined(separator: " ")): \(result.output)")
+        }
+        #expect(try clone.git(["status", "--porcelain"]).isEmpty)
+    }
+
     /// Outside git, `--check` writes nothing and so needs neither --version nor --created-at;
     /// writing a bundle still asks for them, and writes nothing until given.
     @Test func compileCheckOutsideGitNeedsNoVersion() throws {
