@@ -9,9 +9,9 @@ struct TimeFlagTests {
     /// `lint --at` with a plain date finds what the same midnight in RFC 3339 finds: the sample's
     /// express-pay experiment stops on 2027-02-01.
     @Test func lintAtAPlainDate() throws {
-        let clone = try FreshClone.make(paths: ["experiments"])
-        defer { clone.remove() }
-        let directory = URL(fileURLWithPath: clone.path)
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try CLI.copySamples(to: directory)
         let date = try CLI.run(["lint", "--at", "2027-03-01"], in: directory)
         #expect(date.status == 0, "\(date.output)")
         #expect(date.stdout.contains("'express-pay-north-america' is running but its stop time has passed"), "\(date.stdout)")
@@ -27,10 +27,9 @@ struct TimeFlagTests {
         ["assign", "--bundle", "x.bundle", "--trusted-key", "x.pub", "--unit", "user_id=u", "--at"],
     ])
     func notATimeIsAUsageError(arguments: [String]) throws {
-        let clone = try FreshClone.make(paths: ["experiments"])
-        defer { clone.remove() }
+        // Refused while reading the command line, before any file is read.
         for value in ["2027-13-01", "yesterday", "2027-03-01 00:00"] {
-            let result = try CLI.run(arguments + [value], in: URL(fileURLWithPath: clone.path))
+            let result = try CLI.run(arguments + [value])
             #expect(result.status == 64, "\(arguments) \(value): \(result.output)")
             #expect(result.stderr.contains("'\(value)' is not a time"), "\(result.stderr)")
         }
