@@ -242,6 +242,9 @@ struct WorkflowTests {
         // The secret never shows in a log.
         let key = try team.signingKey.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(!report.log.contains(key))
+        for line in key.split(separator: "\n") where line.count >= 8 {
+            #expect(!report.jobs.flatMap(\.steps).contains { $0.log.contains(line) }, "a step's log shows the secret")
+        }
 
         var arguments = ["status", "--json", "--trusted-key", team.keys + "/signing.pub"]
         for url in regions.urls { arguments += ["--store", url] }
