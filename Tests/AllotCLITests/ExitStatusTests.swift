@@ -52,6 +52,14 @@ struct ExitStatusTests {
             arguments: ["verify", "v1.bundle", "--trusted-key", "other/signing.pub"],
             status: 2, says: "is not valid"),
         Case(command: "verify", situation: "no --trusted-key", arguments: ["verify", "v1.bundle"], status: 64, says: "--trusted-key"),
+        Case(
+            command: "verify", situation: "an endless key file", arguments: ["verify", "v1.bundle", "--trusted-key", "/dev/zero"],
+            status: 2,
+            says: "is larger than 64 KiB"),
+        Case(
+            command: "compile", situation: "an endless signing key file",
+            arguments: ["compile", "--signing-key", "/dev/zero", "--version", "1", "--created-at", "0", "--output", "x.bundle"], status: 2,
+            says: "is larger than 64 KiB"),
 
         Case(command: "inspect", situation: "valid", arguments: ["inspect", "v1.bundle", "--trusted-key", "keys/signing.pub"], status: 0),
         Case(

@@ -35,6 +35,25 @@ struct TimeFlagTests {
         }
     }
 
+    /// A created-at no calendar can write (any Int64 is allowed in a bundle) is shown as unix
+    /// seconds by every command, never a crash.
+    @Test(arguments: ["-9223372036854775808", "9223372036854775807"])
+    func extremeCreatedAtIsShownNotTrapped(seconds: String) throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try CLI.copySamples(to: directory)
+        let keys = try CompileCommandTests.keys(in: directory)
+        let compiled = try CLI.run(
+            ["compile", "--version", "4", "--created-at=\(seconds)", "--signing-key", keys.secret, "--output", "x.bundle"], in: directory)
+        #expect(compiled.status == 0, "\(compiled.output)")
+        #expect(compiled.stdout.contains("created-at \(seconds),"), "\(compiled.stdout)")
+        for arguments in [["verify", "x.bundle"], ["inspect", "x.bundle"], ["inspect", "x.bundle", "--format", "json"]] {
+            let result = try CLI.run(arguments + ["--trusted-key", keys.public], in: directory)
+            #expect(result.status == 0, "\(arguments): \(result.output)")
+            #expect(result.stdout.contains(seconds), "\(arguments): \(result.stdout)")
+        }
+    }
+
     @Test func createdAtAcceptsADate() throws {
         let directory = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -42,6 +42,17 @@ struct RFC3339Tests {
         #expect(RFC3339.parse(text) == seconds)
     }
 
+    /// Any Int64 formats without trapping (a bundle's created-at is input); the years RFC 3339
+    /// cannot write come out as unix seconds.
+    @Test(arguments: [
+        (Int64.min, "-9223372036854775808"), (Int64.max, "9223372036854775807"), (-62_167_219_200, "0000-01-01T00:00:00Z"),
+        (-62_167_219_201, "-62167219201"), (253_402_300_799, "9999-12-31T23:59:59Z"), (253_402_300_800, "253402300800"),
+    ])
+    func extremeTimesFormat(seconds: Int64, text: String) {
+        #expect(RFC3339.format(seconds) == text)
+        if !text.hasPrefix("-"), text.contains("T") { #expect(RFC3339.parse(text) == seconds) }
+    }
+
     @Test(arguments: [
         "", "2026", "2026-12", "2026-13-01", "2026-00-10", "2026-02-29", "2100-02-29", "2026-04-31", "2026-12-01T", "2026-12-01T09:00:00",
         "2026-12-01T24:00:00Z", "2026-12-01T09:60:00Z", "2026-12-01 09:00:00Z", "2026-12-01T09:00:00+0900", "2026-12-01T09:00:00.Z",

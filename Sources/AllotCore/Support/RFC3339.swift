@@ -53,8 +53,14 @@ public enum RFC3339 {
         return Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + min(second, 59)) - Int64(offset)
     }
 
-    /// Formats unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The first and last second RFC 3339 can write (years 0000 to 9999).
+    public static let writableRange: ClosedRange<Int64> = -62_167_219_200...253_402_300_799
+
+    /// Formats unix seconds as `YYYY-MM-DDTHH:MM:SSZ`; a time outside the years 0000 to 9999
+    /// (a bundle's created-at is input, and may be anything) as its unix seconds, which every
+    /// reader of times here also accepts.
     public static func format(_ seconds: Int64) -> String {
+        guard writableRange.contains(seconds) else { return String(seconds) }
         let days = Int(seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400)
         let rest = Int(seconds - Int64(days) * 86_400)
         let (year, month, day) = civilFromDays(days)

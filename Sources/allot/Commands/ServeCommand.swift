@@ -148,7 +148,7 @@ struct ServeCommand: AsyncParsableCommand {
                     status: .usage)
             }
             do {
-                keys = [try PublicKey(text: try String(contentsOfFile: Self.developmentKey, encoding: .utf8))]
+                keys = [try PublicKey(text: try KeyFile.read(Self.developmentKey, what: "development key file"))]
             } catch {
                 throw CommandFailure(message: "\(Self.developmentKey): \(error)", status: .invalidInput)
             }

@@ -17,9 +17,7 @@ struct SigningKeyOptions: ParsableArguments {
 
     func load() throws -> SigningKey {
         if let path = signingKey {
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw CommandFailure(message: "cannot read signing key file '\(path)'", status: .invalidInput)
-            }
+            let text = try KeyFile.read(path, what: "signing key file")
             do {
                 return try SigningKey(text: text)
             } catch {
@@ -70,14 +68,38 @@ struct OptionalTrustedKeyOptions: ParsableArguments {
 enum TrustedKeys {
     static func load(_ paths: [String]) throws -> [PublicKey] {
         try paths.map { path in
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw CommandFailure(message: "cannot read trusted key file '\(path)'", status: .invalidInput)
-            }
+            let text = try KeyFile.read(path, what: "trusted key file")
             do {
                 return try PublicKey(text: text)
             } catch {
                 throw CommandFailure(message: "\(path): \(error)", status: .invalidInput)
             }
         }
+    }
+}
+
+/// Key files are one line of text: read at most `limit` bytes, so a path to something endless
+/// (a device, a pipe, a huge file given by mistake) is refused instead of read.
+enum KeyFile {
+    static let limit = 64 * 1024
+
+    static func read(_ path: String, what: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw CommandFailure(message: "cannot read \(what) '\(path)'", status: .invalidInput)
+        }
+        defer { try? handle.close() }
+        let data: Data
+        do {
+            data = try handle.read(upToCount: limit + 1) ?? Data()
+        } catch {
+            throw CommandFailure(message: "cannot read \(what) '\(path)': \(error)", status: .invalidInput)
+        }
+        guard data.count <= limit else {
+            throw CommandFailure(message: "\(what) '\(path)' is larger than \(limit / 1024) KiB: not a key file", status: .invalidInput)
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw CommandFailure(message: "\(what) '\(path)' is not UTF-8 text: not a key file", status: .invalidInput)
+        }
+        return text
     }
 }
