@@ -49,10 +49,12 @@ public enum Compiler {
         var hadLockFile = false
         if FileManager.default.fileExists(atPath: lockPath) {
             hadLockFile = true
-            guard let data = FileManager.default.contents(atPath: lockPath) else {
-                return .failure(Failure(diagnostics: [Diagnostic(at: nil, "cannot read \(lockPath)")], sources: sources))
+            let data: [UInt8]
+            switch SourceDecoder.read(lockPath) {
+            case .success(let bytes): data = bytes
+            case .failure(let diagnostic): return .failure(Failure(diagnostics: [diagnostic], sources: sources))
             }
-            let decoded = SourceDecoder.decode([UInt8](data), path: lockPath)
+            let decoded = SourceDecoder.decode(data, path: lockPath)
             if let diagnostic = decoded.diagnostic {
                 sources[lockPath] = decoded.text
                 return .failure(Failure(diagnostics: DiagnosticBag(encodingDiagnostics + [diagnostic]).sorted, sources: sources))
@@ -125,11 +127,14 @@ public enum Compiler {
         var files: [SourceFile] = []
         var diagnostics: [Diagnostic] = []
         for path in paths.sorted() {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                diagnostics.append(Diagnostic(at: SourceLocation(file: path, line: 1, column: 1), "cannot read this file"))
+            let data: [UInt8]
+            switch SourceDecoder.read(path) {
+            case .success(let bytes): data = bytes
+            case .failure(let diagnostic):
+                diagnostics.append(diagnostic)
                 continue
             }
-            let decoded = SourceDecoder.decode([UInt8](data), path: path)
+            let decoded = SourceDecoder.decode(data, path: path)
             if let diagnostic = decoded.diagnostic {
                 // Compiled anyway (as decoded) so every other error in the project is reported too.
                 encodingDiagnostics.append(diagnostic)

@@ -71,6 +71,16 @@ struct SourceEncodingTests {
         #expect(Set(found.map(\.message)) == ["unknown key 'trafic' in an Experiment"], "\(found)")
     }
 
+    /// A file that never ends (here /dev/zero under a .yaml name) is refused after a bounded read.
+    @Test func anEndlessFileIsRefusedNotRead() throws {
+        let folder = Scratch.folder("endless")
+        defer { Scratch.remove(folder) }
+        try FileManager.default.createSymbolicLink(atPath: folder + "/endless.yaml", withDestinationPath: "/dev/zero")
+        let found = Self.diagnostics(folder)
+        #expect(found.map(\.message) == ["this file is larger than 64 MiB"], "\(found)")
+        #expect(found.first?.location?.file == folder + "/endless.yaml")
+    }
+
     /// The validator against Python's UTF-8 decoder (an independent implementation) on random
     /// byte strings biased towards almost-valid sequences: the same verdict and the same offset.
     @Test func firstInvalidByteAgreesWithPython() throws {

@@ -10,6 +10,30 @@ enum SourceDecoder {
         var diagnostic: Diagnostic?
     }
 
+    /// The most an experiment file or the lock may hold: far more than any real project (ids in
+    /// the millions belong in an `idsFile`), small enough that a path to something endless is refused.
+    static let maxFileBytes = 64 << 20
+
+    /// A file's bytes, read up to `maxFileBytes`; a file that is larger, or cannot be read, is a
+    /// diagnostic.
+    static func read(_ path: String) -> Result<[UInt8], Diagnostic> {
+        let location = SourceLocation(file: path, line: 1, column: 1)
+        guard let handle = FileHandle(forReadingAtPath: path) else { return .failure(Diagnostic(at: location, "cannot read this file")) }
+        defer { try? handle.close() }
+        do {
+            let data = try handle.read(upToCount: maxFileBytes + 1) ?? Data()
+            guard data.count <= maxFileBytes else {
+                return .failure(
+                    Diagnostic(
+                        at: location, "this file is larger than \(maxFileBytes >> 20) MiB",
+                        hint: "put long lists of ids in a segment's idsFile (one id per line)"))
+            }
+            return .success([UInt8](data))
+        } catch {
+            return .failure(Diagnostic(at: location, "cannot read this file: \(error)"))
+        }
+    }
+
     static func decode(_ bytes: [UInt8], path: String) -> Decoded {
         if let endianness = utf16Endianness(bytes) {
             let encoding: String.Encoding = endianness == "little" ? .utf16LittleEndian : .utf16BigEndian
