@@ -35,6 +35,9 @@ let package = Package(
             providers: [.apt(["libsodium-dev"])]
         ),
 
+        // The build stamp (commit, date) that ops/deploy/release.sh writes into a release binary.
+        .target(name: "CAllotBuildStamp"),
+
         // Bundle reader, verifier and evaluator. Depends on nothing but the C shims: an edge
         // server and an embedding app pay for nothing else.
         .target(
@@ -80,6 +83,7 @@ let package = Package(
                 "AllotReview",
                 "AllotStore",
                 "AllotServer",
+                "CAllotBuildStamp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

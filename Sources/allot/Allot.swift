@@ -10,6 +10,7 @@ struct Allot: AsyncParsableCommand {
             Experiment files in experiments/ compile to a signed, zstd-compressed bundle that \
             stateless servers memory-map to answer "which variant is this unit in?".
             """,
+        version: AllotVersion.description,
         subcommands: [
             KeygenCommand.self,
             CompileCommand.self,
