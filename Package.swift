@@ -152,5 +152,11 @@ let package = Package(
             dependencies: ["AllotTestSupport"],
             swiftSettings: swiftSettings
         ),
+        // The deployment artefacts (ops/deploy): runs ops/deploy/check.py, one test per check.
+        .testTarget(
+            name: "AllotDeployTests",
+            dependencies: ["AllotTestSupport"],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

@@ -18,7 +18,7 @@ for the settings that decide whether the server starts and serves:
 The server runs in the foreground until SIGTERM or SIGINT, which it forwards (systemd's KillSignal).
 
     ops/deploy/systemd/exec-unit.py --environment-file my-serve.env --binary .build/debug/allot \
-        [--unit ops/deploy/systemd/allot-serve.service] [--set LimitNOFILE=290] [--replace-arg --max-connections=50]
+        [--unit ops/deploy/systemd/allot-serve.service] [--set LimitNOFILE=290] [--replace-arg=--max-connections=50]
 
 --set overrides a [Service] setting, --replace-arg NAME=VALUE replaces the value after the flag
 NAME in ExecStart (for small-scale tests of the same unit). Exit status: the server's.
@@ -137,6 +137,7 @@ def main() -> int:
 
     # Not under /tmp: the service gets a private, empty /tmp.
     cache_root = options.cache_root or tempfile.mkdtemp(prefix="allot-unit-cache-", dir="/var/tmp")
+    os.makedirs(cache_root, exist_ok=True)
     os.chmod(cache_root, 0o755)  # as /var/cache: the service's user must be able to reach its folder
     cache_name = settings["CacheDirectory"][-1]
     cache = os.path.join(cache_root, cache_name)
