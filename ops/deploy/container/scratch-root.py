@@ -190,6 +190,9 @@ def main() -> int:
         print("scratch-root: needs root (chroot, mount namespaces)", file=sys.stderr)
         return 2
 
+    # As a container engine starts a container: no blocked signals. A parent (a test runner) may block SIGTERM,
+    # and children inherit the mask, so the server would never see it.
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
     work = tempfile.mkdtemp(prefix="allot-scratch-root-")
     processes = []
     try:

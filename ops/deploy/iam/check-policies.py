@@ -86,6 +86,9 @@ def main() -> int:
     from botocore.config import Config
     from botocore.exceptions import ClientError
 
+    # As a service manager starts a server: no blocked signals. A parent (a test runner) may block SIGTERM,
+    # and children inherit the mask, so the server would never see it.
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
     work = tempfile.mkdtemp(prefix="allot-iam-")
     port = free_port()
     environment = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT=str(SETUP_REQUESTS))

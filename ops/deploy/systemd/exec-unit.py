@@ -110,6 +110,9 @@ def main() -> int:
     if os.geteuid() != 0:
         raise SystemExit("exec-unit: run as root (it switches to the dynamic user, as systemd does)")
 
+    # As systemd starts a service: no blocked signals. A parent (a test runner) may block SIGTERM,
+    # and children inherit the mask, so the server would never see it.
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
     settings = parse_unit(options.unit)
     for assignment in options.set:
         key, _, value = assignment.partition("=")
