@@ -14,7 +14,7 @@ struct DeployTests {
         "each deployment artefact passes its check",
         arguments: [
             "release", "stamp", "kubernetes", "checkov-kubernetes", "container", "scratch-root", "systemd", "systemd-run",
-            "iam", "prometheus",
+            "iam", "prometheus", "docs",
         ])
     func check(name: String) throws {
         try #require(AllotBinary.available, Comment(rawValue: AllotBinary.missing))
@@ -33,7 +33,7 @@ struct DeployTests {
             Set(names)
                 == [
                     "release", "stamp", "kubernetes", "checkov-kubernetes", "container", "scratch-root", "systemd", "systemd-run",
-                    "iam", "prometheus",
+                    "iam", "prometheus", "docs",
                 ])
     }
 }
