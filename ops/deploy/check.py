@@ -508,12 +508,19 @@ def start_unit(work: str, port: int, extra: list[str]) -> subprocess.Popen:
 
 
 def stop(process: subprocess.Popen) -> int:
+    """SIGTERM to exec-unit.py, which forwards it; the server itself is killed if it outlives the wrapper."""
+    server = getattr(process, "server_pid", None)
     if process.poll() is None:
         process.terminate()
         try:
-            return process.wait(timeout=30)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+            if server is not None:
+                try:
+                    os.kill(server, 9)
+                except ProcessLookupError:
+                    pass
     return process.wait()
 
 
@@ -522,6 +529,8 @@ def wait_ready(port: int, process: subprocess.Popen, work: str) -> str:
     while time.time() < deadline:
         status, body = http_get(port, "/readyz")
         if status == 200:
+            listening = re.search(r"pid=(\d+)", run(["ss", "-ltnpH", f"sport = :{port}"]).stdout)
+            process.server_pid = int(listening.group(1)) if listening else None
             return body
         expect(process.poll() is None, f"the unit's server exited {process.returncode}:\n" + "".join(
             open(os.path.join(work, n)).read() for n in os.listdir(work) if n.endswith(".log")))
@@ -548,7 +557,7 @@ def check_systemd_run() -> None:
         processes.append(unit)
         body = wait_ready(port, unit, work)
         expect('"version":5' in body, f"/readyz: {body}")
-        pid = int(re.search(r"pid=(\d+)", run(["ss", "-ltnpH", f"sport = :{port}"]).stdout).group(1))
+        pid = unit.server_pid
         status = open(f"/proc/{pid}/status").read()
         limits = open(f"/proc/{pid}/limits").read()
         expect(re.search(r"^Uid:\s+61873\s", status, re.M) and re.search(r"^NoNewPrivs:\s+1", status, re.M),

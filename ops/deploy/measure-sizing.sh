@@ -87,14 +87,14 @@ sample() {  # prints the maximum RssAnon, RssFile (KiB) seen while wrk runs, the
 }
 
 measure() {
-  wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s random.lua "http://127.0.0.1:$PORT/" >wrk.txt &
+  wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s random.lua "http://127.0.0.1:$PORT/" >wrk.txt &
   local load=$!
   read -r anon file hwm < <(sample "$load")
   wait "$load"
   local rps p99
   rps=$(awk '/Requests\/sec/ {print $2}' wrk.txt)
-  p99=$(grep -A4 'Latency Distribution' wrk.txt | awk '/99%/ {print $2}')
-  echo "$1: $rps req/s (p99 ${p99:-n/a} with --latency off), RssAnon max $((anon / 1024)) MiB, RssFile max $((file / 1024)) MiB, VmHWM $((hwm / 1024)) MiB, fds $(ls /proc/$server/fd | wc -l), non-2xx: $(awk '/Non-2xx/ {print $4}' wrk.txt)"
+  p99=$(awk '/Latency Distribution/ {d=1} d && $1 == "99%" {print $2; exit}' wrk.txt)
+  echo "$1: $rps req/s (p99 ${p99:-n/a}), RssAnon max $((anon / 1024)) MiB, RssFile max $((file / 1024)) MiB, VmHWM $((hwm / 1024)) MiB, fds $(ls /proc/$server/fd | wc -l), non-2xx: $(awk '/Non-2xx/ {print $4} END {}' wrk.txt)"
 }
 
 measure "sample bundle (v1)"
