@@ -25,6 +25,8 @@ import time
 
 import yaml
 
+from processes import free_port  # noqa: E402 (ops/deploy is this script's folder)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPOSITORY = os.path.dirname(os.path.dirname(HERE))
 TOOLS = os.environ.get("DEPLOY_TOOLS", os.path.expanduser("~/.cache/allot/deploy-tools/bin"))
@@ -479,10 +481,6 @@ def check_systemd() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def http_get(port: int, path: str) -> tuple[int, str]:

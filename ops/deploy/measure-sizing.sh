@@ -102,4 +102,12 @@ measure "sample bundle (v1)"
 for _ in $(seq 600); do curl -fs "http://127.0.0.1:$PORT/readyz" | grep -q '"version":2' && break; sleep 0.1; done
 echo "swapped to v2: peak so far VmHWM $(( $(awk '/VmHWM/ {print $2}' /proc/$server/status) / 1024 )) MiB; cache on disk $(du -sm cache | cut -f1) MiB"
 measure "2.8M-id segment bundle (v2)"
+# A swap from one large bundle to another: both mapped while requests finish on the old one.
+"$allot" compile --experiments large --signing-key keys/signing.key --version 3 --created-at 2026-12-03T00:00:00Z --output 3.bundle >compile.log 2>&1
+"$allot" publish 3.bundle --signing-key keys/signing.key --store store >/dev/null
+wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s random.lua "http://127.0.0.1:$PORT/" >/dev/null &
+load=$!
+for _ in $(seq 600); do curl -fs "http://127.0.0.1:$PORT/readyz" | grep -q '"version":3' && break; sleep 0.1; done
+wait "$load"
+echo "swapped v2 → v3 under load: VmHWM $(( $(awk '/VmHWM/ {print $2}' /proc/$server/status) / 1024 )) MiB, now RSS $(( $(awk '/VmRSS/ {print $2}' /proc/$server/status) / 1024 )) MiB; cache on disk $(du -sm cache | cut -f1) MiB"
 curl -fs "http://127.0.0.1:$PORT/v1/bundle"; echo

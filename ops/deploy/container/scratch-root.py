@@ -34,13 +34,15 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tarfile
 import tempfile
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from processes import free_port, moto_server, stop, unblock_signals, wait_for_port  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
@@ -150,23 +152,8 @@ def copy_package_files(packages: list[str], root: str) -> int:
     return count
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise Failure(f"exited with {process.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise Failure(f"nothing listens on {port} after {timeout} s")
 
 
 def get(url: str) -> tuple[int, bytes]:
@@ -190,9 +177,7 @@ def main() -> int:
         print("scratch-root: needs root (chroot, mount namespaces)", file=sys.stderr)
         return 2
 
-    # As a container engine starts a container: no blocked signals. A parent (a test runner) may block SIGTERM,
-    # and children inherit the mask, so the server would never see it.
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    unblock_signals()  # as a container engine starts a container
     work = tempfile.mkdtemp(prefix="allot-scratch-root-")
     processes = []
     try:
@@ -237,13 +222,15 @@ def main() -> int:
         environment = dict(os.environ)
         if options.swift_runtime:
             environment["LD_LIBRARY_PATH"] = options.swift_runtime
-        moto_bin = options.moto_server or os.environ.get("ALLOT_MOTO_SERVER") or os.path.join(
-            os.path.dirname(os.path.realpath(sys.executable)), "moto_server")
+        moto_bin = moto_server(options.moto_server)
         moto_port = free_port()
         moto = subprocess.Popen([moto_bin, "-H", "127.0.0.1", "-p", str(moto_port)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         processes.append(moto)
-        wait_for_port(moto_port, moto)
+        try:
+            wait_for_port(moto_port, moto)
+        except RuntimeError as error:
+            raise Failure(f"moto: {error}") from None
         urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{moto_port}/allot-scratch", method="PUT"), timeout=5)
         store = f"s3://allot-scratch/prod?endpoint=http://127.0.0.1:{moto_port}&region=eu-west-1"
         publish_dir = os.path.join(work, "publish")
@@ -291,7 +278,10 @@ def main() -> int:
                                       env=run_env, stdout=log, stderr=log)
         processes.append(server)
         try:
-            wait_for_port(port, server)
+            try:
+                wait_for_port(port, server)
+            except RuntimeError as error:
+                raise Failure(str(error)) from None
             deadline = time.time() + 30
             status = 0
             while time.time() < deadline:
@@ -337,13 +327,7 @@ def main() -> int:
         return 1
     finally:
         for process in reversed(processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop(process)
         if options.keep:
             print(f"kept {work}")
         else:

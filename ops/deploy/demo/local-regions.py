@@ -17,31 +17,20 @@ ops/deploy/iam/check-policies.py is the walkthrough's step that does.
 
 import glob
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from processes import free_port, moto_server  # noqa: E402
+
 REGIONS = {"eu-west-1": "EU", "us-east-1": "US", "ap-southeast-2": "AP"}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
-def moto_server() -> str:
-    if os.environ.get("ALLOT_MOTO_SERVER"):
-        return os.environ["ALLOT_MOTO_SERVER"]
-    beside = os.path.join(os.path.dirname(os.path.realpath(sys.executable)), "moto_server")
-    found = beside if os.path.exists(beside) else shutil.which("moto_server")
-    if not found:
-        raise SystemExit("moto_server not found: pip install 'moto[server]' (scripts/install-deps does)")
-    return found
 
 
 def start(directory: str) -> None:

@@ -23,13 +23,14 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from processes import free_port, moto_server, stop, unblock_signals, wait_for_port  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
@@ -37,32 +38,10 @@ REGIONS = ["eu-west-1", "us-east-1", "ap-southeast-2"]
 SETUP_REQUESTS = 3 + 2 * 3  # buckets; then per user: create_user, put_user_policy, create_access_key
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {port} after {timeout} s")
 
 
-def moto_executable(given: str | None) -> str:
-    if given:
-        return given
-    if os.environ.get("ALLOT_MOTO_SERVER"):
-        return os.environ["ALLOT_MOTO_SERVER"]
-    beside = os.path.join(os.path.dirname(os.path.realpath(sys.executable)), "moto_server")
-    return beside if os.path.exists(beside) else (shutil.which("moto_server") or "moto_server")
 
 
 class Checks:
@@ -86,14 +65,12 @@ def main() -> int:
     from botocore.config import Config
     from botocore.exceptions import ClientError
 
-    # As a service manager starts a server: no blocked signals. A parent (a test runner) may block SIGTERM,
-    # and children inherit the mask, so the server would never see it.
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    unblock_signals()  # as a service manager starts a server
     work = tempfile.mkdtemp(prefix="allot-iam-")
     port = free_port()
     environment = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT=str(SETUP_REQUESTS))
     moto = subprocess.Popen(
-        [moto_executable(options.moto_server), "-H", "127.0.0.1", "-p", str(port)],
+        [moto_server(options.moto_server), "-H", "127.0.0.1", "-p", str(port)],
         env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     server = None
     try:
@@ -205,13 +182,7 @@ def main() -> int:
         return 2
     finally:
         for process in [server, moto]:
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop(process)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -33,6 +33,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from processes import unblock_signals  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DYNAMIC_UID = 61_873  # in systemd's DynamicUser range (61184-65519)
 
@@ -110,9 +113,7 @@ def main() -> int:
     if os.geteuid() != 0:
         raise SystemExit("exec-unit: run as root (it switches to the dynamic user, as systemd does)")
 
-    # As systemd starts a service: no blocked signals. A parent (a test runner) may block SIGTERM,
-    # and children inherit the mask, so the server would never see it.
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    unblock_signals()  # as systemd starts a service
     settings = parse_unit(options.unit)
     for assignment in options.set:
         key, _, value = assignment.partition("=")
