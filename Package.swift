@@ -34,6 +34,9 @@ let package = Package(
             pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"])]
         ),
+        // Linux calls and constants Glibc's Swift module does not export (epoll, eventfd, accept4),
+        // for the HTTP engine. Header-only: the functions are glibc's.
+        .systemLibrary(name: "CAllotLinux"),
 
         // The build stamp (commit, date) that ops/deploy/release.sh writes into a release binary.
         .target(name: "CAllotBuildStamp"),
@@ -63,12 +66,24 @@ let package = Package(
             dependencies: ["AllotCore", "CSodium", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
-        // The edge server: HTTP engine, native and OFREP APIs, metrics, bundle poller.
+        // The HTTP/1.1 engine (epoll event loops, parser, response writer) and the metrics
+        // registry. Knows nothing of bundles: routes plug in through `HTTPHandler`.
+        .target(
+            name: "AllotHTTP",
+            dependencies: [
+                "CAllotLinux",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The edge server: native and OFREP routes, bundle poller, wiring (`EdgeServer`).
         .target(
             name: "AllotServer",
             dependencies: [
                 "AllotCore",
                 "AllotStore",
+                "AllotHTTP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -82,6 +97,7 @@ let package = Package(
                 "AllotCompiler",
                 "AllotReview",
                 "AllotStore",
+                "AllotHTTP",
                 "AllotServer",
                 "CAllotBuildStamp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -98,12 +114,23 @@ let package = Package(
             path: "Benchmarks/AllotBenchmarks",
             swiftSettings: swiftSettings
         ),
+        // The HTTP benchmark's server: the engine alone with a fixed answer (Benchmarks/http).
+        .executableTarget(
+            name: "allot-http-bench",
+            dependencies: [
+                "AllotHTTP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Benchmarks/http/BenchServer",
+            swiftSettings: swiftSettings
+        ),
 
         // Shared by the test targets: compiling fixtures, repository paths, seeded randomness, child
         // processes (servers on free ports, moto, the built `allot`) and scratch folders.
         .target(
             name: "AllotTestSupport",
-            dependencies: ["AllotCore", "AllotCompiler", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["AllotCore", "AllotCompiler", "AllotHTTP", .product(name: "Logging", package: "swift-log")],
             path: "Tests/AllotTestSupport",
             swiftSettings: swiftSettings
         ),
@@ -136,10 +163,19 @@ let package = Package(
             dependencies: ["AllotTestSupport", "AllotCore", "AllotStore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        // The HTTP engine on real sockets: protocol, limits, hostile clients, lifecycle, metrics.
+        .testTarget(
+            name: "AllotHTTPTests",
+            dependencies: [
+                "AllotTestSupport", "AllotHTTP", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "AllotServerTests",
             dependencies: [
-                "AllotTestSupport", "AllotCore", "AllotCompiler", "AllotStore", "AllotServer",
+                "AllotTestSupport", "AllotCore", "AllotCompiler", "AllotStore", "AllotHTTP", "AllotServer",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Clients"],

@@ -1,4 +1,5 @@
 public import AllotCore
+public import AllotHTTP
 public import AllotStore
 public import Logging
 public import ServiceLifecycle

@@ -1,5 +1,6 @@
-// Entry point of the benchmark server (compiled together with the engine sources).
+// Entry point of the benchmark server: the engine (AllotHTTP) answering a fixed body.
 // Usage: allot-http-bench [--host H] [--port P] [--threads N] [--body-size BYTES]
+import AllotHTTP
 import Logging
 import ServiceLifecycle
 

@@ -1,3 +1,5 @@
+public import AllotHTTP
+
 #if canImport(Glibc)
     import Glibc
 #endif

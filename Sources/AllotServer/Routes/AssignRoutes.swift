@@ -1,4 +1,5 @@
 import AllotCore
+import AllotHTTP
 
 /// The native API: `GET /v1/assign?…`, `POST /v1/assign`, `POST /v1/assign/batch`. Each answer is
 /// the document `allot assign --json` prints for the same request (`LoadedBundle.writeAnswer`).

@@ -1,4 +1,5 @@
 import AllotCore
+import AllotHTTP
 
 #if canImport(Glibc)
     import Glibc

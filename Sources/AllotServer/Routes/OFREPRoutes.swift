@@ -1,4 +1,5 @@
 import AllotCore
+import AllotHTTP
 
 /// The OpenFeature Remote Evaluation Protocol (`../shared/specs/ofrep-openapi.yaml`):
 /// `POST /ofrep/v1/evaluate/flags/{key}` and the bulk `POST /ofrep/v1/evaluate/flags`.

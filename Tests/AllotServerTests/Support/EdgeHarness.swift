@@ -1,4 +1,5 @@
 import AllotCore
+import AllotHTTP
 import AllotServer
 import AllotStore
 import AllotTestSupport

@@ -1,3 +1,4 @@
+import AllotTestSupport
 import Foundation
 
 /// One keep-alive HTTP/1.1 connection over `RawClient`: formats requests, reads responses.

@@ -1,3 +1,4 @@
+import CAllotLinux
 import Logging
 import Synchronization
 
@@ -38,7 +39,6 @@ final class EventLoop: @unchecked Sendable {
     let logger: Logger
     let metrics: HTTPServerMetrics
     let shard: MetricsShard
-    let calls: LinuxCalls.Table
 
     var handler: any HTTPHandler
     var writer = HTTPResponseWriter()
@@ -77,8 +77,6 @@ final class EventLoop: @unchecked Sendable {
         index: Int, configuration: HTTPServerConfiguration, shared: ServerShared, listener: Listener,
         metrics: HTTPServerMetrics, logger: Logger, makeHandler: @Sendable (HTTPWorkerContext) -> any HTTPHandler
     ) throws(HTTPServerError) {
-        guard let calls = LinuxCalls.table else { throw HTTPServerError(.eventPoll, "epoll is not available") }
-        self.calls = calls
         self.index = index
         self.configuration = configuration
         self.shared = shared
@@ -86,7 +84,7 @@ final class EventLoop: @unchecked Sendable {
         self.metrics = metrics
         self.logger = logger
         self.poll = try EventPoll(capacity: 256)
-        let wake = calls.eventfd(0, LinuxCalls.nonblock | LinuxCalls.cloexec)
+        let wake = eventfd(0, DescriptorFlags.eventFD)
         guard wake >= 0 else {
             let saved = errno
             poll.close()
@@ -127,7 +125,7 @@ final class EventLoop: @unchecked Sendable {
     // MARK: - Running
 
     func run() {
-        _ = calls.setThreadName?(pthread_self(), "allot-http-\(index)")
+        _ = pthread_setname_np(pthread_self(), "allot-http-\(index)")
         updateClock()
         poll.add(wakeFD, events: PollEvents.input, data: Self.wakeToken)
         startListening()
@@ -136,7 +134,7 @@ final class EventLoop: @unchecked Sendable {
 
         while !(draining && openCount == 0) {
             let timeout = Int32(clamping: max(0, nextSweep - nowMilliseconds))
-            let ready = poll.wait(timeoutMilliseconds: timeout, calls: calls)
+            let ready = poll.wait(timeoutMilliseconds: timeout)
             updateClock()
             for event in 0..<ready {
                 let data = poll.eventData(at: event)
@@ -218,7 +216,7 @@ final class EventLoop: @unchecked Sendable {
 
     private func acceptConnections() {
         for _ in 0..<64 {
-            let fd = calls.accept4(listener.fd, nil, nil, LinuxCalls.nonblock | LinuxCalls.cloexec)
+            let fd = accept4(listener.fd, nil, nil, DescriptorFlags.socket)
             if fd < 0 {
                 switch errno {
                 case EAGAIN, EWOULDBLOCK:

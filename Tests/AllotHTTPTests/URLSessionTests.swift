@@ -1,4 +1,4 @@
-import AllotServer
+import AllotHTTP
 import Foundation
 import Testing
 

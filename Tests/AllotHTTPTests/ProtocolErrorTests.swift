@@ -1,4 +1,5 @@
-import AllotServer
+import AllotHTTP
+import AllotTestSupport
 import Testing
 
 /// Requests the engine refuses itself: each gets its status, a JSON error body, and a close.

@@ -1,4 +1,5 @@
-import AllotServer
+import AllotHTTP
+import AllotTestSupport
 import Testing
 
 /// Content-Length and chunked bodies, `Expect: 100-continue`.

@@ -1,4 +1,5 @@
-import AllotServer
+import AllotHTTP
+import AllotTestSupport
 import Testing
 
 @Suite struct MetricsRegistryTests {

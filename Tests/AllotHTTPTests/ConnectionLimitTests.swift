@@ -1,4 +1,5 @@
-import AllotServer
+import AllotHTTP
+import AllotTestSupport
 import Testing
 
 /// Timeouts and the connection cap: slow or idle clients cannot hold the server.

@@ -22,7 +22,7 @@ struct Listener: Sendable {
         defer { freeaddrinfo(list) }
 
         let info = first.pointee
-        let fd = socket(info.ai_family, Int32(SOCK_STREAM.rawValue) | LinuxCalls.nonblock | LinuxCalls.cloexec, 0)
+        let fd = socket(info.ai_family, Int32(SOCK_STREAM.rawValue) | DescriptorFlags.socket, 0)
         guard fd >= 0 else { throw HTTPServerError(.listen, "socket", errno: errno) }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))

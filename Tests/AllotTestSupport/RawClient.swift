@@ -2,31 +2,41 @@
     import Glibc
 #endif
 
-struct ClientError: Error, CustomStringConvertible {
-    let description: String
+public struct ClientError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+
+    public init(description: String) {
+        self.description = description
+    }
 }
 
 /// One parsed response read off a raw socket.
-struct RawResponse {
-    var status: Int
-    var headers: [(name: String, value: String)]
-    var body: [UInt8]
+public struct RawResponse: Sendable {
+    public var status: Int
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
 
-    func header(_ name: String) -> String? {
+    public init(status: Int, headers: [(name: String, value: String)], body: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public func header(_ name: String) -> String? {
         headers.first { $0.name.lowercased() == name.lowercased() }?.value
     }
 
-    var text: String { String(decoding: body, as: UTF8.self) }
+    public var text: String { String(decoding: body, as: UTF8.self) }
 }
 
 /// A blocking TCP client on a real socket, for the cases an HTTP client library will not produce:
 /// malformed, slow, pipelined and half-sent requests. Reads time out after `timeout` seconds so a
 /// failing test cannot hang.
-final class RawClient {
-    let fd: Int32
+public final class RawClient {
+    public let fd: Int32
     private var buffer: [UInt8] = []
 
-    init(port: Int, timeout: Int = 10) throws {
+    public init(port: Int, timeout: Int = 10) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ClientError(description: "socket failed") }
         var address = sockaddr_in()
@@ -48,11 +58,11 @@ final class RawClient {
         close(fd)
     }
 
-    func send(_ text: String) throws {
+    public func send(_ text: String) throws {
         try send(Array(text.utf8))
     }
 
-    func send(_ bytes: [UInt8]) throws {
+    public func send(_ bytes: [UInt8]) throws {
         var sent = 0
         while sent < bytes.count {
             let result = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
@@ -74,7 +84,7 @@ final class RawClient {
     }
 
     /// Reads one response (a `100 Continue` counts as one).
-    func readResponse() throws -> RawResponse {
+    public func readResponse() throws -> RawResponse {
         var headEnd: Int?
         while headEnd == nil {
             headEnd = find([13, 10, 13, 10])
@@ -105,7 +115,7 @@ final class RawClient {
     }
 
     /// Reads one response to a HEAD request (no body whatever Content-Length says).
-    func readHeadResponse() throws -> RawResponse {
+    public func readHeadResponse() throws -> RawResponse {
         var headEnd: Int?
         while headEnd == nil {
             headEnd = find([13, 10, 13, 10])
@@ -125,13 +135,13 @@ final class RawClient {
     }
 
     /// Whether the server closed the connection (EOF or reset) with nothing more to read.
-    func isClosedByPeer() throws -> Bool {
+    public func isClosedByPeer() throws -> Bool {
         if !buffer.isEmpty { return false }
         return try !fill()
     }
 
     /// Every byte until the server closes the connection.
-    func readUntilClosed() throws -> [UInt8] {
+    public func readUntilClosed() throws -> [UInt8] {
         while try fill() {}
         defer { buffer.removeAll() }
         return buffer

@@ -132,8 +132,8 @@ public struct HTTPResponseWriter: ~Copyable {
 }
 
 /// The JSON error document every error response uses.
-enum ErrorBody {
-    static func write(code: some Sequence<UInt8>, message: some Sequence<UInt8>, into body: inout [UInt8]) {
+package enum ErrorBody {
+    package static func write(code: some Sequence<UInt8>, message: some Sequence<UInt8>, into body: inout [UInt8]) {
         body.append(contentsOf: #"{"error":{"code":""#.utf8)
         appendEscaped(code, to: &body)
         body.append(contentsOf: #"","message":""#.utf8)

@@ -1,4 +1,4 @@
-import AllotServer
+import AllotHTTP
 import AllotTestSupport
 import Testing
 

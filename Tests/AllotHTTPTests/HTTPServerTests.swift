@@ -1,4 +1,5 @@
-import AllotServer
+import AllotHTTP
+import AllotTestSupport
 import Testing
 
 /// Requests and responses on a real socket: keep-alive, pipelining, versions, HEAD, bodies.

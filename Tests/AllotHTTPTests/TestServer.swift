@@ -1,4 +1,5 @@
-import AllotServer
+import AllotHTTP
+import AllotTestSupport
 import Logging
 
 /// The routes the test handler answers, also its metrics route labels.
@@ -118,14 +119,6 @@ func withTestServer(
     }
     server.shutdown()
     try await task.value
-}
-
-/// Starts `server.run()` in a task and waits until its loops run. Tests then talk to it with
-/// blocking sockets, which would starve the cooperative pool before `run()` got a thread.
-func startRunning(_ server: HTTPServer) async throws -> Task<Void, any Error> {
-    let task = Task { try await server.run() }
-    while !server.isRunning { try await Task.sleep(for: .milliseconds(1)) }
-    return task
 }
 
 /// Sleeps on the test's task.

@@ -1,4 +1,5 @@
-import AllotServer
+import AllotHTTP
+import AllotTestSupport
 import Logging
 import ServiceLifecycle
 import Testing
