@@ -71,13 +71,22 @@ def stop_pid_file(path: str) -> None:
     try:
         os.kill(pid, signal.SIGTERM)
         deadline = time.time() + 15
-        while time.time() < deadline:
-            os.kill(pid, 0)
+        while time.time() < deadline and running(pid):
             time.sleep(0.1)
-        os.kill(pid, signal.SIGKILL)
+        if running(pid):
+            os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
     os.remove(path)
+
+
+def running(pid: int) -> bool:
+    """Whether the process exists and has not exited (an exited child nobody reaped yet is a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def main() -> int:
