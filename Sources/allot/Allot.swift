@@ -13,9 +13,9 @@ struct Allot: AsyncParsableCommand {
             statuses are the same for every command: 0 success, 1 the check found what it \
             checks for (a lock or units that would change, warnings with --strict, regions that \
             disagree), 2 invalid input, 3 refused, 4 a store or the file system failed, 64 usage \
-            (docs/cli.md).
+            (docs/cli.md). `allot --version` prints the version, the commit the build was made \
+            from, and the bundle and manifest formats it reads and writes.
             """,
-        version: BuildInfo.text,
         subcommands: [
             KeygenCommand.self,
             CompileCommand.self,
@@ -44,6 +44,12 @@ struct Allot: AsyncParsableCommand {
     /// Runs the chosen command. Every failure ends the same way: `error: …` on standard error and
     /// a status from `ExitStatus` (argument errors included, with the usage line).
     static func main() async {
+        // Handled here rather than through the configuration's `version`, which would also list a
+        // `--version` flag in every subcommand's help, beside `allot compile --version <version>`.
+        if CommandLine.arguments.dropFirst() == ["--version"] {
+            print(AllotVersion.text)
+            return
+        }
         let arguments = Array(CommandLine.arguments.dropFirst())
         if let first = arguments.first, !first.hasPrefix("-"), first != "help", !commandNames.contains(first) {
             let hint = closestMatch(to: first, in: commandNames).map { "did you mean '\($0)'? " } ?? ""

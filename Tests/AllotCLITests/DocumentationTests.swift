@@ -66,6 +66,11 @@ struct DocumentationTests {
             echo never
             ```
 
+            <!-- doc-test: cleanup -->
+            ```sh
+            touch "\(folder)/cleaned-up"
+            ```
+
             """
         try probe.write(toFile: folder + "/probe.md", atomically: true, encoding: .utf8)
         let failing = try Self.run(["probe.md"], in: folder)
@@ -75,6 +80,8 @@ struct DocumentationTests {
             "\(failing.stderr)")
         #expect(failing.stderr.contains("error: unknown option '--no-such-flag'"))
         #expect(failing.stderr.components(separatedBy: "doc test failed").count == 2, "only that one: \(failing.stderr)")
+        // The page's cleanup ran although a block before it failed.
+        #expect(FileManager.default.fileExists(atPath: folder + "/cleaned-up"))
 
         try "# Probe\n\n```\nallot compile\n```\n".write(toFile: folder + "/probe.md", atomically: true, encoding: .utf8)
         let untagged = try Self.run(["probe.md"], in: folder)

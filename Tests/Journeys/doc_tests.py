@@ -16,7 +16,9 @@ The convention (docs/cli.md, "Documentation tests"):
   to fail shows its exit status as a last line `[N]`; otherwise it must exit 0.
 - A block tagged `text` (or any other language) is not run, and neither is a block right after
   the line `<!-- doc-test: skip -->` or `<!-- doc-test: skip (the reason) -->` (placeholders,
-  real cloud accounts, servers that run until stopped). An untagged block that starts with `$ ` or with an `allot` command is an error, so
+  real cloud accounts, servers that run until stopped).
+- A block right after `<!-- doc-test: cleanup -->` is a page's teardown (stop what the page
+  started): it runs in its place, and also at the end when an earlier block failed. An untagged block that starts with `$ ` or with an `allot` command is an error, so
   that every example is either run or marked as illustrative.
 
 The scratch copy is a git clone of the repository's files as they are on disk (tracked and
@@ -40,17 +42,19 @@ import sys
 import tempfile
 
 SKIP_MARKER = re.compile(r"<!-- doc-test: skip( \(.*\))? -->")
+CLEANUP_MARKER = re.compile(r"<!-- doc-test: cleanup( \(.*\))? -->")
 RUN_TAGS = {"sh", "bash", "shell"}
 FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")
 
 
 class Block:
-    def __init__(self, path, line, tag, body, skipped):
+    def __init__(self, path, line, tag, body, skipped, cleanup=False):
         self.path = path
         self.line = line  # the line of the opening fence, 1-based
         self.tag = tag
         self.body = body  # list of lines
         self.skipped = skipped
+        self.cleanup = cleanup
 
     @property
     def where(self):
@@ -82,7 +86,8 @@ def blocks_of(path, file=None):
             index += 1
         if index >= len(lines):
             raise DocError(f"{path}:{start + 1}: the code block is never closed")
-        blocks.append(Block(path, start + 1, tag, body, SKIP_MARKER.fullmatch(previous) is not None))
+        blocks.append(Block(path, start + 1, tag, body, SKIP_MARKER.fullmatch(previous) is not None,
+                            CLEANUP_MARKER.fullmatch(previous) is not None))
         previous = ""
         index += 1
     return blocks
@@ -286,6 +291,7 @@ def run_file(path, repository, bin_folder, timeout, log, scratch):
         return [str(error)]
     failures = [message for message in map(check_untagged, blocks) if message]
     runnable = [block for block in blocks if not block.skipped and block.tag in RUN_TAGS | {"console"}]
+    cleanups = [block for block in runnable if block.cleanup and block.tag in RUN_TAGS]
     if not runnable or failures:
         return failures
     session = None
@@ -328,6 +334,13 @@ def run_file(path, repository, bin_folder, timeout, log, scratch):
     except subprocess.CalledProcessError as error:
         failures.append(f"{path}: cannot make the scratch copy: {error} {error.stderr!r}")
     finally:
+        if session and failures:
+            # A page that stopped early still stops what it started.
+            for block in cleanups:
+                status, output, _, _ = session.run("\n".join(block.body), block.line + 1)
+                log(f"{block.where}: cleanup block (exit {status})")
+                if status != 0:
+                    failures.append(f"{block.where}: the cleanup block failed with exit status {status}\n{output.rstrip()}")
         if session:
             session.close()
         if directory:
@@ -347,6 +360,8 @@ def main():
         for path in arguments.files:
             for block in blocks_of(path):
                 action = "skip" if block.skipped else ("check" if block.tag == "console" else "run" if block.tag in RUN_TAGS else "ignore")
+                if block.cleanup and action == "run":
+                    action = "run (cleanup)"
                 if check_untagged(block):
                     action = "ERROR: untagged commands"
                 print(f"{block.where}\t{block.tag or '-'}\t{action}\t{(block.body[0] if block.body else '')[:70]}")
