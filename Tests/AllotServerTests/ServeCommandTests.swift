@@ -111,7 +111,7 @@ struct ServeCommandTests {
         let folder = Scratch.folder("serve")
         defer { Scratch.remove(folder) }
         let result = try ChildProcess.runStatus(AllotBinary.path, ["serve", "--store", folder], directory: folder)
-        #expect(result.status == 1)
+        #expect(result.status == 64)
         #expect(result.output.contains("--trusted-key"))
     }
 }

@@ -37,7 +37,9 @@ public enum Moto {
     /// Starts one moto server on a free loopback port.
     public static func start(environment: [String: String] = [:]) async throws -> ChildProcess {
         guard let executable else { throw ChildProcessError(skipReason.rawValue) }
+        // moto imports Flask and every moto service before it listens: seconds alone, tens of
+        // seconds on a busy 2-core machine.
         return try await ChildProcess.start(
-            name: "moto", executable: executable, arguments: { ["-H", "127.0.0.1", "-p", "\($0)"] }, environment: environment)
+            name: "moto", executable: executable, arguments: { ["-H", "127.0.0.1", "-p", "\($0)"] }, environment: environment, timeout: 90)
     }
 }

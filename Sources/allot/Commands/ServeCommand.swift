@@ -20,8 +20,9 @@ struct ServeCommand: AsyncParsableCommand {
             at once on restart, even when no store is reachable. SIGTERM or SIGINT drains and exits. \
             See docs/server.md.
 
-            Exit status: 0 after a graceful shutdown; 1 the server could not start (address in use, \
-            unreadable key...); 64 usage error.
+            Exit status (docs/cli.md): 0 after a graceful shutdown; 2 a key file is unreadable; 4 the \
+            server could not start (address in use); 64 usage error (no --trusted-key and no \
+            development key).
             """)
 
     @Option(
@@ -34,7 +35,7 @@ struct ServeCommand: AsyncParsableCommand {
         help: ArgumentHelp("A store to poll when the primary fails (repeatable, in order).", valueName: "url"))
     var fallbackStores: [String] = []
 
-    @OptionGroup var trust: TrustedKeyOptions
+    @OptionGroup var trust: OptionalTrustedKeyOptions
 
     @Option(help: ArgumentHelp("Address to listen on: HOST:PORT, [IPv6]:PORT or :PORT (all interfaces).", valueName: "host:port"))
     var listen = "127.0.0.1:8080"
@@ -143,13 +144,13 @@ struct ServeCommand: AsyncParsableCommand {
             guard FileManager.default.fileExists(atPath: Self.developmentKey) else {
                 throw CommandFailure(
                     message:
-                        "pass at least one --trusted-key FILE (the .pub file from `allot keygen`); \(Self.developmentKey) does not exist either"
-                )
+                        "pass at least one --trusted-key FILE (the .pub file from `allot keygen`); \(Self.developmentKey) does not exist either",
+                    status: .usage)
             }
             do {
-                keys = [try PublicKey(text: try String(contentsOfFile: Self.developmentKey, encoding: .utf8))]
+                keys = [try PublicKey(text: try KeyFile.read(Self.developmentKey, what: "development key file"))]
             } catch {
-                throw CommandFailure(message: "\(Self.developmentKey): \(error)")
+                throw CommandFailure(message: "\(Self.developmentKey): \(error)", status: .invalidInput)
             }
             logger.notice("no --trusted-key given: trusting the development key", metadata: ["file": "\(Self.developmentKey)"])
         }
@@ -187,7 +188,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             server = try EdgeServer(configuration: configuration, stores: stores, logger: logger)
         } catch {
-            throw CommandFailure(message: "cannot start the server: \(error)")
+            throw CommandFailure(message: "cannot start the server: \(error)", status: .unavailable)
         }
         server.poller.loadCache()
         logger.notice(
@@ -247,7 +248,7 @@ struct JSONLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         var fields: [(String, String)] = [
-            ("ts", ISO8601DateFormatter().string(from: Date())), ("level", "\(event.level)"), ("logger", label),
+            ("ts", RFC3339.format(Int64(Date().timeIntervalSince1970))), ("level", "\(event.level)"), ("logger", label),
             ("msg", "\(event.message)"),
         ]
         var merged = metadata
