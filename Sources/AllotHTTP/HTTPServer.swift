@@ -128,17 +128,13 @@ public final class HTTPServer: Service, Sendable {
         }
         guard !alreadyStarted else { throw HTTPServerError(.alreadyRunning, "the server is already running") }
 
+        // A loop that never runs releases its poller and buffers when it is dropped.
         var loops: [EventLoop] = []
-        do {
-            for index in 0..<configuration.threads {
-                loops.append(
-                    try EventLoop(
-                        index: index, configuration: configuration, shared: shared, listener: listener, metrics: metrics,
-                        logger: logger, makeHandler: makeHandler))
-            }
-        } catch {
-            for loop in loops { loop.discard() }
-            throw error
+        for index in 0..<configuration.threads {
+            loops.append(
+                try EventLoop(
+                    index: index, configuration: configuration, shared: shared, listener: listener, metrics: metrics,
+                    logger: logger, makeHandler: makeHandler))
         }
         state.withLock { state in
             state.loops = loops
@@ -165,7 +161,6 @@ public final class HTTPServer: Service, Sendable {
                 shutdown()
                 state.withLock { $0.running -= loops.count - threads.count }
                 for running in threads { pthread_join(running, nil) }
-                for unstarted in loops[threads.count...] { unstarted.discard() }
                 throw HTTPServerError(.thread, "pthread_create", errno: status)
             }
             threads.append(thread)
@@ -180,6 +175,8 @@ public final class HTTPServer: Service, Sendable {
             state.running -= 1
             guard state.running == 0 else { return nil }
             state.finished = true
+            // The loops are done: let them (their pollers and buffers) go.
+            state.loops = []
             defer { state.waiter = nil }
             return state.waiter
         }
