@@ -12,6 +12,8 @@ struct Connection: ~Copyable {
     /// Bytes of an incomplete request (and any pipelined bytes after it). Empty and unallocated
     /// while the connection is between requests: reads then go to the loop's shared buffer.
     var input = OwnedBuffer()
+    /// Bytes of `input`'s capacity charged to the server's buffer budget.
+    var charged = 0
     /// Response bytes the socket did not take yet.
     var output = OwnedBuffer()
     var outputSent = 0

@@ -118,6 +118,8 @@ struct ConnectionDriver: ~Copyable {
     /// table's closure returns.
     mutating func closeConnection(_ c: inout Connection) {
         Socket.close(c.fd)
+        c.input.release()
+        settleInput(&c)
         c.close()
         shared.openConnections.wrappingSubtract(1, ordering: .relaxed)
         shard.add(metrics.openConnections, -1)
@@ -152,14 +154,21 @@ struct ConnectionDriver: ~Copyable {
                 // The client closed (or reset) the connection; whatever it left unfinished is dropped.
                 closeConnection(&c)
             case .received:
+                var overBudget = false
                 let outcome = buffer.withUnsafeMutableReadableBytes { bytes in
                     let outcome = process(&c, bytes)
                     if !outcome.closed, !c.closeAfterWrite, outcome.consumed < outcome.end {
-                        c.input.append(UnsafeRawBufferPointer(rebasing: bytes[outcome.consumed..<outcome.end]))
+                        // An unfinished request: keep its bytes, if the budget has room for them.
+                        if reserveInput(&c, toHold: outcome.end - outcome.consumed) {
+                            c.input.append(UnsafeRawBufferPointer(rebasing: bytes[outcome.consumed..<outcome.end]))
+                        } else {
+                            overBudget = true
+                        }
                     }
                     return outcome
                 }
                 readBuffer = buffer
+                if overBudget { refuseOverBudget(&c) }
                 finish(&c, outcome)
             }
             return
@@ -167,9 +176,18 @@ struct ConnectionDriver: ~Copyable {
         // A request is partly buffered: read after it. The buffer is bounded by the head or body
         // limit plus one read; the checks in `process` reject anything larger first.
         let limit = maxHeaderBytes + maxBodyBytes + 2 * Self.readBufferSize
-        let room = min(Self.readBufferSize, limit - c.input.count)
+        var room = min(Self.readBufferSize, limit - c.input.count)
+        if c.headLength > 0, !c.head.chunked {
+            // The body's size is known: read no further than its end.
+            room = min(room, max(1, c.headLength + c.head.contentLength - c.input.count))
+        }
         guard room > 0 else {
             reject(&c, .bodyTooLarge)
+            finishOutput(&c)
+            return
+        }
+        guard reserveInput(&c, toHold: c.input.count + room) else {
+            refuseOverBudget(&c)
             finishOutput(&c)
             return
         }
@@ -190,6 +208,7 @@ struct ConnectionDriver: ~Copyable {
             input.shrinkIfEmpty(keeping: Self.keptBufferCapacity)
             c.input = input
         }
+        settleInput(&c)
         finish(&c, outcome)
     }
 
@@ -360,6 +379,12 @@ struct ConnectionDriver: ~Copyable {
     @inline(__always)
     private mutating func finish(_ c: inout Connection, _ outcome: ProcessOutcome) {
         guard !outcome.closed else { return }
+        if !c.closeAfterWrite, c.headLength > 0, !c.head.chunked, c.head.contentLength > 0,
+            !reserveInput(&c, toHold: c.headLength + c.head.contentLength)
+        {
+            // The head announced a body the budget cannot hold: refuse before reading it.
+            refuseOverBudget(&c)
+        }
         if !outcome.blocked { setIdleOrPartialDeadline(&c) }
         finishOutput(&c)
     }
@@ -433,16 +458,41 @@ struct ConnectionDriver: ~Copyable {
         let version = c.headLength > 0 ? c.head.version : .http11
         writer.serialize(into: &out, .init(version: version, isHead: false, keepAlive: false, sendsDate: sendsDate), date: date)
         c.closeAfterWrite = true
-        let reason: HTTPRejection =
-            switch error.status.code {
-            case 431: .headersTooLarge
-            case 413: .bodyTooLarge
-            case 408: .timeout
-            case 400: .badRequest
-            default: .unsupported
-            }
-        metrics.recordRejection(shard, reason)
+        metrics.recordRejection(shard, error.reason)
         metrics.recordResponse(shard, route: .unmatched, status: error.status, seconds: 0)
+    }
+
+    // MARK: - Buffer budget
+
+    /// Makes `c.input` able to hold `total` bytes, charging its growth to the server's budget
+    /// (`maxBufferedBytes`). False, changing nothing, when the budget has no room.
+    private mutating func reserveInput(_ c: inout Connection, toHold total: Int) -> Bool {
+        let target = OwnedBuffer.capacity(toHold: total, growingFrom: c.input.capacity)
+        let growth = target - c.charged
+        if growth > 0 {
+            guard shared.chargeBuffer(growth) else { return false }
+            shard.add(metrics.bufferedBytes, Int64(growth))
+            c.charged = target
+        }
+        c.input.reserve(total)
+        return true
+    }
+
+    /// Brings the budget in line with `c.input` after it shrank or was freed.
+    private mutating func settleInput(_ c: inout Connection) {
+        let change = c.input.capacity - c.charged
+        guard change != 0 else { return }
+        shared.releaseBuffer(-change)
+        shard.add(metrics.bufferedBytes, Int64(change))
+        c.charged = c.input.capacity
+    }
+
+    /// Refuses the request being received because buffering it would pass the budget: 413 for
+    /// a body, 503 for an unfinished head, both with `Retry-After`. Its bytes are let go at once.
+    private mutating func refuseOverBudget(_ c: inout Connection) {
+        reject(&c, c.headLength > 0 ? .bodyOverBudget : .headOverBudget)
+        c.input.release()
+        settleInput(&c)
     }
 
     // MARK: - Output
@@ -485,6 +535,7 @@ struct ConnectionDriver: ~Copyable {
         Socket.shutdownWrite(c.fd)
         c.lingering = true
         c.input.release()
+        settleInput(&c)
         c.deadline = nowMilliseconds + Self.lingerMilliseconds
         drainLingering(&c)
     }

@@ -10,6 +10,30 @@ import Synchronization
 final class ServerShared: Sendable {
     let openConnections = Atomic<Int>(0)
     let draining = Atomic<Bool>(false)
+    /// Connections the server holds at once: `maxConnections`, or fewer to fit the descriptor limit.
+    let maxConnections: Int
+    /// Input-buffer bytes held by connections for unfinished requests, and the most allowed.
+    let bufferedBytes = Atomic<Int>(0)
+    let maxBufferedBytes: Int
+
+    init(maxConnections: Int, maxBufferedBytes: Int) {
+        self.maxConnections = maxConnections
+        self.maxBufferedBytes = maxBufferedBytes
+    }
+
+    /// Takes `bytes` from the buffer budget; false, taking nothing, when that would pass it.
+    @inline(__always)
+    func chargeBuffer(_ bytes: Int) -> Bool {
+        if bufferedBytes.wrappingAdd(bytes, ordering: .relaxed).newValue <= maxBufferedBytes { return true }
+        bufferedBytes.wrappingSubtract(bytes, ordering: .relaxed)
+        return false
+    }
+
+    /// Gives `bytes` back to the buffer budget (negative: takes them regardless of the limit).
+    @inline(__always)
+    func releaseBuffer(_ bytes: Int) {
+        bufferedBytes.wrappingSubtract(bytes, ordering: .relaxed)
+    }
 }
 
 /// One worker thread's event loop: the thread's entry (`run`) and the one thing other threads may
@@ -76,6 +100,10 @@ struct LoopWorker: ~Copyable {
     var drainDeadline: Int64 = 0
     var listening = false
     var acceptPausedUntil: Int64 = 0
+    var lastAcceptWarning: Int64 = -10_000
+    /// A descriptor held in reserve: when the process runs out, it is closed to accept one
+    /// waiting connection, refuse it with a 503, and opened again (-1 when it could not be).
+    var spare: Int32 = Socket.openSpare()
 
     init(
         index: Int, configuration: HTTPServerConfiguration, shared: ServerShared, listener: Listener, poller: PlatformPoller,
@@ -94,6 +122,10 @@ struct LoopWorker: ~Copyable {
         let shortest = min(
             driver.headerTimeout, driver.bodyTimeout, driver.idleTimeout, driver.writeTimeout, ConnectionDriver.lingerMilliseconds)
         sweepInterval = max(5, min(1000, shortest / 4))
+    }
+
+    deinit {
+        if spare >= 0 { Socket.close(spare) }
     }
 
     var nowMilliseconds: Int64 { driver.nowMilliseconds }
@@ -156,14 +188,22 @@ struct LoopWorker: ~Copyable {
                 return
             case .retry:
                 continue
+            case .failed(let code) where (code == EMFILE || code == ENFILE) && spare >= 0:
+                // Out of descriptors: the spare one takes the waiting connection, which gets a
+                // 503 instead of hanging in the backlog.
+                Socket.close(spare)
+                if case .accepted(let fd) = Socket.accept(listener.fd) { rejectConnection(fd) }
+                spare = Socket.openSpare()
+                warnAboutAccepts(code, "out of descriptors; refusing new connections with 503")
             case .failed(let code):
-                // Out of descriptors or memory: stop accepting for a moment instead of spinning.
-                logger.warning("accept failed; pausing accepts", metadata: ["errno": "\(code)", "thread": "\(index)"])
+                // Out of memory, or of descriptors with no spare: stop accepting for a moment
+                // instead of spinning.
+                warnAboutAccepts(code, "accept failed; pausing accepts")
                 stopListening()
                 acceptPausedUntil = nowMilliseconds + 100
                 return
             case .accepted(let fd):
-                if shared.openConnections.wrappingAdd(1, ordering: .relaxed).newValue > configuration.maxConnections {
+                if shared.openConnections.wrappingAdd(1, ordering: .relaxed).newValue > shared.maxConnections {
                     shared.openConnections.wrappingSubtract(1, ordering: .relaxed)
                     rejectConnection(fd)
                     continue
@@ -176,6 +216,13 @@ struct LoopWorker: ~Copyable {
                 poller.register(fd, interest: .input, token: token)
             }
         }
+    }
+
+    /// Logs an accept failure, at most once every 10 s per loop.
+    private mutating func warnAboutAccepts(_ code: Int32, _ message: Logger.Message) {
+        guard nowMilliseconds - lastAcceptWarning >= 10_000 else { return }
+        lastAcceptWarning = nowMilliseconds
+        logger.warning(message, metadata: ["errno": "\(code)", "thread": "\(index)", "open_connections": "\(connections.openCount)"])
     }
 
     /// Answers a connection over the limit with a canned 503 and closes it.

@@ -4,19 +4,38 @@
 
 /// Why the server could not start, or a system call it depends on failed.
 public struct HTTPServerError: Error, CustomStringConvertible, Sendable, Equatable {
-    public enum Code: String, Sendable {
+    /// What failed. A struct around a private enum, so a new code breaks no caller's `switch`.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private enum Value: String {
+            case invalidConfiguration = "invalid_configuration"
+            case badAddress = "bad_address"
+            case listen
+            case eventPoll = "event_poll"
+            case thread
+            case alreadyRunning = "already_running"
+            case descriptorLimit = "descriptor_limit"
+        }
+
+        private let value: Value
+
         /// A configuration value is out of range.
-        case invalidConfiguration = "invalid_configuration"
+        public static let invalidConfiguration = Code(value: .invalidConfiguration)
         /// The listen host is not a numeric IPv4 or IPv6 address.
-        case badAddress = "bad_address"
+        public static let badAddress = Code(value: .badAddress)
         /// A socket, bind or listen call failed (port in use, permission).
-        case listen = "listen"
-        /// epoll or eventfd could not be created.
-        case eventPoll = "event_poll"
+        public static let listen = Code(value: .listen)
+        /// The poller (epoll, eventfd) could not be created.
+        public static let eventPoll = Code(value: .eventPoll)
         /// A worker thread could not be started.
-        case thread = "thread"
+        public static let thread = Code(value: .thread)
         /// `run()` was called twice.
-        case alreadyRunning = "already_running"
+        public static let alreadyRunning = Code(value: .alreadyRunning)
+        /// The process may open too few descriptors to take any connection after the reserve.
+        public static let descriptorLimit = Code(value: .descriptorLimit)
+
+        /// The stable text of the code (`listen`, `descriptor_limit`…).
+        public var rawValue: String { value.rawValue }
+        public var description: String { value.rawValue }
     }
 
     public let code: Code

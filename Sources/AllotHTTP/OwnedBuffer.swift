@@ -1,3 +1,5 @@
+import CAllotLinux
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -9,7 +11,17 @@
 /// `release()`. The bytes are reachable only inside the closures of the `with…` methods: the
 /// pointers they hand out must not escape the closure. The count of bytes in use changes only
 /// through the buffer's own methods. Never shared between threads.
+///
+/// Up to `largeThreshold` bytes come from malloc, growing by doubling. Larger buffers (request
+/// bodies) are anonymous mappings of exactly the pages asked for, grown with `mremap` (no copy)
+/// and returned to the system by `munmap` when released: malloc would keep freed megabytes in
+/// its arenas (and raise its own mmap threshold after the first such free), so memory held by a
+/// burst of uploads would stay with the process after they end.
 struct OwnedBuffer: ~Copyable {
+    /// Capacities above this are mappings.
+    static let largeThreshold = 64 * 1024
+    private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
     private var base: UnsafeMutableRawPointer?
     /// Bytes in use, from the start.
     private(set) var count: Int = 0
@@ -23,23 +35,67 @@ struct OwnedBuffer: ~Copyable {
     }
 
     deinit {
-        base?.deallocate()
+        Self.free(base, capacity)
     }
 
     var isEmpty: Bool { count == 0 }
 
-    /// Makes room for at least `minimum` bytes in total, keeping the content.
+    /// Makes room for at least `minimum` bytes in total, keeping the content: doubling up to
+    /// `largeThreshold`, exactly the pages needed above it.
     mutating func reserve(_ minimum: Int) {
         guard minimum > capacity else { return }
+        let newCapacity = Self.capacity(toHold: minimum, growingFrom: capacity)
+        if newCapacity > Self.largeThreshold {
+            base = Self.mapping(growing: base, capacity: capacity, count: count, to: newCapacity)
+        } else {
+            let newBase = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
+            if let base {
+                newBase.copyMemory(from: base, byteCount: count)
+                base.deallocate()
+            }
+            base = newBase
+        }
+        capacity = newCapacity
+    }
+
+    /// The capacity `reserve(minimum)` would give a buffer of `capacity` bytes.
+    static func capacity(toHold minimum: Int, growingFrom capacity: Int) -> Int {
+        guard minimum > capacity else { return capacity }
+        if minimum > largeThreshold { return (minimum + pageSize - 1) / pageSize * pageSize }
         var newCapacity = Swift.max(capacity * 2, 1024)
         while newCapacity < minimum { newCapacity *= 2 }
-        let newBase = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
+        return Swift.min(newCapacity, largeThreshold)
+    }
+
+    /// A mapping of `newCapacity` bytes holding the first `count` bytes of `base` (a malloc block
+    /// or a mapping of `capacity` bytes), which is released.
+    private static func mapping(growing base: UnsafeMutableRawPointer?, capacity: Int, count: Int, to newCapacity: Int)
+        -> UnsafeMutableRawPointer
+    {
+        if let base, capacity > largeThreshold {
+            guard let moved = CAllotLinux_mremap(base, capacity, newCapacity), moved != MAP_FAILED else {
+                fatalError("mremap of \(newCapacity) bytes failed: errno \(errno)")
+            }
+            return moved
+        }
+        guard let mapped = mmap(nil, newCapacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), mapped != MAP_FAILED
+        else {
+            fatalError("mmap of \(newCapacity) bytes failed: errno \(errno)")
+        }
         if let base {
-            newBase.copyMemory(from: base, byteCount: count)
+            mapped.copyMemory(from: base, byteCount: count)
             base.deallocate()
         }
-        base = newBase
-        capacity = newCapacity
+        return mapped
+    }
+
+    private static func free(_ base: UnsafeMutableRawPointer?, _ capacity: Int) {
+        guard let base else { return }
+        if capacity > largeThreshold {
+            munmap(base, capacity)
+        } else {
+            base.deallocate()
+        }
     }
 
     /// Appends `bytes`.
@@ -112,7 +168,7 @@ struct OwnedBuffer: ~Copyable {
 
     /// Frees the memory. The buffer is empty and unallocated afterwards.
     mutating func release() {
-        base?.deallocate()
+        Self.free(base, capacity)
         base = nil
         count = 0
         capacity = 0

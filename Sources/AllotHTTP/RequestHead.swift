@@ -17,7 +17,27 @@ struct ProtocolError: Error {
     let code: StaticString
     let message: StaticString
     /// Seconds for `Retry-After`, for refusals that are temporary.
-    var retryAfter: Int? = nil
+    let retryAfter: Int?
+    /// How the refusal is counted.
+    let reason: HTTPRejection
+
+    init(status: HTTPStatus, code: StaticString, message: StaticString, retryAfter: Int? = nil, reason: HTTPRejection? = nil) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retryAfter = retryAfter
+        self.reason =
+            reason
+            ?? {
+                switch status.code {
+                case 431: .headersTooLarge
+                case 413: .bodyTooLarge
+                case 408: .timeout
+                case 400: .badRequest
+                default: .unsupported
+                }
+            }()
+    }
 
     static let badRequestLine = ProtocolError(status: .badRequest, code: "bad_request_line", message: "malformed request line")
     static let badTarget = ProtocolError(status: .badRequest, code: "bad_request_target", message: "malformed request target")
@@ -49,6 +69,14 @@ struct ProtocolError: Error {
         status: .contentTooLarge, code: "body_too_large", message: "request body exceeds the size limit")
     static let badChunk = ProtocolError(status: .badRequest, code: "bad_chunk", message: "malformed chunked body")
     static let timeout = ProtocolError(status: .requestTimeout, code: "request_timeout", message: "request not received in time")
+    /// A body that would take the server's buffered request bytes over `maxBufferedBytes`.
+    static let bodyOverBudget = ProtocolError(
+        status: .contentTooLarge, code: "buffers_full", message: "the server is holding too many request bodies; retry later",
+        retryAfter: 1, reason: .bufferBudget)
+    /// An unfinished head that would take the buffered request bytes over `maxBufferedBytes`.
+    static let headOverBudget = ProtocolError(
+        status: .serviceUnavailable, code: "buffers_full", message: "the server is holding too many unfinished requests; retry later",
+        retryAfter: 1, reason: .bufferBudget)
 }
 
 /// The parsed request line and the header facts the engine needs for framing.

@@ -105,6 +105,11 @@ enum Socket {
         shutdown(fd, Int32(SHUT_WR))
     }
 
+    /// A descriptor to hold in reserve (`/dev/null`), or -1.
+    static func openSpare() -> Int32 {
+        open("/dev/null", O_RDONLY | O_CLOEXEC)
+    }
+
     static func close(_ fd: Int32) {
         _ = Glibc.close(fd)
     }

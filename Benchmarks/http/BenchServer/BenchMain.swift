@@ -1,5 +1,6 @@
 // Entry point of the benchmark server: the engine (AllotHTTP) answering a fixed body.
 // Usage: allot-http-bench [--host H] [--port P] [--threads N] [--body-size BYTES] [--max-connections N]
+//                         [--reserved-descriptors N] [--max-buffered-bytes BYTES]
 //
 // The main function is synchronous and waits for the service group on a semaphore: an `async`
 // main parks the main thread in libdispatch's `sigsuspend`, which valgrind 3.19 cannot run, and
@@ -27,15 +28,19 @@ enum BenchMain {
             case "--threads": configuration.threads = Int(value)!
             case "--body-size": bodySize = Int(value)!
             case "--max-connections": configuration.maxConnections = Int(value)!
+            case "--reserved-descriptors": configuration.reservedDescriptors = Int(value)!
+            case "--max-buffered-bytes": configuration.maxBufferedBytes = Int(value)!
             default: fatalError("unknown flag \(flag)")
             }
         }
         let metrics = HTTPServerMetrics(routes: ["fixed"])
         let handler = FixedResponseHandler(body: FixedResponseHandler.jsonBody(size: bodySize), route: metrics.route("fixed"))
         var logger = Logger(label: "allot.http.bench")
-        logger.logLevel = .warning
+        logger.logLevel = .info
         let server = try HTTPServer(configuration: configuration, metrics: metrics, logger: logger, handler: handler)
-        print("listening on \(configuration.host):\(server.port) threads=\(configuration.threads) body=\(bodySize)")
+        print(
+            "listening on \(configuration.host):\(server.port) threads=\(configuration.threads) body=\(bodySize) "
+                + "max_connections=\(server.maxConnections)")
         let group = ServiceGroup(
             configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         let finished = Finished()
