@@ -2,8 +2,8 @@
 # The engine offered more than it can take: wrk ramps connections past the server's connection cap
 # (closed loop: each connection sends its next request when the last is answered, so offered load
 # grows with connections). Per step: goodput (200s per second), p50/p99 latency over all answers,
-# how the excess was refused (503 with Retry-After; socket errors), and the server's resident memory
-# and open descriptors at the end of the step.
+# how the excess was refused (503 with Retry-After; socket errors), the server's resident memory
+# and open descriptors at the end of the step, and its CPU share (of one core) during the step.
 #   Benchmarks/http/overload.sh
 #   STEPS="32 512 5120" MAX_CONNECTIONS=512 DURATION=8 SERVER_THREADS=2 Benchmarks/http/overload.sh
 #   BENCH_BINARY=path ...   another build of the benchmark server
@@ -47,13 +47,18 @@ function done(summary, latency, requests)
 end
 LUA
 echo "engine: $SERVER_THREADS threads, --max-connections $MAX_CONNECTIONS; wrk -t2, ${DURATION} s per step; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-printf "%-12s %12s %9s %9s %12s %14s %8s %10s %9s %6s\n" connections "goodput/s" "p50 ms" "p99 ms" "503s" "with Retry" other "sock.err" "RSS MiB" fds
+cpu() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+ticks=$(getconf CLK_TCK)
+printf "%-12s %12s %9s %9s %12s %14s %8s %10s %9s %6s %10s\n" connections "goodput/s" "p50 ms" "p99 ms" "503s" "with Retry" other "sock.err" "RSS MiB" fds "server CPU"
 for connections in $STEPS; do
+  before=$(cpu)
   line=$(wrk -t2 -c"$connections" -d"${DURATION}s" --timeout 10s -s "$work/count.lua" "http://127.0.0.1:$port/" 2>&1 | grep '^RESULT' || true)
   rss=$(awk '/^VmRSS/ {printf "%.1f", $2/1024}' "/proc/$server/status")
   fds=$(ls "/proc/$server/fd" | wc -l)
+  # The server's share of the 2 cores during the step (wrk has the rest).
+  share=$(awk -v a="$before" -v b="$(cpu)" -v t="$ticks" -v d="$DURATION" 'BEGIN {printf "%.0f%%", (b - a) / t / d * 100}')
   read -r _ goodput p50 p99 refused retry other errors timeouts <<<"$line"
-  printf "%-12s %12s %9s %9s %12s %14s %8s %10s %9s %6s\n" "$connections" "$goodput" "$p50" "$p99" "$refused" "$retry" "$other" "$errors" "$rss" "$fds"
+  printf "%-12s %12s %9s %9s %12s %14s %8s %10s %9s %6s %10s\n" "$connections" "$goodput" "$p50" "$p99" "$refused" "$retry" "$other" "$errors" "$rss" "$fds" "$share"
   sleep 1
 done
 grep -c "warning" "$work/server.log" | xargs -I{} echo "server warnings logged: {}"
