@@ -64,6 +64,17 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Largest request body in bytes (413 above).", valueName: "bytes"))
     var maxBodyBytes = 1 << 20
 
+    @Option(
+        help: ArgumentHelp(
+            "Memory for unfinished requests across connections; requests over it get 413/503 with Retry-After.", valueName: "bytes"))
+    var maxBufferedBytes = 64 << 20
+
+    @Option(
+        help: ArgumentHelp(
+            "Descriptors kept for the poller, cache and logs when fitting --max-connections under the open-file limit.",
+            valueName: "n"))
+    var reservedDescriptors = 64
+
     @Option(help: ArgumentHelp("Largest request line plus headers in bytes (431 above).", valueName: "bytes"))
     var maxHeaderBytes = 16 * 1024
 
@@ -117,6 +128,12 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard (0...(1 << 30)).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes must be in 0...1073741824") }
         guard (256...(1 << 20)).contains(maxHeaderBytes) else { throw ValidationError("--max-header-bytes must be in 256...1048576") }
+        guard maxBufferedBytes >= maxHeaderBytes + maxBodyBytes + 128 * 1024 else {
+            throw ValidationError(
+                "--max-buffered-bytes must hold one largest request: at least --max-header-bytes + --max-body-bytes + 131072 "
+                    + "(\(maxHeaderBytes + maxBodyBytes + 128 * 1024))")
+        }
+        guard reservedDescriptors >= 0 else { throw ValidationError("--reserved-descriptors must not be negative") }
         for (name, value) in [
             ("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout), ("--idle-timeout", idleTimeout),
             ("--write-timeout", writeTimeout), ("--store-timeout", storeTimeout),
@@ -162,6 +179,8 @@ struct ServeCommand: AsyncParsableCommand {
         if let threads { configuration.http.threads = threads }
         configuration.http.maxConnections = maxConnections
         configuration.http.maxBodyBytes = maxBodyBytes
+        configuration.http.maxBufferedBytes = maxBufferedBytes
+        configuration.http.reservedDescriptors = reservedDescriptors
         configuration.http.maxHeaderBytes = maxHeaderBytes
         configuration.http.headerTimeout = Self.duration(headerTimeout)
         configuration.http.bodyTimeout = Self.duration(bodyTimeout)
