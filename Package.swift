@@ -74,6 +74,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The exposure log: per-worker event buffers, the segment writer and the uploader
+        // (docs/exposures.md).
+        .target(
+            name: "AllotExposures",
+            dependencies: [
+                "AllotCore",
+                "AllotStore",
+                "AllotHTTP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The edge server: native and OFREP routes, bundle poller, wiring (`EdgeServer`).
         .target(
             name: "AllotServer",
@@ -81,6 +94,7 @@ let package = Package(
                 "AllotCore",
                 "AllotStore",
                 "AllotHTTP",
+                "AllotExposures",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

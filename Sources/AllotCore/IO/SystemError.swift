@@ -110,8 +110,34 @@ public enum FileIO {
         }
     }
 
+    /// Creates `path` and its parents (like `mkdir -p`).
+    public static func makeDirectories(_ path: String) throws(SystemError) {
+        var current = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+                throw SystemError(call: "mkdir", path: current, errno: errno)
+            }
+        }
+    }
+
     /// Whether a file exists at `path`.
     public static func exists(_ path: String) -> Bool {
         access(path, F_OK) == 0
+    }
+
+    /// The names of the entries of `directory`, in the order the system lists them (not `.`
+    /// and `..`).
+    public static func directoryEntries(_ directory: String) throws(SystemError) -> [String] {
+        guard let stream = opendir(directory) else { throw SystemError(call: "opendir", path: directory, errno: errno) }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
     }
 }

@@ -8,27 +8,12 @@ import AllotCore
 enum CacheFiles {
     /// Creates `path` and its parents (like `mkdir -p`).
     static func makeDirectories(_ path: String) throws(SystemError) {
-        var current = path.hasPrefix("/") ? "" : "."
-        for component in path.split(separator: "/") {
-            current += "/" + component
-            if mkdir(current, 0o755) != 0 && errno != EEXIST {
-                throw SystemError(call: "mkdir", path: current, errno: errno)
-            }
-        }
+        try FileIO.makeDirectories(path)
     }
 
     /// The names of the entries of `directory` (not `.` and `..`).
     static func list(_ directory: String) throws(SystemError) -> [String] {
-        guard let stream = opendir(directory) else { throw SystemError(call: "opendir", path: directory, errno: errno) }
-        defer { closedir(stream) }
-        var names: [String] = []
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
+        try FileIO.directoryEntries(directory)
     }
 
     /// Removes a file; a missing file is not an error.
