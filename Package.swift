@@ -185,7 +185,7 @@ let package = Package(
         .testTarget(
             name: "AllotServerTests",
             dependencies: [
-                "AllotTestSupport", "AllotCore", "AllotCompiler", "AllotStore", "AllotHTTP", "AllotServer",
+                "AllotTestSupport", "AllotCore", "AllotCompiler", "AllotStore", "AllotHTTP", "AllotServer", "AllotExposures",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Clients"],

@@ -69,7 +69,7 @@ public struct ExposureConfiguration: Sendable {
             throw invalid("server id '\(serverID)' must be 1-64 characters of A-Z a-z 0-9 - _ . (not starting with '.')")
         }
         guard (64 << 10...1 << 30).contains(bufferBytes) else { throw invalid("the exposure buffer must be 64 KiB to 1 GiB") }
-        guard (1 << 20...4 << 30).contains(segmentMaxBytes) else { throw invalid("the segment size limit must be 1 MiB to 4 GiB") }
+        guard (64 << 10...4 << 30).contains(segmentMaxBytes) else { throw invalid("the segment size limit must be 64 KiB to 4 GiB") }
         guard spoolLimitBytes >= 2 * segmentMaxBytes else {
             throw invalid("the spool limit must be at least twice the segment size limit")
         }

@@ -42,13 +42,19 @@ public struct ExposureRecorder {
     /// Starts recording a request answered from the bundle `names` describes, at the current time.
     @inline(__always)
     public mutating func begin(_ names: ExposureNames) {
+        begin(names, timestamp: Self.nowMilliseconds())
+    }
+
+    /// Starts recording a request evaluated at `timestamp` (ms since the epoch).
+    @inline(__always)
+    mutating func begin(_ names: ExposureNames, timestamp: Int64) {
         if isOpen { abandon() }
         isOpen = true
         mark = ring.mark
         failed = false
         pendingDrops = 0
         announcedNames = nil
-        timestamp = Self.nowMilliseconds()
+        self.timestamp = timestamp
         guard names !== committedNames else { return }
         // A new bundle: hand its names to the writer first (one retain per worker and bundle).
         guard let record = ring.reserve(RecordLayout.namesLength) else {

@@ -120,20 +120,21 @@ struct RecordEncoder {
                 index += 1
                 continue
             }
-            let length = validSequenceLength(bytes, at: index)
-            if length > 0 {
+            let (length, valid) = sequence(bytes, at: index)
+            if valid {
                 output.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<(index + length)]))
-                index += length
             } else {
                 output.append(contentsOf: [0xEF, 0xBF, 0xBD])
-                index += 1
             }
+            index += length
         }
     }
 
-    /// The length of the valid UTF-8 sequence starting at `index` (a byte ≥ 0x80), or 0 when
-    /// it is not one (overlong forms, surrogates and code points over U+10FFFF are not).
-    static func validSequenceLength(_ bytes: UnsafeRawBufferPointer, at index: Int) -> Int {
+    /// The UTF-8 sequence starting at `index` (a byte ≥ 0x80): its length when it is valid, else
+    /// the length of its maximal subpart (the bytes that could start a valid sequence, at least
+    /// one), which one U+FFFD replaces, as Unicode recommends and Swift's `String(decoding:as:)`
+    /// does. Overlong forms, surrogates and code points over U+10FFFF are not valid.
+    static func sequence(_ bytes: UnsafeRawBufferPointer, at index: Int) -> (length: Int, valid: Bool) {
         let lead = bytes[index]
         let length: Int
         var low: UInt8 = 0x80
@@ -154,12 +155,14 @@ struct RecordEncoder {
         case 0xF4:
             length = 4
             high = 0x8F
-        default: return 0
+        default: return (1, false)
         }
-        guard index + length <= bytes.count else { return 0 }
-        let second = bytes[index + 1]
-        guard second >= low && second <= high else { return 0 }
-        for offset in 2..<length where bytes[index + offset] & 0xC0 != 0x80 { return 0 }
-        return length
+        for offset in 1..<length {
+            guard index + offset < bytes.count else { return (offset, false) }
+            let byte = bytes[index + offset]
+            let (minimum, maximum) = offset == 1 ? (low, high) : (UInt8(0x80), UInt8(0xBF))
+            guard byte >= minimum && byte <= maximum else { return (offset, false) }
+        }
+        return (length, true)
     }
 }

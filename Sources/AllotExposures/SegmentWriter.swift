@@ -24,8 +24,9 @@ final class SegmentWriter: @unchecked Sendable {
     let boot: Int64
     private let encoder: RecordEncoder
 
-    /// Records are compressed in pieces of this many bytes.
-    static let chunkBytes = 128 << 10
+    /// Records are compressed in pieces of this many bytes: 128 KiB, or an eighth of the segment
+    /// limit when that is smaller, so a piece always fits in a fresh segment.
+    let chunkBytes: Int
 
     /// Open segments, one per UTC hour that has records (two at most).
     private var segments: [OpenSegment] = []
@@ -37,6 +38,8 @@ final class SegmentWriter: @unchecked Sendable {
     /// Open files of segments that failed, to recover into closed segments.
     private var pendingRecovery: [String] = []
     private var nextRecoveryAttempt: Int64 = 0
+    /// Whether the segments a previous process left open have been recovered (before any cycle).
+    private var leftoversRecovered = false
 
     init(
         configuration: ExposureConfiguration, spool: ExposureSpool, metrics: ExposureMetrics, counters: AssignmentCounters,
@@ -51,6 +54,7 @@ final class SegmentWriter: @unchecked Sendable {
         self.boot = boot
         self.logger = logger
         encoder = RecordEncoder(region: configuration.region, server: configuration.serverID)
+        chunkBytes = min(128 << 10, configuration.segmentMaxBytes / 8)
         metrics.registry.set(metrics.spoolLimit, Double(spool.limit))
     }
 
@@ -82,6 +86,7 @@ final class SegmentWriter: @unchecked Sendable {
     /// One pass: every ring drained, segments flushed, aged ones closed. Returns the bytes drained.
     @discardableResult
     func cycle() -> Int {
+        recoverLeftovers()
         let now = Self.monotonicMilliseconds()
         var drained = 0
         for ring in rings() {
@@ -141,12 +146,12 @@ final class SegmentWriter: @unchecked Sendable {
         guard let segment = segment(forHour: hour, now: now) else { return drop(.writeFailed, count) }
         encoder.append(record, names: names, to: &segment.staging)
         segment.stagedEvents += count
-        if segment.staging.count >= Self.chunkBytes { write(segment, flush: false, now: now) }
+        if segment.staging.count >= chunkBytes { write(segment, flush: false, now: now) }
     }
 
     /// Bytes kept free below the spool limit: what the open segments can still emit.
     private var reserveBytes: Int {
-        (segments.count + 1) * (ZstdCompressor.bound(2 * Self.chunkBytes) + 64)
+        (segments.count + 1) * (ZstdCompressor.bound(2 * chunkBytes) + 64)
     }
 
     /// Counts the split exposures of an events record (not OFREP bulk ones).
@@ -188,7 +193,7 @@ final class SegmentWriter: @unchecked Sendable {
         let name = SegmentName(server: configuration.serverID, boot: boot, sequence: nextSequence, hour: hour, region: configuration.region)
         do {
             let compressor = try idleCompressors.popLast() ?? ZstdCompressor(level: configuration.compressionLevel, checksum: true)
-            let segment = try OpenSegment(name: name, spool: spool, compressor: compressor, now: now, stagingCapacity: 2 * Self.chunkBytes)
+            let segment = try OpenSegment(name: name, spool: spool, compressor: compressor, now: now, stagingCapacity: 2 * chunkBytes)
             nextSequence += 1
             return segment
         } catch {
@@ -271,8 +276,10 @@ final class SegmentWriter: @unchecked Sendable {
 
     // MARK: Recovery
 
-    /// Recovers every segment a previous process left in `open/`.
+    /// Recovers every segment a previous process left in `open/` (once, before this process opens any).
     func recoverLeftovers() {
+        guard !leftoversRecovered else { return }
+        leftoversRecovered = true
         for entry in spool.openEntries() { recover(openPath: entry.path) }
     }
 
