@@ -139,6 +139,7 @@ public final class ExposureUploader: Service, Sendable {
             return false
         }
         SpoolFiles.remove(entry.path)
+        SpoolFiles.removeEmptyFolders(of: entry.path, below: spool.readyRoot)
         spool.subtract(entry.size)
         metrics.registry.shared.increment(metrics.segmentsShipped)
         metrics.registry.shared.increment(metrics.bytesShipped, by: UInt64(bytes.count))

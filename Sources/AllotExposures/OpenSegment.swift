@@ -78,11 +78,19 @@ final class OpenSegment {
         unflushedInput = 0
         do {
             try SpoolFiles.sync(fd, path: openPath)
-            try FileIO.makeDirectories(String(readyPath[..<readyPath.lastIndex(of: "/")!]))
-            try SpoolFiles.move(openPath, to: readyPath)
+            let folder = String(readyPath[..<readyPath.lastIndex(of: "/")!])
+            try FileIO.makeDirectories(folder)
+            do {
+                try SpoolFiles.move(openPath, to: readyPath)
+            } catch where error.isNotFound {
+                // The uploader removed the (empty) folder in between: make it again.
+                try FileIO.makeDirectories(folder)
+                try SpoolFiles.move(openPath, to: readyPath)
+            }
         } catch {
             throw .system(error)
         }
+        SpoolFiles.removeEmptyFolders(of: openPath, below: spool.openRoot)
     }
 
     /// Closes the file without ending the frame (after a failure): it stays in `open/`.

@@ -298,6 +298,7 @@ final class SegmentWriter: @unchecked Sendable {
                 source: path, destination: spool.readyPath(name), level: configuration.compressionLevel)
             spool.add(outcome.bytes)
             SpoolFiles.remove(path)
+            SpoolFiles.removeEmptyFolders(of: path, below: spool.openRoot)
             spool.subtract(size)
             if outcome.records > 0 {
                 shard.increment(metrics.segmentsRecovered)

@@ -62,6 +62,15 @@ enum SpoolFiles {
         if unlink(path) == 0 { FileIO.syncDirectory(of: path) }
     }
 
+    /// Removes the folders holding `path` up to (not including) `root`, as long as they are empty.
+    static func removeEmptyFolders(of path: String, below root: String) {
+        var folder = path
+        while let slash = folder.lastIndex(of: "/") {
+            folder = String(folder[..<slash])
+            guard folder.count > root.count, folder.hasPrefix(root + "/"), rmdir(folder) == 0 else { return }
+        }
+    }
+
     /// Size and modification time (ms since the epoch) of a regular file, without following a
     /// symbolic link; nil for anything else or a missing file.
     static func regularFile(_ path: String) -> (size: Int, modified: Int64)? {

@@ -23,7 +23,7 @@ struct ExposureReport {
 
     /// (unit, experiment, variant, api) of every record, for comparisons.
     var decisions: [String] {
-        records.map { "\($0["unit"] ?? "")|\($0["experiment"] ?? "")|\($0["variant"] ?? "null")|\($0["api"] ?? "")" }.sorted()
+        records.map { "\($0["unit"] ?? "")|\($0["experiment"] ?? "")|\($0["variant"] as? String ?? "null")|\($0["api"] ?? "")" }.sorted()
     }
 }
 
