@@ -136,4 +136,15 @@ struct DrillTests {
         #expect(run.int("checker", "failed") == 0, "\(run.value("checker", "examples") ?? "")")
         #expect((run.int("checker", "ok") ?? 0) > 100)
     }
+
+    @Test("every answer the checking client received is in the shipped exposure log exactly once, through every outage")
+    func exposures() async throws {
+        let run = try await DrillRun.results()
+        let phase = run.object("phases", "exposures")
+        #expect((run.int("phases", "exposures", "checker_answers") ?? 0) > 100, "\(phase)")
+        #expect(run.int("phases", "exposures", "missing") == 0, "\(phase)")
+        #expect(run.int("phases", "exposures", "extra") == 0, "\(phase)")
+        #expect((run.int("phases", "exposures", "wrk_records") ?? 0) > 0, "\(phase)")
+        #expect((phase["spool_leftovers"] as? [Any])?.isEmpty == true, "\(phase)")
+    }
 }
