@@ -89,15 +89,39 @@ struct CompileCommandTests {
         #expect(try String(contentsOf: lockURL, encoding: .utf8) != before)
     }
 
-    @Test func missingSigningKeyIsAClearError() throws {
+    /// Without a key, compile updates the lock only (what an experiment owner runs); asking for a
+    /// bundle with --output, or an unreadable key, is a clear error that writes nothing.
+    @Test func withoutASigningKeyOnlyTheLockIsWritten() throws {
         let directory = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         try CLI.copySamples(to: directory)
-        let result = try CLI.run(["compile", "--version", "1", "--created-at", "0"], in: directory)
-        #expect(result.status == 1)
-        #expect(result.stderr.contains("no signing key"))
-        let check = try CLI.run(["compile", "--check", "--version", "1", "--created-at", "0"], in: directory)
+        let lockURL = directory.appendingPathComponent("experiments/allot.lock")
+        let before = try String(contentsOf: lockURL, encoding: .utf8)
+        let file = directory.appendingPathComponent("experiments/layers/checkout.yaml")
+        let text = try String(contentsOf: file, encoding: .utf8).replacingOccurrences(of: "traffic: 20%", with: "traffic: 25%")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+
+        let asked = try CLI.run(["compile", "--version", "1", "--created-at", "0", "--output", "x.bundle"], in: directory)
+        #expect(asked.status == 1)
+        #expect(asked.stderr.contains("no signing key"), "\(asked.stderr)")
+        #expect(try String(contentsOf: lockURL, encoding: .utf8) == before)
+        let emptySecret = try CLI.run(
+            ["compile", "--output", "x.bundle", "--version", "1", "--created-at", "0"], in: directory, environment: ["ALLOT_SIGNING_KEY": ""])
+        #expect(emptySecret.status == 1 && emptySecret.stderr.contains("no signing key"), "\(emptySecret.output)")
+
+        let check = try CLI.run(["compile", "--check"], in: directory)
         #expect(check.status == 0, "\(check.stderr)")
+        #expect(try String(contentsOf: lockURL, encoding: .utf8) == before)
+
+        let lockOnly = try CLI.run(["compile"], in: directory)
+        #expect(lockOnly.status == 0, "\(lockOnly.output)")
+        #expect(lockOnly.stdout.contains("lock updated") && lockOnly.stdout.contains("no bundle written: no signing key"), "\(lockOnly.stdout)")
+        #expect(try String(contentsOf: lockURL, encoding: .utf8) != before)
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("bundles").path))
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("x.bundle").path))
+        // The lock it wrote is the one --locked accepts.
+        let locked = try CLI.run(["compile", "--locked", "--check"], in: directory)
+        #expect(locked.status == 0, "\(locked.output)")
     }
 
     @Test func signingKeyFromTheEnvironment() throws {

@@ -88,7 +88,9 @@ public final class ChildProcess: @unchecked Sendable {
     private func waitUntilListening(timeout: Double) async throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if ChildProcess.canConnect(port: port) { return }
+            // Another test's server may hold the port (a free port can be handed out twice before
+            // either binds): only our own process's listening socket counts.
+            if ChildProcess.canConnect(port: port), ChildProcess.isListening(pid: process.processIdentifier, port: port) { return }
             guard process.isRunning else {
                 throw ChildProcessError("\(name) exited with status \(process.terminationStatus) before listening on port \(port):\n\(log)")
             }
@@ -124,6 +126,31 @@ public final class ChildProcess: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
         return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Whether process `pid` owns a listening TCP socket on `port` (Linux: the socket's inode from
+    /// /proc/net/tcp{,6} among the process's open files). True where /proc is not readable.
+    static func isListening(pid: Int32, port: Int) -> Bool {
+        let hexPort = String(format: ":%04X", port)
+        var inodes: Set<String> = []
+        var readable = false
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            readable = true
+            for line in text.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+                guard fields.count > 9, fields[1].hasSuffix(hexPort), fields[3] == "0A" else { continue }
+                inodes.insert(String(fields[9]))
+            }
+        }
+        guard readable else { return true }
+        guard !inodes.isEmpty, let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { return false }
+        for descriptor in descriptors {
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(descriptor)") else { continue }
+            if target.hasPrefix("socket:["), inodes.contains(String(target.dropFirst(8).dropLast())) { return true }
+        }
+        return false
     }
 
     private static func loopback(port: Int) -> sockaddr_in {

@@ -1,11 +1,13 @@
 public import Foundation
 
-/// Runs `git -C directory …`, for the tools that read a repository: `allot diff` (revisions) and
+/// Runs git in a directory, for the tools that read a repository: `allot diff` (revisions) and
 /// `allot compile` (version and created-at defaults from the commit).
 public enum Git {
-    /// The exit status and trimmed standard output, or nil when git cannot be started.
+    /// The exit status and trimmed standard output, or nil when git cannot be started. git runs
+    /// with `directory` as its working directory (a relative `directory` is relative to this
+    /// process's), so pathspecs such as `.` in `arguments` are relative to it too.
     public static func run(_ arguments: [String], in directory: String) -> (status: Int32, output: String)? {
-        command("git", ["-C", directory] + arguments, in: directory)
+        command("git", arguments, in: directory)
     }
 
     /// Runs a program found on the PATH (stderr discarded): the exit status and trimmed output.

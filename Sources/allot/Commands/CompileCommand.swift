@@ -10,8 +10,10 @@ struct CompileCommand: ParsableCommand {
         discussion: """
             Reads every YAML file under --experiments and the allocation lock beside them. On any \
             error it prints all of them (file:line:column with the source line and a hint) and \
-            writes nothing. Otherwise it updates allot.lock and writes the bundle. The same \
-            inputs, version, created-at and key always give byte-identical output.
+            writes nothing. Otherwise it updates allot.lock and, given a signing key, writes the \
+            bundle; without a key (and without --output) it updates the lock only, which is all \
+            an experiment owner needs before committing a change. The same inputs, version, \
+            created-at and key always give byte-identical output.
             """)
 
     @Option(name: .long, help: ArgumentHelp("Directory of experiment files.", valueName: "dir"))
@@ -31,30 +33,42 @@ struct CompileCommand: ParsableCommand {
     @Flag(name: .long, help: "Fail without writing anything if allot.lock would change (for CI on pull requests).")
     var locked = false
 
-    @Flag(name: .long, help: "Check everything, write nothing, and need no signing key.")
+    @Flag(name: .long, help: "Check everything and write nothing, not even allot.lock.")
     var check = false
 
     func run() throws {
-        let revision = (version == nil || createdAt == nil) ? GitRevision.current(in: experiments) : nil
-        guard let version = version ?? revision?.commitCount else {
-            throw CommandFailure(message: "cannot default --version: '\(experiments)' is not in a git repository with commits; pass --version N")
+        // Without a key (and without --output, which asks for a bundle) compile checks the
+        // experiments and updates allot.lock only: what an experiment owner, who never holds the
+        // signing key, runs before committing a change. CI passes the key and --output.
+        let signingKey: SigningKey?
+        if check {
+            signingKey = nil
+        } else if key.isGiven || output != nil {
+            signingKey = try key.load()
+        } else {
+            signingKey = nil
         }
-        let createdAtSeconds: Int64
+        let writesBundle = signingKey != nil
+        let revision = (version == nil || createdAt == nil) ? GitRevision.current(in: experiments) : nil
+        var createdAtSeconds = revision?.commitTime
         if let createdAt {
             guard let parsed = parseTime(createdAt) else {
                 throw CommandFailure(message: "--created-at '\(createdAt)' is neither unix seconds nor an RFC 3339 time")
             }
             createdAtSeconds = parsed
-        } else if let time = revision?.commitTime {
-            createdAtSeconds = time
-        } else {
+        }
+        // Only a bundle records the version and created-at: without one they need not come from
+        // flags or git (0 for both), so checking works outside git too.
+        guard let version = version ?? revision?.commitCount ?? (writesBundle ? nil : 0) else {
+            throw CommandFailure(message: "cannot default --version: '\(experiments)' is not in a git repository with commits; pass --version N")
+        }
+        guard let createdAtSeconds = createdAtSeconds ?? (writesBundle ? nil : 0) else {
             throw CommandFailure(message: "cannot default --created-at: '\(experiments)' is not in a git repository; pass --created-at TIME")
         }
-        if let revision, revision.isDirty, self.version == nil {
+        if let revision, revision.isDirty, self.version == nil, writesBundle {
             Terminal.error("warning: experiments have uncommitted changes; version \(version) is HEAD's commit count, so it may repeat")
         }
 
-        let signingKey = check ? nil : try key.load()
         let result = Compiler.compile(directory: experiments, version: version, createdAt: createdAtSeconds)
         let compiled: Compiler.Output
         switch result {
@@ -72,8 +86,22 @@ struct CompileCommand: ParsableCommand {
             throw CommandFailure(
                 message: "\(lockPath) would change (--locked): run `allot compile` locally and commit the updated lock; nothing was written")
         }
+        let summary = "\(compiled.project.layers.count) layers, \(compiled.project.experiments.count) experiments"
+        if check {
+            Terminal.print("ok: \(summary); nothing written (--check)")
+            return
+        }
         guard let signingKey else {
-            Terminal.print("ok: \(compiled.project.layers.count) layers, \(compiled.project.experiments.count) experiments; nothing written (--check)")
+            if compiled.lockChanged {
+                do {
+                    try FileIO.writeAtomically(Array(compiled.lock.text.utf8), to: lockPath)
+                } catch {
+                    throw CommandFailure(message: "cannot write \(lockPath): \(error)")
+                }
+            }
+            Terminal.print(
+                "ok: \(summary); lock \(compiled.lockChanged ? "updated" : "unchanged"): \(lockPath)\n"
+                    + "  no bundle written: no signing key (pass --signing-key FILE or set \(SigningKey.environmentVariable) to write one)")
             return
         }
         let bundle: [UInt8]

@@ -7,6 +7,12 @@ struct SigningKeyOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Secret key file from `allot keygen` (or set ALLOT_SIGNING_KEY to its contents).", valueName: "file"))
     var signingKey: String?
 
+    /// Whether a key was given, by flag or by a non-empty environment variable (a CI secret that
+    /// is not set arrives as an empty variable).
+    var isGiven: Bool {
+        signingKey != nil || !(ProcessInfo.processInfo.environment[SigningKey.environmentVariable] ?? "").isEmpty
+    }
+
     func load() throws -> SigningKey {
         if let path = signingKey {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
