@@ -120,7 +120,11 @@ let package = Package(
         // Benchmarks (run by Benchmarks/run.sh in release mode; not part of the tests).
         .executableTarget(
             name: "AllotBenchmarks",
-            dependencies: ["AllotCore", "AllotCompiler", .product(name: "Yams", package: "Yams")],
+            dependencies: [
+                "AllotCore", "AllotCompiler", "AllotExposures", "AllotHTTP", .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Benchmarks/AllotBenchmarks",
             swiftSettings: swiftSettings
         ),

@@ -80,7 +80,13 @@ final class SegmentWriter: @unchecked Sendable {
         segments.removeAll()
         for path in pendingRecovery { recover(openPath: path) }
         publishGauges()
-        logger.info("exposure writer stopped", metadata: ["spool": "\(spool.root)", "spool_bytes": "\(spool.bytes)"])
+        let dropped = ExposureMetrics.DropReason.allCases.reduce(UInt64(0)) { $0 + metrics.droppedCount($1) }
+        logger.info(
+            "exposure writer stopped",
+            metadata: [
+                "spool": "\(spool.root)", "spool_bytes": "\(spool.bytes)", "events_written": "\(metrics.eventCount)",
+                "events_dropped": "\(dropped)",
+            ])
     }
 
     /// One pass: every ring drained, segments flushed, aged ones closed. Returns the bytes drained.
