@@ -19,7 +19,12 @@ struct AllotBenchmarks {
         let count = Int(arguments.dropFirst().first ?? "")
         switch only {
         case "record-loop": return try ExposureBenchmark.recordLoop(count: count ?? 10_000)
-        case "exposure-writer": return try await ExposureBenchmark.writer(requests: count ?? 100_000)
+        case "writer-loop":
+            let level = Int32(ProcessInfo.processInfo.environment["ALLOT_BENCH_ZSTD_LEVEL"] ?? "") ?? 1
+            return try ExposureBenchmark.writerLoop(requests: count ?? 10_000, level: level)
+        case "exposure-writer":
+            let level = Int32(arguments.dropFirst(2).first ?? "") ?? 1
+            return try await ExposureBenchmark.writer(requests: count ?? 100_000, level: level)
         case "write-project":
             // The 1,000-experiment / 50-layer project as YAML files, for the serve benchmarks.
             let directory = arguments.dropFirst().first ?? "synthetic-experiments"
@@ -42,6 +47,7 @@ struct AllotBenchmarks {
         if only == nil || only == "evaluate" { try EvaluationBenchmark.run(quick: quick) }
         if only == nil || only == "load" { try LoadBenchmark.run(quick: quick) }
         if only == nil || only == "compile" { try CompileBenchmark.run(quick: quick) }
+        if only == nil || only == "record" { try ExposureBenchmark.run(quick: quick) }
     }
 }
 

@@ -18,6 +18,7 @@
 #   DURATION [10] seconds per wrk run      ROUNDS [3]   interleaved rounds      CONNECTIONS [32]
 #   SERVER_CPUS [0] cores of both servers  WRK_CPUS [1] cores of wrk            SERVER_THREADS [1]
 #   STOP_CONNECTIONS [8] connections of the stop and kill runs   PORT_BASE [18680]   SKIP_BUILD [0]
+#   WRITER_NICE [19]   --exposure-writer-nice of the log-on server
 # Not a test: it prints numbers. Needs wrk, curl, python3 (zstandard), taskset.
 set -euo pipefail
 
@@ -28,6 +29,7 @@ SERVER_CPUS=${SERVER_CPUS-0}
 WRK_CPUS=${WRK_CPUS-1}
 SERVER_THREADS=${SERVER_THREADS:-1}
 STOP_CONNECTIONS=${STOP_CONNECTIONS:-8}
+WRITER_NICE=${WRITER_NICE:-19}
 PORT_BASE=${PORT_BASE:-18680}
 SKIP_BUILD=${SKIP_BUILD:-0}
 OFF_PORT=$PORT_BASE
@@ -71,7 +73,8 @@ serve() {  # serve PORT NAME [exposure flags...]: starts allot serve pinned to S
   pids+=("$server_pid")
   wait_for "http://127.0.0.1:$port/readyz"
 }
-exposure_flags=(--exposure-spool "$work/spool" --exposure-store "$work/exposures" --region bench --server-id bench-on)
+exposure_flags=(--exposure-spool "$work/spool" --exposure-store "$work/exposures" --region bench --server-id bench-on
+  --exposure-writer-nice "$WRITER_NICE")
 
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v name="$2" '$1 == name {print $2}'; }
 dropped() {
@@ -81,13 +84,14 @@ dropped() {
   done
   echo "$total"
 }
-shipped_events() {  # events in every segment under the exposure store
-  python3 - "$work/exposures" <<'PY'
+shipped_events() {  # shipped_events PREFIX: records in the exposure store whose unit starts with PREFIX
+  python3 - "$work/exposures" "$1" <<'PY'
 import glob, sys, zstandard
 total = 0
+needle = b'"unit":"' + sys.argv[2].encode()
 for path in glob.glob(sys.argv[1] + "/exposures/*/*/*/*.ndjson.zst"):
     with open(path, "rb") as f:
-        total += zstandard.ZstdDecompressor().decompressobj().decompress(f.read()).count(b"\n")
+        total += zstandard.ZstdDecompressor().decompressobj().decompress(f.read()).count(needle)
 print(total)
 PY
 }
@@ -105,11 +109,12 @@ local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init(args)
   math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
+  prefix = args[1] or "u"
   events = 0
   answers = 0
 end
 function request()
-  return wrk.format("GET", "/v1/assign?user_id=u" .. math.random(1, 1000000000) .. "&country=US&app_version=5.3.0&platform=ios")
+  return wrk.format("GET", "/v1/assign?user_id=" .. prefix .. math.random(1, 1000000000) .. "&country=US&app_version=5.3.0&platform=ios")
 end
 function response(status, headers, body)
   if status == 200 then
@@ -142,17 +147,26 @@ echo "== warm-up"
 $(pin "$WRK_CPUS") wrk -t1 -c"$CONNECTIONS" -d2s -s "$work/random.lua" "$off_url" > /dev/null
 $(pin "$WRK_CPUS") wrk -t1 -c"$CONNECTIONS" -d2s -s "$work/random.lua" "$on_url" > /dev/null
 
+# rounds RESULTS CONNECTIONS: interleaved wrk rounds, off then on; sets logged and lost (the
+# log-on server's events written and dropped meanwhile).
+rounds() {
+  local results=$1 connections=$2 events_before dropped_before
+  : > "$results"
+  events_before=$(metric "$ON_PORT" allot_exposure_events_total)
+  dropped_before=$(dropped "$ON_PORT")
+  for _ in $(seq "$ROUNDS"); do
+    run_wrk off "$off_url" "$connections" "$work/random.lua" "$results"
+    run_wrk on "$on_url" "$connections" "$work/random.lua" "$results"
+  done
+  sleep 1
+  logged=$(awk -v a="$(metric "$ON_PORT" allot_exposure_events_total)" -v b="$events_before" 'BEGIN {print a - b}')
+  lost=$(awk -v a="$(dropped "$ON_PORT")" -v b="$dropped_before" 'BEGIN {print a - b}')
+}
+
 echo "== full load: wrk -t1 -c$CONNECTIONS -d${DURATION}s, random users, $ROUNDS interleaved rounds"
-: > "$work/results.full"
-before_events=$(metric "$ON_PORT" allot_exposure_events_total)
-before_dropped=$(dropped "$ON_PORT")
-for _ in $(seq "$ROUNDS"); do
-  run_wrk off "$off_url" "$CONNECTIONS" "$work/random.lua" "$work/results.full"
-  run_wrk on "$on_url" "$CONNECTIONS" "$work/random.lua" "$work/results.full"
-done
-sleep 1
-full_events=$(awk -v a="$(metric "$ON_PORT" allot_exposure_events_total)" -v b="$before_events" 'BEGIN {print a - b}')
-full_dropped=$(awk -v a="$(dropped "$ON_PORT")" -v b="$before_dropped" 'BEGIN {print a - b}')
+rounds "$work/results.full" "$CONNECTIONS"
+full_events=$logged
+full_dropped=$lost
 off_rps=$(summarize "$work/results.full" off 2)
 on_rps=$(summarize "$work/results.full" on 2)
 
@@ -161,16 +175,9 @@ echo 'function delay() return 1 end' >> "$work/random.lua"
 $(pin "$WRK_CPUS") wrk -t1 -c8 -d3s -s "$work/random.lua" "$off_url" > "$work/calibrate.out"
 per_connection=$(awk '/^Requests\/sec/ {print $2 / 8}' "$work/calibrate.out")
 half_connections=$(awk -v r="$off_rps" -v p="$per_connection" 'BEGIN { c = int(r / 2 / p + 0.5); if (c < 1) c = 1; if (c > 512) c = 512; print c }')
-: > "$work/results.half"
-before_events=$(metric "$ON_PORT" allot_exposure_events_total)
-before_dropped=$(dropped "$ON_PORT")
-for _ in $(seq "$ROUNDS"); do
-  run_wrk off "$off_url" "$half_connections" "$work/random.lua" "$work/results.half"
-  run_wrk on "$on_url" "$half_connections" "$work/random.lua" "$work/results.half"
-done
-sleep 1
-half_events=$(awk -v a="$(metric "$ON_PORT" allot_exposure_events_total)" -v b="$before_events" 'BEGIN {print a - b}')
-half_dropped=$(awk -v a="$(dropped "$ON_PORT")" -v b="$before_dropped" 'BEGIN {print a - b}')
+rounds "$work/results.half" "$half_connections"
+half_events=$logged
+half_dropped=$lost
 
 echo
 echo "== summary (medians over $ROUNDS rounds)"
@@ -186,12 +193,11 @@ echo "   half load: $half_events events logged, $half_dropped dropped"
 kill "$off_pid" 2>/dev/null || true
 
 stop_run() {  # stop_run SIGNAL LABEL: wrk with counting against the log-on server, SIGNAL after 3 s of 5
-  local sig=$1 label=$2
-  local shipped_before promised_line answers promised last_dropped first_dropped final_dropped
-  shipped_before=$(shipped_events)
+  local sig=$1 label=$2 prefix="phase-$1-"
+  local promised_line answers promised last_dropped first_dropped final_dropped
   first_dropped=$(dropped "$ON_PORT")
   first_dropped=${first_dropped%.*}
-  $(pin "$WRK_CPUS") wrk -t1 -c"$STOP_CONNECTIONS" -d5s -s "$work/counting.lua" "$on_url" > "$work/stop.out" 2>&1 &
+  $(pin "$WRK_CPUS") wrk -t1 -c"$STOP_CONNECTIONS" -d5s -s "$work/counting.lua" "$on_url" -- "$prefix" > "$work/stop.out" 2>&1 &
   local wrk_pid=$!
   sleep 3
   last_dropped=$(dropped "$ON_PORT")
@@ -209,7 +215,7 @@ stop_run() {  # stop_run SIGNAL LABEL: wrk with counting against the log-on serv
     on_pid=$server_pid
     kill -TERM "$on_pid"; wait "$on_pid" 2>/dev/null || true
   fi
-  local shipped; shipped=$(( $(shipped_events) - shipped_before ))
+  local shipped; shipped=$(shipped_events "$prefix")
   if [ "$sig" = TERM ]; then
     # The writer's last log line has the process's final drop count.
     final_dropped=$(grep -o 'events_dropped=[0-9]*' "$work/serve-on.log" | tail -1 | cut -d= -f2)

@@ -65,7 +65,7 @@ final class AssignmentCounters: @unchecked Sendable {
             var result = [Int32](repeating: -1, count: names.variantCount)
             var overflowNow = false
             var keys: Set<Key> = []
-            for experiment in 0..<names.experimentNames.count {
+            for experiment in 0..<names.experimentCount {
                 for variant in names.variantRange(experiment) {
                     let key = Key(experiment: names.experimentNames[experiment], variant: names.variantNames[variant])
                     keys.insert(key)
@@ -145,7 +145,7 @@ final class AssignmentCounters: @unchecked Sendable {
     }
 
     private static func forEachVariant(_ names: ExposureNames, _ body: (_ experiment: Int, _ variant: Int) -> Void) {
-        for experiment in 0..<names.experimentNames.count {
+        for experiment in 0..<names.experimentCount {
             for variant in names.variantRange(experiment) { body(experiment, variant) }
         }
     }

@@ -33,10 +33,11 @@ public struct ExposureConfiguration: Sendable {
     /// On graceful shutdown, after the writer has closed its segments: how long the uploader keeps
     /// shipping before it gives up (what is left is shipped by the next start).
     public var shipGrace: Duration = .seconds(10)
-    /// The writer thread's nice value (Linux: per thread). Positive: under CPU saturation the
-    /// request threads win and the writer falls behind (events are dropped and counted) rather
-    /// than slowing answers.
-    public var writerNice: Int32 = 10
+    /// The writer thread's nice value (Linux: per thread), 0 to 19. High: under CPU saturation
+    /// the request threads win and the writer falls behind (events are dropped and counted)
+    /// rather than slowing answers; 0: the writer takes its share and answers slow down.
+    public var writerNice: Int32 = defaultWriterNice
+    public static let defaultWriterNice: Int32 = 19
 
     public init(spoolDirectory: String, region: String, serverID: String) {
         self.spoolDirectory = spoolDirectory
@@ -82,6 +83,7 @@ public struct ExposureConfiguration: Sendable {
             throw invalid("the upload interval must be at least 10 ms and the backoff no shorter")
         }
         guard shipGrace >= .zero else { throw invalid("the ship grace must not be negative") }
+        guard (0...19).contains(writerNice) else { throw invalid("the writer's nice value must be 0 to 19") }
     }
 }
 

@@ -33,63 +33,77 @@ public enum ExposureAPI: UInt8, Sendable, CaseIterable {
 public final class ExposureNames: Sendable {
     /// The bundle version records carry.
     public let version: UInt64
-    /// Per unit type, per layer, per experiment, per variant (all experiments' variants in a row),
-    /// per parameter: the name, JSON-escaped, without quotes.
-    let unitTypes: [[UInt8]]
-    let layers: [[UInt8]]
-    let experiments: [[UInt8]]
-    let variants: [[UInt8]]
-    let parameters: [[UInt8]]
-    /// The same names as text, for metric labels.
+    /// Every name, JSON-escaped, without quotes, one after the other: unit types, layers,
+    /// experiments, variants (all experiments' variants in a row), parameters. Name `i` is
+    /// `text[spans[2i] ..< spans[2i] + spans[2i + 1]]`; each kind starts at its `…Base`.
+    let text: [UInt8]
+    let spans: [Int32]
+    let layerBase: Int
+    let experimentBase: Int
+    let variantBase: Int
+    let parameterBase: Int
+    let experimentCount: Int
+    let variantCount: Int
+    let parameterCount: Int
+    /// The experiments' and variants' names as text, for metric labels.
     let experimentNames: [String]
     let variantNames: [String]
     /// Per layer, its unit type; per experiment, its layer and where its variants start.
     let layerUnitType: [Int]
     let experimentLayer: [Int]
     let experimentFirstVariant: [Int]
-    /// Per variant (same order as `variants`): the share of the experiment's enrolled units the
-    /// split gives it (its weight over the experiment's total weight).
+    /// Per variant (same order as the variants' names): the share of the experiment's enrolled
+    /// units the split gives it (its weight over the experiment's total weight).
     let variantShares: [Double]
 
     /// Reads the names out of `contents` (`LoadedBundle.contents(expandingVariantBuckets: false)`).
     public init(contents: BundleContents) {
         version = contents.version
-        unitTypes = contents.unitTypes.map(Self.escaped)
-        layers = contents.layers.map { Self.escaped($0.name) }
-        layerUnitType = contents.layers.map { layer in contents.unitTypes.firstIndex(of: layer.unitType) ?? 0 }
-        experiments = contents.experiments.map { Self.escaped($0.name) }
-        experimentNames = contents.experiments.map(\.name)
-        experimentLayer = contents.experiments.map(\.layer)
-        parameters = contents.parameters.map { Self.escaped($0.name) }
         var first: [Int] = []
-        var variants: [[UInt8]] = []
         var variantNames: [String] = []
         var shares: [Double] = []
         for experiment in contents.experiments {
-            first.append(variants.count)
+            first.append(variantNames.count)
             let total = experiment.variants.reduce(0) { $0 + $1.weight }
             for variant in experiment.variants {
-                variants.append(Self.escaped(variant.name))
                 variantNames.append(variant.name)
                 shares.append(total > 0 ? Double(variant.weight) / Double(total) : 0)
             }
         }
-        experimentFirstVariant = first
-        self.variants = variants
+        let kinds: [[String]] = [
+            contents.unitTypes, contents.layers.map(\.name), contents.experiments.map(\.name), variantNames,
+            contents.parameters.map(\.name),
+        ]
+        var text: [UInt8] = []
+        var spans: [Int32] = []
+        var bases: [Int] = []
+        for names in kinds {
+            bases.append(spans.count / 2)
+            for name in names {
+                let escaped = Array(JSONString.quoted(name).utf8.dropFirst().dropLast())
+                spans += [Int32(text.count), Int32(escaped.count)]
+                text += escaped
+            }
+        }
+        self.text = text
+        self.spans = spans
+        layerBase = bases[1]
+        experimentBase = bases[2]
+        variantBase = bases[3]
+        parameterBase = bases[4]
+        experimentCount = contents.experiments.count
+        variantCount = variantNames.count
+        parameterCount = contents.parameters.count
+        experimentNames = contents.experiments.map(\.name)
         self.variantNames = variantNames
+        layerUnitType = contents.layers.map { layer in contents.unitTypes.firstIndex(of: layer.unitType) ?? 0 }
+        experimentLayer = contents.experiments.map(\.layer)
+        experimentFirstVariant = first
         variantShares = shares
     }
 
-    /// The number of variants over all experiments.
-    var variantCount: Int { variants.count }
-
-    /// Where an experiment's variants are in `variants`.
+    /// Where an experiment's variants are among the variants.
     func variantRange(_ experiment: Int) -> Range<Int> {
-        experimentFirstVariant[experiment]..<(experiment + 1 < experiments.count ? experimentFirstVariant[experiment + 1] : variants.count)
-    }
-
-    /// `text` as the inside of a JSON string literal (AllotCore's one escaper).
-    static func escaped(_ text: String) -> [UInt8] {
-        Array(JSONString.quoted(text).utf8.dropFirst().dropLast())
+        experimentFirstVariant[experiment]..<(experiment + 1 < experimentCount ? experimentFirstVariant[experiment + 1] : variantCount)
     }
 }

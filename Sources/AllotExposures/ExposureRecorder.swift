@@ -150,7 +150,8 @@ public struct ExposureRecorder {
             next &+= 1
             guard records(outcome.reason) else { continue }
             event.storeBytes(of: outcome.experiment, toByteOffset: RecordLayout.eventExperiment, as: Int32.self)
-            event.storeBytes(of: outcome.reason.isEnrolled ? outcome.variant : -1, toByteOffset: RecordLayout.eventVariant, as: Int32.self)
+            let enrolled = outcome.reason == .split || outcome.reason == .override
+            event.storeBytes(of: enrolled ? outcome.variant : -1, toByteOffset: RecordLayout.eventVariant, as: Int32.self)
             event.storeBytes(of: outcome.reason.rawValue, toByteOffset: RecordLayout.eventReason, as: UInt8.self)
             event += RecordLayout.eventLength
             written &+= 1

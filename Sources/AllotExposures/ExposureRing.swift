@@ -27,9 +27,9 @@ public final class ExposureRing: @unchecked Sendable {
     private static let tailIndex = 16
     private static let positionSlots = 32
 
-    // Producer side.
-    private var producerHead = 0
-    private var cachedTail = 0
+    // Producer side (no dynamic exclusivity checks: one thread, see above).
+    @exclusivity(unchecked) private var producerHead = 0
+    @exclusivity(unchecked) private var cachedTail = 0
 
     // Consumer side (the writer's state for this worker).
     /// The names of the bundle this worker's events refer to.

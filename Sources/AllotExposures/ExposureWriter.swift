@@ -39,9 +39,14 @@ public final class ExposureWriter: Service, Sendable {
         }
     }
 
-    /// Runs one writer cycle now (for tests that do not run the service).
-    func cycle() {
+    /// Runs one writer cycle on the calling thread: drains every worker's buffer into the open
+    /// segments and flushes them. For tools, benchmarks and tests that do not run the service;
+    /// refused (false) once the service has started, whose thread alone may touch the segments.
+    @discardableResult
+    public func runOnce() -> Bool {
+        guard !started.load(ordering: .relaxed) else { return false }
         engine.cycle()
+        return true
     }
 }
 

@@ -26,7 +26,7 @@ final class OpenSegment {
     private let fd: Int32
     let compressor: ZstdCompressor
     /// Records waiting to be compressed, and how many events they are.
-    var staging: [UInt8] = []
+    var staging: StagingBuffer
     var stagedEvents = 0
     /// Compressed bytes in the file.
     private(set) var fileBytes = 0
@@ -47,7 +47,7 @@ final class OpenSegment {
         self.compressor = compressor
         compressor.reset()
         openedAt = now
-        staging.reserveCapacity(stagingCapacity)
+        staging = StagingBuffer(capacity: stagingCapacity)
     }
 
     /// The most bytes the file can hold once the staged records and whatever zstd holds are
@@ -59,11 +59,11 @@ final class OpenSegment {
     /// Compresses the staged records into the frame and writes what zstd emits. `flush` also
     /// writes what zstd held back, so the file decodes to every record given so far.
     func writeStaged(flush: Bool, spool: ExposureSpool) throws(SegmentFailure) {
-        guard !staging.isEmpty || (flush && unflushedInput > 0) else { return }
+        guard staging.count > 0 || (flush && unflushedInput > 0) else { return }
         try compress(flush ? .flush : .continue, spool: spool)
         events += stagedEvents
         unflushedInput = flush ? 0 : unflushedInput + staging.count
-        staging.removeAll(keepingCapacity: true)
+        staging.removeAll()
         stagedEvents = 0
     }
 
@@ -73,7 +73,7 @@ final class OpenSegment {
         defer { SpoolFiles.close(fd) }
         try compress(.end, spool: spool)
         events += stagedEvents
-        staging.removeAll(keepingCapacity: true)
+        staging.removeAll()
         stagedEvents = 0
         unflushedInput = 0
         do {
@@ -82,7 +82,7 @@ final class OpenSegment {
             try FileIO.makeDirectories(folder)
             do {
                 try SpoolFiles.move(openPath, to: readyPath)
-            } catch where error.isNotFound {
+            } catch  where error.isNotFound {
                 // The uploader removed the (empty) folder in between: make it again.
                 try FileIO.makeDirectories(folder)
                 try SpoolFiles.move(openPath, to: readyPath)
@@ -99,26 +99,32 @@ final class OpenSegment {
     }
 
     private func compress(_ directive: ZstdCompressor.Directive, spool: ExposureSpool) throws(SegmentFailure) {
+        let written = try compressor.compress(staging.bytes, directive, toFile: fd, path: openPath)
+        fileBytes += written
+        spool.add(written)
+    }
+}
+
+extension ZstdCompressor {
+    /// Compresses `input` and writes all the output to the file `fd`; returns the bytes written.
+    func compress(_ input: UnsafeRawBufferPointer, _ directive: Directive, toFile fd: Int32, path: String) throws(SegmentFailure) -> Int {
+        var written = 0
         var failure: SystemError?
-        let outcome: ZstdError? = staging.withUnsafeBytes { input in
-            do throws(ZstdError) {
-                try compressor.compress(input, directive) { output in
-                    do throws(SystemError) {
-                        try SpoolFiles.writeAll(fd, output, path: openPath)
-                    } catch {
-                        failure = error
-                        return false
-                    }
-                    fileBytes += output.count
-                    spool.add(output.count)
-                    return true
+        do throws(ZstdError) {
+            try compress(input, directive) { output in
+                do throws(SystemError) {
+                    try SpoolFiles.writeAll(fd, output, path: path)
+                } catch {
+                    failure = error
+                    return false
                 }
-                return nil
-            } catch {
-                return error
+                written += output.count
+                return true
             }
+        } catch {
+            if let failure { throw .system(failure) }
+            throw .zstd(error)
         }
-        if let failure { throw .system(failure) }
-        if let outcome { throw .zstd(outcome) }
+        return written
     }
 }

@@ -3,128 +3,166 @@ import AllotCore
 /// Turns the compact events a worker left in its ring into exposure records: newline-delimited
 /// JSON, members in the order docs/exposures.md gives, by copying pre-escaped names. Runs on the
 /// writer thread, off the request path.
-struct RecordEncoder {
+///
+/// Per record (one request) it builds the parts its events share once: for each unit the request
+/// carries, `{"v":1,"ts":…,"unit_type":"…","unit":"…","experiment":"`, and the tail
+/// `","bundle":…,"region":"…","server":"…","api":"…"}` (with the flag, for OFREP); each event is
+/// then a few plain copies.
+final class RecordEncoder {
     /// The region and server id, JSON-escaped (validated identifiers: nothing to escape).
     let region: [UInt8]
     let server: [UInt8]
+    /// The shared parts of the record being encoded, and where each unit's head starts in it.
+    private let scratch = StagingBuffer(capacity: 4096)
+    private var headStart: [Int] = []
+    private var headType: [Int] = []
 
     init(region: String, server: String) {
-        self.region = ExposureNames.escaped(region)
-        self.server = ExposureNames.escaped(server)
+        self.region = Array(JSONString.quoted(region).utf8.dropFirst().dropLast())
+        self.server = Array(JSONString.quoted(server).utf8.dropFirst().dropLast())
     }
 
     /// Appends one record per event of the events record `record` to `output`. Events naming an
     /// experiment or variant `names` does not have (never, unless memory is corrupt) are skipped.
-    func append(_ record: UnsafeRawPointer, names: ExposureNames, to output: inout [UInt8]) {
+    func append(_ record: UnsafeRawPointer, names: ExposureNames, to output: StagingBuffer) {
         let count = Int(record.load(fromByteOffset: RecordLayout.eventCount, as: UInt16.self))
         let timestamp = record.load(fromByteOffset: RecordLayout.timestamp, as: Int64.self)
         let api = ExposureAPI(rawValue: record.load(fromByteOffset: RecordLayout.api, as: UInt8.self)) ?? .native
         let flag = Int(record.load(fromByteOffset: RecordLayout.flag, as: Int32.self))
         let unitCount = Int(record.load(fromByteOffset: RecordLayout.unitCount, as: UInt16.self))
         let units = record + RecordLayout.headerLength + count * RecordLayout.eventLength
-        var event = record + RecordLayout.headerLength
-        for _ in 0..<count {
-            defer { event += RecordLayout.eventLength }
-            let experiment = Int(event.load(fromByteOffset: RecordLayout.eventExperiment, as: Int32.self))
-            let variant = Int(event.load(fromByteOffset: RecordLayout.eventVariant, as: Int32.self))
-            guard experiment >= 0, experiment < names.experiments.count,
-                let reason = Reason(rawValue: event.load(fromByteOffset: RecordLayout.eventReason, as: UInt8.self))
-            else { continue }
-            let layer = names.experimentLayer[experiment]
-            let unitType = names.layerUnitType[layer]
-            guard let unit = Self.unit(unitType, in: units, count: unitCount) else { continue }
-            let variants = names.variantRange(experiment)
-            let variantIndex = variants.lowerBound + variant
-            let hasVariant = variant >= 0 && variantIndex < variants.upperBound
-            if reason.isEnrolled && !hasVariant { continue }
+        names.text.withUnsafeBytes { text in
+            names.spans.withUnsafeBufferPointer { spans in
+                func name(_ index: Int) -> (UnsafeRawPointer, Int) {
+                    (text.baseAddress! + Int(spans[2 &* index]), Int(spans[2 &* index &+ 1]))
+                }
+                // The shared parts: the tail first, then one head per unit.
+                scratch.removeAll()
+                scratch.append(#"","bundle":"#)
+                scratch.appendDecimal(names.version)
+                scratch.append(#","region":""#)
+                region.withUnsafeBytes { scratch.append($0) }
+                scratch.append(#"","server":""#)
+                server.withUnsafeBytes { scratch.append($0) }
+                scratch.append(#"","api":""#)
+                scratch.append(api.jsonName)
+                if api == .ofrep, flag >= 0, flag < names.parameterCount {
+                    scratch.append(#"","flag":""#)
+                    let (start, length) = name(names.parameterBase &+ flag)
+                    scratch.append(UnsafeRawBufferPointer(start: start, count: length))
+                }
+                scratch.append("\"}\n")
+                let tailLength = scratch.count
+                // Heads: (unit type, start, length) per unit, at most a few.
+                headStart.removeAll(keepingCapacity: true)
+                headType.removeAll(keepingCapacity: true)
+                var entry = units
+                for _ in 0..<unitCount {
+                    let type = Int(entry.loadUnaligned(as: UInt16.self))
+                    let length = Int(entry.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
+                    headType.append(type)
+                    headStart.append(scratch.count)
+                    scratch.append(#"{"v":1,"ts":"#)
+                    scratch.appendDecimal(UInt64(max(0, timestamp)))
+                    scratch.append(#","unit_type":""#)
+                    if type < names.layerBase {
+                        let (start, length) = name(type)
+                        scratch.append(UnsafeRawBufferPointer(start: start, count: length))
+                    }
+                    scratch.append(#"","unit":""#)
+                    Self.appendEscaped(UnsafeRawBufferPointer(start: entry + 4, count: length), to: scratch)
+                    scratch.append(#"","experiment":""#)
+                    entry += 4 &+ length
+                }
+                headStart.append(scratch.count)
+                let shared = scratch.base
 
-            Self.append(#"{"v":1,"ts":"#, to: &output)
-            appendDecimal(UInt64(max(0, timestamp)), to: &output)
-            Self.append(#","unit_type":""#, to: &output)
-            output.append(contentsOf: names.unitTypes[unitType])
-            Self.append(#"","unit":""#, to: &output)
-            Self.appendEscaped(unit, to: &output)
-            Self.append(#"","experiment":""#, to: &output)
-            output.append(contentsOf: names.experiments[experiment])
-            if reason.isEnrolled {
-                Self.append(#"","variant":""#, to: &output)
-                output.append(contentsOf: names.variants[variantIndex])
-                Self.append(#"","layer":""#, to: &output)
-            } else {
-                Self.append(#"","variant":null,"layer":""#, to: &output)
-            }
-            output.append(contentsOf: names.layers[layer])
-            Self.append(#"","reason":""#, to: &output)
-            Self.append(reason.jsonName, to: &output)
-            Self.append(#"","bundle":"#, to: &output)
-            appendDecimal(names.version, to: &output)
-            Self.append(#","region":""#, to: &output)
-            output.append(contentsOf: region)
-            Self.append(#"","server":""#, to: &output)
-            output.append(contentsOf: server)
-            Self.append(#"","api":""#, to: &output)
-            Self.append(api.jsonName, to: &output)
-            if api == .ofrep, flag >= 0, flag < names.parameters.count {
-                Self.append(#"","flag":""#, to: &output)
-                output.append(contentsOf: names.parameters[flag])
-            }
-            Self.append("\"}\n", to: &output)
-        }
-    }
+                var event = record + RecordLayout.headerLength
+                for _ in 0..<count {
+                    defer { event += RecordLayout.eventLength }
+                    let experiment = Int(event.load(fromByteOffset: RecordLayout.eventExperiment, as: Int32.self))
+                    let variant = Int(event.load(fromByteOffset: RecordLayout.eventVariant, as: Int32.self))
+                    guard experiment >= 0, experiment < names.experimentCount,
+                        let reason = Reason(rawValue: event.load(fromByteOffset: RecordLayout.eventReason, as: UInt8.self))
+                    else { continue }
+                    let layer = names.experimentLayer[experiment]
+                    let unitType = names.layerUnitType[layer]
+                    guard let head = headType.firstIndex(of: unitType) else { continue }
+                    let variants = names.variantRange(experiment)
+                    let enrolled = reason == .split || reason == .override
+                    guard !enrolled || (variant >= 0 && variants.lowerBound &+ variant < variants.upperBound) else { continue }
 
-    /// The id of `unitType` among a record's units.
-    private static func unit(_ unitType: Int, in units: UnsafeRawPointer, count: Int) -> UnsafeRawBufferPointer? {
-        var entry = units
-        for _ in 0..<count {
-            let type = Int(entry.loadUnaligned(as: UInt16.self))
-            let length = Int(entry.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
-            if type == unitType { return UnsafeRawBufferPointer(start: entry + 4, count: length) }
-            entry += 4 + length
+                    let (experimentName, experimentLength) = name(names.experimentBase &+ experiment)
+                    let (layerName, layerLength) = name(names.layerBase &+ layer)
+                    let variantName = enrolled ? name(names.variantBase &+ variants.lowerBound &+ variant) : (layerName, 0)
+                    let reasonName = reason.jsonName
+                    let headLength = headStart[head &+ 1] &- headStart[head]
+                    output.reserve(
+                        headLength &+ experimentLength &+ variantName.1 &+ layerLength &+ reasonName.utf8CodeUnitCount &+ tailLength &+ 64)
+                    output.appendReserved(shared + headStart[head], headLength)
+                    output.appendReserved(experimentName, experimentLength)
+                    if enrolled {
+                        Self.appendReserved(#"","variant":""#, to: output)
+                        output.appendReserved(variantName.0, variantName.1)
+                        Self.appendReserved(#"","layer":""#, to: output)
+                    } else {
+                        Self.appendReserved(#"","variant":null,"layer":""#, to: output)
+                    }
+                    output.appendReserved(layerName, layerLength)
+                    Self.appendReserved(#"","reason":""#, to: output)
+                    Self.appendReserved(reasonName, to: output)
+                    output.appendReserved(shared, tailLength)
+                }
+            }
         }
-        return nil
     }
 
     @inline(__always)
-    static func append(_ literal: StaticString, to output: inout [UInt8]) {
-        output.append(contentsOf: UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    private static func appendReserved(_ literal: StaticString, to output: StagingBuffer) {
+        output.appendReserved(literal.utf8Start, literal.utf8CodeUnitCount)
     }
 
     /// Appends `bytes` as the inside of a JSON string: `"` and `\` escaped, control characters as
     /// AllotCore's `JSONString` writes them, valid UTF-8 as is, and each byte that is not part of
     /// valid UTF-8 as U+FFFD (unit ids from query strings are bytes, records are UTF-8 JSON).
-    static func appendEscaped(_ bytes: UnsafeRawBufferPointer, to output: inout [UInt8]) {
+    static func appendEscaped(_ bytes: UnsafeRawBufferPointer, to output: StagingBuffer) {
         let hex: StaticString = "0123456789abcdef"
+        // At most 6 bytes out per byte in (a control character as \u00xx).
+        output.reserve(bytes.count &* 6)
         var index = 0
         let count = bytes.count
         while index < count {
             let byte = bytes[index]
             if byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
-                output.append(byte)
+                output.appendReserved(byte)
                 index += 1
                 continue
             }
             if byte < 0x80 {
-                output.append(UInt8(ascii: "\\"))
+                output.appendReserved(UInt8(ascii: "\\"))
                 switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"): output.append(byte)
-                case 0x0A: output.append(UInt8(ascii: "n"))
-                case 0x0D: output.append(UInt8(ascii: "r"))
-                case 0x09: output.append(UInt8(ascii: "t"))
-                case 0x08: output.append(UInt8(ascii: "b"))
-                case 0x0C: output.append(UInt8(ascii: "f"))
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): output.appendReserved(byte)
+                case 0x0A: output.appendReserved(UInt8(ascii: "n"))
+                case 0x0D: output.appendReserved(UInt8(ascii: "r"))
+                case 0x09: output.appendReserved(UInt8(ascii: "t"))
+                case 0x08: output.appendReserved(UInt8(ascii: "b"))
+                case 0x0C: output.appendReserved(UInt8(ascii: "f"))
                 default:
-                    append("u00", to: &output)
-                    output.append(hex.utf8Start[Int(byte >> 4)])
-                    output.append(hex.utf8Start[Int(byte & 0x0F)])
+                    appendReserved("u00", to: output)
+                    output.appendReserved(hex.utf8Start[Int(byte >> 4)])
+                    output.appendReserved(hex.utf8Start[Int(byte & 0x0F)])
                 }
                 index += 1
                 continue
             }
             let (length, valid) = sequence(bytes, at: index)
             if valid {
-                output.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<(index + length)]))
+                output.appendReserved(bytes.baseAddress! + index, length)
             } else {
-                output.append(contentsOf: [0xEF, 0xBF, 0xBD])
+                // U+FFFD: 3 bytes for at least 1 in (within the reserve).
+                output.appendReserved(0xEF)
+                output.appendReserved(0xBF)
+                output.appendReserved(0xBD)
             }
             index += length
         }

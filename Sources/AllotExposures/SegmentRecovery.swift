@@ -59,26 +59,11 @@ enum SegmentRecovery {
 
         var outcome = Outcome()
         var pending: [UInt8] = []
-        var writeFailure: SystemError?
         var corrupt = false
 
         /// Compresses `bytes` (whole records) into the output file.
         func emit(_ bytes: UnsafeRawBufferPointer, _ directive: ZstdCompressor.Directive) throws(SegmentFailure) {
-            do throws(ZstdError) {
-                try compressor.compress(bytes, directive) { piece in
-                    do throws(SystemError) {
-                        try SpoolFiles.writeAll(output, piece, path: temporary)
-                    } catch {
-                        writeFailure = error
-                        return false
-                    }
-                    outcome.bytes += piece.count
-                    return true
-                }
-            } catch {
-                if let writeFailure { throw .system(writeFailure) }
-                throw .zstd(error)
-            }
+            outcome.bytes += try compressor.compress(bytes, directive, toFile: output, path: temporary)
         }
 
         /// Moves the complete, well-formed lines at the start of `pending` to the output.

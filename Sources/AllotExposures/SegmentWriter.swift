@@ -150,7 +150,7 @@ final class SegmentWriter: @unchecked Sendable {
         let timestamp = record.load(fromByteOffset: RecordLayout.timestamp, as: Int64.self)
         let hour = timestamp >= 0 ? timestamp / 3_600_000 : (timestamp - 3_599_999) / 3_600_000
         guard let segment = segment(forHour: hour, now: now) else { return drop(.writeFailed, count) }
-        encoder.append(record, names: names, to: &segment.staging)
+        encoder.append(record, names: names, to: segment.staging)
         segment.stagedEvents += count
         if segment.staging.count >= chunkBytes { write(segment, flush: false, now: now) }
     }
@@ -169,7 +169,7 @@ final class SegmentWriter: @unchecked Sendable {
             guard event.load(fromByteOffset: RecordLayout.eventReason, as: UInt8.self) == Reason.split.rawValue else { continue }
             let experiment = Int(event.load(fromByteOffset: RecordLayout.eventExperiment, as: Int32.self))
             let variant = Int(event.load(fromByteOffset: RecordLayout.eventVariant, as: Int32.self))
-            guard experiment >= 0, experiment < names.experiments.count, variant >= 0 else { continue }
+            guard experiment >= 0, experiment < names.experimentCount, variant >= 0 else { continue }
             let index = names.experimentFirstVariant[experiment] + variant
             guard index < slots.count, slots[index] >= 0 else { continue }
             counters.increment(slots[index])
@@ -217,7 +217,7 @@ final class SegmentWriter: @unchecked Sendable {
         {
             guard let fresh = open(hour: segment.name.hour, now: now) else {
                 drop(.writeFailed, segment.stagedEvents)
-                segment.staging.removeAll(keepingCapacity: true)
+                segment.staging.removeAll()
                 segment.stagedEvents = 0
                 return
             }

@@ -165,9 +165,11 @@ struct ExposureWriterTests {
                 random.next() % 3 == 0
                     ? UInt8(truncatingIfNeeded: random.next()) : interesting[Int(random.next() % UInt64(interesting.count))]
             }
-            var output: [UInt8] = [UInt8(ascii: "\"")]
-            bytes.withUnsafeBytes { RecordEncoder.appendEscaped($0, to: &output) }
-            output.append(UInt8(ascii: "\""))
+            let staging = StagingBuffer(capacity: 64)
+            staging.append("\"")
+            bytes.withUnsafeBytes { RecordEncoder.appendEscaped($0, to: staging) }
+            staging.append("\"")
+            let output = Array(staging.bytes)
             let decoded = try JSONSerialization.jsonObject(with: Data(output), options: [.fragmentsAllowed]) as? String
             #expect(decoded == String(decoding: bytes, as: UTF8.self), "\(bytes)")
         }

@@ -45,6 +45,12 @@ struct ExposureOptions: ParsableArguments {
     @Option(help: ArgumentHelp("On SIGTERM, seconds given to shipping the last exposure segments.", valueName: "seconds"))
     var exposureShipGrace: Double = 10
 
+    @Option(
+        help: ArgumentHelp(
+            "Nice value of the exposure writer thread (0-19): high, it yields to requests when the CPU is saturated and drops events instead.",
+            valueName: "n"))
+    var exposureWriterNice: Int32 = ExposureConfiguration.defaultWriterNice
+
     /// The spool used when only `--exposure-store` is given.
     static let defaultSpool = ".allot/exposure-spool"
 
@@ -96,6 +102,7 @@ struct ExposureOptions: ParsableArguments {
         configuration.segmentMaxAge = ServeCommand.duration(exposureSegmentAge)
         configuration.flushInterval = ServeCommand.duration(exposureFlushInterval)
         configuration.shipGrace = ServeCommand.duration(max(0, exposureShipGrace))
+        configuration.writerNice = exposureWriterNice
         return configuration
     }
 

@@ -123,7 +123,7 @@ final class LogHarness: @unchecked Sendable {
     }
 
     /// One writer cycle: drain, flush, rotate by age.
-    func cycle() { log.writer.cycle() }
+    func cycle() { log.writer.runOnce() }
 
     /// What the writer does at shutdown: drain, close every open segment.
     func closeAll() { log.writer.engine.run { true } }
