@@ -30,7 +30,8 @@ struct AllotBenchmarks {
             let directory = arguments.dropFirst().first ?? "synthetic-experiments"
             for file in SyntheticProject.files(layers: 50, experimentsPerLayer: 20, targeting: true) {
                 let path = directory + "/" + file.path
-                try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                let folder = (path as NSString).deletingLastPathComponent
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
                 try file.text.write(toFile: path, atomically: true, encoding: .utf8)
             }
             return
