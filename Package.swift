@@ -38,6 +38,9 @@ let package = Package(
         // for the HTTP engine. Header-only: the functions are glibc's.
         .systemLibrary(name: "CAllotLinux"),
 
+        // The build stamp (commit, date) that ops/deploy/release.sh writes into a release binary.
+        .target(name: "CAllotBuildStamp"),
+
         // Bundle reader, verifier and evaluator. Depends on nothing but the C shims: an edge
         // server and an embedding app pay for nothing else.
         .target(
@@ -110,6 +113,7 @@ let package = Package(
                 "AllotStore",
                 "AllotHTTP",
                 "AllotServer",
+                "CAllotBuildStamp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -199,6 +203,12 @@ let package = Package(
         // built `allot` binary (scripts/test builds it first).
         .testTarget(
             name: "AllotDrillTests",
+            dependencies: ["AllotTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        // The deployment artefacts (ops/deploy): runs ops/deploy/check.py, one test per check.
+        .testTarget(
+            name: "AllotDeployTests",
             dependencies: ["AllotTestSupport"],
             swiftSettings: swiftSettings
         ),

@@ -8,7 +8,8 @@ struct Allot: AsyncParsableCommand {
         abstract: "Experiments as code: compile, sign, publish and serve A/B test assignments.",
         discussion: """
             Experiment files in experiments/ compile to a signed, zstd-compressed bundle that \
-            stateless servers memory-map to answer "which variant is this unit in?".
+            stateless servers memory-map to answer "which variant is this unit in?". \
+            `allot --version` prints the version and the commit the build was made from.
             """,
         subcommands: [
             KeygenCommand.self,
@@ -27,6 +28,12 @@ struct Allot: AsyncParsableCommand {
 
     /// Runs the chosen command; a `CommandFailure` prints `error: …` and exits with its status.
     static func main() async {
+        // Handled here rather than through the configuration's `version`, which would also list a
+        // `--version` flag in every subcommand's help, beside `allot compile --version <version>`.
+        if CommandLine.arguments.dropFirst() == ["--version"] {
+            print(AllotVersion.description)
+            return
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

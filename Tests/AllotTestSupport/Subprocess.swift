@@ -94,3 +94,34 @@ public enum AllotBinary {
     public static var available: Bool { FileManager.default.isExecutableFile(atPath: path) }
     public static let missing = "no allot binary at \(path): run `swift build` first (scripts/test does), or set ALLOT_BINARY"
 }
+
+/// `runProcess` for long-running programs in async tests: waits for the exit without holding a thread
+/// of the cooperative pool (a blocked pool starves every other test of the run). Output goes to a
+/// file, both streams together.
+public func runProcessAsync(
+    _ executable: String, _ arguments: [String], environment: [String: String] = [:], directory: String? = nil
+) async throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let outputPath = NSTemporaryDirectory() + "allot-run-async-\(UUID().uuidString)"
+    _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+    defer { try? FileManager.default.removeItem(atPath: outputPath) }
+    let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+    defer { try? output.close() }
+    process.standardOutput = output
+    process.standardError = output
+    process.standardInput = FileHandle.nullDevice
+    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+        do {
+            try process.run()
+        } catch {
+            process.terminationHandler = nil
+            continuation.resume(throwing: error)
+        }
+    }
+    return (status, (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")
+}

@@ -23,32 +23,14 @@ enum DrillRun {
         guard AllotBinary.available else { throw DrillError(AllotBinary.missing) }
         guard let python = which("python3") else { throw DrillError("python3 is not on PATH") }
         let workdir = Scratch.folder("drill-test")
-        let outputPath = workdir + "/drill-output.txt"
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        defer { try? output.close() }
-
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [
-            root.appendingPathComponent("ops/drill/drill.py").path, "--profile", "ci", "--allot", binary, "--workdir", workdir,
-            "--watch-parent", "--time-limit", "780",
-        ]
-        process.currentDirectoryURL = root
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
         // Waits without holding a thread of the cooperative pool for the minutes the drill runs.
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
-        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        let (status, text) = try await runProcessAsync(
+            python,
+            [
+                root.appendingPathComponent("ops/drill/drill.py").path, "--profile", "ci", "--allot", binary, "--workdir", workdir,
+                "--watch-parent", "--time-limit", "780",
+            ],
+            directory: root.path)
         guard let data = FileManager.default.contents(atPath: workdir + "/results.json") else {
             throw DrillError("the drill exited with \(status) and wrote no results:\n\(text)")
         }
