@@ -143,7 +143,9 @@ struct DrillTests {
         let phase = run.object("phases", "exposures")
         #expect((run.int("phases", "exposures", "checker_answers") ?? 0) > 100, "\(phase)")
         #expect(run.int("phases", "exposures", "missing") == 0, "\(phase)")
-        #expect(run.int("phases", "exposures", "extra") == 0, "\(phase)")
+        #expect(run.int("phases", "exposures", "duplicates") == 0, "\(phase)")
+        // More records than answers only for requests whose answer was lost on the way back.
+        #expect(run.int("phases", "exposures", "extra_unexplained") == 0, "\(phase)")
         #expect((run.int("phases", "exposures", "wrk_records") ?? 0) > 0, "\(phase)")
         #expect((phase["spool_leftovers"] as? [Any])?.isEmpty == true, "\(phase)")
     }

@@ -92,39 +92,41 @@ struct ExposureServeCommandTests {
         #expect(server.log.contains("exposure segments all shipped"), "\(server.log)")
     }
 
-    @Test("a restart ships what a previous process left: closed segments, and the open one a kill -9 cut short")
+    @Test("a restart ships what previous processes left: closed segments, and the open one a kill -9 cut short")
     func restartAfterKill() async throws {
         let (folder, store, key) = try await serve.setUp(version: 3)
         defer { Scratch.remove(folder) }
         let exposureStore = folder + "/exposure-store"
-        let common = [
-            "--exposure-spool", folder + "/spool", "--region", "eu-west", "--server-id", "edge-k", "--exposure-segment-age", "0.4",
-        ]
-        // First: no store at all, so every segment stays in the spool.
+        let common = ["--exposure-spool", folder + "/spool", "--region", "eu-west", "--server-id", "edge-k"]
+        // First: no store, a clean stop: its segments are closed and stay in the spool.
         let first = try await serve.start(arguments(folder, store: store, key: key, exposures: common), in: folder)
         try await waitReady(first.port)
-        var expected = try await send(first.port, prefix: "closed", count: 150)
-        try await Task.sleep(for: .milliseconds(700))  // those segments are closed
-        expected += try await send(first.port, prefix: "open", count: 150)
-        try await Task.sleep(for: .milliseconds(200))  // flushed, still open
-        first.kill()
+        var expected = try await send(first.port, prefix: "closed", count: 100)
+        #expect(try await first.terminate(signal: SIGTERM) == 0)
+        // Second: no store, killed once its events are flushed: its segment is left open.
+        let second = try await serve.start(arguments(folder, store: store, key: key, exposures: common), in: folder)
+        try await waitReady(second.port)
+        expected += try await send(second.port, prefix: "open", count: 100)
+        try await Task.sleep(for: .milliseconds(300))  // several flush intervals
+        second.kill()
         let openFiles = FileManager.default.enumerator(atPath: folder + "/spool/open")?.allObjects.compactMap { $0 as? String }
             .filter { $0.hasSuffix(".ndjson.zst") }
         #expect(openFiles?.count == 1, "\(openFiles ?? [])")
 
-        let second = try await serve.start(
+        // Third, with the store: ships both, and its own.
+        let third = try await serve.start(
             arguments(folder, store: store, key: key, exposures: common + ["--exposure-store", exposureStore]), in: folder)
-        defer { second.kill() }
-        try await waitReady(second.port)
-        expected += try await send(second.port, prefix: "second", count: 50)
-        #expect(try await second.terminate(signal: SIGTERM) == 0)
-        #expect(second.log.contains("recovered an exposure segment left open"), "\(second.log)")
+        defer { third.kill() }
+        try await waitReady(third.port)
+        expected += try await send(third.port, prefix: "third", count: 50)
+        #expect(try await third.terminate(signal: SIGTERM) == 0)
+        #expect(third.log.contains("recovered an exposure segment left open"), "\(third.log)")
         let report = try ExposureReader.read(exposureStore)
         #expect(report.errors.isEmpty, "\(report.errors)")
         #expect(report.decisions == expected.sorted())
-        // Segments of both processes: two boot times in the names.
+        // Segments of the three processes: three boot times in the names.
         let boots = Set(report.segments.map { $0.key.split(separator: "-").dropLast().last.map(String.init) ?? "" })
-        #expect(boots.count == 2, "\(report.segments)")
+        #expect(boots.count == 3, "\(report.segments)")
     }
 
     @Test("flags: the log's flags are refused without it, the exposure store cannot be a bundle store, a spool in use is refused")
