@@ -147,16 +147,29 @@ echo "== warm-up"
 $(pin "$WRK_CPUS") wrk -t1 -c"$CONNECTIONS" -d2s -s "$work/random.lua" "$off_url" > /dev/null
 $(pin "$WRK_CPUS") wrk -t1 -c"$CONNECTIONS" -d2s -s "$work/random.lua" "$on_url" > /dev/null
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # user + system time of every thread, in 1/100 s
+# measured NAME URL PID CONNECTIONS RESULTS: one wrk round, and the server's CPU time per request
+# (all its threads, the exposure writer's included), appended to RESULTS.cpu as "NAME µs".
+measured() {
+  local name=$1 url=$2 pid=$3 connections=$4 results=$5 before after requests
+  before=$(cpu_ticks "$pid")
+  run_wrk "$name" "$url" "$connections" "$work/random.lua" "$results"
+  after=$(cpu_ticks "$pid")
+  requests=$(awk '/requests in/ {print $1}' "$work/wrk.out")
+  awk -v n="$name" -v t=$((after - before)) -v r="$requests" 'BEGIN { if (r > 0) printf "%s %.1f\n", n, t * 10000 / r }' >> "$results.cpu"
+}
+
 # rounds RESULTS CONNECTIONS: interleaved wrk rounds, off then on; sets logged and lost (the
 # log-on server's events written and dropped meanwhile).
 rounds() {
   local results=$1 connections=$2 events_before dropped_before
   : > "$results"
+  : > "$results.cpu"
   events_before=$(metric "$ON_PORT" allot_exposure_events_total)
   dropped_before=$(dropped "$ON_PORT")
   for _ in $(seq "$ROUNDS"); do
-    run_wrk off "$off_url" "$connections" "$work/random.lua" "$results"
-    run_wrk on "$on_url" "$connections" "$work/random.lua" "$results"
+    measured off "$off_url" "$off_pid" "$connections" "$results"
+    measured on "$on_url" "$on_pid" "$connections" "$results"
   done
   sleep 1
   logged=$(awk -v a="$(metric "$ON_PORT" allot_exposure_events_total)" -v b="$events_before" 'BEGIN {print a - b}')
@@ -188,6 +201,11 @@ for who in off on; do
     "$(summarize "$work/results.half" "$who" 2)" "$(summarize "$work/results.half" "$who" 4)"
 done
 echo "   ratio on/off (full load req/s): $(awk -v a="$on_rps" -v b="$off_rps" 'BEGIN { printf "%.2f", a / b }')"
+for load in full half; do
+  off_cpu=$(summarize "$work/results.$load.cpu" off 2)
+  on_cpu=$(summarize "$work/results.$load.cpu" on 2)
+  echo "   $load load: CPU per request (µs, all threads): off $off_cpu, on $on_cpu; ratio off/on $(awk -v a="$off_cpu" -v b="$on_cpu" 'BEGIN { printf "%.2f", a / b }')"
+done
 echo "   full load: $full_events events logged, $full_dropped dropped ($(awk -v d="$full_dropped" -v e="$full_events" 'BEGIN { if (d + e > 0) printf "%.1f", 100 * d / (d + e); else print 0 }') %)"
 echo "   half load: $half_events events logged, $half_dropped dropped"
 kill "$off_pid" 2>/dev/null || true
