@@ -63,7 +63,8 @@ struct ExposureServeCommandTests {
             Task {
                 try await onThread { () -> [String] in
                     var mine: [String] = []
-                    var connection = try HTTPConnection(port: port)
+                    // Under load a client may start after the signal: then it has nothing to count.
+                    guard var connection = try? HTTPConnection(port: port) else { return mine }
                     for i in 0..<1_000_000 {
                         let units = ["user_id": "c\(client)-\(i)", "device_id": "c\(client)-d\(i)"]
                         guard let answer = try? connection.get("/v1/assign?user_id=c\(client)-\(i)&device_id=c\(client)-d\(i)&country=US")

@@ -60,6 +60,8 @@ struct ExposureServerTests {
             expected += ExpectedExposures.from(
                 answer: same.json, units: ["user_id": "bulk-user", "device_id": "bulk-device"], api: "ofrep_bulk", defaults: defaults)
 
+            // HEAD sends no answer: nothing is recorded.
+            #expect(try connection.request("HEAD", "/v1/assign?user_id=head-user&country=US").status == 200)
             // Refused requests record nothing.
             var refused = 0
             for (status, response) in [

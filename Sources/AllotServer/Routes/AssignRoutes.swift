@@ -31,7 +31,8 @@ extension EdgeHandler {
         bundle.evaluate(input!, now: Self.now(), into: &outcomes)
         response.setContentType("application/json")
         bundle.writeAnswer(outcomes, into: &response.body)
-        logExposures(.native, served)
+        // HEAD sends no answer: nobody was exposed to anything.
+        if request.method != .head { logExposures(.native, served) }
     }
 
     /// `POST /v1/assign` with `{"units":{…},"attributes":{…}}` (`EvaluationInput.setJSON` rules).
