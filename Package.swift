@@ -9,6 +9,9 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "allot",
+    // The minimum macOS for what builds there: the AllotCore library, for apps that embed the
+    // evaluator. AllotHTTP polls with epoll (CAllotLinux), so it, AllotServer and the `allot` tool
+    // build on Linux only; elsewhere AllotHTTP stops with an #error naming the missing poller.
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "allot", targets: ["allot"]),

@@ -19,23 +19,4 @@ export SWIFT_DETERMINISTIC_HASHING=1
 for n in "$first" "$second"; do
   valgrind --tool=callgrind --callgrind-out-file="$work/$n.out" "$work/bench" "$mode" "$n" >/dev/null 2>"$work/$n.log"
 done
-total() { sed -n 's/^summary: //p' "$1"; }
-a=$(total "$work/$first.out")
-b=$(total "$work/$second.out")
-echo "$mode: $(( (b - a) / 10000 )) instructions per operation"
-python3 - "$work/$first.out" "$work/$second.out" <<'PY'
-import collections, re, subprocess, sys
-def costs(path):
-    text = subprocess.run(["callgrind_annotate", "--threshold=100", "--inclusive=no", path], capture_output=True, text=True).stdout
-    table = collections.Counter()
-    for line in text.splitlines():
-        match = re.match(r"\s*([\d,]+) \([^)]*\)\s+\S*?:(\S+)", line)
-        if match:
-            table[match.group(2)] += int(match.group(1).replace(",", ""))
-    return table
-a, b = costs(sys.argv[1]), costs(sys.argv[2])
-rows = sorted(((b[k] - a[k]) / 10000, k) for k in set(a) | set(b))
-for cost, name in reversed(rows):
-    if cost >= 5:
-        print(f"{cost:9.0f}  {name[:150]}")
-PY
+python3 Benchmarks/lib/callgrind-difference.py "$mode" "$work/$first.out" "$work/$second.out"

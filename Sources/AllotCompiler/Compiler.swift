@@ -36,7 +36,8 @@ public enum Compiler {
 
     /// Compiles `directory` (every `*.yaml`/`*.yml` below it, plus `allot.lock`).
     public static func compile(directory: String, version: UInt64, createdAt: Int64) -> Result<Output, Failure> {
-        let sourcesResult = loadSources(directory: directory)
+        var encodingDiagnostics: [Diagnostic] = []
+        let sourcesResult = loadSources(directory: directory, encodingDiagnostics: &encodingDiagnostics)
         guard case .success(let files) = sourcesResult else {
             if case .failure(let failure) = sourcesResult { return .failure(failure) }
             fatalError("unreachable")
@@ -48,9 +49,17 @@ public enum Compiler {
         var hadLockFile = false
         if FileManager.default.fileExists(atPath: lockPath) {
             hadLockFile = true
-            guard let text = readText(lockPath) else {
-                return .failure(Failure(diagnostics: [Diagnostic(at: nil, "cannot read \(lockPath) as UTF-8 text")], sources: sources))
+            let data: [UInt8]
+            switch SourceDecoder.read(lockPath) {
+            case .success(let bytes): data = bytes
+            case .failure(let diagnostic): return .failure(Failure(diagnostics: [diagnostic], sources: sources))
             }
+            let decoded = SourceDecoder.decode(data, path: lockPath)
+            if let diagnostic = decoded.diagnostic {
+                sources[lockPath] = decoded.text
+                return .failure(Failure(diagnostics: DiagnosticBag(encodingDiagnostics + [diagnostic]).sorted, sources: sources))
+            }
+            let text = decoded.text
             sources[lockPath] = text
             previousLockText = text
             switch AllocationLock.parse(SourceFile(path: lockPath, text: text), bucketCount: Bucketing.bucketCount) {
@@ -59,6 +68,8 @@ public enum Compiler {
             }
         }
         switch compile(files: files, lock: previousLock, version: version, createdAt: createdAt) {
+        case .success(let output) where !encodingDiagnostics.isEmpty:
+            return .failure(Failure(diagnostics: DiagnosticBag(encodingDiagnostics + output.warnings).sorted, sources: sources))
         case .success(var output):
             output.previousLock = previousLock
             output.hadLockFile = hadLockFile
@@ -67,6 +78,7 @@ public enum Compiler {
             return .success(output)
         case .failure(var failure):
             failure.sources.merge(sources) { a, _ in a }
+            failure.diagnostics = DiagnosticBag(encodingDiagnostics + failure.diagnostics).sorted
             return .failure(failure)
         }
     }
@@ -95,8 +107,9 @@ public enum Compiler {
                 warnings: all.sorted.filter { $0.severity == .warning }, sources: sources, previousLockText: ""))
     }
 
-    /// Every experiment file below `directory`, sorted by path.
-    public static func loadSources(directory: String) -> Result<[SourceFile], Failure> {
+    /// Every experiment file below `directory`, sorted by path. A file that is not UTF-8 is
+    /// decoded as well as possible and its error appended to `encodingDiagnostics`.
+    static func loadSources(directory: String, encodingDiagnostics: inout [Diagnostic]) -> Result<[SourceFile], Failure> {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             return .failure(
@@ -114,13 +127,21 @@ public enum Compiler {
         var files: [SourceFile] = []
         var diagnostics: [Diagnostic] = []
         for path in paths.sorted() {
-            guard let text = readText(path) else {
-                diagnostics.append(Diagnostic(at: SourceLocation(file: path, line: 1, column: 1), "cannot read this file as UTF-8 text"))
+            let data: [UInt8]
+            switch SourceDecoder.read(path) {
+            case .success(let bytes): data = bytes
+            case .failure(let diagnostic):
+                diagnostics.append(diagnostic)
                 continue
             }
-            files.append(SourceFile(path: path, text: text))
+            let decoded = SourceDecoder.decode(data, path: path)
+            if let diagnostic = decoded.diagnostic {
+                // Compiled anyway (as decoded) so every other error in the project is reported too.
+                encodingDiagnostics.append(diagnostic)
+            }
+            files.append(SourceFile(path: path, text: decoded.text))
         }
-        if !diagnostics.isEmpty { return .failure(Failure(diagnostics: diagnostics, sources: [:])) }
+        if !diagnostics.isEmpty { return .failure(Failure(diagnostics: diagnostics + encodingDiagnostics, sources: [:])) }
         return .success(files)
     }
 

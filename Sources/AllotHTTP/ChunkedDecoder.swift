@@ -97,8 +97,8 @@ struct ChunkedDecoder {
                 guard trailerBytes <= maxTrailers else { return .failure(.headersTooLarge) }
                 readIndex = lf + 1
                 if lineLength == 2 { return .done(decoded: decoded, consumed: readIndex) }
-                // Trailer fields are accepted and ignored; they must still look like fields.
-                guard RequestHeadParser.tokenTable[Int(p[readIndex - lineLength])] else { return .failure(.badChunk) }
+                // Trailer fields are accepted and ignored; each must still be a well-formed field line.
+                guard RequestHeadParser.isFieldLine(p + readIndex - lineLength, length: lineLength - 2) else { return .failure(.badChunk) }
             }
         }
     }

@@ -3,8 +3,8 @@
 #endif
 
 /// The `Date: <IMF-fixdate>\r\n` line, reformatted at most once per second.
-struct DateHeader {
-    private(set) var line: OwnedBuffer = OwnedBuffer(capacity: 64)
+struct DateHeader: ~Copyable {
+    private var line = OwnedBuffer(capacity: 64)
     private var second = -1
 
     mutating func update(unixSeconds: Int) {
@@ -19,11 +19,13 @@ struct DateHeader {
         let text =
             "Date: \(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
             + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT\r\n"
-        line.count = 0
+        line.removeAll()
         line.append(Array(text.utf8))
     }
 
-    mutating func release() {
-        line.release()
+    /// Appends the line (empty before the first `update`).
+    @inline(__always)
+    func write(into out: inout OwnedBuffer) {
+        out.append(contentsOf: line)
     }
 }

@@ -1,4 +1,5 @@
-/// The response a handler builds: status, extra headers, body, and the route label for metrics.
+/// The response a handler builds: status, extra headers, body, and the route label for metrics;
+/// and the one place responses are serialized into bytes.
 ///
 /// One writer per worker thread is reused for every request (its buffers keep their capacity),
 /// so writing a response allocates nothing once warm. The engine adds the status line, `Date`,
@@ -16,9 +17,16 @@ public struct HTTPResponseWriter: ~Copyable {
     var headerLines: [UInt8] = []
     var closeRequested = false
 
-    init() {
+    /// Status lines by code, built once.
+    private let statusLines: [[UInt8]]
+    /// `Server: <name>\r\n`, or empty.
+    private let serverLine: [UInt8]
+
+    init(serverName: String? = nil) {
         body.reserveCapacity(4096)
         headerLines.reserveCapacity(512)
+        statusLines = StatusLines.table
+        serverLine = serverName.map { Array("Server: \($0)\r\n".utf8) } ?? []
     }
 
     mutating func reset() {
@@ -129,6 +137,74 @@ public struct HTTPResponseWriter: ~Copyable {
         for byte in value where (byte < 0x20 && byte != 0x09) || byte == 0x7F { return false }
         return true
     }
+}
+
+// MARK: - Serialization
+
+extension HTTPResponseWriter {
+    /// What the engine decided about the response's framing.
+    struct Framing {
+        var version: HTTPVersion
+        /// A response to HEAD: headers of the body, without the body.
+        var isHead: Bool
+        var keepAlive: Bool
+        var sendsDate: Bool
+    }
+
+    /// Replaces the response with the engine's own error for `error`.
+    mutating func prepare(_ error: ProtocolError) {
+        reset()
+        status = error.status
+        setContentType("application/json")
+        ErrorBody.write(
+            code: UnsafeBufferPointer(start: error.code.utf8Start, count: error.code.utf8CodeUnitCount),
+            message: UnsafeBufferPointer(start: error.message.utf8Start, count: error.message.utf8CodeUnitCount),
+            into: &body)
+        if let seconds = error.retryAfter { setRetryAfter(seconds: seconds) }
+    }
+
+    /// Appends the response: status line, `Date`, `Server`, the handler's headers,
+    /// `Content-Length`, `Connection`, then the body.
+    @inline(__always)
+    func serialize(into out: inout OwnedBuffer, _ framing: Framing, date: borrowing DateHeader) {
+        let code = (200...599).contains(status.code) ? status.code : 500
+        out.append(statusLines[code])
+        if framing.sendsDate { date.write(into: &out) }
+        if !serverLine.isEmpty { out.append(serverLine) }
+        out.append(headerLines)
+        let hasBody = !HTTPStatus(code).forbidsBody
+        if hasBody {
+            out.append(Self.contentLengthPrefix)
+            out.appendDecimal(body.count)
+            out.append(byte: 0x0D)
+            out.append(byte: 0x0A)
+        }
+        if !framing.keepAlive {
+            out.append(Self.connectionClose)
+        } else if framing.version == .http10 {
+            out.append(Self.connectionKeepAlive)
+        }
+        out.append(byte: 0x0D)
+        out.append(byte: 0x0A)
+        if hasBody, !framing.isHead { out.append(body) }
+    }
+
+    /// A complete response the engine sends on a connection it refuses before reading it (a JSON
+    /// error, `Retry-After`, `Connection: close`).
+    static func refusal(_ status: HTTPStatus, code: String, message: String, retryAfter: Int) -> [UInt8] {
+        var body: [UInt8] = []
+        ErrorBody.write(code: code.utf8, message: message.utf8, into: &body)
+        let head =
+            "HTTP/1.1 \(status)\r\nContent-Type: application/json\r\nRetry-After: \(retryAfter)\r\n"
+            + "Connection: close\r\nContent-Length: \(body.count)\r\n\r\n"
+        return Array(head.utf8) + body
+    }
+
+    /// The interim answer to `Expect: 100-continue`.
+    static let continueResponse = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+    static let contentLengthPrefix = Array("Content-Length: ".utf8)
+    static let connectionClose = Array("Connection: close\r\n".utf8)
+    static let connectionKeepAlive = Array("Connection: keep-alive\r\n".utf8)
 }
 
 /// The JSON error document every error response uses.

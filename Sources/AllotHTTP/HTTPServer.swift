@@ -19,11 +19,14 @@ public final class HTTPServer: Service, Sendable {
     public let port: Int
     /// The engine's metrics (and their registry).
     public let metrics: HTTPServerMetrics
+    /// Connections taken at once: `configuration.maxConnections`, or fewer when the
+    /// open-descriptor limit (raised toward its hard limit at init) cannot hold that many.
+    public let maxConnections: Int
 
     let listener: Listener
     let logger: Logger
     let makeHandler: @Sendable (HTTPWorkerContext) -> any HTTPHandler
-    let shared = ServerShared()
+    let shared: ServerShared
     let state = Mutex(RunState())
 
     struct RunState: ~Copyable {
@@ -49,6 +52,8 @@ public final class HTTPServer: Service, Sendable {
         self.metrics = metrics ?? HTTPServerMetrics(routes: [])
         self.logger = logger
         self.makeHandler = makeHandler
+        maxConnections = try Self.fitConnections(configuration, logger: logger)
+        shared = ServerShared(maxConnections: maxConnections, maxBufferedBytes: configuration.maxBufferedBytes)
         listener = try Listener.bind(host: configuration.host, port: configuration.port, backlog: configuration.listenBacklog)
         port = listener.port
     }
@@ -69,6 +74,38 @@ public final class HTTPServer: Service, Sendable {
             return !state.listenerClosed
         }
         if closeListener { listener.close() }
+    }
+
+    /// Descriptors the engine itself keeps open: the listener, and per loop its poller's two and
+    /// a spare for refusing connections when the process is out of descriptors.
+    static func engineDescriptors(threads: Int) -> Int { 1 + 3 * threads }
+
+    /// Raises the open-descriptor limit toward what `maxConnections` needs and returns how many
+    /// connections fit under it, saying so in the log when that is fewer.
+    private static func fitConnections(_ configuration: HTTPServerConfiguration, logger: Logger) throws(HTTPServerError) -> Int {
+        let kept = configuration.reservedDescriptors + engineDescriptors(threads: configuration.threads)
+        let (wanted, overflow) = configuration.maxConnections.addingReportingOverflow(kept)
+        let limit = DescriptorLimit.raise(toward: overflow ? .max : wanted)
+        if limit.soft > limit.before {
+            logger.info(
+                "raised the open-descriptor limit",
+                metadata: ["from": "\(limit.before)", "to": "\(limit.soft)", "hard_limit": "\(limit.hard)"])
+        }
+        let fitting = limit.soft == .max ? configuration.maxConnections : limit.soft - kept
+        guard fitting >= 1 else {
+            throw HTTPServerError(
+                .descriptorLimit,
+                "the open-descriptor limit (\(limit.soft), hard \(limit.hard)) leaves no room for connections: \(kept) are kept "
+                    + "for the engine and the rest of the process (reservedDescriptors \(configuration.reservedDescriptors))")
+        }
+        guard fitting < configuration.maxConnections else { return configuration.maxConnections }
+        logger.warning(
+            "connection limit lowered to fit the open-descriptor limit",
+            metadata: [
+                "max_connections": "\(configuration.maxConnections)", "effective_max_connections": "\(fitting)",
+                "descriptor_limit": "\(limit.soft)", "hard_limit": "\(limit.hard)", "reserved_descriptors": "\(kept)",
+            ])
+        return fitting
     }
 
     /// Serves until graceful shutdown or cancellation, then drains and returns.
@@ -128,17 +165,13 @@ public final class HTTPServer: Service, Sendable {
         }
         guard !alreadyStarted else { throw HTTPServerError(.alreadyRunning, "the server is already running") }
 
+        // A loop that never runs releases its poller and buffers when it is dropped.
         var loops: [EventLoop] = []
-        do {
-            for index in 0..<configuration.threads {
-                loops.append(
-                    try EventLoop(
-                        index: index, configuration: configuration, shared: shared, listener: listener, metrics: metrics,
-                        logger: logger, makeHandler: makeHandler))
-            }
-        } catch {
-            for loop in loops { loop.discard() }
-            throw error
+        for index in 0..<configuration.threads {
+            loops.append(
+                try EventLoop(
+                    index: index, configuration: configuration, shared: shared, listener: listener, metrics: metrics,
+                    logger: logger, makeHandler: makeHandler))
         }
         state.withLock { state in
             state.loops = loops
@@ -165,7 +198,6 @@ public final class HTTPServer: Service, Sendable {
                 shutdown()
                 state.withLock { $0.running -= loops.count - threads.count }
                 for running in threads { pthread_join(running, nil) }
-                for unstarted in loops[threads.count...] { unstarted.discard() }
                 throw HTTPServerError(.thread, "pthread_create", errno: status)
             }
             threads.append(thread)
@@ -180,6 +212,8 @@ public final class HTTPServer: Service, Sendable {
             state.running -= 1
             guard state.running == 0 else { return nil }
             state.finished = true
+            // The loops are done: let them (their pollers and buffers) go.
+            state.loops = []
             defer { state.waiter = nil }
             return state.waiter
         }

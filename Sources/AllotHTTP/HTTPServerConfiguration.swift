@@ -11,13 +11,23 @@ public struct HTTPServerConfiguration: Sendable {
     /// Event-loop threads, each with its own epoll set and handler. Defaults to the core count.
     public var threads: Int = HTTPServerConfiguration.coreCount
     /// Open connections across all threads; further connections get a 503 and are closed.
+    /// Lowered at start when the open-descriptor limit cannot hold this many (see
+    /// `reservedDescriptors` and `HTTPServer.maxConnections`).
     public var maxConnections: Int = 10_000
+    /// Descriptors kept for the rest of the process (bundle poller, store connections, cache
+    /// files, logs) when fitting connections under the open-descriptor limit.
+    public var reservedDescriptors: Int = 64
     /// Request line plus header fields, in bytes; larger heads get 431.
     public var maxHeaderBytes: Int = 16 * 1024
     /// Header fields per request; more get 431.
     public var maxHeaderCount: Int = 100
     /// Request body, after chunked decoding; larger bodies get 413.
     public var maxBodyBytes: Int = 1 << 20
+    /// Memory held for unfinished requests (heads and bodies not yet complete) across all
+    /// connections. A request that would pass it is refused at once, with `Retry-After`: 413 for a
+    /// body, 503 for a head. Must hold one largest request (`maxHeaderBytes + maxBodyBytes`
+    /// plus 128 KiB of reads).
+    public var maxBufferedBytes: Int = 64 << 20
     /// Time from a request's first byte (or from accepting the connection) to its complete head.
     /// A slow client gets 408 if it sent anything, and is closed.
     public var headerTimeout: Duration = .seconds(10)
@@ -59,9 +69,14 @@ public struct HTTPServerConfiguration: Sendable {
         try check((0...65535).contains(port), "port \(port) is not in 0...65535")
         try check((1...256).contains(threads), "threads must be in 1...256, not \(threads)")
         try check(maxConnections >= 1, "maxConnections must be at least 1")
+        try check(reservedDescriptors >= 0, "reservedDescriptors must not be negative")
         try check((256...(1 << 20)).contains(maxHeaderBytes), "maxHeaderBytes must be in 256...1048576")
         try check((1...10_000).contains(maxHeaderCount), "maxHeaderCount must be in 1...10000")
         try check((0...(1 << 30)).contains(maxBodyBytes), "maxBodyBytes must be in 0...1073741824")
+        try check(
+            maxBufferedBytes >= maxHeaderBytes + maxBodyBytes + 128 * 1024,
+            "maxBufferedBytes (\(maxBufferedBytes)) must hold one largest request: maxHeaderBytes + maxBodyBytes + 131072 "
+                + "= \(maxHeaderBytes + maxBodyBytes + 128 * 1024)")
         for (name, value) in [
             ("headerTimeout", headerTimeout), ("bodyTimeout", bodyTimeout), ("idleTimeout", idleTimeout),
             ("writeTimeout", writeTimeout),

@@ -21,6 +21,9 @@ public enum HTTPRejection: String, Sendable, CaseIterable {
     case timeout = "timeout"
     /// Connection refused over `maxConnections` (503).
     case connectionLimit = "connection_limit"
+    /// A request refused because buffering it would pass `maxBufferedBytes` (413 for a body, 503
+    /// for an unfinished head).
+    case bufferBudget = "buffer_budget"
 
     var index: Int {
         switch self {
@@ -30,6 +33,7 @@ public enum HTTPRejection: String, Sendable, CaseIterable {
         case .unsupported: 3
         case .timeout: 4
         case .connectionLimit: 5
+        case .bufferBudget: 6
         }
     }
 }
@@ -45,6 +49,7 @@ public final class HTTPServerMetrics: Sendable {
     let openConnections: Gauge
     let acceptedConnections: Counter
     let rejections: [Counter]
+    let bufferedBytes: Gauge
 
     /// Latency buckets, in seconds: 50 µs to 1 s.
     public static let latencyBuckets: [Double] = [
@@ -77,6 +82,8 @@ public final class HTTPServerMetrics: Sendable {
         self.latency = latency
         openConnections = registry.gauge("\(prefix)_open_connections", help: "Open client connections.")
         acceptedConnections = registry.counter("\(prefix)_connections_total", help: "Client connections accepted.")
+        bufferedBytes = registry.gauge(
+            "\(prefix)_buffered_request_bytes", help: "Memory held for unfinished requests (heads and bodies), across connections.")
         rejections = HTTPRejection.allCases.map { reason in
             registry.counter(
                 "\(prefix)_rejections_total", help: "Requests and connections the engine turned away, by reason.",
@@ -115,5 +122,10 @@ public final class HTTPServerMetrics: Sendable {
     /// Open connections now.
     public var openConnectionCount: Int {
         Int(registry.value(of: openConnections))
+    }
+
+    /// Bytes held for unfinished requests now.
+    public var bufferedRequestBytes: Int {
+        Int(registry.value(of: bufferedBytes))
     }
 }

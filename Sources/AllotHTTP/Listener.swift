@@ -1,9 +1,11 @@
+import CAllotLinux
+
 #if canImport(Glibc)
     import Glibc
 #endif
 
 /// The listening socket: bound, listening, non-blocking. Every event loop adds it to its own
-/// epoll set with `EPOLLEXCLUSIVE`, so one new connection wakes one loop.
+/// poller for exclusive input, so one new connection wakes one loop.
 struct Listener: Sendable {
     let fd: Int32
     /// The bound port (the kernel's choice when the configuration asked for port 0).
@@ -22,7 +24,7 @@ struct Listener: Sendable {
         defer { freeaddrinfo(list) }
 
         let info = first.pointee
-        let fd = socket(info.ai_family, Int32(SOCK_STREAM.rawValue) | DescriptorFlags.socket, 0)
+        let fd = socket(info.ai_family, Int32(SOCK_STREAM.rawValue) | CAllotLinux_SOCK_NONBLOCK | CAllotLinux_SOCK_CLOEXEC, 0)
         guard fd >= 0 else { throw HTTPServerError(.listen, "socket", errno: errno) }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -55,13 +57,5 @@ struct Listener: Sendable {
 
     func close() {
         _ = Glibc.close(fd)
-    }
-}
-
-/// Small socket helpers used by the event loop.
-enum SocketOptions {
-    static func setNoDelay(_ fd: Int32) {
-        var one: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 }

@@ -16,6 +16,28 @@ struct ProtocolError: Error {
     let status: HTTPStatus
     let code: StaticString
     let message: StaticString
+    /// Seconds for `Retry-After`, for refusals that are temporary.
+    let retryAfter: Int?
+    /// How the refusal is counted.
+    let reason: HTTPRejection
+
+    init(status: HTTPStatus, code: StaticString, message: StaticString, retryAfter: Int? = nil, reason: HTTPRejection? = nil) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retryAfter = retryAfter
+        self.reason =
+            reason
+            ?? {
+                switch status.code {
+                case 431: .headersTooLarge
+                case 413: .bodyTooLarge
+                case 408: .timeout
+                case 400: .badRequest
+                default: .unsupported
+                }
+            }()
+    }
 
     static let badRequestLine = ProtocolError(status: .badRequest, code: "bad_request_line", message: "malformed request line")
     static let badTarget = ProtocolError(status: .badRequest, code: "bad_request_target", message: "malformed request target")
@@ -29,7 +51,11 @@ struct ProtocolError: Error {
         status: .headerFieldsTooLarge, code: "headers_too_large", message: "request line and headers exceed the size limit")
     static let tooManyHeaders = ProtocolError(
         status: .headerFieldsTooLarge, code: "too_many_headers", message: "too many header fields")
-    static let missingHost = ProtocolError(status: .badRequest, code: "bad_host", message: "HTTP/1.1 requests need exactly one Host header")
+    static let missingHost = ProtocolError(
+        status: .badRequest, code: "bad_host", message: "a request needs exactly one Host header (HTTP/1.1 always, HTTP/1.0 at most one)")
+    static let badHost = ProtocolError(status: .badRequest, code: "bad_host", message: "malformed Host header")
+    static let tooManyBlankLines = ProtocolError(
+        status: .badRequest, code: "bad_request_line", message: "too many empty lines before the request line")
     static let badContentLength = ProtocolError(status: .badRequest, code: "bad_content_length", message: "malformed Content-Length")
     static let conflictingFraming = ProtocolError(
         status: .badRequest, code: "conflicting_framing", message: "both Content-Length and Transfer-Encoding are present")
@@ -43,6 +69,14 @@ struct ProtocolError: Error {
         status: .contentTooLarge, code: "body_too_large", message: "request body exceeds the size limit")
     static let badChunk = ProtocolError(status: .badRequest, code: "bad_chunk", message: "malformed chunked body")
     static let timeout = ProtocolError(status: .requestTimeout, code: "request_timeout", message: "request not received in time")
+    /// A body that would take the server's buffered request bytes over `maxBufferedBytes`.
+    static let bodyOverBudget = ProtocolError(
+        status: .contentTooLarge, code: "buffers_full", message: "the server is holding too many request bodies; retry later",
+        retryAfter: 1, reason: .bufferBudget)
+    /// An unfinished head that would take the buffered request bytes over `maxBufferedBytes`.
+    static let headOverBudget = ProtocolError(
+        status: .serviceUnavailable, code: "buffers_full", message: "the server is holding too many unfinished requests; retry later",
+        retryAfter: 1, reason: .bufferBudget)
 }
 
 /// The parsed request line and the header facts the engine needs for framing.
@@ -79,18 +113,127 @@ enum RequestHeadParser {
         }
     }
 
-    /// Finds the end of the head (`\r\n\r\n`) in `p[from..<count]`; returns the head length or nil.
+    /// Where a head ends, as far as the bytes so far tell.
+    enum HeadEnd: Equatable {
+        /// The head is `length` bytes long, its blank line included.
+        case complete(length: Int)
+        /// No blank line yet, and every line so far ends with CRLF.
+        case incomplete
+        /// A line ends with a bare LF: refuse at once instead of waiting for a CRLF that may never come.
+        case bareLineFeed
+    }
+
+    /// Finds the end of the head (`\r\n\r\n`) in `p[from..<count]`, checking that every line
+    /// ends with CRLF. `p[0]` starts the request line (not a line feed).
     @inline(__always)
-    static func findHeadEnd(_ p: UnsafePointer<UInt8>, from: Int, count: Int) -> Int? {
-        var i = Swift.max(from, 3)
+    static func findHeadEnd(_ p: UnsafePointer<UInt8>, from: Int, count: Int) -> HeadEnd {
+        var i = Swift.max(from, 1)
         while i < count {
-            // Jump to the next LF with memchr, then look back for CRLFCR.
-            guard let found = memchr(p + i, 0x0A, count - i) else { return nil }
+            // Jump to the next LF with memchr, then look back for CR (and CRLFCR before it).
+            guard let found = memchr(p + i, 0x0A, count - i) else { return .incomplete }
             let lf = UnsafePointer<UInt8>(found.assumingMemoryBound(to: UInt8.self)) - p
-            if lf >= 3, p[lf - 1] == 0x0D, p[lf - 2] == 0x0A, p[lf - 3] == 0x0D { return lf + 1 }
+            guard p[lf - 1] == 0x0D else { return .bareLineFeed }
+            if lf >= 3, p[lf - 2] == 0x0A, p[lf - 3] == 0x0D { return .complete(length: lf + 1) }
             i = lf + 1
         }
-        return nil
+        return .incomplete
+    }
+
+    /// Field content (RFC 9110 §5.5): HTAB, SP, VCHAR and obs-text; no CR, LF, other controls or DEL.
+    @inline(__always)
+    static func isFieldContent(_ byte: UInt8) -> Bool {
+        byte >= 0x20 && byte != 0x7F || byte == 0x09
+    }
+
+    /// Whether `p[0..<length]` (a line without its CRLF) is a field line: `name ":" OWS value OWS`
+    /// with a token name and field content after the colon. Used for chunked trailers.
+    static func isFieldLine(_ p: UnsafePointer<UInt8>, length: Int) -> Bool {
+        var i = 0
+        while i < length, tokenTable[Int(p[i])] { i += 1 }
+        guard i > 0, i < length, p[i] == UInt8(ascii: ":") else { return false }
+        i += 1
+        while i < length {
+            guard isFieldContent(p[i]) else { return false }
+            i += 1
+        }
+        return true
+    }
+
+    /// Whether `p[0..<length]` is a valid `Host` value (RFC 9112 §3.2, RFC 3986 §3.2.2):
+    /// `uri-host [ ":" port ]`, where uri-host is an IP literal in brackets or a reg-name (IPv4
+    /// addresses included), and may be empty.
+    static func isValidHost(_ p: UnsafePointer<UInt8>, _ length: Int) -> Bool {
+        var i = 0
+        if length > 0, p[0] == UInt8(ascii: "[") {
+            guard let close = memchr(p, Int32(UInt8(ascii: "]")), length) else { return false }
+            let end = UnsafePointer<UInt8>(close.assumingMemoryBound(to: UInt8.self)) - p
+            guard isIPLiteral(p + 1, end - 1) else { return false }
+            i = end + 1
+        } else {
+            while i < length, p[i] != UInt8(ascii: ":") {
+                if p[i] == UInt8(ascii: "%") {
+                    guard i + 2 < length, HTTPQuery.hexValue(p[i + 1]) != nil, HTTPQuery.hexValue(p[i + 2]) != nil else { return false }
+                    i += 3
+                    continue
+                }
+                guard isUnreserved(p[i]) || isSubDelimiter(p[i]) else { return false }
+                i += 1
+            }
+        }
+        guard i < length else { return true }
+        // ":" port, port = *DIGIT
+        guard p[i] == UInt8(ascii: ":") else { return false }
+        i += 1
+        while i < length {
+            guard p[i] &- 48 < 10 else { return false }
+            i += 1
+        }
+        return true
+    }
+
+    /// IPv6address (as `inet_pton` reads it) or IPvFuture (`v` 1*HEXDIG "." 1*(unreserved / sub-delims / ":")).
+    private static func isIPLiteral(_ p: UnsafePointer<UInt8>, _ length: Int) -> Bool {
+        guard length > 0 else { return false }
+        if p[0] == UInt8(ascii: "v") || p[0] == UInt8(ascii: "V") {
+            var i = 1
+            while i < length, HTTPQuery.hexValue(p[i]) != nil { i += 1 }
+            guard i > 1, i < length, p[i] == UInt8(ascii: ".") else { return false }
+            i += 1
+            guard i < length else { return false }
+            while i < length {
+                guard isUnreserved(p[i]) || isSubDelimiter(p[i]) || p[i] == UInt8(ascii: ":") else { return false }
+                i += 1
+            }
+            return true
+        }
+        // The longest IPv6 text is 45 bytes (with an embedded IPv4 address).
+        guard length <= 45 else { return false }
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { text in
+            for i in 0..<length { text[i] = CChar(bitPattern: p[i]) }
+            text[length] = 0
+            var address = in6_addr()
+            return inet_pton(AF_INET6, text.baseAddress, &address) == 1
+        }
+    }
+
+    @inline(__always)
+    private static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            true
+        default: false
+        }
+    }
+
+    @inline(__always)
+    private static func isSubDelimiter(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("), UInt8(ascii: ")"),
+            UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="):
+            true
+        default: false
+        }
     }
 
     @inline(__always)
@@ -161,8 +304,8 @@ enum RequestHeadParser {
                 i += 1
                 while p[i] == 0x20 || p[i] == 0x09 { i += 1 }
                 let valueStart = i
-                // Field content: HTAB, SP, VCHAR, obs-text; the line ends with CRLF.
-                while p[i] >= 0x20 && p[i] != 0x7F || p[i] == 0x09 { i += 1 }
+                // Field content; the line ends with CRLF.
+                while isFieldContent(p[i]) { i += 1 }
                 guard p[i] == 0x0D else { return .failure(p[i] == 0x0A ? .bareLineFeed : .badHeader) }
                 guard p[i + 1] == 0x0A else { return .failure(.badHeader) }
                 var valueEnd = i
@@ -181,6 +324,7 @@ enum RequestHeadParser {
                 switch nameLength {
                 case 4 where equalsIgnoringCase(name, 4, "host"):
                     hostCount += 1
+                    guard isValidHost(value, valueLength) else { return .failure(.badHost) }
                 case 6 where equalsIgnoringCase(name, 6, "expect"):
                     guard equalsIgnoringCase(value, valueLength, "100-continue") else { return .failure(.badExpectation) }
                     head.expectContinue = head.version == .http11
@@ -206,7 +350,8 @@ enum RequestHeadParser {
                 if head.version == .http10 { return .failure(.transferEncodingInHTTP10) }
                 if head.contentLength >= 0 { return .failure(.conflictingFraming) }
             }
-            if head.version == .http11, hostCount != 1 { return .failure(.missingHost) }
+            // RFC 9112 §3.2: 400 for an HTTP/1.1 request without Host, and for any request with more than one.
+            if hostCount > 1 || head.version == .http11 && hostCount == 0 { return .failure(.missingHost) }
             if sawClose {
                 head.keepAlive = false
             } else if head.version == .http10, sawKeepAlive {

@@ -11,12 +11,20 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 // GNU extensions, declared only under _GNU_SOURCE, which Swift's Glibc module is built without.
 // These are the declarations glibc's headers make.
 extern int accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
 extern int pthread_setname_np(pthread_t thread, const char *name);
+extern void *mremap(void *address, size_t oldLength, size_t newLength, int flags, ...);
+
+// Grows or shrinks an anonymous mapping, moving it if needed (mremap is variadic, which Swift
+// cannot call). Returns MAP_FAILED on failure.
+static inline void *CAllotLinux_mremap(void *address, size_t oldLength, size_t newLength) {
+    return mremap(address, oldLength, newLength, 1 /* MREMAP_MAYMOVE */);
+}
 
 // Event bits, as the uint32_t `epoll_event.events` holds them.
 static const uint32_t CAllotLinux_EPOLLIN = EPOLLIN;

@@ -41,7 +41,7 @@ struct AssignCommandTests {
         let p = try Self.prepare()
         defer { try? FileManager.default.removeItem(at: p.directory) }
         let result = try CLI.run(["assign", "--bundle", p.bundle, "--trusted-key", p.publicKey, "--unit", "user_id=u1", "--attr", "account_age_days=old"])
-        #expect(result.status == 1)
+        #expect(result.status == 2)
         #expect(result.stderr.contains("account_age_days"))
     }
 
@@ -61,7 +61,7 @@ struct AssignCommandTests {
         let result = try CLI.run(
             ["assign", "--bundle", p.bundle, "--trusted-key", p.publicKey, "--batch", "-", "--at", "1796083200"],
             stdin: Data((lines.joined(separator: "\n") + "\n").utf8))
-        #expect(result.status == 1, "two lines are bad")
+        #expect(result.status == 2, "two lines are bad")
         #expect(result.stderr.contains("2 of 5000"))
         let output = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
         #expect(output.count == 5_000)
@@ -86,11 +86,11 @@ struct AssignCommandTests {
         let tampered = p.directory.appendingPathComponent("tampered.bundle")
         try bytes.write(to: tampered)
         let verify = try CLI.run(["verify", tampered.path, "--trusted-key", p.publicKey])
-        #expect(verify.status == 1)
+        #expect(verify.status == 2)
         #expect(verify.stderr.contains("bad_signature"))
         let other = p.directory.appendingPathComponent("other")
         try CLI.run(["keygen", "--out", other.path])
         let untrusted = try CLI.run(["verify", p.bundle, "--trusted-key", other.appendingPathComponent("signing.pub").path])
-        #expect(untrusted.status == 1 && untrusted.stderr.contains("untrusted_key"))
+        #expect(untrusted.status == 2 && untrusted.stderr.contains("untrusted_key"))
     }
 }

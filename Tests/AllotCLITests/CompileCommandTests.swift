@@ -59,7 +59,7 @@ struct CompileCommandTests {
                 "compile", "--experiments", experiments.path, "--version", "1", "--created-at", "0", "--signing-key", keys.secret,
                 "--output", output.path,
             ])
-            #expect(result.status == 1, "\(name): status \(result.status)")
+            #expect(result.status == 2, "\(name): status \(result.status)")
             #expect(result.stderr.contains(": error: "), "\(name): \(result.stderr)")
             #expect(result.stderr.contains("nothing was written"), "\(name)")
             #expect(!FileManager.default.fileExists(atPath: output.path), "\(name) wrote a bundle")
@@ -81,6 +81,11 @@ struct CompileCommandTests {
             ["compile", "--locked", "--version", "2", "--created-at", "0", "--signing-key", keys.secret, "--output", "x.bundle"], in: directory)
         #expect(locked.status == 1)
         #expect(locked.stderr.contains("would change"))
+        // It says what would change: the ramp's new buckets, nothing else.
+        #expect(
+            locked.stderr.contains(
+                "experiments/allot.lock would change:\n  checkout/green-checkout-button: layer buckets 4000-5999 → 4000-6499 (2000 buckets → 2500 buckets)\n"
+            ), "\(locked.stderr)")
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("x.bundle").path))
         #expect(try String(contentsOf: lockURL, encoding: .utf8) == before)
         // Without --locked the ramp is allocated and the lock grows by 5% of never-used buckets.
@@ -102,12 +107,12 @@ struct CompileCommandTests {
         try text.write(to: file, atomically: true, encoding: .utf8)
 
         let asked = try CLI.run(["compile", "--version", "1", "--created-at", "0", "--output", "x.bundle"], in: directory)
-        #expect(asked.status == 1)
+        #expect(asked.status == 64)
         #expect(asked.stderr.contains("no signing key"), "\(asked.stderr)")
         #expect(try String(contentsOf: lockURL, encoding: .utf8) == before)
         let emptySecret = try CLI.run(
             ["compile", "--output", "x.bundle", "--version", "1", "--created-at", "0"], in: directory, environment: ["ALLOT_SIGNING_KEY": ""])
-        #expect(emptySecret.status == 1 && emptySecret.stderr.contains("no signing key"), "\(emptySecret.output)")
+        #expect(emptySecret.status == 64 && emptySecret.stderr.contains("no signing key"), "\(emptySecret.output)")
 
         let check = try CLI.run(["compile", "--check"], in: directory)
         #expect(check.status == 0, "\(check.stderr)")
@@ -146,37 +151,6 @@ struct CompileCommandTests {
         #expect((secret[.posixPermissions] as? Int) == 0o600)
         #expect((publicFile[.posixPermissions] as? Int) == 0o644)
         let again = try CLI.run(["keygen", "--out", "k"], in: directory)
-        #expect(again.status == 1 && again.stderr.contains("already exists"))
-    }
-
-    @Test func schemaValidatesTheSampleFilesWithAnIndependentValidator() throws {
-        let directory = try CLI.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let schema = try CLI.run(["schema"])
-        #expect(schema.status == 0)
-        try schema.stdout.write(to: directory.appendingPathComponent("schema.json"), atomically: true, encoding: .utf8)
-        let script = """
-            import glob, json, sys, yaml, jsonschema
-            schema = json.load(open(sys.argv[1]))
-            jsonschema.Draft202012Validator.check_schema(schema)
-            validator = jsonschema.Draft202012Validator(schema)
-            count = 0
-            for path in sorted(glob.glob(sys.argv[2] + "/**/*.yaml", recursive=True)):
-                for doc in yaml.safe_load_all(open(path)):
-                    if doc is None: continue
-                    # YAML 1.1 loaders turn dates into datetimes; the schema sees text.
-                    for key in ("start", "stop"):
-                        if key in doc: doc[key] = str(doc[key])
-                    errors = list(validator.iter_errors(doc))
-                    if errors: print(path, doc.get("name"), errors[0].message); sys.exit(1)
-                    count += 1
-            bad = {"kind": "Experiment", "name": "x", "layer": "l", "owner": "o", "status": "running", "trafic": "5%", "variants": []}
-            if not list(validator.iter_errors(bad)): print("accepted a misspelled key"); sys.exit(1)
-            print(count)
-            """
-        let result = try runProcess("/usr/bin/env", ["python3", "-c", script, directory.appendingPathComponent("schema.json").path,
-                                                         CLI.root.appendingPathComponent("experiments").path])
-        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
-        #expect((Int(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= 15)
+        #expect(again.status == 3 && again.stderr.contains("already exists"))
     }
 }

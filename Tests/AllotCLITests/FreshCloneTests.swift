@@ -6,30 +6,28 @@ import Testing
 /// (or inside `experiments/`), relative paths, default flags.
 @Suite(.serialized)
 struct FreshCloneTests {
-    /// `allot compile --check` with every spelling of the default experiments folder.
-    @Test(arguments: [
-        ["compile", "--check"],
-        ["compile", "--check", "--experiments", "experiments"],
-        ["compile", "--check", "--experiments", "./experiments"],
-        ["compile", "--check", "--experiments", "experiments/"],
-        ["compile", "--locked", "--check"],
-        ["compile", "--experiments", "experiments", "--locked", "--check"],
-    ])
-    func compileCheckFromTheRepositoryRoot(arguments: [String]) throws {
+    /// `allot compile --check` with every spelling of the default experiments folder, from the
+    /// root; `--experiments .` and a path back through `..` from inside the folder.
+    @Test func compileCheckWithRelativePaths() throws {
         let clone = try FreshClone.make(paths: ["experiments"])
         defer { clone.remove() }
-        let result = try CLI.run(arguments, in: URL(fileURLWithPath: clone.path))
-        #expect(result.status == 0, "\(arguments): \(result.output)")
-        #expect(result.stdout.contains("nothing written (--check)"), "\(result.output)")
-    }
-
-    /// Inside the experiments folder, `--experiments .` and a path back through `..`.
-    @Test(arguments: [["--experiments", "."], ["--experiments", "../experiments"]])
-    func compileCheckFromInsideTheExperimentsFolder(arguments: [String]) throws {
-        let clone = try FreshClone.make(paths: ["experiments"])
-        defer { clone.remove() }
-        let result = try CLI.run(["compile", "--check"] + arguments, in: URL(fileURLWithPath: clone.path + "/experiments"))
-        #expect(result.status == 0, "\(result.output)")
+        let root = URL(fileURLWithPath: clone.path)
+        let inside = URL(fileURLWithPath: clone.path + "/experiments")
+        let runs: [(arguments: [String], directory: URL)] = [
+            (["compile", "--check"], root),
+            (["compile", "--check", "--experiments", "experiments"], root),
+            (["compile", "--check", "--experiments", "./experiments"], root),
+            (["compile", "--check", "--experiments", "experiments/"], root),
+            (["compile", "--locked", "--check"], root),
+            (["compile", "--experiments", "experiments", "--locked", "--check"], root),
+            (["compile", "--check", "--experiments", "."], inside),
+            (["compile", "--check", "--experiments", "../experiments"], inside),
+        ]
+        for run in runs {
+            let result = try CLI.run(run.arguments, in: run.directory)
+            #expect(result.status == 0, "\(run.arguments) in \(run.directory.lastPathComponent): \(result.output)")
+            #expect(result.stdout.contains("nothing written (--check)"), "\(result.output)")
+        }
     }
 
     /// `allot compile` with no flags but the key: the version is the commit count, created-at the
@@ -60,6 +58,19 @@ struct FreshCloneTests {
             #expect(result.status == 0, "\(arguments): \(result.output)")
             #expect(result.stdout.contains("0 added, 0 removed, 0 changed"), "\(arguments): \(result.stdout)")
         }
+    }
+
+    /// In a fresh clone, with no flags and no key: check, compile (the committed lock is current, so
+    /// nothing changes), and the diff against main; the working tree stays clean.
+    @Test func aFreshCloneNeedsNoFlags() throws {
+        let clone = try FreshClone.make(paths: ["experiments"])
+        defer { clone.remove() }
+        let directory = URL(fileURLWithPath: clone.path)
+        for arguments in [["compile", "--check"], ["compile"], ["diff", "main"], ["lint"]] {
+            let result = try CLI.run(arguments, in: directory)
+            #expect(result.status == 0, "allot \(arguments.joined(separator: " ")): \(result.output)")
+        }
+        #expect(try clone.git(["status", "--porcelain"]).isEmpty)
     }
 
     /// Outside git, `--check` writes nothing and so needs neither --version nor --created-at;

@@ -188,6 +188,29 @@ struct WorkflowTests {
         #expect(acknowledged.step("review", "Diff against the target branch")?.outputs["status"] == "0")
     }
 
+    /// A holdout that grows un-enrolls units of six experiments nobody touched: the job fails
+    /// and names the holdout as the place to acknowledge; one acknowledgement there passes.
+    @Test func pullRequestGrowingAHoldoutIsAcknowledgedOnTheHoldout() throws {
+        let team = try Team()
+        defer { team.remove() }
+        let grow = (file: "experiments/holdouts.yaml", old: "traffic: 2%\n", new: "traffic: 4%\n")
+        try team.pullRequest("holdout", edits: [grow])
+        let report = try Self.run(team, event: "pull_request", github: Self.pullRequestContext("holdout"))
+        #expect(report.job("review")?.result == "failure", "\(report.log)")
+        let diff = report.step("review", "Diff against the target branch")
+        #expect(diff?.outputs["status"] == "1")
+        #expect(diff?.log.contains("add `acknowledge: [reassignment]` to holdout 'global-2026'") == true, "\(diff?.log ?? "")")
+        #expect(report.summary.contains("units move because of holdout `global-2026` (share 2% → 4%)"), "\(report.summary)")
+
+        try team.clone.git(["checkout", "-q", "holdout"])
+        try team.clone.edit("experiments/holdouts.yaml", replacing: "traffic: 4%\n", with: "traffic: 4%\nacknowledge: [reassignment]\n")
+        try team.clone.commit("Acknowledge the bigger holdout")
+        try team.clone.git(["checkout", "-q", "--detach", "origin/main"])
+        try team.clone.git(["merge", "-q", "--no-ff", "-m", "Merge holdout", "holdout"])
+        let acknowledged = try Self.run(team, event: "pull_request", github: Self.pullRequestContext("holdout"))
+        #expect(acknowledged.job("review")?.result == "success", "\(acknowledged.log)")
+    }
+
     // MARK: Main
 
     /// A merge to main: compile and sign with the secret, publish to three moto regions, and the
@@ -219,6 +242,9 @@ struct WorkflowTests {
         // The secret never shows in a log.
         let key = try team.signingKey.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(!report.log.contains(key))
+        for line in key.split(separator: "\n") where line.count >= 8 {
+            #expect(!report.jobs.flatMap(\.steps).contains { $0.log.contains(line) }, "a step's log shows the secret")
+        }
 
         var arguments = ["status", "--json", "--trusted-key", team.keys + "/signing.pub"]
         for url in regions.urls { arguments += ["--store", url] }

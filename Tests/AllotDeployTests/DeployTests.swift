@@ -6,14 +6,15 @@ import Testing
 /// tools: the release script and the build stamp, the Kubernetes overlays (kustomize,
 /// kubernetes-validate, checkov), the container build file (hadolint, checkov, and its runtime stage
 /// run in a scratch root), the systemd unit (systemd-analyze, and its ExecStart run by hand), the
-/// least-privilege store policies (moto's IAM), the scrape configs (promtool), and docs/deploy.md's
-/// walkthrough. docs/deploy.md says what each proves. The checks run one after another (each starts
+/// least-privilege store policies (moto's IAM) and the scrape configs (promtool); docs/deploy.md's
+/// walkthrough runs in DocumentationTests, as every page's examples do. docs/deploy.md says what each
+/// proves. The checks run one after another (each starts
 /// servers or linters of its own) without holding a thread of the test run.
 @Suite("Deployment artefacts (ops/deploy/check.py)", .timeLimit(.minutes(10)))
 struct DeployTests {
     static let checks = [
         "release", "stamp", "kubernetes", "checkov-kubernetes", "container", "scratch-root", "systemd", "systemd-run", "iam",
-        "prometheus", "docs",
+        "prometheus",
     ]
     static let script = Repository.root.appendingPathComponent("ops/deploy/check.py").path
 

@@ -83,6 +83,44 @@ import Testing
             name: "request line over the limit", request: "GET /" + String(repeating: "p", count: 5000) + " HTTP/1.1\r\nHost: x\r\n\r\n",
             status: 431, code: "headers_too_large"),
         Case(
+            name: "bare LF on every line", request: "GET / HTTP/1.1\nHost: x\n\n", status: 400, code: "bad_line_ending"),
+        Case(
+            name: "bare LF after the request line", request: "GET / HTTP/1.1\nHost: x\r\n\r\n", status: 400, code: "bad_line_ending"),
+        Case(
+            name: "too many blank lines before the request line",
+            request: String(repeating: "\r\n", count: 9) + "GET / HTTP/1.1\r\nHost: x\r\n\r\n", status: 400, code: "bad_request_line"),
+        Case(name: "Host with space, slash and at", request: "GET / HTTP/1.1\r\nHost: a b/c@d\r\n\r\n", status: 400, code: "bad_host"),
+        Case(name: "Host with userinfo", request: "GET / HTTP/1.1\r\nHost: user@example.com\r\n\r\n", status: 400, code: "bad_host"),
+        Case(name: "Host with a path", request: "GET / HTTP/1.1\r\nHost: example.com/admin\r\n\r\n", status: 400, code: "bad_host"),
+        Case(name: "Host with a bad port", request: "GET / HTTP/1.1\r\nHost: example.com:80a\r\n\r\n", status: 400, code: "bad_host"),
+        Case(name: "Host with two ports", request: "GET / HTTP/1.1\r\nHost: example.com:80:81\r\n\r\n", status: 400, code: "bad_host"),
+        Case(name: "Host with an open IP literal", request: "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", status: 400, code: "bad_host"),
+        Case(name: "Host with a bad IP literal", request: "GET / HTTP/1.1\r\nHost: [::g]\r\n\r\n", status: 400, code: "bad_host"),
+        Case(name: "Host with a bad escape", request: "GET / HTTP/1.1\r\nHost: a%zzb\r\n\r\n", status: 400, code: "bad_host"),
+        Case(name: "Host with non-ASCII bytes", request: "GET / HTTP/1.1\r\nHost: bücher.example\r\n\r\n", status: 400, code: "bad_host"),
+        Case(name: "two Hosts in HTTP/1.0", request: "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", status: 400, code: "bad_host"),
+        Case(name: "bad Host in HTTP/1.0", request: "GET / HTTP/1.0\r\nHost: a b\r\n\r\n", status: 400, code: "bad_host"),
+        Case(
+            name: "trailer without a colon",
+            request: "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nX-Trailer\r\n\r\n",
+            status: 400, code: "bad_chunk"),
+        Case(
+            name: "trailer with space before the colon",
+            request: "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nX-Trailer : 1\r\n\r\n",
+            status: 400, code: "bad_chunk"),
+        Case(
+            name: "trailer with a control byte",
+            request: "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nX-Trailer: 1\u{1}2\r\n\r\n",
+            status: 400, code: "bad_chunk"),
+        Case(
+            name: "trailer with a bare CR",
+            request: "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nX-Trailer: 1\r2\r\n\r\n",
+            status: 400, code: "bad_chunk"),
+        Case(
+            name: "trailer folded onto a second line",
+            request: "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nX-Trailer: 1\r\n 2\r\n\r\n",
+            status: 400, code: "bad_chunk"),
+        Case(
             name: "too many header fields",
             request: "GET / HTTP/1.1\r\nHost: x\r\n" + (0..<40).map { "X-\($0): 1\r\n" }.joined() + "\r\n", status: 431,
             code: "too_many_headers"),
@@ -104,6 +142,30 @@ import Testing
             #expect(response.text.hasPrefix("{\"error\":{\"code\":\"\(testCase.code)\",\"message\":\""))
             #expect(response.text.hasSuffix("\"}}"))
             #expect(try client.isClosedByPeer())
+        }
+    }
+
+    @Test(arguments: [
+        "example.com", "example.com:8080", "EXAMPLE.com:", "127.0.0.1:80", "[::1]:8080", "[2001:db8::7]", "[::ffff:192.0.2.1]",
+        "[v1.fe80::a+en1]", "", "xn--bcher-kva.example", "a%20b", "_srv.example", "sub-delims!$&'()*+,;=",
+    ])
+    func validHostsAreAccepted(_ host: String) async throws {
+        try await withTestServer { server in
+            let client = try RawClient(port: server.port)
+            try client.send("GET /hello HTTP/1.1\r\nHost: \(host)\r\n\r\n")
+            #expect(try client.readResponse().text == "hello")
+            try client.send("GET /hello HTTP/1.0\r\nHost: \(host)\r\n\r\n")
+            #expect(try client.readResponse().text == "hello")
+        }
+    }
+
+    @Test func wellFormedTrailersAreAccepted() async throws {
+        try await withTestServer { server in
+            let client = try RawClient(port: server.port)
+            try client.send(
+                "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n"
+                    + "X-Checksum: 1234\r\nX-Empty:\r\nX-Spaced:  v  \r\n\r\n")
+            #expect(try client.readResponse().text == "abc")
         }
     }
 

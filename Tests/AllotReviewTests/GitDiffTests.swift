@@ -145,7 +145,7 @@ struct GitDiffTests {
         try Fixture.key.publicKey.fileText.write(toFile: directory + "/signing.pub", atomically: true, encoding: .utf8)
 
         let untrusted = try Self.run(allot, ["diff", "1.bundle", "2.bundle"], in: directory)
-        #expect(untrusted.status == 2 && untrusted.stderr.contains("--trusted-key"), "\(untrusted.stderr)")
+        #expect(untrusted.status == 64 && untrusted.stderr.contains("--trusted-key"), "\(untrusted.stderr)")
         let text = try Self.run(allot, ["diff", "1.bundle", "2.bundle", "--trusted-key", "signing.pub", "--at", "0"], in: directory)
         #expect(text.status == 0, "\(text.stderr)")
         #expect(text.stdout.hasPrefix("allot diff 1.bundle (version 1) → 2.bundle (version 2)"), "\(text.stdout)")

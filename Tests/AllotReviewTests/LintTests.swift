@@ -144,5 +144,30 @@ struct LintTests {
                 == "::warning file=experiments/main.yaml,line=23,col=10,title=allot lint::experiment 'idle' is running at 0% traffic: it enrolls nobody (give it traffic, or set `status: draft`)"
                 .replacingOccurrences(of: "0%", with: "0%25"))
     }
-}
 
+    /// The table of warnings in docs/review.md is what `allot lint` does: every row has a project
+    /// that compiles (a warning, not an error) and gets that warning.
+    @Test func everyDocumentedWarningIsAWarning() throws {
+        let examples: [String: (yaml: String, message: String)] = [
+            "running past its stop time": (Self.experiment("old", extra: "stop: 2025-01-01T00:00:00Z\n"), "its stop time has passed"),
+            "targeting can never match": (
+                Self.experiment("never", extra: "targeting: country == \"US\" && country == \"CA\"\n"), "can never match"
+            ),
+            "segment is empty": ("---\nkind: Segment\nname: nobody\nunit: user_id\nids: []\n", "segment 'nobody' is empty"),
+            "0% traffic": (Self.experiment("idle", traffic: "0%"), "at 0% traffic"),
+            "variants without differences": (
+                Self.experiment("aa", variants: "  - { name: a, weight: 50% }\n  - { name: b, weight: 50% }\n"), "set the same parameter values"
+            ),
+            "layer nearly full": (Self.experiment("big", traffic: "95%"), "is 95% allocated"),
+        ]
+        let documentation = try String(contentsOf: Repository.root.appendingPathComponent("docs/review.md"), encoding: .utf8)
+        let section = try #require(documentation.components(separatedBy: "## `allot lint`").last)
+        let rows = section.split(separator: "\n").filter { $0.hasPrefix("| ") && !$0.hasPrefix("| Warning") }
+            .map { $0.dropFirst(2).prefix { $0 != "|" }.trimmingCharacters(in: .whitespaces) }
+        #expect(Set(rows) == Set(examples.keys), "docs/review.md lists \(rows.sorted()); the test has examples for \(examples.keys.sorted())")
+        for (row, example) in examples {
+            let (warnings, rendered) = try Self.lint(Self.header + example.yaml)
+            #expect(warnings.contains { $0.severity == .warning && $0.message.contains(example.message) }, "\(row): \(rendered)")
+        }
+    }
+}

@@ -95,13 +95,30 @@ struct ReassignmentTests {
                 + "---\nkind: Holdout\nname: h\nunit: user_id\ntraffic: 10%\n",
             expected: ["a": true, "r": false]),
         Case(
+            name: "holdout grows, acknowledged on the holdout",
+            old: experiment("a") + experiment("r", layer: "search", variants: "  - { name: x, weight: 100%, params: { ranking: neural } }\n")
+                + "---\nkind: Holdout\nname: h\nunit: user_id\ntraffic: 5%\n",
+            new: experiment("a") + experiment("r", layer: "search", variants: "  - { name: x, weight: 100%, params: { ranking: neural } }\n")
+                + "---\nkind: Holdout\nname: h\nunit: user_id\ntraffic: 10%\n" + acknowledge,
+            expected: ["a": true, "r": true], reason: "because of holdout 'h' (share 5% → 10%)"),
+        Case(
+            name: "holdout grows and the experiment changes: the experiment acknowledges",
+            old: experiment("a") + "---\nkind: Holdout\nname: h\nunit: user_id\ntraffic: 5%\n",
+            new: experiment("a", traffic: "20%") + "---\nkind: Holdout\nname: h\nunit: user_id\ntraffic: 10%\n" + acknowledge,
+            expected: ["a": false]),
+        Case(
+            name: "layer re-salted, acknowledged on the layer",
+            old: experiment("a"), new: experiment("a"), expected: ["a": true], reason: "because of layer 'checkout'"),
+        Case(
             name: "draft edits", old: experiment("d", status: "draft", traffic: ""),
             new: experiment("d", status: "draft", traffic: "", variants: reweighted), expected: [:]),
     ]
 
     @Test(arguments: cases)
     func reassignments(_ c: Case) throws {
-        let report = try Self.diff(c.old, c.new)
+        let report =
+            c.name.hasPrefix("layer re-salted")
+            ? try Self.resalted(c.old, c.new) : try Self.diff(c.old, c.new)
         let found = Dictionary(uniqueKeysWithValues: report.reassignments.map { ($0.experiment, $0.acknowledged) })
         #expect(found == c.expected, "\(TextReport.render(report))")
         #expect(report.hasUnacknowledgedReassignment == c.expected.values.contains(false))
@@ -109,6 +126,44 @@ struct ReassignmentTests {
             #expect(report.reassignments.contains { $0.reasons.contains { $0.contains(reason) } }, "\(report.reassignments.map(\.reasons))")
         }
         for e in report.experiments { #expect(e.reassigns == (c.expected[e.name] != nil)) }
+    }
+
+    /// The checkout layer gets a new salt (and acknowledges it) on the new side.
+    static func resalted(_ old: String, _ new: String) throws -> DiffReport {
+        let layer = "name: checkout\nunit: user_id\n"
+        let base = Self.base.replacingOccurrences(of: layer, with: layer + "salt: checkout-2\n" + Self.acknowledge)
+        let before = try Fixture.compile(Self.base + old)
+        let after = try Fixture.compile(base + new, lock: before.output.lock, version: 2, label: "new")
+        return BundleDiff.compare(old: before.snapshot, new: after.snapshot, at: 1_800_000_000)
+    }
+
+    /// A holdout that grows over six experiments names itself as the cause in each, and one
+    /// acknowledgement on the holdout covers them all; without it, the place to put it is the
+    /// holdout, not the experiments.
+    @Test func holdoutGrowthNamesTheHoldoutAndIsAcknowledgedOnIt() throws {
+        let experiments = (1...6).map { Self.experiment("e\($0)", traffic: "10%") }.joined()
+        let holdout = { (traffic: String, extra: String) in "---\nkind: Holdout\nname: global\nunit: user_id\ntraffic: \(traffic)\n\(extra)" }
+        let unacknowledged = try Self.diff(experiments + holdout("2%", ""), experiments + holdout("4%", ""))
+        #expect(unacknowledged.reassignments.count == 6)
+        for r in unacknowledged.reassignments {
+            #expect(r.acknowledgeOn == ["holdout 'global'"])
+            #expect(r.causes.map(\.description) == ["holdout 'global' (share 2% → 4%)"])
+            #expect(!r.acknowledged)
+        }
+        for e in unacknowledged.experiments {
+            #expect(e.change == "affected")
+            #expect(e.causes.map(\.owner) == ["holdout 'global'"])
+        }
+        let text = TextReport.render(unacknowledged)
+        #expect(text.contains("unchanged declaration; units move because of holdout global (share 2% → 4%)"), "\(text)")
+        #expect(text.contains("not acknowledged: add `acknowledge: [reassignment]` to holdout 'global'"), "\(text)")
+        #expect(!text.contains("because of other changes"))
+
+        let acknowledged = try Self.diff(experiments + holdout("2%", ""), experiments + holdout("4%", Self.acknowledge))
+        #expect(!acknowledged.hasUnacknowledgedReassignment)
+        #expect(acknowledged.reassignments.allSatisfy { $0.acknowledged && $0.causes.allSatisfy(\.acknowledged) })
+        #expect(TextReport.render(acknowledged).contains("acknowledged on holdout 'global'"))
+        #expect(MarkdownReport.render(acknowledged).contains("every change that moves them acknowledges it"))
     }
 
     @Test func segmentThatLosesMembersReassignsItsUsersOnly() throws {
@@ -121,6 +176,12 @@ struct ReassignmentTests {
             new: try Fixture.compile(fewer + new, lock: try Fixture.compile(old).output.lock).snapshot, at: 0)
         #expect(shrunk.reassignments.map(\.experiment) == ["a"])
         #expect(shrunk.reassignments.first?.reasons.first?.contains("segment 'beta' lost members") == true)
+        #expect(shrunk.reassignments.first?.acknowledgeOn == ["segment 'beta'"])
+        let acknowledgedFewer = fewer.replacingOccurrences(of: "ids: [u1, u2]", with: "ids: [u1, u2]\n" + Self.acknowledge)
+        let acknowledged = BundleDiff.compare(
+            old: try Fixture.compile(old).snapshot,
+            new: try Fixture.compile(acknowledgedFewer + new, lock: try Fixture.compile(old).output.lock).snapshot, at: 0)
+        #expect(acknowledged.reassignments.map(\.acknowledged) == [true])
         #expect(shrunk.segments.map { [$0.name, "\($0.idsAdded)", "\($0.idsRemoved)"] } == [["beta", "0", "1"]])
         let grown = BundleDiff.compare(
             old: try Fixture.compile(old).snapshot,

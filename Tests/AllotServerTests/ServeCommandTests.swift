@@ -100,6 +100,7 @@ struct ServeCommandTests {
             ["--store", "s3://"], ["--store", "x", "--listen", "nowhere"], ["--store", "x", "--listen", "1.2.3.4:99999"],
             ["--store", "x", "--poll-interval", "0"], ["--store", "x", "--threads", "0"], ["--store", "x", "--log-level", "loud"],
             ["--store", "x", "--fallback-store", "x"], ["--store", "x", "--max-batch", "0"],
+            ["--store", "x", "--max-buffered-bytes", "1000"], ["--store", "x", "--reserved-descriptors", "-1"],
         ])
     func usage(arguments: [String]) throws {
         let result = try ChildProcess.runStatus(AllotBinary.path, ["serve"] + arguments)
@@ -111,8 +112,70 @@ struct ServeCommandTests {
         let folder = Scratch.folder("serve")
         defer { Scratch.remove(folder) }
         let result = try ChildProcess.runStatus(AllotBinary.path, ["serve", "--store", folder], directory: folder)
-        #expect(result.status == 1)
+        #expect(result.status == 64)
         #expect(result.output.contains("--trusted-key"))
+    }
+
+    @Test("under a low open-file limit: soft limit raised, connection cap fitted, the rest refused, bundles still swapped")
+    func lowDescriptorLimit() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit") else { return }
+        let (folder, store, key) = try await setUp(version: 1)
+        defer { Scratch.remove(folder) }
+        // Soft 100, hard 160: raised to 160; 160 - 64 reserved - 4 of the engine's = 92 connections.
+        let server = try await ChildProcess.start(
+            name: "allot-serve", executable: "/usr/bin/prlimit",
+            arguments: {
+                [
+                    "--nofile=100:160", AllotBinary.path, "serve", "--listen", "127.0.0.1:\($0)", "--threads", "1", "--store", store,
+                    "--trusted-key", key, "--cache-dir", folder + "/cache", "--poll-interval", "0.1",
+                ]
+            },
+            environment: ["PWD": folder])
+        defer { server.kill() }
+        let port = server.port
+        let held = HeldConnections()
+        let statuses = try await onThread { try held.open(port: port, count: 100, target: "/healthz") }
+        #expect(statuses.allSatisfy { $0 == 200 || $0 == 503 || $0 == -1 }, "\(statuses)")
+        #expect((91...92).contains(statuses.filter { $0 == 200 }.count), "\(statuses)")
+        #expect(server.log.contains("raised the open-descriptor limit"), "\(server.log)")
+        #expect(server.log.contains("effective_max_connections=92"), "\(server.log)")
+
+        // With every connection it may hold taken, the poller still opens what it needs.
+        let compiled = try EdgeFixtures.compile(version: 2)
+        try await EdgeFixtures.publish(compiled.envelope, to: [LocalStore(root: store)])
+        let version = try await onThread { () -> Int in
+            for _ in 0..<200 {
+                let info = try held.first.request("GET", "/v1/bundle")
+                if info.json["version"] as? Int == 2 { return 2 }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            return try held.first.request("GET", "/v1/bundle").json["version"] as? Int ?? 0
+        }
+        #expect(version == 2, "\(server.log)")
+        #expect(!server.log.contains("Too many open files"), "\(server.log)")
     }
 }
 
+/// Connections a test keeps open across its steps (used from one thread at a time).
+final class HeldConnections: @unchecked Sendable {
+    private(set) var connections: [HTTPConnection] = []
+    var first: HTTPConnection { connections[0] }
+
+    /// Opens `count` connections and asks for `target` on each. A status per connection: the
+    /// answer's, or -1 when the server closed or reset it (a refused connection's 503 can be lost
+    /// to the reset our unread request causes). Only the served ones are kept.
+    func open(port: Int, count: Int, target: String) throws -> [Int] {
+        var statuses: [Int] = []
+        for _ in 0..<count {
+            let connection = try HTTPConnection(port: port)
+            do {
+                let status = try connection.get(target).status
+                statuses.append(status)
+                if status == 200 { connections.append(connection) }
+            } catch let error as ClientError where error.description.hasPrefix("connection closed") {
+                statuses.append(-1)
+            }
+        }
+        return statuses
+    }
+}

@@ -87,16 +87,31 @@ public final class ChildProcess: @unchecked Sendable {
 
     private func waitUntilListening(timeout: Double) async throws {
         let deadline = Date().addingTimeInterval(timeout)
+        var acceptingSince: Date?
+        var owned: Bool?
         while Date() < deadline {
-            // Another test's server may hold the port (a free port can be handed out twice before
-            // either binds): only our own process's listening socket counts.
-            if ChildProcess.canConnect(port: port), ChildProcess.isListening(pid: process.processIdentifier, port: port) { return }
+            if ChildProcess.canConnect(port: port) {
+                // Another test's server may hold the port (a free port can be handed out twice
+                // before either binds): our own process's listening socket is what counts. The
+                // socket tables are read without a lock, so an owner that stays unconfirmed while
+                // the port answers and the child lives for 3 s is accepted.
+                owned = ChildProcess.isListening(pid: process.processIdentifier, port: port)
+                if owned == true { return }
+                acceptingSince = acceptingSince ?? Date()
+                if Date().timeIntervalSince(acceptingSince!) > 3, process.isRunning { return }
+            } else {
+                acceptingSince = nil
+            }
             guard process.isRunning else {
                 throw ChildProcessError("\(name) exited with status \(process.terminationStatus) before listening on port \(port):\n\(log)")
             }
             try await Task.sleep(nanoseconds: 50_000_000)
         }
-        throw ChildProcessError("\(name) did not listen on port \(port) within \(timeout) s:\n\(log)")
+        // A busy machine can keep this task from running past the deadline: look once more.
+        if ChildProcess.canConnect(port: port), ChildProcess.isListening(pid: process.processIdentifier, port: port) { return }
+        let state =
+            owned == nil ? "the port never accepted a connection" : "the port accepts connections, but not on a socket of process \(pid)"
+        throw ChildProcessError("\(name) did not listen on port \(port) within \(timeout) s (\(state)):\n\(log)")
     }
 
     /// Whether something accepts TCP connections on 127.0.0.1:`port`.
@@ -145,7 +160,9 @@ public final class ChildProcess: @unchecked Sendable {
             }
         }
         guard readable else { return true }
-        guard !inodes.isEmpty, let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { return false }
+        guard !inodes.isEmpty, let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else {
+            return false
+        }
         for descriptor in descriptors {
             guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(descriptor)") else { continue }
             if target.hasPrefix("socket:["), inodes.contains(String(target.dropFirst(8).dropLast())) { return true }

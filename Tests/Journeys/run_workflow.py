@@ -332,10 +332,17 @@ class Runner:
         self.summary = []
         self.secret_values = [value for value in self.secrets.values() if value]
 
-    def log(self, text):
+    def mask(self, text):
+        """Secrets never show in a log, as on GitHub (each line of a multi-line secret too)."""
         for secret in self.secret_values:
             text = text.replace(secret, "***")
-        print(text, file=sys.stderr, flush=True)
+            for line in secret.splitlines():
+                if len(line.strip()) >= 8:
+                    text = text.replace(line.strip(), "***")
+        return text
+
+    def log(self, text):
+        print(self.mask(text), file=sys.stderr, flush=True)
 
     def git(self, *arguments):
         result = subprocess.run(["git", *arguments], cwd=self.workspace, capture_output=True, text=True)
@@ -604,7 +611,7 @@ class Runner:
             status = 124
             output = to_string(error.stdout) + to_string(error.stderr) + f"\n(timed out after {timeout:.0f} s)"
         report["exit"] = status
-        report["log"] = output
+        report["log"] = self.mask(output)
         for line in output.splitlines():
             self.log(f"   | {line}")
 

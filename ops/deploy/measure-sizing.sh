@@ -24,7 +24,7 @@ server=""
 cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-echo "== $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores; $("$allot" --version)"
+echo "== $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores; $("$allot" --version | head -1)"
 cd "$work"
 "$allot" keygen --out keys >/dev/null
 cp -r "$OLDPWD/experiments" small

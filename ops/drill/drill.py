@@ -892,8 +892,8 @@ class Drill:
             self.check("region down (%s): %s's servers failed to read their store and took it from a fallback" % (mode, region),
                        all(v > 0 for v in failures.values()) and all(s not in (None, region) for s in sources.values()),
                        "fetch failures %s; sources %s" % (failures, sources))
-            self.check("region down (%s): the publish reported the region as failed (exit 2), the others current" % mode,
-                       status == 2, "exit %d" % status)
+            self.check("region down (%s): the publish reported the region as failed (exit 4), the others current" % mode,
+                       status == 4, "exit %d" % status)
         # Repair: the store is back; rerunning the publish uploads and moves the lagging region.
         await self.proxy_command("mode *>%s pass" % region)
         status, elapsed, report = await self.publish(self.version)

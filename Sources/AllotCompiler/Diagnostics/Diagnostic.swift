@@ -57,6 +57,10 @@ public struct DiagnosticBag: Sendable {
 
     public init() {}
 
+    public init(_ diagnostics: [Diagnostic]) {
+        self.diagnostics = diagnostics
+    }
+
     public mutating func error(at location: SourceLocation?, _ message: String, hint: String? = nil) {
         diagnostics.append(Diagnostic(.error, at: location, message, hint: hint))
     }

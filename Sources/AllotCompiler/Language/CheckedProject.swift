@@ -34,6 +34,8 @@ public struct CheckedLayer: Sendable {
     /// Indices of the holdouts that cover this layer.
     public var holdouts: [Int]
     public var location: SourceLocation
+    /// The file says `acknowledge: [reassignment]`.
+    public var acknowledgesReassignment = false
 }
 
 public struct CheckedVariant: Sendable {

@@ -46,6 +46,16 @@ struct DeclarationParser {
             switch yaml {
             case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
                 .composer(let context, let problem, let mark, _):
+                // YAML never indents with tabs, and the parser's own message never says so.
+                for line in [mark.line, context?.mark.line].compactMap({ $0 }) {
+                    if let column = locator.tabInIndentation(line: line) {
+                        diagnostics.error(
+                            at: locator.location(line: line, column: column),
+                            "a tab in the indentation: YAML indents with spaces only",
+                            hint: "replace the tab with spaces (and set your editor to insert spaces in YAML files)")
+                        return
+                    }
+                }
                 var message = "invalid YAML: \(problem)"
                 if let context {
                     message += " (\(context.text) that starts at line \(context.mark.line), column \(context.mark.column))"
@@ -176,7 +186,9 @@ struct DeclarationParser {
         }
         guard let name, let unit else { return }
         declarations.layers.append(
-            LayerDeclaration(name: name, unit: unit, salt: salt, description: optionalString(reader, "description"), parameters: parameters))
+            LayerDeclaration(
+                name: name, unit: unit, salt: salt, description: optionalString(reader, "description"), parameters: parameters,
+                acknowledgesReassignment: acknowledgement(reader, locator)))
     }
 
     private mutating func parseExperiment(_ reader: MappingReader, _ locator: NodeLocator, file: String) {
@@ -245,16 +257,7 @@ struct DeclarationParser {
                 diagnostics.error(at: locator.location(of: node), "'restart' must be a whole number (0, 1, 2, ...)", hint: "bump it by one for a fresh start")
             }
         }
-        var acknowledges = false
-        if let node = reader["acknowledge"] {
-            for item in nameList(node, locator, what: "acknowledgement") {
-                if item.value == "reassignment" {
-                    acknowledges = true
-                } else {
-                    diagnostics.error(at: item.location, "unknown acknowledgement '\(item.value)'", hint: "the only one is 'reassignment'")
-                }
-            }
-        }
+        let acknowledges = acknowledgement(reader, locator)
         _ = statusValid
         guard let name, let layer, let status else { return }
         declarations.experiments.append(
@@ -332,7 +335,7 @@ struct DeclarationParser {
         declarations.segments.append(
             SegmentDeclaration(
                 name: name, unit: unit, rule: rule, ruleLocator: ruleLocator, ids: ids, idsFile: idsFile,
-                description: optionalString(reader, "description")))
+                description: optionalString(reader, "description"), acknowledgesReassignment: acknowledgement(reader, locator)))
     }
 
     private mutating func parseHoldout(_ reader: MappingReader, _ locator: NodeLocator) {
@@ -347,10 +350,25 @@ struct DeclarationParser {
         declarations.holdouts.append(
             HoldoutDeclaration(
                 name: name, unit: unit, traffic: traffic, salt: optionalSalt(reader, locator), layers: layers,
-                description: optionalString(reader, "description")))
+                description: optionalString(reader, "description"), acknowledgesReassignment: acknowledgement(reader, locator)))
     }
 
     // MARK: Field readers
+
+    /// `acknowledge: [reassignment]`, on the declaration whose change moves enrolled units.
+    private mutating func acknowledgement(_ reader: MappingReader, _ locator: NodeLocator) -> Bool {
+        var acknowledges = false
+        if let node = reader["acknowledge"] {
+            for item in nameList(node, locator, what: "acknowledgement") {
+                if item.value == "reassignment" {
+                    acknowledges = true
+                } else {
+                    diagnostics.error(at: item.location, "unknown acknowledgement '\(item.value)'", hint: "the only one is 'reassignment'")
+                }
+            }
+        }
+        return acknowledges
+    }
 
     private mutating func reportUnknownKeys(_ reader: MappingReader, _ known: [String], context: String) {
         reader.reportUnknownKeys(known: known, context: context, &diagnostics)

@@ -36,6 +36,8 @@ public struct LayerDeclaration: Sendable {
     public var salt: Located<String>?
     public var description: String?
     public var parameters: [ParameterDeclaration]
+    /// `acknowledge: [reassignment]`: this change (a new salt) may move enrolled units.
+    public var acknowledgesReassignment = false
 }
 
 /// A variant of an experiment. Parameter values are type-checked once the layer is known.
@@ -93,6 +95,8 @@ public struct SegmentDeclaration: @unchecked Sendable {
     public var ids: [String]
     public var idsFile: Located<String>?
     public var description: String?
+    /// `acknowledge: [reassignment]`: this change (members removed) may un-enroll units.
+    public var acknowledgesReassignment = false
 }
 
 /// `kind: Holdout`.
@@ -105,6 +109,9 @@ public struct HoldoutDeclaration: Sendable {
     /// The layers held out; nil = every layer of the unit type.
     public var layers: [Located<String>]?
     public var description: String?
+    /// `acknowledge: [reassignment]`: this change (a bigger share, a new salt, more layers) may
+    /// un-enroll units of the experiments it covers.
+    public var acknowledgesReassignment = false
 
     public var effectiveSalt: String { salt?.value ?? "holdout:\(name.value)" }
 }

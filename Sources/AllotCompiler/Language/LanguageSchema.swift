@@ -25,6 +25,7 @@ enum LanguageSchema {
         Field(key: "salt", required: false, summary: "hash salt (default: the name); changing it reshuffles every experiment of the layer"),
         Field(key: "description", required: false, summary: "what the layer is for"),
         Field(key: "params", required: false, summary: "parameters the layer owns: name to {type, default, description}"),
+        Field(key: "acknowledge", required: false, summary: "list; `reassignment` acknowledges that this change (a new salt) moves enrolled units"),
     ]
     static let parameter: [Field] = [
         Field(key: "type", required: true, summary: "string, number, bool or json"),
@@ -63,6 +64,7 @@ enum LanguageSchema {
         Field(key: "ids", required: false, summary: "unit ids that are members"),
         Field(key: "idsFile", required: false, summary: "file of member ids, one per line, relative to this file"),
         Field(key: "description", required: false, summary: "who is in it"),
+        Field(key: "acknowledge", required: false, summary: "list; `reassignment` acknowledges that this change (fewer members) un-enrolls units"),
     ]
     static let holdout: [Field] = [
         Field(key: "kind", required: true, summary: "Holdout"),
@@ -72,6 +74,7 @@ enum LanguageSchema {
         Field(key: "salt", required: false, summary: "hash salt (default: holdout:<name>)"),
         Field(key: "layers", required: false, summary: "layers held out (default: every layer of the unit type)"),
         Field(key: "description", required: false, summary: "why"),
+        Field(key: "acknowledge", required: false, summary: "list; `reassignment` acknowledges that this change un-enrolls units of the experiments it covers"),
     ]
 
     static func keys(_ fields: [Field]) -> [String] { fields.map(\.key) }

@@ -118,7 +118,8 @@ struct ProjectChecker {
                 CheckedLayer(
                     name: declaration.name.value, unitType: declaration.unit.value, salt: declaration.salt?.value ?? declaration.name.value,
                     description: declaration.description, parameters: declaration.parameters.sorted { $0.name.value < $1.name.value },
-                    experiments: experiments, holdouts: holdouts, location: declaration.name.location))
+                    experiments: experiments, holdouts: holdouts, location: declaration.name.location,
+                    acknowledgesReassignment: declaration.acknowledgesReassignment))
         }
 
         guard !diagnostics.hasErrors else { return nil }

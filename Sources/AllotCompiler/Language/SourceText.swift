@@ -93,6 +93,18 @@ struct NodeLocator {
         return nil
     }
 
+    /// The column of the first tab in the leading whitespace of `line` (1-based), if any.
+    func tabInIndentation(line: Int) -> Int? {
+        guard line >= 1, line <= lines.count else { return nil }
+        var column = 1
+        for scalar in lines[line - 1].unicodeScalars {
+            if scalar == "\t" { return column }
+            guard scalar == " " else { return nil }
+            column += 1
+        }
+        return nil
+    }
+
     func location(line: Int, column: Int, length: Int = 1) -> SourceLocation {
         SourceLocation(file: file, line: line, column: column, length: length)
     }

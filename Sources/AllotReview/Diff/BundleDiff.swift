@@ -20,6 +20,10 @@ private struct Builder {
     let newTargeting: SideTargeting
     /// Segments whose members may have shrunk (renamed in old conditions so no implication goes through them).
     var narrowedSegments: Set<String> = []
+    /// Holdout, layer and segment changes by name, to name them as the causes of moves.
+    var holdoutChanges: [String: DiffReport.HoldoutDiff] = [:]
+    var layerChanges: [String: DiffReport.LayerDiff] = [:]
+    var segmentChanges: [String: DiffReport.SegmentDiff] = [:]
 
     init(old: SideIndex, new: SideIndex) {
         self.old = old
@@ -31,6 +35,11 @@ private struct Builder {
 
     mutating func build() -> DiffReport {
         let segments = segmentDiffs()
+        let holdouts = holdoutDiffs()
+        let layers = layerDiffs()
+        segmentChanges = Dictionary(uniqueKeysWithValues: segments.map { ($0.name, $0) })
+        holdoutChanges = Dictionary(uniqueKeysWithValues: holdouts.map { ($0.name, $0) })
+        layerChanges = Dictionary(uniqueKeysWithValues: layers.map { ($0.name, $0) })
         var experiments: [DiffReport.ExperimentDiff] = []
         var reassignments: [DiffReport.Reassignment] = []
         var summary = DiffReport.Summary()
@@ -57,7 +66,7 @@ private struct Builder {
         summary.unacknowledged = reassignments.filter { !$0.acknowledged }.count
         return DiffReport(
             old: side(old.snapshot), new: side(new.snapshot), evaluatedAt: Self.format(old.at), summary: summary, experiments: experiments,
-            parameters: parameters, layers: layerDiffs(), holdouts: holdoutDiffs(), segments: segments, reassignments: reassignments,
+            parameters: parameters, layers: layers, holdouts: holdouts, segments: segments, reassignments: reassignments,
             notes: notes())
     }
 
@@ -69,11 +78,7 @@ private struct Builder {
         }
     }
 
-    static func format(_ seconds: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
-    }
+    static func format(_ seconds: Int64) -> String { RFC3339.format(seconds) }
 
     private static func share(_ buckets: Int) -> Double { Double(buckets) / Double(Exact.base) }
 
@@ -125,15 +130,20 @@ private struct Builder {
                 enrolled: .init(a == nil ? nil : Self.clean(impact.enrolledOld), b == nil ? nil : Self.clean(impact.enrolledNew)),
                 newlyEnrolled: Self.clean(impact.newlyEnrolled), unenrolled: Self.clean(impact.unenrolled), moved: Self.clean(impact.moved),
                 stayed: Self.clean(impact.stayed), moves: impact.moves.map { .init(from: $0.from, to: $0.to, share: Self.clean($0.share)) }),
-            conditional: (o.map(old.isTargeted) ?? false) || (n.map(new.isTargeted) ?? false), reassigns: false, acknowledged: false)
+            conditional: (o.map(old.isTargeted) ?? false) || (n.map(new.isTargeted) ?? false), reassigns: false, acknowledged: false,
+            causes: [])
 
-        let reassignment = reassignment(name, o, n, impact, layer: oldLayer?.name ?? "")
-        var result = diff
-        result.reassigns = reassignment != nil
-        result.acknowledged = reassignment?.acknowledged ?? false
         let declarationChanged =
             diff.layer.changed || diff.status.changed || diff.traffic.changed || diff.targeting.changed || diff.segments.changed
             || diff.start.changed || diff.stop.changed || diff.freshStart || diff.owner.changed || !variants.isEmpty || !overrides.isEmpty
+        let moves = impact.newlyEnrolled > 0 || impact.unenrolled > 0 || impact.moved > 0
+        let causes = self.causes(o, n)
+        let reassignment = reassignment(
+            name, o, n, impact, layer: oldLayer?.name ?? "", causes: causes, declarationChanged: declarationChanged)
+        var result = diff
+        result.causes = moves || reassignment != nil ? causes : []
+        result.reassigns = reassignment != nil
+        result.acknowledged = reassignment?.acknowledged ?? false
         if a != nil, b != nil, !declarationChanged {
             let affected =
                 impact.newlyEnrolled > 0 || impact.unenrolled > 0 || impact.moved > 0 || diff.dormant.changed || reassignment != nil
@@ -160,10 +170,47 @@ private struct Builder {
             changed: after.keys.filter { before[$0] != nil && before[$0] != after[$0] }.sorted())
     }
 
-    /// Whether (and why) units enrolled before are moved or un-enrolled.
-    private func reassignment(_ name: String, _ o: Int?, _ n: Int?, _ impact: ImpactCalculator.ExperimentImpact, layer: String)
-        -> DiffReport.Reassignment?
-    {
+    /// Changes of the holdouts covering the experiment's layer, of the layer itself and of the
+    /// segments its targeting uses: what can move its units when its own declaration did not change.
+    private func causes(_ o: Int?, _ n: Int?) -> [DiffReport.Cause] {
+        guard let o, let n else { return [] }
+        let a = old.contents.experiments[o]
+        let b = new.contents.experiments[n]
+        let oldLayer = old.contents.layers[a.layer]
+        let newLayer = new.contents.layers[b.layer]
+        guard oldLayer.name == newLayer.name else { return [] }
+        let phrases = ChangePhrases(code: { $0 })
+        var causes: [DiffReport.Cause] = []
+        func add(_ kind: String, _ name: String, _ change: [String]) {
+            guard !change.isEmpty else { return }
+            let acknowledged = new.snapshot.acknowledgedChanges[kind]?.contains(name) ?? false
+            causes.append(.init(kind: kind, name: name, change: change.joined(separator: "; "), acknowledged: acknowledged))
+        }
+        if let layer = layerChanges[newLayer.name], layer.reshuffled || layer.unitType.changed {
+            add("layer", layer.name, phrases.layer(layer).filter { !$0.hasPrefix("allocated") && !$0.hasPrefix("holdouts") })
+        }
+        let holdoutNames = Set(oldLayer.holdouts.map { old.contents.holdouts[$0].name })
+            .union(newLayer.holdouts.map { new.contents.holdouts[$0].name })
+        for name in holdoutNames.sorted() {
+            guard let holdout = holdoutChanges[name] else { continue }
+            add("holdout", name, phrases.holdout(holdout))
+        }
+        let segmentNames = Set(a.segments + referencedSegments(a.targeting, oldTargeting) + b.segments + referencedSegments(b.targeting, newTargeting))
+        for name in segmentNames.sorted() {
+            guard let segment = segmentChanges[name] else { continue }
+            add("segment", name, phrases.segment(segment))
+        }
+        return causes
+    }
+
+    /// Whether (and why) units enrolled before are moved or un-enrolled, and where the
+    /// acknowledgement goes: on the experiment if its declaration changed, otherwise on the
+    /// declarations that caused the move (a holdout that grew is acknowledged on the holdout, not
+    /// on every experiment it covers).
+    private func reassignment(
+        _ name: String, _ o: Int?, _ n: Int?, _ impact: ImpactCalculator.ExperimentImpact, layer: String, causes: [DiffReport.Cause],
+        declarationChanged: Bool
+    ) -> DiffReport.Reassignment? {
         guard let o, impact.enrolledOld > 0 else { return nil }
         var reasons: [String] = []
         if n == nil {
@@ -181,11 +228,15 @@ private struct Builder {
             reasons.append(narrowing)
         }
         guard !reasons.isEmpty else { return nil }
-        let acknowledged = n != nil && (new.snapshot.acknowledged?.contains(name) ?? false)
+        let external = n != nil && !declarationChanged && !causes.isEmpty
+        if external { reasons.append("because of " + causes.map(\.description).joined(separator: " and ")) }
+        let acknowledged =
+            n != nil && (new.snapshot.acknowledged?.contains(name) ?? false) || (external && causes.allSatisfy(\.acknowledged))
         return DiffReport.Reassignment(
             experiment: name, layer: layer, unenrolled: Self.clean(impact.unenrolled), moved: Self.clean(impact.moved), reasons: reasons,
             acknowledged: acknowledged,
-            canAcknowledge: n != nil && new.snapshot.acknowledged != nil)
+            canAcknowledge: n != nil && new.snapshot.acknowledged != nil,
+            acknowledgeOn: external ? causes.map(\.owner) : ["experiment '\(name)'"], causes: external ? causes : [])
     }
 
     /// A sentence when the experiment's targeting or segments changed in a way not proven to

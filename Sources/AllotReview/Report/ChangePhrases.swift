@@ -23,7 +23,10 @@ struct ChangePhrases {
             phrases.append(text + ")")
             return phrases
         case "affected":
-            phrases.append("unchanged declaration; units move because of other changes")
+            phrases.append(
+                e.causes.isEmpty
+                    ? "unchanged declaration; units move because of other changes"
+                    : "unchanged declaration; units move because of " + e.causes.map(cause).joined(separator: " and "))
         default:
             break
         }
@@ -68,6 +71,16 @@ struct ChangePhrases {
             }
         }
         return phrases
+    }
+
+    /// `holdout global (share 5% → 10%)`.
+    func cause(_ c: DiffReport.Cause) -> String { "\(c.kind) \(code(c.name)) (\(c.change))" }
+
+    /// What a reassignment's reader must do, or that it is done.
+    func verdict(_ r: DiffReport.Reassignment) -> String {
+        if r.acknowledged { return "acknowledged" + (r.causes.isEmpty ? "" : " on " + r.acknowledgeOn.joined(separator: " and ")) }
+        guard r.canAcknowledge else { return "cannot be acknowledged" }
+        return "not acknowledged: add `acknowledge: [reassignment]` to " + r.acknowledgeOn.joined(separator: " and ")
     }
 
     func targeting(_ text: String?) -> String {

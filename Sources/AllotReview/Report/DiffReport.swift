@@ -91,7 +91,25 @@ public struct DiffReport: Encodable, Sendable {
         public var conditional: Bool
         public var reassigns: Bool
         public var acknowledged: Bool
+        /// Changes elsewhere (a holdout, the layer, a segment) that move this experiment's units.
+        public var causes: [Cause]
+    }
 
+    /// A change outside an experiment that moves its units: the declaration that changed, which
+    /// is also where `acknowledge: [reassignment]` goes when the experiment itself did not change.
+    public struct Cause: Encodable, Sendable, Equatable {
+        /// `holdout`, `layer` or `segment`.
+        public var kind: String
+        public var name: String
+        /// What changed, e.g. `share 5% → 10%`.
+        public var change: String
+        /// The declaration says `acknowledge: [reassignment]` on the new side.
+        public var acknowledged: Bool
+
+        /// `holdout 'global' (share 5% → 10%)`.
+        public var description: String { "\(kind) '\(name)' (\(change))" }
+        /// `holdout 'global'`: the declaration to acknowledge on.
+        public var owner: String { "\(kind) '\(name)'" }
     }
 
     public struct Impact: Encodable, Sendable {
@@ -209,6 +227,12 @@ public struct DiffReport: Encodable, Sendable {
         public var acknowledged: Bool
         /// False when the experiment is gone from the new side, or the new side is a bundle.
         public var canAcknowledge: Bool
+        /// Where `acknowledge: [reassignment]` goes: the experiment (`experiment 'name'`) when its
+        /// own declaration changed, otherwise every declaration that caused the move
+        /// (`holdout 'global'`).
+        public var acknowledgeOn: [String]
+        /// The changes elsewhere that move its units.
+        public var causes: [Cause]
     }
 
     /// Whether `--fail-on-reassign` fails.

@@ -18,7 +18,7 @@ public enum MarkdownReport {
         if report.reassignments.isEmpty {
             lines.append("✅ No enrolled unit is moved to another variant or un-enrolled.")
         } else if unacknowledged.isEmpty {
-            lines.append("☑️ Enrolled units move, and every experiment concerned acknowledges it (`acknowledge: [reassignment]`).")
+            lines.append("☑️ Enrolled units move, and every change that moves them acknowledges it (`acknowledge: [reassignment]`).")
         } else {
             let names = unacknowledged.map { code($0.experiment) }.joined(separator: ", ")
             lines.append("⛔ **Enrolled units move without acknowledgement:** \(names).")
@@ -74,11 +74,7 @@ public enum MarkdownReport {
             lines.append("**Reassignment**")
             lines.append("")
             for r in report.reassignments {
-                let verdict =
-                    r.acknowledged
-                    ? "acknowledged"
-                    : r.canAcknowledge ? "not acknowledged: add `acknowledge: [reassignment]` to its file" : "cannot be acknowledged"
-                lines.append("- \(r.acknowledged ? "☑️" : "⛔") \(code(r.experiment)) (\(verdict)): " + r.reasons.joined(separator: "; "))
+                lines.append("- \(r.acknowledged ? "☑️" : "⛔") \(code(r.experiment)) (\(phrases.verdict(r))): " + r.reasons.joined(separator: "; "))
             }
         }
         if !report.parameters.isEmpty {

@@ -73,11 +73,7 @@ public enum TextReport {
             lines.append("  no enrolled unit is moved to another variant or un-enrolled")
         }
         for r in report.reassignments {
-            let verdict =
-                r.acknowledged
-                ? "acknowledged"
-                : r.canAcknowledge ? "not acknowledged (add `acknowledge: [reassignment]` to its file)" : "cannot be acknowledged"
-            lines.append("  \(r.acknowledged ? "ok" : "FAIL") \(r.experiment): \(verdict)")
+            lines.append("  \(r.acknowledged ? "ok" : "FAIL") \(r.experiment): \(phrases.verdict(r))")
             for reason in r.reasons { lines.append("      \(reason)") }
         }
         if !report.notes.isEmpty {

@@ -27,6 +27,10 @@ public struct ReviewSnapshot: Sendable {
     /// Experiments whose file says `acknowledge: [reassignment]`; nil when the side is a bundle
     /// (bundles do not carry acknowledgements).
     public var acknowledged: Set<String>?
+    /// Holdouts, layers and segments whose file says `acknowledge: [reassignment]`, by kind
+    /// (`holdout`, `layer`, `segment`): a change of theirs may move the units of the experiments
+    /// it affects. Empty when the side is a bundle.
+    public var acknowledgedChanges: [String: Set<String>] = [:]
     /// Where each experiment is declared, when the side came from files.
     public var experimentLocations: [String: SourceLocation]
 
@@ -66,6 +70,12 @@ public struct ReviewSnapshot: Sendable {
             locations[experiment.name] = experiment.declaration.name.location
         }
         self.init(origin: origin, bundle: bundle, acknowledged: acknowledged, experimentLocations: locations)
+        let project = compiled.project
+        acknowledgedChanges = [
+            "holdout": Set(project.holdouts.filter(\.declaration.acknowledgesReassignment).map(\.name)),
+            "layer": Set(project.layers.filter(\.acknowledgesReassignment).map(\.name)),
+            "segment": Set(project.segments.filter(\.declaration.acknowledgesReassignment).map(\.name)),
+        ]
     }
 
     /// Reads and verifies a bundle file.

@@ -45,7 +45,7 @@ extension EdgeHandler {
         JSONText.append(#"{"version":"#, to: &body)
         appendDecimal(bundle.version, to: &body)
         JSONText.append(#","created_at":"#, to: &body)
-        JSONText.appendString(Self.rfc3339(bundle.createdAt), to: &body)
+        JSONText.appendString(RFC3339.format(bundle.createdAt), to: &body)
         JSONText.append(#","created_at_unix":"#, to: &body)
         JSONText.appendInteger(bundle.createdAt, to: &body)
         JSONText.append(#","age_seconds":"#, to: &body)
@@ -55,7 +55,7 @@ extension EdgeHandler {
         JSONText.append(#","source":"#, to: &body)
         JSONText.appendString(served.source, to: &body)
         JSONText.append(#","installed_at":"#, to: &body)
-        JSONText.appendString(Self.rfc3339(served.installedAt), to: &body)
+        JSONText.appendString(RFC3339.format(served.installedAt), to: &body)
         JSONText.append(#","envelope_blake2b":"#, to: &body)
         JSONText.appendString(Hex.encode(served.envelopeHash), to: &body)
         JSONText.append(#","envelope_bytes":"#, to: &body)
@@ -71,15 +71,5 @@ extension EdgeHandler {
         JSONText.append("}", to: &body)
         response.setContentType("application/json")
         response.body.append(contentsOf: body)
-    }
-
-    /// `2026-11-29T15:37:00Z`.
-    static func rfc3339(_ seconds: Int64) -> String {
-        var time = time_t(seconds)
-        var parts = tm()
-        guard gmtime_r(&time, &parts) != nil else { return String(seconds) }
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return
-            "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 }

@@ -1,3 +1,5 @@
+import AllotCore
+
 /// What `publish` did, per region. Encodable as the `--json` output.
 public struct PublishReport: Sendable, Codable, Equatable {
     /// The bundle version published.
@@ -34,7 +36,8 @@ public struct PublishReport: Sendable, Codable, Equatable {
         let ok = regions.filter(\.succeeded).count
         lines.append(
             succeeded
-                ? "published to \(ok) of \(regions.count) regions" : "NOT published everywhere: \(ok) of \(regions.count) regions current")
+                ? "published to \(ok) of \(Plural.count(regions.count, "region"))"
+                : "NOT published everywhere: \(ok) of \(Plural.count(regions.count, "region")) current")
         return lines.joined(separator: "\n") + "\n"
     }
 }

@@ -199,20 +199,14 @@ public struct LocalStore: ObjectStore {
 
     private func walk(relative: String, into results: inout [ObjectInfo], prefix: String) throws(StoreError) {
         let folder = relative.isEmpty ? root : root + "/" + relative
-        guard let directory = opendir(folder) else {
-            if errno == ENOENT { return }
-            throw ioError("opendir", folder, key: nil)
+        let entries: [String]
+        do {
+            entries = try FileIO.directoryEntries(folder)
+        } catch {
+            if error.isNotFound { return }
+            throw StoreError(.io, error.description, store: location, key: nil)
         }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name == "." || name == ".." { continue }
-            if relative.isEmpty && name.hasPrefix(".allot") { continue }
-            names.append(name)
-        }
+        let names = relative.isEmpty ? entries.filter { !$0.hasPrefix(".allot") } : entries
         for name in names {
             let key = relative.isEmpty ? name : relative + "/" + name
             // Skip whole subtrees that cannot hold a key with the prefix.

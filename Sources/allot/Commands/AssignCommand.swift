@@ -10,7 +10,7 @@ struct AssignCommand: ParsableCommand {
             The JSON answer is the same document the server returns. Batch mode reads \
             newline-delimited JSON requests ({"units":{...},"attributes":{...}}) and writes one \
             answer per line, in order, so offline analysis can join on line numbers; a line \
-            that cannot be parsed gets {"error":{...}} and the exit status becomes 1.
+            that cannot be parsed gets {"error":{...}} and the exit status becomes 2 (docs/cli.md).
             """)
 
     @Option(name: .long, help: ArgumentHelp("The bundle file.", valueName: "file"))
@@ -27,11 +27,12 @@ struct AssignCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Newline-delimited JSON requests; '-' reads standard input.", valueName: "file"))
     var batch: String?
 
-    @Option(name: .long, help: ArgumentHelp("Evaluate at this time (unix seconds or RFC 3339) instead of now.", valueName: "time"))
-    var at: String?
+    @Option(
+        name: .long, help: ArgumentHelp("Evaluate at this time (\(TimeArgument.help)) instead of now.", valueName: "time"),
+        transform: TimeArgument.parse)
+    var at: Int64?
 
-    @Flag(name: .long, help: "Print the JSON answer.")
-    var json = false
+    @OptionGroup var output: TextOrJSONFormat
 
     func validate() throws {
         if batch != nil && (!units.isEmpty || !attributes.isEmpty) {
@@ -48,13 +49,9 @@ struct AssignCommand: ParsableCommand {
         do {
             loaded = try LoadedBundle.load(path: bundle, trustedKeys: keys)
         } catch {
-            throw CommandFailure(message: "\(bundle) is not valid: \(error.message) [\(error.code.rawValue)]")
+            throw CommandFailure(message: "\(bundle) is not valid: \(error.message) [\(error.code.rawValue)]", status: .invalidInput)
         }
-        var now = Int64(Date().timeIntervalSince1970)
-        if let at {
-            guard let parsed = parseTime(at) else { throw CommandFailure(message: "--at '\(at)' is neither unix seconds nor an RFC 3339 time") }
-            now = parsed
-        }
+        let now = at ?? TimeArgument.now
         if let batch {
             try runBatch(loaded, path: batch, now: now)
         } else {
@@ -66,7 +63,7 @@ struct AssignCommand: ParsableCommand {
         var result: [String: String] = [:]
         for item in items {
             guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
-                throw CommandFailure(message: "\(flag) '\(item)' is not name=value")
+                throw CommandFailure(message: "\(flag) '\(item)' is not name=value", status: .usage)
             }
             result[String(item[..<equals])] = String(item[item.index(after: equals)...])
         }
@@ -83,7 +80,7 @@ struct AssignCommand: ParsableCommand {
             Terminal.error("warning: attribute '\(name)' is not declared in this bundle; ignored")
         }
         do {
-            if json {
+            if output.isJSON {
                 Terminal.print(try loaded.answerJSON(units: unitValues, attributes: attributeValues, now: now))
                 return
             }
@@ -105,7 +102,7 @@ struct AssignCommand: ParsableCommand {
         } catch {
             // The do block throws only RequestError (typed throws); `catch let e as RequestError`
             // crashes the Swift 6.3.1 compiler here.
-            throw CommandFailure(message: error.message)
+            throw CommandFailure(message: error.message, status: .invalidInput)
         }
     }
 
@@ -114,7 +111,7 @@ struct AssignCommand: ParsableCommand {
         if path == "-" {
             input = FileHandle.standardInput
         } else {
-            guard let handle = FileHandle(forReadingAtPath: path) else { throw CommandFailure(message: "cannot read batch file '\(path)'") }
+            guard let handle = FileHandle(forReadingAtPath: path) else { throw CommandFailure(message: "cannot read batch file '\(path)'", status: .invalidInput) }
             input = handle
         }
         var request = EvaluationInput(for: loaded)
@@ -166,7 +163,8 @@ struct AssignCommand: ParsableCommand {
         }
         flush()
         if failures > 0 {
-            throw CommandFailure(message: "\(failures) of \(lineNumber) requests could not be evaluated (see their error lines)")
+            throw CommandFailure(
+                message: "\(failures) of \(Plural.count(lineNumber, "request")) could not be evaluated (see their error lines)", status: .invalidInput)
         }
     }
 }

@@ -14,6 +14,10 @@ struct CompileCommand: ParsableCommand {
             bundle; without a key (and without --output) it updates the lock only, which is all \
             an experiment owner needs before committing a change. The same inputs, version, \
             created-at and key always give byte-identical output.
+
+            Exit status (docs/cli.md): 0 done; 1 --locked and allot.lock would change; 2 the \
+            experiments have errors or the key is unreadable; 4 writing failed; 64 usage error \
+            (--output without a signing key, no --version outside git).
             """)
 
     @Option(name: .long, help: ArgumentHelp("Directory of experiment files.", valueName: "dir"))
@@ -25,8 +29,10 @@ struct CompileCommand: ParsableCommand {
     @Option(name: .long, help: "Bundle version (default: the number of commits at HEAD).")
     var version: UInt64?
 
-    @Option(name: .long, help: ArgumentHelp("Inputs' time, unix seconds or RFC 3339 (default: HEAD's commit time).", valueName: "time"))
-    var createdAt: String?
+    @Option(
+        name: .long, help: ArgumentHelp("Inputs' time, \(TimeArgument.help) (default: HEAD's commit time).", valueName: "time"),
+        transform: TimeArgument.parse)
+    var createdAt: Int64?
 
     @OptionGroup var key: SigningKeyOptions
 
@@ -50,20 +56,16 @@ struct CompileCommand: ParsableCommand {
         }
         let writesBundle = signingKey != nil
         let revision = (version == nil || createdAt == nil) ? GitRevision.current(in: experiments) : nil
-        var createdAtSeconds = revision?.commitTime
-        if let createdAt {
-            guard let parsed = parseTime(createdAt) else {
-                throw CommandFailure(message: "--created-at '\(createdAt)' is neither unix seconds nor an RFC 3339 time")
-            }
-            createdAtSeconds = parsed
-        }
+        let createdAtSeconds = createdAt ?? revision?.commitTime
         // Only a bundle records the version and created-at: without one they need not come from
         // flags or git (0 for both), so checking works outside git too.
         guard let version = version ?? revision?.commitCount ?? (writesBundle ? nil : 0) else {
-            throw CommandFailure(message: "cannot default --version: '\(experiments)' is not in a git repository with commits; pass --version N")
+            throw CommandFailure(
+                message: "cannot default --version: '\(experiments)' is not in a git repository with commits; pass --version N", status: .usage)
         }
         guard let createdAtSeconds = createdAtSeconds ?? (writesBundle ? nil : 0) else {
-            throw CommandFailure(message: "cannot default --created-at: '\(experiments)' is not in a git repository; pass --created-at TIME")
+            throw CommandFailure(
+                message: "cannot default --created-at: '\(experiments)' is not in a git repository; pass --created-at TIME", status: .usage)
         }
         if let revision, revision.isDirty, self.version == nil, writesBundle {
             Terminal.error("warning: experiments have uncommitted changes; version \(version) is HEAD's commit count, so it may repeat")
@@ -76,17 +78,24 @@ struct CompileCommand: ParsableCommand {
         case .failure(let failure):
             Terminal.error(failure.rendered)
             let errors = failure.diagnostics.filter { $0.severity == .error }.count
-            throw CommandFailure(message: "\(errors) error\(errors == 1 ? "" : "s"); nothing was written")
+            throw CommandFailure(message: "\(Plural.count(errors, "error")); nothing was written", status: .invalidInput)
         }
         if !compiled.warnings.isEmpty {
             Terminal.error(DiagnosticRenderer(sources: compiled.sources).render(compiled.warnings))
         }
         let lockPath = experiments + "/" + AllocationLock.fileName
         if locked && compiled.lockChanged {
+            let changes =
+                compiled.hadLockFile
+                ? compiled.lock.changes(from: compiled.previousLock) : ["\(lockPath) does not exist; it would be created"]
+            // The same allocation written differently (reordered or hand-edited) still changes the file.
+            let lines = changes.isEmpty ? ["the allocation is the same, but the file's text differs from what allot writes"] : changes
+            Terminal.error("\(lockPath) would change:\n" + lines.map { "  " + $0 }.joined(separator: "\n"))
             throw CommandFailure(
-                message: "\(lockPath) would change (--locked): run `allot compile` locally and commit the updated lock; nothing was written")
+                message: "\(lockPath) would change (--locked); nothing was written: run `allot compile` (no key needed) and commit the lock",
+                status: .wouldChange)
         }
-        let summary = "\(compiled.project.layers.count) layers, \(compiled.project.experiments.count) experiments"
+        let summary = "\(Plural.count(compiled.project.layers.count, "layer")), \(Plural.count(compiled.project.experiments.count, "experiment"))"
         if check {
             Terminal.print("ok: \(summary); nothing written (--check)")
             return
@@ -96,7 +105,7 @@ struct CompileCommand: ParsableCommand {
                 do {
                     try FileIO.writeAtomically(Array(compiled.lock.text.utf8), to: lockPath)
                 } catch {
-                    throw CommandFailure(message: "cannot write \(lockPath): \(error)")
+                    throw CommandFailure(message: "cannot write \(lockPath): \(error)", status: .unavailable)
                 }
             }
             Terminal.print(
@@ -108,7 +117,7 @@ struct CompileCommand: ParsableCommand {
         do {
             bundle = try BundleEnvelope.seal(payload: compiled.payload, version: version, createdAt: createdAtSeconds, key: signingKey)
         } catch {
-            throw CommandFailure(message: "cannot compress the bundle: \(error)")
+            throw CommandFailure(message: "cannot compress the bundle: \(error)", status: .unavailable)
         }
         let outputPath = output ?? "bundles/\(version).bundle"
         do {
@@ -117,13 +126,13 @@ struct CompileCommand: ParsableCommand {
             if compiled.lockChanged { try FileIO.writeAtomically(Array(compiled.lock.text.utf8), to: lockPath) }
             try FileIO.writeAtomically(bundle, to: outputPath)
         } catch {
-            throw CommandFailure(message: "cannot write output: \(error)")
+            throw CommandFailure(message: "cannot write output: \(error)", status: .unavailable)
         }
         let experiments = compiled.project.experiments
         let running = experiments.filter { $0.status == .running }.count
         Terminal.print(
-            "compiled \(compiled.project.layers.count) layers, \(experiments.count) experiments (\(running) running) → \(outputPath)\n"
-                + "  version \(version), created-at \(formatTime(createdAtSeconds)), key \(signingKey.id), "
+            "compiled \(summary) (\(running) running) → \(outputPath)\n"
+                + "  version \(version), created-at \(TimeArgument.format(createdAtSeconds)), key \(signingKey.id), "
                 + "\(bundle.count) bytes (payload \(compiled.payload.count))\n"
                 + "  lock \(compiled.lockChanged ? "updated" : "unchanged"): \(lockPath)")
     }

@@ -12,8 +12,9 @@ struct DiffCommand: ParsableCommand {
             repository holding --experiments (prefix with bundle:, dir: or rev: to force one reading). \
             A revision is compiled from its own experiments directory and allot.lock. NEW defaults to \
             the --experiments directory. Shares are exact (from bucket tables and variant runs, no \
-            sampling); see docs/review.md. Exit status: 0, or 1 with --fail-on-reassign when enrolled \
-            units would move without acknowledgement, or 2 when a side cannot be read or compiled.
+            sampling); see docs/review.md. Exit status (docs/cli.md): 0, or 1 with --fail-on-reassign \
+            when enrolled units would move without acknowledgement, 2 when a side cannot be read or \
+            compiled, 4 when --output cannot be written, 64 usage error.
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -29,7 +30,7 @@ struct DiffCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The experiments directory (revisions are read from its repository).", valueName: "dir"))
     var experiments = "experiments"
 
-    @OptionGroup var trust: TrustedKeyOptions
+    @OptionGroup var trust: OptionalTrustedKeyOptions
 
     @Option(name: .long, help: "Output format: text, markdown (a pull-request comment) or json.")
     var format: Format = .text
@@ -44,26 +45,19 @@ struct DiffCommand: ParsableCommand {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("Evaluate start and stop times at this time, unix seconds or RFC 3339 (default: now).", valueName: "time"))
-    var at: String?
+        help: ArgumentHelp("Evaluate start and stop times at this time, \(TimeArgument.help) (default: now).", valueName: "time"),
+        transform: TimeArgument.parse)
+    var at: Int64?
 
     func run() throws {
-        let time: Int64
-        if let at {
-            guard let parsed = parseTime(at) else {
-                throw CommandFailure(message: "--at '\(at)' is neither unix seconds nor an RFC 3339 time", status: 2)
-            }
-            time = parsed
-        } else {
-            time = Int64(Date().timeIntervalSince1970)
-        }
+        let time = at ?? TimeArgument.now
         let inputs = [ReviewInput(old), new.map(ReviewInput.init) ?? .directory(experiments)]
         var keys: [PublicKey] = []
         if inputs.contains(where: \.isBundle) {
             do {
-                keys = try trust.load()
+                keys = try trust.load(required: true)
             } catch let failure as CommandFailure {
-                throw CommandFailure(message: failure.message, status: 2)
+                throw failure
             }
         }
         let snapshots: [ReviewSnapshot]
@@ -71,7 +65,7 @@ struct DiffCommand: ParsableCommand {
             snapshots = try inputs.map { input throws(ReviewError) in try input.snapshot(experiments: experiments, trustedKeys: keys) }
         } catch {
             if let details = error.details { Terminal.error(details) }
-            throw CommandFailure(message: error.message, status: 2)
+            throw CommandFailure(message: error.message, status: .invalidInput)
         }
         let report = BundleDiff.compare(old: snapshots[0], new: snapshots[1], at: time)
         let text: String
@@ -84,22 +78,25 @@ struct DiffCommand: ParsableCommand {
             do {
                 try FileIO.writeAtomically(Array(text.utf8), to: output)
             } catch {
-                throw CommandFailure(message: "cannot write \(output): \(error)", status: 2)
+                throw CommandFailure(message: "cannot write \(output): \(error)", status: .unavailable)
             }
             let s = report.summary
             Terminal.error(
                 "wrote \(output): \(s.experimentsAdded) added, \(s.experimentsRemoved) removed, \(s.experimentsChanged) changed, "
-                    + "\(s.experimentsAffected) affected; \(s.reassigning) move enrolled units (\(s.unacknowledged) unacknowledged)")
+                    + "\(s.experimentsAffected) affected; enrolled units move in \(Plural.count(s.reassigning, "experiment")) (\(s.unacknowledged) unacknowledged)")
         } else {
             Terminal.print(text)
         }
         let blocking = report.reassignments.filter { !$0.acknowledged }
         if failOnReassign, !blocking.isEmpty {
             let names = blocking.map(\.experiment).joined(separator: ", ")
+            // One place per change: a holdout that grew is acknowledged once, on the holdout.
+            var owners: [String] = []
+            for owner in blocking.flatMap(\.acknowledgeOn) where !owners.contains(owner) { owners.append(owner) }
             throw CommandFailure(
                 message: "enrolled units would move or be un-enrolled without acknowledgement (--fail-on-reassign): \(names); "
-                    + "if intended, add `acknowledge: [reassignment]` to each experiment's file",
-                status: 1)
+                    + "if intended, add `acknowledge: [reassignment]` to \(owners.joined(separator: ", "))",
+                status: .wouldChange)
         }
     }
 }

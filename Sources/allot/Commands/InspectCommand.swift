@@ -12,8 +12,7 @@ struct InspectCommand: ParsableCommand {
 
     @OptionGroup var trust: TrustedKeyOptions
 
-    @Flag(name: .long, help: "Print JSON.")
-    var json = false
+    @OptionGroup var output: TextOrJSONFormat
 
     func run() throws {
         let keys = try trust.load()
@@ -21,10 +20,10 @@ struct InspectCommand: ParsableCommand {
         do {
             loaded = try LoadedBundle.load(path: bundle, trustedKeys: keys)
         } catch {
-            throw CommandFailure(message: "\(bundle) is not valid: \(error.message) [\(error.code.rawValue)]")
+            throw CommandFailure(message: "\(bundle) is not valid: \(error.message) [\(error.code.rawValue)]", status: .invalidInput)
         }
         let contents = loaded.contents
-        if json {
+        if output.isJSON {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let data = try encoder.encode(InspectReport(contents))
@@ -102,7 +101,7 @@ struct InspectReport: Encodable {
 
     init(_ c: BundleContents) {
         header = Header(
-            version: c.version, createdAt: formatTime(c.createdAt), keyId: c.keyID, bundleBytes: c.envelopeLength,
+            version: c.version, createdAt: TimeArgument.format(c.createdAt), keyId: c.keyID, bundleBytes: c.envelopeLength,
             payloadBytes: c.payloadLength)
         units = c.unitTypes
         attributes = Dictionary(uniqueKeysWithValues: c.attributes.map { ($0.name, $0.type.name) })
@@ -117,7 +116,7 @@ struct InspectReport: Encodable {
         experiments = c.experiments.enumerated().map { index, e in
             Experiment(
                 name: e.name, layer: c.layers[e.layer].name, status: e.status.name, owner: e.owner, trafficPercent: Double(e.trafficBuckets) / 100,
-                start: e.start.map(formatTime), stop: e.stop.map(formatTime), targeting: e.targeting.isEmpty ? nil : e.targeting,
+                start: e.start.map(RFC3339.format), stop: e.stop.map(RFC3339.format), targeting: e.targeting.isEmpty ? nil : e.targeting,
                 segments: e.segments,
                 variants: e.variants.map { v in
                     Variant(

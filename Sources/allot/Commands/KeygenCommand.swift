@@ -9,6 +9,9 @@ struct KeygenCommand: ParsableCommand {
         discussion: """
             Writes NAME.key (secret, mode 0600: keep it in your CI secret store) and NAME.pub \
             (public: give it to servers as --trusted-key). Prints the key id.
+
+            Exit status (docs/cli.md): 0 done; 3 the key files exist (--force replaces them); 4 \
+            they cannot be written; 64 usage error.
             """)
 
     @Option(name: .long, help: ArgumentHelp("Directory to write the key files into.", valueName: "dir"))
@@ -25,7 +28,9 @@ struct KeygenCommand: ParsableCommand {
         let publicPath = "\(out)/\(name).pub"
         if !force {
             for path in [secretPath, publicPath] where FileManager.default.fileExists(atPath: path) {
-                throw CommandFailure(message: "\(path) already exists; pass --force to replace it (servers trusting the old key will reject new bundles)")
+                throw CommandFailure(
+                    message: "\(path) already exists; pass --force to replace it (servers trusting the old key will reject new bundles)",
+                    status: .refused)
             }
         }
         do {
@@ -37,7 +42,7 @@ struct KeygenCommand: ParsableCommand {
         } catch let error as CommandFailure {
             throw error
         } catch {
-            throw CommandFailure(message: "cannot write keys: \(error)")
+            throw CommandFailure(message: "cannot write keys: \(error)", status: .unavailable)
         }
     }
 }

@@ -1,4 +1,5 @@
 import AllotCompiler
+import AllotCore
 import AllotReview
 import ArgumentParser
 import Foundation
@@ -10,9 +11,9 @@ struct LintCommand: ParsableCommand {
         discussion: """
             Running experiments past their stop time, targeting that can never match, empty \
             segments, experiments at 0% traffic, variants that set the same parameters, layers \
-            nearly full. Warnings are printed like compiler diagnostics. Exit status: 0 (also with \
-            warnings, unless --strict), 1 with --strict when there are warnings, 2 when the \
-            experiments do not compile.
+            nearly full. Warnings are printed like compiler diagnostics. Exit status (docs/cli.md): \
+            0 (also with warnings, unless --strict), 1 with --strict when there are warnings, 2 \
+            when the experiments do not compile, 64 usage error.
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -23,8 +24,9 @@ struct LintCommand: ParsableCommand {
     var experiments = "experiments"
 
     @Option(
-        name: .long, help: ArgumentHelp("Compare stop times with this time, unix seconds or RFC 3339 (default: now).", valueName: "time"))
-    var at: String?
+        name: .long, help: ArgumentHelp("Compare stop times with this time, \(TimeArgument.help) (default: now).", valueName: "time"),
+        transform: TimeArgument.parse)
+    var at: Int64?
 
     @Option(name: .long, help: ArgumentHelp("Warn when a layer is at least this full (default: 90%).", valueName: "percent"))
     var layerFullThreshold = "90%"
@@ -36,18 +38,10 @@ struct LintCommand: ParsableCommand {
     var format: Format = .text
 
     func run() throws {
-        let time: Int64
-        if let at {
-            guard let parsed = parseTime(at) else {
-                throw CommandFailure(message: "--at '\(at)' is neither unix seconds nor an RFC 3339 time", status: 2)
-            }
-            time = parsed
-        } else {
-            time = Int64(Date().timeIntervalSince1970)
-        }
+        let time = at ?? TimeArgument.now
         guard let threshold = Self.basisPoints(layerFullThreshold) else {
             throw CommandFailure(
-                message: "--layer-full-threshold '\(layerFullThreshold)' is not a percentage between 0% and 100%", status: 2)
+                message: "--layer-full-threshold '\(layerFullThreshold)' is not a percentage between 0% and 100%", status: .usage)
         }
         let output: Compiler.Output
         switch Compiler.compile(directory: experiments, version: 0, createdAt: 0) {
@@ -55,7 +49,7 @@ struct LintCommand: ParsableCommand {
         case .failure(let failure):
             Terminal.error(failure.rendered)
             let errors = failure.diagnostics.filter { $0.severity == .error }.count
-            throw CommandFailure(message: "\(errors) error\(errors == 1 ? "" : "s"); fix them before linting", status: 2)
+            throw CommandFailure(message: "\(Plural.count(errors, "error")); fix them before linting", status: .invalidInput)
         }
         let warnings = Linter.lint(output, options: Linter.Options(at: time, layerFullThreshold: threshold))
         if !warnings.isEmpty {
@@ -64,9 +58,9 @@ struct LintCommand: ParsableCommand {
             case .github: Terminal.print(Linter.githubAnnotations(warnings))
             }
         }
-        Terminal.error("\(warnings.count) warning\(warnings.count == 1 ? "" : "s")")
+        Terminal.error(Plural.count(warnings.count, "warning"))
         if strict, !warnings.isEmpty {
-            throw CommandFailure(message: "lint warnings (--strict)", status: 1)
+            throw CommandFailure(message: "lint warnings (--strict)", status: .wouldChange)
         }
     }
 

@@ -13,9 +13,9 @@ struct PublishCommand: AsyncParsableCommand {
             store's signed manifest.json with conditional writes. A manifest never moves backwards and never \
             names an object that is not there. Rerunning is safe. See docs/storage.md.
 
-            Exit status: 0 every region is current; 2 some region failed (rerun when it is back); \
-            3 no failure but some region refused (it has a newer version, or this version with another bundle); \
-            1 the bundle or key is unusable (nothing was touched); 64 usage error.
+            Exit status (docs/cli.md): 0 every region is current; 2 the bundle or key is unusable (nothing \
+            was touched); 3 no failure, but some region refused (it has a newer version, or this version with \
+            another bundle); 4 some region failed (rerun when it is back); 64 usage error.
             """)
 
     @Argument(help: "The bundle file made by `allot compile`.", completion: .file())
@@ -28,8 +28,7 @@ struct PublishCommand: AsyncParsableCommand {
     @Flag(help: "Move no manifest unless the bundle is confirmed in every region and no region refuses.")
     var allOrNothing = false
 
-    @Flag(help: "Print the report as JSON.")
-    var json = false
+    @OptionGroup var output: TextOrJSONFormat
 
     func run() async throws {
         let key = try self.key.load()
@@ -37,7 +36,7 @@ struct PublishCommand: AsyncParsableCommand {
         do {
             envelope = try FileIO.read(path: bundle)
         } catch {
-            throw CommandFailure("cannot read the bundle: \(error)")
+            throw CommandFailure(message: "cannot read the bundle: \(error)", status: .invalidInput)
         }
         let logger = storeOptions.logger("allot.publish")
         // Publishing creates a local store's folder; servers reading a missing folder still
@@ -53,14 +52,25 @@ struct PublishCommand: AsyncParsableCommand {
         do {
             report = try await publisher.publish(envelope: envelope)
         } catch {
-            throw CommandFailure("\(bundle): \(error.message) (nothing was published)")
+            throw CommandFailure(message: "\(bundle): \(error.message) (nothing was published)", status: .invalidInput)
         }
-        if json {
-            try JSONOutput.print(Output(ok: report.succeeded, exitCode: report.exitCode, report: report))
+        let status = Self.exitStatus(report)
+        if output.isJSON {
+            try JSONOutput.print(Output(ok: report.succeeded, exitCode: status.code, report: report))
         } else {
             print(report.text, terminator: "")
         }
-        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+        if status != .success { throw CommandFailure(message: "", status: status) }
+    }
+
+    /// The report's verdict in the exit-status table: a region that failed or was not attempted
+    /// is `unavailable` (rerun when it is back); otherwise a region that refused is `refused`.
+    static func exitStatus(_ report: PublishReport) -> ExitStatus {
+        if report.succeeded { return .success }
+        if report.regions.contains(where: { $0.manifest == .failed || $0.object == .failed || $0.manifest == .notAttempted }) {
+            return .unavailable
+        }
+        return .refused
     }
 
     struct Output: Encodable {

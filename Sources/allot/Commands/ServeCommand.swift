@@ -20,8 +20,9 @@ struct ServeCommand: AsyncParsableCommand {
             at once on restart, even when no store is reachable. SIGTERM or SIGINT drains and exits. \
             See docs/server.md.
 
-            Exit status: 0 after a graceful shutdown; 1 the server could not start (address in use, \
-            unreadable key...); 64 usage error.
+            Exit status (docs/cli.md): 0 after a graceful shutdown; 2 a key file is unreadable; 4 the \
+            server could not start (address in use); 64 usage error (no --trusted-key and no \
+            development key).
             """)
 
     @Option(
@@ -34,7 +35,7 @@ struct ServeCommand: AsyncParsableCommand {
         help: ArgumentHelp("A store to poll when the primary fails (repeatable, in order).", valueName: "url"))
     var fallbackStores: [String] = []
 
-    @OptionGroup var trust: TrustedKeyOptions
+    @OptionGroup var trust: OptionalTrustedKeyOptions
 
     @OptionGroup(title: "Exposure log") var exposure: ExposureOptions
 
@@ -64,6 +65,17 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Largest request body in bytes (413 above).", valueName: "bytes"))
     var maxBodyBytes = 1 << 20
+
+    @Option(
+        help: ArgumentHelp(
+            "Memory for unfinished requests across connections; requests over it get 413/503 with Retry-After.", valueName: "bytes"))
+    var maxBufferedBytes = 64 << 20
+
+    @Option(
+        help: ArgumentHelp(
+            "Descriptors kept for the poller, cache and logs when fitting --max-connections under the open-file limit.",
+            valueName: "n"))
+    var reservedDescriptors = 64
 
     @Option(help: ArgumentHelp("Largest request line plus headers in bytes (431 above).", valueName: "bytes"))
     var maxHeaderBytes = 16 * 1024
@@ -119,6 +131,12 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard (0...(1 << 30)).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes must be in 0...1073741824") }
         guard (256...(1 << 20)).contains(maxHeaderBytes) else { throw ValidationError("--max-header-bytes must be in 256...1048576") }
+        guard maxBufferedBytes >= maxHeaderBytes + maxBodyBytes + 128 * 1024 else {
+            throw ValidationError(
+                "--max-buffered-bytes must hold one largest request: at least --max-header-bytes + --max-body-bytes + 131072 "
+                    + "(\(maxHeaderBytes + maxBodyBytes + 128 * 1024))")
+        }
+        guard reservedDescriptors >= 0 else { throw ValidationError("--reserved-descriptors must not be negative") }
         for (name, value) in [
             ("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout), ("--idle-timeout", idleTimeout),
             ("--write-timeout", writeTimeout), ("--store-timeout", storeTimeout),
@@ -146,13 +164,13 @@ struct ServeCommand: AsyncParsableCommand {
             guard FileManager.default.fileExists(atPath: Self.developmentKey) else {
                 throw CommandFailure(
                     message:
-                        "pass at least one --trusted-key FILE (the .pub file from `allot keygen`); \(Self.developmentKey) does not exist either"
-                )
+                        "pass at least one --trusted-key FILE (the .pub file from `allot keygen`); \(Self.developmentKey) does not exist either",
+                    status: .usage)
             }
             do {
-                keys = [try PublicKey(text: try String(contentsOfFile: Self.developmentKey, encoding: .utf8))]
+                keys = [try PublicKey(text: try KeyFile.read(Self.developmentKey, what: "development key file"))]
             } catch {
-                throw CommandFailure(message: "\(Self.developmentKey): \(error)")
+                throw CommandFailure(message: "\(Self.developmentKey): \(error)", status: .invalidInput)
             }
             logger.notice("no --trusted-key given: trusting the development key", metadata: ["file": "\(Self.developmentKey)"])
         }
@@ -164,6 +182,8 @@ struct ServeCommand: AsyncParsableCommand {
         if let threads { configuration.http.threads = threads }
         configuration.http.maxConnections = maxConnections
         configuration.http.maxBodyBytes = maxBodyBytes
+        configuration.http.maxBufferedBytes = maxBufferedBytes
+        configuration.http.reservedDescriptors = reservedDescriptors
         configuration.http.maxHeaderBytes = maxHeaderBytes
         configuration.http.headerTimeout = Self.duration(headerTimeout)
         configuration.http.bodyTimeout = Self.duration(bodyTimeout)
@@ -195,7 +215,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             server = try EdgeServer(configuration: configuration, stores: stores, exposureStore: exposureStore, logger: logger)
         } catch {
-            throw CommandFailure(message: "cannot start the server: \(error)")
+            throw CommandFailure(message: "cannot start the server: \(error)", status: .unavailable)
         }
         server.poller.loadCache()
         logger.notice(
@@ -264,7 +284,7 @@ struct JSONLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         var fields: [(String, String)] = [
-            ("ts", ISO8601DateFormatter().string(from: Date())), ("level", "\(event.level)"), ("logger", label),
+            ("ts", RFC3339.format(Int64(Date().timeIntervalSince1970))), ("level", "\(event.level)"), ("logger", label),
             ("msg", "\(event.message)"),
         ]
         var merged = metadata

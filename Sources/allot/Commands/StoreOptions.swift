@@ -10,7 +10,7 @@ struct StoreOptions: ParsableArguments {
         help: ArgumentHelp(
             "A region's store: a folder, file:///path, or s3://bucket/prefix?endpoint=URL&region=NAME. Repeat for every region.",
             valueName: "url"))
-    var stores: [String] = []
+    var stores: [String]
 
     @Option(help: "Attempts per S3 request before a region is reported failed (retries use exponential backoff with jitter).")
     var attempts: Int = 4

@@ -5,7 +5,7 @@ struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Check a bundle's signature, hash and structure.",
-        discussion: "Exit status 0 when the bundle is valid and signed by a trusted key; 1 with the reason otherwise.")
+        discussion: "Exit status (docs/cli.md): 0 when the bundle is valid and signed by a trusted key; 2 with the reason otherwise.")
 
     @Argument(help: ArgumentHelp("The bundle file.", valueName: "bundle"))
     var bundle: String
@@ -18,10 +18,10 @@ struct VerifyCommand: ParsableCommand {
             let loaded = try LoadedBundle.load(path: bundle, trustedKeys: keys)
             let header = loaded.header
             Terminal.print(
-                "valid: version \(header.version), created-at \(formatTime(header.createdAt)), key \(header.keyID), "
+                "valid: version \(header.version), created-at \(TimeArgument.format(header.createdAt)), key \(header.keyID), "
                     + "\(header.envelopeLength) bytes (payload \(header.payloadLength))")
         } catch {
-            throw CommandFailure(message: "\(bundle) is not valid: \(error.message) [\(error.code.rawValue)]")
+            throw CommandFailure(message: "\(bundle) is not valid: \(error.message) [\(error.code.rawValue)]", status: .invalidInput)
         }
     }
 }

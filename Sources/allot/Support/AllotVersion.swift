@@ -1,3 +1,5 @@
+import AllotCore
+import AllotStore
 import CAllotBuildStamp
 
 /// The version of `allot`: the release number, held here and nowhere else, and the build stamp
@@ -16,6 +18,18 @@ enum AllotVersion {
         case .unreadable: "\(number) (build stamp unreadable)"
         }
     }
+
+    /// The formats this build reads and writes, one per line after `description`.
+    static var formats: [String] {
+        [
+            "bundle envelope format \(BundleHeader.formatVersion) (reads and writes)",
+            "bundle payload format \(PayloadFormat.version) (reads and writes)",
+            "manifest format \(Manifest.format) (reads and writes)",
+        ]
+    }
+
+    /// `allot --version`: `description` on the first line (what scripts read), then `formats`.
+    static var text: String { ([description] + formats).joined(separator: "\n") }
 }
 
 /// The commit and date a release binary was built from, read from its `allot_build_stamp` section.

@@ -16,20 +16,3 @@ struct GitRevision {
         return GitRevision(commitCount: count, commitTime: time, isDirty: !status.isEmpty)
     }
 }
-
-/// Parses `--created-at`: unix seconds or an RFC 3339 time.
-func parseTime(_ text: String) -> Int64? {
-    if let seconds = Int64(text) { return seconds }
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime]
-    if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970) }
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970) }
-    return nil
-}
-
-func formatTime(_ seconds: Int64) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime]
-    return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
-}

@@ -11,20 +11,15 @@ enum Terminal {
     }
 }
 
-/// A command failure: the message goes to standard error, the status is the exit code.
+/// A command failure: `error: MESSAGE` on standard error, and the exit status from the table.
 struct CommandFailure: Error, CustomStringConvertible {
     var message: String
-    var status: Int32 = 1
+    var status: ExitStatus
 
     var description: String { message }
 
-    init(message: String, status: Int32 = 1) {
+    init(message: String, status: ExitStatus) {
         self.message = message
         self.status = status
     }
-
-    init(_ message: String) {
-        self.message = message
-    }
 }
-

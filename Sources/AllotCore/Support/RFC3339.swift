@@ -1,7 +1,13 @@
-/// Strict RFC 3339 timestamps (`2026-12-01T09:00:00Z`, fractional seconds ignored, offsets
-/// `+hh:mm`), and plain dates (`2026-12-01`, midnight UTC). Returns unix seconds.
-enum RFC3339 {
-    static func parse(_ text: String) -> Int64? {
+/// The one reader and writer of times in Allot: experiment files' `start` and `stop`, the command
+/// line's `--at` and `--created-at`, reports, logs and the server's status routes.
+///
+/// Reads strict RFC 3339 timestamps (`2026-12-01T09:00:00Z`, fractional seconds ignored, offsets
+/// `+hh:mm`) and plain dates (`2026-12-01`, midnight UTC); writes `YYYY-MM-DDTHH:MM:SSZ`. Times
+/// are unix seconds. Pure arithmetic on the proleptic Gregorian calendar: no Foundation, no
+/// locale, no time zone database.
+public enum RFC3339 {
+    /// Unix seconds of an RFC 3339 timestamp or a plain date, or nil.
+    public static func parse(_ text: String) -> Int64? {
         let s = Array(text.utf8)
         func number(_ range: Range<Int>) -> Int? {
             guard range.upperBound <= s.count else { return nil }
@@ -18,7 +24,8 @@ enum RFC3339 {
         else { return nil }
         let days = daysFromCivil(year, month, day)
         if s.count == 10 { return Int64(days) * 86_400 }
-        guard s.count >= 20, s[10] == UInt8(ascii: "T") || s[10] == UInt8(ascii: "t"), s[13] == UInt8(ascii: ":"), s[16] == UInt8(ascii: ":"),
+        guard s.count >= 20, s[10] == UInt8(ascii: "T") || s[10] == UInt8(ascii: "t"), s[13] == UInt8(ascii: ":"),
+            s[16] == UInt8(ascii: ":"),
             let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
             hour < 24, minute < 60, second < 61
         else { return nil }
@@ -46,14 +53,21 @@ enum RFC3339 {
         return Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + min(second, 59)) - Int64(offset)
     }
 
-    /// Formats unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
-    static func format(_ seconds: Int64) -> String {
+    /// The first and last second RFC 3339 can write (years 0000 to 9999).
+    public static let writableRange: ClosedRange<Int64> = -62_167_219_200...253_402_300_799
+
+    /// Formats unix seconds as `YYYY-MM-DDTHH:MM:SSZ`; a time outside the years 0000 to 9999
+    /// (a bundle's created-at is input, and may be anything) as its unix seconds, which every
+    /// reader of times here also accepts.
+    public static func format(_ seconds: Int64) -> String {
+        guard writableRange.contains(seconds) else { return String(seconds) }
         let days = Int(seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400)
         let rest = Int(seconds - Int64(days) * 86_400)
         let (year, month, day) = civilFromDays(days)
         func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
         let yearText = String(year)
-        return "\(String(repeating: "0", count: max(0, 4 - yearText.count)))\(yearText)-\(two(month))-\(two(day))T\(two(rest / 3600)):\(two(rest / 60 % 60)):\(two(rest % 60))Z"
+        return
+            "\(String(repeating: "0", count: max(0, 4 - yearText.count)))\(yearText)-\(two(month))-\(two(day))T\(two(rest / 3600)):\(two(rest / 60 % 60)):\(two(rest % 60))Z"
     }
 
     static func daysInMonth(_ year: Int, _ month: Int) -> Int {
