@@ -80,6 +80,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The exposure log: per-worker event buffers, the segment writer and the uploader
+        // (docs/exposures.md).
+        .target(
+            name: "AllotExposures",
+            dependencies: [
+                "AllotCore",
+                "AllotStore",
+                "AllotHTTP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The edge server: native and OFREP routes, bundle poller, wiring (`EdgeServer`).
         .target(
             name: "AllotServer",
@@ -87,6 +100,7 @@ let package = Package(
                 "AllotCore",
                 "AllotStore",
                 "AllotHTTP",
+                "AllotExposures",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -113,7 +127,11 @@ let package = Package(
         // Benchmarks (run by Benchmarks/run.sh in release mode; not part of the tests).
         .executableTarget(
             name: "AllotBenchmarks",
-            dependencies: ["AllotCore", "AllotCompiler", .product(name: "Yams", package: "Yams")],
+            dependencies: [
+                "AllotCore", "AllotCompiler", "AllotExposures", "AllotHTTP", .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Benchmarks/AllotBenchmarks",
             swiftSettings: swiftSettings
         ),
@@ -178,7 +196,7 @@ let package = Package(
         .testTarget(
             name: "AllotServerTests",
             dependencies: [
-                "AllotTestSupport", "AllotCore", "AllotCompiler", "AllotStore", "AllotHTTP", "AllotServer",
+                "AllotTestSupport", "AllotCore", "AllotCompiler", "AllotStore", "AllotHTTP", "AllotServer", "AllotExposures",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Clients"],

@@ -12,10 +12,31 @@ import Glibc
 /// `Benchmarks/run.sh`, which builds in release mode and preloads the allocation counter.
 @main
 struct AllotBenchmarks {
-    static func main() throws {
+    static func main() async throws {
         let arguments = CommandLine.arguments.dropFirst()
         let only = arguments.first { !$0.hasPrefix("-") }
         let quick = arguments.contains("--quick")
+        let count = Int(arguments.dropFirst().first ?? "")
+        switch only {
+        case "record-loop": return try ExposureBenchmark.recordLoop(count: count ?? 10_000)
+        case "writer-loop":
+            let level = Int32(ProcessInfo.processInfo.environment["ALLOT_BENCH_ZSTD_LEVEL"] ?? "") ?? 1
+            return try ExposureBenchmark.writerLoop(requests: count ?? 10_000, level: level)
+        case "exposure-writer":
+            let level = Int32(arguments.dropFirst(2).first ?? "") ?? 1
+            return try await ExposureBenchmark.writer(requests: count ?? 100_000, level: level)
+        case "write-project":
+            // The 1,000-experiment / 50-layer project as YAML files, for the serve benchmarks.
+            let directory = arguments.dropFirst().first ?? "synthetic-experiments"
+            for file in SyntheticProject.files(layers: 50, experimentsPerLayer: 20, targeting: true) {
+                let path = directory + "/" + file.path
+                let folder = (path as NSString).deletingLastPathComponent
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                try file.text.write(toFile: path, atomically: true, encoding: .utf8)
+            }
+            return
+        default: break
+        }
         if only == "evaluate-loop" || only == "answer-loop" {
             try EvaluationBenchmark.loop(count: Int(arguments.dropFirst().first ?? "") ?? 10_000, writeAnswers: only == "answer-loop")
             return
@@ -27,6 +48,7 @@ struct AllotBenchmarks {
         if only == nil || only == "evaluate" { try EvaluationBenchmark.run(quick: quick) }
         if only == nil || only == "load" { try LoadBenchmark.run(quick: quick) }
         if only == nil || only == "compile" { try CompileBenchmark.run(quick: quick) }
+        if only == nil || only == "record" { try ExposureBenchmark.run(quick: quick) }
     }
 }
 

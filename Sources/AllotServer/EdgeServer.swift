@@ -1,4 +1,5 @@
 public import AllotCore
+public import AllotExposures
 public import AllotHTTP
 public import AllotStore
 public import Logging
@@ -19,6 +20,8 @@ public struct EdgeConfiguration: Sendable {
     public var maxBatchRequests = 1000
     /// Size limits for bundles.
     public var limits = BundleLimits.default
+    /// The exposure log (docs/exposures.md); nil: no log.
+    public var exposures: ExposureConfiguration?
 
     public init() {}
 
@@ -38,6 +41,11 @@ public struct EdgeConfiguration: Sendable {
         guard (0...0.5).contains(poller.jitter) else { throw EdgeConfigurationError("jitter must be in 0...0.5") }
         guard (1...100_000).contains(maxBatchRequests) else { throw EdgeConfigurationError("the batch limit must be in 1...100000") }
         guard !poller.targetingKeyUnit.isEmpty else { throw EdgeConfigurationError("the targeting key unit must not be empty") }
+        do {
+            try exposures?.validate()
+        } catch {
+            throw EdgeConfigurationError(error.message)
+        }
     }
 }
 
@@ -57,11 +65,16 @@ public final class EdgeServer: Sendable {
     public let bundleMetrics: BundleMetrics
     public let http: HTTPServer
     public let poller: BundlePoller
+    /// The exposure log, when configured.
+    public let exposures: ExposureLog?
 
     /// Binds the listening socket and prepares the poller for `stores` (the primary first, then
     /// the fallbacks). Nothing is read from the cache or the stores until `poller.loadCache()`
-    /// or the services run.
-    public init(configuration: EdgeConfiguration, stores: [any ObjectStore], logger: Logger) throws {
+    /// or the services run. With `configuration.exposures`, takes the exposure spool; segments are
+    /// shipped to `exposureStore` (kept in the spool without one).
+    public init(
+        configuration: EdgeConfiguration, stores: [any ObjectStore], exposureStore: (any ObjectStore)? = nil, logger: Logger
+    ) throws {
         try configuration.validate()
         self.configuration = configuration
         let slot = BundleSlot()
@@ -79,7 +92,11 @@ public final class EdgeServer: Sendable {
             cache: BundleCache(
                 directory: configuration.cacheDirectory, trustedKeys: configuration.trustedKeys, limits: configuration.limits),
             slot: slot, metrics: bundleMetrics, configuration: configuration.poller, logger: pollLogger)
-        let shared = EdgeShared(slot: slot, bundleMetrics: bundleMetrics, maxBatchRequests: configuration.maxBatchRequests)
+        exposures = try configuration.exposures.map {
+            try ExposureLog(configuration: $0, store: exposureStore, registry: registry, logger: logger)
+        }
+        let shared = EdgeShared(
+            slot: slot, bundleMetrics: bundleMetrics, maxBatchRequests: configuration.maxBatchRequests, exposures: exposures)
         var httpLogger = logger
         httpLogger[metadataKey: "component"] = "http"
         http = try HTTPServer(
@@ -93,6 +110,8 @@ public final class EdgeServer: Sendable {
     /// The bound port.
     public var port: Int { http.port }
 
-    /// The services to run together: the poller and the HTTP server.
-    public var services: [any Service] { [poller, http] }
+    /// The services to run together: the exposure log's (if any), the poller and the HTTP server.
+    /// A `ServiceGroup` stops them in reverse order: the HTTP server drains first, so the exposure
+    /// writer then takes every answered request's events.
+    public var services: [any Service] { (exposures?.services ?? []) + [poller, http] }
 }

@@ -137,4 +137,17 @@ struct DrillTests {
         #expect(run.int("checker", "failed") == 0, "\(run.value("checker", "examples") ?? "")")
         #expect((run.int("checker", "ok") ?? 0) > 100)
     }
+
+    @Test("every answer the checking client received is in the shipped exposure log exactly once, through every outage")
+    func exposures() async throws {
+        let run = try await DrillRun.results()
+        let phase = run.object("phases", "exposures")
+        #expect((run.int("phases", "exposures", "checker_answers") ?? 0) > 100, "\(phase)")
+        #expect(run.int("phases", "exposures", "missing") == 0, "\(phase)")
+        #expect(run.int("phases", "exposures", "duplicates") == 0, "\(phase)")
+        // More records than answers only for requests whose answer was lost on the way back.
+        #expect(run.int("phases", "exposures", "extra_unexplained") == 0, "\(phase)")
+        #expect((run.int("phases", "exposures", "wrk_records") ?? 0) > 0, "\(phase)")
+        #expect((phase["spool_leftovers"] as? [Any])?.isEmpty == true, "\(phase)")
+    }
 }

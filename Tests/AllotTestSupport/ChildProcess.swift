@@ -15,14 +15,16 @@ public final class ChildProcess: @unchecked Sendable {
     public var isRunning: Bool { process.isRunning }
 
     /// Starts `executable` with `arguments(port)` and waits until the port accepts connections.
-    /// `environment["PWD"]`, if set, is also the working directory.
+    /// `environment["PWD"]`, if set, is also the working directory. `port` asks for that port (to
+    /// restart a server where its clients expect it); by default a free one is picked.
     public static func start(
-        name: String, executable: String, arguments: (Int) -> [String], environment: [String: String] = [:], timeout: Double = 30
+        name: String, executable: String, arguments: (Int) -> [String], environment: [String: String] = [:], timeout: Double = 30,
+        port fixedPort: Int? = nil
     ) async throws -> ChildProcess {
         var lastError: (any Error)?
         // A free port can be taken by someone else between our probe and the server's bind: retry.
         for _ in 0..<3 {
-            let port = try freePort()
+            let port = try fixedPort ?? freePort()
             let child = try ChildProcess(
                 name: name, executable: executable, arguments: arguments(port), port: port, environment: environment)
             do {

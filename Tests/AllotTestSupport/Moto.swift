@@ -34,12 +34,14 @@ public enum Moto {
         return which("python3") ?? "/usr/bin/python3"
     }()
 
-    /// Starts one moto server on a free loopback port.
-    public static func start(environment: [String: String] = [:]) async throws -> ChildProcess {
+    /// Starts one moto server on a free loopback port (or on `port`, to bring one back where its
+    /// clients expect it).
+    public static func start(environment: [String: String] = [:], port: Int? = nil) async throws -> ChildProcess {
         guard let executable else { throw ChildProcessError(skipReason.rawValue) }
         // moto imports Flask and every moto service before it listens: seconds alone, tens of
         // seconds on a busy 2-core machine.
         return try await ChildProcess.start(
-            name: "moto", executable: executable, arguments: { ["-H", "127.0.0.1", "-p", "\($0)"] }, environment: environment, timeout: 90)
+            name: "moto", executable: executable, arguments: { ["-H", "127.0.0.1", "-p", "\($0)"] }, environment: environment, timeout: 90,
+            port: port)
     }
 }

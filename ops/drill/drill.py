@@ -17,6 +17,9 @@ answer, byte for byte, with what `allot assign` says for the version the answer 
                 (metric and JSON log), the old version keeps serving
   soak          wrk against every server with a bundle published every few seconds: zero
                 failed requests, every version reached, resident memory sampled
+  exposures     (at the end) every server writes an exposure log shipped to its region's
+                exposure bucket, through the same outages; after a SIGTERM to every server,
+                every answer the checking client received is in the shipped log exactly once
 
 Prints a report and writes results.json (every number, every check). Exit status 0 when every
 check passed, 1 when one failed, 2 when the drill itself could not run.
@@ -42,6 +45,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -59,7 +63,7 @@ LOCAL_MS = 1
 # CI (the publisher) runs in this region.
 PUBLISHER_REGION = "us-east-1"
 # What operators query: checked against what the servers export at the end of the drill.
-OPERATIONS_FILES = ["ops/prometheus/allot-alerts.yml", "ops/grafana/allot-dashboard.json"]
+OPERATIONS_FILES = ["ops/prometheus/allot-alerts.yml", "ops/prometheus/allot-exposure-alerts.yml", "ops/grafana/allot-dashboard.json"]
 
 PROFILES = {
     # The recorded drill: docs/drill.md.
@@ -338,6 +342,11 @@ class Server:
             "--poll-interval", str(POLL_INTERVAL), "--max-backoff", str(MAX_BACKOFF),
             "--store-attempts", str(STORE_ATTEMPTS), "--store-timeout", str(STORE_TIMEOUT),
             "--threads", "1", "--log-format", "json", "--shutdown-grace", "5",
+            # The exposure log, shipped to the region's exposure bucket through the same routes.
+            "--exposure-spool", os.path.join(drill.workdir, "spool", self.name.replace("/", "-")),
+            "--exposure-store", drill.store_url(self.region, self.region, bucket="allot-exposures-" + self.region),
+            "--region", self.region, "--server-id", self.name.replace("/", "-"),
+            "--exposure-segment-age", "2", "--exposure-ship-grace", "3",
         ]
         return argv
 
@@ -413,6 +422,11 @@ class Checker:
         self.state = {}
         self.stopped = False
         self.tasks = []
+        # (server, request index, version) -> answers received: what the exposure log must hold.
+        self.received = {}
+        # Requests sent whose answer never arrived (a timeout, a reset): the server may have
+        # answered, and logged, them.
+        self.unanswered = 0
 
     def start(self, servers):
         for server in servers:
@@ -450,6 +464,7 @@ class Checker:
             try:
                 status, _, body = await state["connection"].get("/v1/assign?" + query)
             except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, HTTPError) as error:
+                self.unanswered += 1
                 if not state["paused"]:
                     self.fail(state, server, "transport", "%s: %s" % (type(error).__name__, error))
                 state["connection"].close()
@@ -481,6 +496,8 @@ class Checker:
         state["last_version"] = version
         state["versions"].add(version)
         state["ok"] += 1
+        key = (server.name.replace("/", "-"), index, version)
+        self.received[key] = self.received.get(key, 0) + 1
 
     def pause(self, server):
         self.state[server.name]["paused"] = True
@@ -587,10 +604,11 @@ class Drill:
             raise DrillError("moto_server not found: pip install 'moto[server]' (or set ALLOT_MOTO_SERVER)")
         return found
 
-    def store_url(self, client_region, store_region_name):
+    def store_url(self, client_region, store_region_name, bucket=None):
         """How a client in `client_region` reaches `store_region_name`'s store: through the proxy's route."""
         port = self.routes["%s>%s" % (client_region, store_region_name)]
-        return "s3://allot-%s/prod?endpoint=http://127.0.0.1:%d&region=%s" % (store_region_name, port, store_region_name)
+        bucket = bucket or "allot-" + store_region_name
+        return "s3://%s/prod?endpoint=http://127.0.0.1:%d&region=%s" % (bucket, port, store_region_name)
 
     def direct_url(self, region, key=""):
         """The store's object URL on moto itself, without the proxy (what an attacker with write access uses)."""
@@ -610,9 +628,10 @@ class Drill:
         for region in REGIONS:
             child, port = self.motos[region]
             await wait_listening(port, child)
-            request = urllib.request.Request("http://127.0.0.1:%d/allot-%s" % (port, region), method="PUT", data=b"",
-                                             headers=MOTO_AUTH)
-            await asyncio.to_thread(urllib.request.urlopen, request, timeout=30)
+            for bucket in ("allot-" + region, "allot-exposures-" + region):
+                request = urllib.request.Request("http://127.0.0.1:%d/%s" % (port, bucket), method="PUT", data=b"",
+                                                 headers=MOTO_AUTH)
+                await asyncio.to_thread(urllib.request.urlopen, request, timeout=30)
 
     async def start_proxy(self):
         routes = []
@@ -1214,7 +1233,9 @@ class Drill:
         if not shutil.which("wrk"):
             raise DrillError("wrk not found (apt-get install wrk)")
         script = os.path.join(self.workdir, "soak.lua")
-        paths = ",".join('"/v1/assign?%s"' % q for q, _ in self.requests)
+        # wrk's users are not the checker's (a "wrk-" prefix), so the exposure check can tell them apart.
+        paths = ",".join('"/v1/assign?%s"' % q.replace("user_id=", "user_id=wrk-").replace("device_id=", "device_id=wrk-")
+                         for q, _ in self.requests)
         ports = ",".join(str(s.port) for s in self.servers)
         with open(script, "w") as handle:
             handle.write(WRK_SCRIPT.replace("@PORTS@", ports).replace("@PATHS@", paths))
@@ -1360,6 +1381,7 @@ class Drill:
         self.check("whole drill: no server died", not still, ", ".join(still))
         if not self.args.only:
             await self.check_operational_metrics()
+        await self.check_exposures()
 
     async def check_operational_metrics(self):
         """Every metric the alert rules and the dashboard query is one the servers export. After
@@ -1378,6 +1400,107 @@ class Drill:
         self.results["operational_metrics"] = {"referenced": sorted(referenced), "missing": missing}
         self.check("whole drill: every metric the alert rules and the dashboard use is exported by the servers",
                    referenced and not missing, "%d referenced%s" % (len(referenced), (", missing " + ", ".join(missing)) if missing else ""))
+
+    async def check_exposures(self):
+        """Stops every server (SIGTERM: each flushes and ships its exposure log), then reads every
+        region's exposure bucket: each answer the checking client received must be there exactly
+        once, as records of the version and server that answered, and nothing else of the checker's."""
+        self.say("\n== exposures: SIGTERM to every server, then the shipped log against the checker's answers ==")
+        import zstandard  # scripts/install-deps installs it; only this check needs it
+        exits = {}
+        for server in self.servers:
+            exits[server.name] = await asyncio.to_thread(server.child.stop, signal.SIGTERM)
+        # Which request each checker unit belongs to (wrk's users have a "wrk-" prefix).
+        unit_request = {}
+        for index, (_, line) in enumerate(self.requests):
+            units = json.loads(line)["units"]
+            for unit in units.values():
+                unit_request[unit] = index
+        # The decisions in each expected answer: what one answer puts in the log.
+        decisions = {}
+        for (server_name, index, version), count in self.checker.received.items():
+            answer = json.loads(self.expected[version][index])
+            decisions[(index, version)] = sorted((name, a["variant"]) for name, a in answer["assignments"].items()
+                                                 if a["reason"] in ("split", "override"))
+        expected = {}
+        for (server_name, index, version), count in self.checker.received.items():
+            for experiment, variant in decisions[(index, version)]:
+                key = (server_name, index, version, experiment, variant)
+                expected[key] = expected.get(key, 0) + count
+        shipped = {}
+        lines_seen = set()
+        duplicates = 0
+        segments = records = wrk_records = 0
+        problems = []
+        for region in REGIONS:
+            for key in await asyncio.to_thread(self.list_keys, region, "allot-exposures-" + region, "prod/exposures/"):
+                body = await asyncio.to_thread(self.get_object, region, "allot-exposures-" + region, key)
+                segments += 1
+                if "/region=%s/" % region not in key:
+                    problems.append("%s in the %s bucket" % (key, region))
+                # Segments are written as a stream: their frame does not declare its size.
+                text = zstandard.ZstdDecompressor().decompressobj().decompress(body).decode()
+                for line in text.splitlines():
+                    records += 1
+                    if '"unit":"wrk-' in line:
+                        wrk_records += 1
+                        continue
+                    # The same line twice (same server, millisecond, unit, experiment) is a duplicate.
+                    if line in lines_seen:
+                        duplicates += 1
+                    lines_seen.add(line)
+                    record = json.loads(line)
+                    index = unit_request.get(record["unit"])
+                    if index is None or record["region"] != region:
+                        problems.append("unexpected record %s" % line[:200])
+                        continue
+                    key = (record["server"], index, record["bundle"], record["experiment"], record["variant"])
+                    shipped[key] = shipped.get(key, 0) + 1
+        missing = sum(max(0, n - shipped.get(k, 0)) for k, n in expected.items())
+        extra = sum(max(0, n - expected.get(k, 0)) for k, n in shipped.items())
+        # Records beyond the answers received can only come from requests whose answer was lost on
+        # the way back (the server answered and logged them): at most one answer's worth each.
+        per_answer = max((len(d) for d in decisions.values()), default=0)
+        unexplained = max(0, extra - self.checker.unanswered * per_answer)
+        leftovers = []
+        for server in self.servers:
+            spool = os.path.join(self.workdir, "spool", server.name.replace("/", "-"))
+            for folder, _, files in os.walk(spool):
+                leftovers += [os.path.join(folder, f) for f in files if f.endswith(".ndjson.zst")]
+        answers = sum(self.checker.received.values())
+        results = {"server_exit_status": exits, "segments": segments, "records": records, "wrk_records": wrk_records,
+                   "checker_answers": answers, "checker_records_expected": sum(expected.values()),
+                   "checker_records_shipped": sum(shipped.values()), "missing": missing, "extra": extra,
+                   "duplicates": duplicates, "checker_unanswered": self.checker.unanswered, "extra_unexplained": unexplained,
+                   "spool_leftovers": leftovers[:10], "problems": problems[:10]}
+        self.results["phases"]["exposures"] = results
+        self.say("  %d segments, %d records (%d from wrk); the checker's %d answers promise %d records: %d missing, %d duplicated, "
+                 "%d more (%d requests sent without an answer received); %d segments left in spools" % (
+                     segments, records, wrk_records, answers, sum(expected.values()), missing, duplicates, extra,
+                     self.checker.unanswered, len(leftovers)))
+        self.check("exposures: every server exited 0 after SIGTERM, its spool empty (everything shipped)",
+                   all(status == 0 for status in exits.values()) and not leftovers, "%s %s" % (exits, leftovers[:3]))
+        self.check("exposures: every answer the checking client received is in the shipped log exactly once",
+                   answers > 0 and missing == 0 and duplicates == 0 and unexplained == 0 and not problems, "; ".join(problems[:3]))
+
+    def list_keys(self, region, bucket, prefix):
+        """Every key under `prefix` in a bucket of a region's moto (ListObjectsV2, page by page)."""
+        keys, token = [], None
+        while True:
+            query = "list-type=2&prefix=%s" % urllib.parse.quote(prefix, safe="")
+            if token:
+                query += "&continuation-token=" + urllib.parse.quote(token, safe="")
+            request = urllib.request.Request("http://127.0.0.1:%d/%s?%s" % (self.motos[region][1], bucket, query), headers=MOTO_AUTH)
+            text = urllib.request.urlopen(request, timeout=30).read().decode()
+            keys += re.findall(r"<Key>([^<]+)</Key>", text)
+            match = re.search(r"<NextContinuationToken>([^<]+)</NextContinuationToken>", text)
+            if "<IsTruncated>true</IsTruncated>" not in text or not match:
+                return keys
+            token = match.group(1)
+
+    def get_object(self, region, bucket, key):
+        request = urllib.request.Request("http://127.0.0.1:%d/%s/%s" % (self.motos[region][1], bucket, key), headers=MOTO_AUTH)
+        return urllib.request.urlopen(request, timeout=30).read()
 
     async def shutdown(self):
         if self.checker is not None and not self.checker.stopped:

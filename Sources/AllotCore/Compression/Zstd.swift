@@ -30,6 +30,12 @@ public enum Zstd {
         return size
     }
 
+    /// Whether `bytes` are exactly one complete zstd frame: nothing missing, nothing after it.
+    public static func isSingleFrame(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let size = ZSTD_findFrameCompressedSize(bytes.baseAddress, bytes.count)
+        return ZSTD_isError(size) == 0 && size == bytes.count
+    }
+
     /// Decompresses exactly one frame into `destination`, which must be exactly the expected size.
     /// Fails if the frame is malformed, holds more or fewer bytes, or is followed by other data.
     public static func decompress(_ frame: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) throws(ZstdError) {
@@ -47,12 +53,15 @@ public enum ZstdError: Error, Equatable, CustomStringConvertible {
     case failed(String)
     case trailingData
     case sizeMismatch(expected: Int, actual: Int)
+    /// A streaming sink refused the output (`ZstdCompressor`, `ZstdDecompressor`).
+    case sinkFailed
 
     public var description: String {
         switch self {
         case .failed(let reason): return "zstd: \(reason)"
         case .trailingData: return "zstd: data after the frame"
         case .sizeMismatch(let expected, let actual): return "zstd: frame holds \(actual) bytes, expected \(expected)"
+        case .sinkFailed: return "zstd: the output could not be written"
         }
     }
 }

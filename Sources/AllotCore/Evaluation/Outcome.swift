@@ -21,7 +21,7 @@ public enum Reason: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     public var name: String { jsonName.description }
 
     /// The name in JSON answers, as static text the answer writer copies.
-    var jsonName: StaticString {
+    public var jsonName: StaticString {
         switch self {
         case .split: return "split"
         case .override: return "override"

@@ -110,6 +110,17 @@ public enum FileIO {
         }
     }
 
+    /// Creates `path` and its parents (like `mkdir -p`).
+    public static func makeDirectories(_ path: String) throws(SystemError) {
+        var current = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+                throw SystemError(call: "mkdir", path: current, errno: errno)
+            }
+        }
+    }
+
     /// Whether a file exists at `path`.
     public static func exists(_ path: String) -> Bool {
         access(path, F_OK) == 0

@@ -218,6 +218,13 @@ public final class MetricsRegistry: Sendable {
         }
     }
 
+    /// Appends one sample line, `name{labels} value`, with labels escaped as `render` escapes
+    /// them: for collectors whose series come and go with a bundle, and so live outside the
+    /// registry (whose metrics live as long as it does).
+    public static func appendSample(_ name: String, labels: [(String, String)], value: Double, into output: inout [UInt8]) {
+        sample(name, "", labels, nil, value: format(value), into: &output)
+    }
+
     private static func sample(
         _ name: String, _ suffix: String, _ labels: [(String, String)], _ le: String?, value: String, into output: inout [UInt8]
     ) {

@@ -1,4 +1,5 @@
 import AllotCore
+import AllotExposures
 
 /// The names and shapes of one bundle that the routes need on every request, looked up once when
 /// the bundle is installed so that answering copies bytes and allocates nothing.
@@ -27,6 +28,8 @@ struct BundleCatalog: Sendable {
     let experimentSetsParameter: [Bool]
     /// The unit type an OFREP `targetingKey` stands for, when the bundle declares it.
     let targetingUnit: Int?
+    /// The names the exposure log's records need.
+    let exposureNames: ExposureNames
 
     /// Reads the catalog out of `bundle` (allocates; done once per installed bundle).
     init(_ bundle: LoadedBundle, targetingKeyUnit: String) {
@@ -64,6 +67,7 @@ struct BundleCatalog: Sendable {
         experimentParameterStart = start
         experimentSetsParameter = sets
         targetingUnit = bundle.unitTypeIndex(named: targetingKeyUnit)
+        exposureNames = ExposureNames(contents: contents)
     }
 
     /// Whether some variant of `experiment` sets `parameter` (a parameter of the experiment's layer):

@@ -8,13 +8,7 @@ import AllotCore
 enum CacheFiles {
     /// Creates `path` and its parents (like `mkdir -p`).
     static func makeDirectories(_ path: String) throws(SystemError) {
-        var current = path.hasPrefix("/") ? "" : "."
-        for component in path.split(separator: "/") {
-            current += "/" + component
-            if mkdir(current, 0o755) != 0 && errno != EEXIST {
-                throw SystemError(call: "mkdir", path: current, errno: errno)
-            }
-        }
+        try FileIO.makeDirectories(path)
     }
 
     /// The names of the entries of `directory` (not `.` and `..`).

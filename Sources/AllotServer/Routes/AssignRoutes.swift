@@ -1,4 +1,5 @@
 import AllotCore
+import AllotExposures
 import AllotHTTP
 
 /// The native API: `GET /v1/assign?…`, `POST /v1/assign`, `POST /v1/assign/batch`. Each answer is
@@ -30,6 +31,8 @@ extension EdgeHandler {
         bundle.evaluate(input!, now: Self.now(), into: &outcomes)
         response.setContentType("application/json")
         bundle.writeAnswer(outcomes, into: &response.body)
+        // HEAD sends no answer: nobody was exposed to anything.
+        if request.method != .head { logExposures(.native, served) }
     }
 
     /// `POST /v1/assign` with `{"units":{…},"attributes":{…}}` (`EvaluationInput.setJSON` rules).
@@ -46,6 +49,7 @@ extension EdgeHandler {
         bundle.evaluate(input!, now: Self.now(), into: &outcomes)
         response.setContentType("application/json")
         bundle.writeAnswer(outcomes, into: &response.body)
+        logExposures(.native, served)
     }
 
     /// `POST /v1/assign/batch` with `{"requests":[{…},{…}]}`: `{"version":N,"answers":[…]}`, one
@@ -57,6 +61,9 @@ extension EdgeHandler {
         let bundle = served.bundle
         prepare(for: bundle)
         let now = Self.now()
+        // The batch's exposures become visible only if the whole batch is answered.
+        exposures?.begin(served.catalog.exposureNames)
+        defer { exposures?.abandon() }
         var scanner = JSONScanner(request.body)
         var foundRequests = false
         response.setContentType("application/json")
@@ -93,6 +100,7 @@ extension EdgeHandler {
                         try input!.setJSON(UnsafeRawBufferPointer(rebasing: request.body[range]), bundle: bundle)
                         bundle.evaluate(input!, now: now, into: &outcomes)
                         bundle.writeAnswer(outcomes, into: &response.body)
+                        exposures?.add(.batch, input: input!, outcomes: outcomes)
                     } catch {
                         ErrorBody.write(code: error.code.rawValue.utf8, message: error.message.utf8, into: &response.body)
                     }
@@ -105,6 +113,16 @@ extension EdgeHandler {
         }
         guard foundRequests else { return batchShapeError(&response) }
         JSONText.append("]}", to: &response.body)
+        exposures?.commit()
+    }
+
+    /// Records the decisions in `outcomes` (one request's) in the exposure log, if there is one.
+    @inline(__always)
+    mutating func logExposures(_ api: ExposureAPI, _ served: ServedBundle) {
+        guard exposures != nil else { return }
+        exposures!.begin(served.catalog.exposureNames)
+        exposures!.add(api, input: input!, outcomes: outcomes)
+        exposures!.commit()
     }
 
     private func batchShapeError(_ response: inout HTTPResponseWriter) {

@@ -1,4 +1,5 @@
 import AllotCore
+import AllotExposures
 import AllotHTTP
 
 #if canImport(Glibc)
@@ -10,11 +11,13 @@ final class EdgeShared: Sendable {
     let slot: BundleSlot
     let bundleMetrics: BundleMetrics
     let maxBatchRequests: Int
+    let exposures: ExposureLog?
 
-    init(slot: BundleSlot, bundleMetrics: BundleMetrics, maxBatchRequests: Int) {
+    init(slot: BundleSlot, bundleMetrics: BundleMetrics, maxBatchRequests: Int, exposures: ExposureLog?) {
         self.slot = slot
         self.bundleMetrics = bundleMetrics
         self.maxBatchRequests = maxBatchRequests
+        self.exposures = exposures
     }
 }
 
@@ -54,10 +57,13 @@ struct EdgeHandler: HTTPHandler {
     var listAttributes: [Int] = []
     /// Per layer, the index of its outcome in `outcomes`, or -1.
     var outcomeByLayer: [Int] = []
+    /// This worker's side of the exposure log, when there is one.
+    var exposures: ExposureRecorder?
 
     init(shared: EdgeShared, context: HTTPWorkerContext) {
         self.shared = shared
         self.routes = EdgeRoute.allCases.map { context.serverMetrics.route($0.rawValue) }
+        exposures = shared.exposures?.makeRecorder(shard: context.metrics)
         outcomes.reserveCapacity(64)
         scratch.reserveCapacity(1024)
         keyScratch.reserveCapacity(64)

@@ -1,4 +1,5 @@
 import AllotCore
+import AllotExposures
 import AllotHTTP
 
 /// The OpenFeature Remote Evaluation Protocol (`../shared/specs/ofrep-openapi.yaml`):
@@ -68,6 +69,12 @@ extension EdgeHandler {
         let outcome = bundle.evaluate(input!, now: Self.now(), layer: layer)
         response.setContentType("application/json")
         writeEvaluation(served, parameter: parameter, outcome: outcome, into: &response.body)
+        // The experiment that decides the flag (see `writeEvaluation`) is the exposure.
+        if exposures != nil, let outcome, catalog.experiment(outcome.experiment, sets: parameter) {
+            exposures!.begin(catalog.exposureNames)
+            exposures!.add(flag: parameter, input: input!, outcome: outcome)
+            exposures!.commit()
+        }
     }
 
     private mutating func evaluateAll(_ request: borrowing HTTPRequest, _ response: inout HTTPResponseWriter) {
@@ -132,6 +139,7 @@ extension EdgeHandler {
             body.removeAll(keepingCapacity: true)
         }
         response.body = body
+        logExposures(.ofrepBulk, served)
     }
 
     /// `{"key":…,"value":…,"reason":…,"variant":…,"metadata":{…}}` for one flag (see the type's

@@ -30,8 +30,10 @@ extension EdgeHandler {
     /// Prometheus text format: the engine's, the bundle lifecycle's and any other metric of the registry.
     func metrics(_ response: inout HTTPResponseWriter) {
         shared.bundleMetrics.updateAge(shared.slot.current())
+        shared.exposures?.updateGauges()
         response.setContentType("text/plain; version=0.0.4; charset=utf-8")
         shared.bundleMetrics.registry.render(into: &response.body)
+        shared.exposures?.renderAssignments(into: &response.body)
     }
 
     /// What is served: version, created-at, key id, age, where it came from.

@@ -37,6 +37,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var trust: OptionalTrustedKeyOptions
 
+    @OptionGroup(title: "Exposure log") var exposure: ExposureOptions
+
     @Option(help: ArgumentHelp("Address to listen on: HOST:PORT, [IPv6]:PORT or :PORT (all interfaces).", valueName: "host:port"))
     var listen = "127.0.0.1:8080"
 
@@ -118,6 +120,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let canonical = try ([store] + fallbackStores).map { try StoreLocation(parsing: $0).description }
         if Set(canonical).count != canonical.count { throw ValidationError("the same store is given twice") }
+        try exposure.validate(bundleStores: [store] + fallbackStores)
         guard Self.parseListen(listen) != nil else {
             throw ValidationError("--listen '\(listen)' is not HOST:PORT, [IPv6]:PORT or :PORT with a port in 0...65535")
         }
@@ -193,6 +196,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.poller.maxBackoff = Self.duration(maxBackoff)
         configuration.poller.targetingKeyUnit = targetingKeyUnit
         configuration.maxBatchRequests = maxBatch
+        if exposure.isEnabled { configuration.exposures = try exposure.configuration() }
 
         let credentials = AWSCredentials.fromEnvironment(ProcessInfo.processInfo.environment)
         let s3 = S3Configuration(retry: RetryPolicy(maxAttempts: storeAttempts, baseDelay: 0.2, maxDelay: 2), requestTimeout: storeTimeout)
@@ -203,9 +207,13 @@ struct ServeCommand: AsyncParsableCommand {
             try StoreLocation(parsing: $0).open(credentials: credentials, configuration: s3, transport: transport, logger: storeLogger)
         }
 
+        let exposureStore = try exposure.exposureStore.map {
+            try StoreLocation(parsing: $0).open(credentials: credentials, configuration: s3, transport: transport, logger: storeLogger)
+        }
+
         let server: EdgeServer
         do {
-            server = try EdgeServer(configuration: configuration, stores: stores, logger: logger)
+            server = try EdgeServer(configuration: configuration, stores: stores, exposureStore: exposureStore, logger: logger)
         } catch {
             throw CommandFailure(message: "cannot start the server: \(error)", status: .unavailable)
         }
@@ -217,6 +225,15 @@ struct ServeCommand: AsyncParsableCommand {
                 "fallback_stores": "\(stores.dropFirst().map(\.location.description).joined(separator: ","))", "cache": "\(cacheDir)",
                 "trusted_keys": "\(keys.map(\.id.description).joined(separator: ","))", "threads": "\(configuration.http.threads)",
             ])
+        if let exposures = configuration.exposures {
+            logger.notice(
+                "exposure log on",
+                metadata: [
+                    "spool": "\(exposures.spoolDirectory)",
+                    "store": "\(exposureStore.map { "\($0.location)" } ?? "none (kept in the spool)")",
+                    "region": "\(exposures.region)", "server_id": "\(exposures.serverID)", "log_defaults": "\(exposures.logDefaults)",
+                ])
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: server.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -11,14 +11,14 @@ extension Moto {
         "s3://\(bucket)/prod?endpoint=http://127.0.0.1:\(port)&region=eu-west-1"
     }
 
-    /// An S3 store on moto with quick retries; creates the bucket.
-    static func store(port: Int, bucket: String = "allot-edge") async throws -> S3Store {
+    /// An S3 store on moto with quick retries; creates the bucket unless told not to.
+    static func store(port: Int, bucket: String = "allot-edge", create: Bool = true) async throws -> S3Store {
         guard case .s3(let location) = try StoreLocation(parsing: url(port: port, bucket: bucket)) else { throw FixtureError(message: "not S3") }
         let store = S3Store(
             location, credentials: AWSCredentials(accessKeyID: "AKIATESTTESTTEST", secretAccessKey: "test-secret"),
             configuration: S3Configuration(retry: RetryPolicy(maxAttempts: 2, baseDelay: 0.02, maxDelay: 0.1), requestTimeout: 10),
             transport: URLSessionTransport(timeout: 10), logger: EdgeFixtures.logger)
-        try await store.createBucket()
+        if create { try await store.createBucket() }
         return store
     }
 }

@@ -1,0 +1,139 @@
+import AllotCore
+import Synchronization
+
+/// The spool directory: segments being written, closed segments waiting to be shipped, and files
+/// set aside, with a running total of their bytes against the limit.
+///
+/// ```
+/// <spool>/.lock                    held (flock) by the one process that uses the spool
+/// <spool>/open/<path>              segments being written (their frame is not finished)
+/// <spool>/exposures/<path>         closed segments, complete frames, waiting for the uploader
+/// <spool>/rejected/…               files found in the spool that are not segments (kept for a person)
+/// ```
+///
+/// `<path>` is `SegmentName.relativePath`, so `exposures/` has the store's layout: DuckDB reads it
+/// as it reads the store.
+public final class ExposureSpool: Sendable {
+    /// A file in one of the spool's trees.
+    struct Entry {
+        /// The segment it is, or nil when its path is not one a segment has.
+        let name: SegmentName?
+        let path: String
+        let relativePath: String
+        let size: Int
+        /// When it was last modified (ms since the epoch): for a closed segment, when it was closed.
+        let modified: Int64
+    }
+
+    public let root: String
+    public let limit: Int
+    private let lockDescriptor: Int32
+    private let total = Atomic<Int>(0)
+
+    var openRoot: String { root + "/open" }
+    public var readyRoot: String { root + "/exposures" }
+    var rejectedRoot: String { root + "/rejected" }
+
+    /// Takes the spool at `root` (creating it), refusing when another process holds it; counts
+    /// the bytes already there and removes temporary files an interrupted process left.
+    init(root: String, limit: Int) throws(ExposureError) {
+        var root = root
+        while root.count > 1 && root.hasSuffix("/") { root.removeLast() }
+        self.root = root
+        self.limit = limit
+        do {
+            for folder in [root, root + "/open", root + "/exposures", root + "/rejected"] { try FileIO.makeDirectories(folder) }
+            guard let descriptor = try SpoolFiles.lock(root + "/.lock") else {
+                throw ExposureError(.spoolLocked, "\(root): another process uses this exposure spool (it holds \(root)/.lock)")
+            }
+            lockDescriptor = descriptor
+        } catch let error as ExposureError {
+            throw error
+        } catch {
+            throw ExposureError(.io, "exposure spool \(root): \(error)")
+        }
+        var bytes = 0
+        for tree in [openRoot, readyRoot] {
+            for entry in entries(under: tree) {
+                if entry.relativePath.split(separator: "/").last?.hasPrefix(".tmp-") == true {
+                    SpoolFiles.remove(entry.path)
+                } else {
+                    bytes += entry.size
+                }
+            }
+        }
+        total.store(bytes, ordering: .relaxed)
+    }
+
+    deinit {
+        SpoolFiles.close(lockDescriptor)
+    }
+
+    /// Bytes in the spool's segments (open and closed).
+    public var bytes: Int { total.load(ordering: .relaxed) }
+
+    func add(_ count: Int) { total.wrappingAdd(count, ordering: .relaxed) }
+
+    func subtract(_ count: Int) { total.wrappingSubtract(count, ordering: .relaxed) }
+
+    /// Closed segments (and anything else) under `exposures/`, oldest segment first, files that
+    /// are not segments last.
+    func readyEntries() -> [Entry] {
+        entries(under: readyRoot).sorted { a, b in
+            switch (a.name, b.name) {
+            case (let x?, let y?): return x < y
+            case (nil, .some): return false
+            case (.some, nil): return true
+            case (nil, nil): return a.relativePath < b.relativePath
+            }
+        }
+    }
+
+    /// Files under `open/`: segments a previous process was writing when it stopped.
+    func openEntries() -> [Entry] { entries(under: openRoot) }
+
+    /// Where a segment is written while open, and where it waits once closed.
+    func openPath(_ name: SegmentName) -> String { openRoot + "/" + name.relativePath }
+    func readyPath(_ name: SegmentName) -> String { readyRoot + "/" + name.relativePath }
+
+    /// Moves a file that is not a segment (or not a valid one) out of the way, into `rejected/`,
+    /// where it no longer counts against the limit.
+    func reject(_ entry: Entry) {
+        let flat = entry.relativePath.replacingSlashes()
+        do {
+            try SpoolFiles.move(entry.path, to: rejectedRoot + "/" + flat)
+            subtract(entry.size)
+        } catch {
+            SpoolFiles.remove(entry.path)
+            subtract(entry.size)
+        }
+    }
+
+    /// Every regular file up to four folders below `tree` (the depth of a segment's path).
+    private func entries(under tree: String) -> [Entry] {
+        var found: [Entry] = []
+        func walk(_ folder: String, _ relative: String, depth: Int) {
+            guard let names = try? FileIO.directoryEntries(folder) else { return }
+            for name in names {
+                let path = folder + "/" + name
+                let relativePath = relative.isEmpty ? name : relative + "/" + name
+                if let file = SpoolFiles.regularFile(path) {
+                    found.append(
+                        Entry(
+                            name: SegmentName(relativePath: relativePath), path: path, relativePath: relativePath, size: file.size,
+                            modified: file.modified))
+                } else if depth < 3, SpoolFiles.isDirectory(path) {
+                    walk(path, relativePath, depth: depth + 1)
+                }
+            }
+        }
+        walk(tree, "", depth: 0)
+        return found
+    }
+}
+
+extension String {
+    fileprivate func replacingSlashes() -> String {
+        String(map { $0 == "/" ? "," : $0 })
+    }
+}

@@ -1,0 +1,191 @@
+import AllotCore
+import AllotStore
+import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// The uploader service: ships closed segments from the spool to the exposure store, oldest first,
+/// each under its one key (`SegmentName.key`), and deletes a segment's file only after the store
+/// confirmed the put. A retry (after a timeout, a lost answer, a restart) puts the same bytes
+/// under the same key again, so a segment is never stored twice.
+///
+/// Failures back off (doubling from the upload interval to its maximum, with jitter) and are
+/// counted by the store's error code; shipping resumes by itself when the store is back. Before a
+/// put, a file is checked to be one complete zstd frame no larger than the segment limit: anything
+/// else in the spool is moved to `rejected/` and never shipped.
+///
+/// On graceful shutdown (after the writer has closed its segments) it keeps shipping until the
+/// spool is empty or `shipGrace` has passed; what is left is shipped by the next start, which
+/// ships whatever a previous process left.
+public final class ExposureUploader: Service, Sendable {
+    let store: any ObjectStore
+    let spool: ExposureSpool
+    let metrics: ExposureMetrics
+    let configuration: ExposureConfiguration
+    let logger: Logger
+    /// When the oldest closed segment waiting was closed (ms since the epoch), 0 when none waits.
+    private let oldestWaiting = Atomic<Int64>(0)
+
+    init(store: any ObjectStore, spool: ExposureSpool, metrics: ExposureMetrics, configuration: ExposureConfiguration, logger: Logger) {
+        self.store = store
+        self.spool = spool
+        self.metrics = metrics
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// What a shipping round did.
+    enum RoundResult: Equatable {
+        /// Every segment there was is shipped.
+        case empty
+        /// A put failed; the rest waits.
+        case failed
+        /// The deadline came first.
+        case outOfTime
+    }
+
+    public func run() async throws {
+        var failures = 0
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let result = await shipAll(deadline: nil)
+            failures = result == .failed ? failures + 1 : 0
+            let delay = Self.backoff(failures: failures, interval: configuration.uploadInterval, maximum: configuration.uploadMaxBackoff)
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
+            } catch {
+                break
+            }
+        }
+        guard !Task.isCancelled else { return }
+        // Graceful shutdown: the writer has closed its segments; ship them within the grace.
+        let clock = ContinuousClock()
+        let deadline = clock.now + configuration.shipGrace
+        var attempts = 0
+        while clock.now < deadline {
+            let result = await shipAll(deadline: deadline)
+            if result != .failed { break }
+            attempts += 1
+            let pause = min(
+                Self.backoff(failures: attempts, interval: configuration.uploadInterval, maximum: .seconds(1)), deadline - clock.now)
+            try? await Task.sleep(for: pause)
+        }
+        let left = spool.readyEntries().filter { $0.name != nil }.count
+        if left > 0 {
+            logger.warning(
+                "exposure segments left in the spool at shutdown; the next start ships them",
+                metadata: ["segments": "\(left)", "spool": "\(spool.root)"])
+        } else {
+            logger.info("exposure segments all shipped", metadata: ["store": "\(store.location)"])
+        }
+    }
+
+    /// The wait after `failures` failed rounds in a row: the interval when all is well, then
+    /// doubling up to `maximum`, each wait jittered by ±20 %.
+    static func backoff(failures: Int, interval: Duration, maximum: Duration) -> Duration {
+        guard failures > 0 else { return interval }
+        var delay = interval * 2
+        for _ in 1..<min(failures, 30) where delay < maximum { delay *= 2 }
+        return min(delay, maximum) * Double.random(in: 0.8...1.2)
+    }
+
+    /// Ships every closed segment in the spool, oldest first, until one fails or `deadline` passes.
+    func shipAll(deadline: ContinuousClock.Instant?) async -> RoundResult {
+        let entries = spool.readyEntries()
+        var waiting = entries.filter { $0.name != nil }
+        publish(waiting)
+        for entry in entries where entry.name == nil {
+            logger.warning("a file in the exposure spool is not a segment: set aside", metadata: ["file": "\(entry.path)"])
+            spool.reject(entry)
+            metrics.registry.shared.increment(metrics.filesRejected)
+        }
+        while let entry = waiting.first {
+            if let deadline, ContinuousClock().now >= deadline { return .outOfTime }
+            guard await ship(entry, deadline: deadline) else { return .failed }
+            waiting.removeFirst()
+            publish(waiting)
+        }
+        return .empty
+    }
+
+    /// Ships one segment; returns whether it is done with (shipped, or set aside).
+    private func ship(_ entry: ExposureSpool.Entry, deadline: ContinuousClock.Instant?) async -> Bool {
+        let name = entry.name!
+        let bytes: [UInt8]
+        do {
+            guard entry.size <= configuration.segmentMaxBytes else {
+                throw SegmentCheck("it is \(entry.size) bytes, over the segment limit of \(configuration.segmentMaxBytes)")
+            }
+            bytes = try FileIO.read(path: entry.path)
+            guard bytes.count <= configuration.segmentMaxBytes else { throw SegmentCheck("it grew to \(bytes.count) bytes") }
+            guard bytes.withUnsafeBytes({ Zstd.isSingleFrame($0) }) else { throw SegmentCheck("it is not one complete zstd frame") }
+        } catch let error as SegmentCheck {
+            logger.warning(
+                "an exposure segment is not valid: set aside", metadata: ["file": "\(entry.path)", "problem": "\(error.message)"])
+            spool.reject(entry)
+            metrics.registry.shared.increment(metrics.filesRejected)
+            return true
+        } catch {
+            logger.warning("cannot read an exposure segment", metadata: ["file": "\(entry.path)", "error": "\(error)"])
+            metrics.registry.shared.increment(metrics.uploadFailureCounter("read_failed"))
+            return false
+        }
+        do {
+            _ = try await put(name.key, bytes, deadline: deadline)
+        } catch {
+            metrics.registry.shared.increment(metrics.uploadFailureCounter(error.code.rawValue))
+            logger.warning(
+                "cannot ship an exposure segment; will retry",
+                metadata: ["segment": "\(name)", "store": "\(store.location)", "error": "\(error.detail)"])
+            return false
+        }
+        SpoolFiles.remove(entry.path)
+        SpoolFiles.removeEmptyFolders(of: entry.path, below: spool.readyRoot)
+        spool.subtract(entry.size)
+        metrics.registry.shared.increment(metrics.segmentsShipped)
+        metrics.registry.shared.increment(metrics.bytesShipped, by: UInt64(bytes.count))
+        logger.debug("exposure segment shipped", metadata: ["key": "\(name.key)", "bytes": "\(bytes.count)"])
+        return true
+    }
+
+    /// The store's put, given up at `deadline` (the put is cancelled; the segment stays).
+    private func put(_ key: String, _ bytes: [UInt8], deadline: ContinuousClock.Instant?) async throws(StoreError) -> ETag {
+        guard let deadline else { return try await store.put(key, bytes: bytes, condition: .none) }
+        let store = self.store
+        let result = await withTaskGroup(of: Result<ETag, StoreError>?.self) { group in
+            group.addTask {
+                do throws(StoreError) {
+                    return .success(try await store.put(key, bytes: bytes, condition: .none))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(until: deadline)
+                return nil
+            }
+            let first = await group.next()!
+            group.cancelAll()
+            return first
+        }
+        guard let result else { throw StoreError(.timeout, "the shutdown's ship grace ran out", store: store.location, key: key) }
+        return try result.get()
+    }
+
+    /// Sets the unshipped gauges from the segments still waiting.
+    private func publish(_ waiting: [ExposureSpool.Entry]) {
+        oldestWaiting.store(waiting.map(\.modified).min() ?? 0, ordering: .relaxed)
+        metrics.registry.set(metrics.unshipped, Double(waiting.count))
+        metrics.registry.set(metrics.spoolBytes, Double(spool.bytes))
+    }
+
+    /// Sets the oldest unshipped segment's age (at scrape time).
+    func updateAge(nowMilliseconds: Int64) {
+        let oldest = oldestWaiting.load(ordering: .relaxed)
+        metrics.registry.set(metrics.oldestAge, oldest == 0 ? 0 : Double(max(0, nowMilliseconds - oldest)) / 1000)
+    }
+
+    private struct SegmentCheck: Error {
+        let message: String
+        init(_ message: String) { self.message = message }
+    }
+}

@@ -1,0 +1,166 @@
+import AllotCore
+import AllotStore
+import AllotTestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The exposure log of the built `allot serve` binary: flags, SIGTERM under load, restarts after a
+/// clean stop and after `kill -9`.
+@Suite("allot serve's exposure log (the binary)", .serialized, .enabled(if: ExposureBinary.available, ExposureBinary.needs))
+struct ExposureServeCommandTests {
+    let serve = ServeCommandTests()
+
+    func arguments(_ folder: String, store: String, key: String, exposures: [String]) -> [String] {
+        ["--store", store, "--trusted-key", key, "--cache-dir", folder + "/cache", "--poll-interval", "0.1"] + exposures
+    }
+
+    /// Waits until the server answers assignments.
+    func waitReady(_ port: Int) async throws {
+        _ = try await onThread { () -> Int in
+            for _ in 0..<200 {
+                if (try? HTTPConnection.get(port: port, "/readyz"))?.status == 200 { return 200 }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            throw FixtureError(message: "the server did not become ready")
+        }
+    }
+
+    /// `count` requests for distinct users; the records their answers promise.
+    func send(_ port: Int, prefix: String, count: Int) async throws -> [String] {
+        try await onThread {
+            let connection = try HTTPConnection(port: port)
+            return try (0..<count).flatMap { i in
+                let units = ["user_id": "\(prefix)-\(i)", "device_id": "\(prefix)-d\(i)"]
+                let answer = try connection.get("/v1/assign?user_id=\(prefix)-\(i)&device_id=\(prefix)-d\(i)&country=US")
+                #expect(answer.status == 200)
+                return ExpectedExposures.from(answer: answer.json, units: units, api: "native")
+            }
+        }
+    }
+
+    @Test("SIGTERM under load: every answer a client received is in the shipped log exactly once, and nothing else")
+    func sigtermUnderLoad() async throws {
+        let (folder, store, key) = try await serve.setUp(version: 3)
+        defer { Scratch.remove(folder) }
+        let exposureStore = folder + "/exposure-store"
+        let server = try await serve.start(
+            arguments(
+                folder, store: store, key: key,
+                exposures: [
+                    "--exposure-spool", folder + "/spool", "--exposure-store", exposureStore, "--region", "eu-west", "--server-id",
+                    "edge-t",
+                    "--exposure-segment-age", "0.3",
+                ]), in: folder)
+        defer { server.kill() }
+        let port = server.port
+        try await waitReady(port)
+        // Four clients send requests as fast as they can until the server stops answering.
+        let clients = (0..<4).map { client in
+            Task {
+                try await onThread { () -> [String] in
+                    var mine: [String] = []
+                    // Under load a client may start after the signal: then it has nothing to count.
+                    guard var connection = try? HTTPConnection(port: port) else { return mine }
+                    for i in 0..<1_000_000 {
+                        let units = ["user_id": "c\(client)-\(i)", "device_id": "c\(client)-d\(i)"]
+                        guard let answer = try? connection.get("/v1/assign?user_id=c\(client)-\(i)&device_id=c\(client)-d\(i)&country=US")
+                        else {
+                            // Closed by the server: try a new connection; refused means it is gone.
+                            guard let fresh = try? HTTPConnection(port: port) else { break }
+                            connection = fresh
+                            continue
+                        }
+                        if answer.status == 200 { mine += ExpectedExposures.from(answer: answer.json, units: units, api: "native") }
+                    }
+                    return mine
+                }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(800))
+        let status = try await server.terminate(signal: SIGTERM)
+        #expect(status == 0, "\(server.log)")
+        var promised: [String] = []
+        for client in clients { promised += try await client.value }
+        #expect(promised.count > 100)
+        let report = try ExposureReader.read(exposureStore)
+        #expect(report.errors.isEmpty, "\(report.errors)")
+        #expect(report.decisions == promised.sorted())
+        #expect(report.duckDBCount == promised.count)
+        #expect(server.log.contains("exposure segments all shipped"), "\(server.log)")
+    }
+
+    @Test("a restart ships what previous processes left: closed segments, and the open one a kill -9 cut short")
+    func restartAfterKill() async throws {
+        let (folder, store, key) = try await serve.setUp(version: 3)
+        defer { Scratch.remove(folder) }
+        let exposureStore = folder + "/exposure-store"
+        let common = ["--exposure-spool", folder + "/spool", "--region", "eu-west", "--server-id", "edge-k"]
+        // First: no store, a clean stop: its segments are closed and stay in the spool.
+        let first = try await serve.start(arguments(folder, store: store, key: key, exposures: common), in: folder)
+        try await waitReady(first.port)
+        var expected = try await send(first.port, prefix: "closed", count: 100)
+        #expect(try await first.terminate(signal: SIGTERM) == 0)
+        // Second: no store, killed once its events are flushed: its segment is left open.
+        let second = try await serve.start(arguments(folder, store: store, key: key, exposures: common), in: folder)
+        try await waitReady(second.port)
+        expected += try await send(second.port, prefix: "open", count: 100)
+        try await Task.sleep(for: .milliseconds(300))  // several flush intervals
+        second.kill()
+        let openFiles = FileManager.default.enumerator(atPath: folder + "/spool/open")?.allObjects.compactMap { $0 as? String }
+            .filter { $0.hasSuffix(".ndjson.zst") }
+        #expect(openFiles?.count == 1, "\(openFiles ?? [])")
+
+        // Third, with the store: ships both, and its own.
+        let third = try await serve.start(
+            arguments(folder, store: store, key: key, exposures: common + ["--exposure-store", exposureStore]), in: folder)
+        defer { third.kill() }
+        try await waitReady(third.port)
+        expected += try await send(third.port, prefix: "third", count: 50)
+        #expect(try await third.terminate(signal: SIGTERM) == 0)
+        #expect(third.log.contains("recovered an exposure segment left open"), "\(third.log)")
+        let report = try ExposureReader.read(exposureStore)
+        #expect(report.errors.isEmpty, "\(report.errors)")
+        #expect(report.decisions == expected.sorted())
+        // Segments of the three processes: three boot times in the names.
+        let boots = Set(report.segments.map { $0.key.split(separator: "-").dropLast().last.map(String.init) ?? "" })
+        #expect(boots.count == 3, "\(report.segments)")
+    }
+
+    @Test("flags: the log's flags are refused without it, the exposure store cannot be a bundle store, a spool in use is refused")
+    func flags() async throws {
+        let (folder, store, key) = try await serve.setUp(version: 3)
+        defer { Scratch.remove(folder) }
+        let base = ["serve", "--store", store, "--trusted-key", key, "--cache-dir", folder + "/cache", "--listen", "127.0.0.1:0"]
+        for (extra, message) in [
+            (["--region", "eu"], "need the exposure log"),
+            (["--exposure-spool", folder + "/s"], "--region NAME is required"),
+            (["--exposure-store", store, "--region", "eu"], "must not be a bundle store"),
+            (["--exposure-spool", folder + "/s", "--region", "eu/west"], "region 'eu/west' must be"),
+            (["--exposure-spool", folder + "/s", "--region", "eu", "--server-id", ".hidden"], "server id '.hidden' must be"),
+            (["--exposure-spool", folder + "/s", "--region", "eu", "--exposure-segment-bytes", "1000"], "segment size limit"),
+            (["--exposure-store", "ftp://x", "--region", "eu"], "--exposure-store"),
+        ] {
+            let result = try runProcess(AllotBinary.path, base + extra)
+            #expect(result.status == 64, "\(extra): \(result.output)")
+            #expect(result.output.contains(message), "\(extra): \(result.output)")
+        }
+        let spool = ["--exposure-spool", folder + "/spool", "--region", "eu-west"]
+        let first = try await serve.start(arguments(folder, store: store, key: key, exposures: spool), in: folder)
+        defer { first.kill() }
+        let second = try runProcess(
+            AllotBinary.path, ["serve", "--listen", "127.0.0.1:0"] + arguments(folder, store: store, key: key, exposures: spool),
+            directory: folder)
+        #expect(second.status == 4, "\(second.output)")  // unavailable (docs/cli.md)
+        #expect(second.output.contains("another process uses this exposure spool"), "\(second.output)")
+    }
+}
+
+/// What the binary's exposure tests need.
+enum ExposureBinary {
+    static let available = AllotBinary.available && ExposureReader.available
+    static let needs: Comment = "needs the allot binary (swift build) and the Python readers (scripts/install-deps)"
+}
