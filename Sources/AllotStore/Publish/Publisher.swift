@@ -145,7 +145,11 @@ public struct Publisher: Sendable {
                     logger.debug("object appeared concurrently", metadata: ["store": "\(store.location)"])
                 }
             }
-            let existing = try await store.get(manifest.object)
+            guard let existing = try await readExisting(store, manifest: manifest) else {
+                throw PublishFailure(
+                    "\(manifest.object) already exists and is larger than the \(manifest.size) bytes expected: the object is damaged; delete it and publish again",
+                    code: "object_mismatch")
+            }
             guard existing.bytes.count == manifest.size else {
                 throw PublishFailure(
                     "\(manifest.object) already exists with \(existing.bytes.count) bytes instead of \(manifest.size): the object is damaged; delete it and publish again",
@@ -163,6 +167,15 @@ public struct Publisher: Sendable {
             throw PublishFailure(error.detail, code: error.code.rawValue)
         } catch {
             throw PublishFailure("\(error)", code: "unknown")
+        }
+    }
+
+    /// The existing object, read up to the size the manifest states; nil if it is larger.
+    private func readExisting(_ store: any ObjectStore, manifest: Manifest) async throws(StoreError) -> StoredObject? {
+        do {
+            return try await store.get(manifest.object, maxBytes: manifest.size)
+        } catch  where error.code == .tooLarge {
+            return nil
         }
     }
 
@@ -231,7 +244,7 @@ public struct Publisher: Sendable {
     private func readManifest(_ store: any ObjectStore) async -> Result<CurrentManifest?, PublishFailure> {
         let object: StoredObject?
         do {
-            object = try await store.getIfPresent(StoreLayout.manifestKey)
+            object = try await store.getIfPresent(StoreLayout.manifestKey, maxBytes: Manifest.maxEncodedBytes)
         } catch {
             return .failure(PublishFailure("cannot read the manifest: \(error.detail)", code: error.code.rawValue))
         }

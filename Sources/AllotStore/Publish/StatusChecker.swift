@@ -132,9 +132,10 @@ public struct StatusChecker: Sendable {
         var status = RegionStatus(store: store.location.description, state: .published)
         let object: StoredObject?
         do {
-            object = try await store.getIfPresent(StoreLayout.manifestKey)
+            object = try await store.getIfPresent(StoreLayout.manifestKey, maxBytes: Manifest.maxEncodedBytes)
         } catch {
-            status.state = .unreachable
+            // A manifest over the limit is what the store holds, not a failure to reach it.
+            status.state = error.code == .tooLarge || error.code == .notRegularFile ? .invalid : .unreachable
             status.error = error.detail
             return status
         }

@@ -200,7 +200,7 @@ struct ServeCommand: AsyncParsableCommand {
 
         let credentials = AWSCredentials.fromEnvironment(ProcessInfo.processInfo.environment)
         let s3 = S3Configuration(retry: RetryPolicy(maxAttempts: storeAttempts, baseDelay: 0.2, maxDelay: 2), requestTimeout: storeTimeout)
-        let transport = URLSessionTransport(timeout: storeTimeout)
+        let transport = s3.makeTransport()
         var storeLogger = logger
         storeLogger[metadataKey: "component"] = "store"
         let stores = try ([store] + fallbackStores).map {
