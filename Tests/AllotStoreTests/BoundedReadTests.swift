@@ -1,6 +1,7 @@
 import AllotTestSupport
 import AllotCore
 import Foundation
+import Synchronization
 import Testing
 
 @testable import AllotStore
@@ -88,20 +89,24 @@ struct BoundedReadTests {
 struct LocalStoreFileTypeTests {
     let key = SigningKey.generate()
 
-    /// Runs `body` on its own thread and waits at most `seconds`: a read that blocks (a FIFO
-    /// without a writer) fails the test instead of hanging it.
-    func finishes(within seconds: Double, _ body: @escaping @Sendable () async -> Void) -> Bool {
-        let done = DispatchSemaphore(value: 0)
-        Thread {
-            let finished = DispatchSemaphore(value: 0)
+    /// Whether `body` finishes within `seconds`: a read that blocks (a FIFO without a writer)
+    /// fails the test instead of hanging it. Nothing here blocks a thread of the shared pool.
+    func finishes(within seconds: Double, _ body: @escaping @Sendable () async -> Void) async -> Bool {
+        final class Once: Sendable {
+            let done = Mutex(false)
+            func first() -> Bool { done.withLock { done in defer { done = true }; return !done } }
+        }
+        let once = Once()
+        return await withCheckedContinuation { continuation in
             Task {
                 await body()
-                finished.signal()
+                if once.first() { continuation.resume(returning: true) }
             }
-            finished.wait()
-            done.signal()
-        }.start()
-        return done.wait(timeout: .now() + seconds) == .success
+            Task {
+                try? await Task.sleep(for: .seconds(seconds))
+                if once.first() { continuation.resume(returning: false) }
+            }
+        }
     }
 
     @Test("a manifest that is a symbolic link to /dev/zero is refused, not read", arguments: ["/dev/zero", "/dev/urandom"])
@@ -146,7 +151,7 @@ struct LocalStoreFileTypeTests {
         try FileManager.default.createDirectory(atPath: root + "/bundles", withIntermediateDirectories: true)
         #expect(mkfifo(root + "/bundles/x.bundle", 0o644) == 0)
         let verifier = ManifestVerifier(trustedKeys: [key.publicKey])
-        let finished = finishes(within: 20) {
+        let finished = await finishes(within: 300) {
             let client = RegionClient(store: store, verifier: verifier, logger: Fixtures.logger)
             await #expect { _ = try await client.fetchManifest() } throws: {
                 ($0 as? FetchError)?.code == "store_not_regular_file" && "\($0)".contains("FIFO")
