@@ -147,27 +147,23 @@ public final class ExposureUploader: Service, Sendable {
         return true
     }
 
-    /// The store's put, given up at `deadline` (the put is cancelled; the segment stays).
+    /// The store's put, given up at `deadline`, or when graceful shutdown begins if there is no
+    /// deadline (the shutdown's own shipping has one). A put given up is cancelled and no longer
+    /// waited for, even if the store never answers; the segment stays in the spool, and a later
+    /// put of the same bytes under the same key is harmless.
     private func put(_ key: String, _ bytes: [UInt8], deadline: ContinuousClock.Instant?) async throws(StoreError) -> ETag {
-        guard let deadline else { return try await store.put(key, bytes: bytes, condition: .none) }
         let store = self.store
-        let result = await withTaskGroup(of: Result<ETag, StoreError>?.self) { group in
-            group.addTask {
-                do throws(StoreError) {
-                    return .success(try await store.put(key, bytes: bytes, condition: .none))
-                } catch {
-                    return .failure(error)
-                }
+        let result = await Abandonable.run(until: deadline, stopOnShutdown: deadline == nil) { () -> Result<ETag, StoreError> in
+            do throws(StoreError) {
+                return .success(try await store.put(key, bytes: bytes, condition: .none))
+            } catch {
+                return .failure(error)
             }
-            group.addTask {
-                try? await Task.sleep(until: deadline)
-                return nil
-            }
-            let first = await group.next()!
-            group.cancelAll()
-            return first
         }
-        guard let result else { throw StoreError(.timeout, "the shutdown's ship grace ran out", store: store.location, key: key) }
+        guard let result else {
+            let why = deadline == nil ? "the server is stopping" : "the shutdown's ship grace ran out"
+            throw StoreError(.timeout, "given up: \(why)", store: store.location, key: key)
+        }
         return try result.get()
     }
 

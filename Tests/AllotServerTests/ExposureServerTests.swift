@@ -295,7 +295,7 @@ struct ExposureServerTests {
         // A store folder below a regular file: every put fails (even for root).
         let blocker = Scratch.folder("blocker")
         defer { Scratch.remove(blocker) }
-        FileManager.default.createFile(atPath: blocker + "/file", contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: blocker + "/file", contents: Data("x".utf8))
         let server = try await ExposureServer(exposureStore: LocalStore(root: blocker + "/file/store")) {
             $0.segmentMaxBytes = 64 << 10
             $0.spoolLimitBytes = 128 << 10
