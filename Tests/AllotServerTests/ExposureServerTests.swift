@@ -237,6 +237,40 @@ struct ExposureServerTests {
     }
 
     @Test(
+        "a store that acknowledges puts it drops or cuts short: every segment stays until a HEAD shows it held, nothing is lost",
+        arguments: [LyingStore.Lie.drop, .truncate])
+    func lyingStore(_ lie: LyingStore.Lie) async throws {
+        let storeRoot = Scratch.folder("exposure-store")
+        defer { Scratch.remove(storeRoot) }
+        let liar = LyingStore(LocalStore(root: storeRoot), lie: lie, lies: 3)
+        let server = try await ExposureServer(exposureStore: liar) { $0.segmentMaxAge = .milliseconds(200) }
+        defer { server.remove() }
+        try await server.start()
+        let port = server.port
+        var expected: [String] = []
+        for round in 0..<3 {
+            expected += try await onThread {
+                let connection = try HTTPConnection(port: port)
+                return try (0..<40).flatMap { i in
+                    let answer = try connection.get("/v1/assign?user_id=l\(round)-\(i)&country=US")
+                    return ExpectedExposures.from(answer: answer.json, units: ["user_id": "l\(round)-\(i)"], api: "native")
+                }
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        try await server.wait("every segment to ship") {
+            server.metric("allot_exposure_unshipped_segments") == 0 && server.metric("allot_exposure_segments_closed_total") >= 3
+                && server.metric("allot_exposure_segments_shipped_total") == server.metric("allot_exposure_segments_closed_total")
+        }
+        try await server.stop()
+        #expect(liar.liesTold == 3)
+        #expect(server.metric(#"allot_exposure_upload_failures_total{reason="unconfirmed"}"#) >= 3)
+        let report = try ExposureReader.read(storeRoot)
+        #expect(report.errors.isEmpty, "\(report.errors)")
+        #expect(report.decisions == expected.sorted())
+    }
+
+    @Test(
         "a store outage: segments wait in the spool, failures are counted, shipping resumes by itself when the store is back",
         .enabled(if: Moto.available, Moto.skipReason))
     func outageAndRecovery() async throws {
@@ -330,4 +364,54 @@ struct ExposureServerTests {
         #expect(server.uploadFailures > 0)
         try await server.stop()
     }
+}
+
+/// A store that answers the first `lies` puts with success and an entity tag while keeping nothing
+/// (`drop`) or only half the bytes (`truncate`); honest afterwards.
+final class LyingStore: ObjectStore, @unchecked Sendable {
+    enum Lie: Sendable, CustomStringConvertible {
+        case drop, truncate
+        var description: String { self == .drop ? "drop" : "truncate" }
+    }
+    let inner: LocalStore
+    let lie: Lie
+    private let lock = NSLock()
+    private var left: Int
+    private(set) var liesTold = 0
+
+    init(_ inner: LocalStore, lie: Lie, lies: Int) {
+        self.inner = inner
+        self.lie = lie
+        self.left = lies
+    }
+
+    var location: StoreLocation { inner.location }
+
+    func get(_ key: String, ifNoneMatch: ETag?) async throws(StoreError) -> ReadResult {
+        try await inner.get(key, ifNoneMatch: ifNoneMatch)
+    }
+
+    func get(_ key: String, ifNoneMatch: ETag?, maxBytes: Int) async throws(StoreError) -> ReadResult {
+        try await inner.get(key, ifNoneMatch: ifNoneMatch, maxBytes: maxBytes)
+    }
+
+    func put(_ key: String, bytes: [UInt8], condition: WriteCondition) async throws(StoreError) -> ETag {
+        let lying = lock.withLock { () -> Bool in
+            guard left > 0 else { return false }
+            left -= 1
+            liesTold += 1
+            return true
+        }
+        guard lying else { return try await inner.put(key, bytes: bytes, condition: condition) }
+        switch lie {
+        case .drop: return ETag("\"0123456789abcdef0123456789abcdef\"")
+        case .truncate:
+            _ = try await inner.put(key, bytes: Array(bytes.prefix(bytes.count / 2)), condition: condition)
+            return ETag("\"0123456789abcdef0123456789abcdef\"")
+        }
+    }
+
+    func head(_ key: String) async throws(StoreError) -> ObjectInfo? { try await inner.head(key) }
+
+    func list(prefix: String) async throws(StoreError) -> [ObjectInfo] { try await inner.list(prefix: prefix) }
 }
