@@ -47,9 +47,12 @@ struct ExposureWriterTests {
             #expect(bytes.count <= 256 << 10)
             #expect(bytes.withUnsafeBytes { Zstd.isSingleFrame($0) })
             #expect(file.hasSuffix(String(format: "-%06d.ndjson.zst", index + 1)), "\(file)")
+            // Records carry unit ids: readable by the server's user only.
+            #expect((try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) == 0o600)
             total += try zstdLines(path).count
         }
         #expect(total == expected)
+        #expect((try FileManager.default.attributesOfItem(atPath: harness.spool)[.posixPermissions] as? Int) == 0o700)
         #expect(harness.counter("allot_exposure_events_total") == Double(expected))
         #expect(harness.counter("allot_exposure_segments_closed_total") == Double(files.count), "\(harness.registry.render())")
     }
