@@ -191,6 +191,29 @@ struct ExposureServerTests {
         #expect(server.metric("allot_exposure_segments_shipped_total") == Double(report.segments.count))
     }
 
+    /// Three rounds of requests for distinct users, a pause (longer than the segment age) after
+    /// each, then waits until every closed segment (at least three) has shipped. Returns the
+    /// records the answers promise.
+    func sendInRounds(_ server: ExposureServer, prefix: String, perRound: Int, pause: Duration) async throws -> [String] {
+        let port = server.port
+        var expected: [String] = []
+        for round in 0..<3 {
+            expected += try await onThread {
+                let connection = try HTTPConnection(port: port)
+                return try (0..<perRound).flatMap { i in
+                    let answer = try connection.get("/v1/assign?user_id=\(prefix)\(round)-\(i)&country=US")
+                    return ExpectedExposures.from(answer: answer.json, units: ["user_id": "\(prefix)\(round)-\(i)"], api: "native")
+                }
+            }
+            try await Task.sleep(for: pause)
+        }
+        try await server.wait("every segment to ship") {
+            server.metric("allot_exposure_unshipped_segments") == 0 && server.metric("allot_exposure_segments_closed_total") >= 3
+                && server.metric("allot_exposure_segments_shipped_total") == server.metric("allot_exposure_segments_closed_total")
+        }
+        return expected
+    }
+
     @Test(
         "lost acknowledgements: a put the store did but whose answer was lost is retried under the same key, never duplicated",
         .enabled(if: Moto.available, Moto.skipReason))
@@ -207,22 +230,7 @@ struct ExposureServerTests {
         let server = try await ExposureServer(exposureStore: flaky) { $0.segmentMaxAge = .milliseconds(200) }
         defer { server.remove() }
         try await server.start()
-        let port = server.port
-        var expected: [String] = []
-        for round in 0..<3 {
-            expected += try await onThread {
-                let connection = try HTTPConnection(port: port)
-                return try (0..<50).flatMap { i in
-                    let answer = try connection.get("/v1/assign?user_id=r\(round)-\(i)&country=US")
-                    return ExpectedExposures.from(answer: answer.json, units: ["user_id": "r\(round)-\(i)"], api: "native")
-                }
-            }
-            try await Task.sleep(for: .milliseconds(300))
-        }
-        try await server.wait("every segment to ship") {
-            server.metric("allot_exposure_unshipped_segments") == 0 && server.metric("allot_exposure_segments_closed_total") >= 3
-                && server.metric("allot_exposure_segments_shipped_total") == server.metric("allot_exposure_segments_closed_total")
-        }
+        let expected = try await sendInRounds(server, prefix: "r", perRound: 50, pause: .milliseconds(300))
         #expect(server.uploadFailures > 0)
         try await server.stop()
         #expect(proxy.log.contains("dropped the answer to PUT"))
@@ -246,22 +254,7 @@ struct ExposureServerTests {
         let server = try await ExposureServer(exposureStore: liar) { $0.segmentMaxAge = .milliseconds(200) }
         defer { server.remove() }
         try await server.start()
-        let port = server.port
-        var expected: [String] = []
-        for round in 0..<3 {
-            expected += try await onThread {
-                let connection = try HTTPConnection(port: port)
-                return try (0..<40).flatMap { i in
-                    let answer = try connection.get("/v1/assign?user_id=l\(round)-\(i)&country=US")
-                    return ExpectedExposures.from(answer: answer.json, units: ["user_id": "l\(round)-\(i)"], api: "native")
-                }
-            }
-            try await Task.sleep(for: .milliseconds(250))
-        }
-        try await server.wait("every segment to ship") {
-            server.metric("allot_exposure_unshipped_segments") == 0 && server.metric("allot_exposure_segments_closed_total") >= 3
-                && server.metric("allot_exposure_segments_shipped_total") == server.metric("allot_exposure_segments_closed_total")
-        }
+        let expected = try await sendInRounds(server, prefix: "l", perRound: 40, pause: .milliseconds(250))
         try await server.stop()
         #expect(liar.liesTold == 3)
         #expect(server.metric(#"allot_exposure_upload_failures_total{reason="unconfirmed"}"#) >= 3)
