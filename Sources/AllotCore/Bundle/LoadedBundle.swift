@@ -107,6 +107,11 @@ public final class LoadedBundle: @unchecked Sendable {
     /// The index of the parameter named `name`, or nil.
     public func parameterIndex(named name: String) -> Int? { withUTF8(name) { parameterIndex(named: $0) } }
 
+    /// The name of attribute `index`.
+    public func attributeName(_ index: Int) -> String {
+        payload.string(at: payload.attributeRecord(index) + PayloadFormat.AttributeRecord.name)
+    }
+
     /// The declared type of attribute `index`.
     public func attributeType(_ index: Int) -> AttributeType {
         AttributeType(rawValue: payload.u8(payload.attributeRecord(index) + PayloadFormat.AttributeRecord.type))!
