@@ -44,11 +44,13 @@ extension LoadedBundle {
         append(paramsLength(outcomes), to: &output) { writeParams(outcomes, at: $0) }
     }
 
-    /// The length in bytes of the JSON answer for `outcomes`, as `writeAnswer` writes it.
+    /// The length in bytes of the JSON answer for `outcomes`, as `writeAnswer` writes it. Every
+    /// writer measures first, so this is where outcomes of another bundle are refused (a trap).
     public func answerLength(_ outcomes: [Outcome]) -> Int {
         let p = payload
         var length = AnswerText.versionPrefix.utf8CodeUnitCount + decimalLength(version) + AnswerText.assignmentsOpen.utf8CodeUnitCount
         for outcome in outcomes {
+            checkOutcome(outcome)
             let e = p.experimentRecord(Int(outcome.experiment))
             length &+= AnswerText.entryFixedLength &+ p.int(e &+ PayloadFormat.ExperimentRecord.name &+ 4)
             length &+= p.int(p.layerRecord(Int(outcome.layer)) &+ PayloadFormat.LayerRecord.name &+ 4)
@@ -60,11 +62,18 @@ extension LoadedBundle {
             }
         }
         if !outcomes.isEmpty { length &+= outcomes.count &- 1 }  // commas
-        return length &+ AnswerText.paramsOpen.utf8CodeUnitCount &+ paramsLength(outcomes) &+ AnswerText.documentClose.utf8CodeUnitCount
+        return length &+ AnswerText.paramsOpen.utf8CodeUnitCount &+ uncheckedParamsLength(outcomes) &+ AnswerText.documentClose.utf8CodeUnitCount
     }
 
-    /// The length in bytes of the members of the `params` object for `outcomes`.
+    /// The length in bytes of the members of the `params` object for `outcomes` (this bundle's;
+    /// traps otherwise).
     public func paramsLength(_ outcomes: [Outcome]) -> Int {
+        for outcome in outcomes { checkOutcome(outcome) }
+        return uncheckedParamsLength(outcomes)
+    }
+
+    /// `paramsLength` for outcomes already checked.
+    private func uncheckedParamsLength(_ outcomes: [Outcome]) -> Int {
         var length = 0
         var fragments = 0
         forEachParamsFragment(outcomes) { fragment in
