@@ -67,7 +67,7 @@ struct ExposureServerTests {
             for (status, response) in [
                 (400, try connection.get("/v1/assign?user_id=&country=US")),
                 (400, try connection.get("/v1/assign?user_id=a&user_id=b")),
-                (400, try connection.post("/v1/assign", #"{"units":{"user_id":"x"},"attributes":{"cart_value":"lots"}}"#)),
+                (400, try connection.post("/v1/assign", #"{"units":{"user_id":7},"attributes":{"cart_value":"lots"}}"#)),
                 (404, try connection.post("/ofrep/v1/evaluate/flags/nope", #"{"context":{"targetingKey":"x"}}"#)),
                 (400, try connection.post("/ofrep/v1/evaluate/flags/tutorial", #"{"context":{"targetingKey":"x"}}"#)),
                 (

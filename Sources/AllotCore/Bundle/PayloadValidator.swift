@@ -54,6 +54,11 @@ private struct SectionReader {
             spans[section] = (offset, length)
             previousEnd = offset + length
         }
+        // Sections whose record count is implied by another's: the evaluator reads them for that
+        // count without checks.
+        guard self.count(.parameterIndex) == self.count(.parameters) else {
+            throw malformed("the parameter index holds \(self.count(.parameterIndex)) entries for \(self.count(.parameters)) parameters")
+        }
     }
 
     func offset(_ section: PayloadFormat.Section) -> Int { spans[section]!.offset }
