@@ -185,6 +185,7 @@ let package = Package(
         .testTarget(
             name: "AllotAnalysisTests",
             dependencies: ["AllotTestSupport", "AllotCore", "AllotCompiler", "AllotAnalysis"],
+            exclude: ["Python"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
