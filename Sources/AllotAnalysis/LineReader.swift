@@ -67,7 +67,12 @@ enum ChunkedFile {
     /// Calls `chunk` with each piece of the file at `path`, in order.
     static func read(_ path: String, _ chunk: (UnsafeRawBufferPointer) throws -> Void) throws {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw AnalysisError.unavailable("cannot open '\(path)': \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else {
+            let reason = String(cString: strerror(errno))
+            // A file that is not there is a wrong argument; one that cannot be read is the system's failure.
+            if errno == ENOENT || errno == ENOTDIR { throw AnalysisError.invalid("cannot open '\(path)': \(reason)") }
+            throw AnalysisError.unavailable("cannot open '\(path)': \(reason)")
+        }
         defer { close(descriptor) }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkBytes, alignment: 16)
         defer { buffer.deallocate() }
