@@ -18,8 +18,9 @@ public enum ReportRenderer {
             if style == .text { out += "\n" }
         }
         let inputs = report.inputs
+        func count(_ n: Int, _ word: String) -> String { "\(n) \(word)\(n == 1 ? "" : "s")" }
         let summary =
-            "read \(inputs.exposureRecords) exposure records in \(inputs.exposureFiles) segments and \(inputs.events) events in \(inputs.eventFiles) files; "
+            "read \(count(inputs.exposureRecords, "exposure record")) in \(count(inputs.exposureFiles, "segment")) and \(count(inputs.events, "event")) in \(count(inputs.eventFiles, "file")); "
             + "\(inputs.eventsAttributed) events attributed, \(inputs.eventsUnexposedUnit) of unexposed units, "
             + "\(inputs.eventsOutsideWindow) outside the attribution window, \(inputs.eventsUnknownMetric) of undeclared metrics"
         out += style == .markdown ? "_\(summary)._\n" : summary + "\n"

@@ -6,6 +6,13 @@ import ArgumentParser
 import Foundation
 import Logging
 
+/// `--emit-sql`'s dialects, as the argument parser reads them.
+enum SQLDialectArgument: String, ExpressibleByArgument, CaseIterable {
+    case duckdb, trino, bigquery, spark
+
+    var dialect: SQLEmitter.Dialect { SQLEmitter.Dialect(rawValue: rawValue)! }
+}
+
 struct AnalyzeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "analyze",
@@ -26,7 +33,7 @@ struct AnalyzeCommand: AsyncParsableCommand {
     }
 
     @Option(name: .long, help: ArgumentHelp("The exposure log: a folder, file:///path or s3://bucket/prefix?...", valueName: "dir-or-url"))
-    var exposures: String
+    var exposures: String?
 
     @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Metric events files (.csv, .ndjson or .jsonl).", valueName: "file"))
     var events: [String] = []
@@ -55,7 +62,29 @@ struct AnalyzeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Output format: text, markdown or json (default: text).")
     var format: Format = .text
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Print the analysis as SQL for duckdb, trino, bigquery or spark instead of running it (needs --experiment).", valueName: "dialect"))
+    var emitSQL: SQLDialectArgument?
+
+    @Option(name: .long, help: ArgumentHelp("With --emit-sql: the table of exposure records (default for duckdb: read --exposures).", valueName: "name"))
+    var exposuresTable: String?
+
+    @Option(name: .long, help: ArgumentHelp("With --emit-sql: the table of metric events (default for duckdb: read --events).", valueName: "name"))
+    var eventsTable: String?
+
     func validate() throws {
+        if let emitSQL {
+            guard experiment != nil else { throw ValidationError("--emit-sql needs --experiment NAME: one query per experiment") }
+            if emitSQL == .duckdb {
+                guard exposures != nil || exposuresTable != nil else { throw ValidationError("--emit-sql duckdb needs --exposures DIR or --exposures-table NAME") }
+                guard !events.isEmpty || eventsTable != nil else { throw ValidationError("--emit-sql duckdb needs --events FILE... or --events-table NAME") }
+            }
+        } else {
+            guard exposures != nil else { throw ValidationError("give the exposure log: --exposures DIR or --exposures s3://bucket/prefix?...") }
+            if exposuresTable != nil || eventsTable != nil { throw ValidationError("--exposures-table and --events-table go with --emit-sql") }
+        }
         guard confidence > 0.5, confidence < 1 else { throw ValidationError("--confidence must be between 0.5 and 1, e.g. 0.95") }
         if let from, let to, from >= to { throw ValidationError("--from must be before --to") }
         for file in events where EventFormat.guess(path: file) == nil {
@@ -96,6 +125,17 @@ struct AnalyzeCommand: AsyncParsableCommand {
         options.to = to.map { $0 * 1000 }
         options.includeBulk = includeBulk
         options.confidence = confidence
+        if let emitSQL = emitSQL?.dialect {
+            let exposureSource: SQLEmitter.Source =
+                exposuresTable.map { .table($0) } ?? (emitSQL == .duckdb ? .exposureLayout(exposures!) : .table("exposures"))
+            let eventSource: SQLEmitter.Source =
+                eventsTable.map { .table($0) } ?? (emitSQL == .duckdb ? .eventFiles(events) : .table("metric_events"))
+            Terminal.print(
+                SQLEmitter.emit(
+                    experiment: ExperimentSpec(declared[0]), metrics: metrics + extra, options: options, dialect: emitSQL,
+                    exposures: exposureSource, events: eventSource) + ";")
+            return
+        }
         let analyzer = Analyzer(experiments: declared.map(ExperimentSpec.init), metrics: metrics + extra, options: options)
         do {
             try await readExposures(analyzer, from: options.from, to: options.to)
@@ -126,7 +166,7 @@ struct AnalyzeCommand: AsyncParsableCommand {
     private func readExposures(_ analyzer: Analyzer, from: Int64?, to: Int64?) async throws {
         let location: StoreLocation
         do {
-            location = try StoreLocation(parsing: exposures)
+            location = try StoreLocation(parsing: exposures ?? "")
         } catch {
             throw CommandFailure(message: "--exposures: \(error.message)", status: .usage)
         }
