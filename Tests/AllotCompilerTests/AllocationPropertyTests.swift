@@ -96,7 +96,7 @@ struct AllocationPropertyTests {
                 let choice = Int.random(in: 0..<7, using: &random)
                 let active = experiments.indices.filter { experiments[$0].status == .running || experiments[$0].status == .paused }
                 switch choice {
-                case 0, 1 where used < 9_000:  // add
+                case _ where choice == 0 || (choice == 1 && used < 9_000):  // add
                     let count = Int.random(in: 1...3, using: &random)
                     let weights = Self.randomWeights(count, &random)
                     experiments.append(
