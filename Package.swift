@@ -99,6 +99,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `allot analyze`: experiment results from the exposure log and metric events
+        // (docs/analysis.md): readers, per-unit aggregation, statistics, reports, SQL.
+        .target(
+            name: "AllotAnalysis",
+            dependencies: ["AllotCore", "AllotCompiler", "AllotStore"],
+            swiftSettings: swiftSettings
+        ),
         // The edge server: native and OFREP routes, bundle poller, wiring (`EdgeServer`).
         .target(
             name: "AllotServer",
@@ -119,6 +126,7 @@ let package = Package(
                 "AllotCore",
                 "AllotCompiler",
                 "AllotReview",
+                "AllotAnalysis",
                 "AllotStore",
                 "AllotHTTP",
                 "AllotServer",
@@ -177,6 +185,13 @@ let package = Package(
             name: "AllotCompilerTests",
             dependencies: ["AllotTestSupport", "AllotCore", "AllotCompiler"],
             exclude: ["Golden"],
+            swiftSettings: swiftSettings
+        ),
+        // Statistics checked against SciPy, coverage, SRM, readers, the emitted SQL against DuckDB.
+        .testTarget(
+            name: "AllotAnalysisTests",
+            dependencies: ["AllotTestSupport", "AllotCore", "AllotCompiler", "AllotAnalysis"],
+            exclude: ["Python"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

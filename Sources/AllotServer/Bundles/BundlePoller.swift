@@ -1,4 +1,4 @@
-public import AllotCore
+import AllotCore
 public import AllotStore
 public import Logging
 public import ServiceLifecycle

@@ -87,6 +87,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Open connections; more get 503 and are closed.", valueName: "n"))
     var maxConnections = 10_000
 
+    @Option(
+        help: ArgumentHelp(
+            "Connections over --max-connections refused (503) per second; beyond it accepting pauses and they wait in the backlog (0: no limit).",
+            valueName: "n"))
+    var connectionRefusalRate = 1000
+
     @Option(help: ArgumentHelp("Largest request body in bytes (413 above).", valueName: "bytes"))
     var maxBodyBytes = 1 << 20
 
@@ -159,6 +165,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be in 1...256") }
         guard (1...100_000).contains(maxBatch) else { throw ValidationError("--max-batch must be in 1...100000") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        guard connectionRefusalRate >= 0 else { throw ValidationError("--connection-refusal-rate must not be negative") }
         guard (0...(1 << 30)).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes must be in 0...1073741824") }
         guard (256...(1 << 20)).contains(maxHeaderBytes) else { throw ValidationError("--max-header-bytes must be in 256...1048576") }
         guard maxBufferedBytes >= maxHeaderBytes + maxBodyBytes + 128 * 1024 else {
@@ -214,6 +221,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.http.port = port
         if let threads { configuration.http.threads = threads }
         configuration.http.maxConnections = maxConnections
+        configuration.http.connectionRefusalRate = connectionRefusalRate
         configuration.http.maxBodyBytes = maxBodyBytes
         configuration.http.maxBufferedBytes = maxBufferedBytes
         configuration.http.reservedDescriptors = reservedDescriptors
