@@ -80,6 +80,7 @@ let package = Package(
         .target(
             name: "AllotHTTP",
             dependencies: [
+                "AllotCore",
                 "CAllotLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,4 +1,4 @@
-public import AllotCore
+import AllotCore
 import Foundation
 
 /// The compiler front end: reads an experiments directory, checks it, allocates traffic against

@@ -122,85 +122,10 @@ final class RecordEncoder {
         output.appendReserved(literal.utf8Start, literal.utf8CodeUnitCount)
     }
 
-    /// Appends `bytes` as the inside of a JSON string: `"` and `\` escaped, control characters as
-    /// AllotCore's `JSONString` writes them, valid UTF-8 as is, and each byte that is not part of
-    /// valid UTF-8 as U+FFFD (unit ids from query strings are bytes, records are UTF-8 JSON).
+    /// Appends `bytes` as the inside of a JSON string, in AllotCore's one form (`JSONString`):
+    /// unit ids from query strings are bytes, records are UTF-8 JSON.
     static func appendEscaped(_ bytes: UnsafeRawBufferPointer, to output: StagingBuffer) {
-        let hex: StaticString = "0123456789abcdef"
-        // At most 6 bytes out per byte in (a control character as \u00xx).
-        output.reserve(bytes.count &* 6)
-        var index = 0
-        let count = bytes.count
-        while index < count {
-            let byte = bytes[index]
-            if byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
-                output.appendReserved(byte)
-                index += 1
-                continue
-            }
-            if byte < 0x80 {
-                output.appendReserved(UInt8(ascii: "\\"))
-                switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"): output.appendReserved(byte)
-                case 0x0A: output.appendReserved(UInt8(ascii: "n"))
-                case 0x0D: output.appendReserved(UInt8(ascii: "r"))
-                case 0x09: output.appendReserved(UInt8(ascii: "t"))
-                case 0x08: output.appendReserved(UInt8(ascii: "b"))
-                case 0x0C: output.appendReserved(UInt8(ascii: "f"))
-                default:
-                    appendReserved("u00", to: output)
-                    output.appendReserved(hex.utf8Start[Int(byte >> 4)])
-                    output.appendReserved(hex.utf8Start[Int(byte & 0x0F)])
-                }
-                index += 1
-                continue
-            }
-            let (length, valid) = sequence(bytes, at: index)
-            if valid {
-                output.appendReserved(bytes.baseAddress! + index, length)
-            } else {
-                // U+FFFD: 3 bytes for at least 1 in (within the reserve).
-                output.appendReserved(0xEF)
-                output.appendReserved(0xBF)
-                output.appendReserved(0xBD)
-            }
-            index += length
-        }
-    }
-
-    /// The UTF-8 sequence starting at `index` (a byte ≥ 0x80): its length when it is valid, else
-    /// the length of its maximal subpart (the bytes that could start a valid sequence, at least
-    /// one), which one U+FFFD replaces, as Unicode recommends and Swift's `String(decoding:as:)`
-    /// does. Overlong forms, surrogates and code points over U+10FFFF are not valid.
-    static func sequence(_ bytes: UnsafeRawBufferPointer, at index: Int) -> (length: Int, valid: Bool) {
-        let lead = bytes[index]
-        let length: Int
-        var low: UInt8 = 0x80
-        var high: UInt8 = 0xBF
-        switch lead {
-        case 0xC2...0xDF: length = 2
-        case 0xE0:
-            length = 3
-            low = 0xA0
-        case 0xE1...0xEC, 0xEE...0xEF: length = 3
-        case 0xED:
-            length = 3
-            high = 0x9F
-        case 0xF0:
-            length = 4
-            low = 0x90
-        case 0xF1...0xF3: length = 4
-        case 0xF4:
-            length = 4
-            high = 0x8F
-        default: return (1, false)
-        }
-        for offset in 1..<length {
-            guard index + offset < bytes.count else { return (offset, false) }
-            let byte = bytes[index + offset]
-            let (minimum, maximum) = offset == 1 ? (low, high) : (UInt8(0x80), UInt8(0xBF))
-            guard byte >= minimum && byte <= maximum else { return (offset, false) }
-        }
-        return (length, true)
+        output.reserve(bytes.count &* JSONString.maxBytesPerByte)
+        output.appendReserved { JSONString.escape(bytes, into: $0) }
     }
 }

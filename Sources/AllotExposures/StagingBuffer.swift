@@ -37,6 +37,13 @@ final class StagingBuffer {
         count &+= length
     }
 
+    /// Lets `write` fill the reserved room at the end and appends the bytes it says it wrote;
+    /// `reserve` must have made room for as many.
+    @inline(__always)
+    func appendReserved(_ write: (UnsafeMutablePointer<UInt8>) -> Int) {
+        count &+= write((base + count).assumingMemoryBound(to: UInt8.self))
+    }
+
     /// Appends one byte; `reserve` must have made room.
     @inline(__always)
     func appendReserved(_ byte: UInt8) {

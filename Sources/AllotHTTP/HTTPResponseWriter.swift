@@ -1,3 +1,5 @@
+import AllotCore
+
 /// The response a handler builds: status, extra headers, body, and the route label for metrics;
 /// and the one place responses are serialized into bytes.
 ///
@@ -211,29 +213,9 @@ extension HTTPResponseWriter {
 package enum ErrorBody {
     package static func write(code: some Sequence<UInt8>, message: some Sequence<UInt8>, into body: inout [UInt8]) {
         body.append(contentsOf: #"{"error":{"code":""#.utf8)
-        appendEscaped(code, to: &body)
+        JSONString.appendEscaped(code, to: &body)
         body.append(contentsOf: #"","message":""#.utf8)
-        appendEscaped(message, to: &body)
+        JSONString.appendEscaped(message, to: &body)
         body.append(contentsOf: #""}}"#.utf8)
-    }
-
-    /// Appends `text` as the inside of a JSON string.
-    static func appendEscaped(_ text: some Sequence<UInt8>, to body: inout [UInt8]) {
-        let hex: StaticString = "0123456789abcdef"
-        for byte in text {
-            switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-                body.append(UInt8(ascii: "\\"))
-                body.append(byte)
-            case 0x0A:
-                body.append(contentsOf: #"\n"#.utf8)
-            case 0..<0x20:
-                body.append(contentsOf: #"\u00"#.utf8)
-                body.append(hex.utf8Start[Int(byte >> 4)])
-                body.append(hex.utf8Start[Int(byte & 0xF)])
-            default:
-                body.append(byte)
-            }
-        }
     }
 }

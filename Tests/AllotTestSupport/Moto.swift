@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Testing
 
 /// How tests find moto's S3 server (moto 5, `pip install 'moto[server]'`).

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Runs blocking work (socket clients, processes) on its own thread, so it never holds one of the
 /// few threads the test's cooperative pool (and the poller under test) runs on.

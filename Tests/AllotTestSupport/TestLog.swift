@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Logging
 
 /// The logger tests hand to stores, pollers and servers: quiet, unless `ALLOT_TEST_LOG` names a

@@ -1,4 +1,4 @@
-public import AllotCore
+import AllotCore
 
 /// Turns a checked project and the previous lock into the next lock, moving as few units as the
 /// change requires. The rules, per layer:

@@ -1,4 +1,4 @@
-public import AllotCore
+import AllotCore
 
 /// Lays out a checked project and its allocation as a bundle payload (`docs/bundle-format.md`).
 /// Deterministic: the same project, lock, version and created-at give the same bytes.

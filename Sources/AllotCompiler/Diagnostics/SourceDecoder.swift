@@ -1,3 +1,4 @@
+import AllotCore
 import Foundation
 
 /// Turns a file's bytes into text for the compiler. Experiment files must be UTF-8; a file that is
@@ -89,39 +90,6 @@ enum SourceDecoder {
     /// The offset of the first byte that does not belong to a well-formed UTF-8 sequence
     /// (Unicode 15, table 3-7), starting at `start`; nil when the rest is valid.
     static func firstInvalidUTF8(_ bytes: [UInt8], from start: Int = 0) -> Int? {
-        var index = start
-        while index < bytes.count {
-            let lead = bytes[index]
-            if lead < 0x80 {
-                index += 1
-                continue
-            }
-            let length: Int
-            var low: UInt8 = 0x80
-            var high: UInt8 = 0xBF
-            switch lead {
-            case 0xC2...0xDF: length = 2
-            case 0xE0:
-                length = 3
-                low = 0xA0
-            case 0xE1...0xEC, 0xEE...0xEF: length = 3
-            case 0xED:
-                length = 3
-                high = 0x9F
-            case 0xF0:
-                length = 4
-                low = 0x90
-            case 0xF1...0xF3: length = 4
-            case 0xF4:
-                length = 4
-                high = 0x8F
-            default: return index
-            }
-            guard index + length <= bytes.count else { return index }
-            guard bytes[index + 1] >= low, bytes[index + 1] <= high else { return index }
-            for continuation in 2..<length where bytes[index + continuation] & 0xC0 != 0x80 { return index }
-            index += length
-        }
-        return nil
+        bytes.withUnsafeBytes { UTF8Sequence.firstInvalid($0, from: start) }
     }
 }

@@ -1,4 +1,4 @@
-public import AllotCore
+import AllotCore
 internal import Yams
 
 /// Reads experiment files into declarations, checking each document's shape and field types.

@@ -1,4 +1,4 @@
-public import AllotCore
+import AllotCore
 
 /// Checks the rules that span documents: unique names, references between kinds, parameter
 /// ownership and types, weights, traffic per layer, schedules, overrides, segment cycles,

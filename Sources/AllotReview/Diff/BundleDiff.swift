@@ -1,5 +1,5 @@
 import AllotCompiler
-public import AllotCore
+import AllotCore
 import Foundation
 
 /// `allot diff`: what replacing one bundle (or experiments directory, or revision) with another

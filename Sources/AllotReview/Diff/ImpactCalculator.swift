@@ -1,4 +1,4 @@
-public import AllotCore
+import AllotCore
 
 /// The exact shares behind `allot diff` (`docs/review.md` derives them).
 ///

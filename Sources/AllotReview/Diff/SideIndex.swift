@@ -1,4 +1,4 @@
-public import AllotCore
+import AllotCore
 
 /// One side of a diff, indexed for the exact computations: names to indices, which experiments
 /// enroll units at the evaluation time, how many layer buckets each owns, variant bucket counts.

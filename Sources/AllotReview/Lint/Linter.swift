@@ -1,5 +1,5 @@
 public import AllotCompiler
-public import AllotCore
+import AllotCore
 
 /// `allot lint`: things that compile but are probably mistakes. Warnings, never errors.
 public enum Linter {

@@ -1,4 +1,4 @@
-public import AllotCore
+import AllotCore
 
 /// Variant runs (`docs/bundle-format.md`, VARIANT_RUNS) as bucket counts.
 enum VariantRuns {

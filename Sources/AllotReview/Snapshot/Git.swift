@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Runs git in a directory, for the tools that read a repository: `allot diff` (revisions) and
 /// `allot compile` (version and created-at defaults from the commit).

@@ -1,5 +1,5 @@
-public import AllotCompiler
-public import AllotCore
+import AllotCompiler
+import AllotCore
 
 /// The targeting of one side as expressions: bundles carry canonical targeting text, which is
 /// parsed back against the bundle's own attributes and segments (canonical text parses to the
