@@ -95,6 +95,7 @@ PROFILES = {
 }
 
 POLL_INTERVAL = 1.0  # --poll-interval of every server (jittered ±20 %)
+FALLBACK_POLL_INTERVAL = 2.0  # --fallback-poll-interval: the fallbacks are polled this often while the primary answers
 MAX_BACKOFF = 4.0  # --max-backoff
 STORE_ATTEMPTS = 2  # --store-attempts
 STORE_TIMEOUT = 2.0  # --store-timeout (URLSession: whole seconds of no progress)
@@ -340,6 +341,7 @@ class Server:
         argv += [
             "--trusted-key", drill.trusted_pub, "--listen", "127.0.0.1:%d" % self.port, "--cache-dir", self.cache_dir,
             "--poll-interval", str(POLL_INTERVAL), "--max-backoff", str(MAX_BACKOFF),
+            "--fallback-poll-interval", str(FALLBACK_POLL_INTERVAL),
             "--store-attempts", str(STORE_ATTEMPTS), "--store-timeout", str(STORE_TIMEOUT),
             "--threads", "1", "--log-format", "json", "--shutdown-grace", "5",
             # The exposure log, shipped to the region's exposure bucket through the same routes.
@@ -845,6 +847,37 @@ class Drill:
             summary["every_server_ms"]["p50"], summary["every_server_ms"]["max"], summary["per_server_ms"]["p50"],
             summary["per_server_ms"]["p90"], summary["per_server_ms"]["max"]))
 
+    async def phase_partial_publish(self):
+        """A publish that reaches every region but the first (a partial publish): every server takes
+        the new version anyway, the first region's servers from their fallbacks while their primary
+        still answers with the old one; the lag is a gauge; a rerun catches the region up."""
+        lagging = REGIONS[0]
+        version = self.version + 1
+        self.say("\n== partial publish: v%d to every region but %s ==" % (version, lagging))
+        stores = [store for store in self.publisher_stores() if store_region(store) != lagging]
+        start = time.monotonic()
+        status, elapsed, report = await self.publish(version, stores=stores)
+        seen = await self.wait_versions(version, self.servers, timeout=3 * FALLBACK_POLL_INTERVAL + 30, start=start)
+        self.version = version
+        local = [s for s in self.servers if s.region == lagging]
+        lag = {name: counter_by_store(samples, "allot_store_lag_versions").get(lagging, 0.0)
+               for name, samples in (await self.all_metrics(local)).items()}
+        rerun, _, _ = await self.publish(version)
+        local_s = [seen[s.name] for s in local if s.name in seen]
+        self.results["phases"]["partial_publish"] = {
+            "version": version, "publish_exit": status, "servers_s": {k: round(v, 3) for k, v in seen.items()},
+            "lagging_region_servers_max_s": round(max(local_s), 3) if local_s else None, "lag_gauge": lag, "rerun_exit": rerun}
+        self.say("  every server on v%d: %s; %s's servers (primary still at v%d) within %s ms; lag gauge %s; rerun exit %d" % (
+            version, "yes" if len(seen) == len(self.servers) else "NO", lagging, version - 1,
+            ms(max(local_s)) if local_s else "-", lag, rerun))
+        self.check("partial publish: the publish to the other regions exited 0", status == 0,
+                   "exit %d" % status if status == 0 else str(report)[:300])
+        self.check("partial publish: every server took the new version, the lagging region's from its fallbacks",
+                   len(seen) == len(self.servers), "%d of %d" % (len(seen), len(self.servers)))
+        self.check("partial publish: the lagging store shows as allot_store_lag_versions >= 1",
+                   bool(lag) and all(value >= 1 for value in lag.values()), str(lag))
+        self.check("partial publish: the rerun caught the lagging region up (exit 0)", rerun == 0)
+
     async def phase_region_down(self):
         region = REGIONS[0]
         local = [s for s in self.servers if s.region == region]
@@ -1340,7 +1373,7 @@ class Drill:
         await self.make_keys()
         self.make_requests()
         soak_publishes = int(self.profile["soak_seconds"] / self.profile["swap_every"]) + 2
-        total = 1 + self.profile["publishes"] + 2 + 1 + 1 + soak_publishes + 2
+        total = 1 + self.profile["publishes"] + 1 + 2 + 1 + 1 + soak_publishes + 2
         stores = asyncio.create_task(self.start_stores())
         await self.prepare_versions(total)
         await stores
@@ -1360,7 +1393,8 @@ class Drill:
         await self.start_servers()
         self.checker = Checker(self, self.profile["checker_rate"])
         self.checker.start(self.servers)
-        phases = [self.phase_propagation, self.phase_region_down, self.phase_all_down, self.phase_tampering, self.phase_soak]
+        phases = [self.phase_propagation, self.phase_partial_publish, self.phase_region_down, self.phase_all_down, self.phase_tampering,
+                  self.phase_soak]
         if self.args.only:
             phases = [p for p in phases if p.__name__.replace("phase_", "") in self.args.only.split(",")]
         for phase in phases:

@@ -22,7 +22,7 @@ public import AllotHTTP
 /// | `allot_bundle_published_timestamp_seconds` (gauge, from the manifest) | |
 /// | `allot_manifest_signed_timestamp_seconds` (gauge: newest verified manifest's signing time) | |
 /// | `allot_manifest_expires_timestamp_seconds` (gauge) | |
-/// | `allot_bundle_stale` (gauge: 1 when over `--max-staleness`, computed at scrape) | |
+/// | `allot_bundle_stale` (gauge: 1 when over `--max-staleness`, computed at scrape; 0 without it) | |
 /// | `allot_bundle_floor_version` (gauge: the rollback floor) | |
 /// | `allot_bundle_newest_seen_version` (gauge: newest verified manifest any store shows) | |
 /// | `allot_store_manifest_version` (gauge) | `store` |

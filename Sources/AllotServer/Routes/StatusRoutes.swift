@@ -39,9 +39,7 @@ extension EdgeHandler {
     /// Prometheus text format: the engine's, the bundle lifecycle's and any other metric of the registry.
     func metrics(_ response: inout HTTPResponseWriter) {
         shared.bundleMetrics.updateAge(shared.slot.current())
-        if let poller = shared.poller, poller.configuration.maxStaleness != nil {
-            shared.bundleMetrics.updateStale(poller.isStale(now: Self.now()))
-        }
+        shared.bundleMetrics.updateStale(shared.poller?.isStale(now: Self.now()) ?? false)
         shared.exposures?.updateGauges()
         response.setContentType("text/plain; version=0.0.4; charset=utf-8")
         shared.bundleMetrics.registry.render(into: &response.body)
