@@ -878,6 +878,41 @@ class Drill:
                    bool(lag) and all(value >= 1 for value in lag.values()), str(lag))
         self.check("partial publish: the rerun caught the lagging region up (exit 0)", rerun == 0)
 
+    async def phase_replayed_region(self):
+        """An older, validly signed manifest replayed into one region's store, and a new server there
+        with an empty cache and no state: it serves the newest version the other regions show, never
+        the replayed one; the replay shows as lag; a publish repairs the region."""
+        replayed = REGIONS[0]
+        current = self.version
+        self.say("\n== replayed region: v1's manifest put back into %s, a fresh server starts there ==" % replayed)
+        await asyncio.to_thread(self.put, replayed, "manifest.json", self.first_manifest)
+        fresh = Server(self, replayed, 6)  # index 7 is the cold server of the all-down phase
+        fresh.name = replayed + "/fresh"
+        fresh.start()
+        await wait_listening(fresh.port, fresh.child)
+        start = time.monotonic()
+        served = None
+        while time.monotonic() - start < 30:
+            served = await fresh.version()
+            if served is not None:
+                break
+            await asyncio.sleep(0.02)
+        ready_s = time.monotonic() - start
+        await asyncio.sleep(3 * POLL_INTERVAL)
+        later = await fresh.version()
+        lag = counter_by_store(await fresh.metrics(), "allot_store_lag_versions").get(replayed, 0.0)
+        await asyncio.to_thread(fresh.child.stop, signal.SIGTERM)
+        repair, _, _ = await self.publish(current)
+        self.results["phases"]["replayed_region"] = {
+            "current": current, "first_served": served, "served_after_polls": later, "ready_s": round(ready_s, 3),
+            "lag_gauge": lag, "repair_exit": repair}
+        self.say("  the fresh server first served v%s (%s ms after it listened), then v%s; lag of %s's store %s; repair exit %d" % (
+            served, ms(ready_s), later, replayed, lag, repair))
+        self.check("replayed region: a fresh server there serves the newest version, never the replayed one",
+                   served == current and later == current, "first v%s, then v%s, newest v%d" % (served, later, current))
+        self.check("replayed region: the replayed store shows as allot_store_lag_versions >= 1", lag >= 1, str(lag))
+        self.check("replayed region: the next publish repairs the region (exit 0)", repair == 0)
+
     async def phase_region_down(self):
         region = REGIONS[0]
         local = [s for s in self.servers if s.region == region]
@@ -1393,7 +1428,7 @@ class Drill:
         await self.start_servers()
         self.checker = Checker(self, self.profile["checker_rate"])
         self.checker.start(self.servers)
-        phases = [self.phase_propagation, self.phase_partial_publish, self.phase_region_down, self.phase_all_down, self.phase_tampering,
+        phases = [self.phase_propagation, self.phase_partial_publish, self.phase_replayed_region, self.phase_region_down, self.phase_all_down, self.phase_tampering,
                   self.phase_soak]
         if self.args.only:
             phases = [p for p in phases if p.__name__.replace("phase_", "") in self.args.only.split(",")]
