@@ -90,18 +90,24 @@ struct LocalStoreFileTypeTests {
 
     /// Runs `body` on its own thread and waits at most `seconds`: a read that blocks (a FIFO
     /// without a writer) fails the test instead of hanging it.
-    func finishes(within seconds: Double, _ body: @escaping @Sendable () async -> Void) -> Bool {
-        let done = DispatchSemaphore(value: 0)
-        Thread {
-            let finished = DispatchSemaphore(value: 0)
-            Task {
-                await body()
-                finished.signal()
-            }
-            finished.wait()
-            done.signal()
-        }.start()
-        return done.wait(timeout: .now() + seconds) == .success
+    func finishes(within seconds: Double, _ body: @escaping @Sendable () async -> Void) async -> Bool {
+        // Polls instead of blocking a thread: a read that blocks would hold one of the few
+        // threads of the concurrency pool, and a blocked waiter another.
+        let done = Flag()
+        Task {
+            await body()
+            done.set()
+        }
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while !done.isSet, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        return done.isSet
+    }
+
+    final class Flag: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = false
+        var isSet: Bool { lock.withLock { value } }
+        func set() { lock.withLock { value = true } }
     }
 
     @Test("a manifest that is a symbolic link to /dev/zero is refused, not read", arguments: ["/dev/zero", "/dev/urandom"])
@@ -140,13 +146,13 @@ struct LocalStoreFileTypeTests {
     @Test("a FIFO in place of the manifest or a bundle answers at once with an error, never blocks")
     func fifo() async throws {
         let root = Scratch.folder("store")
-        defer { Scratch.remove(root) }
         let store = LocalStore(root: root)
         #expect(mkfifo(root + "/" + StoreLayout.manifestKey, 0o644) == 0)
         try FileManager.default.createDirectory(atPath: root + "/bundles", withIntermediateDirectories: true)
         #expect(mkfifo(root + "/bundles/x.bundle", 0o644) == 0)
         let verifier = ManifestVerifier(trustedKeys: [key.publicKey])
-        let finished = finishes(within: 20) {
+        // Generous: under a loaded suite the check may wait long for a thread; a blocked read waits forever.
+        let finished = await finishes(within: 120) {
             let client = RegionClient(store: store, verifier: verifier, logger: Fixtures.logger)
             await #expect { _ = try await client.fetchManifest() } throws: {
                 ($0 as? FetchError)?.code == "store_not_regular_file" && "\($0)".contains("FIFO")
@@ -157,5 +163,7 @@ struct LocalStoreFileTypeTests {
             await #expect { _ = try await store.get(StoreLayout.manifestKey) } throws: { ($0 as? StoreError)?.code == .notRegularFile }
         }
         #expect(finished, "a read of a FIFO blocked")
+        // Left in place if a read is still blocked on it (removing it would fail that read instead).
+        if finished { Scratch.remove(root) }
     }
 }
