@@ -37,6 +37,12 @@ let package = Package(
             pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"])]
         ),
+        // libcurl from Debian's libcurl4-openssl-dev: the S3 transport, with size and time bounds.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
         // Linux calls and constants Glibc's Swift module does not export (epoll, eventfd, accept4),
         // for the HTTP engine. Header-only: the functions are glibc's.
         .systemLibrary(name: "CAllotLinux"),
@@ -66,7 +72,7 @@ let package = Package(
         // Object stores (local folder, S3 with SigV4), manifests and the publish protocol.
         .target(
             name: "AllotStore",
-            dependencies: ["AllotCore", "CSodium", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["AllotCore", "CSodium", "CCurl", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // The HTTP/1.1 engine (epoll event loops, parser, response writer) and the metrics
@@ -93,6 +99,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `allot analyze`: experiment results from the exposure log and metric events
+        // (docs/analysis.md): readers, per-unit aggregation, statistics, reports, SQL.
+        .target(
+            name: "AllotAnalysis",
+            dependencies: ["AllotCore", "AllotCompiler", "AllotStore"],
+            swiftSettings: swiftSettings
+        ),
         // The edge server: native and OFREP routes, bundle poller, wiring (`EdgeServer`).
         .target(
             name: "AllotServer",
@@ -113,6 +126,7 @@ let package = Package(
                 "AllotCore",
                 "AllotCompiler",
                 "AllotReview",
+                "AllotAnalysis",
                 "AllotStore",
                 "AllotHTTP",
                 "AllotServer",
@@ -171,6 +185,13 @@ let package = Package(
             name: "AllotCompilerTests",
             dependencies: ["AllotTestSupport", "AllotCore", "AllotCompiler"],
             exclude: ["Golden"],
+            swiftSettings: swiftSettings
+        ),
+        // Statistics checked against SciPy, coverage, SRM, readers, the emitted SQL against DuckDB.
+        .testTarget(
+            name: "AllotAnalysisTests",
+            dependencies: ["AllotTestSupport", "AllotCore", "AllotCompiler", "AllotAnalysis"],
+            exclude: ["Python"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

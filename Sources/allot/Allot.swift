@@ -28,6 +28,7 @@ struct Allot: AsyncParsableCommand {
             DiffCommand.self,
             LintCommand.self,
             ServeCommand.self,
+            AnalyzeCommand.self,
         ]
     )
 

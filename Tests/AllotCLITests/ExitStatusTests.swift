@@ -144,9 +144,27 @@ struct ExitStatusTests {
                 "serve", "--store", "us", "--trusted-key", "keys/signing.pub", "--listen", "192.0.2.1:8080", "--cache-dir", "cache",
             ],
             status: 4, says: "cannot start the server"),
+
+        Case(command: "analyze", situation: "a healthy split", arguments: analyze, status: 0),
+        Case(
+            command: "analyze", situation: "sample-ratio mismatch",
+            arguments: ["analyze", "--exposures", "analysis-srm/exposures", "--events", "analysis-srm/events.csv"], status: 1,
+            says: "sample-ratio mismatch in green-checkout-button"),
+        Case(
+            command: "analyze", situation: "a bad event", arguments: ["analyze", "--exposures", "analysis/exposures", "--events", "bad-events.csv"],
+            status: 2, says: "bad-events.csv:2: 'lots' is not a number"),
+        Case(
+            command: "analyze", situation: "experiments that do not compile", arguments: analyze + ["--experiments", "broken"], status: 2,
+            says: "do not compile"),
+        Case(
+            command: "analyze", situation: "exposure store down", arguments: ["analyze", "--exposures", downStore, "--events", "analysis/events.csv"],
+            status: 4, says: "cannot list"),
+        Case(command: "analyze", situation: "no --exposures", arguments: ["analyze", "--events", "analysis/events.csv"], status: 64, says: "--exposures"),
     ]
 
     /// A folder with everything the cases need: the samples, keys, a bundle, stores in known states.
+    static let analyze = ["analyze", "--exposures", "analysis/exposures", "--events", "analysis/events.csv"]
+
     static func fixture() throws -> URL {
         let directory = try CLI.temporaryDirectory()
         try CLI.copySamples(to: directory)
@@ -161,6 +179,14 @@ struct ExitStatusTests {
         try run(compile + ["--version", "2", "--output", "v2.bundle"])
         try Data("not a bundle".utf8).write(to: directory.appendingPathComponent("garbage.bundle"))
         try Data("{\"units\":{\"user_id\":\"u1\"}}\n{not json\n".utf8).write(to: directory.appendingPathComponent("requests.ndjson"))
+        let generator = Repository.root.appendingPathComponent("scripts/generate-analysis-sample").path
+        for (folder, share) in [("analysis", "0.5"), ("analysis-srm", "0.6")] {
+            let generated = try runProcess(
+                "/usr/bin/env", ["python3", generator, directory.appendingPathComponent(folder).path, "--units", "600", "--treatment-share", share])
+            guard generated.status == 0 else { throw CLIError(message: "generate-analysis-sample: \(generated.stderr)") }
+        }
+        try Data("unit_id,metric,value,timestamp\nu-000001,revenue,lots,1764547200000\n".utf8).write(
+            to: directory.appendingPathComponent("bad-events.csv"))
         try run(["publish", "v1.bundle", "--store", "us", "--store", "eu", "--signing-key", "keys/signing.key"])
         try run(["publish", "v2.bundle", "--store", "newer", "--signing-key", "keys/signing.key"])
         let manager = FileManager.default

@@ -15,11 +15,15 @@ public struct CheckedProject: Sendable {
     public var holdouts: [CheckedHoldout]
     /// Environment for compiling targeting against this project.
     public var targetingEnvironment: TargetingEnvironment
+    /// Metrics sorted by name (`kind: Metric`; not part of the bundle, read by `allot analyze`).
+    public var metrics: [MetricDeclaration] = []
 
     /// Every experiment, in bundle order (layer by layer, by name within a layer).
     public var experiments: [CheckedExperiment] { layers.flatMap(\.experiments) }
 
     public func layer(named name: String) -> CheckedLayer? { layers.first { $0.name == name } }
+
+    public func metric(named name: String) -> MetricDeclaration? { metrics.first { $0.name.value == name } }
 }
 
 public struct CheckedLayer: Sendable {

@@ -104,6 +104,7 @@ struct DeclarationParser {
         case "Layer": parseLayer(reader, locator)
         case "Experiment": parseExperiment(reader, locator, file: file)
         case "Segment": parseSegment(reader, locator, file: file)
+        case "Metric": parseMetric(reader, locator)
         default: parseHoldout(reader, locator)
         }
     }
@@ -354,6 +355,65 @@ struct DeclarationParser {
             HoldoutDeclaration(
                 name: name, unit: unit, traffic: traffic, salt: optionalSalt(reader, locator), layers: layers,
                 description: optionalString(reader, "description"), acknowledgesReassignment: acknowledgement(reader, locator)))
+    }
+
+    private mutating func parseMetric(_ reader: MappingReader, _ locator: NodeLocator) {
+        reportUnknownKeys(reader, LanguageSchema.metricKeys, context: "a Metric")
+        let name = requiredName(reader, "name", locator, what: "metric")
+        var type: MetricType?
+        if let node = required(reader, "type", context: "a Metric") {
+            type = choice(node, locator, what: "metric type", MetricType.self)
+        }
+        let direction = reader["direction"].map { choice($0, locator, what: "direction", MetricDirection.self) } ?? .increase
+        let role = reader["role"].map { choice($0, locator, what: "role", MetricRole.self) } ?? .primary
+        let event = reader["event"].flatMap { validName($0, locator, what: "event") }
+        let numerator = reader["numerator"].flatMap { validName($0, locator, what: "metric") }
+        let denominator = reader["denominator"].flatMap { validName($0, locator, what: "metric") }
+        if type == .ratio {
+            for key in ["numerator", "denominator"] where reader[key] == nil {
+                _ = required(reader, key, context: "a ratio Metric")
+            }
+            for key in ["event", "window"] {
+                guard let node = reader.keyNode(key) else { continue }
+                diagnostics.error(
+                    at: locator.location(of: node), "'\(key)' does not apply to a ratio: it divides the values of its numerator and denominator",
+                    hint: "set it on the metrics the ratio divides")
+            }
+        } else if let type {
+            for key in ["numerator", "denominator"] {
+                guard let node = reader.keyNode(key) else { continue }
+                diagnostics.error(
+                    at: locator.location(of: node), "'\(key)' applies only to ratio metrics; this one is \(type.rawValue)",
+                    hint: "remove it, or make the metric `type: ratio`")
+            }
+        }
+        var window: Int64?
+        if let node = reader["window"], !node.isNull {
+            window = node.scalar.flatMap { MetricWindow.seconds($0.string) }
+            if window == nil {
+                diagnostics.error(
+                    at: locator.location(of: node), "'window' \(node.scalar?.string ?? "") is not a duration",
+                    hint: "write a whole number and s, m, h or d, at most 366d: e.g. 7d, 24h or 30m")
+            }
+        }
+        guard let name, let type, let direction, let role else { return }
+        declarations.metrics.append(
+            MetricDeclaration(
+                name: name, type: type, event: event, numerator: numerator, denominator: denominator, direction: direction, role: role,
+                windowSeconds: window, description: optionalString(reader, "description")))
+    }
+
+    /// One of an enumeration's names; reports the node and returns nil otherwise.
+    private mutating func choice<Choice: RawRepresentable & CaseIterable>(
+        _ node: Node, _ locator: NodeLocator, what: String, _: Choice.Type
+    ) -> Choice? where Choice.RawValue == String {
+        let text = node.scalar?.string ?? ""
+        if let value = Choice(rawValue: text) { return value }
+        let names = Choice.allCases.map(\.rawValue)
+        diagnostics.error(
+            at: locator.location(of: node), "unknown \(what) '\(text)'",
+            hint: closestMatch(to: text, in: names).map { "did you mean '\($0)'?" } ?? "use one of \(names.joined(separator: ", "))")
+        return nil
     }
 
     // MARK: Field readers

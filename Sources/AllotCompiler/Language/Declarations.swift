@@ -143,6 +143,7 @@ public struct Declarations: Sendable {
     public var experiments: [ExperimentDeclaration] = []
     public var segments: [SegmentDeclaration] = []
     public var holdouts: [HoldoutDeclaration] = []
+    public var metrics: [MetricDeclaration] = []
     /// Where each `kind: Attributes` document was, for "declare it" hints.
     public var attributeFiles: [String] = []
 

@@ -129,6 +129,18 @@ public enum ExperimentSchema {
                         ("name", name), ("unit", name), ("traffic", percentage), ("layers", names), ("acknowledge", acknowledge),
                     ])
             ),
+            (
+                "Metric",
+                kind(
+                    "Metric", LanguageSchema.metric,
+                    [
+                        ("name", name), ("type", .object([("enum", .array(MetricType.allCases.map { .string($0.rawValue) }))])),
+                        ("event", name), ("numerator", name), ("denominator", name),
+                        ("direction", .object([("enum", .array(MetricDirection.allCases.map { .string($0.rawValue) }))])),
+                        ("role", .object([("enum", .array(MetricRole.allCases.map { .string($0.rawValue) }))])),
+                        ("window", .object([("type", "string"), ("pattern", "^[0-9]{1,6}[smhd]$")])),
+                    ])
+            ),
         ]
         precondition(kinds.map(\.0) == LanguageSchema.kinds, "every kind of LanguageSchema has its schema")
 

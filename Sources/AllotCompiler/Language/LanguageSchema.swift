@@ -7,7 +7,7 @@ enum LanguageSchema {
         let summary: String
     }
 
-    static let kinds = ["Attributes", "Layer", "Experiment", "Segment", "Holdout"]
+    static let kinds = ["Attributes", "Layer", "Experiment", "Segment", "Holdout", "Metric"]
 
     static let attributes: [Field] = [
         Field(key: "kind", required: true, summary: "Attributes"),
@@ -77,6 +77,19 @@ enum LanguageSchema {
         Field(key: "acknowledge", required: false, summary: "list; `reassignment` acknowledges that this change un-enrolls units of the experiments it covers"),
     ]
 
+    static let metric: [Field] = [
+        Field(key: "kind", required: true, summary: "Metric"),
+        Field(key: "name", required: true, summary: "unique metric name; events with this `metric` feed it"),
+        Field(key: "type", required: true, summary: "conversion (any event), sum, mean (per event) or ratio (of two metrics)"),
+        Field(key: "event", required: false, summary: "the `metric` of the events it reads (default: its name); not for ratios"),
+        Field(key: "numerator", required: false, summary: "ratio only: the metric whose total is divided"),
+        Field(key: "denominator", required: false, summary: "ratio only: the metric whose total divides"),
+        Field(key: "direction", required: false, summary: "which way is better: increase (default) or decrease"),
+        Field(key: "role", required: false, summary: "primary (default) or guardrail"),
+        Field(key: "window", required: false, summary: "attribution window after the unit's first exposure, e.g. 7d, 24h, 30m (default: none)"),
+        Field(key: "description", required: false, summary: "what it measures"),
+    ]
+
     static func keys(_ fields: [Field]) -> [String] { fields.map(\.key) }
 
     // The key lists, computed once.
@@ -88,4 +101,5 @@ enum LanguageSchema {
     static let variantKeys = keys(variant)
     static let segmentKeys = keys(segment)
     static let holdoutKeys = keys(holdout)
+    static let metricKeys = keys(metric)
 }

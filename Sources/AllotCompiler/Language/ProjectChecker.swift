@@ -122,11 +122,37 @@ struct ProjectChecker {
                     acknowledgesReassignment: declaration.acknowledgesReassignment))
         }
 
+        let metrics = checkMetrics(declarations.metrics)
+
         guard !diagnostics.hasErrors else { return nil }
         return CheckedProject(
             unitTypes: unitTypes.sorted(), attributes: attributes, layers: layers,
             segments: orderedSegments.map { CheckedSegment(declaration: $0, rule: segmentRules[$0.name.value]?.expression) },
-            holdouts: holdoutDeclarations.map { CheckedHoldout(declaration: $0) }, targetingEnvironment: environment)
+            holdouts: holdoutDeclarations.map { CheckedHoldout(declaration: $0) }, targetingEnvironment: environment,
+            metrics: metrics)
+    }
+
+    // MARK: Metrics
+
+    /// Unique names; a ratio's numerator and denominator are other metrics that are not ratios
+    /// or means themselves (a unit's value of each must be a plain number).
+    private mutating func checkMetrics(_ declarations: [MetricDeclaration]) -> [MetricDeclaration] {
+        let metrics = uniqueByName(declarations, kind: "metric", name: \.name).sorted { $0.name.value < $1.name.value }
+        let byName = Dictionary(metrics.map { ($0.name.value, $0) }, uniquingKeysWith: { first, _ in first })
+        for metric in metrics where metric.type == .ratio {
+            for reference in [metric.numerator, metric.denominator].compactMap({ $0 }) {
+                guard let target = byName[reference.value] else {
+                    reportUnknown(reference, kind: "metric", candidates: byName.keys.sorted())
+                    continue
+                }
+                if target.type == .ratio || target.type == .mean {
+                    diagnostics.error(
+                        at: reference.location, "metric '\(reference.value)' is a \(target.type.rawValue); a ratio divides conversion or sum metrics",
+                        hint: "refer to the conversion or sum metrics it is made of")
+                }
+            }
+        }
+        return metrics
     }
 
     // MARK: Experiments
