@@ -169,12 +169,15 @@ public final class CurlTransport: HTTPTransport, Sendable {
 
 /// A libcurl easy handle, used by one transfer at a time (the pool hands it over under its lock).
 private struct EasyHandle: @unchecked Sendable {
+    // @unchecked: a handle is used by one transfer at a time; the pool hands it over under its lock.
     let pointer: UnsafeMutableRawPointer
 }
 
 /// The state of one transfer, shared with libcurl's callbacks (on the transfer's thread only,
 /// except `cancelled`).
 private final class Transfer: @unchecked Sendable {
+    // @unchecked: the mutable state is touched only by libcurl's callbacks on the transfer's thread
+    // and read by it after the transfer; other threads only set `cancelled`, an atomic.
     let request: HTTPRequest
     var status = 0
     var headers: [String: String] = [:]
