@@ -111,11 +111,12 @@ struct AnalyzeCommand: AsyncParsableCommand {
         var metrics = project.metrics
         if !metric.isEmpty {
             for name in metric where project.metric(named: name) == nil {
-                throw CommandFailure(message: "no metric '\(name)' in \(experiments)", status: .invalidInput)
+                let hint = closestMatch(to: name, in: project.metrics.map(\.name.value)).map { "; did you mean '\($0)'?" } ?? ""
+                throw CommandFailure(message: "no metric '\(name)' in \(experiments)\(hint)", status: .invalidInput)
             }
-            // A ratio needs the metrics it divides read too; they are reported only if asked for.
             metrics = metrics.filter { metric.contains($0.name.value) }
         }
+        // A ratio needs the metrics it divides, whether shown or not.
         let needed = Set(metrics.flatMap { [$0.numerator?.value, $0.denominator?.value].compactMap { $0 } })
         let chosen = Set(metrics.map(\.name.value))
         let extra = project.metrics.filter { needed.contains($0.name.value) && !chosen.contains($0.name.value) }
@@ -136,7 +137,8 @@ struct AnalyzeCommand: AsyncParsableCommand {
                     exposures: exposureSource, events: eventSource) + ";")
             return
         }
-        let analyzer = Analyzer(experiments: declared.map(ExperimentSpec.init), metrics: metrics + extra, options: options)
+        // Every metric is read (so events of the ones not shown are not counted as undeclared).
+        let analyzer = Analyzer(experiments: declared.map(ExperimentSpec.init), metrics: project.metrics, options: options)
         do {
             try await readExposures(analyzer, from: options.from, to: options.to)
             for file in events {
