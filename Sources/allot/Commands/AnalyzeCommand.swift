@@ -29,7 +29,7 @@ struct AnalyzeCommand: AsyncParsableCommand {
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case text, markdown, json
+        case text, markdown, json, html
     }
 
     @Option(name: .long, help: ArgumentHelp("The exposure log: a folder, file:///path or s3://bucket/prefix?...", valueName: "dir-or-url"))
@@ -59,7 +59,7 @@ struct AnalyzeCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Confidence of the intervals (default: 0.95).", valueName: "level"))
     var confidence = 0.95
 
-    @Option(name: .long, help: "Output format: text, markdown or json (default: text).")
+    @Option(name: .long, help: "Output format: text, markdown, json or html (a static page with SVG charts; default: text).")
     var format: Format = .text
 
     @Option(
@@ -158,6 +158,7 @@ struct AnalyzeCommand: AsyncParsableCommand {
         case .text: Terminal.print(ReportRenderer.render(report, style: .text))
         case .markdown: Terminal.print(ReportRenderer.render(report, style: .markdown))
         case .json: try JSONOutput.print(report)
+        case .html: Terminal.print(HTMLReport.render(report, title: experiment.map { "Experiment \($0)" } ?? "Experiment results"))
         }
         let mismatched = report.experiments.filter { $0.sampleRatio?.mismatch == true }.map(\.experiment)
         if !mismatched.isEmpty {
