@@ -42,6 +42,9 @@ public final class Analyzer {
         /// Per unit and channel (unit * channels + channel): sum of values, number of events.
         var sums: [Double] = []
         var counts: [Double] = []
+        /// The same before the first exposure (CUPED's covariate), when CUPED is on.
+        var preSums: [Double] = []
+        var preCounts: [Double] = []
         var records = 0
 
         init(_ spec: ExperimentSpec) {
@@ -76,6 +79,7 @@ public final class Analyzer {
         var eventsUnknownMetric = 0
         var eventsUnexposedUnit = 0
         var eventsOutsideWindow = 0
+        var eventsPreExposure = 0
         var eventsAttributed = 0
     }
 
@@ -289,6 +293,10 @@ public final class Analyzer {
         for state in experiments {
             state.sums = [Double](repeating: 0, count: state.units.count * channels)
             state.counts = [Double](repeating: 0, count: state.units.count * channels)
+            if options.cupedWindowSeconds != nil {
+                state.preSums = [Double](repeating: 0, count: state.units.count * channels)
+                state.preCounts = [Double](repeating: 0, count: state.units.count * channels)
+            }
         }
     }
 
@@ -332,6 +340,8 @@ public final class Analyzer {
         let channels = channelMetric.count
         var exposed = false
         var attributed = false
+        var covariate = false
+        let cupedWindow = options.cupedWindowSeconds.map { $0 * 1000 }
         if let to = options.to, timestamp >= to {
             counters.eventsOutsideWindow += 1
             return
@@ -341,7 +351,16 @@ public final class Analyzer {
             let first = state.first[index]
             guard first != Int64.max else { continue }
             exposed = true
-            guard timestamp >= first else { continue }
+            guard timestamp >= first else {
+                if let cupedWindow, timestamp >= first &- cupedWindow {
+                    for channel in eventChannels[event] {
+                        state.preSums[index * channels + channel] += value
+                        state.preCounts[index * channels + channel] += 1
+                    }
+                    covariate = true
+                }
+                continue
+            }
             for channel in eventChannels[event] {
                 if let window = channelWindow[channel], timestamp >= first &+ window { continue }
                 state.sums[index * channels + channel] += value
@@ -351,6 +370,8 @@ public final class Analyzer {
         }
         if attributed {
             counters.eventsAttributed += 1
+        } else if covariate {
+            counters.eventsPreExposure += 1
         } else if exposed {
             counters.eventsOutsideWindow += 1
         } else {

@@ -56,6 +56,13 @@ struct AnalyzeCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Count OFREP bulk evaluations as exposures (docs/exposures.md, rule 2).")
     var includeBulk = false
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "CUPED: adjust conversion and sum metrics by the same metric in this window before each unit's first exposure (e.g. 14d).",
+            valueName: "window"))
+    var cuped: String?
+
     @Option(name: .long, help: ArgumentHelp("Confidence of the intervals (default: 0.95).", valueName: "level"))
     var confidence = 0.95
 
@@ -87,6 +94,10 @@ struct AnalyzeCommand: AsyncParsableCommand {
         }
         guard confidence > 0.5, confidence < 1 else { throw ValidationError("--confidence must be between 0.5 and 1, e.g. 0.95") }
         if let from, let to, from >= to { throw ValidationError("--from must be before --to") }
+        if let cuped, MetricWindow.seconds(cuped) == nil {
+            throw ValidationError("--cuped '\(cuped)' is not a duration: give a whole number and s, m, h or d, at most 366d (e.g. 14d)")
+        }
+        if cuped != nil, emitSQL != nil { throw ValidationError("--cuped is not available with --emit-sql") }
         for file in events where EventFormat.guess(path: file) == nil {
             throw ValidationError("--events \(file): name the format by the extension: .csv, .ndjson or .jsonl")
         }
@@ -126,6 +137,7 @@ struct AnalyzeCommand: AsyncParsableCommand {
         options.to = to.map { $0 * 1000 }
         options.includeBulk = includeBulk
         options.confidence = confidence
+        options.cupedWindowSeconds = cuped.flatMap(MetricWindow.seconds)
         if let emitSQL = emitSQL?.dialect {
             let exposureSource: SQLEmitter.Source =
                 exposuresTable.map { .table($0) } ?? (emitSQL == .duckdb ? .exposureLayout(exposures!) : .table("exposures"))
