@@ -129,7 +129,7 @@ extension Analyzer {
         var unknown = 0
         var perVariant = [[Int]](repeating: [], count: variants.count)
         for unit in 0..<state.units.count {
-            let flags = state.flags[unit]
+            let flags = state.unitStates[unit].flags
             if flags & ExperimentState.counted == 0 {
                 bulkOnly += 1
             } else if flags & ExperimentState.unknownVariant != 0 {
@@ -138,8 +138,8 @@ extension Analyzer {
                 multiple += 1
             } else if flags & ExperimentState.overridden != 0 {
                 overridden += 1
-            } else if state.variant[unit] >= 0 {
-                perVariant[Int(state.variant[unit])].append(unit)
+            } else if state.unitStates[unit].variant >= 0 {
+                perVariant[Int(state.unitStates[unit].variant)].append(unit)
             }
         }
         let counts = perVariant.map(\.count)
@@ -150,7 +150,7 @@ extension Analyzer {
         var days: [Int64: [Int]] = [:]
         for (variant, units) in perVariant.enumerated() {
             for unit in units {
-                let day = Self.floorDivide(state.first[unit], 86_400_000)
+                let day = Self.floorDivide(state.unitStates[unit].first, 86_400_000)
                 days[day, default: [Int](repeating: 0, count: variants.count)][variant] += 1
             }
         }
@@ -208,8 +208,8 @@ extension Analyzer {
     /// A unit's value of a conversion or sum metric.
     private func unitValue(_ type: MetricType, _ state: ExperimentState, _ unit: Int, _ channel: Int, _ channels: Int) -> Double {
         let slot = unit * channels + channel
-        let count = state.counts.isEmpty ? 0 : state.counts[slot]
-        let sum = state.sums.isEmpty ? 0 : state.sums[slot]
+        let count = state.count(slot)
+        let sum = state.sum(slot)
         return type == .conversion ? (count > 0 ? 1 : 0) : sum
     }
 
@@ -220,8 +220,8 @@ extension Analyzer {
             return Summaries.mean(units.map { unitValue(metric.type, state, $0, channel, channels) })
         case .mean:
             let channel = channel(of: metric.name.value)!
-            let sums = units.map { state.sums.isEmpty ? 0 : state.sums[$0 * channels + channel] }
-            let counts = units.map { state.counts.isEmpty ? 0 : state.counts[$0 * channels + channel] }
+            let sums = units.map { state.sum($0 * channels + channel) }
+            let counts = units.map { state.count($0 * channels + channel) }
             return Summaries.ratio(sums, counts)
         case .ratio:
             guard let numerator = metric.numerator.flatMap({ name in metrics.first { $0.name.value == name.value } }),
@@ -241,7 +241,7 @@ extension Analyzer {
         let channel = channel(of: metric.name.value)!
         func pre(_ unit: Int) -> Double {
             let slot = unit * channels + channel
-            return metric.type == .conversion ? (state.preCounts[slot] > 0 ? 1 : 0) : state.preSums[slot]
+            return metric.type == .conversion ? (state.preCount(slot) > 0 ? 1 : 0) : state.preSum(slot)
         }
         let ys = perVariant.map { $0.map { unitValue(metric.type, state, $0, channel, channels) } }
         let xs = perVariant.map { $0.map(pre) }
