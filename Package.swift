@@ -37,6 +37,12 @@ let package = Package(
             pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"])]
         ),
+        // libcurl from Debian's libcurl4-openssl-dev: the S3 transport, with size and time bounds.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
         // Linux calls and constants Glibc's Swift module does not export (epoll, eventfd, accept4),
         // for the HTTP engine. Header-only: the functions are glibc's.
         .systemLibrary(name: "CAllotLinux"),
@@ -66,7 +72,7 @@ let package = Package(
         // Object stores (local folder, S3 with SigV4), manifests and the publish protocol.
         .target(
             name: "AllotStore",
-            dependencies: ["AllotCore", "CSodium", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["AllotCore", "CSodium", "CCurl", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // The HTTP/1.1 engine (epoll event loops, parser, response writer) and the metrics

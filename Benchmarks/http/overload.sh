@@ -6,6 +6,7 @@
 # and open descriptors at the end of the step, and its CPU share (of one core) during the step.
 #   Benchmarks/http/overload.sh
 #   STEPS="32 512 5120" MAX_CONNECTIONS=512 DURATION=8 SERVER_THREADS=2 Benchmarks/http/overload.sh
+#   REFUSAL_RATE=0 Benchmarks/http/overload.sh   refuse every connection over the cap at once (the old behaviour)
 #   BENCH_BINARY=path ...   another build of the benchmark server
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -13,13 +14,14 @@ STEPS=${STEPS:-"32 128 512 1024 5120"}
 MAX_CONNECTIONS=${MAX_CONNECTIONS:-512}
 DURATION=${DURATION:-8}
 SERVER_THREADS=${SERVER_THREADS:-2}
+REFUSAL_RATE=${REFUSAL_RATE:-1000}
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install -y wrk)" >&2; exit 1; }
 binary="${BENCH_BINARY:-}"
 if [ -z "$binary" ]; then binary="$(Benchmarks/http/build-server.sh)"; fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$binary" --port "$port" --threads "$SERVER_THREADS" --max-connections "$MAX_CONNECTIONS" > "$work/server.log" 2>&1 &
+"$binary" --port "$port" --threads "$SERVER_THREADS" --max-connections "$MAX_CONNECTIONS" --connection-refusal-rate "$REFUSAL_RATE" > "$work/server.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
@@ -46,7 +48,7 @@ function done(summary, latency, requests)
     summary.errors.connect + summary.errors.read + summary.errors.write, summary.errors.timeout))
 end
 LUA
-echo "engine: $SERVER_THREADS threads, --max-connections $MAX_CONNECTIONS; wrk -t2, ${DURATION} s per step; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "engine: $SERVER_THREADS threads, --max-connections $MAX_CONNECTIONS, --connection-refusal-rate $REFUSAL_RATE; wrk -t2, ${DURATION} s per step; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 cpu() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 ticks=$(getconf CLK_TCK)
 printf "%-12s %12s %9s %9s %12s %14s %8s %10s %9s %6s %10s\n" connections "goodput/s" "p50 ms" "p99 ms" "503s" "with Retry" other "sock.err" "RSS MiB" fds "server CPU"

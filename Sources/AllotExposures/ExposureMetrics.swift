@@ -76,9 +76,12 @@ public final class ExposureMetrics: Sendable {
             "allot_exposure_upload_failures_total", help: "Failed segment uploads, by the store's error code.", labels: [("reason", code)])
     }
 
-    /// The reasons failures are counted under: the store's error codes, and `read_failed` for a
-    /// segment the spool could not read (a bounded set).
-    static let uploadFailureReasons = StoreError.Code.allCases.map(\.rawValue) + ["read_failed"]
+    /// The reasons failures are counted under: the store's error codes, `read_failed` for a
+    /// segment the spool could not read, and `unconfirmed` (a bounded set).
+    static let uploadFailureReasons = StoreError.Code.allCases.map(\.rawValue) + ["read_failed", unconfirmed]
+
+    /// The reason for a put the store acknowledged but whose object a HEAD did not find as written.
+    static let unconfirmed = "unconfirmed"
 
     /// Events dropped so far for `reason` (all shards).
     public func droppedCount(_ reason: DropReason) -> UInt64 { registry.value(of: dropped[reason]!) }

@@ -1,6 +1,10 @@
 import AllotCore
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The spool directory: segments being written, closed segments waiting to be shipped, and files
 /// set aside, with a running total of their bytes against the limit.
 ///
@@ -43,6 +47,8 @@ public final class ExposureSpool: Sendable {
         self.limit = limit
         do {
             for folder in [root, root + "/open", root + "/exposures", root + "/rejected"] { try FileIO.makeDirectories(folder) }
+            // Records carry unit ids: only the server's user may list or read the spool.
+            guard chmod(root, 0o700) == 0 else { throw SystemError(call: "chmod", path: root, errno: errno) }
             guard let descriptor = try SpoolFiles.lock(root + "/.lock") else {
                 throw ExposureError(.spoolLocked, "\(root): another process uses this exposure spool (it holds \(root)/.lock)")
             }

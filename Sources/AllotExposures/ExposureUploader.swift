@@ -6,7 +6,8 @@ import Synchronization
 
 /// The uploader service: ships closed segments from the spool to the exposure store, oldest first,
 /// each under its one key (`SegmentName.key`), and deletes a segment's file only after the store
-/// confirmed the put. A retry (after a timeout, a lost answer, a restart) puts the same bytes
+/// confirmed the put and a HEAD shows it holds the object (a store that acknowledges and drops a
+/// write loses nothing: the segment stays and is counted under `unconfirmed`). A retry (after a timeout, a lost answer, a restart) puts the same bytes
 /// under the same key again, so a segment is never stored twice.
 ///
 /// Failures back off (doubling from the upload interval to its maximum, with jitter) and are
@@ -130,7 +131,16 @@ public final class ExposureUploader: Service, Sendable {
             return false
         }
         do {
-            _ = try await put(name.key, bytes, deadline: deadline)
+            switch try await put(name.key, bytes, deadline: deadline) {
+            case .confirmed:
+                break
+            case .unconfirmed(let why):
+                metrics.registry.shared.increment(metrics.uploadFailureCounter(ExposureMetrics.unconfirmed))
+                logger.error(
+                    "the exposure store acknowledged a segment it does not hold; kept in the spool, will retry",
+                    metadata: ["segment": "\(name)", "store": "\(store.location)", "problem": "\(why)"])
+                return false
+            }
         } catch {
             metrics.registry.shared.increment(metrics.uploadFailureCounter(error.code.rawValue))
             logger.warning(
@@ -147,27 +157,41 @@ public final class ExposureUploader: Service, Sendable {
         return true
     }
 
-    /// The store's put, given up at `deadline` (the put is cancelled; the segment stays).
-    private func put(_ key: String, _ bytes: [UInt8], deadline: ContinuousClock.Instant?) async throws(StoreError) -> ETag {
-        guard let deadline else { return try await store.put(key, bytes: bytes, condition: .none) }
+    /// What the store holds after a put it acknowledged.
+    enum Confirmation: Equatable {
+        case confirmed
+        /// The store said yes but does not hold these bytes under the key (a store that lies, or
+        /// lost the write): the segment must stay.
+        case unconfirmed(String)
+    }
+
+    /// The store's put, then a HEAD of the key to confirm the store holds an object of the same
+    /// size (and, where both have one, the same entity tag): a segment's file is deleted only on
+    /// that confirmation. Given up at `deadline`, or when graceful shutdown begins if there is no
+    /// deadline (the shutdown's own shipping has one). A put given up is cancelled and no longer
+    /// waited for, even if the store never answers; the segment stays in the spool, and a later
+    /// put of the same bytes under the same key is harmless.
+    private func put(_ key: String, _ bytes: [UInt8], deadline: ContinuousClock.Instant?) async throws(StoreError) -> Confirmation {
         let store = self.store
-        let result = await withTaskGroup(of: Result<ETag, StoreError>?.self) { group in
-            group.addTask {
-                do throws(StoreError) {
-                    return .success(try await store.put(key, bytes: bytes, condition: .none))
-                } catch {
-                    return .failure(error)
+        let result = await Abandonable.run(until: deadline, stopOnShutdown: deadline == nil) { () -> Result<Confirmation, StoreError> in
+            do throws(StoreError) {
+                let etag = try await store.put(key, bytes: bytes, condition: .none)
+                guard let held = try await store.head(key) else { return .success(.unconfirmed("no object under the key")) }
+                guard held.size == bytes.count else {
+                    return .success(.unconfirmed("it holds \(held.size) bytes, not \(bytes.count)"))
                 }
+                guard etag.value.isEmpty || held.etag.value.isEmpty || etag == held.etag else {
+                    return .success(.unconfirmed("its entity tag is \(held.etag), the put's was \(etag)"))
+                }
+                return .success(.confirmed)
+            } catch {
+                return .failure(error)
             }
-            group.addTask {
-                try? await Task.sleep(until: deadline)
-                return nil
-            }
-            let first = await group.next()!
-            group.cancelAll()
-            return first
         }
-        guard let result else { throw StoreError(.timeout, "the shutdown's ship grace ran out", store: store.location, key: key) }
+        guard let result else {
+            let why = deadline == nil ? "the server is stopping" : "the shutdown's ship grace ran out"
+            throw StoreError(.timeout, "given up: \(why)", store: store.location, key: key)
+        }
         return try result.get()
     }
 

@@ -302,6 +302,15 @@ final class SegmentWriter: @unchecked Sendable {
         do {
             let outcome = try SegmentRecovery.recover(
                 source: path, destination: spool.readyPath(name), level: configuration.compressionLevel)
+            if outcome.records == 0, let problem = outcome.stoppedEarly {
+                // Not one record, and bytes that are not a segment's: kept for a person, never deleted.
+                logger.warning(
+                    "a file in the exposure spool has a segment's name but no records: set aside",
+                    metadata: ["file": "\(path)", "problem": "\(problem)"])
+                spool.reject(ExposureSpool.Entry(name: nil, path: path, relativePath: "open/" + relative, size: size, modified: 0))
+                shard.increment(metrics.filesRejected)
+                return
+            }
             spool.add(outcome.bytes)
             SpoolFiles.remove(path)
             SpoolFiles.removeEmptyFolders(of: path, below: spool.openRoot)

@@ -8,7 +8,7 @@ import AllotCore
 enum SpoolFiles {
     /// A new file for appending; fails if it exists.
     static func create(_ path: String) throws(SystemError) -> Int32 {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o644)
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SystemError(call: "open", path: path, errno: errno) }
         return fd
     }
@@ -88,7 +88,7 @@ enum SpoolFiles {
     /// Takes an exclusive lock on `path` (created if needed) for as long as the returned
     /// descriptor is open; nil when another process holds it.
     static func lock(_ path: String) throws(SystemError) -> Int32? {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SystemError(call: "open", path: path, errno: errno) }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let saved = errno

@@ -100,6 +100,9 @@ struct LoopWorker: ~Copyable {
     var drainDeadline: Int64 = 0
     var listening = false
     var acceptPausedUntil: Int64 = 0
+    /// Refusals this thread may still send now (a token bucket refilled at its share of
+    /// `connectionRefusalRate`, holding at most a tenth of a second's worth).
+    var refusals = RefusalBudget(perSecond: 0, threads: 1)
     var lastAcceptWarning: Int64 = -10_000
     /// A descriptor held in reserve: when the process runs out, it is closed to accept one
     /// waiting connection, refuse it with a 503, and opened again (-1 when it could not be).
@@ -119,6 +122,7 @@ struct LoopWorker: ~Copyable {
         self.logger = logger
         driver = ConnectionDriver(
             configuration: configuration, poller: poller, shared: shared, metrics: metrics, shard: shard, handler: handler)
+        refusals = RefusalBudget(perSecond: configuration.connectionRefusalRate, threads: configuration.threads)
         let shortest = min(
             driver.headerTimeout, driver.bodyTimeout, driver.idleTimeout, driver.writeTimeout, ConnectionDriver.lingerMilliseconds)
         sweepInterval = max(5, min(1000, shortest / 4))
@@ -137,7 +141,8 @@ struct LoopWorker: ~Copyable {
         if shared.draining.load(ordering: .acquiring) { beginDraining() }
 
         while !(driver.draining && connections.openCount == 0) {
-            let timeout = Int32(clamping: max(0, nextSweep - nowMilliseconds))
+            let wakeAt = acceptPausedUntil > 0 ? min(nextSweep, acceptPausedUntil) : nextSweep
+            let timeout = Int32(clamping: max(0, wakeAt - nowMilliseconds))
             let ready = poller.wait(timeoutMilliseconds: timeout)
             driver.updateClock()
             for index in 0..<ready {
@@ -151,6 +156,7 @@ struct LoopWorker: ~Copyable {
                     _ = connections.withConnection(token: event.token) { c in driver.handleEvent(&c, event) }
                 }
             }
+            resumeAcceptsIfDue()
             if nowMilliseconds >= nextSweep {
                 sweep()
                 nextSweep = nowMilliseconds + sweepInterval
@@ -206,6 +212,13 @@ struct LoopWorker: ~Copyable {
                 if shared.openConnections.wrappingAdd(1, ordering: .relaxed).newValue > shared.maxConnections {
                     shared.openConnections.wrappingSubtract(1, ordering: .relaxed)
                     rejectConnection(fd)
+                    if let wait = refusals.take(now: nowMilliseconds) {
+                        // Out of refusals: the rest wait in the backlog until one is due.
+                        stopListening()
+                        acceptPausedUntil = nowMilliseconds + wait
+                        shard.increment(metrics.acceptPauses)
+                        return
+                    }
                     continue
                 }
                 Socket.setNoDelay(fd)
@@ -233,12 +246,43 @@ struct LoopWorker: ~Copyable {
         Socket.close(fd)
     }
 
-    private mutating func sweep() {
+    /// Listens again once a pause in accepting is over.
+    private mutating func resumeAcceptsIfDue() {
         if !listening, !driver.draining, acceptPausedUntil > 0, nowMilliseconds >= acceptPausedUntil {
             acceptPausedUntil = 0
             startListening()
         }
+    }
+
+    private mutating func sweep() {
         let force = driver.draining && nowMilliseconds >= drainDeadline
         connections.forEachOpen { c in driver.expire(&c, force: force) }
+    }
+}
+
+/// How many connections over the limit a thread may still refuse: a token bucket holding at most
+/// a tenth of a second of its share of the rate (at least one), refilled as time passes.
+struct RefusalBudget {
+    /// Refusals per second for this thread; 0 for no limit.
+    let perSecond: Int
+    let capacity: Double
+    var tokens: Double
+    var refilledAt: Int64 = 0
+
+    init(perSecond total: Int, threads: Int) {
+        perSecond = total == 0 ? 0 : max(1, total / max(1, threads))
+        capacity = max(1, Double(perSecond) / 10)
+        tokens = capacity
+    }
+
+    /// Spends one refusal; nil while there are refusals to spare, else the milliseconds until
+    /// the next one (at least 5: accepting again sooner would only refuse again).
+    mutating func take(now: Int64) -> Int64? {
+        guard perSecond > 0 else { return nil }
+        tokens = min(capacity, tokens + Double(max(0, now - refilledAt)) * Double(perSecond) / 1000)
+        refilledAt = now
+        tokens -= 1
+        guard tokens < 0 else { return nil }
+        return max(5, Int64((-tokens * 1000 / Double(perSecond)).rounded(.up)))
     }
 }

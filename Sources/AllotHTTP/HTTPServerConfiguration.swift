@@ -14,6 +14,11 @@ public struct HTTPServerConfiguration: Sendable {
     /// Lowered at start when the open-descriptor limit cannot hold this many (see
     /// `reservedDescriptors` and `HTTPServer.maxConnections`).
     public var maxConnections: Int = 10_000
+    /// Connections over `maxConnections` answered with a 503 per second, across all threads.
+    /// Beyond this rate the engine stops accepting for a moment instead: the excess waits in the
+    /// kernel's backlog (and is answered when there is room or a refusal to spare) rather than
+    /// costing the connections it serves a CPU spent accepting and refusing. 0 for no limit.
+    public var connectionRefusalRate: Int = 1000
     /// Descriptors kept for the rest of the process (bundle poller, store connections, cache
     /// files, logs) when fitting connections under the open-descriptor limit.
     public var reservedDescriptors: Int = 64
@@ -70,6 +75,7 @@ public struct HTTPServerConfiguration: Sendable {
         try check((1...256).contains(threads), "threads must be in 1...256, not \(threads)")
         try check(maxConnections >= 1, "maxConnections must be at least 1")
         try check(reservedDescriptors >= 0, "reservedDescriptors must not be negative")
+        try check(connectionRefusalRate >= 0, "connectionRefusalRate must not be negative")
         try check((256...(1 << 20)).contains(maxHeaderBytes), "maxHeaderBytes must be in 256...1048576")
         try check((1...10_000).contains(maxHeaderCount), "maxHeaderCount must be in 1...10000")
         try check((0...(1 << 30)).contains(maxBodyBytes), "maxBodyBytes must be in 0...1073741824")

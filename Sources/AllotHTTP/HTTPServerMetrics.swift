@@ -48,6 +48,7 @@ public final class HTTPServerMetrics: Sendable {
     let latency: [Histogram]
     let openConnections: Gauge
     let acceptedConnections: Counter
+    let acceptPauses: Counter
     let rejections: [Counter]
     let bufferedBytes: Gauge
 
@@ -82,6 +83,9 @@ public final class HTTPServerMetrics: Sendable {
         self.latency = latency
         openConnections = registry.gauge("\(prefix)_open_connections", help: "Open client connections.")
         acceptedConnections = registry.counter("\(prefix)_connections_total", help: "Client connections accepted.")
+        acceptPauses = registry.counter(
+            "\(prefix)_accept_pauses_total",
+            help: "Times a thread stopped accepting for a moment: over the connection limit and out of refusals for now.")
         bufferedBytes = registry.gauge(
             "\(prefix)_buffered_request_bytes", help: "Memory held for unfinished requests (heads and bodies), across connections.")
         rejections = HTTPRejection.allCases.map { reason in
@@ -117,6 +121,12 @@ public final class HTTPServerMetrics: Sendable {
     /// Requests answered so far for `route` in status class `statusClass` (2 for 2xx).
     public func requests(route: HTTPRoute, statusClass: Int) -> UInt64 {
         registry.value(of: requests[route.index * 5 + statusClass - 1])
+    }
+
+    /// Times accepting paused because connections over the limit came faster than the
+    /// refusal rate.
+    public var acceptPauseCount: UInt64 {
+        registry.value(of: acceptPauses)
     }
 
     /// Open connections now.

@@ -14,6 +14,8 @@ public struct EdgeConfiguration: Sendable {
     public var trustedKeys: [PublicKey] = []
     /// Where the last verified bundle is kept for restarts.
     public var cacheDirectory = ".allot/cache"
+    /// Where the rollback floor is persisted, apart from the cache (nil: in memory only).
+    public var stateDirectory: String?
     /// Poll timing and the OFREP targeting unit.
     public var poller = BundlePoller.Configuration()
     /// Requests in one `POST /v1/assign/batch`.
@@ -38,6 +40,8 @@ public struct EdgeConfiguration: Sendable {
         guard poller.maxBackoff >= poller.interval else {
             throw EdgeConfigurationError("the maximum backoff must not be shorter than the poll interval")
         }
+        guard poller.fallbackInterval >= .zero else { throw EdgeConfigurationError("the fallback poll interval must not be negative") }
+        if let stateDirectory, stateDirectory.isEmpty { throw EdgeConfigurationError("the state directory must not be empty") }
         guard (0...0.5).contains(poller.jitter) else { throw EdgeConfigurationError("jitter must be in 0...0.5") }
         guard (1...100_000).contains(maxBatchRequests) else { throw EdgeConfigurationError("the batch limit must be in 1...100000") }
         guard !poller.targetingKeyUnit.isEmpty else { throw EdgeConfigurationError("the targeting key unit must not be empty") }
@@ -91,7 +95,8 @@ public final class EdgeServer: Sendable {
             sources: sources,
             cache: BundleCache(
                 directory: configuration.cacheDirectory, trustedKeys: configuration.trustedKeys, limits: configuration.limits),
-            slot: slot, metrics: bundleMetrics, configuration: configuration.poller, logger: pollLogger)
+            slot: slot, metrics: bundleMetrics, configuration: configuration.poller,
+            floorFile: configuration.stateDirectory.map { FloorFile(directory: $0) }, logger: pollLogger)
         exposures = try configuration.exposures.map {
             try ExposureLog(configuration: $0, store: exposureStore, registry: registry, logger: logger)
         }

@@ -51,7 +51,9 @@ struct AssignCommandTests {
         var lines: [String] = []
         for i in 0..<5_000 {
             if i == 1234 {
-                lines.append(#"{"units":{"user_id":"u1"},"attributes":{"account_age_days":"many"}}"#)
+                lines.append(#"{"units":{"user_id":""},"attributes":{"account_age_days":"many"}}"#)
+            } else if i == 2345 {
+                lines.append(#"{"units":{"user_id":"user-2345"},"attributes":{"country":"US","platform":"web","account_age_days":"many"}}"#)
             } else if i == 4000 {
                 lines.append("{not json")
             } else {
@@ -65,8 +67,10 @@ struct AssignCommandTests {
         #expect(result.stderr.contains("2 of 5000"))
         let output = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
         #expect(output.count == 5_000)
-        #expect(output[1234].hasPrefix(#"{"error":{"code":"bad_attribute""#) && output[1234].contains(#""line":1235"#))
+        #expect(output[1234].hasPrefix(#"{"error":{"code":"bad_unit""#) && output[1234].contains(#""line":1235"#))
         #expect(output[4000].hasPrefix(#"{"error":{"code":"malformed_json""#))
+        // A wrongly typed attribute is ignored, not an error; the answer names it.
+        #expect(output[2345].hasSuffix(#","ignored_attributes":[{"name":"account_age_days","reason":"expected a number"}]}"#))
         let single = try CLI.run([
             "assign", "--bundle", p.bundle, "--trusted-key", p.publicKey, "--unit", "user_id=user-77", "--attr", "country=US", "--attr", "platform=web",
             "--at", "1796083200", "--json",

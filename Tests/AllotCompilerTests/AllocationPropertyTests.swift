@@ -13,6 +13,21 @@ struct AllocationPropertyTests {
         var traffic: Int  // basis points
         var weights: [(String, Int)]
         var restart: Int
+        var layer = "main"
+
+        /// Whether it holds buckets in layer `main`, the layer the model follows.
+        var holdsMain: Bool { layer == "main" && (status == .running || status == .paused) }
+        /// Whether it holds buckets in its layer.
+        var holds: Bool { status == .running || status == .paused }
+    }
+
+    /// What the model remembers of an experiment that stopped holding buckets in `main`.
+    struct Dormancy {
+        var variants: [AllocationLock.VariantAllocation]
+        var salt: String
+        var weights: [(String, Int)]
+        var restart: Int
+        var bundle: LoadedBundle
     }
 
     /// What the model remembers of each layer bucket.
@@ -31,15 +46,21 @@ struct AllocationPropertyTests {
             unit: user_id
             params:
               arm: { type: string, default: none }
+            ---
+            kind: Layer
+            name: side
+            unit: user_id
+            params:
+              side_arm: { type: string, default: none }
 
             """
         for e in experiments {
-            text += "---\nkind: Experiment\nname: \(e.name)\nlayer: main\nowner: owner@example.com\nstatus: \(e.status.name)\n"
+            text += "---\nkind: Experiment\nname: \(e.name)\nlayer: \(e.layer)\nowner: owner@example.com\nstatus: \(e.status.name)\n"
             text += "traffic: \(percentText(e.traffic))\n"
             if e.restart > 0 { text += "restart: \(e.restart)\n" }
             text += "variants:\n"
             for (name, weight) in e.weights {
-                text += "  - name: \(name)\n    weight: \(percentText(weight))\n    params: { arm: \(e.name)-\(name) }\n"
+                text += "  - name: \(name)\n    weight: \(percentText(weight))\n    params: { \(e.layer == "main" ? "arm" : "side_arm"): \(e.name)-\(name) }\n"
             }
         }
         return text
@@ -75,7 +96,7 @@ struct AllocationPropertyTests {
                 let choice = Int.random(in: 0..<7, using: &random)
                 let active = experiments.indices.filter { experiments[$0].status == .running || experiments[$0].status == .paused }
                 switch choice {
-                case 0, 1 where used < 9_000:  // add
+                case _ where choice == 0 || (choice == 1 && used < 9_000):  // add
                     let count = Int.random(in: 1...3, using: &random)
                     let weights = Self.randomWeights(count, &random)
                     experiments.append(
@@ -219,6 +240,151 @@ struct AllocationPropertyTests {
             lock = next
             previousBundle = compiled.bundle
             previousExperiments = experiments
+        }
+    }
+
+    /// Random edits that include dormancy (back to draft, concluding, moving to the other layer,
+    /// and back again), with reweights and restarts while running or dormant. Whenever an
+    /// experiment holds buckets in `main` again under its old salt, its variants start from the
+    /// layout it left with: the moves are exactly the minimum its weight changes require, and real
+    /// units enrolled before and after are in the same variant when the weights did not change.
+    @Test(arguments: [11, 12, 13, 14, 15, 16])
+    func dormancyKeepsVariantLayouts(seed: UInt64) throws {
+        var random = SeededRandom(seed: seed)
+        var experiments: [ExperimentState] = []
+        var lock = AllocationLock()
+        var previousBundle: LoadedBundle? = nil
+        var dormancies: [String: Dormancy] = [:]
+        var previousExperiments: [ExperimentState] = []
+        var returns = 0
+        var comparedUnits = 0
+
+        for step in 1...16 {
+            let mainUsed = experiments.filter(\.holdsMain).reduce(0) { $0 + $1.traffic }
+            if experiments.count < 5 && mainUsed < 7_000 && Int.random(in: 0..<2, using: &random) == 0 {  // add to main
+                let count = Int.random(in: 2...3, using: &random)
+                experiments.append(
+                    ExperimentState(
+                        name: "d\(experiments.count)", status: .running, traffic: Int.random(in: 800...2_500, using: &random),
+                        weights: zip((0..<count).map { "v\($0)" }, Self.randomWeights(count, &random)).map { ($0, $1) }, restart: 0))
+            }
+            for index in experiments.indices {
+                let roll = Int.random(in: 0..<100, using: &random)
+                if experiments[index].holdsMain && roll < 25 {  // go dormant in main
+                    switch Int.random(in: 0..<3, using: &random) {
+                    case 0: experiments[index].status = .draft
+                    case 1: experiments[index].status = .concluded
+                    default: experiments[index].layer = "side"
+                    }
+                } else if !experiments[index].holdsMain && roll < 45 {  // come back to main, running
+                    experiments[index].status = .running
+                    experiments[index].layer = "main"
+                } else if roll >= 85 {  // reweight, running or dormant
+                    let weights = Self.randomWeights(experiments[index].weights.count, &random)
+                    experiments[index].weights = zip(experiments[index].weights.map(\.0), weights).map { ($0, $1) }
+                } else if roll >= 82 {  // restart: a fresh start
+                    experiments[index].restart += 1
+                } else if roll >= 78 && experiments[index].holds {  // pause or resume
+                    experiments[index].status = experiments[index].status == .running ? .paused : .running
+                }
+            }
+            // Keep each layer within its buckets: shrink the last holders until it fits.
+            for layerName in ["main", "side"] {
+                var total = experiments.filter { $0.layer == layerName && $0.holds }.reduce(0) { $0 + $1.traffic }
+                for i in experiments.indices.reversed() where total > 10_000 && experiments[i].layer == layerName && experiments[i].holds {
+                    let cut = min(experiments[i].traffic, total - 10_000)
+                    experiments[i].traffic -= cut
+                    total -= cut
+                }
+            }
+
+            let compiled = try Fixture.compile(Self.yaml(experiments), lock: lock, version: UInt64(step))
+            let next = compiled.output.lock
+            let main = next.layers["main"] ?? .init()
+            let previousMain = lock.layers["main"] ?? .init()
+
+            // The lock's text round-trips, dormant layouts included.
+            let parsed = try AllocationLock.parse(SourceFile(path: "allot.lock", text: next.text), bucketCount: Bucketing.bucketCount).get()
+            #expect(parsed == next, "step \(step)")
+            // Dormant layouts are kept exactly for declared experiments not holding buckets there.
+            for (name, layout) in main.dormant {
+                let e = try #require(experiments.first { $0.name == name }, "step \(step): dormant \(name) is not declared")
+                #expect(!e.holdsMain, "step \(step): \(name) holds buckets and is dormant")
+                #expect(layout.variants.reduce(0) { $0 + $1.buckets.count } == Bucketing.bucketCount)
+            }
+
+            for e in experiments where e.holdsMain {
+                let allocation = try #require(main.experiments[e.name])
+                #expect(allocation.variants.map(\.buckets.count) == e.weights.map(\.1), "step \(step): \(e.name)")
+                guard previousMain.experiments[e.name] == nil, let dormancy = dormancies[e.name] else { continue }
+                // Back from dormancy.
+                returns += 1
+                #expect(main.dormant[e.name] == nil)
+                guard dormancy.salt == allocation.salt else {
+                    #expect(e.restart != dormancy.restart, "step \(step): \(e.name) changed salt without a restart")
+                    continue
+                }
+                var oldVariant = [String](repeating: "", count: Bucketing.bucketCount)
+                for v in dormancy.variants { for b in v.buckets.buckets { oldVariant[b] = v.name } }
+                var moved = 0
+                for v in allocation.variants { for b in v.buckets.buckets where oldVariant[b] != v.name { moved += 1 } }
+                let oldCounts = Dictionary(uniqueKeysWithValues: dormancy.variants.map { ($0.name, $0.buckets.count) })
+                let minimum = e.weights.reduce(0) { $0 + max(0, $1.1 - (oldCounts[$1.0] ?? 0)) }
+                #expect(moved == minimum, "step \(step): \(e.name) came back moving \(moved) variant buckets, minimum \(minimum)")
+                // Real units: with the weights it left with, everyone enrolled on both sides is where they were.
+                if e.weights.map(\.1) == dormancy.weights.map(\.1) {
+                    for i in 0..<1_500 {
+                        let unit = "unit-\(seed)-\(i)"
+                        let before = try dormancy.bundle.assignments(units: ["user_id": unit], now: 0).first { $0.experiment == e.name }
+                        let after = try compiled.bundle.assignments(units: ["user_id": unit], now: 0).first { $0.experiment == e.name }
+                        guard let before, let after, before.reason == .split, after.reason == .split else { continue }
+                        comparedUnits += 1
+                        #expect(after.variant == before.variant, "step \(step): \(unit) of \(e.name) came back to another variant")
+                    }
+                }
+            }
+
+            // Remember the layouts of experiments that stopped holding buckets in main this step.
+            for (name, allocation) in previousMain.experiments where main.experiments[name] == nil {
+                let e = previousExperiments.first { $0.name == name }!
+                dormancies[name] = Dormancy(
+                    variants: allocation.variants, salt: allocation.salt, weights: previousBundleWeights(name, lock: lock), restart: e.restart,
+                    bundle: previousBundle!)
+            }
+            lock = next
+            previousBundle = compiled.bundle
+            previousExperiments = experiments
+        }
+        #expect(returns > 0, "the sequence never brought an experiment back")
+        #expect(comparedUnits > 0, "no unit was enrolled both before and after a return")
+    }
+
+    /// The weights (in buckets) of `name`'s variants in `lock`'s layer `main`.
+    func previousBundleWeights(_ name: String, lock: AllocationLock) -> [(String, Int)] {
+        (lock.layers["main"]?.experiments[name]?.variants ?? []).map { ($0.name, $0.buckets.count) }
+    }
+
+    @Test("reweight 50/50 → 70/30, then draft (or another layer), then back: every unit returns to its variant")
+    func reweightedExperimentReturnsFromDormancyUnchanged() throws {
+        let draft = ExperimentState(name: "x", status: .draft, traffic: 4_000, weights: [("a", 7_000), ("b", 3_000)], restart: 0)
+        var moved = draft
+        moved.status = .running
+        moved.layer = "side"
+        for dormant in [draft, moved] {
+            var x = ExperimentState(name: "x", status: .running, traffic: 4_000, weights: [("a", 5_000), ("b", 5_000)], restart: 0)
+            let first = try Fixture.compile(Self.yaml([x]))
+            x.weights = [("a", 7_000), ("b", 3_000)]
+            let reweighted = try Fixture.compile(Self.yaml([x]), lock: first.output.lock)
+            let away = try Fixture.compile(Self.yaml([dormant]), lock: reweighted.output.lock)
+            #expect(away.output.lock.layers["main"]?.dormant["x"]?.variants == reweighted.output.lock.layers["main"]?.experiments["x"]?.variants)
+            #expect(away.output.lock.changes(from: reweighted.output.lock).contains("main/x: variant layout kept while dormant, for its return"))
+            let back = try Fixture.compile(Self.yaml([x]), lock: away.output.lock)
+            #expect(back.output.lock.layers["main"] == reweighted.output.lock.layers["main"], "\(dormant.layer): the lock is as before")
+            for i in 0..<3_000 {
+                let before = try reweighted.bundle.assignments(units: ["user_id": "u\(i)"], now: 0).first
+                let after = try back.bundle.assignments(units: ["user_id": "u\(i)"], now: 0).first
+                #expect(before == after, "u\(i)")
+            }
         }
     }
 

@@ -38,6 +38,17 @@ struct LockChangesTests {
         #expect(try Self.changes(Self.experiment("a"), Self.experiment("a")).isEmpty)
     }
 
+    @Test func aReturnFromDormancyDropsTheKeptLayout() throws {
+        let (_, away) = try Fixture.change(Self.layer + Self.experiment("a"), Self.layer + Self.experiment("a", status: "draft"))
+        let back = try Fixture.compile(Self.layer + Self.experiment("a"), lock: away.output.lock)
+        #expect(
+            back.output.lock.changes(from: away.output.lock) == [
+                "checkout/a: added with layer buckets 0-1999 (2000 buckets)",
+                "checkout/a: dormant variant layout dropped (the experiment holds buckets again, or is deleted)",
+                "checkout: freed buckets 2000 buckets → 0 buckets",
+            ])
+    }
+
     @Test func eachKindOfChangeHasItsLine() throws {
         let old = Self.experiment("a") + Self.experiment("b", traffic: "10%")
         let new = Self.experiment("a", traffic: "30%", weights: (40, 60)) + Self.experiment("b", status: "concluded") + Self.experiment("c")
@@ -48,6 +59,7 @@ struct LockChangesTests {
                 "checkout/a: variant 'red' buckets 5000-9999 → 5000-9999, 4000-4999 (5000 buckets → 6000 buckets)",
                 "checkout/b: removed; its layer buckets 2000-2999 (1000 buckets) are freed",
                 "checkout/c: added with layer buckets 4000-5999 (2000 buckets)",
+                "checkout/b: variant layout kept while dormant, for its return",
                 "checkout: freed buckets 0 buckets → 1000 buckets",
             ])
     }

@@ -212,20 +212,49 @@ struct EvaluationVectorTests {
     }
 }
 
-/// Writes the fuzzer's seed corpus (`Tests/Fuzz/corpus`) from the vector bundles when
-/// `ALLOT_WRITE_FUZZ_SEEDS=1`: each bundle as an envelope seed (first byte 0) and its payload as
-/// a payload seed (first byte 1).
-struct FuzzSeedWriter {
-    @Test func writeSeedsWhenAsked() throws {
-        guard ProcessInfo.processInfo.environment["ALLOT_WRITE_FUZZ_SEEDS"] == "1" else { return }
+/// The fuzzer's seed corpus (`Tests/Fuzz/corpus`), made from the vector bundles: each bundle as
+/// an envelope seed (first byte 0) and its payload as a payload seed (first byte 1), plus hostile
+/// payloads the validator must refuse (`payload-short-parameter-index`: a PARAMETER_INDEX section
+/// one entry short of the parameter count). The checked-in corpus must be what this makes; with
+/// `ALLOT_WRITE_FUZZ_SEEDS=1` the test rewrites it instead of comparing.
+struct FuzzSeedTests {
+    static func seeds() throws -> [(name: String, bytes: [UInt8])] {
         let generated = try EvaluationVectorTests.generate()
-        let directory = Repository.root.appendingPathComponent("Tests/Fuzz/corpus")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var seeds: [(String, [UInt8])] = []
+        var payloads: [[UInt8]] = []
         for (index, vector) in generated.cases.enumerated() {
             let envelope = Base64.decode(vector.bundle)!
-            try Data([0] + envelope).write(to: directory.appendingPathComponent("envelope-\(index)"))
+            seeds.append(("envelope-\(index)", [0] + envelope))
             let opened = try envelope.withUnsafeBytes { try BundleEnvelope.open($0, trustedKeys: [EvaluationVectorTests.key.publicKey]) }
-            try Data([1] + opened.payload).write(to: directory.appendingPathComponent("payload-\(index)"))
+            seeds.append(("payload-\(index)", [1] + opened.payload))
+            payloads.append(opened.payload)
+        }
+        // The first payload with parameters, its PARAMETER_INDEX (section 11) one entry short.
+        let payload = try #require(payloads.first { bytes in bytes.withUnsafeBytes { (try? Payload.validate($0))?.parameterCount ?? 0 } > 0 })
+        var short = payload
+        let entry = PayloadFormat.headerLength + Int(PayloadFormat.Section.parameterIndex.rawValue - 1) * PayloadFormat.directoryEntryLength
+        short[entry + 8] &-= 4  // the length's low byte; a section of 1-63 entries does not borrow
+        #expect(short.withUnsafeBytes { (try? Payload.validate($0)) == nil }, "the short parameter index must be refused")
+        seeds.append(("payload-short-parameter-index", [1] + short))
+        return seeds
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["ALLOT_WRITE_FUZZ_SEEDS"] == "1", "set ALLOT_WRITE_FUZZ_SEEDS=1 to rewrite"))
+    func writeSeeds() throws {
+        let directory = Repository.root.appendingPathComponent("Tests/Fuzz/corpus")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for seed in try Self.seeds() { try Data(seed.bytes).write(to: directory.appendingPathComponent(seed.name)) }
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["ALLOT_WRITE_FUZZ_SEEDS"] != "1"))
+    func theCheckedInCorpusIsCurrent() throws {
+        let directory = Repository.root.appendingPathComponent("Tests/Fuzz/corpus")
+        let seeds = try Self.seeds()
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+        #expect(names == seeds.map(\.name).sorted(), "run ALLOT_WRITE_FUZZ_SEEDS=1 swift test --filter FuzzSeedTests")
+        for seed in seeds {
+            let stored = try? Data(contentsOf: directory.appendingPathComponent(seed.name))
+            #expect(stored.map(Array.init) == seed.bytes, "\(seed.name) is stale: run ALLOT_WRITE_FUZZ_SEEDS=1 swift test --filter FuzzSeedTests")
         }
     }
 }

@@ -226,10 +226,8 @@ struct EvaluatorTests {
 
     @Test(arguments: [
         (#"{"units":{"user_id":5}}"#, RequestError.Code.badUnit),
-        (#"{"units":{"user_id":"u1"},"attributes":{"age":"old"}}"#, .badAttribute),
-        (#"{"units":{"user_id":"u1"},"attributes":{"beta":"maybe"}}"#, .badAttribute),
-        (#"{"units":{"user_id":"u1"},"attributes":{"app_version":"five"}}"#, .badAttribute),
-        (#"{"units":{"user_id":"u1"},"attributes":{"tags":[1]}}"#, .badAttribute),
+        (#"{"units":{"user_id":"u1"},"attributes":{"tags":[1,]}}"#, .malformedJSON),
+        (#"{"units":{"user_id":"u1"},"attributes":{"age":tru}}"#, .malformedJSON),
         (#"{"units":{"user_id":""}}"#, .badUnit),
         (#"{"units":{"user_id":"u1"}} trailing"#, .malformedJSON),
         (#"{"units":{"user_id":"\ud800"}}"#, .malformedJSON),
@@ -245,6 +243,78 @@ struct EvaluatorTests {
         } catch let error as RequestError {
             #expect(error.code == code, "\(request): \(error.message)")
         }
+    }
+
+    @Test(
+        "an attribute of the wrong type is present but unusable: rules reading it do not match, the rest evaluates",
+        arguments: [
+            ("age >= 18", #""age":"old""#, Reason.targetingMiss),
+            ("age >= 18", #""age":true"#, .targetingMiss),
+            ("age >= 18", #""age":{"n":18}"#, .targetingMiss),
+            ("!(age >= 18)", #""age":"old""#, .split),
+            ("has(age)", #""age":[18]"#, .split),
+            ("has(age) && age != 3", #""age":"4""#, .split),
+            ("beta", #""beta":"maybe""#, .targetingMiss),
+            ("beta == false", #""beta":0"#, .targetingMiss),
+            ("app_version >= \"1.0.0\"", #""app_version":5"#, .targetingMiss),
+            ("app_version >= \"1.0.0\"", #""app_version":"five""#, .targetingMiss),
+            ("tags contains \"a\"", #""tags":["a",1,"b"]"#, .targetingMiss),
+            ("tags contains \"a\"", #""tags":"a""#, .split),
+            ("country == \"US\"", #""country":["US"]"#, .targetingMiss),
+            ("country != \"US\"", #""country":7"#, .targetingMiss),
+        ])
+    func wronglyTypedAttributesAreUnusable(targeting: String, attribute: String, reason: Reason) throws {
+        let yaml = Self.base + Self.experiment("a", traffic: "100%", extra: "targeting: '\(targeting)'\n")
+            + Self.experiment("s", layer: "search", traffic: "100%", extra: "targeting: 'country == \"US\" || !has(country)'\n",
+                variants: "variants:\n  - { name: only, weight: 100%, params: { ranking: neural } }\n")
+        let bundle = try Fixture.compile(yaml).bundle
+        var input = EvaluationInput(for: bundle)
+        let request = #"{"units":{"user_id":"u1"},"attributes":{"#+attribute+#"}}"#
+        try Array(request.utf8).withUnsafeBytes { try input.setJSON($0, bundle: bundle) }
+        var outcomes: [Outcome] = []
+        bundle.evaluate(input, now: 0, into: &outcomes)
+        let reasons = Dictionary(uniqueKeysWithValues: outcomes.map { (bundle.assignment(for: $0).experiment, $0.reason) })
+        #expect(reasons["a"] == reason, "\(targeting) with \(attribute)")
+        // The experiment that reads another attribute is untouched (country is absent or US).
+        let other = attribute.hasPrefix(#""country""#) ? Reason.targetingMiss : .split
+        #expect(reasons["s"] == other, "\(attribute)")
+        let wellTyped = attribute.hasSuffix(#""a""#) || attribute.hasSuffix(#""4""#)
+        let name = String(attribute.dropFirst().prefix { $0 != "\"" })
+        #expect(input.ignoredAttributes.map { bundle.attributeName($0.attribute) } == (wellTyped ? [] : [name]))
+
+        // The answer names what was ignored, after the usual document.
+        var answer: [UInt8] = []
+        bundle.writeAnswer(outcomes, input: input, into: &answer)
+        var plain: [UInt8] = []
+        bundle.writeAnswer(outcomes, into: &plain)
+        if wellTyped {
+            #expect(answer == plain)
+        } else {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(answer)) as? [String: Any])
+            let ignored = try #require(object["ignored_attributes"] as? [[String: String]])
+            #expect(ignored.map { $0["name"] } == [name])
+            #expect(ignored.first?["reason"]?.hasPrefix("expected ") == true)
+            #expect(Array(answer.prefix(plain.count - 1)) == Array(plain.dropLast()))
+        }
+    }
+
+    @Test func theReferenceEvaluatorAgreesOnUnusableAttributes() throws {
+        let yaml = Self.base + Self.experiment("a", traffic: "100%", extra: "targeting: 'has(age) && !(age < 3) || beta'\n")
+        let bundle = try Fixture.compile(yaml).bundle
+        var input = EvaluationInput(for: bundle)
+        for body in [#""age":"x","beta":true"#, #""age":"x","beta":"x""#, #""age":5"#, #""beta":[true]"#] {
+            let request = #"{"units":{"user_id":"u1"},"attributes":{"# + body + "}}"
+            try Array(request.utf8).withUnsafeBytes { try input.setJSON($0, bundle: bundle) }
+            var outcomes: [Outcome] = []
+            bundle.evaluate(input, now: 0, into: &outcomes)
+            #expect(outcomes == ReferenceEvaluator(bundle: bundle).evaluate(input, now: 0), "\(body)")
+        }
+        // Each attribute is listed once, and a reused input forgets the last request's.
+        let twice = #"{"units":{"user_id":"u1"},"attributes":{"age":"x","age":"y","beta":1}}"#
+        try Array(twice.utf8).withUnsafeBytes { try input.setJSON($0, bundle: bundle) }
+        #expect(input.ignoredAttributes.map(\.expected) == [.number, .bool])
+        try Array(#"{"units":{"user_id":"u1"}}"#.utf8).withUnsafeBytes { try input.setJSON($0, bundle: bundle) }
+        #expect(input.ignoredAttributes.isEmpty)
     }
 
     @Test func answersAreValidJSONWithEveryParameter() throws {

@@ -71,6 +71,53 @@ import Testing
         }
     }
 
+    @Test("over the cap, refusals come at the refusal rate; the rest wait in the backlog, each answered 503 in turn")
+    func refusalsAreRateLimited() async throws {
+        try await withTestServer({
+            $0.maxConnections = 1
+            $0.connectionRefusalRate = 20
+        }) { server in
+            let held = try RawClient(port: server.port)
+            try held.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try held.readResponse().status == 200)
+            let clock = ContinuousClock()
+            let start = clock.now
+            let waiting = try (0..<30).map { _ in try RawClient(port: server.port) }
+            try await pause(milliseconds: 300)
+            let refusedSoFar = server.metrics.rejections(.connectionLimit)
+            let elapsed = (clock.now - start).components
+            let milliseconds = Int(elapsed.seconds) * 1000 + Int(elapsed.attoseconds / 1_000_000_000_000_000)
+            // Two at once (a tenth of a second's worth, at least one), then 20 a second.
+            #expect(refusedSoFar <= UInt64(2 + 1 + milliseconds * 20 / 1000), "\(refusedSoFar) refused in \(milliseconds) ms")
+            #expect(server.metrics.acceptPauseCount >= 1)
+            // None is dropped or reset: every one gets its 503 as refusals come due.
+            for client in waiting {
+                let text = String(decoding: try client.readUntilClosed(), as: UTF8.self)
+                #expect(text.hasPrefix("HTTP/1.1 503 Service Unavailable\r\n"))
+                #expect(text.contains("Retry-After: 1\r\n"))
+            }
+            #expect(server.metrics.rejections(.connectionLimit) == 30)
+            // The connection inside the cap was served throughout.
+            try held.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try held.readResponse().text == "hello")
+        }
+    }
+
+    @Test("a refusal rate of 0 refuses every connection over the cap at once, without pausing")
+    func unlimitedRefusals() async throws {
+        try await withTestServer({
+            $0.maxConnections = 1
+            $0.connectionRefusalRate = 0
+        }) { server in
+            let held = try RawClient(port: server.port)
+            try held.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try held.readResponse().status == 200)
+            let waiting = try (0..<30).map { _ in try RawClient(port: server.port) }
+            for client in waiting { #expect(String(decoding: try client.readUntilClosed(), as: UTF8.self).hasPrefix("HTTP/1.1 503")) }
+            #expect(server.metrics.acceptPauseCount == 0)
+        }
+    }
+
     @Test func capacityReturnsWhenConnectionsClose() async throws {
         try await withTestServer({ $0.maxConnections = 1 }) { server in
             for _ in 0..<5 {

@@ -110,6 +110,29 @@ struct GoldenReportTests {
         #expect(markdown.contains("… and 1 more experiments; run `allot diff --format text` for all of them."))
     }
 
+    @Test(
+        "a targeting change is reported as the rule widened, narrowed, rewritten or changed",
+        arguments: [
+            (#"country == "US""#, #"country in ["US", "CA"]"#, "widened"),
+            (#"country in ["US", "CA"]"#, #"country == "US""#, "narrowed"),
+            (#"country == "US" && age >= 18"#, #"age >= 18 && country == "US""#, "equivalent"),
+            (#"country == "US""#, #"country == "CA""#, "changed"),
+            ("", "age >= 18", "narrowed"),
+            ("age >= 18", "", "widened"),
+        ])
+    func targetingChanges(old: String, new: String, expected: String) throws {
+        func experiment(_ targeting: String) -> String {
+            Self.base + BruteForceTests.experiment("a", traffic: "40%", extra: targeting.isEmpty ? "" : "targeting: '\(targeting)'\n")
+        }
+        let report = try Self.report(Scenario(name: "targeting", old: experiment(old), new: experiment(new)))
+        let diff = try #require(report.experiments.first { $0.name == "a" })
+        #expect(diff.targetingChange == expected)
+        let text = TextReport.render(report)
+        let word = ["widened": "widened", "narrowed": "narrowed", "equivalent": "rewritten", "changed": "changed"][expected]!
+        #expect(text.contains("targeting \(word): "), "\(text)")
+        #expect(text.contains("* = not of all units"))
+    }
+
     @Test func markdownEscapesTableCells() {
         #expect(MarkdownReport.row(["a|b", "x\ny"]) == #"| a\|b | x y |"#)
         #expect(MarkdownReport.code("a `b` c") == "``a `b` c``")

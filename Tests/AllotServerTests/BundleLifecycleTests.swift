@@ -260,8 +260,8 @@ struct BundleLifecycleTests {
         defer { Scratch.remove(harness.cacheDirectory) }
         try await harness.start(poll: false)
         await harness.poller.pollOnce()
-        weak var old = harness.server.slot.current()
-        weak var oldBundle = harness.server.slot.current()?.bundle
+        weak let old = harness.server.slot.current()
+        weak let oldBundle = harness.server.slot.current()?.bundle
         #expect(old != nil)
         let port = harness.port
         _ = try await onThread { try HTTPConnection.get(port: port, "/v1/assign?user_id=u1") }

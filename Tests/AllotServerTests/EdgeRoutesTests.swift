@@ -115,12 +115,49 @@ struct EdgeRoutesTests {
         }
     }
 
+    /// `answer` with the `ignored_attributes` member the server adds for wrongly typed attributes.
+    static func withIgnored(_ answer: String, _ ignored: [(name: String, reason: String)]) -> String {
+        let items = ignored.map { #"{"name":"\#($0.name)","reason":\#(JSONString.quoted($0.reason))}"# }
+        return String(answer.dropLast()) + #","ignored_attributes":["# + items.joined(separator: ",") + "]}"
+    }
+
+    @Test("a wrongly typed attribute is ignored, not a 400: GET, POST and batch answer with the rest and name it")
+    func wronglyTypedAttributes() async throws {
+        try await withServer { harness, compiled in
+            let port = harness.port
+            let now = EdgeFixtures.now
+            // new-search reads all four; checkout-redesign reads country (US), which is fine.
+            let good = ["country": "US", "tags": "beta"]
+            let query = "/v1/assign?user_id=u7&country=US&tags=beta&cart_value=lots&is_employee=yes&app_version=five"
+            let body = #"{"units":{"user_id":"u7"},"attributes":{"country":"US","tags":["beta"],"cart_value":"lots","is_employee":1,"app_version":5}}"#
+            let batch = #"{"requests":[\#(body),{"units":{"user_id":"u8"},"attributes":{"country":["US"]}}]}"#
+            let (get, post, batched) = try await onThread { () -> (RawResponse, RawResponse, RawResponse) in
+                let connection = try HTTPConnection(port: port)
+                return (try connection.get(query), try connection.post("/v1/assign", body), try connection.post("/v1/assign/batch", batch))
+            }
+            let plain = try compiled.bundle.answerJSON(units: ["user_id": "u7"], attributes: good, now: now)
+            #expect(plain.contains(#""new-search":{"variant":null,"layer":"rollouts","reason":"targeting_miss"}"#))
+            let reasons = [
+                ("cart_value", "expected a number"), ("is_employee", "expected true or false"), ("app_version", #"expected a version such as "5.2.0""#),
+            ]
+            #expect(get.status == 200)
+            #expect(get.text == Self.withIgnored(plain, reasons), "\(get.text)")
+            #expect(post.status == 200)
+            #expect(post.text == Self.withIgnored(plain, reasons), "\(post.text)")
+            #expect(batched.status == 200)
+            let second = try compiled.bundle.answerJSON(units: ["user_id": "u8"], now: now)
+            #expect(
+                batched.text
+                    == #"{"version":1,"answers":["# + Self.withIgnored(plain, reasons) + "," + Self.withIgnored(second, [("country", "expected a string")])
+                    + "]}")
+            // The checkout experiment still decides for u7: the wrong attributes touched only new-search.
+            #expect(plain.contains(#""checkout-redesign":{"variant":""#))
+        }
+    }
+
     @Test(
         "malformed queries are 400 with a JSON error naming the problem",
         arguments: [
-            ("/v1/assign?user_id=u1&cart_value=lots", "bad_attribute"),
-            ("/v1/assign?user_id=u1&is_employee=yes", "bad_attribute"),
-            ("/v1/assign?user_id=u1&app_version=five", "bad_attribute"),
             ("/v1/assign?user_id=u1&user_id=u2", "repeated_parameter"),
             ("/v1/assign?user_id=u1&country=US&country=CA", "repeated_parameter"),
             ("/v1/assign?user_id=", "bad_unit"),
@@ -145,11 +182,9 @@ struct EdgeRoutesTests {
             ("{", "malformed_json"),
             (#"{"units":{"user_id":"u1"}} trailing"#, "malformed_json"),
             (#"{"units":{"user_id":42}}"#, "bad_unit"),
-            (#"{"units":{"user_id":"u1"},"attributes":{"cart_value":"lots"}}"#, "bad_attribute"),
-            (#"{"units":{"user_id":"u1"},"attributes":{"is_employee":"maybe"}}"#, "bad_attribute"),
-            (#"{"units":{"user_id":"u1"},"attributes":{"tags":[1,2]}}"#, "bad_attribute"),
             (#"{"units":{"user_id":""}}"#, "bad_unit"),
             ("[1,2]", "malformed_json"),
+            (#"{"units":{"user_id":"u1"},"attributes":{"tags":[1,}}"#, "malformed_json"),
         ])
     func badBodies(body: String, code: String) async throws {
         try await withServer { harness, _ in
@@ -170,6 +205,7 @@ struct EdgeRoutesTests {
                   {"units":{"user_id":"qa-user"}},
                   {"units":{"user_id":"u9","device_id":"d9"},"attributes":{"country":"CA"}},
                   {"units":{"user_id":"u1"},"attributes":{"cart_value":"lots"}},
+                  {"units":{"user_id":5}},
                   {"id":"ignored","units":{"user_id":"u2"}}
                 ]}
                 """
@@ -181,7 +217,8 @@ struct EdgeRoutesTests {
             let answers = [
                 try compiled.bundle.answerJSON(units: ["user_id": "qa-user"], now: now),
                 try compiled.bundle.answerJSON(units: ["user_id": "u9", "device_id": "d9"], attributes: ["country": "CA"], now: now),
-                #"{"error":{"code":"bad_attribute","message":"attribute 'cart_value': attribute value is not a number"}}"#,
+                Self.withIgnored(try compiled.bundle.answerJSON(units: ["user_id": "u1"], now: now), [("cart_value", "expected a number")]),
+                #"{"error":{"code":"bad_unit","message":"unit 'user_id' must be a string"}}"#,
                 try compiled.bundle.answerJSON(units: ["user_id": "u2"], now: now),
             ]
             #expect(ok.text == #"{"version":1,"answers":["# + answers.joined(separator: ",") + "]}")
@@ -252,7 +289,7 @@ struct EdgeRoutesTests {
             let (info, health, metrics) = try await onThread { () -> (RawResponse, RawResponse, RawResponse) in
                 let connection = try HTTPConnection(port: port)
                 _ = try connection.get("/v1/assign?user_id=u1")
-                _ = try connection.get("/v1/assign?user_id=u1&cart_value=x")
+                _ = try connection.get("/v1/assign?user_id=&cart_value=x")
                 return (try connection.get("/v1/bundle"), try connection.get("/healthz"), try connection.get("/metrics"))
             }
             #expect(info.status == 200)

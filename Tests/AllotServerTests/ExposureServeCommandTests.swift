@@ -130,6 +130,44 @@ struct ExposureServeCommandTests {
         #expect(boots.count == 3, "\(report.segments)")
     }
 
+    @Test("SIGTERM with an exposure store that never answers: the server stops within its graces, and the segments stay in the spool")
+    func sigtermWithAHungStore() async throws {
+        let (folder, store, key) = try await serve.setUp(version: 3)
+        defer { Scratch.remove(folder) }
+        // Accepts connections (the kernel does) and never answers a byte.
+        let silent = try SilentListener()
+        defer { silent.close() }
+        let server = try await ChildProcess.start(
+            name: "allot-serve", executable: AllotBinary.path,
+            arguments: {
+                ["serve", "--listen", "127.0.0.1:\($0)", "--threads", "1", "--shutdown-grace", "1"]
+                    + self.arguments(
+                        folder, store: store, key: key,
+                        exposures: [
+                            "--exposure-spool", folder + "/spool", "--region", "eu-west", "--server-id", "edge-h",
+                            "--exposure-store", "s3://exposures/log?endpoint=http://127.0.0.1:\(silent.port)&region=us-east-1",
+                            "--exposure-segment-age", "0.2", "--exposure-ship-grace", "1",
+                        ])
+            },
+            environment: ["PWD": folder, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"])
+        defer { server.kill() }
+        try await waitReady(server.port)
+        let expected = try await send(server.port, prefix: "hung", count: 50)
+        // Segments close after 0.2 s; wait until the uploader is stuck on the first put.
+        try await Task.sleep(for: .milliseconds(1500))
+        let clock = ContinuousClock()
+        let start = clock.now
+        let status = try await server.terminate(signal: SIGTERM)
+        let took = clock.now - start
+        #expect(status == 0, "\(server.log)")
+        // docs/server.md: at most --shutdown-grace + a flush + --exposure-ship-grace (1 + 1 here).
+        #expect(took < .seconds(6), "the stop took \(took): \(server.log)")
+        #expect(server.log.contains("exposure segments left in the spool at shutdown"), "\(server.log)")
+        // Nothing lost: the records are in the spool's segments, for the next start to ship.
+        let report = try ExposureReader.read(folder + "/spool")
+        #expect(report.decisions == expected.sorted(), "\(report.errors)")
+    }
+
     @Test("flags: the log's flags are refused without it, the exposure store cannot be a bundle store, a spool in use is refused")
     func flags() async throws {
         let (folder, store, key) = try await serve.setUp(version: 3)
@@ -163,4 +201,32 @@ struct ExposureServeCommandTests {
 enum ExposureBinary {
     static let available = AllotBinary.available && ExposureReader.available
     static let needs: Comment = "needs the allot binary (swift build) and the Python readers (scripts/install-deps)"
+}
+
+/// A TCP listener that never accepts: connections complete in the kernel's backlog, and requests
+/// sent on them are never answered (a store that hangs).
+final class SilentListener: Sendable {
+    let port: Int
+    private let descriptor: Int32
+
+    init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.descriptor = descriptor
+        guard descriptor >= 0 else { throw FixtureError(message: "socket failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(descriptor, 64) == 0 else { throw FixtureError(message: "bind or listen failed") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func close() { _ = Glibc.close(descriptor) }
 }

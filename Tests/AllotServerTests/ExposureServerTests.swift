@@ -67,7 +67,7 @@ struct ExposureServerTests {
             for (status, response) in [
                 (400, try connection.get("/v1/assign?user_id=&country=US")),
                 (400, try connection.get("/v1/assign?user_id=a&user_id=b")),
-                (400, try connection.post("/v1/assign", #"{"units":{"user_id":"x"},"attributes":{"cart_value":"lots"}}"#)),
+                (400, try connection.post("/v1/assign", #"{"units":{"user_id":7},"attributes":{"cart_value":"lots"}}"#)),
                 (404, try connection.post("/ofrep/v1/evaluate/flags/nope", #"{"context":{"targetingKey":"x"}}"#)),
                 (400, try connection.post("/ofrep/v1/evaluate/flags/tutorial", #"{"context":{"targetingKey":"x"}}"#)),
                 (
@@ -191,6 +191,29 @@ struct ExposureServerTests {
         #expect(server.metric("allot_exposure_segments_shipped_total") == Double(report.segments.count))
     }
 
+    /// Three rounds of requests for distinct users, a pause (longer than the segment age) after
+    /// each, then waits until every closed segment (at least three) has shipped. Returns the
+    /// records the answers promise.
+    func sendInRounds(_ server: ExposureServer, prefix: String, perRound: Int, pause: Duration) async throws -> [String] {
+        let port = server.port
+        var expected: [String] = []
+        for round in 0..<3 {
+            expected += try await onThread {
+                let connection = try HTTPConnection(port: port)
+                return try (0..<perRound).flatMap { i in
+                    let answer = try connection.get("/v1/assign?user_id=\(prefix)\(round)-\(i)&country=US")
+                    return ExpectedExposures.from(answer: answer.json, units: ["user_id": "\(prefix)\(round)-\(i)"], api: "native")
+                }
+            }
+            try await Task.sleep(for: pause)
+        }
+        try await server.wait("every segment to ship") {
+            server.metric("allot_exposure_unshipped_segments") == 0 && server.metric("allot_exposure_segments_closed_total") >= 3
+                && server.metric("allot_exposure_segments_shipped_total") == server.metric("allot_exposure_segments_closed_total")
+        }
+        return expected
+    }
+
     @Test(
         "lost acknowledgements: a put the store did but whose answer was lost is retried under the same key, never duplicated",
         .enabled(if: Moto.available, Moto.skipReason))
@@ -207,22 +230,7 @@ struct ExposureServerTests {
         let server = try await ExposureServer(exposureStore: flaky) { $0.segmentMaxAge = .milliseconds(200) }
         defer { server.remove() }
         try await server.start()
-        let port = server.port
-        var expected: [String] = []
-        for round in 0..<3 {
-            expected += try await onThread {
-                let connection = try HTTPConnection(port: port)
-                return try (0..<50).flatMap { i in
-                    let answer = try connection.get("/v1/assign?user_id=r\(round)-\(i)&country=US")
-                    return ExpectedExposures.from(answer: answer.json, units: ["user_id": "r\(round)-\(i)"], api: "native")
-                }
-            }
-            try await Task.sleep(for: .milliseconds(300))
-        }
-        try await server.wait("every segment to ship") {
-            server.metric("allot_exposure_unshipped_segments") == 0 && server.metric("allot_exposure_segments_closed_total") >= 3
-                && server.metric("allot_exposure_segments_shipped_total") == server.metric("allot_exposure_segments_closed_total")
-        }
+        let expected = try await sendInRounds(server, prefix: "r", perRound: 50, pause: .milliseconds(300))
         #expect(server.uploadFailures > 0)
         try await server.stop()
         #expect(proxy.log.contains("dropped the answer to PUT"))
@@ -234,6 +242,25 @@ struct ExposureServerTests {
         #expect(report.errors.isEmpty, "\(report.errors)")
         #expect(report.decisions == expected.sorted())
         #expect(report.duckDBCount == expected.count)
+    }
+
+    @Test(
+        "a store that acknowledges puts it drops or cuts short: every segment stays until a HEAD shows it held, nothing is lost",
+        arguments: [LyingStore.Lie.drop, .truncate])
+    func lyingStore(_ lie: LyingStore.Lie) async throws {
+        let storeRoot = Scratch.folder("exposure-store")
+        defer { Scratch.remove(storeRoot) }
+        let liar = LyingStore(LocalStore(root: storeRoot), lie: lie, lies: 3)
+        let server = try await ExposureServer(exposureStore: liar) { $0.segmentMaxAge = .milliseconds(200) }
+        defer { server.remove() }
+        try await server.start()
+        let expected = try await sendInRounds(server, prefix: "l", perRound: 40, pause: .milliseconds(250))
+        try await server.stop()
+        #expect(liar.liesTold == 3)
+        #expect(server.metric(#"allot_exposure_upload_failures_total{reason="unconfirmed"}"#) >= 3)
+        let report = try ExposureReader.read(storeRoot)
+        #expect(report.errors.isEmpty, "\(report.errors)")
+        #expect(report.decisions == expected.sorted())
     }
 
     @Test(
@@ -295,7 +322,7 @@ struct ExposureServerTests {
         // A store folder below a regular file: every put fails (even for root).
         let blocker = Scratch.folder("blocker")
         defer { Scratch.remove(blocker) }
-        FileManager.default.createFile(atPath: blocker + "/file", contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: blocker + "/file", contents: Data("x".utf8))
         let server = try await ExposureServer(exposureStore: LocalStore(root: blocker + "/file/store")) {
             $0.segmentMaxBytes = 64 << 10
             $0.spoolLimitBytes = 128 << 10
@@ -330,4 +357,54 @@ struct ExposureServerTests {
         #expect(server.uploadFailures > 0)
         try await server.stop()
     }
+}
+
+/// A store that answers the first `lies` puts with success and an entity tag while keeping nothing
+/// (`drop`) or only half the bytes (`truncate`); honest afterwards.
+final class LyingStore: ObjectStore, @unchecked Sendable {
+    enum Lie: Sendable, CustomStringConvertible {
+        case drop, truncate
+        var description: String { self == .drop ? "drop" : "truncate" }
+    }
+    let inner: LocalStore
+    let lie: Lie
+    private let lock = NSLock()
+    private var left: Int
+    private(set) var liesTold = 0
+
+    init(_ inner: LocalStore, lie: Lie, lies: Int) {
+        self.inner = inner
+        self.lie = lie
+        self.left = lies
+    }
+
+    var location: StoreLocation { inner.location }
+
+    func get(_ key: String, ifNoneMatch: ETag?) async throws(StoreError) -> ReadResult {
+        try await inner.get(key, ifNoneMatch: ifNoneMatch)
+    }
+
+    func get(_ key: String, ifNoneMatch: ETag?, maxBytes: Int) async throws(StoreError) -> ReadResult {
+        try await inner.get(key, ifNoneMatch: ifNoneMatch, maxBytes: maxBytes)
+    }
+
+    func put(_ key: String, bytes: [UInt8], condition: WriteCondition) async throws(StoreError) -> ETag {
+        let lying = lock.withLock { () -> Bool in
+            guard left > 0 else { return false }
+            left -= 1
+            liesTold += 1
+            return true
+        }
+        guard lying else { return try await inner.put(key, bytes: bytes, condition: condition) }
+        switch lie {
+        case .drop: return ETag("\"0123456789abcdef0123456789abcdef\"")
+        case .truncate:
+            _ = try await inner.put(key, bytes: Array(bytes.prefix(bytes.count / 2)), condition: condition)
+            return ETag("\"0123456789abcdef0123456789abcdef\"")
+        }
+    }
+
+    func head(_ key: String) async throws(StoreError) -> ObjectInfo? { try await inner.head(key) }
+
+    func list(prefix: String) async throws(StoreError) -> [ObjectInfo] { try await inner.list(prefix: prefix) }
 }

@@ -47,9 +47,12 @@ struct ExposureWriterTests {
             #expect(bytes.count <= 256 << 10)
             #expect(bytes.withUnsafeBytes { Zstd.isSingleFrame($0) })
             #expect(file.hasSuffix(String(format: "-%06d.ndjson.zst", index + 1)), "\(file)")
+            // Records carry unit ids: readable by the server's user only.
+            #expect((try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) == 0o600)
             total += try zstdLines(path).count
         }
         #expect(total == expected)
+        #expect((try FileManager.default.attributesOfItem(atPath: harness.spool)[.posixPermissions] as? Int) == 0o700)
         #expect(harness.counter("allot_exposure_events_total") == Double(expected))
         #expect(harness.counter("allot_exposure_segments_closed_total") == Double(files.count), "\(harness.registry.render())")
     }
@@ -316,10 +319,12 @@ struct ExposureRecoveryTests {
         #expect(result == .empty)
         let shipped = try await LocalStore(root: storeRoot).list(prefix: "exposures/")
         #expect(shipped.map(\.key) == ["exposures/" + valid])
-        #expect(harness.counter("allot_exposure_files_rejected_total") == 6)
+        #expect(harness.counter("allot_exposure_files_rejected_total") == 7)
         #expect(harness.counter("allot_exposure_segments_shipped_total") == 1)
         let rejected = try FileManager.default.contentsOfDirectory(atPath: spool + "/rejected")
-        #expect(rejected.count == 6, "\(rejected)")
+        #expect(rejected.count == 7, "\(rejected)")
+        // Garbage under a segment's name in open/ is kept for a person, not deleted as an empty recovery.
+        #expect(rejected.contains { $0.hasSuffix("000006.ndjson.zst") }, "\(rejected)")
         // The symbolic link is neither followed, nor shipped, nor moved.
         #expect(
             (try? FileManager.default.destinationOfSymbolicLink(

@@ -9,7 +9,9 @@ import Testing
 /// (`openfeature-provider-ofrep`) against a real server, through `Clients/ofrep_client.py`.
 @Suite("OFREP through the OpenFeature Python client", .serialized, .enabled(if: PythonOpenFeature.available, PythonOpenFeature.skipReason))
 struct OFREPPythonClientTests {
-    @Test("values, variants and reasons as the SDK reports them; FLAG_NOT_FOUND, TYPE_MISMATCH and context errors")
+    @Test(
+        "values, variants and reasons as the SDK reports them; FLAG_NOT_FOUND, TYPE_MISMATCH and context errors; wrongly typed attributes ignored"
+    )
     func client() async throws {
         let root = Scratch.folder("store")
         defer { Scratch.remove(root) }
@@ -54,7 +56,14 @@ struct OFREPPythonClientTests {
             ["type": "float", "flag": "max_items", "default": 0.0, "context": ["targetingKey": "u1"]],
             ["type": "boolean", "flag": "tutorial", "default": false, "context": ["targetingKey": "u1"]],
             ["type": "boolean", "flag": "express_pay", "default": false, "context": NSNull()],
+            // A wrongly typed attribute: only the rules reading it do not match; every flag evaluates.
             ["type": "boolean", "flag": "express_pay", "default": false, "context": ["targetingKey": "u1", "cart_value": "lots"]],
+            ["type": "string", "flag": "button_color", "default": "x", "context": ["targetingKey": redesign, "country": "US", "cart_value": "lots"]],
+            [
+                "type": "boolean", "flag": "new_search", "default": false,
+                "context": ["targetingKey": "u1", "app_version": "5.3.0", "is_employee": false, "cart_value": "lots", "tags": ["beta"]],
+            ],
+            ["type": "string", "flag": "button_color", "default": "x", "context": ["targetingKey": redesign, "country": 5]],
         ]
         let results = try await PythonOpenFeature.run(baseURL: "http://127.0.0.1:\(harness.port)", cases: cases)
         await harness.stop()
@@ -90,9 +99,15 @@ struct OFREPPythonClientTests {
         try check(12, value: 0.0, variant: nil, reason: "ERROR", error: "TYPE_MISMATCH")
         try check(13, value: false, variant: nil, reason: "ERROR", error: "TARGETING_KEY_MISSING")
         try check(14, value: false, variant: nil, reason: "ERROR", error: "TARGETING_KEY_MISSING")
-        try check(15, value: false, variant: nil, reason: "ERROR", error: "INVALID_CONTEXT")
         #expect((results[10]["error_message"] as? String)?.contains("no_such_flag") == true)
-        #expect((results[15]["error_message"] as? String)?.contains("cart_value") == true)
+        let cartValueIgnored = ["ignoredAttributes": "cart_value: expected a number"]
+        try check(15, value: false, variant: "default", reason: "STATIC", metadata: cartValueIgnored)
+        try check(16, value: "green", variant: "redesign", reason: "SPLIT", metadata: cartValueIgnored.merging(["allotReason": "split"]) { $1 })
+        try check(
+            17, value: false, variant: "default", reason: "STATIC", metadata: cartValueIgnored.merging(["allotReason": "targeting_miss"]) { $1 })
+        try check(
+            18, value: "blue", variant: "default", reason: "STATIC",
+            metadata: ["ignoredAttributes": "country: expected a string", "allotReason": "targeting_miss"])
     }
 }
 

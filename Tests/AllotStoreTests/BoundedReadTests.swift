@@ -80,3 +80,82 @@ struct BoundedReadTests {
         try await checkRegionClient(try regions.store(0))
     }
 }
+
+/// A folder store's objects are opened without following links and read only if they are regular
+/// files: a link to `/dev/zero` or a FIFO in place of the manifest or a bundle must neither
+/// exhaust memory nor block the reader.
+@Suite("Local store: only regular files")
+struct LocalStoreFileTypeTests {
+    let key = SigningKey.generate()
+
+    /// Runs `body` on its own thread and waits at most `seconds`: a read that blocks (a FIFO
+    /// without a writer) fails the test instead of hanging it.
+    func finishes(within seconds: Double, _ body: @escaping @Sendable () async -> Void) -> Bool {
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            let finished = DispatchSemaphore(value: 0)
+            Task {
+                await body()
+                finished.signal()
+            }
+            finished.wait()
+            done.signal()
+        }.start()
+        return done.wait(timeout: .now() + seconds) == .success
+    }
+
+    @Test("a manifest that is a symbolic link to /dev/zero is refused, not read", arguments: ["/dev/zero", "/dev/urandom"])
+    func symlinkedManifest(target: String) async throws {
+        let root = Scratch.folder("store")
+        defer { Scratch.remove(root) }
+        let store = LocalStore(root: root)
+        #expect(symlink(target, root + "/" + StoreLayout.manifestKey) == 0)
+        let client = RegionClient(store: store, verifier: ManifestVerifier(trustedKeys: [key.publicKey]), logger: Fixtures.logger)
+        await #expect { _ = try await client.fetchManifest() } throws: {
+            ($0 as? FetchError)?.code == "store_not_regular_file" && "\($0)".contains("symbolic link")
+        }
+        // Unbounded reads, HEAD and the publisher's and status's reads refuse it too.
+        await #expect { _ = try await store.get(StoreLayout.manifestKey) } throws: { ($0 as? StoreError)?.code == .notRegularFile }
+        await #expect { _ = try await store.head(StoreLayout.manifestKey) } throws: { ($0 as? StoreError)?.code == .notRegularFile }
+        let report = await StatusChecker(stores: [store], trustedKeys: [key.publicKey], logger: Fixtures.logger).check(now: 0)
+        #expect(report.regions[0].state == .invalid)
+    }
+
+    @Test("a bundle object that is a symbolic link is refused, even to a valid bundle")
+    func symlinkedObject() async throws {
+        let root = Scratch.folder("store")
+        defer { Scratch.remove(root) }
+        let store = LocalStore(root: root)
+        let envelope = Fixtures.bundle(version: 3, key: key)
+        let manifest = try Manifest.describing(envelope: envelope, key: key)
+        let elsewhere = Scratch.folder("elsewhere")
+        defer { Scratch.remove(elsewhere) }
+        _ = FileManager.default.createFile(atPath: elsewhere + "/bundle", contents: Data(envelope))
+        try FileManager.default.createDirectory(atPath: root + "/bundles", withIntermediateDirectories: true)
+        #expect(symlink(elsewhere + "/bundle", root + "/" + manifest.object) == 0)
+        let client = RegionClient(store: store, verifier: ManifestVerifier(trustedKeys: [key.publicKey]), logger: Fixtures.logger)
+        await #expect { _ = try await client.fetchBundle(manifest) } throws: { ($0 as? FetchError)?.code == "store_not_regular_file" }
+    }
+
+    @Test("a FIFO in place of the manifest or a bundle answers at once with an error, never blocks")
+    func fifo() async throws {
+        let root = Scratch.folder("store")
+        defer { Scratch.remove(root) }
+        let store = LocalStore(root: root)
+        #expect(mkfifo(root + "/" + StoreLayout.manifestKey, 0o644) == 0)
+        try FileManager.default.createDirectory(atPath: root + "/bundles", withIntermediateDirectories: true)
+        #expect(mkfifo(root + "/bundles/x.bundle", 0o644) == 0)
+        let verifier = ManifestVerifier(trustedKeys: [key.publicKey])
+        let finished = finishes(within: 20) {
+            let client = RegionClient(store: store, verifier: verifier, logger: Fixtures.logger)
+            await #expect { _ = try await client.fetchManifest() } throws: {
+                ($0 as? FetchError)?.code == "store_not_regular_file" && "\($0)".contains("FIFO")
+            }
+            await #expect { _ = try await store.get("bundles/x.bundle", maxBytes: 1000) } throws: {
+                ($0 as? StoreError)?.code == .notRegularFile
+            }
+            await #expect { _ = try await store.get(StoreLayout.manifestKey) } throws: { ($0 as? StoreError)?.code == .notRegularFile }
+        }
+        #expect(finished, "a read of a FIFO blocked")
+    }
+}

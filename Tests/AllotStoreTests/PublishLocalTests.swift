@@ -129,15 +129,28 @@ struct PublishLocalTests {
         #expect(!FileManager.default.fileExists(atPath: roots[0] + "/manifest.json"))
     }
 
-    @Test("an unreadable existing manifest is never overwritten")
+    @Test("an unreadable existing manifest is never used for ordering: the region is repaired and says so")
     func garbageManifest() async throws {
         let roots = folders(1)
         defer { roots.forEach(Scratch.remove) }
         Scratch.write(Array("{ not json".utf8), to: roots[0] + "/manifest.json")
         let report = try await publisher(roots).publish(envelope: Fixtures.bundle(version: 1, key: key))
+        #expect(report.regions[0].manifest == .repaired)
+        #expect(report.succeeded)
+        #expect(report.text.contains("REPAIRED"))
+        #expect(try Manifest.decode(Scratch.read(roots[0] + "/manifest.json")!).version == 1)
+    }
+
+    @Test("a manifest of a newer format is left alone (an older build must not overwrite it)")
+    func newerFormat() async throws {
+        let roots = folders(1)
+        defer { roots.forEach(Scratch.remove) }
+        let text = Array(#"{"format": "allot-manifest/99", "version": 5}"#.utf8)
+        Scratch.write(text, to: roots[0] + "/manifest.json")
+        let report = try await publisher(roots).publish(envelope: Fixtures.bundle(version: 1, key: key))
         #expect(report.regions[0].manifest == .failed)
-        #expect(report.regions[0].errorCode == "manifest_malformed")
-        #expect(Scratch.read(roots[0] + "/manifest.json") == Array("{ not json".utf8))
+        #expect(report.regions[0].errorCode == "manifest_unsupported_format")
+        #expect(Scratch.read(roots[0] + "/manifest.json") == text)
     }
 
     @Test("a bundle from another key is refused before any store is touched")

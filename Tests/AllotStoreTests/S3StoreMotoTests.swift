@@ -123,8 +123,8 @@ struct S3StoreMotoTests {
         let elapsed = ContinuousClock.now - started
         #expect(elapsed > .milliseconds(1900) && elapsed < .seconds(60), "\(elapsed)")
         #expect(try proxy.stats().requests == 2)
-        // Sub-second timeouts would fire at once in swift-corelibs-foundation: they are rounded up.
-        #expect(URLSessionTransport(timeout: 0.5).timeout == 1)
-        #expect(URLSessionTransport(timeout: 2.2).timeout == 3)
+        // libcurl's stall window is in whole seconds: sub-second timeouts are rounded up.
+        #expect(CurlTransport.wholeSeconds(0.5) == 1)
+        #expect(CurlTransport.wholeSeconds(2.2) == 3)
     }
 }

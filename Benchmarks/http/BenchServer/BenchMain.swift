@@ -1,5 +1,5 @@
 // Entry point of the benchmark server: the engine (AllotHTTP) answering a fixed body.
-// Usage: allot-http-bench [--host H] [--port P] [--threads N] [--body-size BYTES] [--max-connections N]
+// Usage: allot-http-bench [--host H] [--port P] [--threads N] [--body-size BYTES] [--max-connections N] [--connection-refusal-rate N]
 //                         [--reserved-descriptors N] [--max-buffered-bytes BYTES]
 //
 // The main function is synchronous and waits for the service group on a semaphore: an `async`
@@ -28,6 +28,7 @@ enum BenchMain {
             case "--threads": configuration.threads = Int(value)!
             case "--body-size": bodySize = Int(value)!
             case "--max-connections": configuration.maxConnections = Int(value)!
+            case "--connection-refusal-rate": configuration.connectionRefusalRate = Int(value)!
             case "--reserved-descriptors": configuration.reservedDescriptors = Int(value)!
             case "--max-buffered-bytes": configuration.maxBufferedBytes = Int(value)!
             default: fatalError("unknown flag \(flag)")

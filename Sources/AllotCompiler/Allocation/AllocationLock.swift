@@ -16,8 +16,26 @@ public struct AllocationLock: Equatable, Sendable {
         public var experiments: [String: ExperimentAllocation] = [:]
         /// Buckets released by experiments, oldest release first. Reused last.
         public var freed: [FreedBuckets] = []
+        /// The variant layouts of experiments that held buckets in this layer and no longer do
+        /// (back to draft, concluded, moved to another layer), by name: when such an experiment
+        /// holds buckets here again under the same salt, its variants start from this layout, so
+        /// the units that come back come back to the same variants.
+        public var dormant: [String: DormantLayout] = [:]
 
         public init() {}
+    }
+
+    /// The variant layout an experiment had when it stopped holding buckets in a layer.
+    public struct DormantLayout: Equatable, Sendable {
+        /// The variant salt the layout was made under.
+        public var salt: String
+        /// Variant buckets by variant, in declaration order.
+        public var variants: [VariantAllocation]
+
+        public init(salt: String, variants: [VariantAllocation]) {
+            self.salt = salt
+            self.variants = variants
+        }
     }
 
     public struct ExperimentAllocation: Equatable, Sendable {
@@ -95,6 +113,18 @@ public struct AllocationLock: Equatable, Sendable {
                     lines.append("        buckets: \(yamlString(entry.buckets.description))")
                 }
             }
+            if !layer.dormant.isEmpty {
+                lines.append("    dormant:")
+                for name in layer.dormant.keys.sorted() {
+                    let layout = layer.dormant[name]!
+                    lines.append("      \(yamlKey(name)):")
+                    lines.append("        salt: \(yamlString(layout.salt))")
+                    lines.append("        variants:")
+                    for variant in layout.variants {
+                        lines.append("          \(yamlKey(variant.name)): \(yamlString(variant.buckets.description))")
+                    }
+                }
+            }
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -137,6 +167,31 @@ public struct AllocationLock: Equatable, Sendable {
             }
             return list
         }
+        /// An experiment's variants, which must partition the variant space.
+        func variantLayout(_ variants: MappingReader, of experiment: String, at node: Node) -> [VariantAllocation] {
+            var layout: [VariantAllocation] = []
+            var variantOwner = [Bool](repeating: false, count: bucketCount)
+            var covered = 0
+            for variant in variants.entries {
+                guard let list = ranges(variant.value, "variant \(variant.key) of \(experiment)", limit: bucketCount) else { continue }
+                for bucket in list.buckets {
+                    if variantOwner[bucket] {
+                        diagnostics.error(
+                            at: locator.location(of: variant.keyNode), "allot.lock: variant bucket \(bucket) of \(experiment) is held twice",
+                            hint: hint)
+                        break
+                    }
+                    variantOwner[bucket] = true
+                    covered += 1
+                }
+                layout.append(VariantAllocation(name: variant.key, buckets: list))
+            }
+            if covered != bucketCount {
+                diagnostics.error(
+                    at: locator.location(of: node), "allot.lock: the variants of \(experiment) cover \(covered) of \(bucketCount) buckets", hint: hint)
+            }
+            return layout
+        }
         if let layersNode = top["layers"], let layers = MappingReader(layersNode, locator, context: "layers", &diagnostics) {
             for layerEntry in layers.entries {
                 guard let layerReader = MappingReader(layerEntry.value, locator, context: "layer \(layerEntry.key)", &diagnostics) else { continue }
@@ -167,29 +222,28 @@ public struct AllocationLock: Equatable, Sendable {
                             continue
                         }
                         claim(buckets, by: entry.key, at: entry.keyNode)
-                        var allocation = ExperimentAllocation(salt: salt, buckets: buckets, variants: [])
-                        var variantOwner = [Bool](repeating: false, count: bucketCount)
-                        var covered = 0
-                        for variant in variants.entries {
-                            guard let list = ranges(variant.value, "variant \(variant.key) of \(entry.key)", limit: bucketCount) else { continue }
-                            for bucket in list.buckets {
-                                if variantOwner[bucket] {
-                                    diagnostics.error(
-                                        at: locator.location(of: variant.keyNode), "allot.lock: variant bucket \(bucket) of \(entry.key) is held twice",
-                                        hint: hint)
-                                    break
-                                }
-                                variantOwner[bucket] = true
-                                covered += 1
-                            }
-                            allocation.variants.append(VariantAllocation(name: variant.key, buckets: list))
-                        }
-                        if covered != bucketCount {
+                        let layout = variantLayout(variants, of: entry.key, at: entry.keyNode)
+                        layer.experiments[entry.key] = ExperimentAllocation(salt: salt, buckets: buckets, variants: layout)
+                    }
+                }
+                if let dormantNode = layerReader["dormant"],
+                    let dormant = MappingReader(dormantNode, locator, context: "dormant", &diagnostics)
+                {
+                    for entry in dormant.entries {
+                        guard let reader = MappingReader(entry.value, locator, context: "dormant experiment \(entry.key)", &diagnostics),
+                            let salt = reader["salt"]?.scalar?.string,
+                            let variantsNode = reader["variants"],
+                            let variants = MappingReader(variantsNode, locator, context: "variants", &diagnostics)
+                        else {
                             diagnostics.error(
-                                at: locator.location(of: entry.keyNode), "allot.lock: the variants of \(entry.key) cover \(covered) of \(bucketCount) buckets",
-                                hint: hint)
+                                at: locator.location(of: entry.keyNode), "allot.lock: dormant experiment \(entry.key) is incomplete", hint: hint)
+                            continue
                         }
-                        layer.experiments[entry.key] = allocation
+                        if layer.experiments[entry.key] != nil {
+                            diagnostics.error(
+                                at: locator.location(of: entry.keyNode), "allot.lock: \(entry.key) is both holding buckets and dormant", hint: hint)
+                        }
+                        layer.dormant[entry.key] = DormantLayout(salt: salt, variants: variantLayout(variants, of: entry.key, at: entry.keyNode))
                     }
                 }
                 if let freedNode = layerReader["freed"] {

@@ -15,16 +15,24 @@ public import AllotCore
 ///    claimed buckets, removed variants release all, and variants that grew take those released
 ///    buckets, in declaration order: exactly the minimum share of enrolled units changes variant.
 ///    A new salt (an explicit fresh start) lays variants out from scratch.
+/// 5. An experiment that stops holding buckets in a layer (rule 1) leaves its variant layout in
+///    the layer's `dormant` table while the project still declares it. When it holds buckets there
+///    again under the same salt, rule 4 starts from that layout: the units that come back (rule 3
+///    gives back its own released buckets first) come back to the same variants, and a reweight
+///    while dormant moves the minimum. Deleting the experiment forgets the layout.
 public enum Allocator {
     public static func allocate(_ project: CheckedProject, previous: AllocationLock) -> AllocationLock {
         var next = AllocationLock()
+        let declared = Set(project.layers.flatMap { $0.experiments.map(\.name) })
         for layer in project.layers {
-            next.layers[layer.name] = allocate(layer, previous: previous.layers[layer.name] ?? .init())
+            next.layers[layer.name] = allocate(layer, previous: previous.layers[layer.name] ?? .init(), declared: declared)
         }
         return next
     }
 
-    static func allocate(_ layer: CheckedLayer, previous: AllocationLock.LayerAllocation) -> AllocationLock.LayerAllocation {
+    static func allocate(_ layer: CheckedLayer, previous: AllocationLock.LayerAllocation, declared: Set<String>)
+        -> AllocationLock.LayerAllocation
+    {
         var state = previous
         let active = layer.experiments.filter(\.holdsBuckets)
         let activeNames = Set(active.map(\.name))
@@ -34,6 +42,10 @@ public enum Allocator {
             if !released.buckets.isEmpty {
                 state.freed.append(.init(experiment: name, buckets: released.buckets))
             }
+            state.dormant[name] = .init(salt: released.salt, variants: released.variants)
+        }
+        for name in state.dormant.keys where !declared.contains(name) {
+            state.dormant[name] = nil
         }
         for experiment in active {
             guard var allocation = state.experiments[experiment.name], allocation.buckets.count > experiment.traffic else { continue }
@@ -52,8 +64,11 @@ public enum Allocator {
         var nextNeverUsed = 0
 
         for experiment in active {
+            // Holding, returning from dormancy (its old variant layout), or new.
             var allocation = state.experiments[experiment.name]
+                ?? state.dormant[experiment.name].map { .init(salt: $0.salt, buckets: BucketList(), variants: $0.variants) }
                 ?? AllocationLock.ExperimentAllocation(salt: experiment.salt, buckets: BucketList(), variants: [])
+            state.dormant[experiment.name] = nil
             var need = experiment.traffic - allocation.buckets.count
             // Own releases, most recent first.
             var index = state.freed.count - 1

@@ -22,6 +22,14 @@ extension AllocationLock {
                     break
                 }
             }
+            for name in Set(before.dormant.keys).union(after.dormant.keys).sorted() where before.dormant[name] != after.dormant[name] {
+                let prefix = "\(layerName)/\(name): "
+                if after.dormant[name] == nil {
+                    lines.append(prefix + "dormant variant layout dropped (the experiment holds buckets again, or is deleted)")
+                } else {
+                    lines.append(prefix + "variant layout kept while dormant, for its return")
+                }
+            }
             if before.freed != after.freed {
                 let total = { (freed: [FreedBuckets]) in freed.reduce(0) { $0 + $1.buckets.count } }
                 lines.append(

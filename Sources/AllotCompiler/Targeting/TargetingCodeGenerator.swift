@@ -44,24 +44,26 @@ struct TargetingCodeGenerator {
 
     /// The length of the bytecode `generate` produces for `expression`.
     static func size(of expression: TargetingExpression, environment: TargetingEnvironment) -> Int {
+        let jump = TargetingOpcode.jumpIfFalse.length
         switch expression {
-        case .constant: return 2
-        case .flag, .has: return 4
+        case .constant: return TargetingOpcode.constant.length
+        case .flag: return TargetingOpcode.boolEquals.length
+        case .has: return TargetingOpcode.present.length
         case .comparison(let attribute, _, _):
             switch environment.attributes[attribute]?.type {
-            case .bool: return 4
-            case .semver: return 36
-            default: return 12
+            case .bool: return TargetingOpcode.boolEquals.length
+            case .semver: return TargetingOpcode.semverCompare.length
+            default: return TargetingOpcode.stringCompare.length
             }
         case .membership(let attribute, let values):
             if environment.attributes[attribute]?.type == .semver {
-                return values.count * 36 + (values.count - 1) * 8
+                return values.count * TargetingOpcode.semverCompare.length + (values.count - 1) * jump
             }
-            return 8 + values.count * 8
-        case .segment: return 8
-        case .not(let inner): return size(of: inner, environment: environment) + 1
+            return TargetingOpcode.stringIn.length + values.count * TargetingOpcode.listElementLength
+        case .segment: return TargetingOpcode.inSegment.length
+        case .not(let inner): return size(of: inner, environment: environment) + TargetingOpcode.not.length
         case .and(let operands), .or(let operands):
-            return operands.reduce(0) { $0 + size(of: $1, environment: environment) } + (operands.count - 1) * 8
+            return operands.reduce(0) { $0 + size(of: $1, environment: environment) } + (operands.count - 1) * jump
         }
     }
 

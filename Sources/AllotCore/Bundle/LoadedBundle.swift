@@ -107,9 +107,37 @@ public final class LoadedBundle: @unchecked Sendable {
     /// The index of the parameter named `name`, or nil.
     public func parameterIndex(named name: String) -> Int? { withUTF8(name) { parameterIndex(named: $0) } }
 
-    /// The declared type of attribute `index`.
+    /// The name of attribute `index` (`0..<payload.attributeCount`; traps otherwise).
+    public func attributeName(_ index: Int) -> String {
+        checkIndex(index, payload.attributeCount, "attribute")
+        return payload.string(at: payload.attributeRecord(index) + PayloadFormat.AttributeRecord.name)
+    }
+
+    /// The declared type of attribute `index` (`0..<payload.attributeCount`; traps otherwise).
     public func attributeType(_ index: Int) -> AttributeType {
-        AttributeType(rawValue: payload.u8(payload.attributeRecord(index) + PayloadFormat.AttributeRecord.type))!
+        checkIndex(index, payload.attributeCount, "attribute")
+        return AttributeType(rawValue: payload.u8(payload.attributeRecord(index) + PayloadFormat.AttributeRecord.type))!
+    }
+
+    /// Traps, naming `kind`, unless `0 <= index < count`: public entry points that take an index
+    /// check it (one compare) rather than read outside the payload.
+    @inline(__always)
+    func checkIndex(_ index: Int, _ count: Int, _ kind: StaticString) {
+        precondition(UInt(bitPattern: index) < UInt(bitPattern: count), "\(kind) index out of range for this bundle")
+    }
+
+    /// Traps unless `outcome` names a layer, an experiment and a variant (or -1) of this bundle,
+    /// as outcomes from `evaluate` on this bundle do: one from another bundle is refused before
+    /// any record is read.
+    @inline(__always)
+    func checkOutcome(_ outcome: Outcome) {
+        let p = payload
+        precondition(
+            UInt(bitPattern: Int(outcome.layer)) < UInt(bitPattern: p.layerCount)
+                && UInt(bitPattern: Int(outcome.experiment)) < UInt(bitPattern: p.experimentCount)
+                && outcome.variant >= -1
+                && Int(outcome.variant) < p.int(p.experimentRecord(Int(outcome.experiment)) &+ PayloadFormat.ExperimentRecord.variantCount),
+            "the outcome does not belong to this bundle")
     }
 
     private func binarySearch(count: Int, name: UnsafeRawBufferPointer, nameAt: (Int) -> Int) -> Int? {

@@ -54,6 +54,11 @@ private struct SectionReader {
             spans[section] = (offset, length)
             previousEnd = offset + length
         }
+        // Sections whose record count is implied by another's: the evaluator reads them for that
+        // count without checks.
+        guard self.count(.parameterIndex) == self.count(.parameters) else {
+            throw malformed("the parameter index holds \(self.count(.parameterIndex)) entries for \(self.count(.parameters)) parameters")
+        }
     }
 
     func offset(_ section: PayloadFormat.Section) -> Int { spans[section]!.offset }
@@ -242,19 +247,8 @@ extension Payload {
         var result: [Int] = []
         var pc = 0
         while pc < length {
-            let op = TargetingOpcode(rawValue: code[pc])!
-            switch op {
-            case .stringCompare, .numberCompare, .listContains: pc += 12
-            case .stringIn, .numberIn: pc += 8 + Int(code.le32(pc + 4)) * 8
-            case .boolEquals, .present: pc += 4
-            case .semverCompare: pc += 36
-            case .inSegment:
-                result.append(Int(code.le32(pc + 4)))
-                pc += 8
-            case .not: pc += 1
-            case .jumpIfFalse, .jumpIfTrue: pc += 8
-            case .constant: pc += 2
-            }
+            if code[pc] == TargetingOpcode.inSegment.rawValue { result.append(Int(code.le32(pc + 4))) }
+            pc += TargetingOpcode.length(at: pc, of: code)
         }
         return result
     }

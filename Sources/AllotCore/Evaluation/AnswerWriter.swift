@@ -13,16 +13,44 @@ extension LoadedBundle {
         append(answerLength(outcomes), to: &output) { writeAnswer(outcomes, at: $0) }
     }
 
+    /// Appends the JSON answer for `outcomes`, evaluated from `input` (see `writeAnswer(_:into:)`).
+    /// When the request carried attributes of the wrong type, the answer ends with a member
+    /// naming them: `…,"params":{…},"ignored_attributes":[{"name":"<a>","reason":"<why>"},…]}`.
+    /// Otherwise it is exactly `writeAnswer(_:into:)`'s.
+    public func writeAnswer(_ outcomes: [Outcome], input: borrowing EvaluationInput, into output: inout [UInt8]) {
+        writeAnswer(outcomes, into: &output)
+        guard !input.ignoredAttributes.isEmpty else { return }
+        output.removeLast()  // the document's closing brace
+        appendStatic(",\"ignored_attributes\":[", to: &output)
+        for (position, ignored) in input.ignoredAttributes.enumerated() {
+            if position > 0 { output.append(UInt8(ascii: ",")) }
+            appendStatic("{\"name\":", to: &output)
+            output.append(contentsOf: JSONString.quoted(attributeName(ignored.attribute)).utf8)
+            appendStatic(",\"reason\":", to: &output)
+            output.append(contentsOf: JSONString.quoted(ignored.reason.description).utf8)
+            output.append(UInt8(ascii: "}"))
+        }
+        appendStatic("]}", to: &output)
+    }
+
+    /// `name: reason` for each attribute `input` ignored, joined by `; ` (empty when none): the
+    /// form OFREP answers carry in their metadata.
+    public func ignoredAttributesSummary(_ input: borrowing EvaluationInput) -> String {
+        input.ignoredAttributes.map { "\(attributeName($0.attribute)): \($0.reason)" }.joined(separator: "; ")
+    }
+
     /// Appends the members of the `params` object (without braces) for `outcomes`.
     public func writeParams(_ outcomes: [Outcome], into output: inout [UInt8]) {
         append(paramsLength(outcomes), to: &output) { writeParams(outcomes, at: $0) }
     }
 
-    /// The length in bytes of the JSON answer for `outcomes`, as `writeAnswer` writes it.
+    /// The length in bytes of the JSON answer for `outcomes`, as `writeAnswer` writes it. Every
+    /// writer measures first, so this is where outcomes of another bundle are refused (a trap).
     public func answerLength(_ outcomes: [Outcome]) -> Int {
         let p = payload
         var length = AnswerText.versionPrefix.utf8CodeUnitCount + decimalLength(version) + AnswerText.assignmentsOpen.utf8CodeUnitCount
         for outcome in outcomes {
+            checkOutcome(outcome)
             let e = p.experimentRecord(Int(outcome.experiment))
             length &+= AnswerText.entryFixedLength &+ p.int(e &+ PayloadFormat.ExperimentRecord.name &+ 4)
             length &+= p.int(p.layerRecord(Int(outcome.layer)) &+ PayloadFormat.LayerRecord.name &+ 4)
@@ -34,11 +62,18 @@ extension LoadedBundle {
             }
         }
         if !outcomes.isEmpty { length &+= outcomes.count &- 1 }  // commas
-        return length &+ AnswerText.paramsOpen.utf8CodeUnitCount &+ paramsLength(outcomes) &+ AnswerText.documentClose.utf8CodeUnitCount
+        return length &+ AnswerText.paramsOpen.utf8CodeUnitCount &+ uncheckedParamsLength(outcomes) &+ AnswerText.documentClose.utf8CodeUnitCount
     }
 
-    /// The length in bytes of the members of the `params` object for `outcomes`.
+    /// The length in bytes of the members of the `params` object for `outcomes` (this bundle's;
+    /// traps otherwise).
     public func paramsLength(_ outcomes: [Outcome]) -> Int {
+        for outcome in outcomes { checkOutcome(outcome) }
+        return uncheckedParamsLength(outcomes)
+    }
+
+    /// `paramsLength` for outcomes already checked.
+    private func uncheckedParamsLength(_ outcomes: [Outcome]) -> Int {
         var length = 0
         var fragments = 0
         forEachParamsFragment(outcomes) { fragment in
@@ -139,6 +174,11 @@ extension LoadedBundle {
             }
         }
     }
+}
+
+@inline(__always)
+private func appendStatic(_ text: StaticString, to output: inout [UInt8]) {
+    output.append(contentsOf: UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
 }
 
 /// The fixed text of answers, as static strings (no arrays to retain, no lazy globals to check).

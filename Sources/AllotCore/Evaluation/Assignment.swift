@@ -19,8 +19,9 @@ public struct Assignment: Sendable, Equatable, CustomStringConvertible {
 }
 
 extension LoadedBundle {
-    /// The names behind an outcome.
+    /// The names behind an outcome (one of this bundle's; traps otherwise).
     public func assignment(for outcome: Outcome) -> Assignment {
+        checkOutcome(outcome)
         let p = payload
         let e = p.experimentRecord(Int(outcome.experiment))
         var variant: String? = nil

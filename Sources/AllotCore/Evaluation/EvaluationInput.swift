@@ -20,12 +20,42 @@ public struct EvaluationInput: Sendable {
         case bool(Bool)
         case semver(major: UInt64, minor: UInt64, patch: UInt64, prerelease: Span)
         case list(first: Int32, count: Int32)
+        /// Carried by the request but not of the attribute's declared type: `has(x)` is true and
+        /// every predicate reading it is false (see `ignoredAttributes`).
+        case unusable
+    }
+
+    /// An attribute the request carried with a value of the wrong type, which evaluation ignored.
+    public struct IgnoredAttribute: Sendable, Equatable {
+        /// The attribute's index in the bundle.
+        public var attribute: Int
+        /// The attribute's declared type, which the value did not have.
+        public var expected: AttributeType
+
+        public init(attribute: Int, expected: AttributeType) {
+            self.attribute = attribute
+            self.expected = expected
+        }
+
+        /// Why the value was ignored, e.g. `expected a number`.
+        public var reason: StaticString {
+            switch expected {
+            case .string: return "expected a string"
+            case .number: return "expected a number"
+            case .bool: return "expected true or false"
+            case .semver: return "expected a version such as \"5.2.0\""
+            case .stringList: return "expected an array of strings"
+            }
+        }
     }
 
     var arena: [UInt8] = []
     var units: [Span]
     var values: [Value]
     var listItems: [Span] = []
+    /// The attributes the request carried with a value of the wrong type, in the order met; each
+    /// at most once. Such an attribute is present but unusable: every rule reading it does not match.
+    public private(set) var ignoredAttributes: [IgnoredAttribute] = []
     /// Where `setJSON` decodes member names and strings; kept for the next request.
     var jsonScratch = JSONScratch()
 
@@ -41,6 +71,7 @@ public struct EvaluationInput: Sendable {
     public mutating func reset(for bundle: LoadedBundle) {
         arena.removeAll(keepingCapacity: true)
         listItems.removeAll(keepingCapacity: true)
+        ignoredAttributes.removeAll(keepingCapacity: true)
         let unitCount = bundle.payload.unitTypeCount
         let attributeCount = bundle.payload.attributeCount
         if units.count != unitCount {
@@ -105,6 +136,15 @@ public struct EvaluationInput: Sendable {
         default:
             values[index] = .list(first: Int32(listItems.count - 1), count: 1)
         }
+    }
+
+    /// Marks attribute `index` as carried with a value that is not of its declared type `expected`:
+    /// present but unusable (`has(x)` is true, every predicate reading it false), and listed in
+    /// `ignoredAttributes`.
+    public mutating func setUnusable(_ index: Int, expected: AttributeType) {
+        if case .unusable = values[index] { return }
+        values[index] = .unusable
+        ignoredAttributes.append(IgnoredAttribute(attribute: index, expected: expected))
     }
 
     /// Marks list attribute `index` as present and empty.

@@ -334,14 +334,15 @@ extension LoadedBundle {
                 if case .string(let span) = request.value(Int(code.le16(pc &+ 2))) {
                     r = compareStrings(request.bytes(span), constantString(code, pc &+ 4), TargetingComparison(rawValue: code[pc &+ 1])!)
                 }
-                pc &+= 12
+                pc &+= TargetingOpcode.stringCompare.length
             case TargetingOpcode.stringIn.rawValue:
                 let count = Int(code.le32(pc &+ 4))
                 r = false
                 if case .string(let span) = request.value(Int(code.le16(pc &+ 2))) {
-                    r = containsString(request.bytes(span), code, from: pc &+ 8, to: pc &+ 8 &+ count &* 8)
+                    let list = pc &+ TargetingOpcode.stringIn.length
+                    r = containsString(request.bytes(span), code, from: list, to: list &+ count &* TargetingOpcode.listElementLength)
                 }
-                pc &+= 8 &+ count &* 8
+                pc &+= TargetingOpcode.stringIn.length &+ count &* TargetingOpcode.listElementLength
             case TargetingOpcode.numberCompare.rawValue:
                 r = false
                 if case .number(let value) = request.value(Int(code.le16(pc &+ 2))) {
@@ -349,24 +350,25 @@ extension LoadedBundle {
                     let ordering = value < constant ? -1 : (value > constant ? 1 : 0)
                     r = !value.isNaN && TargetingComparison.holds(code[pc &+ 1], ordering: ordering)
                 }
-                pc &+= 12
+                pc &+= TargetingOpcode.numberCompare.length
             case TargetingOpcode.numberIn.rawValue:
                 let count = Int(code.le32(pc &+ 4))
                 r = false
                 if case .number(let value) = request.value(Int(code.le16(pc &+ 2))) {
-                    for i in 0..<count where Double(bitPattern: code.le64(pc &+ 8 &+ i &* 8)) == value {
+                    let list = pc &+ TargetingOpcode.numberIn.length
+                    for i in 0..<count where Double(bitPattern: code.le64(list &+ i &* TargetingOpcode.listElementLength)) == value {
                         r = true
                         break
                     }
                 }
-                pc &+= 8 &+ count &* 8
+                pc &+= TargetingOpcode.numberIn.length &+ count &* TargetingOpcode.listElementLength
             case TargetingOpcode.boolEquals.rawValue:
                 if case .bool(let value) = request.value(Int(code.le16(pc &+ 2))) {
                     r = value == (code[pc &+ 1] == 1)
                 } else {
                     r = false
                 }
-                pc &+= 4
+                pc &+= TargetingOpcode.boolEquals.length
             case TargetingOpcode.semverCompare.rawValue:
                 r = false
                 if case .semver(let major, let minor, let patch, let pre) = request.value(Int(code.le16(pc &+ 2))) {
@@ -375,7 +377,7 @@ extension LoadedBundle {
                         (code.le64(pc &+ 4), code.le64(pc &+ 12), code.le64(pc &+ 20)), constantString(code, pc &+ 28))
                     r = TargetingComparison.holds(code[pc &+ 1], ordering: ordering)
                 }
-                pc &+= 36
+                pc &+= TargetingOpcode.semverCompare.length
             case TargetingOpcode.listContains.rawValue:
                 r = false
                 if case .list(let first, let count) = request.value(Int(code.le16(pc &+ 2))) {
@@ -384,23 +386,23 @@ extension LoadedBundle {
                         break
                     }
                 }
-                pc &+= 12
+                pc &+= TargetingOpcode.listContains.length
             case TargetingOpcode.present.rawValue:
                 if case .missing = request.value(Int(code.le16(pc &+ 2))) { r = false } else { r = true }
-                pc &+= 4
+                pc &+= TargetingOpcode.present.length
             case TargetingOpcode.inSegment.rawValue:
                 r = isMember(segment: Int(code.le32(pc &+ 4)), request, &cache)
-                pc &+= 8
+                pc &+= TargetingOpcode.inSegment.length
             case TargetingOpcode.not.rawValue:
                 r = !r
-                pc &+= 1
+                pc &+= TargetingOpcode.not.length
             case TargetingOpcode.jumpIfFalse.rawValue:
-                pc = r ? pc &+ 8 : Int(code.le32(pc &+ 4))
+                pc = r ? pc &+ TargetingOpcode.jumpIfFalse.length : Int(code.le32(pc &+ 4))
             case TargetingOpcode.jumpIfTrue.rawValue:
-                pc = r ? Int(code.le32(pc &+ 4)) : pc &+ 8
+                pc = r ? Int(code.le32(pc &+ 4)) : pc &+ TargetingOpcode.jumpIfTrue.length
             default:  // .constant; the validator admits nothing else
                 r = code[pc &+ 1] == 1
-                pc &+= 2
+                pc &+= TargetingOpcode.constant.length
             }
         }
         return r

@@ -47,16 +47,20 @@ public enum Reason: UInt8, Sendable, CaseIterable, CustomStringConvertible {
 
 /// What one layer decided for a unit: the experiment whose buckets (or overrides) hold it, the
 /// variant if enrolled, and why. Layers where no experiment holds the unit produce no outcome.
+///
+/// Only evaluation makes outcomes (the initializer and setters are not public), so the indices in
+/// one name records of the bundle that made it; the bundle's readers still check them (one
+/// compare each) against an outcome carried over to another bundle.
 public struct Outcome: Sendable, Equatable {
     /// The layer's index in the bundle.
-    public var layer: Int32
+    public package(set) var layer: Int32
     /// The experiment's index in the bundle.
-    public var experiment: Int32
+    public package(set) var experiment: Int32
     /// The variant's index within the experiment, or -1 when the unit gets the defaults.
-    public var variant: Int32
-    public var reason: Reason
+    public package(set) var variant: Int32
+    public package(set) var reason: Reason
 
-    public init(layer: Int32, experiment: Int32, variant: Int32, reason: Reason) {
+    package init(layer: Int32, experiment: Int32, variant: Int32, reason: Reason) {
         self.layer = layer
         self.experiment = experiment
         self.variant = variant

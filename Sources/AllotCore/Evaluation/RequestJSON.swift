@@ -4,7 +4,10 @@ extension EvaluationInput {
     /// Unit types and attributes the bundle does not declare are ignored, as are other top-level
     /// members (a batch line may carry its own correlation id). Attribute values take their
     /// declared type: JSON strings, numbers, booleans and arrays of strings, or the text forms
-    /// query strings use (`"42"`, `"true"`). `null` means absent. Resets the input first.
+    /// query strings use (`"42"`, `"true"`). `null` means absent. A value of the wrong type does
+    /// not fail the request: the attribute is present but unusable for the rules that read it,
+    /// and listed in `ignoredAttributes`. Throws for malformed JSON and for a unit id that is not
+    /// a 1-512 byte string. Resets the input first.
     public mutating func setJSON(_ bytes: UnsafeRawBufferPointer, bundle: LoadedBundle) throws(RequestError) {
         reset(for: bundle)
         // Member names and strings are decoded into the input's own scratch buffers (handed back
@@ -62,57 +65,52 @@ extension EvaluationInput {
                 continue
             }
             if scanner.consumeLiteral("null") { continue }
-            do {
-                try readAttribute(&scanner, &scratch.value, index: index, type: bundle.attributeType(index))
-            } catch {
-                let failure = RequestError(json: error)
-                throw RequestError(failure.code, "attribute '\(String(decoding: scratch.key, as: UTF8.self))': \(failure.message)")
-            }
+            try readAttribute(&scanner, &scratch.value, index: index, type: bundle.attributeType(index))
         } while try scanner.nextMember()
     }
 
     /// Reads the value of attribute `index` of declared `type`: a JSON string (the text form
     /// every type has), number, boolean or array of strings; decodes strings through `value`.
-    /// Throws `RequestError` for a value of the wrong type, `JSONScanner.Failure` for bad JSON.
-    package mutating func readAttribute(_ scanner: inout JSONScanner, _ value: inout [UInt8], index: Int, type: AttributeType) throws {
+    /// A well-formed value of the wrong type (a number for a string attribute, `"five"` for a
+    /// number, `[1]` for a list) is consumed and makes the attribute present but unusable
+    /// (`setUnusable`). Throws only `JSONScanner.Failure`, for bad JSON.
+    package mutating func readAttribute(_ scanner: inout JSONScanner, _ value: inout [UInt8], index: Int, type: AttributeType) throws(JSONScanner.Failure) {
         let first = scanner.peek()
         if first == UInt8(ascii: "\"") {
             // Every type has a text form (as in query strings); a string attribute is just that.
             value.removeAll(keepingCapacity: true)
             try scanner.readString(into: &value)
-            try value.withUnsafeBytes { bytes in
-                Result { () throws(RequestError) in try setAttribute(index, text: bytes, type: type) }
-            }.get()
+            let accepted = value.withUnsafeBytes { bytes in
+                (try? setAttribute(index, text: bytes, type: type)) != nil
+            }
+            if !accepted { setUnusable(index, expected: type) }
             return
         }
         switch type {
-        case .string:
-            throw RequestError(.badAttribute, "expected a string")
-        case .semver:
-            throw RequestError(.badAttribute, "expected a version string such as \"5.2.0\"")
-        case .number:
-            guard let first, first == UInt8(ascii: "-") || JSONScanner.isDigit(first) else {
-                throw RequestError(.badAttribute, "expected a number")
-            }
+        case .number where first == UInt8(ascii: "-") || first.map(JSONScanner.isDigit) == true:
             setNumber(index, try scanner.readNumber())
-        case .bool:
-            if scanner.consumeLiteral("true") {
-                setBool(index, true)
-            } else if scanner.consumeLiteral("false") {
-                setBool(index, false)
-            } else {
-                throw RequestError(.badAttribute, "expected true or false")
-            }
-        case .stringList:
-            guard first == UInt8(ascii: "[") else { throw RequestError(.badAttribute, "expected an array of strings") }
+        case .bool where scanner.consumeLiteral("true"):
+            setBool(index, true)
+        case .bool where scanner.consumeLiteral("false"):
+            setBool(index, false)
+        case .stringList where first == UInt8(ascii: "["):
             setEmptyList(index)
             guard try scanner.beginArray() else { return }
+            var wellTyped = true
             repeat {
-                guard scanner.peek() == UInt8(ascii: "\"") else { throw RequestError(.badAttribute, "expected an array of strings") }
-                value.removeAll(keepingCapacity: true)
-                try scanner.readString(into: &value)
-                value.withUnsafeBytes { appendListElement(index, $0) }
+                if wellTyped, scanner.peek() == UInt8(ascii: "\"") {
+                    value.removeAll(keepingCapacity: true)
+                    try scanner.readString(into: &value)
+                    value.withUnsafeBytes { appendListElement(index, $0) }
+                } else {
+                    wellTyped = false
+                    try scanner.skipValue()
+                }
             } while try scanner.nextElement()
+            if !wellTyped { setUnusable(index, expected: type) }
+        default:
+            try scanner.skipValue()
+            setUnusable(index, expected: type)
         }
     }
 }

@@ -33,6 +33,35 @@ public enum TargetingOpcode: UInt8, Sendable {
     case jumpIfTrue = 0x0C
     /// `[op][value u8]` (2): `R = value`.
     case constant = 0x0D
+
+    /// Bytes of the instruction: the one table the code generator, the validator and the
+    /// evaluator all use. For `stringIn` and `numberIn` it is the head before the list, which
+    /// `count` constants of ``listElementLength`` bytes follow.
+    @inline(__always)
+    public var length: Int {
+        switch self {
+        case .stringCompare, .numberCompare, .listContains: return 12
+        case .stringIn, .numberIn: return 8
+        case .boolEquals, .present: return 4
+        case .semverCompare: return 36
+        case .inSegment, .jumpIfFalse, .jumpIfTrue: return 8
+        case .not: return 1
+        case .constant: return 2
+        }
+    }
+
+    /// Bytes of each constant in the list of `stringIn` and `numberIn` (a StrRef or an f64).
+    public static let listElementLength = 8
+
+    /// Bytes of the instruction at `pc` of a program that decodes (its opcode known, its list
+    /// count readable).
+    static func length(at pc: Int, of code: UnsafeRawBufferPointer) -> Int {
+        let op = TargetingOpcode(rawValue: code[pc])!
+        switch op {
+        case .stringIn, .numberIn: return op.length + Int(code.le32(pc + 4)) * listElementLength
+        default: return op.length
+        }
+    }
 }
 
 /// Comparison operators of `stringCompare`, `numberCompare` and `semverCompare`.
@@ -132,68 +161,69 @@ extension Payload {
             guard let op = TargetingOpcode(rawValue: code[pc]) else { throw fail("has unknown opcode \(code[pc]) at byte \(pc)") }
             switch op {
             case .stringCompare:
-                try need(12)
+                try need(op.length)
                 try comparison(pc + 1, stringOnly: true)
                 try attribute(pc + 2, .string)
                 try stringRef(pc + 4)
-                pc += 12
+                pc += op.length
             case .stringIn, .numberIn:
-                try need(8)
+                try need(op.length)
                 try zeros(1..<2)
                 try attribute(pc + 2, op == .stringIn ? .string : .number)
                 let count = Int(code.le32(pc + 4))
                 guard count <= TargetingLimits.maxListElements else { throw fail("has a list of \(count) constants") }
-                try need(8 + count * 8)
+                let element = TargetingOpcode.listElementLength
+                try need(op.length + count * element)
                 if op == .stringIn {
-                    for i in 0..<count { try stringRef(pc + 8 + i * 8) }
+                    for i in 0..<count { try stringRef(pc + op.length + i * element) }
                 }
-                pc += 8 + count * 8
+                pc += op.length + count * element
             case .numberCompare:
-                try need(12)
+                try need(op.length)
                 try comparison(pc + 1, stringOnly: false)
                 try attribute(pc + 2, .number)
-                pc += 12
+                pc += op.length
             case .boolEquals:
-                try need(4)
+                try need(op.length)
                 guard code[pc + 1] <= 1 else { throw fail("has a bool constant other than 0 or 1") }
                 try attribute(pc + 2, .bool)
-                pc += 4
+                pc += op.length
             case .semverCompare:
-                try need(36)
+                try need(op.length)
                 try comparison(pc + 1, stringOnly: false)
                 try attribute(pc + 2, .semver)
                 try stringRef(pc + 28)
-                pc += 36
+                pc += op.length
             case .listContains:
-                try need(12)
+                try need(op.length)
                 try zeros(1..<2)
                 try attribute(pc + 2, .stringList)
                 try stringRef(pc + 4)
-                pc += 12
+                pc += op.length
             case .present:
-                try need(4)
+                try need(op.length)
                 try zeros(1..<2)
                 try attribute(pc + 2, nil)
-                pc += 4
+                pc += op.length
             case .inSegment:
-                try need(8)
+                try need(op.length)
                 try zeros(1..<4)
                 let segment = Int(code.le32(pc + 4))
                 guard segment < segmentLimit else { throw fail("refers to segment \(segment), which it may not use") }
-                pc += 8
+                pc += op.length
             case .not:
-                pc += 1
+                pc += op.length
             case .jumpIfFalse, .jumpIfTrue:
-                try need(8)
+                try need(op.length)
                 try zeros(1..<4)
                 let target = Int(code.le32(pc + 4))
                 guard target > pc, target <= length else { throw fail("jumps from \(pc) to \(target), not forward within the program") }
                 jumpTargets.append(target)
-                pc += 8
+                pc += op.length
             case .constant:
-                try need(2)
+                try need(op.length)
                 guard code[pc + 1] <= 1 else { throw fail("has a bool constant other than 0 or 1") }
-                pc += 2
+                pc += op.length
             }
         }
         for target in jumpTargets where target != length && !boundaries.contains(target) {

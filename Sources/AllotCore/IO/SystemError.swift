@@ -54,6 +54,35 @@ public enum FileIO {
         return result
     }
 
+    /// The content of a regular file of at most `maxBytes` bytes, opened without following a
+    /// symbolic link (`ELOOP`) and without blocking on a FIFO. Anything but a regular file fails
+    /// with `EINVAL` (call `fstat`), a larger file with `EFBIG` (checked before reading, and the
+    /// read stops one byte past the limit in case it grows).
+    public static func readRegularFile(path: String, maxBytes: Int) throws(SystemError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError(call: "open", path: path, errno: errno) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw SystemError(call: "fstat", path: path, errno: errno) }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw SystemError(call: "fstat (not a regular file)", path: path, errno: EINVAL) }
+        guard Int(info.st_size) <= maxBytes else { throw SystemError(call: "fstat", path: path, errno: EFBIG) }
+        let capacity = Int(info.st_size) + 1
+        var result = [UInt8](repeating: 0, count: capacity)
+        var filled = 0
+        while filled < capacity {
+            let count = result.withUnsafeMutableBytes { systemRead(fd, $0.baseAddress! + filled, capacity - filled) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw SystemError(call: "read", path: path, errno: errno)
+            }
+            if count == 0 { break }
+            filled += count
+        }
+        guard filled <= maxBytes, filled < capacity else { throw SystemError(call: "read", path: path, errno: EFBIG) }
+        result.removeLast(capacity - filled)
+        return result
+    }
+
     /// Writes `bytes` to `path` atomically: a temporary file beside it, fsync, rename, fsync of
     /// the directory. Readers see the old content or the new, never a partial file.
     public static func writeAtomically(_ bytes: UnsafeRawBufferPointer, to path: String, mode: UInt32 = 0o644) throws(SystemError) {

@@ -120,7 +120,7 @@ private struct Builder {
             name: name, change: a == nil ? "added" : b == nil ? "removed" : "changed", layer: .init(oldLayer?.name, newLayer?.name),
             unitType: newLayer?.unitType ?? oldLayer?.unitType ?? "", status: .init(a?.status.name, b?.status.name),
             traffic: .init(a.map { Self.share($0.trafficBuckets) }, b.map { Self.share($0.trafficBuckets) }),
-            targeting: .init(a?.targeting, b?.targeting), segments: .init(a?.segments, b?.segments),
+            targeting: .init(a?.targeting, b?.targeting), targetingChange: targetingChange(o, n), segments: .init(a?.segments, b?.segments),
             start: .init(a?.start.map(Self.format), b?.start.map(Self.format)),
             stop: .init(a?.stop.map(Self.format), b?.stop.map(Self.format)),
             freshStart: a != nil && b != nil && a!.salt != b!.salt, owner: .init(a?.owner, b?.owner), variants: variants,
@@ -237,6 +237,25 @@ private struct Builder {
             acknowledged: acknowledged,
             canAcknowledge: n != nil && new.snapshot.acknowledged != nil,
             acknowledgeOn: external ? causes.map(\.owner) : ["experiment '\(name)'"], causes: external ? causes : [])
+    }
+
+    /// How the experiment's targeting rule changed (`DiffReport.ExperimentDiff.targetingChange`),
+    /// or nil when it did not (or the experiment is on one side only).
+    private func targetingChange(_ o: Int?, _ n: Int?) -> String? {
+        guard let o, let n else { return nil }
+        let a = old.contents.experiments[o].targeting
+        let b = new.contents.experiments[n].targeting
+        guard a != b else { return nil }
+        guard let before = oldTargeting.expression(a), let after = newTargeting.expression(b) else { return "changed" }
+        let attributes = before.referencedAttributes + after.referencedAttributes
+        guard attributes.allSatisfy({ oldTargeting.attributeTypes[$0] == newTargeting.attributeTypes[$0] }) else { return "changed" }
+        let logic = TargetingLogic(attributeTypes: newTargeting.attributeTypes)
+        switch (logic.implies(before, after), logic.implies(after, before)) {
+        case (true, true): return "equivalent"
+        case (true, false): return "widened"
+        case (false, true): return "narrowed"
+        case (false, false): return "changed"
+        }
     }
 
     /// A sentence when the experiment's targeting or segments changed in a way not proven to

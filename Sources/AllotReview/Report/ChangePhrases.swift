@@ -33,7 +33,15 @@ struct ChangePhrases {
         if e.layer.changed { phrases.append("layer \(e.layer.old ?? "-") → \(e.layer.new ?? "-")") }
         if e.status.changed { phrases.append("status \(e.status.old ?? "-") → \(e.status.new ?? "-")") }
         if e.traffic.changed { phrases.append("traffic \(Percent.format(e.traffic.old ?? 0)) → \(Percent.format(e.traffic.new ?? 0))") }
-        if e.targeting.changed { phrases.append("targeting \(targeting(e.targeting.old)) → \(targeting(e.targeting.new))") }
+        if e.targeting.changed {
+            let rule = "\(targeting(e.targeting.old)) → \(targeting(e.targeting.new))"
+            switch e.targetingChange {
+            case "widened": phrases.append("targeting widened: \(rule) (matches every request the old rule did, and more)")
+            case "narrowed": phrases.append("targeting narrowed: \(rule) (matches only requests the old rule did, not all of them)")
+            case "equivalent": phrases.append("targeting rewritten: \(rule) (matches exactly the same requests)")
+            default: phrases.append("targeting changed: \(rule) (neither rule contains the other)")
+            }
+        }
         if e.segments.changed {
             phrases.append(
                 "segments [\((e.segments.old ?? []).joined(separator: ", "))] → [\((e.segments.new ?? []).joined(separator: ", "))]")

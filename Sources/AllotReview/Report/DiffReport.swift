@@ -74,6 +74,13 @@ public struct DiffReport: Encodable, Sendable {
         public var traffic: Change<Double>
         /// Canonical targeting expressions ("" = everyone).
         public var targeting: Change<String>
+        /// When the targeting rule changed, how the new rule relates to the old one, as proved by
+        /// `TargetingLogic` over every possible request: `widened` (everyone the old rule matched
+        /// still matches, and maybe more), `narrowed` (the reverse), `equivalent` (rewritten,
+        /// matches the same requests), `changed` (neither contains the other, or not proved);
+        /// nil when the rule did not change. How many units match either rule is not known at
+        /// compile time, so this is reported rather than a share.
+        public var targetingChange: String?
         public var segments: Change<[String]>
         /// Start and stop times (RFC 3339).
         public var start: Change<String>

@@ -56,7 +56,9 @@ public enum MarkdownReport {
             }
             if report.experiments.contains(where: \.conditional) {
                 lines.append("")
-                lines.append("† among units that match the experiment's targeting and segments.")
+                lines.append(
+                    "† not a share of all units: only of the units that match the experiment's targeting and segments, whose number "
+                        + "is unknown at compile time. A targeting change is reported as the rule widened or narrowed, not as a share.")
             }
             let moving = report.experiments.filter { !$0.impact.moves.isEmpty }
             if !moving.isEmpty {
@@ -131,7 +133,8 @@ public enum MarkdownReport {
             "Shares are exact fractions of all units of the layer's unit type, summed over the 10,000 layer buckets and the variant "
                 + "runs of both bundles (no sampling). A unit's layer bucket, each experiment's variant bucket and each holdout bucket are "
                 + "independent; a hash whose salt did not change is the same on both sides. Targeting cannot be computed without the "
-                + "distribution of attributes, so shares marked † hold among units that match it. Overrides are not counted. "
+                + "distribution of attributes: shares marked † are of the units that match the experiment's targeting and segments, "
+                + "not of all units, and how many units a widened or narrowed rule gains or loses is not quantified. Overrides are not counted. "
                 + "See docs/review.md.")
         lines.append("")
         lines.append("</details>")

@@ -11,7 +11,9 @@ public enum TextReport {
             "experiments: \(s.experimentsAdded) added, \(s.experimentsRemoved) removed, \(s.experimentsChanged) changed, "
                 + "\(s.experimentsAffected) affected, \(s.experimentsUnchanged) unchanged; parameters: \(s.parametersChanged) changed")
         lines.append(
-            "shares are exact fractions of each layer's units (no sampling); * = among units that match the experiment's targeting")
+            "shares are exact fractions of each layer's units (no sampling); * = not of all units: only of those that match the "
+                + "experiment's targeting and segments, whose number is unknown at compile time (a targeting change is reported as the "
+                + "rule widened or narrowed, not as a share)")
 
         if !report.experiments.isEmpty {
             lines.append("")

@@ -33,9 +33,9 @@ public struct BundleCache: Sendable {
     /// Stores a verified envelope (its signature checked by the caller), decompresses its payload
     /// into the cache and maps it. Returns the mapped bundle.
     public func install(envelope: [UInt8], header: BundleHeader, envelopeHash: [UInt8]) throws(CacheError) -> LoadedBundle {
+        let base = directory + "/" + Self.baseName(version: header.version, envelopeHash: envelopeHash)
         do {
             try CacheFiles.makeDirectories(directory)
-            let base = directory + "/" + Self.baseName(version: header.version, envelopeHash: envelopeHash)
             try FileIO.writeAtomically(envelope, to: base + ".bundle")
             try envelope.withUnsafeBytes { bytes in
                 Result { () throws(CacheError) in try CacheFiles.writePayload(of: bytes, header: header, to: base + ".payload") }
@@ -43,10 +43,14 @@ public struct BundleCache: Sendable {
             // writePayload decompressed through BundleEnvelope.decompress, which checked the hash.
             return try map(base: base, header: header, checkHash: false)
         } catch let error as SystemError {
+            removeFiles(base)
             throw CacheError(system: error)
         } catch let error as CacheError {
+            // Nothing refused stays in the cache (a restart would only refuse it again).
+            removeFiles(base)
             throw error
         } catch {
+            removeFiles(base)
             throw CacheError(system: SystemError(call: "cache", path: directory, errno: 0))
         }
     }
@@ -66,24 +70,43 @@ public struct BundleCache: Sendable {
         public let fileName: String
     }
 
-    /// The newest cached bundle that verifies, or nil. Candidates that do not verify are reported
-    /// to `rejected` and deleted; a payload that is missing or does not match is decompressed
-    /// again from its (verified) envelope.
-    public func loadNewest(rejected: (_ file: String, _ error: CacheError) -> Void) -> Entry? {
+    /// The newest cached bundle that verifies, or nil.
+    ///
+    /// The index is each envelope's verified header, never its file name: every `*.bundle` file is
+    /// read (a regular file within the size limit, not followed if a link), its header parsed and
+    /// its signature checked with the trusted keys, and it must be named after what it is
+    /// (`v<header version>-<hash of its bytes>`). A file that fails any of this, such as a valid
+    /// older envelope planted under the current name or under `v99-…`, is reported to `rejected`
+    /// (reason `misnamed` for a good envelope under a wrong name) and deleted with its payload.
+    /// Bundles older than `floor` are not served (nor deleted: a later floor may be lower only
+    /// after a restart with another state). A payload that is missing or does not match is
+    /// decompressed again from its verified envelope.
+    public func loadNewest(atLeast floor: UInt64 = 0, rejected: (_ file: String, _ error: CacheError) -> Void) -> Entry? {
         guard let names = try? CacheFiles.list(directory) else { return nil }
-        var candidates: [(version: UInt64, base: String)] = []
-        for name in names where name.hasSuffix(".bundle") && name.hasPrefix("v") {
+        var candidates: [(header: BundleHeader, base: String, envelope: [UInt8], hash: [UInt8])] = []
+        for name in names where name.hasSuffix(".bundle") {
             let base = String(name.dropLast(".bundle".count))
-            guard let dash = base.firstIndex(of: "-"), let version = UInt64(base[base.index(after: base.startIndex)..<dash]) else {
-                continue
+            let path = directory + "/" + base
+            do throws(CacheError) {
+                let (header, envelope, hash) = try readEnvelope(path + ".bundle")
+                guard base == Self.baseName(version: header.version, envelopeHash: hash) else {
+                    throw CacheError(
+                        reason: "misnamed",
+                        message: "the file holds version \(header.version) (\(Self.baseName(version: header.version, envelopeHash: hash))), not what its name says: planted or misplaced")
+                }
+                candidates.append((header, base, envelope, hash))
+            } catch {
+                rejected(name, error)
+                CacheFiles.remove(path + ".bundle")
+                CacheFiles.remove(path + ".payload")
             }
-            candidates.append((version, base))
         }
-        candidates.sort { $0.version > $1.version }
-        for candidate in candidates {
+        candidates.sort { $0.header.version > $1.header.version }
+        for candidate in candidates where candidate.header.version >= floor {
             let path = directory + "/" + candidate.base
             do {
-                return try verify(base: path, fileName: candidate.base + ".bundle")
+                return try load(base: path, header: candidate.header, envelope: candidate.envelope, hash: candidate.hash,
+                    fileName: candidate.base + ".bundle")
             } catch {
                 rejected(candidate.base + ".bundle", error)
                 CacheFiles.remove(path + ".bundle")
@@ -93,10 +116,12 @@ public struct BundleCache: Sendable {
         return nil
     }
 
-    private func verify(base: String, fileName: String) throws(CacheError) -> Entry {
+    /// Reads and verifies a cached envelope: a regular file within the size limit, a valid header,
+    /// a signature by a trusted key. Returns the header, the bytes and their BLAKE2b-256.
+    private func readEnvelope(_ path: String) throws(CacheError) -> (BundleHeader, [UInt8], [UInt8]) {
         let envelope: [UInt8]
         do {
-            envelope = try FileIO.read(path: base + ".bundle")
+            envelope = try FileIO.readRegularFile(path: path, maxBytes: limits.maxCompressedBytes + BundleHeader.minimumEnvelopeLength)
         } catch {
             throw CacheError(system: error)
         }
@@ -112,7 +137,10 @@ public struct BundleCache: Sendable {
         } catch {
             throw CacheError(bundle: error)
         }
-        let hash = Blake2b.hash256(envelope)
+        return (header, envelope, Blake2b.hash256(envelope))
+    }
+
+    private func load(base: String, header: BundleHeader, envelope: [UInt8], hash: [UInt8], fileName: String) throws(CacheError) -> Entry {
         if let bundle = try? map(base: base, header: header) {
             return Entry(bundle: bundle, envelopeHash: hash, fileName: fileName)
         }
@@ -121,6 +149,11 @@ public struct BundleCache: Sendable {
             Result { () throws(CacheError) in try CacheFiles.writePayload(of: bytes, header: header, to: base + ".payload") }
         }.get()
         return Entry(bundle: try map(base: base, header: header), envelopeHash: hash, fileName: fileName)
+    }
+
+    private func removeFiles(_ base: String) {
+        CacheFiles.remove(base + ".bundle")
+        CacheFiles.remove(base + ".payload")
     }
 
     /// Deletes every file of the cache except the pair of the bundle `keep` (and leftovers of

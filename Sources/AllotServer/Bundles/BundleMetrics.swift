@@ -19,6 +19,11 @@ public import AllotHTTP
 /// | `allot_bundle_swaps_total` | |
 /// | `allot_bundle_cache_loads_total` | `result` |
 /// | `allot_bundle_last_poll_success_timestamp_seconds` (gauge) | |
+/// | `allot_bundle_floor_version` (gauge: the rollback floor) | |
+/// | `allot_bundle_newest_seen_version` (gauge: newest verified manifest any store shows) | |
+/// | `allot_store_manifest_version` (gauge) | `store` |
+/// | `allot_store_lag_versions` (gauge: newest seen − this store's version) | `store` |
+/// | `allot_store_rollbacks_total` (a store's manifest went back to an older version) | `store` |
 ///
 /// Updated from the poller (the registry's shared shard); the age is set when `/metrics` renders.
 public final class BundleMetrics: Sendable {
@@ -34,6 +39,8 @@ public final class BundleMetrics: Sendable {
         case refusedOlder = "refused_older"
         /// The manifest names the served version with a different bundle: refused.
         case refusedConflict = "refused_conflict"
+        /// The manifest names a bundle this server already refused after download: not fetched again.
+        case refusedKnown = "refused_known"
         /// The store could not be read, or what it holds did not verify.
         case failed = "failed"
     }
@@ -93,6 +100,45 @@ public final class BundleMetrics: Sendable {
         registry.set(createdAt, Double(bundle.bundle.createdAt))
         registry.set(installedAt, Double(bundle.installedAt))
         registry.set(ready, 1)
+    }
+
+    func recordFloor(_ version: UInt64) {
+        registry.set(
+            registry.gauge("allot_bundle_floor_version", help: "The rollback floor: no bundle older than this is installed."),
+            Double(version))
+    }
+
+    /// Each store's last verified manifest version and its lag behind the newest.
+    func recordStoreVersions(_ versions: some Sequence<(String, UInt64?)>, newest: UInt64?) {
+        guard let newest else { return }
+        registry.set(
+            registry.gauge(
+                "allot_bundle_newest_seen_version", help: "The newest version a verified manifest in any store names."),
+            Double(newest))
+        for (store, version) in versions {
+            guard let version else { continue }
+            registry.set(
+                registry.gauge(
+                    "allot_store_manifest_version", help: "The version of the store's last verified manifest.", labels: [("store", store)]),
+                Double(version))
+            registry.set(storeLag(store), Double(newest - min(version, newest)))
+        }
+    }
+
+    func recordStoreRollback(store: String) {
+        registry.shared.increment(
+            registry.counter(
+                "allot_store_rollbacks_total", help: "Times a store's verified manifest went back to an older version (replayed or restored).",
+                labels: [("store", store)]))
+    }
+
+    /// How many versions `store` was behind the newest at the last poll.
+    public func lag(store: String) -> Double { registry.value(of: storeLag(store)) }
+
+    private func storeLag(_ store: String) -> Gauge {
+        registry.gauge(
+            "allot_store_lag_versions", help: "Versions the store's manifest is behind the newest verified one any store shows.",
+            labels: [("store", store)])
     }
 
     /// Sets the age gauge for a scrape.

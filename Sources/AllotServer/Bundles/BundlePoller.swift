@@ -1,4 +1,4 @@
-public import AllotCore
+import AllotCore
 public import AllotStore
 public import Logging
 public import ServiceLifecycle
@@ -7,17 +7,24 @@ import Synchronization
 /// Keeps the newest verified bundle served: a `Service` that polls the stores' manifests and swaps
 /// bundles in, beside the HTTP server.
 ///
-/// - **At start** (`loadCache()`, also done by `run()`): the newest bundle in the cache directory
-///   that verifies again is served at once, before any store is asked, so a restarted server
-///   answers even when every store is unreachable.
-/// - **Each poll** asks the stores in order (the primary, then the fallbacks) until one answers
-///   with a verified manifest: a conditional GET with the last ETag seen from that store (one
-///   small 304 when nothing changed). A manifest older than the bundle served, or naming the same
-///   version with another bundle, is refused (counted and logged; the ETag is remembered so it is
-///   not refetched). A newer one is fetched and checked (size, BLAKE2b, envelope header and
-///   signature with the trusted keys, version and key id as the manifest says), decompressed into
-///   the cache, mapped, validated and swapped in. A failure of any step (store unreachable, bad
-///   signature, hash mismatch...) is counted by reason and logged, and the next store is tried.
+/// - **At start** (`loadCache()`, also done by `run()`): the rollback floor is read from the state
+///   directory (raised to `minVersion`), and the newest cached bundle at or above it that verifies
+///   again is served at once, before any store is asked, so a restarted server answers even when
+///   every store is unreachable.
+/// - **Each poll** asks the primary, and every store (the fallbacks too) when the primary fails or
+///   once per `fallbackInterval`: a conditional GET with the last ETag seen from that store (one
+///   small 304 when nothing changed). Each store's last verified manifest is remembered; the
+///   newest version among them wins, whichever store holds it, so a partial publish or a primary
+///   that lags or replays an older manifest does not hold the server back (the lag is a gauge,
+///   `allot_store_lag_versions`). A manifest older than the bundle served or the floor, or naming
+///   the same version with another bundle, is refused (counted and logged). The winner's bundle is
+///   fetched from a store that names it and checked (size, BLAKE2b, envelope header and signature
+///   with the trusted keys, version and key id as the manifest says), decompressed into the
+///   cache, mapped, validated and swapped in. A bundle refused after download is remembered by
+///   hash and not fetched again until a manifest names another bundle.
+/// - **Floor**: the highest version this server has verified and served, persisted in the state
+///   directory apart from the cache, so neither a lost cache nor a replayed store can take it
+///   below that.
 /// - **Timing**: the next poll follows after the poll interval, ±jitter. When no store gave a
 ///   verified answer, the wait doubles with each failed round (from twice the interval up to
 ///   `maxBackoff`), still jittered, so a fleet does not hammer a failing store in step; a server
@@ -44,8 +51,13 @@ public final class BundlePoller: Service, Sendable {
         public var maxBackoff: Duration = .seconds(300)
         /// Each wait is multiplied by a random factor in `1 ± jitter`.
         public var jitter: Double = 0.2
+        /// How often the fallback stores are polled while the primary answers (every round while
+        /// it fails). Rounded to whole poll intervals, at least one.
+        public var fallbackInterval: Duration = .seconds(60)
         /// The unit type OFREP's `targetingKey` stands for (for the per-bundle tables).
         public var targetingKeyUnit = "user_id"
+        /// Never serve a version below this (the floor starts here if the state holds less).
+        public var minVersion: UInt64 = 0
 
         public init() {}
     }
@@ -55,10 +67,19 @@ public final class BundlePoller: Service, Sendable {
     public let slot: BundleSlot
     public let metrics: BundleMetrics
     public let configuration: Configuration
+    /// Where the floor is persisted; nil keeps it in memory only.
+    public let floorFile: FloorFile?
     let logger: Logger
 
     struct State {
         var etags: [ETag?]
+        /// Each store's last verified manifest.
+        var manifests: [Manifest?]
+        var roundsSinceFallbacks = Int.max
+        /// Bundles refused after download, newest last (bounded): by envelope hash, with the store
+        /// when only that store's copy was bad (wrong size or hash), nil when the bundle itself was.
+        var refused: [(store: Int?, hash: [UInt8])] = []
+        var floor: UInt64 = 0
         var consecutiveFailures = 0
         var cacheLoaded = false
     }
@@ -67,15 +88,17 @@ public final class BundlePoller: Service, Sendable {
 
     public init(
         sources: [Source], cache: BundleCache, slot: BundleSlot, metrics: BundleMetrics, configuration: Configuration,
-        logger: Logger
+        floorFile: FloorFile? = nil, logger: Logger
     ) {
         self.sources = sources
         self.cache = cache
         self.slot = slot
         self.metrics = metrics
         self.configuration = configuration
+        self.floorFile = floorFile
         self.logger = logger
-        self.state = Mutex(State(etags: Array(repeating: nil, count: sources.count)))
+        self.state = Mutex(
+            State(etags: Array(repeating: nil, count: sources.count), manifests: Array(repeating: nil, count: sources.count)))
         for source in sources { metrics.register(store: source.label) }
     }
 
@@ -95,10 +118,13 @@ public final class BundlePoller: Service, Sendable {
         logger.info("bundle poller stopped")
     }
 
+    /// The rollback floor: no version below it is installed.
+    public var floor: UInt64 { state.withLock { $0.floor } }
+
     // MARK: Start from the cache
 
-    /// Serves the newest cached bundle that verifies, once, if nothing is served yet. Returns the
-    /// bundle served afterwards (nil when there is none).
+    /// Reads the floor, then serves the newest cached bundle at or above it that verifies, once,
+    /// if nothing is served yet. Returns the bundle served afterwards (nil when there is none).
     @discardableResult
     public func loadCache() -> ServedBundle? {
         let first = state.withLock { state in
@@ -106,8 +132,21 @@ public final class BundlePoller: Service, Sendable {
             return !state.cacheLoaded
         }
         guard first, slot.current() == nil else { return slot.current() }
+        var floor = configuration.minVersion
+        if let floorFile {
+            do {
+                if let persisted = try floorFile.load() { floor = max(floor, persisted) }
+            } catch {
+                metrics.recordVerifyFailure(store: "state", reason: "unreadable_floor")
+                logger.error(
+                    "the rollback floor cannot be read; starting from --min-version",
+                    metadata: ["file": "\(floorFile.path)", "error": "\(error)", "min_version": "\(configuration.minVersion)"])
+            }
+        }
+        state.withLock { $0.floor = floor }
+        metrics.recordFloor(floor)
         var rejected = 0
-        let entry = cache.loadNewest { file, error in
+        let entry = cache.loadNewest(atLeast: floor) { file, error in
             rejected += 1
             metrics.recordVerifyFailure(store: "cache", reason: error.reason)
             logger.warning(
@@ -116,7 +155,8 @@ public final class BundlePoller: Service, Sendable {
         }
         guard let entry else {
             metrics.recordCacheLoad(rejected > 0 ? "failed" : "empty")
-            logger.info("no cached bundle to serve; waiting for a store", metadata: ["cache": "\(cache.directory)"])
+            logger.info(
+                "no cached bundle to serve; waiting for a store", metadata: ["cache": "\(cache.directory)", "floor": "\(floor)"])
             return nil
         }
         let served = ServedBundle(
@@ -133,18 +173,36 @@ public final class BundlePoller: Service, Sendable {
 
     // MARK: Polling
 
-    /// One round: asks the stores in order until one gives a verified answer. Returns whether one did.
+    /// One round: polls the primary, and the fallbacks when it fails or their turn has come; then
+    /// installs the newest verified manifest's bundle. Returns whether any store gave a verified answer.
     @discardableResult
     public func pollOnce() async -> Bool {
-        for (index, source) in sources.enumerated() {
-            if Task.isCancelled { return false }
-            if await poll(index, source) { return true }
+        guard !sources.isEmpty else { return false }
+        let fallbacksDue = state.withLock { $0.roundsSinceFallbacks >= fallbackRounds }
+        let primaryAnswered = await pollManifest(0)
+        var answered = primaryAnswered
+        let pollFallbacks = sources.count > 1 && (!primaryAnswered || fallbacksDue)
+        if pollFallbacks {
+            for index in 1..<sources.count {
+                if Task.isCancelled { return false }
+                if await pollManifest(index) { answered = true }
+            }
         }
-        return false
+        state.withLock { $0.roundsSinceFallbacks = pollFallbacks ? 1 : $0.roundsSinceFallbacks &+ 1 }
+        if Task.isCancelled { return answered }
+        await installNewest()
+        return answered
     }
 
-    /// Polls one store. Returns true when it answered with a verified manifest (whatever was done with it).
-    private func poll(_ index: Int, _ source: Source) async -> Bool {
+    /// Whole poll intervals between polls of the fallbacks.
+    private var fallbackRounds: Int {
+        max(1, Int((configuration.fallbackInterval.seconds / max(configuration.interval.seconds, 0.001)).rounded()))
+    }
+
+    /// Polls one store's manifest and remembers it if it verifies. Returns whether it answered
+    /// with a verified manifest (or an unchanged one).
+    private func pollManifest(_ index: Int) async -> Bool {
+        let source = sources[index]
         let etag = state.withLock { $0.etags[index] }
         let fetch: RegionClient.ManifestFetch
         do {
@@ -158,51 +216,109 @@ public final class BundlePoller: Service, Sendable {
             logger.debug("manifest not modified", metadata: ["store": "\(source.label)"])
             return true
         }
-        if let served = slot.current() {
-            if manifest.version < served.version {
-                remember(newTag, at: index)
-                metrics.recordPoll(store: source.label, .refusedOlder)
-                metrics.recordVerifyFailure(store: source.label, reason: "older_version")
+        let previous = state.withLock { state in
+            defer {
+                state.etags[index] = newTag
+                state.manifests[index] = manifest
+                // The store changed its manifest: its own bad copies may have been repaired.
+                state.refused.removeAll { $0.store == index }
+            }
+            return state.manifests[index]
+        }
+        if let previous, manifest.version < previous.version {
+            metrics.recordStoreRollback(store: source.label)
+            logger.warning(
+                "a store went back to an older manifest (replayed or restored): not followed",
+                metadata: [
+                    "store": "\(source.label)", "manifest_version": "\(manifest.version)", "previous_version": "\(previous.version)",
+                ])
+        }
+        let floor = state.withLock { $0.floor }
+        let served = slot.current()
+        if let served, manifest.version == served.version {
+            if served.isEnvelope(manifest.blake2b) {
+                metrics.recordPoll(store: source.label, .current)
+            } else {
+                metrics.recordPoll(store: source.label, .refusedConflict)
+                metrics.recordVerifyFailure(store: source.label, reason: "version_conflict")
                 logger.warning(
-                    "manifest refused: it names an older bundle than the one served",
+                    "manifest refused: it names another bundle with the version served",
                     metadata: [
-                        "store": "\(source.label)", "reason": "older_version", "manifest_version": "\(manifest.version)",
-                        "served_version": "\(served.version)",
+                        "store": "\(source.label)", "reason": "version_conflict", "version": "\(manifest.version)",
+                        "object": "\(manifest.object)",
                     ])
-                return true
             }
-            if manifest.version == served.version {
-                remember(newTag, at: index)
-                if served.isEnvelope(manifest.blake2b) {
-                    metrics.recordPoll(store: source.label, .current)
-                } else {
-                    metrics.recordPoll(store: source.label, .refusedConflict)
-                    metrics.recordVerifyFailure(store: source.label, reason: "version_conflict")
-                    logger.warning(
-                        "manifest refused: it names another bundle with the version served",
-                        metadata: [
-                            "store": "\(source.label)", "reason": "version_conflict", "version": "\(manifest.version)",
-                            "object": "\(manifest.object)",
-                        ])
-                }
-                return true
-            }
-        }
-        let fetched: FetchedBundle
-        do {
-            fetched = try await source.client.fetchBundle(manifest)
-        } catch {
-            record(error, source: source, step: "bundle")
-            return false
-        }
-        guard let served = install(fetched, source: source) else { return false }
-        if swapIn(served) {
-            remember(newTag, at: index)
-            metrics.recordPoll(store: source.label, .updated)
-        } else {
-            metrics.recordPoll(store: source.label, .current)
+        } else if manifest.version < max(served?.version ?? 0, floor) {
+            metrics.recordPoll(store: source.label, .refusedOlder)
+            metrics.recordVerifyFailure(store: source.label, reason: "older_version")
+            logger.warning(
+                "manifest refused: it names an older bundle than the one served (or the rollback floor)",
+                metadata: [
+                    "store": "\(source.label)", "reason": "older_version", "manifest_version": "\(manifest.version)",
+                    "served_version": "\(served.map { String($0.version) } ?? "none")", "floor": "\(floor)",
+                ])
         }
         return true
+    }
+
+    /// Installs the bundle of the newest verified manifest any store shows, if it is newer than
+    /// the one served and not below the floor: fetched from a store that names it, trying the
+    /// next such store when one fails.
+    private func installNewest() async {
+        let (manifests, floor) = state.withLock { ($0.manifests, $0.floor) }
+        let newest = manifests.compactMap { $0?.version }.max()
+        metrics.recordStoreVersions(zip(sources.map(\.label), manifests.map { $0?.version }), newest: newest)
+        let served = slot.current()
+        // Newest first; within a version, the primary first.
+        var candidates: [(index: Int, manifest: Manifest)] = []
+        for (index, manifest) in manifests.enumerated() {
+            guard let manifest, manifest.version >= floor else { continue }
+            if let served, manifest.version <= served.version { continue }
+            candidates.append((index, manifest))
+        }
+        candidates.sort { $0.manifest.version != $1.manifest.version ? $0.manifest.version > $1.manifest.version : $0.index < $1.index }
+        for (index, manifest) in candidates {
+            if let current = slot.current(), current.version >= manifest.version { return }
+            let source = sources[index]
+            if isRefused(manifest.blake2b, store: index) {
+                metrics.recordPoll(store: source.label, .refusedKnown)
+                continue
+            }
+            let fetched: FetchedBundle
+            do throws(FetchError) {
+                fetched = try await source.client.fetchBundle(manifest)
+            } catch {
+                record(error, source: source, step: "bundle")
+                if case .manifest(let rejection) = error {
+                    // A wrong size or hash is this store's copy; anything else is the bundle itself.
+                    let storeOnly = rejection.code == .sizeMismatch || rejection.code == .hashMismatch
+                    refuse(manifest.blake2b, store: storeOnly ? index : nil)
+                }
+                continue
+            }
+            guard let bundle = install(fetched, source: source) else {
+                refuse(manifest.blake2b, store: nil)
+                continue
+            }
+            if swapIn(bundle) {
+                metrics.recordPoll(store: source.label, .updated)
+            } else {
+                metrics.recordPoll(store: source.label, .current)
+            }
+            return
+        }
+    }
+
+    /// Remembers a bundle refused after download, so it is not fetched again.
+    private func refuse(_ hash: [UInt8], store: Int?) {
+        state.withLock { state in
+            state.refused.append((store, hash))
+            if state.refused.count > 64 { state.refused.removeFirst(state.refused.count - 64) }
+        }
+    }
+
+    private func isRefused(_ hash: [UInt8], store: Int) -> Bool {
+        state.withLock { $0.refused.contains { $0.hash == hash && ($0.store == nil || $0.store == store) } }
     }
 
     /// Decompresses a fetched, verified envelope into the cache and maps it. When the cache cannot
@@ -235,7 +351,9 @@ public final class BundlePoller: Service, Sendable {
     /// Swaps `served` in (unless something at least as new is served already). Returns whether it did.
     private func swapIn(_ served: ServedBundle) -> Bool {
         if let current = slot.current(), current.version >= served.version { return false }
+        guard served.version >= floor else { return false }
         let previous = slot.install(served)
+        raiseFloor(to: served.version)
         metrics.recordSwap(to: served)
         logger.notice(
             "bundle swapped in",
@@ -254,8 +372,25 @@ public final class BundlePoller: Service, Sendable {
         return true
     }
 
-    private func remember(_ etag: ETag, at index: Int) {
-        state.withLock { $0.etags[index] = etag }
+    /// Raises the floor to `version` and persists it (a failure to persist is logged and counted:
+    /// the floor still holds in memory).
+    private func raiseFloor(to version: UInt64) {
+        let raised = state.withLock { state in
+            guard version > state.floor else { return false }
+            state.floor = version
+            return true
+        }
+        guard raised else { return }
+        metrics.recordFloor(version)
+        guard let floorFile else { return }
+        do {
+            try floorFile.save(version)
+        } catch {
+            metrics.recordVerifyFailure(store: "state", reason: "floor_write_failed")
+            logger.error(
+                "cannot persist the rollback floor; it holds until restart",
+                metadata: ["file": "\(floorFile.path)", "error": "\(error)", "floor": "\(version)"])
+        }
     }
 
     private func record(_ error: FetchError, source: Source, step: String) {

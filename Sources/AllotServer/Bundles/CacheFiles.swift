@@ -73,6 +73,11 @@ public struct CacheError: Error, CustomStringConvertible, Sendable {
         message = system.description
     }
 
+    init(reason: String, message: String) {
+        self.reason = reason
+        self.message = message
+    }
+
     init(bundle: BundleError) {
         reason = bundle.code.rawValue
         message = bundle.message

@@ -16,8 +16,9 @@ extension EdgeHandler {
     /// Keys naming a declared unit type are unit ids; keys naming a declared attribute are parsed
     /// by its declared type (numbers in decimal, `true`/`false`, versions, lists as repeated keys
     /// and/or comma-separated values). Other keys are ignored, so a client keeps working when an
-    /// experiment (and the attribute it used) is removed. A repeated unit or scalar attribute, a
-    /// malformed value or percent escape is a 400.
+    /// experiment (and the attribute it used) is removed. A value of the wrong type makes the
+    /// attribute present but unusable (the answer's `ignored_attributes` names it). A repeated
+    /// unit or scalar attribute, a bad unit id or a malformed percent escape is a 400.
     mutating func assignFromQuery(_ request: borrowing HTTPRequest, _ response: inout HTTPResponseWriter) {
         guard let served = shared.slot.current() else { return notReady(&response) }
         let bundle = served.bundle
@@ -30,7 +31,7 @@ extension EdgeHandler {
         }
         bundle.evaluate(input!, now: Self.now(), into: &outcomes)
         response.setContentType("application/json")
-        bundle.writeAnswer(outcomes, into: &response.body)
+        bundle.writeAnswer(outcomes, input: input!, into: &response.body)
         // HEAD sends no answer: nobody was exposed to anything.
         if request.method != .head { logExposures(.native, served) }
     }
@@ -48,7 +49,7 @@ extension EdgeHandler {
         }
         bundle.evaluate(input!, now: Self.now(), into: &outcomes)
         response.setContentType("application/json")
-        bundle.writeAnswer(outcomes, into: &response.body)
+        bundle.writeAnswer(outcomes, input: input!, into: &response.body)
         logExposures(.native, served)
     }
 
@@ -99,7 +100,7 @@ extension EdgeHandler {
                     do {
                         try input!.setJSON(UnsafeRawBufferPointer(rebasing: request.body[range]), bundle: bundle)
                         bundle.evaluate(input!, now: now, into: &outcomes)
-                        bundle.writeAnswer(outcomes, into: &response.body)
+                        bundle.writeAnswer(outcomes, input: input!, into: &response.body)
                         exposures?.add(.batch, input: input!, outcomes: outcomes)
                     } catch {
                         ErrorBody.write(code: error.code.rawValue.utf8, message: error.message.utf8, into: &response.body)
@@ -164,7 +165,8 @@ extension EdgeHandler {
                 do throws(RequestError) {
                     try input.setAttribute(attribute, text: value, type: type)
                 } catch {
-                    failure = QueryFailure(code: "bad_attribute", message: "attribute '\(text(key))': \(error.message)")
+                    // Present but unusable: the rules reading it do not match; the answer says so.
+                    input.setUnusable(attribute, expected: type)
                 }
             }
         }

@@ -8,11 +8,13 @@ import AllotCore
 /// - A key naming a declared unit type is that unit's id (a string).
 /// - A key naming a declared attribute is parsed by the attribute's type: strings; numbers (or
 ///   numeric strings); `true`/`false` (or those strings); versions as strings; lists as arrays of
-///   strings (or one comma-separated string). `null` means absent.
+///   strings (or one comma-separated string). `null` means absent. A value of the wrong type
+///   makes the attribute present but unusable: the rules reading it do not match, the other flags
+///   evaluate as usual, and each answer's metadata `ignoredAttributes` names it.
 /// - Other keys are ignored, as are members of the body other than `context`.
 ///
-/// Malformed JSON is `PARSE_ERROR`; a context that is not an object, a unit id that is not a
-/// 1-512 byte string, or an attribute value of the wrong type is `INVALID_CONTEXT`.
+/// Malformed JSON is `PARSE_ERROR`; a context that is not an object, or a unit id that is not a
+/// 1-512 byte string, is `INVALID_CONTEXT`.
 extension EdgeHandler {
     struct ContextFailure: Error {
         /// `PARSE_ERROR` or `INVALID_CONTEXT`.
@@ -94,14 +96,9 @@ extension EdgeHandler {
         }
         if scanner.consumeLiteral("null") { return }
         seen[unitCount + attribute] = true
-        // The native API's reader: JSON values or their text forms, typed by the declaration.
-        do {
-            try input!.readAttribute(&scanner, &valueScratch, index: attribute, type: bundle.attributeType(attribute))
-        } catch let failure as JSONScanner.Failure {
-            throw failure
-        } catch {
-            throw invalid("attribute '\(keyName)': \(RequestError(json: error).message)")
-        }
+        // The native API's reader: JSON values or their text forms, typed by the declaration; a
+        // value of the wrong type leaves the attribute present but unusable.
+        try input!.readAttribute(&scanner, &valueScratch, index: attribute, type: bundle.attributeType(attribute))
     }
 
     private var keyName: String { String(decoding: keyScratch, as: UTF8.self) }

@@ -19,8 +19,10 @@ import AllotHTTP
 /// | `paused`, `concluded`, `scheduled` | `DISABLED` | `default` |
 /// | no deciding experiment | `STATIC` | `default` |
 ///
-/// `metadata` carries `bundleVersion` and `layer`, and with a deciding experiment `experiment`
-/// and `allotReason` (Allot's own reason, e.g. `targeting_miss`).
+/// `metadata` carries `bundleVersion` and `layer`, with a deciding experiment `experiment`
+/// and `allotReason` (Allot's own reason, e.g. `targeting_miss`), and when the context had
+/// attributes of the wrong type `ignoredAttributes` (`name: reason; …`; also in the bulk
+/// answer's own metadata).
 extension EdgeHandler {
     mutating func ofrep(_ request: borrowing HTTPRequest, _ response: inout HTTPResponseWriter) {
         let prefix: StaticString = "/ofrep/v1/evaluate/flags"
@@ -68,7 +70,8 @@ extension EdgeHandler {
         }
         let outcome = bundle.evaluate(input!, now: Self.now(), layer: layer)
         response.setContentType("application/json")
-        writeEvaluation(served, parameter: parameter, outcome: outcome, into: &response.body)
+        let ignored = ignoredAttributesSummary(bundle)
+        writeEvaluation(served, parameter: parameter, outcome: outcome, ignored: ignored, into: &response.body)
         // The experiment that decides the flag (see `writeEvaluation`) is the exposure.
         if exposures != nil, let outcome, catalog.experiment(outcome.experiment, sets: parameter) {
             exposures!.begin(catalog.exposureNames)
@@ -102,6 +105,7 @@ extension EdgeHandler {
         }
         for (index, outcome) in outcomes.enumerated() { outcomeByLayer[Int(outcome.layer)] = index }
 
+        let ignored = ignoredAttributesSummary(bundle)
         var body = response.body
         response.body = []
         body.removeAll(keepingCapacity: true)
@@ -120,10 +124,11 @@ extension EdgeHandler {
                 continue
             }
             let index = outcomeByLayer[layer]
-            writeEvaluation(served, parameter: parameter, outcome: index >= 0 ? outcomes[index] : nil, into: &body)
+            writeEvaluation(served, parameter: parameter, outcome: index >= 0 ? outcomes[index] : nil, ignored: ignored, into: &body)
         }
         JSONText.append(#"],"metadata":{"bundleVersion":"#, to: &body)
         appendDecimal(bundle.version, to: &body)
+        appendIgnored(ignored, to: &body)
         JSONText.append("}}", to: &body)
 
         // The ETag names this exact answer: the bundle version and a hash of the document (the
@@ -142,9 +147,23 @@ extension EdgeHandler {
         logExposures(.ofrepBulk, served)
     }
 
+    /// The context's attributes of the wrong type, as `name: reason; …`, or nil when there are none.
+    private func ignoredAttributesSummary(_ bundle: LoadedBundle) -> String? {
+        guard !input!.ignoredAttributes.isEmpty else { return nil }
+        return bundle.ignoredAttributesSummary(input!)
+    }
+
+    /// `,"ignoredAttributes":"…"` when the context had attributes of the wrong type.
+    private func appendIgnored(_ ignored: String?, to body: inout [UInt8]) {
+        guard let ignored else { return }
+        JSONText.append(#","ignoredAttributes":"#, to: &body)
+        JSONText.appendString(ignored, to: &body)
+    }
+
     /// `{"key":…,"value":…,"reason":…,"variant":…,"metadata":{…}}` for one flag (see the type's
-    /// documentation for the reason and variant).
-    private func writeEvaluation(_ served: ServedBundle, parameter: Int, outcome: Outcome?, into body: inout [UInt8]) {
+    /// documentation for the reason and variant); `ignored` (see `ignoredAttributesSummary`) goes
+    /// into the metadata.
+    private func writeEvaluation(_ served: ServedBundle, parameter: Int, outcome: Outcome?, ignored: String?, into body: inout [UInt8]) {
         let catalog = served.catalog
         let bundle = served.bundle
         // The experiment holding the unit decides this flag only if one of its variants sets it.
@@ -178,6 +197,7 @@ extension EdgeHandler {
             body.append(contentsOf: deciding.reason.name.utf8)
             body.append(UInt8(ascii: "\""))
         }
+        appendIgnored(ignored, to: &body)
         JSONText.append("}}", to: &body)
     }
 

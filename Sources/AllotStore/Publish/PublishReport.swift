@@ -59,6 +59,9 @@ public struct RegionPublishResult: Sendable, Codable, Equatable {
         case created
         /// The manifest moved from an older version (`If-Match`).
         case moved
+        /// The region held a manifest that does not verify with a trusted key (garbage, forged,
+        /// tampered): it was never used for ordering and was replaced (`If-Match`).
+        case repaired
         /// The manifest already named this bundle: nothing to do.
         case alreadyCurrent = "already_current"
         /// The region has a newer version, or the same version with another bundle: untouched.
@@ -92,7 +95,7 @@ public struct RegionPublishResult: Sendable, Codable, Equatable {
     }
 
     /// The region points at the published bundle.
-    public var succeeded: Bool { manifest == .created || manifest == .moved || manifest == .alreadyCurrent }
+    public var succeeded: Bool { manifest == .created || manifest == .moved || manifest == .alreadyCurrent || manifest == .repaired }
 
     /// One line: `uploaded, manifest moved 4 → 5`, `already current`, `FAILED: ...`.
     public func summary(publishing version: UInt64) -> String {
@@ -107,6 +110,7 @@ public struct RegionPublishResult: Sendable, Codable, Equatable {
         case .created: return "\(objectText), manifest created at \(version)"
         case .moved: return "\(objectText), manifest moved \(previousVersion.map(String.init) ?? "?") → \(version)"
         case .alreadyCurrent: return "\(objectText), manifest already at \(version)"
+        case .repaired: return "\(objectText), manifest REPAIRED at \(version) (\(reason ?? "it did not verify"))"
         case .refused: return "REFUSED: \(reason ?? "")"
         case .notAttempted: return "\(objectText), manifest NOT moved: \(reason ?? "")"
         case .failed: return "FAILED: \(reason ?? "")"

@@ -28,12 +28,18 @@ public struct Publisher: Sendable {
 
     public let stores: [any ObjectStore]
     let key: SigningKey
+    /// Keys whose manifests are believed for ordering: the ones given and the signing key.
+    let trustedKeys: [PublicKey]
     let options: Options
     let logger: Logger
 
-    public init(stores: [any ObjectStore], key: SigningKey, options: Options = Options(), logger: Logger) {
+    /// - Parameter trustedKeys: the keys the servers trust (rotation); the signing key's public half
+    ///   is always added. A region's manifest that does not verify with one of them is never used
+    ///   for ordering: it is repaired (replaced with `If-Match`) and logged as an error.
+    public init(stores: [any ObjectStore], key: SigningKey, trustedKeys: [PublicKey] = [], options: Options = Options(), logger: Logger) {
         self.stores = stores
         self.key = key
+        self.trustedKeys = trustedKeys.contains { $0.id == key.id } ? trustedKeys : trustedKeys + [key.publicKey]
         self.options = options
         self.logger = logger
     }
@@ -104,8 +110,8 @@ public struct Publisher: Sendable {
             result.reason = failure.reason
             result.errorCode = failure.code
             return result
-        case .success(let current):
-            if let current {
+        case .success(let existing):
+            if case .verified(let current) = existing {
                 result.previousVersion = current.manifest.version
                 if case .refuse(let reason) = judge(current.manifest, against: manifest) {
                     result.manifest = .refused
@@ -145,7 +151,11 @@ public struct Publisher: Sendable {
                     logger.debug("object appeared concurrently", metadata: ["store": "\(store.location)"])
                 }
             }
-            let existing = try await store.get(manifest.object)
+            guard let existing = try await readExisting(store, manifest: manifest) else {
+                throw PublishFailure(
+                    "\(manifest.object) already exists and is larger than the \(manifest.size) bytes expected: the object is damaged; delete it and publish again",
+                    code: "object_mismatch")
+            }
             guard existing.bytes.count == manifest.size else {
                 throw PublishFailure(
                     "\(manifest.object) already exists with \(existing.bytes.count) bytes instead of \(manifest.size): the object is damaged; delete it and publish again",
@@ -166,22 +176,40 @@ public struct Publisher: Sendable {
         }
     }
 
+    /// The existing object, read up to the size the manifest states; nil if it is larger.
+    private func readExisting(_ store: any ObjectStore, manifest: Manifest) async throws(StoreError) -> StoredObject? {
+        do {
+            return try await store.get(manifest.object, maxBytes: manifest.size)
+        } catch  where error.code == .tooLarge {
+            return nil
+        }
+    }
+
     // MARK: Phase 2
 
     private func moveManifest(_ store: any ObjectStore, to manifest: Manifest, encoded: [UInt8], result: inout RegionPublishResult) async {
         for attempt in 1...options.maxManifestAttempts {
             let current: CurrentManifest?
+            var repairing: (etag: ETag, reason: String)?
             switch await readManifest(store) {
             case .failure(let failure):
                 result.manifest = .failed
                 result.reason = failure.reason
                 result.errorCode = failure.code
                 return
-            case .success(let value):
+            case .success(.none):
+                current = nil
+            case .success(.verified(let value)):
                 current = value
+            case .success(.unverifiable(let etag, let reason)):
+                current = nil
+                repairing = (etag, reason)
             }
             let condition: WriteCondition
-            if let current {
+            if let repairing {
+                result.previousVersion = nil
+                condition = .ifMatch(repairing.etag)
+            } else if let current {
                 result.previousVersion = current.manifest.version
                 switch judge(current.manifest, against: manifest) {
                 case .refuse(let reason):
@@ -200,10 +228,18 @@ public struct Publisher: Sendable {
             }
             do {
                 _ = try await store.put(StoreLayout.manifestKey, bytes: encoded, condition: condition)
-                result.manifest = current == nil ? .created : .moved
-                result.reason = nil
+                if let repairing {
+                    result.manifest = .repaired
+                    result.reason = "replaced an unverifiable manifest: \(repairing.reason)"
+                    logger.error(
+                        "REPAIRED a region holding an unverifiable manifest: it was never used for ordering and is now replaced",
+                        metadata: ["store": "\(store.location)", "reason": "\(repairing.reason)", "version": "\(manifest.version)"])
+                } else {
+                    result.manifest = current == nil ? .created : .moved
+                    result.reason = nil
+                }
                 return
-            } catch  where error.code == .preconditionFailed || (error.code == .notFound && current != nil) {
+            } catch  where error.code == .preconditionFailed || (error.code == .notFound && (current != nil || repairing != nil)) {
                 logger.notice(
                     "manifest changed while publishing; reading it again",
                     metadata: ["store": "\(store.location)", "attempt": "\(attempt)"])
@@ -227,39 +263,43 @@ public struct Publisher: Sendable {
         let etag: ETag
     }
 
-    /// The region's manifest, nil if there is none, or why it cannot be used.
-    private func readManifest(_ store: any ObjectStore) async -> Result<CurrentManifest?, PublishFailure> {
+    /// What a region holds at `manifest.json`.
+    enum ExistingManifest {
+        /// Nothing.
+        case none
+        /// A manifest signed by a trusted key: its version orders this publish.
+        case verified(CurrentManifest)
+        /// Something that does not verify (garbage, forged, tampered, an untrusted key): never
+        /// used for ordering; replaced under `If-Match: etag`.
+        case unverifiable(ETag, String)
+    }
+
+    /// The region's manifest, or why it cannot be read at all (the store failed, or the manifest
+    /// is of a newer format this build must not overwrite).
+    private func readManifest(_ store: any ObjectStore) async -> Result<ExistingManifest, PublishFailure> {
         let object: StoredObject?
         do {
-            object = try await store.getIfPresent(StoreLayout.manifestKey)
+            object = try await store.getIfPresent(StoreLayout.manifestKey, maxBytes: Manifest.maxEncodedBytes)
         } catch {
             return .failure(PublishFailure("cannot read the manifest: \(error.detail)", code: error.code.rawValue))
         }
-        guard let object else { return .success(nil) }
+        guard let object else { return .success(.none) }
         let current: Manifest
         do {
             current = try Manifest.decode(object.bytes)
-        } catch {
+            try current.verifySignature(trustedKeys: trustedKeys)
+        } catch  where error.code == .unsupportedFormat {
             return .failure(
                 PublishFailure(
-                    "the existing manifest is unreadable (\(error)); refusing to overwrite what this build does not understand: inspect \(StoreLayout.manifestKey), delete it if it is garbage, and run again",
+                    "the existing manifest is of a format this build does not write (\(error)); refusing to overwrite it: upgrade allot",
                     code: "manifest_\(error.code.rawValue)"))
+        } catch {
+            logger.error(
+                "the region's manifest does not verify with a trusted key: not used for ordering, it will be replaced",
+                metadata: ["store": "\(store.location)", "error": "\(error)"])
+            return .success(.unverifiable(object.etag, "\(error)"))
         }
-        if current.keyID == key.id {
-            do {
-                try current.verifySignature(trustedKeys: [key.publicKey])
-            } catch {
-                return .failure(
-                    PublishFailure(
-                        "the existing manifest claims to be signed by this key but does not verify (\(error)): it may have been tampered with; inspect it, delete it, and run again",
-                        code: "manifest_\(error.code.rawValue)"))
-            }
-        } else {
-            logger.notice(
-                "the existing manifest is signed by another key; its version is trusted for ordering only",
-                metadata: ["store": "\(store.location)", "key_id": "\(current.keyID)"])
-        }
-        return .success(CurrentManifest(manifest: current, etag: object.etag))
+        return .success(.verified(CurrentManifest(manifest: current, etag: object.etag)))
     }
 
     enum Judgement: Equatable {

@@ -26,7 +26,8 @@ public struct RegionStatus: Sendable, Codable, Equatable {
     public var keyID: String?
     /// `verified`, or `not checked` when no trusted key was given.
     public var signature: String?
-    /// Whether the object the manifest names exists with the declared size.
+    /// Whether the object the manifest names exists with the declared size and BLAKE2b-256 (and,
+    /// with trusted keys, is a bundle they sign, of the manifest's version).
     public var objectPresent: Bool?
     /// What went wrong, for `invalid` and `unreachable`.
     public var error: String?
@@ -107,11 +108,14 @@ public struct StatusChecker: Sendable {
     public let stores: [any ObjectStore]
     /// When empty, signatures are not checked (the report says so).
     public let trustedKeys: [PublicKey]
+    /// A region whose manifest names an older version is invalid (replayed or rolled back).
+    public let minVersion: UInt64
     let logger: Logger
 
-    public init(stores: [any ObjectStore], trustedKeys: [PublicKey], logger: Logger) {
+    public init(stores: [any ObjectStore], trustedKeys: [PublicKey], minVersion: UInt64 = 0, logger: Logger) {
         self.stores = stores
         self.trustedKeys = trustedKeys
+        self.minVersion = minVersion
         self.logger = logger
     }
 
@@ -132,9 +136,10 @@ public struct StatusChecker: Sendable {
         var status = RegionStatus(store: store.location.description, state: .published)
         let object: StoredObject?
         do {
-            object = try await store.getIfPresent(StoreLayout.manifestKey)
+            object = try await store.getIfPresent(StoreLayout.manifestKey, maxBytes: Manifest.maxEncodedBytes)
         } catch {
-            status.state = .unreachable
+            // A manifest over the limit is what the store holds, not a failure to reach it.
+            status.state = error.code == .tooLarge || error.code == .notRegularFile ? .invalid : .unreachable
             status.error = error.detail
             return status
         }
@@ -169,19 +174,48 @@ public struct StatusChecker: Sendable {
                 return status
             }
         }
+        if manifest.version < minVersion {
+            status.state = .invalid
+            status.error = "the manifest names version \(manifest.version), older than --min-version \(minVersion): replayed or rolled back"
+            return status
+        }
+        // The object itself, read up to the declared size (one byte more is refused unread), and
+        // checked: size, BLAKE2b-256, and with trusted keys the envelope's signature and version.
+        let bytes: [UInt8]
         do {
-            let info = try await store.head(manifest.object)
-            status.objectPresent = info?.size == manifest.size
-            if info == nil {
+            guard let object = try await store.getIfPresent(manifest.object, maxBytes: manifest.size) else {
+                status.objectPresent = false
                 status.state = .invalid
                 status.error = "the manifest points at \(manifest.object), which is missing"
-            } else if info!.size != manifest.size {
-                status.state = .invalid
-                status.error = "\(manifest.object) is \(info!.size) bytes, the manifest says \(manifest.size)"
+                return status
             }
+            bytes = object.bytes
+        } catch  where error.code == .tooLarge {
+            status.objectPresent = false
+            status.state = .invalid
+            status.error = "\(manifest.object) is larger than the \(manifest.size) bytes the manifest says"
+            return status
         } catch {
             status.state = .unreachable
             status.error = "manifest read, but the object check failed: \(error.detail)"
+            return status
+        }
+        do {
+            if trustedKeys.isEmpty {
+                guard bytes.count == manifest.size else {
+                    throw ManifestError(.sizeMismatch, "\(manifest.object) is \(bytes.count) bytes, the manifest says \(manifest.size)")
+                }
+                guard Blake2b.hash256(bytes) == manifest.blake2b else {
+                    throw ManifestError(.hashMismatch, "\(manifest.object) does not have the BLAKE2b-256 the manifest states")
+                }
+            } else {
+                _ = try ManifestVerifier(trustedKeys: trustedKeys).verifyBundle(bytes, against: manifest)
+            }
+            status.objectPresent = true
+        } catch {
+            status.objectPresent = false
+            status.state = .invalid
+            status.error = "\(error)"
         }
         return status
     }

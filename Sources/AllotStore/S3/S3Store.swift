@@ -16,11 +16,25 @@ public struct S3Configuration: Sendable, Equatable {
     public var requestTimeout: Double
     /// Keys per page when listing (S3 allows at most 1000).
     public var listPageSize: Int
+    /// Bytes per second below which a transfer counts as stalled (for `requestTimeout` seconds).
+    public var minimumBytesPerSecond: Int
+    /// Seconds any one request may take in all, however it trickles.
+    public var deadline: Double
 
-    public init(retry: RetryPolicy = RetryPolicy(), requestTimeout: Double = 30, listPageSize: Int = 1000) {
+    public init(
+        retry: RetryPolicy = RetryPolicy(), requestTimeout: Double = 30, listPageSize: Int = 1000, minimumBytesPerSecond: Int = 1024,
+        deadline: Double = 300
+    ) {
         self.retry = retry
         self.requestTimeout = requestTimeout
         self.listPageSize = min(max(1, listPageSize), 1000)
+        self.minimumBytesPerSecond = max(1, minimumBytesPerSecond)
+        self.deadline = deadline
+    }
+
+    /// The transport these settings describe.
+    public func makeTransport() -> CurlTransport {
+        CurlTransport(minimumBytesPerSecond: minimumBytesPerSecond, deadline: deadline)
     }
 }
 
@@ -39,7 +53,7 @@ public struct S3Store: ObjectStore {
     let logger: Logger
 
     /// - Parameters:
-    ///   - transport: how requests are sent; a new ``URLSessionTransport`` when nil.
+    ///   - transport: how requests are sent; `configuration.makeTransport()` when nil.
     public init(
         _ s3: S3Location, credentials: AWSCredentials?, configuration: S3Configuration = S3Configuration(),
         transport: (any HTTPTransport)? = nil, logger: Logger
@@ -48,7 +62,7 @@ public struct S3Store: ObjectStore {
         self.location = .s3(s3)
         self.credentials = credentials
         self.configuration = configuration
-        self.transport = transport ?? URLSessionTransport(timeout: configuration.requestTimeout)
+        self.transport = transport ?? configuration.makeTransport()
         var logger = logger
         logger[metadataKey: "store"] = "\(s3)"
         self.logger = logger
@@ -60,7 +74,7 @@ public struct S3Store: ObjectStore {
         try ObjectKey.validate(key)
         var headers: [(String, String)] = []
         if let ifNoneMatch { headers.append(("If-None-Match", ifNoneMatch.value)) }
-        let (response, attempts) = try await send("GET", key: key, headers: headers)
+        let (response, attempts) = try await send("GET", key: key, headers: headers, maxResponseBytes: ObjectStoreLimits.unboundedReadBytes)
         switch response.status {
         case 200:
             return .object(StoredObject(key: key, bytes: response.body, etag: try etag(of: response, key: key)))
@@ -77,7 +91,14 @@ public struct S3Store: ObjectStore {
         // One byte more than accepted, to tell an object of exactly `maxBytes` from a larger one.
         var headers: [(String, String)] = [("Range", "bytes=0-\(maxBytes)")]
         if let ifNoneMatch { headers.append(("If-None-Match", ifNoneMatch.value)) }
-        let (response, attempts) = try await send("GET", key: key, headers: headers)
+        // The transport abandons a body over `maxBytes + 1` as it arrives, so a store that ignores
+        // Range (or streams forever) costs at most that.
+        let (response, attempts): (HTTPResponse, Int)
+        do {
+            (response, attempts) = try await send("GET", key: key, headers: headers, maxResponseBytes: maxBytes + 1)
+        } catch where error.code == .tooLarge {
+            throw LocalStore.tooLarge(size: nil, maxBytes: maxBytes, store: location, key: key)
+        }
         switch response.status {
         case 206:
             // Content-Range: bytes 0-<last>/<complete length> (the length may be `*`: unknown).
@@ -213,12 +234,14 @@ public struct S3Store: ObjectStore {
     /// the caller has it already (`send` computes it once for all attempts).
     func signedRequest(
         _ method: String, key: String?, query: [(String, String)], headers: [(String, String)], body: [UInt8], epochSeconds: Int64,
-        payloadHash: String? = nil
+        payloadHash: String? = nil, maxResponseBytes: Int = HTTPRequest.defaultMaxResponseBytes
     ) -> HTTPRequest {
         let (url, path, host) = target(key: key, query: query)
         var allHeaders: [(name: String, value: String)] = headers.map { (name: $0.0, value: $0.1) }
         guard let credentials else {
-            return HTTPRequest(method: method, url: url, headers: allHeaders, body: body, timeout: configuration.requestTimeout)
+            return HTTPRequest(
+                method: method, url: url, headers: allHeaders, body: body, timeout: configuration.requestTimeout,
+                maxResponseBytes: maxResponseBytes)
         }
         let payloadHash = payloadHash ?? Self.payloadHash(body)
         let amzDate = SigV4Signer.amzDate(epochSeconds: epochSeconds)
@@ -230,7 +253,9 @@ public struct S3Store: ObjectStore {
             method: method, encodedPath: path, query: query.map { (name: $0.0, value: $0.1) },
             headers: allHeaders + [(name: "host", value: host)], payloadHash: payloadHash, amzDate: amzDate)
         allHeaders.append((name: "Authorization", value: signature.authorization))
-        return HTTPRequest(method: method, url: url, headers: allHeaders, body: body, timeout: configuration.requestTimeout)
+        return HTTPRequest(
+            method: method, url: url, headers: allHeaders, body: body, timeout: configuration.requestTimeout,
+            maxResponseBytes: maxResponseBytes)
     }
 
     /// The SHA-256 of `body` in hex, as SigV4's `x-amz-content-sha256`.
@@ -241,7 +266,8 @@ public struct S3Store: ObjectStore {
     /// Sends a request, trying again per the retry policy. Returns the final answer (which may be
     /// an error status that is not worth retrying) and the number of attempts made.
     func send(
-        _ method: String, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [], body: [UInt8] = []
+        _ method: String, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [], body: [UInt8] = [],
+        maxResponseBytes: Int = HTTPRequest.defaultMaxResponseBytes
     ) async throws(StoreError) -> (HTTPResponse, Int) {
         let policy = configuration.retry
         // Signed requests carry the body's hash; a bundle upload is hashed once, not per attempt.
@@ -250,7 +276,8 @@ public struct S3Store: ObjectStore {
         while true {
             attempt += 1
             let request = signedRequest(
-                method, key: key, query: query, headers: headers, body: body, epochSeconds: Int64(time(nil)), payloadHash: payloadHash)
+                method, key: key, query: query, headers: headers, body: body, epochSeconds: Int64(time(nil)), payloadHash: payloadHash,
+                maxResponseBytes: maxResponseBytes)
             let reason: String
             let finalError: StoreError
             do {
@@ -271,6 +298,9 @@ public struct S3Store: ObjectStore {
                 case .unreachable(let text):
                     reason = "unreachable"
                     finalError = StoreError(.unreachable, "cannot connect: \(text)", store: location, key: key, attempts: attempt)
+                case .tooLarge(let text):
+                    // Sending it again would only download as much again.
+                    throw StoreError(.tooLarge, "not downloaded: \(text)", store: location, key: key, attempts: attempt)
                 case .other(let text):
                     reason = "transport error"
                     finalError = StoreError(.unreachable, "request failed: \(text)", store: location, key: key, attempts: attempt)

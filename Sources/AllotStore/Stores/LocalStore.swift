@@ -16,6 +16,10 @@ internal import AllotCore
 ///   an exclusive `flock` on `<root>/.allot-lock`, so concurrent writers on this machine, in one
 ///   process or many, cannot interleave a check and a write. Readers take no lock.
 /// - Names starting with `.allot` at the root are the store's own and never listed.
+/// - Reads are bounded: an object is opened with `O_NOFOLLOW | O_NONBLOCK` and read only if it is
+///   a regular file (`fstat`), and never past the reader's limit (``get(_:ifNoneMatch:maxBytes:)``,
+///   else ``ObjectStoreLimits/unboundedReadBytes``). A symbolic link (to `/dev/zero`, say), a FIFO
+///   or a device in the store is refused with `not_regular_file`, never followed, read or waited on.
 public struct LocalStore: ObjectStore {
     public let location: StoreLocation
     /// The folder.
@@ -51,14 +55,9 @@ public struct LocalStore: ObjectStore {
     public func get(_ key: String, ifNoneMatch: ETag?, maxBytes: Int) async throws(StoreError) -> ReadResult {
         try ObjectKey.validate(key)
         try requireRoot(key: key)
-        // The size first, so a huge file is never read; checked again after reading, in case the
-        // file was replaced in between.
-        var info = stat()
-        if stat(path(key), &info) == 0, info.st_mode & S_IFMT == S_IFREG, Int(info.st_size) > maxBytes {
-            throw Self.tooLarge(size: Int(info.st_size), maxBytes: maxBytes, store: location, key: key)
+        guard let bytes = try readIfPresent(key, maxBytes: max(0, maxBytes)) else {
+            throw StoreError(.notFound, "no such object", store: location, key: key)
         }
-        guard let bytes = try readIfPresent(key) else { throw StoreError(.notFound, "no such object", store: location, key: key) }
-        guard bytes.count <= maxBytes else { throw Self.tooLarge(size: bytes.count, maxBytes: maxBytes, store: location, key: key) }
         let etag = Self.etag(of: bytes)
         if let ifNoneMatch, ifNoneMatch == etag || ifNoneMatch.value == "*" { return .notModified }
         return .object(StoredObject(key: key, bytes: bytes, etag: etag))
@@ -143,14 +142,48 @@ public struct LocalStore: ObjectStore {
         }
     }
 
-    private func readIfPresent(_ key: String) throws(StoreError) -> [UInt8]? {
-        do {
-            return try FileIO.read(path: path(key))
-        } catch {
-            if error.errno == ENOENT || error.errno == ENOTDIR { return nil }
-            if error.errno == EISDIR { return nil }
-            throw StoreError(.io, error.description, store: location, key: key)
+    /// The object's bytes, nil if there is none (or it is a folder). At most `maxBytes` are read:
+    /// a larger file throws `tooLarge` (its size is checked before reading, and the read stops one
+    /// byte past the limit in case it grows). Only regular files are read, never through a link.
+    private func readIfPresent(_ key: String, maxBytes: Int = ObjectStoreLimits.unboundedReadBytes) throws(StoreError) -> [UInt8]? {
+        let file = path(key)
+        let fd = open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            switch errno {
+            case ENOENT, ENOTDIR: return nil
+            case ELOOP:
+                throw StoreError(
+                    .notRegularFile, "the object is a symbolic link: refused, store files are never followed", store: location, key: key)
+            default: throw ioError("open", file, key: key)
+            }
         }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw ioError("fstat", file, key: key) }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: return nil
+        default:
+            let kind = info.st_mode & S_IFMT == S_IFIFO ? "a FIFO" : info.st_mode & S_IFMT == S_IFSOCK ? "a socket" : "a device"
+            throw StoreError(.notRegularFile, "the object is \(kind), not a regular file: refused without reading", store: location, key: key)
+        }
+        guard Int(info.st_size) <= maxBytes else { throw Self.tooLarge(size: Int(info.st_size), maxBytes: maxBytes, store: location, key: key) }
+        // One byte past the limit at most, to notice a file that grew since fstat.
+        let capacity = min(Int(info.st_size), maxBytes) + 1
+        var bytes = [UInt8](repeating: 0, count: capacity)
+        var filled = 0
+        while filled < capacity {
+            let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, capacity - filled) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw ioError("read", file, key: key)
+            }
+            if count == 0 { break }
+            filled += count
+        }
+        guard filled <= maxBytes else { throw Self.tooLarge(size: nil, maxBytes: maxBytes, store: location, key: key) }
+        bytes.removeLast(capacity - filled)
+        return bytes
     }
 
     private func makeDirectories(_ folder: String, key: String) throws(StoreError) {

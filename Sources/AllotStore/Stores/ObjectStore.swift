@@ -1,3 +1,5 @@
+internal import AllotCore
+
 /// An entity tag: the opaque version string a store gives an object. Compared and sent back
 /// exactly as received (quotes included).
 public struct ETag: Hashable, Sendable, CustomStringConvertible, Codable {
@@ -74,6 +76,13 @@ public enum WriteCondition: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// Read limits every store applies.
+public enum ObjectStoreLimits {
+    /// The most a read without its own limit accepts (``ObjectStore/get(_:ifNoneMatch:)``, and a
+    /// local store's HEAD, listing and precondition checks): the largest bundle envelope allowed.
+    public static let unboundedReadBytes = BundleLimits.default.maxCompressedBytes + BundleHeader.minimumEnvelopeLength
+}
+
 /// A region's object store: a local folder or an S3-compatible bucket (and prefix).
 ///
 /// Keys are relative paths such as `manifest.json` or `bundles/<hash>.bundle` (see
@@ -128,6 +137,16 @@ extension ObjectStore {
     public func getIfPresent(_ key: String) async throws(StoreError) -> StoredObject? {
         do {
             return try await get(key)
+        } catch  where error.code == .notFound {
+            return nil
+        }
+    }
+
+    /// Reads an object of at most `maxBytes` bytes, or nil if there is none; a larger one throws
+    /// `tooLarge` without being downloaded.
+    public func getIfPresent(_ key: String, maxBytes: Int) async throws(StoreError) -> StoredObject? {
+        do {
+            return try await get(key, maxBytes: maxBytes)
         } catch  where error.code == .notFound {
             return nil
         }

@@ -30,6 +30,9 @@ public struct StoreError: Error, CustomStringConvertible, Sendable, Equatable {
         /// The object is larger than the reader accepts (``ObjectStore/get(_:ifNoneMatch:maxBytes:)``):
         /// it was not downloaded.
         case tooLarge = "too_large"
+        /// A local store's object is not a regular file (a symbolic link, FIFO, device or folder):
+        /// refused without being followed or read.
+        case notRegularFile = "not_regular_file"
         /// A local file operation failed.
         case io = "io"
     }

@@ -4,7 +4,7 @@ extension StoreLocation {
     /// The store at this location: a ``LocalStore`` for a folder, an ``S3Store`` for a bucket.
     /// - Parameters:
     ///   - credentials: for S3; nil sends anonymous requests.
-    ///   - transport: for S3; one shared ``URLSessionTransport`` is best for many stores.
+    ///   - transport: for S3; one shared ``CurlTransport`` is best for many stores (it pools connections).
     public func open(
         credentials: AWSCredentials?, configuration: S3Configuration = S3Configuration(), transport: (any HTTPTransport)? = nil,
         logger: Logger

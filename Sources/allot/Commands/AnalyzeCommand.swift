@@ -194,8 +194,7 @@ struct AnalyzeCommand: AsyncParsableCommand {
             var logger = Logger(label: "allot.analyze")
             logger.logLevel = .notice
             let store = location.open(
-                credentials: AWSCredentials.fromEnvironment(ProcessInfo.processInfo.environment), transport: URLSessionTransport(timeout: 30),
-                logger: logger)
+                credentials: AWSCredentials.fromEnvironment(ProcessInfo.processInfo.environment), logger: logger)
             for key in try await ExposureLayout.storeSegments(store, from: from, to: to) {
                 let object: StoredObject
                 do {

@@ -133,7 +133,7 @@ struct AssignCommand: ParsableCommand {
             do {
                 try request.setJSON(line, bundle: loaded)
                 loaded.evaluate(request, now: now, into: &outcomes)
-                loaded.writeAnswer(outcomes, into: &output)
+                loaded.writeAnswer(outcomes, input: request, into: &output)
             } catch {
                 failures += 1
                 output.append(

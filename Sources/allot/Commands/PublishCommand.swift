@@ -11,7 +11,10 @@ struct PublishCommand: AsyncParsableCommand {
         discussion: """
             Uploads the bundle (content-addressed, immutable) to every store, confirms it, then moves each \
             store's signed manifest.json with conditional writes. A manifest never moves backwards and never \
-            names an object that is not there. Rerunning is safe. See docs/storage.md.
+            names an object that is not there. A region's manifest is believed for ordering only if it \
+            verifies with the signing key or a --trusted-key (pass every key the servers trust); one that \
+            does not (garbage, forged, tampered) is replaced and reported as repaired. Rerunning is safe. \
+            See docs/storage.md.
 
             Exit status (docs/cli.md): 0 every region is current; 2 the bundle or key is unusable (nothing \
             was touched); 3 no failure, but some region refused (it has a newer version, or this version with \
@@ -25,6 +28,8 @@ struct PublishCommand: AsyncParsableCommand {
 
     @OptionGroup var key: SigningKeyOptions
 
+    @OptionGroup var trust: OptionalTrustedKeyOptions
+
     @Flag(help: "Move no manifest unless the bundle is confirmed in every region and no region refuses.")
     var allOrNothing = false
 
@@ -32,6 +37,7 @@ struct PublishCommand: AsyncParsableCommand {
 
     func run() async throws {
         let key = try self.key.load()
+        let trustedKeys = try trust.load(required: false)
         let envelope: [UInt8]
         do {
             envelope = try FileIO.read(path: bundle)
@@ -47,7 +53,8 @@ struct PublishCommand: AsyncParsableCommand {
             }
         }
         let publisher = Publisher(
-            stores: try storeOptions.openStores(logger: logger), key: key, options: .init(requireAllRegions: allOrNothing), logger: logger)
+            stores: try storeOptions.openStores(logger: logger), key: key, trustedKeys: trustedKeys,
+            options: .init(requireAllRegions: allOrNothing), logger: logger)
         let report: PublishReport
         do {
             report = try await publisher.publish(envelope: envelope)

@@ -15,9 +15,11 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Serves the native API (GET/POST /v1/assign, POST /v1/assign/batch), OpenFeature OFREP \
             (POST /ofrep/v1/evaluate/flags[/KEY]), GET /v1/bundle, /healthz, /readyz and /metrics. \
-            Polls the store's signed manifest (falling back to --fallback-store when it fails), verifies \
-            every bundle with the trusted keys, keeps the last verified one in --cache-dir and serves it \
-            at once on restart, even when no store is reachable. SIGTERM or SIGINT drains and exits. \
+            Polls the store's signed manifest, and every --fallback-store when it fails or once per \
+            --fallback-poll-interval; the newest verified manifest among them wins. Verifies every bundle \
+            with the trusted keys, never goes below the rollback floor (the highest version served, kept \
+            in --state-dir, at least --min-version), keeps the last verified bundle in --cache-dir and \
+            serves it at once on restart, even when no store is reachable. SIGTERM or SIGINT drains and exits. \
             See docs/server.md.
 
             Exit status (docs/cli.md): 0 after a graceful shutdown; 2 a key file is unreadable; 4 the \
@@ -48,6 +50,20 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seconds between manifest polls (each wait is jittered by ±20%).", valueName: "seconds"))
     var pollInterval: Double = 10
 
+    @Option(
+        help: ArgumentHelp(
+            "Where the rollback floor (the highest version served) is kept, apart from the cache; without it the floor lives in memory only.",
+            valueName: "dir"))
+    var stateDir: String?
+
+    @Option(help: ArgumentHelp("Never serve a bundle version below this.", valueName: "version"))
+    var minVersion: UInt64 = 0
+
+    @Option(
+        help: ArgumentHelp(
+            "Seconds between polls of the fallback stores while the primary answers (every poll while it fails).", valueName: "seconds"))
+    var fallbackPollInterval: Double = 60
+
     @Option(help: ArgumentHelp("Longest wait between polls after repeated failures.", valueName: "seconds"))
     var maxBackoff: Double = 300
 
@@ -62,6 +78,12 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Open connections; more get 503 and are closed.", valueName: "n"))
     var maxConnections = 10_000
+
+    @Option(
+        help: ArgumentHelp(
+            "Connections over --max-connections refused (503) per second; beyond it accepting pauses and they wait in the backlog (0: no limit).",
+            valueName: "n"))
+    var connectionRefusalRate = 1000
 
     @Option(help: ArgumentHelp("Largest request body in bytes (413 above).", valueName: "bytes"))
     var maxBodyBytes = 1 << 20
@@ -98,8 +120,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Attempts per S3 request within one poll (retries back off with jitter).", valueName: "n"))
     var storeAttempts = 2
 
-    @Option(help: ArgumentHelp("Seconds an S3 request may make no progress.", valueName: "seconds"))
+    @Option(help: ArgumentHelp("Seconds an S3 request may make no progress (or stay below --store-min-speed).", valueName: "seconds"))
     var storeTimeout: Double = 10
+
+    @Option(help: ArgumentHelp("Bytes per second below which an S3 transfer counts as stalled.", valueName: "bytes"))
+    var storeMinSpeed = 1024
+
+    @Option(help: ArgumentHelp("Seconds any one S3 request may take in all.", valueName: "seconds"))
+    var storeDeadline: Double = 120
 
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel = "info"
@@ -129,6 +157,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be in 1...256") }
         guard (1...100_000).contains(maxBatch) else { throw ValidationError("--max-batch must be in 1...100000") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        guard connectionRefusalRate >= 0 else { throw ValidationError("--connection-refusal-rate must not be negative") }
         guard (0...(1 << 30)).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes must be in 0...1073741824") }
         guard (256...(1 << 20)).contains(maxHeaderBytes) else { throw ValidationError("--max-header-bytes must be in 256...1048576") }
         guard maxBufferedBytes >= maxHeaderBytes + maxBodyBytes + 128 * 1024 else {
@@ -139,10 +168,13 @@ struct ServeCommand: AsyncParsableCommand {
         guard reservedDescriptors >= 0 else { throw ValidationError("--reserved-descriptors must not be negative") }
         for (name, value) in [
             ("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout), ("--idle-timeout", idleTimeout),
-            ("--write-timeout", writeTimeout), ("--store-timeout", storeTimeout),
+            ("--write-timeout", writeTimeout), ("--store-timeout", storeTimeout), ("--store-deadline", storeDeadline),
         ] where !(value >= 0.001) {
             throw ValidationError("\(name) must be at least 0.001 seconds")
         }
+        guard storeMinSpeed >= 1 else { throw ValidationError("--store-min-speed must be at least 1 byte per second") }
+        guard fallbackPollInterval >= 0 else { throw ValidationError("--fallback-poll-interval must not be negative") }
+        if let stateDir, stateDir.isEmpty { throw ValidationError("--state-dir must not be empty") }
         guard shutdownGrace >= 0 else { throw ValidationError("--shutdown-grace must not be negative") }
         guard storeAttempts >= 1 else { throw ValidationError("--store-attempts must be at least 1") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a log level") }
@@ -181,6 +213,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.http.port = port
         if let threads { configuration.http.threads = threads }
         configuration.http.maxConnections = maxConnections
+        configuration.http.connectionRefusalRate = connectionRefusalRate
         configuration.http.maxBodyBytes = maxBodyBytes
         configuration.http.maxBufferedBytes = maxBufferedBytes
         configuration.http.reservedDescriptors = reservedDescriptors
@@ -194,13 +227,18 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.cacheDirectory = cacheDir
         configuration.poller.interval = Self.duration(pollInterval)
         configuration.poller.maxBackoff = Self.duration(maxBackoff)
+        configuration.poller.fallbackInterval = Self.duration(fallbackPollInterval)
+        configuration.poller.minVersion = minVersion
+        configuration.stateDirectory = stateDir
         configuration.poller.targetingKeyUnit = targetingKeyUnit
         configuration.maxBatchRequests = maxBatch
         if exposure.isEnabled { configuration.exposures = try exposure.configuration() }
 
         let credentials = AWSCredentials.fromEnvironment(ProcessInfo.processInfo.environment)
-        let s3 = S3Configuration(retry: RetryPolicy(maxAttempts: storeAttempts, baseDelay: 0.2, maxDelay: 2), requestTimeout: storeTimeout)
-        let transport = URLSessionTransport(timeout: storeTimeout)
+        let s3 = S3Configuration(
+            retry: RetryPolicy(maxAttempts: storeAttempts, baseDelay: 0.2, maxDelay: 2), requestTimeout: storeTimeout,
+            minimumBytesPerSecond: storeMinSpeed, deadline: storeDeadline)
+        let transport = s3.makeTransport()
         var storeLogger = logger
         storeLogger[metadataKey: "component"] = "store"
         let stores = try ([store] + fallbackStores).map {
@@ -223,6 +261,7 @@ struct ServeCommand: AsyncParsableCommand {
             metadata: [
                 "listen": "\(host):\(server.port)", "store": "\(stores[0].location)",
                 "fallback_stores": "\(stores.dropFirst().map(\.location.description).joined(separator: ","))", "cache": "\(cacheDir)",
+                "state": "\(stateDir ?? "none (floor in memory)")", "floor": "\(server.poller.floor)",
                 "trusted_keys": "\(keys.map(\.id.description).joined(separator: ","))", "threads": "\(configuration.http.threads)",
             ])
         if let exposures = configuration.exposures {

@@ -11,7 +11,8 @@ struct StatusCommand: AsyncParsableCommand {
         discussion: """
             For each store: the manifest's version, object, age (since the bundle's created-at), whether its \
             signature verifies with a trusted key (--trusted-key, the key the servers trust) and its object is \
-            present, or why it could not be read.
+            there with the size, BLAKE2b-256 and signed version the manifest states, or why it could not be read. \
+            A manifest older than --min-version is invalid (replayed or rolled back).
 
             Exit status (docs/cli.md): 0 every region is reachable, valid and at the same version; 1 regions \
             disagree (different versions, or some have none); 2 some region's manifest or bundle is invalid \
@@ -22,12 +23,19 @@ struct StatusCommand: AsyncParsableCommand {
 
     @OptionGroup var trust: TrustedKeyOptions
 
+    @Option(
+        help: ArgumentHelp(
+            "A region whose manifest names an older version is invalid: replayed or rolled back (CI passes the version it published).",
+            valueName: "version"))
+    var minVersion: UInt64 = 0
+
     @OptionGroup var output: TextOrJSONFormat
 
     func run() async throws {
         let keys = try trust.load()
         let logger = storeOptions.logger("allot.status")
-        let checker = StatusChecker(stores: try storeOptions.openStores(logger: logger), trustedKeys: keys, logger: logger)
+        let checker = StatusChecker(
+            stores: try storeOptions.openStores(logger: logger), trustedKeys: keys, minVersion: minVersion, logger: logger)
         let report = await checker.check(now: Int64(Date().timeIntervalSince1970))
         let status = Self.exitStatus(report)
         if output.isJSON {

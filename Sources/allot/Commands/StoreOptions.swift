@@ -47,7 +47,7 @@ struct StoreOptions: ParsableArguments {
     func openStores(logger: Logger) throws -> [any ObjectStore] {
         let credentials = AWSCredentials.fromEnvironment(ProcessInfo.processInfo.environment)
         let configuration = S3Configuration(retry: RetryPolicy(maxAttempts: attempts), requestTimeout: timeout)
-        let transport = URLSessionTransport(timeout: timeout)
+        let transport = configuration.makeTransport()
         return try stores.map {
             try StoreLocation(parsing: $0).open(
                 credentials: credentials, configuration: configuration, transport: transport, logger: logger)

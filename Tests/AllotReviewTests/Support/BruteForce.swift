@@ -69,7 +69,7 @@ struct BruteForce {
             for e in 0..<experimentNames.count {
                 switch (variantA[e], variantB[e]) {
                 case (nil, nil): break
-                case (let x?, nil):
+                case (_?, nil):
                     counts.enrolledOld[e] += 1
                     counts.unenrolled[e] += 1
                 case (nil, _?):

@@ -16,8 +16,9 @@ drops_per_path = {}
 lock = threading.Lock()
 
 
-def read_message(stream, is_response=False):
-    """Reads one HTTP/1.1 message (head and Content-Length body); None at a clean end of stream."""
+def read_message(stream, has_body=True):
+    """Reads one HTTP/1.1 message (head and Content-Length body, none for an answer to HEAD); None
+    at a clean end of stream."""
     head = b""
     while b"\r\n\r\n" not in head:
         chunk = stream.recv(1)
@@ -29,6 +30,8 @@ def read_message(stream, is_response=False):
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length":
             length = int(value.strip())
+    if not has_body:
+        length = 0
     body = b""
     while len(body) < length:
         chunk = stream.recv(length - len(body))
@@ -48,7 +51,7 @@ def serve(client, upstream_port, limit):
             head, body = request
             method, path = head.split(b" ")[0], head.split(b" ")[1]
             upstream.sendall(head + body)
-            response = read_message(upstream, is_response=True)
+            response = read_message(upstream, has_body=method != b"HEAD")
             if response is None:
                 return
             if method == b"PUT":

@@ -82,7 +82,7 @@ final class ExposureServer: @unchecked Sendable {
 
     /// Failed uploads, for any reason.
     var uploadFailures: Double {
-        (StoreError.Code.allCases.map(\.rawValue) + ["read_failed"]).reduce(0) {
+        (StoreError.Code.allCases.map(\.rawValue) + ["read_failed", "unconfirmed"]).reduce(0) {
             $0 + metric(#"allot_exposure_upload_failures_total{reason="\#($1)"}"#)
         }
     }

@@ -17,7 +17,7 @@ extension Moto {
         let store = S3Store(
             location, credentials: AWSCredentials(accessKeyID: "AKIATESTTESTTEST", secretAccessKey: "test-secret"),
             configuration: S3Configuration(retry: RetryPolicy(maxAttempts: 2, baseDelay: 0.02, maxDelay: 0.1), requestTimeout: 10),
-            transport: URLSessionTransport(timeout: 10), logger: EdgeFixtures.logger)
+            transport: CurlTransport(), logger: EdgeFixtures.logger)
         if create { try await store.createBucket() }
         return store
     }

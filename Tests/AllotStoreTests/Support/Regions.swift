@@ -12,7 +12,7 @@ final class Regions: @unchecked Sendable {
     static let configuration = S3Configuration(retry: RetryPolicy(maxAttempts: 3, baseDelay: 0.02, maxDelay: 0.1), requestTimeout: 10)
 
     let servers: [ChildProcess]
-    let transport = URLSessionTransport()
+    let transport = CurlTransport()
 
     private init(servers: [ChildProcess]) { self.servers = servers }
 
