@@ -101,7 +101,8 @@ public final class EdgeServer: Sendable {
             try ExposureLog(configuration: $0, store: exposureStore, registry: registry, logger: logger)
         }
         let shared = EdgeShared(
-            slot: slot, bundleMetrics: bundleMetrics, maxBatchRequests: configuration.maxBatchRequests, exposures: exposures)
+            slot: slot, bundleMetrics: bundleMetrics, maxBatchRequests: configuration.maxBatchRequests, exposures: exposures,
+            poller: poller)
         var httpLogger = logger
         httpLogger[metadataKey: "component"] = "http"
         http = try HTTPServer(

@@ -156,4 +156,47 @@ struct UpdatePathTests {
         #expect(harness.metrics.verifyFailures(store: label, reason: "bundle_rejected_too_large") == 2)
         await harness.stop()
     }
+
+    @Test("an expired manifest is refused (counted), and --max-staleness fails readiness until a heartbeat refresh")
+    func freshness() async throws {
+        let store = LocalStore(root: Scratch.folder("store"))
+        defer { Scratch.remove(store.root) }
+        let label = store.location.description
+        let now = EdgeFixtures.now
+        let v1 = try EdgeFixtures.compile(version: 1)
+        // Published four days ago with a three-day expiry: expired.
+        let publisher = Publisher(stores: [store], key: EdgeFixtures.key, logger: EdgeFixtures.logger)
+        _ = try await publisher.publish(envelope: v1.envelope, now: now - 4 * 86_400)
+        let harness = try EdgeHarness(stores: [store]) { $0.poller.maxStaleness = .seconds(3600) }
+        defer { Scratch.remove(harness.cacheDirectory) }
+        try await harness.start(poll: false)
+        await harness.poller.pollOnce()
+        #expect(served(harness) == nil)
+        #expect(harness.metrics.verifyFailures(store: label, reason: "expired") == 1)
+
+        // A v2 signed two hours ago, valid for three days: served, but older than --max-staleness.
+        let v2 = try EdgeFixtures.compile(version: 2)
+        _ = try await publisher.publish(envelope: v2.envelope, now: now - 7200)
+        await harness.poller.pollOnce()
+        #expect(served(harness) == 2)
+        let port = harness.port
+        let stale = try await onThread { try HTTPConnection.get(port: port, "/readyz") }
+        #expect(stale.status == 503)
+        #expect(stale.text.contains("stale"))
+        let metrics = try await onThread { try HTTPConnection.get(port: port, "/metrics").text }
+        #expect(metrics.contains("allot_bundle_stale 1\n"))
+        #expect(metrics.contains("allot_bundle_published_timestamp_seconds \(now - 7200)\n"), "\(metrics)")
+
+        // The heartbeat re-signs the same bundle: fresh again, publish time kept.
+        let refreshed = await publisher.refresh()
+        #expect(refreshed.succeeded, "\(refreshed.text)")
+        await harness.poller.pollOnce()
+        let ready = try await onThread { try HTTPConnection.get(port: port, "/readyz") }
+        #expect(ready.status == 200, "\(ready.text)")
+        #expect(served(harness) == 2)
+        let after = try await onThread { try HTTPConnection.get(port: port, "/metrics").text }
+        #expect(after.contains("allot_bundle_published_timestamp_seconds \(now - 7200)\n"))
+        #expect(after.contains("allot_bundle_stale 0\n"))
+        await harness.stop()
+    }
 }

@@ -1,6 +1,7 @@
 import AllotTestSupport
 import AllotCore
 import Foundation
+import Synchronization
 import Testing
 
 @testable import AllotStore
@@ -88,26 +89,24 @@ struct BoundedReadTests {
 struct LocalStoreFileTypeTests {
     let key = SigningKey.generate()
 
-    /// Runs `body` on its own thread and waits at most `seconds`: a read that blocks (a FIFO
-    /// without a writer) fails the test instead of hanging it.
+    /// Whether `body` finishes within `seconds`: a read that blocks (a FIFO without a writer)
+    /// fails the test instead of hanging it. Nothing here blocks a thread of the shared pool.
     func finishes(within seconds: Double, _ body: @escaping @Sendable () async -> Void) async -> Bool {
-        // Polls instead of blocking a thread: a read that blocks would hold one of the few
-        // threads of the concurrency pool, and a blocked waiter another.
-        let done = Flag()
-        Task {
-            await body()
-            done.set()
+        final class Once: Sendable {
+            let done = Mutex(false)
+            func first() -> Bool { done.withLock { done in defer { done = true }; return !done } }
         }
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while !done.isSet, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        return done.isSet
-    }
-
-    final class Flag: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value = false
-        var isSet: Bool { lock.withLock { value } }
-        func set() { lock.withLock { value = true } }
+        let once = Once()
+        return await withCheckedContinuation { continuation in
+            Task {
+                await body()
+                if once.first() { continuation.resume(returning: true) }
+            }
+            Task {
+                try? await Task.sleep(for: .seconds(seconds))
+                if once.first() { continuation.resume(returning: false) }
+            }
+        }
     }
 
     @Test("a manifest that is a symbolic link to /dev/zero is refused, not read", arguments: ["/dev/zero", "/dev/urandom"])
@@ -146,13 +145,13 @@ struct LocalStoreFileTypeTests {
     @Test("a FIFO in place of the manifest or a bundle answers at once with an error, never blocks")
     func fifo() async throws {
         let root = Scratch.folder("store")
+        defer { Scratch.remove(root) }
         let store = LocalStore(root: root)
         #expect(mkfifo(root + "/" + StoreLayout.manifestKey, 0o644) == 0)
         try FileManager.default.createDirectory(atPath: root + "/bundles", withIntermediateDirectories: true)
         #expect(mkfifo(root + "/bundles/x.bundle", 0o644) == 0)
         let verifier = ManifestVerifier(trustedKeys: [key.publicKey])
-        // Generous: under a loaded suite the check may wait long for a thread; a blocked read waits forever.
-        let finished = await finishes(within: 120) {
+        let finished = await finishes(within: 300) {
             let client = RegionClient(store: store, verifier: verifier, logger: Fixtures.logger)
             await #expect { _ = try await client.fetchManifest() } throws: {
                 ($0 as? FetchError)?.code == "store_not_regular_file" && "\($0)".contains("FIFO")
@@ -163,7 +162,5 @@ struct LocalStoreFileTypeTests {
             await #expect { _ = try await store.get(StoreLayout.manifestKey) } throws: { ($0 as? StoreError)?.code == .notRegularFile }
         }
         #expect(finished, "a read of a FIFO blocked")
-        // Left in place if a read is still blocked on it (removing it would fail that read instead).
-        if finished { Scratch.remove(root) }
     }
 }

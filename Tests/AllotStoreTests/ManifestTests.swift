@@ -107,7 +107,7 @@ struct ManifestTests {
         "malformed manifests are rejected with a reason",
         arguments: [
             ("not json", ManifestError.Code.malformed, "JSON"),
-            ("{\"format\": \"allot-manifest/2\", \"whatever\": 1}", .unsupportedFormat, "allot-manifest/2"),
+            ("{\"format\": \"allot-manifest/3\", \"whatever\": 1}", .unsupportedFormat, "allot-manifest/3"),
             ("{\"format\": \"allot-manifest/1\"}", .malformed, "missing field"),
             ("{\"format\": 1}", .malformed, "format"),
         ])

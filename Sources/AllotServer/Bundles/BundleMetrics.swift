@@ -19,6 +19,10 @@ public import AllotHTTP
 /// | `allot_bundle_swaps_total` | |
 /// | `allot_bundle_cache_loads_total` | `result` |
 /// | `allot_bundle_last_poll_success_timestamp_seconds` (gauge) | |
+/// | `allot_bundle_published_timestamp_seconds` (gauge, from the manifest) | |
+/// | `allot_manifest_signed_timestamp_seconds` (gauge: newest verified manifest's signing time) | |
+/// | `allot_manifest_expires_timestamp_seconds` (gauge) | |
+/// | `allot_bundle_stale` (gauge: 1 when over `--max-staleness`, computed at scrape) | |
 /// | `allot_bundle_floor_version` (gauge: the rollback floor) | |
 /// | `allot_bundle_newest_seen_version` (gauge: newest verified manifest any store shows) | |
 /// | `allot_store_manifest_version` (gauge) | `store` |
@@ -102,6 +106,30 @@ public final class BundleMetrics: Sendable {
         registry.set(ready, 1)
     }
 
+    /// The newest verified manifest's signing time and expiry.
+    func recordFreshness(signedAt: Int64, expires: Int64?) {
+        registry.set(
+            registry.gauge(
+                "allot_manifest_signed_timestamp_seconds",
+                help: "When the newest verified manifest seen was signed (unix seconds; format-1 manifests: the bundle's created-at)."),
+            Double(signedAt))
+        if let expires {
+            registry.set(
+                registry.gauge("allot_manifest_expires_timestamp_seconds", help: "When the newest verified manifest seen expires (unix seconds)."),
+                Double(expires))
+        }
+    }
+
+    /// When the served bundle was first published (from its manifest).
+    func recordPublished(_ publishedAt: Int64) {
+        registry.set(publishedGauge, Double(publishedAt))
+    }
+
+    private var publishedGauge: Gauge {
+        registry.gauge(
+            "allot_bundle_published_timestamp_seconds", help: "When the served bundle was first published (unix seconds, from its manifest).")
+    }
+
     func recordFloor(_ version: UInt64) {
         registry.set(
             registry.gauge("allot_bundle_floor_version", help: "The rollback floor: no bundle older than this is installed."),
@@ -139,6 +167,13 @@ public final class BundleMetrics: Sendable {
         registry.gauge(
             "allot_store_lag_versions", help: "Versions the store's manifest is behind the newest verified one any store shows.",
             labels: [("store", store)])
+    }
+
+    /// Sets the staleness gauge for a scrape.
+    func updateStale(_ stale: Bool) {
+        registry.set(
+            registry.gauge("allot_bundle_stale", help: "1 when the newest verified manifest is older than --max-staleness (readiness fails)."),
+            stale ? 1 : 0)
     }
 
     /// Sets the age gauge for a scrape.

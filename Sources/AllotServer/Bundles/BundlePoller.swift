@@ -58,6 +58,9 @@ public final class BundlePoller: Service, Sendable {
         public var targetingKeyUnit = "user_id"
         /// Never serve a version below this (the floor starts here if the state holds less).
         public var minVersion: UInt64 = 0
+        /// Readiness fails when the newest verified manifest seen was signed longer ago than this
+        /// (a frozen region); nil: no limit.
+        public var maxStaleness: Duration?
 
         public init() {}
     }
@@ -80,8 +83,13 @@ public final class BundlePoller: Service, Sendable {
         /// when only that store's copy was bad (wrong size or hash), nil when the bundle itself was.
         var refused: [(store: Int?, hash: [UInt8])] = []
         var floor: UInt64 = 0
+        /// The newest signing time among verified, unexpired manifests seen (format 1: created-at).
+        var freshestSignedAt: Int64?
+        /// When polling started: the staleness reference until a manifest is seen.
+        var startedAt = BundleMetrics.now()
         var consecutiveFailures = 0
         var cacheLoaded = false
+        var floorLoaded = false
     }
 
     private let state: Mutex<State>
@@ -97,8 +105,9 @@ public final class BundlePoller: Service, Sendable {
         self.configuration = configuration
         self.floorFile = floorFile
         self.logger = logger
-        self.state = Mutex(
-            State(etags: Array(repeating: nil, count: sources.count), manifests: Array(repeating: nil, count: sources.count)))
+        var initial = State(etags: Array(repeating: nil, count: sources.count), manifests: Array(repeating: nil, count: sources.count))
+        initial.floor = configuration.minVersion
+        self.state = Mutex(initial)
         for source in sources { metrics.register(store: source.label) }
     }
 
@@ -132,19 +141,7 @@ public final class BundlePoller: Service, Sendable {
             return !state.cacheLoaded
         }
         guard first, slot.current() == nil else { return slot.current() }
-        var floor = configuration.minVersion
-        if let floorFile {
-            do {
-                if let persisted = try floorFile.load() { floor = max(floor, persisted) }
-            } catch {
-                metrics.recordVerifyFailure(store: "state", reason: "unreadable_floor")
-                logger.error(
-                    "the rollback floor cannot be read; starting from --min-version",
-                    metadata: ["file": "\(floorFile.path)", "error": "\(error)", "min_version": "\(configuration.minVersion)"])
-            }
-        }
-        state.withLock { $0.floor = floor }
-        metrics.recordFloor(floor)
+        let floor = loadFloor()
         var rejected = 0
         let entry = cache.loadNewest(atLeast: floor) { file, error in
             rejected += 1
@@ -153,6 +150,7 @@ public final class BundlePoller: Service, Sendable {
                 "cached bundle rejected and deleted",
                 metadata: ["file": "\(file)", "reason": "\(error.reason)", "error": "\(error.message)", "cache": "\(cache.directory)"])
         }
+        state.withLock { $0.startedAt = BundleMetrics.now() }
         guard let entry else {
             metrics.recordCacheLoad(rejected > 0 ? "failed" : "empty")
             logger.info(
@@ -171,6 +169,33 @@ public final class BundlePoller: Service, Sendable {
         return served
     }
 
+    /// Reads the persisted floor once (raised to `minVersion`) and returns the floor.
+    @discardableResult
+    private func loadFloor() -> UInt64 {
+        let first = state.withLock { state in
+            defer { state.floorLoaded = true }
+            return !state.floorLoaded
+        }
+        guard first else { return floor }
+        var persisted: UInt64 = 0
+        if let floorFile {
+            do {
+                persisted = try floorFile.load() ?? 0
+            } catch {
+                metrics.recordVerifyFailure(store: "state", reason: "unreadable_floor")
+                logger.error(
+                    "the rollback floor cannot be read; starting from --min-version",
+                    metadata: ["file": "\(floorFile.path)", "error": "\(error)", "min_version": "\(configuration.minVersion)"])
+            }
+        }
+        let floor = state.withLock { state in
+            state.floor = max(state.floor, persisted)
+            return state.floor
+        }
+        metrics.recordFloor(floor)
+        return floor
+    }
+
     // MARK: Polling
 
     /// One round: polls the primary, and the fallbacks when it fails or their turn has come; then
@@ -178,6 +203,7 @@ public final class BundlePoller: Service, Sendable {
     @discardableResult
     public func pollOnce() async -> Bool {
         guard !sources.isEmpty else { return false }
+        loadFloor()
         let fallbacksDue = state.withLock { $0.roundsSinceFallbacks >= fallbackRounds }
         let primaryAnswered = await pollManifest(0)
         var answered = primaryAnswered
@@ -212,10 +238,26 @@ public final class BundlePoller: Service, Sendable {
             return false
         }
         guard case .manifest(let manifest, let newTag) = fetch else {
+            // Unchanged, but it may have expired since it was read: then it is dropped (and read
+            // again next time, in case the region was refreshed behind an unchanged tag).
+            let now = BundleMetrics.now()
+            let expired = state.withLock { state -> Manifest? in
+                guard let held = state.manifests[index], held.isExpired(at: now) else { return nil }
+                state.manifests[index] = nil
+                state.etags[index] = nil
+                return held
+            }
+            if let expired {
+                record(
+                    .manifest(ManifestError(.expired, "the manifest expired at \(expired.freshness.map { RFC3339.format($0.expires) } ?? "?")")),
+                    source: source, step: "manifest")
+                return false
+            }
             metrics.recordPoll(store: source.label, .notModified)
             logger.debug("manifest not modified", metadata: ["store": "\(source.label)"])
             return true
         }
+        noteFreshness(manifest)
         let previous = state.withLock { state in
             defer {
                 state.etags[index] = newTag
@@ -271,8 +313,9 @@ public final class BundlePoller: Service, Sendable {
         let served = slot.current()
         // Newest first; within a version, the primary first.
         var candidates: [(index: Int, manifest: Manifest)] = []
+        let now = BundleMetrics.now()
         for (index, manifest) in manifests.enumerated() {
-            guard let manifest, manifest.version >= floor else { continue }
+            guard let manifest, manifest.version >= floor, !manifest.isExpired(at: now) else { continue }
             if let served, manifest.version <= served.version { continue }
             candidates.append((index, manifest))
         }
@@ -301,12 +344,39 @@ public final class BundlePoller: Service, Sendable {
                 continue
             }
             if swapIn(bundle) {
+                if let publishedAt = manifest.freshness?.publishedAt { metrics.recordPublished(publishedAt) }
                 metrics.recordPoll(store: source.label, .updated)
             } else {
                 metrics.recordPoll(store: source.label, .current)
             }
             return
         }
+    }
+
+    /// Records a verified, unexpired manifest's signing time (format 1: the bundle's created-at).
+    private func noteFreshness(_ manifest: Manifest) {
+        let signedAt = manifest.freshness?.signedAt ?? manifest.createdAt
+        let newest = state.withLock { state -> Int64? in
+            guard signedAt > (state.freshestSignedAt ?? Int64.min) else { return nil }
+            state.freshestSignedAt = signedAt
+            return signedAt
+        }
+        if let newest { metrics.recordFreshness(signedAt: newest, expires: manifest.freshness?.expires) }
+        if let served = slot.current(), served.isEnvelope(manifest.blake2b), let publishedAt = manifest.freshness?.publishedAt {
+            metrics.recordPublished(publishedAt)
+        }
+    }
+
+    /// Seconds since the newest verified manifest seen was signed (since polling started, when
+    /// none was seen yet), at `now`.
+    public func staleness(now: Int64) -> Int64 {
+        state.withLock { now - ($0.freshestSignedAt ?? $0.startedAt) }
+    }
+
+    /// Whether readiness must fail for staleness (`maxStaleness` set and exceeded) at `now`.
+    public func isStale(now: Int64) -> Bool {
+        guard let limit = configuration.maxStaleness else { return false }
+        return Double(staleness(now: now)) > limit.seconds
     }
 
     /// Remembers a bundle refused after download, so it is not fetched again.

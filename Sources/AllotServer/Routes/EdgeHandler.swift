@@ -12,8 +12,11 @@ final class EdgeShared: Sendable {
     let bundleMetrics: BundleMetrics
     let maxBatchRequests: Int
     let exposures: ExposureLog?
+    /// For readiness: staleness against `--max-staleness`.
+    let poller: BundlePoller?
 
-    init(slot: BundleSlot, bundleMetrics: BundleMetrics, maxBatchRequests: Int, exposures: ExposureLog?) {
+    init(slot: BundleSlot, bundleMetrics: BundleMetrics, maxBatchRequests: Int, exposures: ExposureLog?, poller: BundlePoller? = nil) {
+        self.poller = poller
         self.slot = slot
         self.bundleMetrics = bundleMetrics
         self.maxBatchRequests = maxBatchRequests

@@ -22,6 +22,15 @@ extension EdgeHandler {
             response.write(#"{"status":"not_ready","message":"no verified bundle is loaded yet"}"#)
             return
         }
+        if let poller = shared.poller, poller.isStale(now: Self.now()) {
+            response.status = .serviceUnavailable
+            response.write(#"{"status":"stale","message":"the newest verified manifest is older than --max-staleness","staleness_seconds":"#)
+            JSONText.appendInteger(poller.staleness(now: Self.now()), to: &response.body)
+            response.write(#","version":"#)
+            appendDecimal(served.version, to: &response.body)
+            response.write("}")
+            return
+        }
         response.write(#"{"status":"ready","version":"#)
         appendDecimal(served.version, to: &response.body)
         response.write("}")
@@ -30,6 +39,9 @@ extension EdgeHandler {
     /// Prometheus text format: the engine's, the bundle lifecycle's and any other metric of the registry.
     func metrics(_ response: inout HTTPResponseWriter) {
         shared.bundleMetrics.updateAge(shared.slot.current())
+        if let poller = shared.poller, poller.configuration.maxStaleness != nil {
+            shared.bundleMetrics.updateStale(poller.isStale(now: Self.now()))
+        }
         shared.exposures?.updateGauges()
         response.setContentType("text/plain; version=0.0.4; charset=utf-8")
         shared.bundleMetrics.registry.render(into: &response.body)

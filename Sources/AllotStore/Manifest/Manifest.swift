@@ -3,7 +3,14 @@ import Foundation
 
 /// The small signed document in each region that names the current bundle.
 ///
-/// JSON on the wire (written by ``encoded()``, fields in this order, two-space indent, LF):
+/// Two formats are read. `allot-manifest/2` (what `allot publish` writes) adds signed freshness:
+/// `published_at` (when this bundle was first published), `signed_at` (when this manifest was
+/// signed: a heartbeat `allot publish --refresh` re-signs with a new one) and `expires` (after
+/// which servers refuse it), all unix seconds, signed as `published-at`, `signed-at` and `expires`
+/// lines after `created-at`. `allot-manifest/1`, below, has no expiry; it is still read so that
+/// servers can be upgraded before the publisher (see docs/storage.md, "Freshness").
+///
+/// JSON on the wire for format 1 (written by ``encoded()``, fields in this order, two-space indent, LF):
 /// ```json
 /// {
 ///   "format": "allot-manifest/1",
@@ -29,8 +36,10 @@ import Foundation
 /// so a store (or anyone who can write to it) cannot point servers at another object, size,
 /// version or hash without the signing key.
 public struct Manifest: Sendable, Equatable, Hashable {
-    /// The one format this build reads and writes.
-    public static let format = "allot-manifest/1"
+    /// The format with freshness, which `allot publish` writes.
+    public static let format = "allot-manifest/2"
+    /// The first format, without freshness: still read.
+    public static let formatV1 = "allot-manifest/1"
     /// Manifests larger than this are rejected before parsing.
     public static let maxEncodedBytes = 64 * 1024
 
@@ -48,19 +57,55 @@ public struct Manifest: Sendable, Equatable, Hashable {
     public let keyID: KeyID
     /// Ed25519 signature over ``signedBytes``.
     public let signature: [UInt8]
+    /// The signed freshness of a format-2 manifest; nil for format 1.
+    public let freshness: Freshness?
 
-    /// A manifest signed with `key`.
-    public static func sign(version: UInt64, object: String, size: Int, blake2b: [UInt8], createdAt: Int64, key: SigningKey) -> Manifest {
-        let bytes = canonicalBytes(version: version, object: object, size: size, blake2b: blake2b, createdAt: createdAt, keyID: key.id)
+    /// When a manifest was published and signed, and until when it may be believed (unix seconds).
+    public struct Freshness: Sendable, Equatable, Hashable {
+        /// When the bundle was first published (kept by a refresh): the bundle's age counts from here.
+        public let publishedAt: Int64
+        /// When this manifest was signed (a refresh signs anew): staleness counts from here.
+        public let signedAt: Int64
+        /// After this, servers refuse the manifest.
+        public let expires: Int64
+
+        public init(publishedAt: Int64, signedAt: Int64, expires: Int64) {
+            self.publishedAt = publishedAt
+            self.signedAt = signedAt
+            self.expires = expires
+        }
+    }
+
+    /// The format this manifest is in.
+    public var formatName: String { freshness == nil ? Self.formatV1 : Self.format }
+
+    /// Whether the manifest has expired at `now` (unix seconds). A format-1 manifest never does.
+    public func isExpired(at now: Int64) -> Bool {
+        guard let freshness else { return false }
+        return now >= freshness.expires
+    }
+
+    /// A manifest signed with `key`: format 2 with `freshness`, format 1 without.
+    public static func sign(
+        version: UInt64, object: String, size: Int, blake2b: [UInt8], createdAt: Int64, freshness: Freshness? = nil, key: SigningKey
+    ) -> Manifest {
+        let bytes = canonicalBytes(
+            version: version, object: object, size: size, blake2b: blake2b, createdAt: createdAt, freshness: freshness, keyID: key.id)
         return Manifest(
-            version: version, object: object, size: size, blake2b: blake2b, createdAt: createdAt, keyID: key.id, signature: key.sign(bytes))
+            version: version, object: object, size: size, blake2b: blake2b, createdAt: createdAt, keyID: key.id, signature: key.sign(bytes),
+            freshness: freshness)
+    }
+
+    /// The same manifest signed again with `key` and new freshness (a heartbeat refresh).
+    public func resigned(freshness: Freshness, key: SigningKey) -> Manifest {
+        Self.sign(version: version, object: object, size: size, blake2b: blake2b, createdAt: createdAt, freshness: freshness, key: key)
     }
 
     /// The signed manifest for a bundle envelope, pointing at its content address. The envelope
     /// must be well formed, signed by `key`, and verify.
-    public static func describing(envelope bytes: [UInt8], key: SigningKey, limits: BundleLimits = .default) throws(ManifestError)
-        -> Manifest
-    {
+    public static func describing(
+        envelope bytes: [UInt8], key: SigningKey, freshness: Freshness? = nil, limits: BundleLimits = .default
+    ) throws(ManifestError) -> Manifest {
         let header: BundleHeader
         do {
             header = try bytes.withUnsafeBytes { buffer in
@@ -85,10 +130,13 @@ public struct Manifest: Sendable, Equatable, Hashable {
         let digest = Blake2b.hash256(bytes)
         return sign(
             version: header.version, object: StoreLayout.bundleKey(blake2b: digest), size: bytes.count, blake2b: digest,
-            createdAt: header.createdAt, key: key)
+            createdAt: header.createdAt, freshness: freshness, key: key)
     }
 
-    init(version: UInt64, object: String, size: Int, blake2b: [UInt8], createdAt: Int64, keyID: KeyID, signature: [UInt8]) {
+    init(
+        version: UInt64, object: String, size: Int, blake2b: [UInt8], createdAt: Int64, keyID: KeyID, signature: [UInt8],
+        freshness: Freshness? = nil
+    ) {
         self.version = version
         self.object = object
         self.size = size
@@ -96,17 +144,25 @@ public struct Manifest: Sendable, Equatable, Hashable {
         self.createdAt = createdAt
         self.keyID = keyID
         self.signature = signature
+        self.freshness = freshness
     }
 
     /// The exact bytes the signature covers (see the type's documentation).
     public var signedBytes: [UInt8] {
-        Self.canonicalBytes(version: version, object: object, size: size, blake2b: blake2b, createdAt: createdAt, keyID: keyID)
+        Self.canonicalBytes(
+            version: version, object: object, size: size, blake2b: blake2b, createdAt: createdAt, freshness: freshness, keyID: keyID)
     }
 
-    static func canonicalBytes(version: UInt64, object: String, size: Int, blake2b: [UInt8], createdAt: Int64, keyID: KeyID) -> [UInt8] {
-        let text =
-            "\(format)\n" + "version \(version)\n" + "object \(object)\n" + "size \(size)\n" + "blake2b \(Hex.encode(blake2b))\n"
-            + "created-at \(createdAt)\n" + "key-id \(keyID)\n"
+    static func canonicalBytes(
+        version: UInt64, object: String, size: Int, blake2b: [UInt8], createdAt: Int64, freshness: Freshness?, keyID: KeyID
+    ) -> [UInt8] {
+        var text =
+            "\(freshness == nil ? formatV1 : format)\n" + "version \(version)\n" + "object \(object)\n" + "size \(size)\n"
+            + "blake2b \(Hex.encode(blake2b))\n" + "created-at \(createdAt)\n"
+        if let freshness {
+            text += "published-at \(freshness.publishedAt)\n" + "signed-at \(freshness.signedAt)\n" + "expires \(freshness.expires)\n"
+        }
+        text += "key-id \(keyID)\n"
         return Array(text.utf8)
     }
 
@@ -117,14 +173,25 @@ public struct Manifest: Sendable, Equatable, Hashable {
 
     /// The JSON document, deterministic for a given manifest.
     public func encoded() -> [UInt8] {
-        let text = """
+        var text = """
             {
-              "format": \(JSONString.quoted(Self.format)),
+              "format": \(JSONString.quoted(formatName)),
               "version": \(version),
               "object": \(JSONString.quoted(object)),
               "size": \(size),
               "blake2b": "\(Hex.encode(blake2b))",
               "created_at": \(createdAt),
+
+            """
+        if let freshness {
+            text += """
+                  "published_at": \(freshness.publishedAt),
+                  "signed_at": \(freshness.signedAt),
+                  "expires": \(freshness.expires),
+
+                """
+        }
+        text += """
               "key_id": "\(keyID)",
               "signature": "\(Base64.encode(signature))"
             }
@@ -147,9 +214,10 @@ public struct Manifest: Sendable, Equatable, Hashable {
         } catch {
             throw ManifestError(.malformed, "the manifest is not a JSON object with a \"format\" string (\(Self.describe(error)))")
         }
-        guard formatOnly.format == format else {
+        guard formatOnly.format == format || formatOnly.format == formatV1 else {
             throw ManifestError(
-                .unsupportedFormat, "manifest format '\(formatOnly.format)' is not supported (this build reads '\(format)'); upgrade allot")
+                .unsupportedFormat,
+                "manifest format '\(formatOnly.format)' is not supported (this build reads '\(format)' and '\(formatV1)'); upgrade allot")
         }
         let fields: Fields
         do {
@@ -178,9 +246,18 @@ public struct Manifest: Sendable, Equatable, Hashable {
         guard let signature = Base64.decode(fields.signature), signature.count == 64 else {
             throw ManifestError(.malformed, "the manifest's signature is not the base64 of 64 bytes")
         }
+        var freshness: Freshness?
+        if formatOnly.format == format {
+            guard let publishedAt = fields.publishedAt, let signedAt = fields.signedAt, let expires = fields.expires else {
+                throw ManifestError(.malformed, "a \(format) manifest needs published_at, signed_at and expires")
+            }
+            freshness = Freshness(publishedAt: publishedAt, signedAt: signedAt, expires: expires)
+        } else if fields.publishedAt != nil || fields.signedAt != nil || fields.expires != nil {
+            throw ManifestError(.malformed, "a \(formatV1) manifest has no published_at, signed_at or expires (they would not be signed)")
+        }
         return Manifest(
             version: fields.version, object: fields.object, size: fields.size, blake2b: digest, createdAt: fields.createdAt, keyID: keyID,
-            signature: signature)
+            signature: signature, freshness: freshness)
     }
 
     /// Checks the signature with the trusted key the manifest names. Returns that key.
@@ -214,11 +291,16 @@ public struct Manifest: Sendable, Equatable, Hashable {
         let createdAt: Int64
         let keyID: String
         let signature: String
+        let publishedAt: Int64?
+        let signedAt: Int64?
+        let expires: Int64?
 
         enum CodingKeys: String, CodingKey {
-            case version, object, size, blake2b, signature
+            case version, object, size, blake2b, signature, expires
             case createdAt = "created_at"
             case keyID = "key_id"
+            case publishedAt = "published_at"
+            case signedAt = "signed_at"
         }
     }
 

@@ -14,6 +14,8 @@ public struct ManifestError: Error, Sendable, Equatable, CustomStringConvertible
         case untrustedKey = "untrusted_key"
         /// The signature does not verify: the manifest was altered or signed by another key.
         case badSignature = "bad_signature"
+        /// The manifest's signed `expires` has passed: it may be a frozen or replayed region.
+        case expired = "expired"
         /// The object's size differs from the manifest's.
         case sizeMismatch = "size_mismatch"
         /// The object's BLAKE2b-256 differs from the manifest's.

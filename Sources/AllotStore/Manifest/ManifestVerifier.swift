@@ -16,9 +16,16 @@ public struct ManifestVerifier: Sendable {
 
     /// Decodes a manifest, checks its format, its signature against the trusted keys and that the
     /// object it declares is within the limits. Returns the manifest, now trusted.
-    public func verifyManifest(_ bytes: [UInt8]) throws(ManifestError) -> Manifest {
+    /// A format-2 manifest whose signed `expires` is not after `now` (unix seconds; nil: no check)
+    /// is refused as `expired`.
+    public func verifyManifest(_ bytes: [UInt8], now: Int64? = nil) throws(ManifestError) -> Manifest {
         let manifest = try Manifest.decode(bytes)
         try manifest.verifySignature(trustedKeys: trustedKeys)
+        if let now, let freshness = manifest.freshness, manifest.isExpired(at: now) {
+            throw ManifestError(
+                .expired,
+                "the manifest expired at \(RFC3339.format(freshness.expires)) (signed \(RFC3339.format(freshness.signedAt))): the region is frozen or replayed, or its publisher stopped refreshing it")
+        }
         let largest = limits.maxCompressedBytes + BundleHeader.minimumEnvelopeLength
         guard manifest.size <= largest else {
             throw ManifestError(.tooLarge, "the manifest declares a \(manifest.size)-byte bundle, more than the \(largest) allowed")

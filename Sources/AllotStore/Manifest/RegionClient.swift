@@ -1,6 +1,10 @@
 public import AllotCore
 public import Logging
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Reads one region's store the way an edge server should: conditional GET of the manifest,
 /// verification, then the bundle object, checked against the manifest.
 ///
@@ -36,7 +40,8 @@ public struct RegionClient: Sendable {
     /// Fetches and verifies the region's manifest. With `ifNoneMatch`, an unchanged manifest
     /// costs one small conditional request and answers `.notModified`. A manifest over
     /// ``Manifest/maxEncodedBytes`` is refused (`tooLarge`) without being downloaded.
-    public func fetchManifest(ifNoneMatch: ETag? = nil) async throws(FetchError) -> ManifestFetch {
+    /// An expired manifest (at `now`, unix seconds; the system clock by default) is refused.
+    public func fetchManifest(ifNoneMatch: ETag? = nil, now: Int64? = nil) async throws(FetchError) -> ManifestFetch {
         let result: ReadResult
         do {
             result = try await store.get(StoreLayout.manifestKey, ifNoneMatch: ifNoneMatch, maxBytes: Manifest.maxEncodedBytes)
@@ -50,7 +55,7 @@ public struct RegionClient: Sendable {
             return .notModified
         case .object(let object):
             do {
-                let manifest = try verifier.verifyManifest(object.bytes)
+                let manifest = try verifier.verifyManifest(object.bytes, now: now ?? Int64(time(nil)))
                 logger.debug("manifest verified", metadata: ["version": "\(manifest.version)", "object": "\(manifest.object)"])
                 return .manifest(manifest, etag: object.etag)
             } catch {

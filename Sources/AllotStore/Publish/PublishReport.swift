@@ -62,6 +62,8 @@ public struct RegionPublishResult: Sendable, Codable, Equatable {
         /// The region held a manifest that does not verify with a trusted key (garbage, forged,
         /// tampered): it was never used for ordering and was replaced (`If-Match`).
         case repaired
+        /// `--refresh`: the current manifest was re-signed with a new expiry (`If-Match`).
+        case refreshed
         /// The manifest already named this bundle: nothing to do.
         case alreadyCurrent = "already_current"
         /// The region has a newer version, or the same version with another bundle: untouched.
@@ -95,7 +97,7 @@ public struct RegionPublishResult: Sendable, Codable, Equatable {
     }
 
     /// The region points at the published bundle.
-    public var succeeded: Bool { manifest == .created || manifest == .moved || manifest == .alreadyCurrent || manifest == .repaired }
+    public var succeeded: Bool { manifest == .created || manifest == .moved || manifest == .alreadyCurrent || manifest == .repaired || manifest == .refreshed }
 
     /// One line: `uploaded, manifest moved 4 → 5`, `already current`, `FAILED: ...`.
     public func summary(publishing version: UInt64) -> String {
@@ -110,6 +112,7 @@ public struct RegionPublishResult: Sendable, Codable, Equatable {
         case .created: return "\(objectText), manifest created at \(version)"
         case .moved: return "\(objectText), manifest moved \(previousVersion.map(String.init) ?? "?") → \(version)"
         case .alreadyCurrent: return "\(objectText), manifest already at \(version)"
+        case .refreshed: return "manifest at \(previousVersion.map(String.init) ?? "?") re-signed with a new expiry"
         case .repaired: return "\(objectText), manifest REPAIRED at \(version) (\(reason ?? "it did not verify"))"
         case .refused: return "REFUSED: \(reason ?? "")"
         case .notAttempted: return "\(objectText), manifest NOT moved: \(reason ?? "")"

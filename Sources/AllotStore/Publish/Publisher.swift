@@ -1,6 +1,10 @@
 public import AllotCore
 public import Logging
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Publishes a bundle to every region's store (see `docs/storage.md`, "Publish protocol").
 ///
 /// 1. Check the bundle (header, signature by the signing key) and sign its manifest.
@@ -19,10 +23,17 @@ public struct Publisher: Sendable {
         public var requireAllRegions: Bool
         /// Reads and conditional writes of one manifest before giving up on a region that keeps changing.
         public var maxManifestAttempts: Int
+        /// Seconds from signing until the manifest expires (servers refuse it after): the longest a
+        /// region can be frozen without servers noticing. Refresh before it runs out.
+        public var expiresIn: Int64
 
-        public init(requireAllRegions: Bool = false, maxManifestAttempts: Int = 5) {
+        /// Three days: a daily heartbeat (`allot publish --refresh`) may fail twice before servers refuse.
+        public static let defaultExpiresIn: Int64 = 3 * 86_400
+
+        public init(requireAllRegions: Bool = false, maxManifestAttempts: Int = 5, expiresIn: Int64 = Options.defaultExpiresIn) {
             self.requireAllRegions = requireAllRegions
             self.maxManifestAttempts = max(1, maxManifestAttempts)
+            self.expiresIn = max(1, expiresIn)
         }
     }
 
@@ -46,8 +57,12 @@ public struct Publisher: Sendable {
 
     /// Publishes an envelope. Throws only if the bundle itself cannot be published (malformed,
     /// or not signed by this key), before any store is touched; region failures are in the report.
-    public func publish(envelope: [UInt8]) async throws(ManifestError) -> PublishReport {
-        let manifest = try Manifest.describing(envelope: envelope, key: key)
+    /// `now` (unix seconds; nil: the system clock) is the manifest's `published_at` and `signed_at`; it expires
+    /// `options.expiresIn` later.
+    public func publish(envelope: [UInt8], now: Int64? = nil) async throws(ManifestError) -> PublishReport {
+        let now = now ?? Int64(time(nil))
+        let freshness = Manifest.Freshness(publishedAt: now, signedAt: now, expires: now + options.expiresIn)
+        let manifest = try Manifest.describing(envelope: envelope, key: key, freshness: freshness)
         let encoded = manifest.encoded()
         logger.info(
             "publishing", metadata: ["version": "\(manifest.version)", "object": "\(manifest.object)", "regions": "\(stores.count)"])
@@ -83,6 +98,87 @@ public struct Publisher: Sendable {
         return PublishReport(
             version: manifest.version, object: manifest.object, size: manifest.size, blake2b: Hex.encode(manifest.blake2b), regions: results
         )
+    }
+
+    /// The heartbeat (`allot publish --refresh`): in every region, re-signs the current manifest
+    /// (verified with the trusted keys) with `signed_at = now` and a new expiry, keeping its
+    /// bundle and `published_at`, written with `If-Match`. A region with no manifest, or one that
+    /// does not verify, fails (a refresh never repairs: that needs a bundle). The report's version
+    /// and object are the newest region's.
+    public func refresh(now: Int64? = nil) async -> PublishReport {
+        let now = now ?? Int64(time(nil))
+        var refreshed: [Manifest?] = Array(repeating: nil, count: stores.count)
+        let results = await withTaskGroup(of: (Int, RegionPublishResult, Manifest?).self) { group in
+            for (index, store) in stores.enumerated() {
+                group.addTask {
+                    var result = RegionPublishResult(store: store.location.description, object: .alreadyPresent, manifest: .notAttempted)
+                    let written = await refreshManifest(store, now: now, result: &result)
+                    return (index, result, written)
+                }
+            }
+            var results = [RegionPublishResult?](repeating: nil, count: stores.count)
+            for await (index, result, written) in group {
+                results[index] = result
+                refreshed[index] = written
+            }
+            return results.map { $0! }
+        }
+        let newest = refreshed.compactMap { $0 }.max { $0.version < $1.version }
+        for result in results {
+            logger.info(
+                "region \(result.succeeded ? "refreshed" : "NOT refreshed")",
+                metadata: ["store": "\(result.store)", "manifest": "\(result.manifest.rawValue)", "reason": "\(result.reason ?? "")"])
+        }
+        return PublishReport(
+            version: newest?.version ?? 0, object: newest?.object ?? "-", size: newest?.size ?? 0,
+            blake2b: newest.map { Hex.encode($0.blake2b) } ?? "-", regions: results)
+    }
+
+    private func refreshManifest(_ store: any ObjectStore, now: Int64, result: inout RegionPublishResult) async -> Manifest? {
+        for attempt in 1...options.maxManifestAttempts {
+            let current: CurrentManifest
+            switch await readManifest(store) {
+            case .failure(let failure):
+                result.manifest = .failed
+                result.reason = failure.reason
+                result.errorCode = failure.code
+                return nil
+            case .success(.none):
+                result.manifest = .failed
+                result.reason = "the region has no manifest to refresh: publish a bundle"
+                result.errorCode = "not_found"
+                return nil
+            case .success(.unverifiable(_, let reason)):
+                result.manifest = .failed
+                result.reason = "the region's manifest does not verify (\(reason)): publish a bundle to repair it"
+                result.errorCode = "unverifiable"
+                return nil
+            case .success(.verified(let value)):
+                current = value
+            }
+            result.previousVersion = current.manifest.version
+            let freshness = Manifest.Freshness(
+                publishedAt: current.manifest.freshness?.publishedAt ?? now, signedAt: now, expires: now + options.expiresIn)
+            let manifest = current.manifest.resigned(freshness: freshness, key: key)
+            do {
+                _ = try await store.put(StoreLayout.manifestKey, bytes: manifest.encoded(), condition: .ifMatch(current.etag))
+                result.manifest = .refreshed
+                return manifest
+            } catch  where error.code == .preconditionFailed || error.code == .notFound {
+                logger.notice(
+                    "manifest changed while refreshing; reading it again", metadata: ["store": "\(store.location)", "attempt": "\(attempt)"])
+                continue
+            } catch {
+                result.manifest = .failed
+                result.reason = "the manifest could not be written: \(error.detail)"
+                result.errorCode = error.code.rawValue
+                return nil
+            }
+        }
+        result.manifest = .failed
+        result.reason = "the manifest kept changing under concurrent publishers (\(options.maxManifestAttempts) attempts); run again"
+        result.errorCode = "contention"
+        return nil
     }
 
     /// Runs `body` for every store concurrently; results in store order.

@@ -21,6 +21,10 @@ public struct RegionStatus: Sendable, Codable, Equatable {
     public var size: Int?
     /// The bundle's created-at, unix seconds.
     public var createdAt: Int64?
+    /// When the bundle was published and the manifest signed and expires (format 2), unix seconds.
+    public var publishedAt: Int64?
+    public var signedAt: Int64?
+    public var expires: Int64?
     /// Seconds from `createdAt` to the time of the check.
     public var ageSeconds: Int64?
     public var keyID: String?
@@ -74,6 +78,7 @@ public struct StatusReport: Sendable, Codable, Equatable {
             case .published:
                 line += "version \(region.version!)"
                 if let age = region.ageSeconds { line += ", age \(Self.formatAge(age))" }
+                if let expires = region.expires { line += ", expires \(RFC3339.format(expires))" }
                 line += ", \(region.object!)"
                 if region.signature != "verified" { line += " (signature \(region.signature ?? "not checked"))" }
                 if let newest = newestVersion, region.version! < newest { line += "  BEHIND (newest \(newest))" }
@@ -161,6 +166,9 @@ public struct StatusChecker: Sendable {
         status.createdAt = manifest.createdAt
         status.ageSeconds = now - manifest.createdAt
         status.keyID = manifest.keyID.description
+        status.publishedAt = manifest.freshness?.publishedAt
+        status.signedAt = manifest.freshness?.signedAt
+        status.expires = manifest.freshness?.expires
         if trustedKeys.isEmpty {
             status.signature = "not checked"
         } else {
@@ -173,6 +181,11 @@ public struct StatusChecker: Sendable {
                 status.error = "manifest: \(error)"
                 return status
             }
+        }
+        if let expires = manifest.freshness?.expires, manifest.isExpired(at: now) {
+            status.state = .invalid
+            status.error = "EXPIRED at \(RFC3339.format(expires)): servers refuse it (publish, or run `allot publish --refresh`)"
+            return status
         }
         if manifest.version < minVersion {
             status.state = .invalid

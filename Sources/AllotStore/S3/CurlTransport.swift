@@ -1,6 +1,9 @@
 internal import CCurl
-import Dispatch
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// HTTP over libcurl, with every response bounded in size and time whatever the server does.
 ///
@@ -16,8 +19,10 @@ import Synchronization
 /// - No redirects are followed (S3 redirects mean a wrong region or endpoint, which should be
 ///   reported), no cookies, no caching, HTTP and HTTPS only.
 ///
-/// Each request runs `curl_easy_perform` on a Dispatch worker thread; task cancellation aborts it
-/// at the next progress callback. Easy handles are pooled so connections are reused.
+/// Each request runs `curl_easy_perform` on a thread of its own (not a Dispatch worker: the
+/// global queue runs about one blocking job per core, so one stalled store would hold up every
+/// other transfer in the process); task cancellation aborts it at the next progress callback.
+/// Easy handles are pooled so connections are reused.
 public final class CurlTransport: HTTPTransport, Sendable {
     /// Bytes per second below which a transfer counts as stalled.
     public let minimumBytesPerSecond: Int
@@ -57,14 +62,35 @@ public final class CurlTransport: HTTPTransport, Sendable {
         let transfer = Transfer(request: request)
         let result: Result<HTTPResponse, TransportError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                DispatchQueue.global().async {
+                let started = Self.detachThread {
                     continuation.resume(returning: self.perform(transfer))
+                }
+                if !started {
+                    continuation.resume(returning: .failure(.other("\(request.method) \(request.url): cannot start a transfer thread")))
                 }
             }
         } onCancel: {
             transfer.cancelled.store(true, ordering: .relaxed)
         }
         return try result.get()
+    }
+
+    /// Runs `body` on a new detached thread. Returns false if no thread could be made.
+    private static func detachThread(_ body: @escaping @Sendable () -> Void) -> Bool {
+        let start = Unmanaged.passRetained(ThreadStart(body)).toOpaque()
+        var thread = pthread_t()
+        let result = pthread_create(
+            &thread, nil,
+            { context in
+                Unmanaged<ThreadStart>.fromOpaque(context!).takeRetainedValue().body()
+                return nil
+            }, start)
+        guard result == 0 else {
+            Unmanaged<ThreadStart>.fromOpaque(start).release()
+            return false
+        }
+        pthread_detach(thread)
+        return true
     }
 
     private func takeHandle() -> UnsafeMutableRawPointer? {
@@ -165,6 +191,12 @@ public final class CurlTransport: HTTPTransport, Sendable {
     private static func text(_ code: CURLcode) -> String {
         String(cString: curl_easy_strerror(code))
     }
+}
+
+/// What a transfer thread runs.
+private final class ThreadStart: Sendable {
+    let body: @Sendable () -> Void
+    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
 }
 
 /// A libcurl easy handle, used by one transfer at a time (the pool hands it over under its lock).

@@ -14,15 +14,27 @@ struct PublishCommand: AsyncParsableCommand {
             names an object that is not there. A region's manifest is believed for ordering only if it \
             verifies with the signing key or a --trusted-key (pass every key the servers trust); one that \
             does not (garbage, forged, tampered) is replaced and reported as repaired. Rerunning is safe. \
-            See docs/storage.md.
+            The manifest is signed with its publish time and an expiry (--expires-in, default 3 days) after \
+            which servers refuse it; `allot publish --refresh` re-signs the current manifests with a new \
+            expiry (a heartbeat, e.g. daily from CI). See docs/storage.md.
 
             Exit status (docs/cli.md): 0 every region is current; 2 the bundle or key is unusable (nothing \
             was touched); 3 no failure, but some region refused (it has a newer version, or this version with \
             another bundle); 4 some region failed (rerun when it is back); 64 usage error.
             """)
 
-    @Argument(help: "The bundle file made by `allot compile`.", completion: .file())
-    var bundle: String
+    @Argument(help: "The bundle file made by `allot compile` (none with --refresh).", completion: .file())
+    var bundle: String?
+
+    @Flag(
+        help: "Heartbeat: re-sign every region's current manifest with a new expiry, without a new bundle (run it more often than --expires-in).")
+    var refresh = false
+
+    @Option(
+        help: ArgumentHelp(
+            "How long the signed manifest stays valid; servers refuse it after (\(DurationArgument.help)).", valueName: "duration"),
+        transform: DurationArgument.parse)
+    var expiresIn: Int64 = Publisher.Options.defaultExpiresIn
 
     @OptionGroup var storeOptions: StoreOptions
 
@@ -35,12 +47,17 @@ struct PublishCommand: AsyncParsableCommand {
 
     @OptionGroup var output: TextOrJSONFormat
 
+    func validate() throws {
+        if refresh && bundle != nil { throw ValidationError("--refresh re-signs what the regions hold: give no bundle file") }
+        if !refresh && bundle == nil { throw ValidationError("give the bundle file to publish (or --refresh for a heartbeat)") }
+    }
+
     func run() async throws {
         let key = try self.key.load()
         let trustedKeys = try trust.load(required: false)
         let envelope: [UInt8]
         do {
-            envelope = try FileIO.read(path: bundle)
+            envelope = refresh ? [] : try FileIO.read(path: bundle ?? "")
         } catch {
             throw CommandFailure(message: "cannot read the bundle: \(error)", status: .invalidInput)
         }
@@ -54,12 +71,16 @@ struct PublishCommand: AsyncParsableCommand {
         }
         let publisher = Publisher(
             stores: try storeOptions.openStores(logger: logger), key: key, trustedKeys: trustedKeys,
-            options: .init(requireAllRegions: allOrNothing), logger: logger)
+            options: .init(requireAllRegions: allOrNothing, expiresIn: expiresIn), logger: logger)
         let report: PublishReport
-        do {
-            report = try await publisher.publish(envelope: envelope)
-        } catch {
-            throw CommandFailure(message: "\(bundle): \(error.message) (nothing was published)", status: .invalidInput)
+        if refresh {
+            report = await publisher.refresh()
+        } else {
+            do {
+                report = try await publisher.publish(envelope: envelope)
+            } catch {
+                throw CommandFailure(message: "\(bundle ?? ""): \(error.message) (nothing was published)", status: .invalidInput)
+            }
         }
         let status = Self.exitStatus(report)
         if output.isJSON {

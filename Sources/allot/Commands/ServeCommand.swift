@@ -18,7 +18,8 @@ struct ServeCommand: AsyncParsableCommand {
             Polls the store's signed manifest, and every --fallback-store when it fails or once per \
             --fallback-poll-interval; the newest verified manifest among them wins. Verifies every bundle \
             with the trusted keys, never goes below the rollback floor (the highest version served, kept \
-            in --state-dir, at least --min-version), keeps the last verified bundle in --cache-dir and \
+            in --state-dir, at least --min-version), refuses expired manifests, fails readiness when the \
+            newest verified manifest is older than --max-staleness, keeps the last verified bundle in --cache-dir and \
             serves it at once on restart, even when no store is reachable. SIGTERM or SIGINT drains and exits. \
             See docs/server.md.
 
@@ -58,6 +59,13 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Never serve a bundle version below this.", valueName: "version"))
     var minVersion: UInt64 = 0
+
+    @Option(
+        help: ArgumentHelp(
+            "Readiness fails when the newest verified manifest was signed longer ago than this (\(DurationArgument.help)); default: no limit.",
+            valueName: "duration"),
+        transform: DurationArgument.parse)
+    var maxStaleness: Int64?
 
     @Option(
         help: ArgumentHelp(
@@ -229,6 +237,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.poller.maxBackoff = Self.duration(maxBackoff)
         configuration.poller.fallbackInterval = Self.duration(fallbackPollInterval)
         configuration.poller.minVersion = minVersion
+        configuration.poller.maxStaleness = maxStaleness.map { .seconds($0) }
         configuration.stateDirectory = stateDir
         configuration.poller.targetingKeyUnit = targetingKeyUnit
         configuration.maxBatchRequests = maxBatch

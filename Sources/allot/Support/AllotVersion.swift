@@ -25,6 +25,7 @@ enum AllotVersion {
             "bundle envelope format \(BundleHeader.formatVersion) (reads and writes)",
             "bundle payload format \(PayloadFormat.version) (reads and writes)",
             "manifest format \(Manifest.format) (reads and writes)",
+            "manifest format \(Manifest.formatV1) (reads)",
         ]
     }
 

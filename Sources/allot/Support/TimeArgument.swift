@@ -20,3 +20,23 @@ enum TimeArgument {
 
     static func format(_ seconds: Int64) -> String { RFC3339.format(seconds) }
 }
+
+/// Lengths of time on the command line (`--expires-in`, `--max-staleness`): seconds, or a number
+/// with `s`, `m`, `h` or `d` (`90s`, `15m`, `6h`, `3d`).
+enum DurationArgument {
+    static let help = "seconds, or a number with s, m, h or d"
+
+    static func parse(_ text: String) throws -> Int64 {
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+        var number = Substring(text)
+        var unit: Int64 = 1
+        if let last = number.last, let factor = units[last] {
+            unit = factor
+            number = number.dropLast()
+        }
+        guard let value = Int64(number), value > 0, value <= Int64.max / unit else {
+            throw ValidationError("'\(text)' is not a length of time: give seconds, or a number with s, m, h or d (90s, 15m, 6h, 3d)")
+        }
+        return value * unit
+    }
+}

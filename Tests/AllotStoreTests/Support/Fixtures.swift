@@ -16,4 +16,12 @@ enum Fixtures {
         return try! BundleEnvelope.seal(payload: bytes, version: version, createdAt: createdAt, key: key)
     }
 
+    /// Whether `bytes` are a manifest signed by `key`, with freshness (what publish writes), naming
+    /// the same bundle as `expected` (publish signs the time, so the bytes differ run to run).
+    static func names(_ bytes: [UInt8]?, _ expected: Manifest, key: SigningKey) -> Bool {
+        guard let bytes, let manifest = try? Manifest.decode(bytes), manifest.freshness != nil,
+            (try? manifest.verifySignature(trustedKeys: [key.publicKey])) != nil
+        else { return false }
+        return manifest.describesSameBundle(as: expected)
+    }
 }

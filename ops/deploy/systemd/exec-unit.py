@@ -11,7 +11,7 @@ for the settings that decide whether the server starts and serves:
     an error here (systemd would pass an empty string: a broken unit);
   - LimitNOFILE= as the process's descriptor limit (prlimit), CacheDirectory= as a fresh folder
     owned by the service's user at the place ExecStart names (/var/cache/allot is mapped to it),
-    WorkingDirectory=;
+    StateDirectory= likewise (/var/lib/allot), WorkingDirectory=;
   - DynamicUser= as an unused uid/gid (setpriv), with no supplementary groups and NoNewPrivileges,
     and PrivateTmp= as an empty private /tmp (a mount namespace).
 
@@ -149,6 +149,14 @@ def main() -> int:
     os.chown(cache, DYNAMIC_UID, DYNAMIC_UID)
     os.chmod(cache, int(settings.get("CacheDirectoryMode", ["0755"])[-1], 8))
     command = [word.replace(f"/var/cache/{cache_name}", cache) for word in command]
+    if "StateDirectory" in settings:
+        # StateDirectory= as a fresh folder beside the cache root, standing in for /var/lib.
+        state_name = settings["StateDirectory"][-1]
+        state = os.path.join(cache_root, "state-" + state_name)
+        os.makedirs(state, exist_ok=True)
+        os.chown(state, DYNAMIC_UID, DYNAMIC_UID)
+        os.chmod(state, int(settings.get("StateDirectoryMode", ["0755"])[-1], 8))
+        command = [word.replace(f"/var/lib/{state_name}", state) for word in command]
     directory = settings.get("WorkingDirectory", ["/"])[-1].replace(f"/var/cache/{cache_name}", cache)
     limit = settings["LimitNOFILE"][-1]
 
