@@ -32,6 +32,9 @@ public struct AnalysisOptions: Sendable {
     public var confidence = 0.95
     /// The sample-ratio check flags p below this.
     public var sampleRatioThreshold = 0.001
+    /// CUPED: adjust conversion and sum metrics by the same metric's value in this many seconds
+    /// before each unit's first exposure (nil: off).
+    public var cupedWindowSeconds: Int64?
     /// The longest line an exposure segment or events file may have.
     public var maxLineBytes = 1 << 20
 

@@ -28,6 +28,8 @@ public struct AnalysisReport: Sendable, Codable {
         public var eventsUnexposedUnit: Int
         /// Events of exposed units before their exposure, after their window or after --to.
         public var eventsOutsideWindow: Int
+        /// Events before a unit's exposure used as CUPED's covariate (and nowhere else).
+        public var eventsPreExposure: Int
     }
 }
 
@@ -73,9 +75,21 @@ public struct MetricResult: Sendable, Codable {
     public var role: String
     public var direction: String
     public var windowSeconds: Int64?
+    /// CUPED (conversion and sum metrics, when asked for): the per-unit values are
+    /// value - theta * (covariate - mean covariate), the covariate being the same metric's value
+    /// before the first exposure.
+    public var cuped: CUPED?
     public var variants: [VariantMetric]
     /// Every variant but the control, compared with it.
     public var comparisons: [VariantComparison]
+
+    public struct CUPED: Sendable, Codable {
+        public var windowSeconds: Int64
+        /// cov(value, covariate) / var(covariate), pooled over every analysed unit (0 when the
+        /// covariate does not vary).
+        public var theta: Double
+        public var covariateMean: Double
+    }
 
     public struct VariantMetric: Sendable, Codable {
         public var variant: String
@@ -103,7 +117,7 @@ extension Analyzer {
                 exposureFiles: c.exposureFiles, exposureRecords: c.exposureRecords, defaultsIgnored: c.defaultsIgnored,
                 otherExperiments: c.otherExperiments, outsideWindow: c.outsideWindow, eventFiles: c.eventFiles, events: c.eventRecords,
                 eventsAttributed: c.eventsAttributed, eventsUnknownMetric: c.eventsUnknownMetric, eventsUnexposedUnit: c.eventsUnexposedUnit,
-                eventsOutsideWindow: c.eventsOutsideWindow),
+                eventsOutsideWindow: c.eventsOutsideWindow, eventsPreExposure: c.eventsPreExposure),
             confidence: options.confidence, from: options.from, to: options.to)
     }
 
@@ -115,7 +129,7 @@ extension Analyzer {
         var unknown = 0
         var perVariant = [[Int]](repeating: [], count: variants.count)
         for unit in 0..<state.units.count {
-            let flags = state.flags[unit]
+            let flags = state.unitStates[unit].flags
             if flags & ExperimentState.counted == 0 {
                 bulkOnly += 1
             } else if flags & ExperimentState.unknownVariant != 0 {
@@ -124,8 +138,8 @@ extension Analyzer {
                 multiple += 1
             } else if flags & ExperimentState.overridden != 0 {
                 overridden += 1
-            } else if state.variant[unit] >= 0 {
-                perVariant[Int(state.variant[unit])].append(unit)
+            } else if state.unitStates[unit].variant >= 0 {
+                perVariant[Int(state.unitStates[unit].variant)].append(unit)
             }
         }
         let counts = perVariant.map(\.count)
@@ -136,7 +150,7 @@ extension Analyzer {
         var days: [Int64: [Int]] = [:]
         for (variant, units) in perVariant.enumerated() {
             for unit in units {
-                let day = Self.floorDivide(state.first[unit], 86_400_000)
+                let day = Self.floorDivide(state.unitStates[unit].first, 86_400_000)
                 days[day, default: [Int](repeating: 0, count: variants.count)][variant] += 1
             }
         }
@@ -149,8 +163,15 @@ extension Analyzer {
         var metricResults: [MetricResult] = []
         for metric in metrics {
             var summaries: [VariantSummary] = []
-            for units in perVariant {
-                summaries.append(summary(metric, units: units, state: state, channels: channels))
+            var cuped: MetricResult.CUPED?
+            if let window = options.cupedWindowSeconds, metric.type == .conversion || metric.type == .sum {
+                let adjusted = cupedValues(metric, perVariant: perVariant, state: state, channels: channels)
+                cuped = MetricResult.CUPED(windowSeconds: window, theta: adjusted.theta, covariateMean: adjusted.covariateMean)
+                summaries = adjusted.values.map(Summaries.mean)
+            } else {
+                for units in perVariant {
+                    summaries.append(summary(metric, units: units, state: state, channels: channels))
+                }
             }
             let test: Comparison.Test = metric.type == .ratio || metric.type == .mean ? .z : .welch
             var comparisons: [MetricResult.VariantComparison] = []
@@ -166,7 +187,7 @@ extension Analyzer {
             metricResults.append(
                 MetricResult(
                     metric: metric.name.value, type: metric.type.rawValue, role: metric.role.rawValue, direction: metric.direction.rawValue,
-                    windowSeconds: metric.windowSeconds,
+                    windowSeconds: metric.windowSeconds, cuped: cuped,
                     variants: variants.indices.map { .init(variant: variants[$0].name, summary: summaries[$0]) }, comparisons: comparisons))
         }
         return ExperimentResult(
@@ -187,8 +208,8 @@ extension Analyzer {
     /// A unit's value of a conversion or sum metric.
     private func unitValue(_ type: MetricType, _ state: ExperimentState, _ unit: Int, _ channel: Int, _ channels: Int) -> Double {
         let slot = unit * channels + channel
-        let count = state.counts.isEmpty ? 0 : state.counts[slot]
-        let sum = state.sums.isEmpty ? 0 : state.sums[slot]
+        let count = state.count(slot)
+        let sum = state.sum(slot)
         return type == .conversion ? (count > 0 ? 1 : 0) : sum
     }
 
@@ -199,8 +220,8 @@ extension Analyzer {
             return Summaries.mean(units.map { unitValue(metric.type, state, $0, channel, channels) })
         case .mean:
             let channel = channel(of: metric.name.value)!
-            let sums = units.map { state.sums.isEmpty ? 0 : state.sums[$0 * channels + channel] }
-            let counts = units.map { state.counts.isEmpty ? 0 : state.counts[$0 * channels + channel] }
+            let sums = units.map { state.sum($0 * channels + channel) }
+            let counts = units.map { state.count($0 * channels + channel) }
             return Summaries.ratio(sums, counts)
         case .ratio:
             guard let numerator = metric.numerator.flatMap({ name in metrics.first { $0.name.value == name.value } }),
@@ -211,6 +232,33 @@ extension Analyzer {
                 units.map { unitValue(numerator.type, state, $0, nChannel, channels) },
                 units.map { unitValue(denominator.type, state, $0, dChannel, channels) })
         }
+    }
+
+    /// CUPED-adjusted per-unit values, per variant.
+    private func cupedValues(_ metric: MetricDeclaration, perVariant: [[Int]], state: ExperimentState, channels: Int)
+        -> (values: [[Double]], theta: Double, covariateMean: Double)
+    {
+        let channel = channel(of: metric.name.value)!
+        func pre(_ unit: Int) -> Double {
+            let slot = unit * channels + channel
+            return metric.type == .conversion ? (state.preCount(slot) > 0 ? 1 : 0) : state.preSum(slot)
+        }
+        let ys = perVariant.map { $0.map { unitValue(metric.type, state, $0, channel, channels) } }
+        let xs = perVariant.map { $0.map(pre) }
+        let allX = xs.flatMap { $0 }
+        let allY = ys.flatMap { $0 }
+        guard !allX.isEmpty else { return (ys, 0, 0) }
+        let meanX = allX.reduce(0, +) / Double(allX.count)
+        let meanY = allY.reduce(0, +) / Double(allY.count)
+        var sxy = 0.0
+        var sxx = 0.0
+        for i in allX.indices {
+            sxy += (allX[i] - meanX) * (allY[i] - meanY)
+            sxx += (allX[i] - meanX) * (allX[i] - meanX)
+        }
+        let theta = sxx > 0 ? sxy / sxx : 0
+        let values = zip(ys, xs).map { y, x in zip(y, x).map { $0 - theta * ($1 - meanX) } }
+        return (values, theta, meanX)
     }
 
     static func floorDivide(_ a: Int64, _ b: Int64) -> Int64 {

@@ -35,13 +35,24 @@ public final class Analyzer {
         let spec: ExperimentSpec
         let variantNames: [[UInt8]]
         var units = UnitTable()
-        /// Per unit: variant index (-1 before a non-bulk record), flags, first exposure (ms).
-        var variant: [Int16] = []
-        var flags: [UInt8] = []
-        var first: [Int64] = []
-        /// Per unit and channel (unit * channels + channel): sum of values, number of events.
-        var sums: [Double] = []
-        var counts: [Double] = []
+        /// Per unit, together so that a record touches one cache line: first exposure (ms),
+        /// variant index (-1 before a non-bulk record), flags.
+        struct UnitState {
+            var first: Int64 = .max
+            var variant: Int16 = -1
+            var flags: UInt8 = 0
+        }
+        var unitStates: [UnitState] = []
+        /// Per unit and channel (slot = unit * channels + channel): sum of values at 2 slot, number
+        /// of events at 2 slot + 1.
+        var accumulators: [Double] = []
+        /// The same before the first exposure (CUPED's covariate), when CUPED is on.
+        var preAccumulators: [Double] = []
+
+        func sum(_ slot: Int) -> Double { accumulators.isEmpty ? 0 : accumulators[2 * slot] }
+        func count(_ slot: Int) -> Double { accumulators.isEmpty ? 0 : accumulators[2 * slot + 1] }
+        func preSum(_ slot: Int) -> Double { preAccumulators.isEmpty ? 0 : preAccumulators[2 * slot] }
+        func preCount(_ slot: Int) -> Double { preAccumulators.isEmpty ? 0 : preAccumulators[2 * slot + 1] }
         var records = 0
 
         init(_ spec: ExperimentSpec) {
@@ -61,7 +72,6 @@ public final class Analyzer {
             return nil
         }
 
-        func isAnalysed(_ unit: Int) -> Bool { flags[unit] == Self.counted && variant[unit] >= 0 }
     }
 
     /// Counts of what the inputs held that the results leave out.
@@ -76,6 +86,7 @@ public final class Analyzer {
         var eventsUnknownMetric = 0
         var eventsUnexposedUnit = 0
         var eventsOutsideWindow = 0
+        var eventsPreExposure = 0
         var eventsAttributed = 0
     }
 
@@ -190,7 +201,8 @@ public final class Analyzer {
         var experimentSeen = false
         var unitRange: UnsafeRawBufferPointer?
         var unitCopy: [UInt8]?
-        var variantBytes: [UInt8]?
+        var variantRange: UnsafeRawBufferPointer?
+        var variantCopy: [UInt8]?
         var variantNull = false
         var bulk = false
         var override = false
@@ -217,7 +229,12 @@ public final class Analyzer {
                     experiment = experimentNames.index(of: bytes)
                 case 7 where name.equals("variant"):
                     switch value {
-                    case .string(let bytes): variantBytes = Array(bytes)
+                    case .string(let bytes):
+                        if let base = line.baseAddress, let start = bytes.baseAddress, start >= base, start + bytes.count <= base + line.count {
+                            variantRange = bytes
+                        } else {
+                            variantCopy = Array(bytes)
+                        }
                     case .null: variantNull = true
                     default: throw FlatJSONScanner.Failure(offset: 0, message: "'variant' must be a string or null")
                     }
@@ -232,10 +249,12 @@ public final class Analyzer {
         } catch let failure as FlatJSONScanner.Failure {
             throw AnalysisError.invalid("\(source): record \(number): \(failure.message) (at byte \(failure.offset + 1))")
         }
-        guard let ts, experimentSeen, unitRange != nil || unitCopy != nil, variantBytes != nil || variantNull else {
+        guard let ts, experimentSeen, unitRange != nil || unitCopy != nil,
+            variantRange != nil || variantCopy != nil || variantNull
+        else {
             throw AnalysisError.invalid("\(source): record \(number): an exposure needs ts, unit, experiment and variant (docs/exposures.md)")
         }
-        guard let variantBytes else {
+        guard variantRange != nil || variantCopy != nil else {
             counters.defaultsIgnored += 1
             return
         }
@@ -261,23 +280,24 @@ public final class Analyzer {
         }
         let unit = inserted.index
         if inserted.inserted {
-            state.variant.append(-1)
-            state.flags.append(0)
-            state.first.append(Int64.max)
+            state.unitStates.append(ExperimentState.UnitState())
         }
-        if override { state.flags[unit] |= ExperimentState.overridden }
+        if override { state.unitStates[unit].flags |= ExperimentState.overridden }
         if bulk && !options.includeBulk { return }
-        guard let variant = variantBytes.withUnsafeBytes({ state.variantIndex($0) }) else {
-            state.flags[unit] |= ExperimentState.unknownVariant | ExperimentState.counted
+        let variantIndex = variantRange.map { state.variantIndex($0) } ?? variantCopy!.withUnsafeBytes { state.variantIndex($0) }
+        guard let variant = variantIndex else {
+            state.unitStates[unit].flags |= ExperimentState.unknownVariant | ExperimentState.counted
             return
         }
-        state.flags[unit] |= ExperimentState.counted
-        if state.variant[unit] < 0 {
-            state.variant[unit] = Int16(variant)
-        } else if Int(state.variant[unit]) != variant {
-            state.flags[unit] |= ExperimentState.multiple
+        state.unitStates.withUnsafeMutableBufferPointer { states in
+            states[unit].flags |= ExperimentState.counted
+            if states[unit].variant < 0 {
+                states[unit].variant = Int16(variant)
+            } else if Int(states[unit].variant) != variant {
+                states[unit].flags |= ExperimentState.multiple
+            }
+            if ts < states[unit].first { states[unit].first = ts }
         }
-        if ts < state.first[unit] { state.first[unit] = ts }
     }
 
     // MARK: Events
@@ -287,8 +307,10 @@ public final class Analyzer {
         eventsStarted = true
         let channels = channelMetric.count
         for state in experiments {
-            state.sums = [Double](repeating: 0, count: state.units.count * channels)
-            state.counts = [Double](repeating: 0, count: state.units.count * channels)
+            state.accumulators = [Double](repeating: 0, count: state.units.count * channels * 2)
+            if options.cupedWindowSeconds != nil {
+                state.preAccumulators = [Double](repeating: 0, count: state.units.count * channels * 2)
+            }
         }
     }
 
@@ -332,25 +354,38 @@ public final class Analyzer {
         let channels = channelMetric.count
         var exposed = false
         var attributed = false
+        var covariate = false
+        let cupedWindow = options.cupedWindowSeconds.map { $0 * 1000 }
         if let to = options.to, timestamp >= to {
             counters.eventsOutsideWindow += 1
             return
         }
         for state in experiments {
             guard let index = state.units.index(of: unit) else { continue }
-            let first = state.first[index]
+            let first = state.unitStates[index].first
             guard first != Int64.max else { continue }
             exposed = true
-            guard timestamp >= first else { continue }
+            guard timestamp >= first else {
+                if let cupedWindow, timestamp >= first &- cupedWindow {
+                    for channel in eventChannels[event] {
+                        state.preAccumulators[2 * (index * channels + channel)] += value
+                        state.preAccumulators[2 * (index * channels + channel) + 1] += 1
+                    }
+                    covariate = true
+                }
+                continue
+            }
             for channel in eventChannels[event] {
                 if let window = channelWindow[channel], timestamp >= first &+ window { continue }
-                state.sums[index * channels + channel] += value
-                state.counts[index * channels + channel] += 1
+                state.accumulators[2 * (index * channels + channel)] += value
+                state.accumulators[2 * (index * channels + channel) + 1] += 1
                 attributed = true
             }
         }
         if attributed {
             counters.eventsAttributed += 1
+        } else if covariate {
+            counters.eventsPreExposure += 1
         } else if exposed {
             counters.eventsOutsideWindow += 1
         } else {

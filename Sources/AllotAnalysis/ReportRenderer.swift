@@ -23,6 +23,7 @@ public enum ReportRenderer {
             "read \(count(inputs.exposureRecords, "exposure record")) in \(count(inputs.exposureFiles, "segment")) and \(count(inputs.events, "event")) in \(count(inputs.eventFiles, "file")); "
             + "\(inputs.eventsAttributed) events attributed, \(inputs.eventsUnexposedUnit) of unexposed units, "
             + "\(inputs.eventsOutsideWindow) outside the attribution window, \(inputs.eventsUnknownMetric) of undeclared metrics"
+            + (inputs.eventsPreExposure > 0 ? ", \(inputs.eventsPreExposure) before exposure used by CUPED" : "")
         out += style == .markdown ? "_\(summary)._\n" : summary + "\n"
         if report.experiments.isEmpty { out = (style == .markdown ? "No experiment has exposures.\n\n" : "no experiment has exposures\n") + out }
         return out
@@ -63,7 +64,8 @@ public enum ReportRenderer {
 
     private static func metricSection(_ metric: MetricResult, experiment: ExperimentResult, level: Int, _ style: Style) -> String {
         var out = ""
-        let title = "\(metric.metric) (\(metric.type), \(metric.role), \(metric.direction) is better)"
+        let cuped = metric.cuped.map { ", CUPED theta \(number($0.theta)) on the \(duration($0.windowSeconds)) before exposure" } ?? ""
+        let title = "\(metric.metric) (\(metric.type), \(metric.role), \(metric.direction) is better\(cuped))"
         switch style {
         case .text:
             out += "  metric \(title)\n"
@@ -82,7 +84,7 @@ public enum ReportRenderer {
                 out += ", p = \(pValue(c.pValue))\(verdict(item.better))\n"
             }
         case .markdown:
-            out += "### \(metric.metric)\n\n_\(metric.type), \(metric.role), \(metric.direction) is better; \(level)% intervals._\n\n"
+            out += "### \(metric.metric)\n\n_\(metric.type), \(metric.role), \(metric.direction) is better\(cuped); \(level)% intervals._\n\n"
             out += "| variant | units | mean | effect | relative | p-value |\n| --- | ---: | ---: | ---: | ---: | ---: |\n"
             for variant in metric.variants {
                 let comparison = metric.comparisons.first { $0.variant == variant.variant }
@@ -105,6 +107,11 @@ public enum ReportRenderer {
             out += "\n"
         }
         return out
+    }
+
+    static func duration(_ seconds: Int64) -> String {
+        for (unit, size) in [("d", Int64(86400)), ("h", 3600), ("m", 60)] where seconds % size == 0 { return "\(seconds / size)\(unit)" }
+        return "\(seconds)s"
     }
 
     private static func verdict(_ better: Bool?) -> String {

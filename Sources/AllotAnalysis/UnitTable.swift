@@ -1,74 +1,87 @@
 /// Unit ids to dense indices (0, 1, 2, ... in first-seen order), keyed by their bytes: no `String`
-/// per lookup. The ids live in one byte arena; the table is open addressing with linear probing.
-/// Memory grows with distinct units, never with the records read.
+/// per lookup. The ids live in one byte arena; the table is open addressing with linear probing,
+/// each slot holding the index and 32 bits of the hash, so a probe reads one slot and only touches
+/// an id's bytes when those bits match. Memory grows with distinct units, never with the records
+/// read.
 struct UnitTable {
     private var arena: [UInt8] = []
-    /// Per unit: where its id is in the arena.
-    private var offsets: [Int] = []
-    private var lengths: [Int32] = []
-    private var hashes: [UInt64] = []
-    /// Slot → unit index + 1 (0 = empty).
-    private var slots: [Int32]
+    /// Per unit: where its id is in the arena (offset << 16 | length).
+    private var spans: [UInt64] = []
+    /// Slot: (hash's high 32 bits) << 32 | (unit index + 1); 0 = empty.
+    private var slots: [UInt64]
     private var mask: Int
 
     init() {
-        slots = [Int32](repeating: 0, count: 1024)
+        slots = [UInt64](repeating: 0, count: 1024)
         mask = 1023
     }
 
-    var count: Int { offsets.count }
+    var count: Int { spans.count }
 
     /// The index of `id`, inserting it if new; `inserted` tells which.
     mutating func insert(_ id: UnsafeRawBufferPointer) -> (index: Int, inserted: Bool) {
+        precondition(id.count < 1 << 16, "unit ids are at most 64 KiB (the readers' lines are shorter)")
         let hash = Self.hash(id)
-        if let found = find(id, hash) { return (found, false) }
-        if (count + 1) * 4 > slots.count * 3 { grow() }
+        let found: (index: Int?, slot: Int) = arena.withUnsafeBytes { probe(id, hash, $0) }
+        if let index = found.index { return (index, false) }
         let index = count
-        offsets.append(arena.count)
-        lengths.append(Int32(id.count))
-        hashes.append(hash)
+        spans.append(UInt64(arena.count) << 16 | UInt64(id.count))
         arena.append(contentsOf: id)
-        var slot = Int(truncatingIfNeeded: hash) & mask
-        while slots[slot] != 0 { slot = (slot + 1) & mask }
-        slots[slot] = Int32(index + 1)
+        slots[found.slot] = (hash & 0xFFFF_FFFF_0000_0000) | UInt64(index + 1)
+        if count * 2 > slots.count { grow() }
         return (index, true)
     }
 
     /// The index of `id`, or nil.
-    func index(of id: UnsafeRawBufferPointer) -> Int? { find(id, Self.hash(id)) }
+    func index(of id: UnsafeRawBufferPointer) -> Int? {
+        arena.withUnsafeBytes { probe(id, Self.hash(id), $0).index }
+    }
 
     /// The id of the unit at `index`.
     func id(_ index: Int) -> String {
-        let start = offsets[index]
-        return String(decoding: arena[start..<(start + Int(lengths[index]))], as: UTF8.self)
+        let span = spans[index]
+        let start = Int(span >> 16)
+        return String(decoding: arena[start..<(start + Int(span & 0xFFFF))], as: UTF8.self)
     }
 
-    private func find(_ id: UnsafeRawBufferPointer, _ hash: UInt64) -> Int? {
+    /// The unit's index, or the empty slot where it would go.
+    @inline(__always)
+    private func probe(_ id: UnsafeRawBufferPointer, _ hash: UInt64, _ arenaBytes: UnsafeRawBufferPointer) -> (index: Int?, slot: Int) {
+        let tag = hash & 0xFFFF_FFFF_0000_0000
         var slot = Int(truncatingIfNeeded: hash) & mask
-        return arena.withUnsafeBytes { arenaBytes in
-            while true {
-                let entry = Int(slots[slot])
-                if entry == 0 { return nil }
-                let index = entry - 1
-                if hashes[index] == hash, Int(lengths[index]) == id.count,
-                    memcmpBytes(id.baseAddress, arenaBytes.baseAddress! + offsets[index], id.count)
-                {
-                    return index
+        return slots.withUnsafeBufferPointer { table in
+            spans.withUnsafeBufferPointer { spans in
+                while true {
+                    let entry = table[slot]
+                    if entry == 0 { return (nil, slot) }
+                    if entry & 0xFFFF_FFFF_0000_0000 == tag {
+                        let index = Int(entry & 0xFFFF_FFFF) - 1
+                        let span = spans[index]
+                        if Int(span & 0xFFFF) == id.count, memcmpBytes(id.baseAddress, arenaBytes.baseAddress! + Int(span >> 16), id.count) {
+                            return (index, slot)
+                        }
+                    }
+                    slot = (slot + 1) & mask
                 }
-                slot = (slot + 1) & mask
             }
         }
     }
 
     private mutating func grow() {
         let capacity = slots.count * 2
-        slots = [Int32](repeating: 0, count: capacity)
-        mask = capacity - 1
-        for index in 0..<count {
-            var slot = Int(truncatingIfNeeded: hashes[index]) & mask
-            while slots[slot] != 0 { slot = (slot + 1) & mask }
-            slots[slot] = Int32(index + 1)
+        var table = [UInt64](repeating: 0, count: capacity)
+        let newMask = capacity - 1
+        arena.withUnsafeBytes { arenaBytes in
+            for (index, span) in spans.enumerated() {
+                let start = Int(span >> 16)
+                let hash = Self.hash(UnsafeRawBufferPointer(rebasing: arenaBytes[start..<(start + Int(span & 0xFFFF))]))
+                var slot = Int(truncatingIfNeeded: hash) & newMask
+                while table[slot] != 0 { slot = (slot + 1) & newMask }
+                table[slot] = (hash & 0xFFFF_FFFF_0000_0000) | UInt64(index + 1)
+            }
         }
+        slots = table
+        mask = newMask
     }
 
     /// 64-bit FNV-1a over 8-byte words, then a final mix: fast and well spread for short ids.
@@ -91,6 +104,8 @@ struct UnitTable {
         h ^= UInt64(count)
         h ^= h >> 33
         h = h &* 0xff51_afd7_ed55_8ccd
+        h ^= h >> 33
+        h = h &* 0xc4ce_b9fe_1a85_ec53
         h ^= h >> 33
         return h
     }

@@ -119,7 +119,8 @@ import Testing
 
     /// The sample data set (scripts/generate-analysis-sample) analysed in-process, then recomputed
     /// from the same files by the Python reader with SciPy.
-    @Test func reportMatchesAnIndependentAnalysis() throws {
+    @Test(arguments: [nil, 86400] as [Int64?])
+    func reportMatchesAnIndependentAnalysis(cuped: Int64?) throws {
         let folder = Scratch.folder("analysis-report")
         defer { Scratch.remove(folder) }
         let generator = Repository.root.appendingPathComponent("scripts/generate-analysis-sample").path
@@ -128,7 +129,9 @@ import Testing
 
         let project = try SampleProject.compile()
         let experiment = try #require(project.experiments.first { $0.name == "green-checkout-button" })
-        let analyzer = Analyzer(experiments: [ExperimentSpec(experiment)], metrics: project.metrics)
+        var options = AnalysisOptions()
+        options.cupedWindowSeconds = cuped
+        let analyzer = Analyzer(experiments: [ExperimentSpec(experiment)], metrics: project.metrics, options: options)
         for segment in try ExposureLayout.localSegments(folder + "/exposures", from: nil, to: nil) {
             try analyzer.addExposureSegment(path: segment)
         }
@@ -141,8 +144,9 @@ import Testing
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         try encoder.encode(report).write(to: URL(fileURLWithPath: folder + "/report.json"))
+        if cuped != nil { #expect(report.inputs.eventsPreExposure > 0) }
         let spec: [String: Any] = [
-            "confidence": 0.95,
+            "confidence": 0.95, "cuped_window_seconds": cuped.map { Int($0) } ?? NSNull(),
             "experiments": [["name": experiment.name, "variants": experiment.variants.map { ["name": $0.name, "weight": $0.weight] }]],
             "metrics": project.metrics.map { metric -> [String: Any] in
                 [

@@ -140,7 +140,7 @@ struct SchemaTests {
         let checked = try Self.checkJSONSchema(["kind: Experimnt\nname: x\n"])
         #expect(checked.status == 1)
         #expect(
-            checked.stdout.contains("'Experimnt' is not one of ['Attributes', 'Layer', 'Experiment', 'Segment', 'Holdout']"),
+            checked.stdout.contains("'Experimnt' is not one of ['Attributes', 'Layer', 'Experiment', 'Segment', 'Holdout', 'Metric']"),
             "\(checked.output)")
     }
 

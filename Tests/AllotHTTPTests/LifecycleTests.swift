@@ -80,7 +80,26 @@ import Testing
     @Test func shutdownBeforeRunReturnsPromptly() async throws {
         let server = try makeServer()
         server.shutdown()
-        try await server.run()
+        // run() must return by itself; the deadline (generous, for a loaded machine) only keeps a
+        // regression from hanging the suite: then the test fails and stops the server again.
+        let returnedByItself = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await server.run()
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(20))  // cancelled once run() returns
+                return false
+            }
+            let first = try await group.next()!
+            if !first { server.shutdown() }
+            group.cancelAll()
+            while try await group.next() != nil {}
+            return first
+        }
+        #expect(returnedByItself, "run() did not return within 20 s of an earlier shutdown()")
+        #expect(!server.isRunning)
+        #expect((try? RawClient(port: server.port)) == nil, "nothing listens after run() returned")
     }
 
     @Test func runningTwiceIsAnError() async throws {

@@ -51,7 +51,7 @@ public struct CheckedVariant: Sendable {
     public var parameters: [String: ParameterValue]
 }
 
-public struct CheckedExperiment: @unchecked Sendable {
+public struct CheckedExperiment: Sendable {
     public var declaration: ExperimentDeclaration
     public var name: String { declaration.name.value }
     public var layer: String { declaration.layer.value }
@@ -71,7 +71,7 @@ public struct CheckedExperiment: @unchecked Sendable {
     public var holdsBuckets: Bool { status == .running || status == .paused }
 }
 
-public struct CheckedSegment: @unchecked Sendable {
+public struct CheckedSegment: Sendable {
     public var declaration: SegmentDeclaration
     public var name: String { declaration.name.value }
     public var unitType: String? { declaration.unit?.value }

@@ -220,7 +220,7 @@ struct DeclarationParser {
         let stop = reader["stop"].flatMap { timestamp($0, locator) }
         let traffic = reader["traffic"].flatMap { percentage($0, locator, what: "traffic", plainNumbersArePercent: false) }
         var targeting: Located<String>?
-        var targetingLocator: ((Int) -> SourceLocation)?
+        var targetingLocator: (@Sendable (Int) -> SourceLocation)?
         if let node = reader["targeting"], !node.isNull {
             if let text = node.scalar?.string, !text.trimmingCharacters(in: .whitespaces).isEmpty {
                 targeting = Located(text, at: locator.location(of: node))
@@ -276,18 +276,21 @@ struct DeclarationParser {
         let weight = required(reader, "weight", context: "a variant").flatMap {
             percentage($0, locator, what: "weight", plainNumbersArePercent: true)
         }
-        var parameters: [(name: Located<String>, value: Node)] = []
+        var parameters: [(name: Located<String>, value: ParameterReadings)] = []
         if let paramsNode = reader["params"], !paramsNode.isNull,
             let params = MappingReader(paramsNode, locator, context: "variant params", &diagnostics)
         {
             for entry in params.entries {
                 if let paramName = validName(entry.keyNode, locator, what: "parameter") {
-                    parameters.append((paramName, entry.value))
+                    func read(_ type: ParameterType) -> Result<ParameterValue, Diagnostic> {
+                        Self.parameterValue(entry.value, type: type, locator, parameter: paramName.value)
+                    }
+                    parameters.append((paramName, ParameterReadings(string: read(.string), number: read(.number), bool: read(.bool), json: read(.json))))
                 }
             }
         }
         guard let name, let weight else { return nil }
-        return VariantDeclaration(name: name, weight: weight, description: optionalString(reader, "description"), parameterNodes: parameters)
+        return VariantDeclaration(name: name, weight: weight, description: optionalString(reader, "description"), parameterValues: parameters)
     }
 
     private mutating func parseSegment(_ reader: MappingReader, _ locator: NodeLocator, file: String) {
@@ -295,7 +298,7 @@ struct DeclarationParser {
         let name = requiredName(reader, "name", locator, what: "segment")
         let unit = reader["unit"].flatMap { validName($0, locator, what: "unit type") }
         var rule: Located<String>?
-        var ruleLocator: ((Int) -> SourceLocation)?
+        var ruleLocator: (@Sendable (Int) -> SourceLocation)?
         if let node = reader["rule"], !node.isNull {
             if let text = node.scalar?.string, !text.trimmingCharacters(in: .whitespaces).isEmpty {
                 rule = Located(text, at: locator.location(of: node))

@@ -41,16 +41,36 @@ public struct LayerDeclaration: Sendable {
 }
 
 /// A variant of an experiment. Parameter values are type-checked once the layer is known.
-public struct VariantDeclaration: @unchecked Sendable {
+public struct VariantDeclaration: Sendable {
     public var name: Located<String>
     /// Share of the experiment's units, in basis points (0.01%).
     public var weight: Located<Int>
     public var description: String?
-    var parameterNodes: [(name: Located<String>, value: Node)]
+    /// The values the variant sets, read as every parameter type (the layer, checked later,
+    /// says which applies): no YAML node leaves the parser.
+    var parameterValues: [(name: Located<String>, value: ParameterReadings)]
+}
+
+/// A parameter value from a file, read as each parameter type: the canonical JSON, or the
+/// diagnostic for a value that is not of that type.
+struct ParameterReadings: Sendable {
+    var string: Result<ParameterValue, Diagnostic>
+    var number: Result<ParameterValue, Diagnostic>
+    var bool: Result<ParameterValue, Diagnostic>
+    var json: Result<ParameterValue, Diagnostic>
+
+    func reading(as type: ParameterType) -> Result<ParameterValue, Diagnostic> {
+        switch type {
+        case .string: return string
+        case .number: return number
+        case .bool: return bool
+        case .json: return json
+        }
+    }
 }
 
 /// `kind: Experiment`.
-public struct ExperimentDeclaration: @unchecked Sendable {
+public struct ExperimentDeclaration: Sendable {
     public var name: Located<String>
     public var layer: Located<String>
     public var owner: String?
@@ -63,7 +83,7 @@ public struct ExperimentDeclaration: @unchecked Sendable {
     /// Whether the file has a `traffic` key (even if its value was invalid).
     var hasTrafficKey: Bool
     public var targeting: Located<String>?
-    var targetingLocator: ((Int) -> SourceLocation)?
+    var targetingLocator: (@Sendable (Int) -> SourceLocation)?
     public var segments: [Located<String>]
     public var variants: [VariantDeclaration]
     public var overrides: [(variant: Located<String>, units: [Located<String>])]
@@ -86,11 +106,11 @@ public struct ExperimentDeclaration: @unchecked Sendable {
 }
 
 /// `kind: Segment`.
-public struct SegmentDeclaration: @unchecked Sendable {
+public struct SegmentDeclaration: Sendable {
     public var name: Located<String>
     public var unit: Located<String>?
     public var rule: Located<String>?
-    var ruleLocator: ((Int) -> SourceLocation)?
+    var ruleLocator: (@Sendable (Int) -> SourceLocation)?
     /// Inline and file ids together, deduplicated, in first-seen order.
     public var ids: [String]
     public var idsFile: Located<String>?

@@ -183,7 +183,7 @@ struct ProjectChecker {
             }
             totalWeight += variant.weight.value
             var values: [String: ParameterValue] = [:]
-            for (parameterName, node) in variant.parameterNodes {
+            for (parameterName, readings) in variant.parameterValues {
                 guard let parameter = layerParameters[parameterName.value] else {
                     if let owner = parameterOwner[parameterName.value] {
                         diagnostics.error(
@@ -199,7 +199,7 @@ struct ProjectChecker {
                     }
                     continue
                 }
-                switch DeclarationParser.parameterValue(node, type: parameter.type, declaration.locator, parameter: parameterName.value) {
+                switch readings.reading(as: parameter.type) {
                 case .success(let value): values[parameterName.value] = value
                 case .failure(let diagnostic): diagnostics.append(diagnostic)
                 }

@@ -1,3 +1,4 @@
+internal import Synchronization
 internal import Yams
 
 /// An experiment file as read from disk.
@@ -14,26 +15,43 @@ public struct SourceFile: Sendable {
 }
 
 /// The lines of a file, split on first use: most files compile without a diagnostic, and a
-/// locator is only asked for lines when one is reported.
-final class LineIndex: @unchecked Sendable {
+/// locator is only asked for lines when one is reported. The cache is filled under a lock, so
+/// declarations holding a locator can be read from several threads.
+final class LineIndex: Sendable {
     private let text: String
-    private var cached: [Substring]?
+    private let cache = Mutex<[Substring]?>(nil)
 
     init(_ text: String) {
         self.text = text
     }
 
     var lines: [Substring] {
-        if let cached { return cached }
-        var result: [Substring] = []
-        var start = text.utf8.startIndex
-        for index in text.utf8.indices where text.utf8[index] == UInt8(ascii: "\n") {
-            result.append(text[start..<index])
-            start = text.utf8.index(after: index)
+        cache.withLock { cached in
+            if let cached { return cached }
+            var result: [Substring] = []
+            var start = text.utf8.startIndex
+            for index in text.utf8.indices where text.utf8[index] == UInt8(ascii: "\n") {
+                result.append(text[start..<index])
+                start = text.utf8.index(after: index)
+            }
+            result.append(text[start...])
+            cached = result
+            return result
         }
-        result.append(text[start...])
-        cached = result
-        return result
+    }
+}
+
+/// Positions of a scalar's characters in its file, worked out on first use under a lock.
+private final class ScalarPositions: Sendable {
+    private let cache = Mutex<[(line: Int, column: Int)]?>(nil)
+
+    func get(_ build: () -> [(line: Int, column: Int)]) -> [(line: Int, column: Int)] {
+        cache.withLock { cached in
+            if let cached { return cached }
+            let built = build()
+            cached = built
+            return built
+        }
     }
 }
 
@@ -112,31 +130,43 @@ struct NodeLocator {
     /// Maps a Unicode-scalar offset inside a scalar's value to its place in the file, by aligning
     /// the value with the raw text from the scalar's start (this follows quotes, escapes, folded
     /// and literal block scalars closely enough for a caret).
-    func scalarLocator(for node: Node) -> (Int) -> SourceLocation {
+    func scalarLocator(for node: Node) -> @Sendable (Int) -> SourceLocation {
+        let start = location(of: node)
+        guard let scalar = node.scalar, node.mark != nil else { return { _ in start } }
+        // What the positions need from the node, taken now: the closure keeps no Yams node.
+        let value = scalar.string
+        let quoted = scalar.style == .singleQuoted || scalar.style == .doubleQuoted
+        let block = scalar.style == .literal || scalar.style == .folded
         // Built on first use: targeting that compiles cleanly never asks for a position.
-        var built: ((Int) -> SourceLocation)?
+        let positions = ScalarPositions()
+        let locator = self
         return { offset in
-            if built == nil { built = self.buildScalarLocator(for: node) }
-            return built!(offset)
+            let positions = positions.get { locator.positions(of: value, from: start, quoted: quoted, block: block) }
+            if offset >= 0, offset < positions.count {
+                return SourceLocation(file: locator.file, line: positions[offset].line, column: positions[offset].column)
+            }
+            if offset == positions.count, let last = positions.last {
+                return SourceLocation(file: locator.file, line: last.line, column: last.column + 1)
+            }
+            return start
         }
     }
 
-    private func buildScalarLocator(for node: Node) -> (Int) -> SourceLocation {
-        let start = location(of: node)
-        guard let scalar = node.scalar, node.mark != nil else { return { _ in start } }
-        let value = Array(scalar.string.unicodeScalars)
+    /// Where each Unicode scalar of a scalar's `value` is in the file, for a scalar starting at
+    /// `start` (`quoted`: after its opening quote; `block`: literal or folded, on the next lines).
+    private func positions(of text: String, from start: SourceLocation, quoted: Bool, block: Bool) -> [(line: Int, column: Int)] {
+        let value = Array(text.unicodeScalars)
         var positions: [(line: Int, column: Int)] = []
         positions.reserveCapacity(value.count + 1)
         var line = start.line - 1
         var column = start.column - 1
         var raw: [Unicode.Scalar] = line < lines.count ? Array(lines[line].unicodeScalars) : []
-        switch scalar.style {
-        case .singleQuoted, .doubleQuoted: column += 1
-        case .literal, .folded:
+        if quoted {
+            column += 1
+        } else if block {
             line += 1
             column = 0
             raw = line < lines.count ? Array(lines[line].unicodeScalars) : []
-        default: break
         }
         func advanceLine() -> Bool {
             line += 1
@@ -166,16 +196,7 @@ struct NodeLocator {
                 column += 1
             }
         }
-        let fallback = start
-        return { offset in
-            if offset >= 0, offset < positions.count {
-                return SourceLocation(file: self.file, line: positions[offset].line, column: positions[offset].column)
-            }
-            if offset == positions.count, let last = positions.last {
-                return SourceLocation(file: self.file, line: last.line, column: last.column + 1)
-            }
-            return fallback
-        }
+        return positions
     }
 }
 

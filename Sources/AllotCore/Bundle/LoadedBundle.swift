@@ -4,6 +4,8 @@
 /// Immutable after `init`; safe to share across threads. Swapping bundles means replacing the
 /// reference; a request holding the old reference finishes on the old bytes.
 public final class LoadedBundle: @unchecked Sendable {
+    // @unchecked: every stored property is a `let` set in init; `payload` and `plan` hold pointers
+    // into `storage`'s bytes, which are never written and live as long as this object.
     /// The header of the envelope the payload came from.
     public let header: BundleHeader
     /// The validated view of the payload. Valid as long as this object is.

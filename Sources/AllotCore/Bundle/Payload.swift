@@ -4,6 +4,8 @@
 /// the accessors below then read without further checks. The view does not own its bytes: it is
 /// valid while the `MappedBytes` it came from is alive (a `LoadedBundle` keeps both together).
 public struct Payload: @unchecked Sendable {
+    // @unchecked: a read-only view (pointers into bytes nobody writes) with `let` fields only; the
+    // owner of the bytes (`MappedBytes`, kept by `LoadedBundle`) outlives every use.
     let bytes: UnsafeRawBufferPointer
     /// `bytes.baseAddress`, never nil: a validated payload is at least its header. Accessors read
     /// through it with wrapping arithmetic, because validation has already proven every offset.

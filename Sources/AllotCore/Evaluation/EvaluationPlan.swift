@@ -14,6 +14,8 @@
 /// its bucket-table pointers point into the payload's bytes, so it is valid exactly as long as the
 /// payload view it was built for (a `LoadedBundle` keeps both alive together). Immutable.
 final class EvaluationPlan: @unchecked Sendable {
+    // @unchecked: written only in init, then immutable; its memory is freed in deinit, and the
+    // bucket-table pointers point into payload bytes nobody writes.
     /// Bytes per layer record and per experiment record.
     static let recordLength = 64
     /// The longest salt stored inline; longer ones are copied from the payload.

@@ -161,7 +161,10 @@ public final class CurlTransport: HTTPTransport, Sendable {
         }
         guard code == CURLE_OK else { return .failure(.other("\(label): cannot configure libcurl: \(Self.text(code))")) }
 
+        let started = ContinuousClock.now
         let result = curl_easy_perform(handle)
+        let took = (ContinuousClock.now - started).components
+        let seconds = Double(took.seconds) + Double(took.attoseconds) / 1e18
         switch result {
         case CURLE_OK:
             var status = 0
@@ -173,7 +176,7 @@ public final class CurlTransport: HTTPTransport, Sendable {
         case CURLE_OPERATION_TIMEDOUT:
             return .failure(
                 .timeout(
-                    "\(label): \(Self.text(result)) (stalled below \(minimumBytesPerSecond) B/s for \(stall) s, or over the \(deadline) s deadline)"
+                    "\(label): \(Self.text(result)) after \(String(format: "%.1f", seconds)) s (stalled below \(minimumBytesPerSecond) B/s for \(stall) s, or over the \(deadline) s deadline)"
                 ))
         case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_GOT_NOTHING, CURLE_RECV_ERROR,
             CURLE_SEND_ERROR, CURLE_SSL_CONNECT_ERROR, CURLE_PARTIAL_FILE:
@@ -198,12 +201,15 @@ private final class ThreadStart: Sendable {
 
 /// A libcurl easy handle, used by one transfer at a time (the pool hands it over under its lock).
 private struct EasyHandle: @unchecked Sendable {
+    // @unchecked: a handle is used by one transfer at a time; the pool hands it over under its lock.
     let pointer: UnsafeMutableRawPointer
 }
 
 /// The state of one transfer, shared with libcurl's callbacks (on the transfer's thread only,
 /// except `cancelled`).
 private final class Transfer: @unchecked Sendable {
+    // @unchecked: the mutable state is touched only by libcurl's callbacks on the transfer's thread
+    // and read by it after the transfer; other threads only set `cancelled`, an atomic.
     let request: HTTPRequest
     var status = 0
     var headers: [String: String] = [:]

@@ -29,7 +29,7 @@ struct AnalyzeCommand: AsyncParsableCommand {
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case text, markdown, json
+        case text, markdown, json, html
     }
 
     @Option(name: .long, help: ArgumentHelp("The exposure log: a folder, file:///path or s3://bucket/prefix?...", valueName: "dir-or-url"))
@@ -56,10 +56,17 @@ struct AnalyzeCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Count OFREP bulk evaluations as exposures (docs/exposures.md, rule 2).")
     var includeBulk = false
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "CUPED: adjust conversion and sum metrics by the same metric in this window before each unit's first exposure (e.g. 14d).",
+            valueName: "window"))
+    var cuped: String?
+
     @Option(name: .long, help: ArgumentHelp("Confidence of the intervals (default: 0.95).", valueName: "level"))
     var confidence = 0.95
 
-    @Option(name: .long, help: "Output format: text, markdown or json (default: text).")
+    @Option(name: .long, help: "Output format: text, markdown, json or html (a static page with SVG charts; default: text).")
     var format: Format = .text
 
     @Option(
@@ -87,6 +94,10 @@ struct AnalyzeCommand: AsyncParsableCommand {
         }
         guard confidence > 0.5, confidence < 1 else { throw ValidationError("--confidence must be between 0.5 and 1, e.g. 0.95") }
         if let from, let to, from >= to { throw ValidationError("--from must be before --to") }
+        if let cuped, MetricWindow.seconds(cuped) == nil {
+            throw ValidationError("--cuped '\(cuped)' is not a duration: give a whole number and s, m, h or d, at most 366d (e.g. 14d)")
+        }
+        if cuped != nil, emitSQL != nil { throw ValidationError("--cuped is not available with --emit-sql") }
         for file in events where EventFormat.guess(path: file) == nil {
             throw ValidationError("--events \(file): name the format by the extension: .csv, .ndjson or .jsonl")
         }
@@ -111,11 +122,12 @@ struct AnalyzeCommand: AsyncParsableCommand {
         var metrics = project.metrics
         if !metric.isEmpty {
             for name in metric where project.metric(named: name) == nil {
-                throw CommandFailure(message: "no metric '\(name)' in \(experiments)", status: .invalidInput)
+                let hint = closestMatch(to: name, in: project.metrics.map(\.name.value)).map { "; did you mean '\($0)'?" } ?? ""
+                throw CommandFailure(message: "no metric '\(name)' in \(experiments)\(hint)", status: .invalidInput)
             }
-            // A ratio needs the metrics it divides read too; they are reported only if asked for.
             metrics = metrics.filter { metric.contains($0.name.value) }
         }
+        // A ratio needs the metrics it divides, whether shown or not.
         let needed = Set(metrics.flatMap { [$0.numerator?.value, $0.denominator?.value].compactMap { $0 } })
         let chosen = Set(metrics.map(\.name.value))
         let extra = project.metrics.filter { needed.contains($0.name.value) && !chosen.contains($0.name.value) }
@@ -125,6 +137,7 @@ struct AnalyzeCommand: AsyncParsableCommand {
         options.to = to.map { $0 * 1000 }
         options.includeBulk = includeBulk
         options.confidence = confidence
+        options.cupedWindowSeconds = cuped.flatMap(MetricWindow.seconds)
         if let emitSQL = emitSQL?.dialect {
             let exposureSource: SQLEmitter.Source =
                 exposuresTable.map { .table($0) } ?? (emitSQL == .duckdb ? .exposureLayout(exposures!) : .table("exposures"))
@@ -136,7 +149,8 @@ struct AnalyzeCommand: AsyncParsableCommand {
                     exposures: exposureSource, events: eventSource) + ";")
             return
         }
-        let analyzer = Analyzer(experiments: declared.map(ExperimentSpec.init), metrics: metrics + extra, options: options)
+        // Every metric is read (so events of the ones not shown are not counted as undeclared).
+        let analyzer = Analyzer(experiments: declared.map(ExperimentSpec.init), metrics: project.metrics, options: options)
         do {
             try await readExposures(analyzer, from: options.from, to: options.to)
             for file in events {
@@ -156,6 +170,7 @@ struct AnalyzeCommand: AsyncParsableCommand {
         case .text: Terminal.print(ReportRenderer.render(report, style: .text))
         case .markdown: Terminal.print(ReportRenderer.render(report, style: .markdown))
         case .json: try JSONOutput.print(report)
+        case .html: Terminal.print(HTMLReport.render(report, title: experiment.map { "Experiment \($0)" } ?? "Experiment results"))
         }
         let mismatched = report.experiments.filter { $0.sampleRatio?.mismatch == true }.map(\.experiment)
         if !mismatched.isEmpty {

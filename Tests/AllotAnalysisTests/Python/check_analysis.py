@@ -216,11 +216,20 @@ def run_report(spec_path, exposures_dir, events_path, report_path):
         analysed = {unit: next(iter(u["variants"])) for unit, u in units.items()
                     if u["counted"] and len(u["variants"]) == 1 and not u["override"] and next(iter(u["variants"])) in variants}
         sums, counts = {}, {}
+        pre_sums, pre_counts = {}, {}
+        cuped = spec.get("cuped_window_seconds")
         with open(events_path) as f:
             for row in csv.DictReader(f):
                 unit, event, ts = row["unit_id"], row["metric"], int(row["timestamp"])
                 value = float(row["value"]) if row["value"] != "" else 1.0
-                if unit not in units or units[unit]["first"] is None or ts < units[unit]["first"]:
+                if unit not in units or units[unit]["first"] is None:
+                    continue
+                if ts < units[unit]["first"]:
+                    if cuped and ts >= units[unit]["first"] - cuped * 1000:
+                        for m in metrics.values():
+                            if m["type"] != "ratio" and (m.get("event") or m["name"]) == event:
+                                pre_sums[(unit, m["name"])] = pre_sums.get((unit, m["name"]), 0.0) + value
+                                pre_counts[(unit, m["name"])] = pre_counts.get((unit, m["name"]), 0) + 1
                     continue
                 for m in metrics.values():
                     if m["type"] == "ratio" or (m.get("event") or m["name"]) != event:
@@ -256,6 +265,20 @@ def run_report(spec_path, exposures_dir, events_path, report_path):
                 else:
                     data[v] = ([value(u, m["numerator"]) for u in members[v]], [value(u, m["denominator"]) for u in members[v]])
             kind = "mean" if m["type"] in ("conversion", "sum") else "ratio"
+            if cuped and kind == "mean":
+                # CUPED: theta is the OLS slope of the value on the pre-exposure covariate (statsmodels).
+                import statsmodels.api as sm
+
+                def covariate(u):
+                    if m["type"] == "conversion":
+                        return 1.0 if pre_counts.get((u, m["name"]), 0) > 0 else 0.0
+                    return pre_sums.get((u, m["name"]), 0.0)
+                xs = {v: [covariate(u) for u in members[v]] for v in variants}
+                all_x = np.array([x for v in variants for x in xs[v]])
+                all_y = np.array([y for v in variants for y in data[v][0]])
+                theta = sm.OLS(all_y, sm.add_constant(all_x, has_constant="add")).fit().params[1] if all_x.var() > 0 else 0.0
+                close(f"{name}/{m['name']} theta", metric_result["cuped"]["theta"], theta)
+                data = {v: ([y - theta * (x - all_x.mean()) for y, x in zip(data[v][0], xs[v])], None) for v in variants}
             for entry in metric_result["variants"]:
                 x, y = data[entry["variant"]]
                 check_summary(f"{name}/{m['name']}/{entry['variant']}", entry["summary"], summary_reference(kind, x, y))
