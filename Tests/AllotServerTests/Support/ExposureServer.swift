@@ -88,7 +88,7 @@ final class ExposureServer: @unchecked Sendable {
     }
 
     /// Waits until `condition` holds (checking every 20 ms), up to `timeout`.
-    func wait(_ what: String, timeout: Duration = .seconds(30), until condition: () -> Bool) async throws {
+    func wait(_ what: String, timeout: Duration = .seconds(120), until condition: () -> Bool) async throws {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while !condition() {
