@@ -2,7 +2,8 @@
 # fixed body as the baseline, wrk runs in interleaved rounds, full and half load, resident memory.
 #
 # The sourcing script sets: DURATION, CONNECTIONS, ROUNDS, SERVER_CPUS, WRK_CPUS, SERVER_THREADS,
-# and `work` (a scratch folder it removes); `pids` collects processes for its cleanup.
+# and `work` (a scratch folder it removes); `pids` collects processes for its cleanup. Optional:
+# WRK_SCRIPT, a wrk Lua script with a `request()` both servers get (nginx ignores the query).
 
 pin() { if [ -n "$1" ]; then echo "taskset -c $1"; fi; }
 
@@ -20,7 +21,17 @@ wait_for() { for _ in $(seq 100); do curl -sf -o /dev/null "$1" && return 0; sle
 start_nginx() {
   local port=$1 body=$2
   case "$body" in *"'"*) echo "the body holds a quote, which nginx's return cannot carry" >&2; exit 1 ;; esac
-  mkdir -p "$work/nginx/logs"
+  local root="$work/nginx/html"
+  mkdir -p "$work/nginx/logs" "$work/nginx/html"
+  # nginx's `return` takes at most about 4 KB: longer bodies are served from a file (open_file_cache
+  # keeps it open, so both are a copy from memory).
+  local location="location / { default_type application/json; return 200 '$body'; }"
+  if [ "${#body}" -gt 3500 ]; then
+    printf '%s' "$body" > "$work/nginx/html/answer.json"
+    # Run as root, nginx's workers are `nobody`: they must reach the file through the scratch folder.
+    chmod a+x "$work" "$work/nginx" && chmod a+rx "$work/nginx/html" && chmod a+r "$work/nginx/html/answer.json"
+    location="location / { default_type application/json; open_file_cache max=10; try_files /answer.json =404; }"
+  fi
   cat > "$work/nginx/nginx.conf" <<CONF
 worker_processes $SERVER_THREADS;
 daemon off;
@@ -37,14 +48,15 @@ http {
   scgi_temp_path $work/nginx/scgi;
   server {
     listen 127.0.0.1:$port;
-    location / { default_type application/json; return 200 '$body'; }
+    root $root;
+    $location
   }
 }
 CONF
   $(pin "$SERVER_CPUS") nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/logs/error.log" &
   nginx_pid=$!
   pids+=("$nginx_pid")
-  wait_for "http://127.0.0.1:$port/"
+  wait_for "http://127.0.0.1:$port/" || { echo "nginx did not start:" >&2; cat "$work/nginx/logs/error.log" >&2; return 1; }
 }
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -93,9 +105,10 @@ compare_with_nginx() {
 
   echo "== full load: wrk -t1 -c$CONNECTIONS -d${DURATION}s, $ROUNDS interleaved rounds"
   : > "$work/results.full"
+  local script=${WRK_SCRIPT:-}
   for _ in $(seq "$ROUNDS"); do
-    run_wrk nginx "$nginx_url" "$CONNECTIONS" "" "$work/results.full"
-    run_wrk "$name" "$url" "$CONNECTIONS" "" "$work/results.full"
+    run_wrk nginx "$nginx_url" "$CONNECTIONS" "$script" "$work/results.full"
+    run_wrk "$name" "$url" "$CONNECTIONS" "$script" "$work/results.full"
   done
   local nginx_rps own_rps
   nginx_rps=$(summarize "$work/results.full" nginx 2)
@@ -105,7 +118,7 @@ compare_with_nginx() {
   # between requests (a Lua `delay`) and the connection count sets the rate. A 3 s calibration
   # against nginx measures one delayed connection's rate; the count aims at half of nginx's
   # measured full-load throughput. The achieved rate is printed with the latencies.
-  echo 'function delay() return 1 end' > "$work/delay.lua"
+  { [ -n "$script" ] && cat "$script"; echo 'function delay() return 1 end'; } > "$work/delay.lua"
   $(pin "$WRK_CPUS") wrk -t1 -c8 -d3s -s "$work/delay.lua" "$nginx_url" > "$work/calibrate.out"
   local per_connection half_connections
   per_connection=$(awk '/^Requests\/sec/ {print $2 / 8}' "$work/calibrate.out")

@@ -13,6 +13,7 @@
 #   TARGET             the request path [/v1/assign?user_id=alice&device_id=device-alice&country=US&app_version=5.3.0&platform=ios]
 #   PORT_BASE [18580]  allot serve on PORT_BASE, nginx on PORT_BASE+1
 #   SKIP_BUILD [0]     1: use the existing .build/release/allot
+# Benchmarks/serve/scale.sh is the same comparison on the 1,000-experiment bundle with random users.
 # Set SERVER_CPUS= and WRK_CPUS= (empty) to run unpinned. Not a test: it prints numbers.
 set -euo pipefail
 
