@@ -30,8 +30,8 @@ struct DrillTests {
     }
 
     @Test(
-        "with one region's store refusing, then hanging, its servers take new versions from a fallback region",
-        arguments: ["refuse", "blackhole"])
+        "with one region's store refusing, then hanging, then dripping a byte a second, its servers take new versions from a fallback region",
+        arguments: ["refuse", "blackhole", "drip"])
     func regionDown(mode: String) async throws {
         let run = try await DrillRun.results()
         let outcome = run.object("phases", "region_down", mode)

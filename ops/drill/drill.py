@@ -918,10 +918,10 @@ class Drill:
         local = [s for s in self.servers if s.region == region]
         self.say("\n== one region's store down: %s ==" % region)
         results = {}
-        for mode in ("refuse", "blackhole"):
+        for mode in ("refuse", "blackhole", "drip"):
             before = await self.all_metrics(local)
             await self.proxy_command("mode *>%s %s" % (region, mode))
-            await asyncio.sleep(3 * POLL_INTERVAL + (2 * STORE_TIMEOUT * STORE_ATTEMPTS if mode == "blackhole" else 0))
+            await asyncio.sleep(3 * POLL_INTERVAL + (2 * STORE_TIMEOUT * STORE_ATTEMPTS if mode != "refuse" else 0))
             during = await self.all_metrics(local)
             version, seen, (status, elapsed, report) = await self.publish_next(timeout=60)
             after = await self.all_metrics(local)

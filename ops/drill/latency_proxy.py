@@ -16,6 +16,8 @@ Each route can be switched at run time, for failure drills:
   client sees a connection reset: the store's endpoint is down).
 - `blackhole`: open connections stop forwarding, new ones are accepted and never answered (a
   partition: the client only learns it from its own timeout).
+- `drip`: the store's answers reach the client one byte a second, on open connections and new
+  ones (a slow-retrieval attack, or a dying link: only a minimum transfer speed ends it).
 
 Usage:
     latency_proxy.py CONFIG.json
@@ -25,7 +27,7 @@ CONFIG is `{"control_port": P, "routes": [{"name": "eu-west-1>us-east-1", "liste
 listens, one JSON line is printed on standard output: `{"control_port": P, "routes": {name: port}}`.
 
 Control: connect to the control port, send one line, read one JSON line back:
-    mode ROUTE pass|refuse|blackhole      (ROUTE may be a glob such as `*>eu-west-1`)
+    mode ROUTE pass|refuse|blackhole|drip (ROUTE may be a glob such as `*>eu-west-1`)
     stats                                 connections and bytes per route
 """
 
@@ -38,7 +40,7 @@ import struct
 import sys
 import time
 
-MODES = ("pass", "refuse", "blackhole")
+MODES = ("pass", "refuse", "blackhole", "drip")
 
 
 def reset(writer):
@@ -63,7 +65,7 @@ class Route:
 
     def set_mode(self, mode):
         self.mode = mode
-        if mode == "pass":
+        if mode in ("pass", "drip"):
             return
         for connection in list(self.connections):
             connection.cut(mode)
@@ -161,6 +163,15 @@ class Connection:
                     if writer.can_write_eof():
                         writer.write_eof()
                     return
+                if counter == "bytes_down" and self.route.mode == "drip":
+                    for index in range(len(chunk)):
+                        if self.route.mode != "drip":
+                            writer.write(chunk[index:])
+                            break
+                        writer.write(chunk[index:index + 1])
+                        await writer.drain()
+                        await asyncio.sleep(1)
+                    continue
                 writer.write(chunk)
                 await writer.drain()
 
@@ -192,7 +203,7 @@ async def control(routes, reader, writer):
         elif words == ["stats"]:
             answer = {"ok": True, "routes": {r.name: dict(r.stats, mode=r.mode, delay_ms=r.delay * 1000) for r in routes.values()}}
         else:
-            answer = {"ok": False, "error": "expected 'mode ROUTE pass|refuse|blackhole' or 'stats', got %r" % line}
+            answer = {"ok": False, "error": "expected 'mode ROUTE pass|refuse|blackhole|drip' or 'stats', got %r" % line}
         writer.write((json.dumps(answer) + "\n").encode())
         await writer.drain()
     finally:
