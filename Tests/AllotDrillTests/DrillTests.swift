@@ -53,6 +53,22 @@ struct DrillTests {
         #expect(run.int("phases", "region_down", "repair", "status_exit") == 0)
     }
 
+    @Test("with every store frozen past its manifests' expiry, running servers keep serving, a fresh one trusts nothing until a heartbeat")
+    func frozenStores() async throws {
+        let run = try await DrillRun.results()
+        let frozen = run.object("phases", "frozen")
+        #expect(!frozen.isEmpty, "\(run.outputTail)")
+        #expect(frozen["short_refresh_exit"] as? Int == 0, "\(frozen)")
+        let running = frozen["running_versions"] as? [String: Any] ?? [:]
+        #expect(running.count == 3 && Set(running.values.map { "\($0)" }).count == 1, "\(frozen)")
+        let expired = frozen["expired_refusals"] as? [String: Any] ?? [:]
+        #expect(expired.count == 3 && expired.values.allSatisfy { ($0 as? NSNumber)?.doubleValue ?? 0 > 0 }, "\(frozen)")
+        #expect(frozen["fresh_before_heartbeat"] is NSNull, "\(frozen)")
+        #expect((frozen["fresh_readyz"] as? [Any])?.first as? Int == 503, "\(frozen)")
+        #expect(frozen["heartbeat_exit"] as? Int == 0, "\(frozen)")
+        #expect(frozen["fresh_after_heartbeat"] as? Int == running.values.first as? Int, "\(frozen)")
+    }
+
     @Test("with every store down, every server keeps serving the last version and no request fails")
     func allStoresDown() async throws {
         let run = try await DrillRun.results()

@@ -283,6 +283,10 @@ class Connection:
         self.reader = self.writer = None
 
 
+def as_text(body):
+    return body.decode(errors="replace") if isinstance(body, bytes) else str(body)
+
+
 async def http_get(port, path, timeout=10.0):
     """One request on a fresh connection: (status, body), or (None, error text)."""
     connection = Connection(port)
@@ -331,6 +335,7 @@ class Server:
         self.log_path = os.path.join(drill.workdir, "logs", "serve-%s.log" % self.name.replace("/", "-"))
         self.child = None
         self.restarts = 0
+        self.extra = []
 
     def argv(self):
         drill = self.drill
@@ -349,7 +354,7 @@ class Server:
             "--exposure-store", drill.store_url(self.region, self.region, bucket="allot-exposures-" + self.region),
             "--region", self.region, "--server-id", self.name.replace("/", "-"),
             "--exposure-segment-age", "2", "--exposure-ship-grace", "3",
-        ]
+        ] + self.extra
         return argv
 
     def start(self):
@@ -913,6 +918,62 @@ class Drill:
         self.check("replayed region: the replayed store shows as allot_store_lag_versions >= 1", lag >= 1, str(lag))
         self.check("replayed region: the next publish repairs the region (exit 0)", repair == 0)
 
+    async def phase_frozen(self):
+        """Every store frozen: the manifests are re-signed with a short expiry and then nothing is
+        published or refreshed. After the expiry, the running servers keep serving the version they
+        hold (availability) and count the expired manifests; a fresh server with an empty cache
+        serves nothing (an expired manifest is never trusted), and with --max-staleness its
+        readiness says why; a heartbeat (`allot publish --refresh`) brings it up."""
+        region = REGIONS[1]
+        current = self.version
+        expiry = 6
+        self.say("\n== frozen stores: manifests re-signed to expire in %d s, then no publish and no heartbeat ==" % expiry)
+        argv = [self.allot, "publish", "--refresh", "--expires-in", "%ds" % expiry, "--signing-key", self.trusted_key, "--json",
+                "--attempts", str(PUBLISH_ATTEMPTS), "--timeout", str(PUBLISH_TIMEOUT)]
+        for store in self.publisher_stores():
+            argv += ["--store", store]
+        short, _, _ = await run(argv, env=AWS_ENV, check=False)
+        await asyncio.sleep(expiry + 3 * POLL_INTERVAL + 1)
+        running = await self.versions()
+        expired = {name: sum(value for metric, labels, value in samples
+                             if metric == "allot_bundle_verify_failures_total" and labels.get("reason") == "expired")
+                   for name, samples in (await self.all_metrics(self.servers)).items()}
+        fresh = Server(self, region, 6)
+        fresh.name = region + "/frozen"
+        fresh.extra = ["--max-staleness", "60"]
+        fresh.start()
+        await wait_listening(fresh.port, fresh.child)
+        await asyncio.sleep(3 * POLL_INTERVAL + 1)
+        fresh_before = await fresh.version()
+        ready_status, ready_body = await http_get(fresh.port, "/readyz")
+        start = time.monotonic()
+        argv = [a for a in argv if a not in ("--expires-in", "%ds" % expiry)]
+        heartbeat, _, _ = await run(argv, env=AWS_ENV, check=False)
+        fresh_after = None
+        while time.monotonic() - start < 30:
+            fresh_after = await fresh.version()
+            if fresh_after is not None:
+                break
+            await asyncio.sleep(0.05)
+        up_s = time.monotonic() - start
+        await asyncio.to_thread(fresh.child.stop, signal.SIGTERM)
+        self.results["phases"]["frozen"] = {
+            "short_refresh_exit": short, "running_versions": running, "expired_refusals": expired,
+            "fresh_before_heartbeat": fresh_before, "fresh_readyz": [ready_status, as_text(ready_body)[:200]],
+            "heartbeat_exit": heartbeat, "fresh_after_heartbeat": fresh_after, "fresh_up_s": round(up_s, 3)}
+        self.say("  running servers after the expiry: %s; expired manifests refused: %s; a fresh server in %s: readyz %s %s, "
+                 "then v%s %s ms after the heartbeat (exit %d)" % (
+                     running, expired, region, ready_status, as_text(ready_body)[:80], fresh_after, ms(up_s), heartbeat))
+        self.check("frozen: the short-expiry refresh exited 0", short == 0, "exit %d" % short)
+        self.check("frozen: every running server kept serving v%d after its manifests expired" % current,
+                   all(v == current for v in running.values()), str(running))
+        self.check("frozen: every running server counted the expired manifests (allot_bundle_verify_failures_total{reason=expired})",
+                   all(v > 0 for v in expired.values()), str(expired))
+        self.check("frozen: a fresh server with an empty cache served nothing from expired manifests, and said so in /readyz",
+                   fresh_before is None and ready_status == 503, "%s %s" % (ready_status, as_text(ready_body)[:200]))
+        self.check("frozen: after a heartbeat (publish --refresh, exit 0) the fresh server served v%d" % current,
+                   heartbeat == 0 and fresh_after == current, "exit %d, v%s" % (heartbeat, fresh_after))
+
     async def phase_region_down(self):
         region = REGIONS[0]
         local = [s for s in self.servers if s.region == region]
@@ -1428,7 +1489,7 @@ class Drill:
         await self.start_servers()
         self.checker = Checker(self, self.profile["checker_rate"])
         self.checker.start(self.servers)
-        phases = [self.phase_propagation, self.phase_partial_publish, self.phase_replayed_region, self.phase_region_down, self.phase_all_down, self.phase_tampering,
+        phases = [self.phase_propagation, self.phase_partial_publish, self.phase_replayed_region, self.phase_frozen, self.phase_region_down, self.phase_all_down, self.phase_tampering,
                   self.phase_soak]
         if self.args.only:
             phases = [p for p in phases if p.__name__.replace("phase_", "") in self.args.only.split(",")]
