@@ -145,3 +145,17 @@ compare_with_nginx() {
   echo "   resident memory, $name: $(rss_summary "$work/rss.own")"
   echo "   resident memory, nginx worker: $(rss_summary "$work/rss.nginx")"
 }
+
+# publish_scale_bundle: the 1,000-experiment / 50-layer synthetic project (`allot-benchmarks
+# write-project`) compiled as version 1 and published to the folder store "$work/store"; keys in
+# "$work/keys", the bundle at "$work/bundle". Needs `allot` and `bench` (the two binaries).
+publish_scale_bundle() {
+  echo "== the 1,000-experiment / 50-layer bundle"
+  "$bench" write-project "$work/experiments"
+  "$allot" keygen --out "$work/keys" > /dev/null
+  "$allot" compile --experiments "$work/experiments" --signing-key "$work/keys/signing.key" --version 1 --created-at 1764374400 \
+    --output "$work/bundle" > /dev/null
+  mkdir -p "$work/store"
+  "$allot" publish "$work/bundle" --store "$work/store" --signing-key "$work/keys/signing.key" > /dev/null
+  ls -l "$work/bundle" | awk '{print "   bundle: " $5 " bytes"}'
+}

@@ -42,14 +42,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== the 1,000-experiment / 50-layer bundle"
-"$bench" write-project "$work/experiments"
-"$allot" keygen --out "$work/keys" > /dev/null
-"$allot" compile --experiments "$work/experiments" --signing-key "$work/keys/signing.key" --version 1 --created-at 1764374400 \
-  --output "$work/bundle" > /dev/null
-mkdir -p "$work/store"
-"$allot" publish "$work/bundle" --store "$work/store" --signing-key "$work/keys/signing.key" > /dev/null
-ls -l "$work/bundle" | awk '{print "   bundle: " $5 " bytes"}'
+publish_scale_bundle
 
 $(pin "$SERVER_CPUS") "$allot" serve --store "$work/store" --trusted-key "$work/keys/signing.pub" --cache-dir "$work/cache" \
   --listen "127.0.0.1:$SERVE_PORT" --threads "$SERVER_THREADS" --poll-interval 5 --log-level warning > "$work/serve.log" 2>&1 &

@@ -71,15 +71,21 @@ import Testing
         }
     }
 
+    /// A connection that has been served, holding the server's one connection (`maxConnections = 1`).
+    func holdTheOnlyConnection(_ server: HTTPServer) throws -> RawClient {
+        let held = try RawClient(port: server.port)
+        try held.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try held.readResponse().status == 200)
+        return held
+    }
+
     @Test("over the cap, refusals come at the refusal rate; the rest wait in the backlog, each answered 503 in turn")
     func refusalsAreRateLimited() async throws {
         try await withTestServer({
             $0.maxConnections = 1
             $0.connectionRefusalRate = 20
         }) { server in
-            let held = try RawClient(port: server.port)
-            try held.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
-            #expect(try held.readResponse().status == 200)
+            let held = try holdTheOnlyConnection(server)
             let clock = ContinuousClock()
             let start = clock.now
             let waiting = try (0..<30).map { _ in try RawClient(port: server.port) }
@@ -109,12 +115,11 @@ import Testing
             $0.maxConnections = 1
             $0.connectionRefusalRate = 0
         }) { server in
-            let held = try RawClient(port: server.port)
-            try held.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
-            #expect(try held.readResponse().status == 200)
+            let held = try holdTheOnlyConnection(server)
             let waiting = try (0..<30).map { _ in try RawClient(port: server.port) }
             for client in waiting { #expect(String(decoding: try client.readUntilClosed(), as: UTF8.self).hasPrefix("HTTP/1.1 503")) }
             #expect(server.metrics.acceptPauseCount == 0)
+            withExtendedLifetime(held) {}  // the cap stays taken until here
         }
     }
 
