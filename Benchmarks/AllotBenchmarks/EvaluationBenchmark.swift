@@ -117,7 +117,8 @@ enum EvaluationBenchmark {
         }
 
         var json: [UInt8] = []
-        let request = Array(#"{"units":{"user_id":"user-424242"},"attributes":{"country":"US","app_version":"5.2.0","platform":"ios"}}"#.utf8)
+        let request = Array(
+            #"{"units":{"user_id":"user-424242"},"attributes":{"country":"US","app_version":"5.2.0","platform":"ios"}}"#.utf8)
         var parsed = EvaluationInput(for: bundle)
         let parse = measure(iterations: iterations) {
             request.withUnsafeBytes { try? parsed.setJSON($0, bundle: bundle) }
@@ -135,7 +136,8 @@ enum EvaluationBenchmark {
         ])
         report(["name": "hash_floor_100_buckets", "ns_per_op": floor.nsPerOp, "allocations_per_op": floor.allocationsPerOp ?? -1])
         report([
-            "name": "hash_floor_100_buckets_tight", "ns_per_op": tightFloor.nsPerOp, "allocations_per_op": tightFloor.allocationsPerOp ?? -1,
+            "name": "hash_floor_100_buckets_tight", "ns_per_op": tightFloor.nsPerOp,
+            "allocations_per_op": tightFloor.allocationsPerOp ?? -1,
         ])
         report([
             "name": "evaluate_and_write_json_answer", "ns_per_op": answer.nsPerOp, "allocations_per_op": answer.allocationsPerOp ?? -1,
@@ -152,23 +154,25 @@ enum EvaluationBenchmark {
 enum TargetingSupport {
     static let available: Bool = {
         let probe = [
-            SourceFile(path: "probe.yaml", text: """
-                kind: Attributes
-                attributes: { country: string }
-                ---
-                kind: Layer
-                name: l
-                unit: user_id
-                ---
-                kind: Experiment
-                name: e
-                layer: l
-                owner: o
-                status: running
-                traffic: 1%
-                targeting: country == "US"
-                variants: [ { name: a, weight: 100% } ]
-                """)
+            SourceFile(
+                path: "probe.yaml",
+                text: """
+                    kind: Attributes
+                    attributes: { country: string }
+                    ---
+                    kind: Layer
+                    name: l
+                    unit: user_id
+                    ---
+                    kind: Experiment
+                    name: e
+                    layer: l
+                    owner: o
+                    status: running
+                    traffic: 1%
+                    targeting: country == "US"
+                    variants: [ { name: a, weight: 100% } ]
+                    """)
         ]
         if case .success = Compiler.compile(files: probe, lock: AllocationLock(), version: 1, createdAt: 0) { return true }
         return false

@@ -45,7 +45,9 @@ enum LoadBenchmark {
         let envelope = try BundleEnvelope.seal(payload: output.payload, version: 1, createdAt: 0, key: key)
         let sealSeconds = Double(now() - sealStart) / 1e9
 
-        var best = (total: Double.infinity, verify: Double.infinity, decompress: Double.infinity, hash: Double.infinity, validate: Double.infinity)
+        var best = (
+            total: Double.infinity, verify: Double.infinity, decompress: Double.infinity, hash: Double.infinity, validate: Double.infinity
+        )
         for _ in 0..<(quick ? 2 : 5) {
             let t0 = now()
             _ = try LoadedBundle.open(envelope: envelope, trustedKeys: [key.publicKey])
@@ -77,6 +79,9 @@ enum LoadBenchmark {
             "signature_ms": best.verify, "decompress_ms": best.decompress, "blake2b_ms": best.hash, "validate_ms": best.validate,
             "segment_ids": idCount,
         ])
-        report(["name": "compile_and_seal_large_segment", "ns_per_op": (compileSeconds + sealSeconds) * 1e9, "compile_s": compileSeconds, "seal_s": sealSeconds])
+        report([
+            "name": "compile_and_seal_large_segment", "ns_per_op": (compileSeconds + sealSeconds) * 1e9, "compile_s": compileSeconds,
+            "seal_s": sealSeconds,
+        ])
     }
 }

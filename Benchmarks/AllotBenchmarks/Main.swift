@@ -3,7 +3,7 @@ import AllotCore
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Allot's micro- and macro-benchmarks. Prints one JSON line per benchmark:

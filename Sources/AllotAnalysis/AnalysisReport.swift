@@ -116,7 +116,8 @@ extension Analyzer {
             inputs: .init(
                 exposureFiles: c.exposureFiles, exposureRecords: c.exposureRecords, defaultsIgnored: c.defaultsIgnored,
                 otherExperiments: c.otherExperiments, outsideWindow: c.outsideWindow, eventFiles: c.eventFiles, events: c.eventRecords,
-                eventsAttributed: c.eventsAttributed, eventsUnknownMetric: c.eventsUnknownMetric, eventsUnexposedUnit: c.eventsUnexposedUnit,
+                eventsAttributed: c.eventsAttributed, eventsUnknownMetric: c.eventsUnknownMetric,
+                eventsUnexposedUnit: c.eventsUnexposedUnit,
                 eventsOutsideWindow: c.eventsOutsideWindow, eventsPreExposure: c.eventsPreExposure),
             confidence: options.confidence, from: options.from, to: options.to)
     }

@@ -2,9 +2,9 @@ public import AllotCompiler
 internal import AllotCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Streams exposure records and then metric events through fixed per-unit state and computes the
@@ -215,7 +215,9 @@ public final class Analyzer {
                     }
                     ts = number
                 case 4 where name.equals("unit"):
-                    guard case .string(let bytes) = value, !bytes.isEmpty else { throw FlatJSONScanner.Failure(offset: 0, message: "'unit' must be a string") }
+                    guard case .string(let bytes) = value, !bytes.isEmpty else {
+                        throw FlatJSONScanner.Failure(offset: 0, message: "'unit' must be a string")
+                    }
                     // The slice is only valid during the scan: keep a pointer into the line when it
                     // is one (no escapes), else a copy.
                     if let base = line.baseAddress, let start = bytes.baseAddress, start >= base, start + bytes.count <= base + line.count {
@@ -224,13 +226,17 @@ public final class Analyzer {
                         unitCopy = Array(bytes)
                     }
                 case 10 where name.equals("experiment"):
-                    guard case .string(let bytes) = value else { throw FlatJSONScanner.Failure(offset: 0, message: "'experiment' must be a string") }
+                    guard case .string(let bytes) = value else {
+                        throw FlatJSONScanner.Failure(offset: 0, message: "'experiment' must be a string")
+                    }
                     experimentSeen = true
                     experiment = experimentNames.index(of: bytes)
                 case 7 where name.equals("variant"):
                     switch value {
                     case .string(let bytes):
-                        if let base = line.baseAddress, let start = bytes.baseAddress, start >= base, start + bytes.count <= base + line.count {
+                        if let base = line.baseAddress, let start = bytes.baseAddress, start >= base,
+                            start + bytes.count <= base + line.count
+                        {
                             variantRange = bytes
                         } else {
                             variantCopy = Array(bytes)
@@ -252,7 +258,8 @@ public final class Analyzer {
         guard let ts, experimentSeen, unitRange != nil || unitCopy != nil,
             variantRange != nil || variantCopy != nil || variantNull
         else {
-            throw AnalysisError.invalid("\(source): record \(number): an exposure needs ts, unit, experiment and variant (docs/exposures.md)")
+            throw AnalysisError.invalid(
+                "\(source): record \(number): an exposure needs ts, unit, experiment and variant (docs/exposures.md)")
         }
         guard variantRange != nil || variantCopy != nil else {
             counters.defaultsIgnored += 1

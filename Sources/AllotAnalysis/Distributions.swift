@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The distribution functions the analysis needs: Student's t, the standard normal and the
@@ -48,7 +48,8 @@ public enum Distributions {
 
     /// The t with P(T > t) = `upperTail` for `df` degrees of freedom.
     public static func tUpperQuantile(_ upperTail: Double, df: Double) -> Double {
-        solveDecreasing(upperTail, survival: { tSurvival($0, df: df) }, density: { tDensity($0, df: df) }, start: normalUpperQuantile(upperTail))
+        solveDecreasing(
+            upperTail, survival: { tSurvival($0, df: df) }, density: { tDensity($0, df: df) }, start: normalUpperQuantile(upperTail))
     }
 
     // MARK: Chi-square

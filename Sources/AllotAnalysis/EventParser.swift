@@ -1,9 +1,9 @@
 internal import AllotCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Parses metric events, one line at a time, at the byte level (docs/analysis.md, "Metric events"):
@@ -49,15 +49,21 @@ struct EventParser {
         do {
             try scanner.scan(line) { (name, member) in
                 if name.equals("unit_id") {
-                    guard case .string(let bytes) = member, !bytes.isEmpty else { throw FlatJSONScanner.Failure(offset: 0, message: "'unit_id' must be a non-empty string") }
+                    guard case .string(let bytes) = member, !bytes.isEmpty else {
+                        throw FlatJSONScanner.Failure(offset: 0, message: "'unit_id' must be a non-empty string")
+                    }
                     unit = Array(bytes)
                 } else if name.equals("metric") {
-                    guard case .string(let bytes) = member else { throw FlatJSONScanner.Failure(offset: 0, message: "'metric' must be a string") }
+                    guard case .string(let bytes) = member else {
+                        throw FlatJSONScanner.Failure(offset: 0, message: "'metric' must be a string")
+                    }
                     metric = Array(bytes)
                 } else if name.equals("value") {
                     switch member {
                     case .number(let text):
-                        guard let number = Self.double(text) else { throw FlatJSONScanner.Failure(offset: 0, message: "'value' is not a number") }
+                        guard let number = Self.double(text) else {
+                            throw FlatJSONScanner.Failure(offset: 0, message: "'value' is not a number")
+                        }
                         value = number
                     case .null: value = 1
                     default: throw FlatJSONScanner.Failure(offset: 0, message: "'value' must be a number or null")
@@ -124,7 +130,9 @@ struct EventParser {
         if unitField.quoted || metricField.quoted {
             let unit = Array(text(line, unitField).utf8)
             let metric = Array(text(line, metricField).utf8)
-            unit.withUnsafeBytes { u in metric.withUnsafeBytes { m in analyzer.event(unit: u, metric: m, value: value, timestamp: timestamp) } }
+            unit.withUnsafeBytes { u in
+                metric.withUnsafeBytes { m in analyzer.event(unit: u, metric: m, value: value, timestamp: timestamp) }
+            }
         } else {
             analyzer.event(
                 unit: UnsafeRawBufferPointer(rebasing: line[unitField.start..<unitField.end]),

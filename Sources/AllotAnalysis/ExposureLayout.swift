@@ -37,7 +37,8 @@ public enum ExposureLayout {
             throw AnalysisError.invalid("exposures folder '\(folder)' does not exist")
         }
         let exposures = (folder as NSString).appendingPathComponent("exposures")
-        let root = FileManager.default.fileExists(atPath: exposures, isDirectory: &isDirectory) && isDirectory.boolValue ? exposures : folder
+        let root =
+            FileManager.default.fileExists(atPath: exposures, isDirectory: &isDirectory) && isDirectory.boolValue ? exposures : folder
         guard let enumerator = FileManager.default.enumerator(atPath: root) else {
             throw AnalysisError.unavailable("cannot list '\(root)'")
         }
@@ -64,7 +65,8 @@ public enum ExposureLayout {
 enum RFC3339Date {
     static func parse(_ text: String) -> Int64? {
         let parts = text.split(separator: "-")
-        guard parts.count == 3, let y = Int64(parts[0]), let m = Int64(parts[1]), let d = Int64(parts[2]), (1...12).contains(m), (1...31).contains(d)
+        guard parts.count == 3, let y = Int64(parts[0]), let m = Int64(parts[1]), let d = Int64(parts[2]), (1...12).contains(m),
+            (1...31).contains(d)
         else { return nil }
         // Days from the civil date (Howard Hinnant's algorithm).
         let year = m <= 2 ? y - 1 : y

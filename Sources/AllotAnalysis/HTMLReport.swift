@@ -17,13 +17,17 @@ public enum HTMLReport {
             body += sampleRatio(experiment)
             body += "<h3>Exposures over time</h3>\n" + exposuresChart(experiment)
             for metric in experiment.metrics {
-                body += "<h3>\(escape(metric.metric)) <small>\(escape(metric.type)), \(escape(metric.role)), \(escape(metric.direction)) is better</small></h3>\n"
-                body += "<div class=\"metric\">" + effectChart(metric, control: experiment.control, level: level) + metricTable(metric, control: experiment.control, level: level) + "</div>\n"
+                body +=
+                    "<h3>\(escape(metric.metric)) <small>\(escape(metric.type)), \(escape(metric.role)), \(escape(metric.direction)) is better</small></h3>\n"
+                body +=
+                    "<div class=\"metric\">" + effectChart(metric, control: experiment.control, level: level)
+                    + metricTable(metric, control: experiment.control, level: level) + "</div>\n"
             }
             body += "</section>\n"
         }
         let inputs = report.inputs
-        body += "<p class=\"inputs\">\(inputs.exposureRecords) exposure records in \(inputs.exposureFiles) segments, \(inputs.events) events in \(inputs.eventFiles) files; \(inputs.eventsAttributed) events attributed.</p>\n"
+        body +=
+            "<p class=\"inputs\">\(inputs.exposureRecords) exposure records in \(inputs.exposureFiles) segments, \(inputs.events) events in \(inputs.eventFiles) files; \(inputs.eventsAttributed) events attributed.</p>\n"
         return """
             <!DOCTYPE html>
             <html lang="en">
@@ -52,7 +56,8 @@ public enum HTMLReport {
     private static func sampleRatio(_ experiment: ExperimentResult) -> String {
         var out = ""
         if let check = experiment.sampleRatio {
-            out += check.mismatch
+            out +=
+                check.mismatch
                 ? "<p class=\"mismatch\" id=\"srm\">Sample ratio mismatch: chi-square \(ReportRenderer.number(check.statistic)), p = \(ReportRenderer.pValue(check.pValue)) &lt; \(check.threshold). Do not trust the results until the cause is found.</p>\n"
                 : "<p class=\"ok\" id=\"srm\">Sample ratio OK: chi-square \(ReportRenderer.number(check.statistic)), p = \(ReportRenderer.pValue(check.pValue)).</p>\n"
         } else {
@@ -61,10 +66,12 @@ public enum HTMLReport {
         out += "<table><tr><th>variant</th><th>weight</th><th>units</th><th>expected</th></tr>\n"
         for (index, variant) in experiment.variants.enumerated() {
             let expected = experiment.sampleRatio?.cells[index].expected
-            out += "<tr><td>\(escape(variant.variant))\(variant.variant == experiment.control ? " (control)" : "")</td><td>\(ReportRenderer.percent(variant.weight))</td><td>\(variant.units)</td><td>\(expected.map { String(format: "%.1f", $0) } ?? "")</td></tr>\n"
+            out +=
+                "<tr><td>\(escape(variant.variant))\(variant.variant == experiment.control ? " (control)" : "")</td><td>\(ReportRenderer.percent(variant.weight))</td><td>\(variant.units)</td><td>\(expected.map { String(format: "%.1f", $0) } ?? "")</td></tr>\n"
         }
         let excluded = experiment.multipleVariants + experiment.bulkOnly + experiment.overridden + experiment.unknownVariant
-        out += "</table>\n<p>\(experiment.analysedUnits) units analysed of \(experiment.units) exposed; \(excluded) excluded (\(experiment.multipleVariants) in more than one variant, \(experiment.bulkOnly) only in bulk evaluations, \(experiment.overridden) forced by overrides, \(experiment.unknownVariant) in undeclared variants).</p>\n"
+        out +=
+            "</table>\n<p>\(experiment.analysedUnits) units analysed of \(experiment.units) exposed; \(excluded) excluded (\(experiment.multipleVariants) in more than one variant, \(experiment.bulkOnly) only in bulk evaluations, \(experiment.overridden) forced by overrides, \(experiment.unknownVariant) in undeclared variants).</p>\n"
         return out
     }
 
@@ -77,26 +84,31 @@ public enum HTMLReport {
         let plotWidth = width - left - 10
         let groupWidth = plotWidth / Double(days.count)
         let barWidth = max(1, groupWidth * 0.8 / Double(max(1, experiment.variants.count)))
-        var svg = "<svg class=\"exposures\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height + 20))\" role=\"img\" aria-label=\"first exposures per day and variant\">\n"
+        var svg =
+            "<svg class=\"exposures\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height + 20))\" role=\"img\" aria-label=\"first exposures per day and variant\">\n"
         let plotHeight = height - bottom - top
         for tick in 0...4 {
             let value = maximum * Double(tick) / 4
             let y = top + plotHeight * (1 - Double(tick) / 4)
-            svg += "<line x1=\"\(f(left))\" y1=\"\(f(y))\" x2=\"\(f(width - 10))\" y2=\"\(f(y))\" stroke=\"#eee\"/><text x=\"\(f(left - 6))\" y=\"\(f(y + 4))\" text-anchor=\"end\">\(Int(value.rounded()))</text>\n"
+            svg +=
+                "<line x1=\"\(f(left))\" y1=\"\(f(y))\" x2=\"\(f(width - 10))\" y2=\"\(f(y))\" stroke=\"#eee\"/><text x=\"\(f(left - 6))\" y=\"\(f(y + 4))\" text-anchor=\"end\">\(Int(value.rounded()))</text>\n"
         }
         for (d, day) in days.enumerated() {
             let x0 = left + groupWidth * Double(d) + groupWidth * 0.1
             for (v, units) in day.units.enumerated() {
                 let h = plotHeight * Double(units) / maximum
-                svg += "<rect x=\"\(f(x0 + barWidth * Double(v)))\" y=\"\(f(top + plotHeight - h))\" width=\"\(f(barWidth))\" height=\"\(f(h))\" fill=\"\(palette[v % palette.count])\"><title>\(escape(day.date)) \(escape(experiment.variants[v].variant)): \(units)</title></rect>\n"
+                svg +=
+                    "<rect x=\"\(f(x0 + barWidth * Double(v)))\" y=\"\(f(top + plotHeight - h))\" width=\"\(f(barWidth))\" height=\"\(f(h))\" fill=\"\(palette[v % palette.count])\"><title>\(escape(day.date)) \(escape(experiment.variants[v].variant)): \(units)</title></rect>\n"
             }
             if days.count <= 31 || d % max(1, days.count / 15) == 0 {
-                svg += "<text x=\"\(f(x0 + groupWidth * 0.4))\" y=\"\(f(height - bottom + 16))\" text-anchor=\"middle\">\(escape(String(day.date.dropFirst(5))))</text>\n"
+                svg +=
+                    "<text x=\"\(f(x0 + groupWidth * 0.4))\" y=\"\(f(height - bottom + 16))\" text-anchor=\"middle\">\(escape(String(day.date.dropFirst(5))))</text>\n"
             }
         }
         var legendX = left
         for (v, variant) in experiment.variants.enumerated() {
-            svg += "<rect x=\"\(f(legendX))\" y=\"\(f(height + 4))\" width=\"10\" height=\"10\" fill=\"\(palette[v % palette.count])\"/><text x=\"\(f(legendX + 14))\" y=\"\(f(height + 13))\">\(escape(variant.variant))</text>\n"
+            svg +=
+                "<rect x=\"\(f(legendX))\" y=\"\(f(height + 4))\" width=\"10\" height=\"10\" fill=\"\(palette[v % palette.count])\"/><text x=\"\(f(legendX + 14))\" y=\"\(f(height + 13))\">\(escape(variant.variant))</text>\n"
             legendX += 24 + Double(variant.variant.count) * 7
         }
         return svg + "</svg>\n"
@@ -110,7 +122,8 @@ public enum HTMLReport {
         let intervals = rows.compactMap { $0.comparison?.relative }
         let extent = max(0.01, intervals.map { max(abs($0.lower), abs($0.upper)) }.max() ?? 0.01) * 1.15
         func x(_ value: Double) -> Double { left + (width - left - right) * (value + extent) / (2 * extent) }
-        var svg = "<svg class=\"effect\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"relative effect of \(escape(metric.metric)) with \(level)% intervals\">\n"
+        var svg =
+            "<svg class=\"effect\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"relative effect of \(escape(metric.metric)) with \(level)% intervals\">\n"
         svg += "<line x1=\"\(f(x(0)))\" y1=\"5\" x2=\"\(f(x(0)))\" y2=\"\(f(height - 25))\" stroke=\"#999\" stroke-dasharray=\"4 3\"/>\n"
         for tick in [-extent / 1.15, 0, extent / 1.15] {
             svg += "<text x=\"\(f(x(tick)))\" y=\"\(f(height - 8))\" text-anchor=\"middle\">\(ReportRenderer.signedPercent(tick))</text>\n"
@@ -123,16 +136,19 @@ public enum HTMLReport {
                 continue
             }
             let colour = row.better == true ? "#2e7d32" : row.better == false ? "#c62828" : "#555"
-            svg += "<line class=\"interval\" x1=\"\(f(x(relative.lower)))\" y1=\"\(f(y))\" x2=\"\(f(x(relative.upper)))\" y2=\"\(f(y))\" stroke=\"\(colour)\" stroke-width=\"3\"><title>\(escape(row.variant)) vs \(escape(control)): \(ReportRenderer.signedPercent(relative.estimate)) [\(ReportRenderer.signedPercent(relative.lower)), \(ReportRenderer.signedPercent(relative.upper))]</title></line>\n"
+            svg +=
+                "<line class=\"interval\" x1=\"\(f(x(relative.lower)))\" y1=\"\(f(y))\" x2=\"\(f(x(relative.upper)))\" y2=\"\(f(y))\" stroke=\"\(colour)\" stroke-width=\"3\"><title>\(escape(row.variant)) vs \(escape(control)): \(ReportRenderer.signedPercent(relative.estimate)) [\(ReportRenderer.signedPercent(relative.lower)), \(ReportRenderer.signedPercent(relative.upper))]</title></line>\n"
             svg += "<circle cx=\"\(f(x(relative.estimate)))\" cy=\"\(f(y))\" r=\"5\" fill=\"\(colour)\"/>\n"
         }
         return svg + "</svg>\n"
     }
 
     private static func metricTable(_ metric: MetricResult, control: String, level: Int) -> String {
-        var out = "<table><tr><th>variant</th><th>units</th><th>mean</th><th>effect (\(level)% interval)</th><th>relative</th><th>p-value</th></tr>\n"
+        var out =
+            "<table><tr><th>variant</th><th>units</th><th>mean</th><th>effect (\(level)% interval)</th><th>relative</th><th>p-value</th></tr>\n"
         for variant in metric.variants {
-            out += "<tr><td>\(escape(variant.variant))</td><td>\(variant.summary.units)</td><td>\(ReportRenderer.optional(variant.summary.mean))</td>"
+            out +=
+                "<tr><td>\(escape(variant.variant))</td><td>\(variant.summary.units)</td><td>\(ReportRenderer.optional(variant.summary.mean))</td>"
             if variant.variant == control {
                 out += "<td>(control)</td><td></td><td></td></tr>\n"
                 continue
@@ -141,9 +157,13 @@ public enum HTMLReport {
                 out += "<td>n/a</td><td>n/a</td><td>n/a</td></tr>\n"
                 continue
             }
-            let verdict = item.better == true ? " <span class=\"better\">better</span>" : item.better == false ? " <span class=\"worse\">worse</span>" : ""
-            out += "<td>\(ReportRenderer.signed(c.absolute.estimate)) [\(ReportRenderer.number(c.absolute.lower)), \(ReportRenderer.number(c.absolute.upper))]</td>"
-            out += "<td>\(c.relative.map { "\(ReportRenderer.signedPercent($0.estimate)) [\(ReportRenderer.signedPercent($0.lower)), \(ReportRenderer.signedPercent($0.upper))]" } ?? "n/a")</td>"
+            let verdict =
+                item.better == true
+                ? " <span class=\"better\">better</span>" : item.better == false ? " <span class=\"worse\">worse</span>" : ""
+            out +=
+                "<td>\(ReportRenderer.signed(c.absolute.estimate)) [\(ReportRenderer.number(c.absolute.lower)), \(ReportRenderer.number(c.absolute.upper))]</td>"
+            out +=
+                "<td>\(c.relative.map { "\(ReportRenderer.signedPercent($0.estimate)) [\(ReportRenderer.signedPercent($0.lower)), \(ReportRenderer.signedPercent($0.upper))]" } ?? "n/a")</td>"
             out += "<td>\(ReportRenderer.pValue(c.pValue))\(verdict)</td></tr>\n"
         }
         return out + "</table>\n"

@@ -25,7 +25,9 @@ public enum ReportRenderer {
             + "\(inputs.eventsOutsideWindow) outside the attribution window, \(inputs.eventsUnknownMetric) of undeclared metrics"
             + (inputs.eventsPreExposure > 0 ? ", \(inputs.eventsPreExposure) before exposure used by CUPED" : "")
         out += style == .markdown ? "_\(summary)._\n" : summary + "\n"
-        if report.experiments.isEmpty { out = (style == .markdown ? "No experiment has exposures.\n\n" : "no experiment has exposures\n") + out }
+        if report.experiments.isEmpty {
+            out = (style == .markdown ? "No experiment has exposures.\n\n" : "no experiment has exposures\n") + out
+        }
         return out
     }
 
@@ -47,17 +49,21 @@ public enum ReportRenderer {
         let excludedText = excluded.isEmpty ? "none excluded" : "excluded: " + excluded.joined(separator: ", ")
         switch style {
         case .text:
-            out += "  units: \(experiment.analysedUnits) analysed of \(experiment.units) exposed (\(excludedText)); control: \(experiment.control)\n"
+            out +=
+                "  units: \(experiment.analysedUnits) analysed of \(experiment.units) exposed (\(excludedText)); control: \(experiment.control)\n"
             for variant in experiment.variants {
-                out += "    \(pad(variant.variant, 24)) \(pad(String(variant.units), 10, right: true)) units  (weight \(percent(variant.weight)))\n"
+                out +=
+                    "    \(pad(variant.variant, 24)) \(pad(String(variant.units), 10, right: true)) units  (weight \(percent(variant.weight)))\n"
             }
             out += "  \(srm)\n"
         case .markdown:
             out += "| variant | weight | units |\n| --- | ---: | ---: |\n"
             for variant in experiment.variants {
-                out += "| \(variant.variant)\(variant.variant == experiment.control ? " (control)" : "") | \(percent(variant.weight)) | \(variant.units) |\n"
+                out +=
+                    "| \(variant.variant)\(variant.variant == experiment.control ? " (control)" : "") | \(percent(variant.weight)) | \(variant.units) |\n"
             }
-            out += "\n\(experiment.sampleRatio?.mismatch == true ? "**\(srm)**" : srm). \(experiment.analysedUnits) units analysed of \(experiment.units) exposed; \(excludedText).\n\n"
+            out +=
+                "\n\(experiment.sampleRatio?.mismatch == true ? "**\(srm)**" : srm). \(experiment.analysedUnits) units analysed of \(experiment.units) exposed; \(excludedText).\n\n"
         }
         return out
     }
@@ -70,21 +76,25 @@ public enum ReportRenderer {
         case .text:
             out += "  metric \(title)\n"
             for variant in metric.variants {
-                out += "    \(pad(variant.variant, 24)) mean \(pad(optional(variant.summary.mean), 14)) variance \(pad(optional(variant.summary.variance), 14)) units \(variant.summary.units)\n"
+                out +=
+                    "    \(pad(variant.variant, 24)) mean \(pad(optional(variant.summary.mean), 14)) variance \(pad(optional(variant.summary.variance), 14)) units \(variant.summary.units)\n"
             }
             for item in metric.comparisons {
                 guard let c = item.comparison else {
-                    out += "    \(pad(item.variant, 24)) vs \(experiment.control): no estimate (a side has no units, one unit, or no variance)\n"
+                    out +=
+                        "    \(pad(item.variant, 24)) vs \(experiment.control): no estimate (a side has no units, one unit, or no variance)\n"
                     continue
                 }
-                out += "    \(pad(item.variant, 24)) vs \(experiment.control): \(signed(c.absolute.estimate)) [\(number(c.absolute.lower)), \(number(c.absolute.upper))]"
+                out +=
+                    "    \(pad(item.variant, 24)) vs \(experiment.control): \(signed(c.absolute.estimate)) [\(number(c.absolute.lower)), \(number(c.absolute.upper))]"
                 if let relative = c.relative {
                     out += ", \(signedPercent(relative.estimate)) [\(signedPercent(relative.lower)), \(signedPercent(relative.upper))]"
                 }
                 out += ", p = \(pValue(c.pValue))\(verdict(item.better))\n"
             }
         case .markdown:
-            out += "### \(metric.metric)\n\n_\(metric.type), \(metric.role), \(metric.direction) is better\(cuped); \(level)% intervals._\n\n"
+            out +=
+                "### \(metric.metric)\n\n_\(metric.type), \(metric.role), \(metric.direction) is better\(cuped); \(level)% intervals._\n\n"
             out += "| variant | units | mean | effect | relative | p-value |\n| --- | ---: | ---: | ---: | ---: | ---: |\n"
             for variant in metric.variants {
                 let comparison = metric.comparisons.first { $0.variant == variant.variant }
@@ -92,7 +102,9 @@ public enum ReportRenderer {
                 if let comparison {
                     if let c = comparison.comparison {
                         effect = "\(signed(c.absolute.estimate)) [\(number(c.absolute.lower)), \(number(c.absolute.upper))]"
-                        relative = c.relative.map { "\(signedPercent($0.estimate)) [\(signedPercent($0.lower)), \(signedPercent($0.upper))]" } ?? "n/a"
+                        relative =
+                            c.relative.map { "\(signedPercent($0.estimate)) [\(signedPercent($0.lower)), \(signedPercent($0.upper))]" }
+                            ?? "n/a"
                         p = pValue(c.pValue) + verdict(comparison.better)
                     } else {
                         effect = "n/a"
@@ -102,7 +114,8 @@ public enum ReportRenderer {
                 } else {
                     effect = "(control)"
                 }
-                out += "| \(variant.variant) | \(variant.summary.units) | \(optional(variant.summary.mean)) | \(effect) | \(relative) | \(p) |\n"
+                out +=
+                    "| \(variant.variant) | \(variant.summary.units) | \(optional(variant.summary.mean)) | \(effect) | \(relative) | \(p) |\n"
             }
             out += "\n"
         }

@@ -16,8 +16,11 @@ public enum SQLEmitter {
         func table(_ name: String) -> String {
             switch self {
             case .bigquery: return "`" + name.replacingOccurrences("`", with: "") + "`"
-            case .spark: return name.split(separator: ".").map { "`" + String($0).replacingOccurrences("`", with: "") + "`" }.joined(separator: ".")
-            case .duckdb, .trino: return name.split(separator: ".").map { "\"" + String($0).replacingOccurrences("\"", with: "\"\"") + "\"" }.joined(separator: ".")
+            case .spark:
+                return name.split(separator: ".").map { "`" + String($0).replacingOccurrences("`", with: "") + "`" }.joined(separator: ".")
+            case .duckdb, .trino:
+                return name.split(separator: ".").map { "\"" + String($0).replacingOccurrences("\"", with: "\"\"") + "\"" }.joined(
+                    separator: ".")
             }
         }
     }
@@ -34,7 +37,8 @@ public enum SQLEmitter {
     }
 
     public static func emit(
-        experiment: ExperimentSpec, metrics: [MetricDeclaration], options: AnalysisOptions, dialect: Dialect, exposures: Source, events: Source
+        experiment: ExperimentSpec, metrics: [MetricDeclaration], options: AnalysisOptions, dialect: Dialect, exposures: Source,
+        events: Source
     ) -> String {
         let double = dialect.double
         func literal(_ text: String) -> String { "'" + text.replacingOccurrences("'", with: "''") + "'" }
@@ -96,7 +100,8 @@ public enum SQLEmitter {
             case .ratio:
                 let numerator = metrics.first { $0.name.value == metric.numerator?.value }
                 let denominator = metrics.first { $0.name.value == metric.denominator?.value }
-                guard let numerator, let denominator, let nc = channelIndex(numerator.name.value), let dc = channelIndex(denominator.name.value)
+                guard let numerator, let denominator, let nc = channelIndex(numerator.name.value),
+                    let dc = channelIndex(denominator.name.value)
                 else { continue }
                 valueColumns.append("\(unitValue(nc, numerator.type)) AS x\(m)")
                 valueColumns.append("\(unitValue(dc, denominator.type)) AS y\(m)")
@@ -113,7 +118,8 @@ public enum SQLEmitter {
             let variance: String
             if isRatio {
                 mean = "CASE WHEN my\(m) <> 0 THEN mx\(m) / my\(m) END"
-                variance = "CASE WHEN my\(m) <> 0 THEN (vx\(m) - 2 * (mx\(m) / my\(m)) * cxy\(m) + (mx\(m) / my\(m)) * (mx\(m) / my\(m)) * vy\(m)) / (my\(m) * my\(m)) END"
+                variance =
+                    "CASE WHEN my\(m) <> 0 THEN (vx\(m) - 2 * (mx\(m) / my\(m)) * cxy\(m) + (mx\(m) / my\(m)) * (mx\(m) / my\(m)) * vy\(m)) / (my\(m) * my\(m)) END"
             } else {
                 mean = "mx\(m)"
                 variance = "vx\(m)"
@@ -125,14 +131,14 @@ public enum SQLEmitter {
                   FROM variant_stats
                 """)
         }
-        let where_ = (["experiment = \(literal(experiment.name))", "variant IS NOT NULL"] + window).joined(separator: " AND ")
+        let conditions = (["experiment = \(literal(experiment.name))", "variant IS NOT NULL"] + window).joined(separator: " AND ")
         let eventWindow = options.to.map { " AND e.timestamp < \($0)" } ?? ""
         let sql = """
             -- allot analyze --emit-sql \(dialect.rawValue): experiment \(experiment.name) (docs/analysis.md, "In a warehouse")
             WITH exposure_records AS (
               SELECT unit, variant, ts, reason, api
               FROM \(source(exposures, events: false))
-              WHERE \(where_)
+              WHERE \(conditions)
             ),
             exposed_units AS (
               SELECT unit,

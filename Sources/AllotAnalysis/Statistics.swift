@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One variant's estimate of a metric: the mean of per-unit values, or a ratio of two means.
@@ -122,7 +122,8 @@ public struct Comparison: Sendable, Equatable, Codable {
             pValue = 2 * Distributions.normalSurvival(abs(statistic))
             quantile = Distributions.normalUpperQuantile(tail)
         }
-        let absolute = Interval(estimate: difference, standardError: se, lower: difference - quantile * se, upper: difference + quantile * se)
+        let absolute = Interval(
+            estimate: difference, standardError: se, lower: difference - quantile * se, upper: difference + quantile * se)
         var relative: Interval?
         if meanC != 0 {
             let lift = meanT / meanC - 1
@@ -132,7 +133,8 @@ public struct Comparison: Sendable, Equatable, Codable {
             relative = Interval(estimate: lift, standardError: seLift, lower: lift - z * seLift, upper: lift + z * seLift)
         }
         return Comparison(
-            test: test, absolute: absolute, relative: relative, degreesOfFreedom: degreesOfFreedom, statistic: statistic, pValue: min(1, pValue))
+            test: test, absolute: absolute, relative: relative, degreesOfFreedom: degreesOfFreedom, statistic: statistic,
+            pValue: min(1, pValue))
     }
 }
 
@@ -177,6 +179,7 @@ public struct SampleRatioCheck: Sendable, Equatable, Codable {
         let df = weighted.count - 1
         let p = Distributions.chiSquareSurvival(statistic, df: Double(df))
         return SampleRatioCheck(
-            cells: cells, statistic: statistic, degreesOfFreedom: df, pValue: p, mismatch: unexpected || p < threshold, threshold: threshold)
+            cells: cells, statistic: statistic, degreesOfFreedom: df, pValue: p, mismatch: unexpected || p < threshold, threshold: threshold
+        )
     }
 }

@@ -57,7 +57,8 @@ struct UnitTable {
                     if entry & 0xFFFF_FFFF_0000_0000 == tag {
                         let index = Int(entry & 0xFFFF_FFFF) - 1
                         let span = spans[index]
-                        if Int(span & 0xFFFF) == id.count, memcmpBytes(id.baseAddress, arenaBytes.baseAddress! + Int(span >> 16), id.count) {
+                        if Int(span & 0xFFFF) == id.count, memcmpBytes(id.baseAddress, arenaBytes.baseAddress! + Int(span >> 16), id.count)
+                        {
                             return (index, slot)
                         }
                     }

@@ -114,7 +114,9 @@ public enum Compiler {
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             return .failure(
                 Failure(
-                    diagnostics: [Diagnostic(at: nil, "experiments directory '\(directory)' does not exist", hint: "pass --experiments DIR")],
+                    diagnostics: [
+                        Diagnostic(at: nil, "experiments directory '\(directory)' does not exist", hint: "pass --experiments DIR")
+                    ],
                     sources: [:]))
         }
         guard let enumerator = FileManager.default.enumerator(atPath: directory) else {

@@ -30,7 +30,11 @@ enum Abandonable {
         }
         let result =
             stopOnShutdown
-            ? await withGracefulShutdownHandler { await wait() } onGracefulShutdown: { outcome.finish(with: nil) }
+            ? await withGracefulShutdownHandler {
+                await wait()
+            } onGracefulShutdown: {
+                outcome.finish(with: nil)
+            }
             : await wait()
         timer?.cancel()
         if result == nil { work.cancel() }

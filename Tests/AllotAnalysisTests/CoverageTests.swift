@@ -26,7 +26,9 @@ import Testing
         for n in 0..<units {
             let treated = rng.chance(treatmentShare)
             let ts = start + Int64.random(in: 0..<86_400_000, using: &rng)
-            exposures += #"{"v":1,"ts":\#(ts),"unit_type":"user_id","unit":"u\#(n)","experiment":"exp","variant":"\#(treated ? "treatment" : "control")","layer":"l","reason":"split","bundle":1,"region":"r","server":"s","api":"native"}"# + "\n"
+            exposures +=
+                #"{"v":1,"ts":\#(ts),"unit_type":"user_id","unit":"u\#(n)","experiment":"exp","variant":"\#(treated ? "treatment" : "control")","layer":"l","reason":"split","bundle":1,"region":"r","server":"s","api":"native"}"#
+                + "\n"
             if rng.chance(treated ? 0.12 : 0.10) {
                 events += "u\(n),purchase,,\(ts + 1000)\n"
                 let value = -log(Double.random(in: Double.ulpOfOne..<1, using: &rng)) * (treated ? 22 : 20)
@@ -86,7 +88,9 @@ import Testing
             for n in 0..<1000 {
                 let treated = rng.chance(0.5)
                 let ts = Self.start + Int64.random(in: 0..<86_400_000, using: &rng)
-                exposures += #"{"v":1,"ts":\#(ts),"unit":"u\#(n)","experiment":"exp","variant":"\#(treated ? "treatment" : "control")","reason":"split","api":"native"}"# + "\n"
+                exposures +=
+                    #"{"v":1,"ts":\#(ts),"unit":"u\#(n)","experiment":"exp","variant":"\#(treated ? "treatment" : "control")","reason":"split","api":"native"}"#
+                    + "\n"
                 let level = -log(Double.random(in: Double.ulpOfOne..<1, using: &rng)) * 10
                 let noise = { (rng: inout SeededRandom) in Double.random(in: -2..<2, using: &rng) }
                 events += "u\(n),spend,\(level + noise(&rng)),\(ts - 3_600_000)\n"
@@ -107,7 +111,9 @@ import Testing
             ratio += adjusted.absolute.standardError / plain.absolute.standardError / Double(seeds)
         }
         let coverage = Double(covered) / Double(seeds)
-        print("CUPED over \(seeds) seeds: coverage \(coverage) (without: \(Double(plainCovered) / Double(seeds))), standard error ratio \(ratio)")
+        print(
+            "CUPED over \(seeds) seeds: coverage \(coverage) (without: \(Double(plainCovered) / Double(seeds))), standard error ratio \(ratio)"
+        )
         #expect((0.90...0.995).contains(coverage), "CUPED intervals covered the truth in \(coverage * 100)% of repeats")
         // The covariate explains nearly all of the variance (level sd 10, noise sd 1.15).
         #expect(ratio < 0.3, "CUPED standard errors are \(ratio) of the plain ones")

@@ -26,13 +26,15 @@ import Testing
         }
         try analyzer.addEvents(path: folder + "/events.csv", format: .csv)
         let page = folder + "/report.html"
-        try HTMLReport.render(analyzer.report(), title: "Experiment <green-checkout-button>").write(toFile: page, atomically: true, encoding: .utf8)
+        try HTMLReport.render(analyzer.report(), title: "Experiment <green-checkout-button>").write(
+            toFile: page, atomically: true, encoding: .utf8)
 
         let screenshot = folder + "/report.png"
         let browser = try runProcess(
             "/usr/bin/env",
             [
-                "timeout", "120", "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir=\(folder)/profile",
+                "timeout", "120", "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                "--user-data-dir=\(folder)/profile",
                 "--window-size=800,400", "--screenshot=\(screenshot)", "file://\(page)",
             ])
         try #require(FileManager.default.fileExists(atPath: screenshot), "chromium made no screenshot: \(browser.stderr)")

@@ -15,18 +15,26 @@ import Testing
         return MetricDeclaration(name: Located(name, at: at), type: type, event: event.map { Located($0, at: at) }, windowSeconds: window)
     }
 
-    static func record(_ unit: String, _ variant: String?, ts: Int64, api: String = "native", reason: String = "split", experiment: String = "exp")
+    static func record(
+        _ unit: String, _ variant: String?, ts: Int64, api: String = "native", reason: String = "split", experiment: String = "exp"
+    )
         -> String
     {
         let variantJSON = variant.map { "\"\($0)\"" } ?? "null"
-        return #"{"v":1,"ts":\#(ts),"unit_type":"user_id","unit":\#(unit),"experiment":"\#(experiment)","variant":\#(variantJSON),"layer":"l","reason":"\#(reason)","bundle":1,"region":"r","server":"s","api":"\#(api)","extra":{"nested":[1,"}"]}}"#
+        return
+            #"{"v":1,"ts":\#(ts),"unit_type":"user_id","unit":\#(unit),"experiment":"\#(experiment)","variant":\#(variantJSON),"layer":"l","reason":"\#(reason)","bundle":1,"region":"r","server":"s","api":"\#(api)","extra":{"nested":[1,"}"]}}"#
     }
 
-    static func analyse(_ records: [String], events: String, format: EventFormat = .csv, metrics: [MetricDeclaration], options: AnalysisOptions = AnalysisOptions())
+    static func analyse(
+        _ records: [String], events: String, format: EventFormat = .csv, metrics: [MetricDeclaration],
+        options: AnalysisOptions = AnalysisOptions()
+    )
         throws -> AnalysisReport
     {
         let analyzer = Analyzer(experiments: [spec], metrics: metrics, options: options)
-        try Array((records.joined(separator: "\n") + "\n").utf8).withUnsafeBytes { try analyzer.addExposureRecords($0, source: "exposures") }
+        try Array((records.joined(separator: "\n") + "\n").utf8).withUnsafeBytes {
+            try analyzer.addExposureRecords($0, source: "exposures")
+        }
         try Array(events.utf8).withUnsafeBytes { try analyzer.addEvents($0, format: format, source: "events.csv") }
         return analyzer.report()
     }
@@ -87,7 +95,10 @@ import Testing
             """
         let report = try Self.analyse(
             records, events: events, format: .ndjson,
-            metrics: [Self.metric("orders", .conversion, event: "order"), Self.metric("order-revenue", .sum, event: "order"), Self.metric("order-value", .mean, event: "order")])
+            metrics: [
+                Self.metric("orders", .conversion, event: "order"), Self.metric("order-revenue", .sum, event: "order"),
+                Self.metric("order-value", .mean, event: "order"),
+            ])
         let metrics = report.experiments[0].metrics
         #expect(metrics[0].variants.map(\.summary.mean) == [1, 1])
         #expect(metrics[1].variants.map(\.summary.mean) == [30.5, 1])
@@ -140,11 +151,15 @@ import Testing
         try FileManager.default.createDirectory(atPath: partition, withIntermediateDirectories: true)
         // 3 MiB of records: several decompressed chunks, lines cut across them.
         var text = ""
-        for n in 0..<12_000 { text += Self.record("\"unit-\(n)\"", n % 2 == 0 ? "control" : "treatment", ts: 1_764_565_200_000 + Int64(n)) + "\n" }
+        for n in 0..<12_000 {
+            text += Self.record("\"unit-\(n)\"", n % 2 == 0 ? "control" : "treatment", ts: 1_764_565_200_000 + Int64(n)) + "\n"
+        }
         let compressor = try ZstdCompressor(level: 3, checksum: true)
         var frame: [UInt8] = []
         try Array(text.utf8).withUnsafeBytes { input in
-            try compressor.compress(input, .end) { frame.append(contentsOf: $0); return true }
+            try compressor.compress(input, .end) {
+                frame.append(contentsOf: $0); return true
+            }
         }
         try Data(frame).write(to: URL(fileURLWithPath: partition + "/s-1-000001.ndjson.zst"))
         let segments = try ExposureLayout.localSegments(folder, from: nil, to: nil)

@@ -76,7 +76,8 @@ import Testing
             comparisons.append(entry)
         }
         try welch("normal", Self.normal(&rng, mean: 10.3, sd: 2, count: 500), Self.normal(&rng, mean: 10, sd: 3, count: 700))
-        try welch("normal 90%", Self.normal(&rng, mean: 1, sd: 1, count: 50), Self.normal(&rng, mean: 1.2, sd: 0.5, count: 40), confidence: 0.9)
+        try welch(
+            "normal 90%", Self.normal(&rng, mean: 1, sd: 1, count: 50), Self.normal(&rng, mean: 1.2, sd: 0.5, count: 40), confidence: 0.9)
         try welch("conversion", (0..<3000).map { _ in rng.chance(0.12) ? 1 : 0 }, (0..<3000).map { _ in rng.chance(0.1) ? 1 : 0 })
         try welch("tiny p-value", Self.normal(&rng, mean: 0.3, sd: 1, count: 20_000), Self.normal(&rng, mean: 0, sd: 1, count: 20_000))
         try welch("negative mean", Self.normal(&rng, mean: -5, sd: 1, count: 30), Self.normal(&rng, mean: -4, sd: 2, count: 31))
@@ -100,10 +101,12 @@ import Testing
 
         var srm: [[String: Any]] = []
         for (name, observed, weights) in [
-            ("even", [5010, 4990], [5000, 5000]), ("skewed", [5200, 4800], [5000, 5000]), ("three", [3400, 3300, 3350], [3400, 3300, 3300]),
+            ("even", [5010, 4990], [5000, 5000]), ("skewed", [5200, 4800], [5000, 5000]),
+            ("three", [3400, 3300, 3350], [3400, 3300, 3300]),
             ("zero-weight variant", [100, 90, 0], [5000, 5000, 0]), ("no units", [0, 0], [5000, 5000]),
         ] {
-            let check = SampleRatioCheck.check(variants: zip(observed, weights).enumerated().map { ("v\($0.offset)", $0.element.1, $0.element.0) })
+            let check = SampleRatioCheck.check(
+                variants: zip(observed, weights).enumerated().map { ("v\($0.offset)", $0.element.1, $0.element.0) })
             srm.append(["name": name, "observed": observed, "weights": weights, "swift": try check.map(Self.json) ?? NSNull()])
         }
 
@@ -159,7 +162,10 @@ import Testing
         try JSONSerialization.data(withJSONObject: spec).write(to: URL(fileURLWithPath: folder + "/spec.json"))
         let result = try runProcess(
             "/usr/bin/env",
-            ["python3", Self.checker, "report", folder + "/spec.json", folder + "/exposures", folder + "/events.csv", folder + "/report.json"])
+            [
+                "python3", Self.checker, "report", folder + "/spec.json", folder + "/exposures", folder + "/events.csv",
+                folder + "/report.json",
+            ])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains(" 0 failed"), "\(result.stdout)")
     }

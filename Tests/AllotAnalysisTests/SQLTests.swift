@@ -34,7 +34,8 @@ import Testing
         try encoder.encode(analyzer.report()).write(to: URL(fileURLWithPath: folder + "/report.json"))
 
         let sql = SQLEmitter.emit(
-            experiment: spec, metrics: project.metrics, options: options, dialect: .duckdb, exposures: .exposureLayout(folder + "/exposures"),
+            experiment: spec, metrics: project.metrics, options: options, dialect: .duckdb,
+            exposures: .exposureLayout(folder + "/exposures"),
             events: .eventFiles([folder + "/events.csv"]))
         try sql.write(toFile: folder + "/query.sql", atomically: true, encoding: .utf8)
         let result = try runProcess("/usr/bin/env", ["python3", Self.checker, "duckdb", folder + "/report.json", folder + "/query.sql"])

@@ -17,13 +17,16 @@ struct AssignCommandTests {
         let result = try CLI.run(
             ["compile", "--version", "5", "--created-at", "0", "--signing-key", "keys/signing.key", "--output", "s.bundle"], in: directory)
         #expect(result.status == 0, "\(result.stderr)")
-        return Prepared(directory: directory, bundle: directory.appendingPathComponent("s.bundle").path, publicKey: directory.appendingPathComponent("keys/signing.pub").path)
+        return Prepared(
+            directory: directory, bundle: directory.appendingPathComponent("s.bundle").path,
+            publicKey: directory.appendingPathComponent("keys/signing.pub").path)
     }
 
     @Test func singleAssignmentMatchesTheLibrary() throws {
         let p = try Self.prepare()
         defer { try? FileManager.default.removeItem(at: p.directory) }
-        let bundle = try LoadedBundle.load(path: p.bundle, trustedKeys: [try PublicKey(text: String(contentsOfFile: p.publicKey, encoding: .utf8))])
+        let bundle = try LoadedBundle.load(
+            path: p.bundle, trustedKeys: [try PublicKey(text: String(contentsOfFile: p.publicKey, encoding: .utf8))])
         for user in ["alice", "bob", "qa-user-1", "user-000007", "zed"] {
             let result = try CLI.run([
                 "assign", "--bundle", p.bundle, "--trusted-key", p.publicKey, "--unit", "user_id=\(user)", "--unit", "device_id=d-\(user)",
@@ -31,7 +34,8 @@ struct AssignCommandTests {
             ])
             #expect(result.status == 0, "\(result.stderr)")
             let expected = try bundle.answerJSON(
-                units: ["user_id": user, "device_id": "d-\(user)"], attributes: ["country": "US", "app_version": "5.3.0", "platform": "ios"],
+                units: ["user_id": user, "device_id": "d-\(user)"],
+                attributes: ["country": "US", "app_version": "5.3.0", "platform": "ios"],
                 now: 1_796_083_200)
             #expect(result.stdout.trimmingCharacters(in: .newlines) == expected)
         }
@@ -40,7 +44,9 @@ struct AssignCommandTests {
     @Test func badAttributesAreRefused() throws {
         let p = try Self.prepare()
         defer { try? FileManager.default.removeItem(at: p.directory) }
-        let result = try CLI.run(["assign", "--bundle", p.bundle, "--trusted-key", p.publicKey, "--unit", "user_id=u1", "--attr", "account_age_days=old"])
+        let result = try CLI.run([
+            "assign", "--bundle", p.bundle, "--trusted-key", p.publicKey, "--unit", "user_id=u1", "--attr", "account_age_days=old",
+        ])
         #expect(result.status == 2)
         #expect(result.stderr.contains("account_age_days"))
     }
@@ -72,7 +78,8 @@ struct AssignCommandTests {
         // A wrongly typed attribute is ignored, not an error; the answer names it.
         #expect(output[2345].hasSuffix(#","ignored_attributes":[{"name":"account_age_days","reason":"expected a number"}]}"#))
         let single = try CLI.run([
-            "assign", "--bundle", p.bundle, "--trusted-key", p.publicKey, "--unit", "user_id=user-77", "--attr", "country=US", "--attr", "platform=web",
+            "assign", "--bundle", p.bundle, "--trusted-key", p.publicKey, "--unit", "user_id=user-77", "--attr", "country=US", "--attr",
+            "platform=web",
             "--at", "1796083200", "--json",
         ])
         #expect(String(output[77]) == single.stdout.trimmingCharacters(in: .newlines))

@@ -10,10 +10,13 @@ enum CLI {
 
     /// Runs `allot` (without the caller's `ALLOT_SIGNING_KEY`, so tests choose their keys).
     @discardableResult
-    static func run(_ arguments: [String], in directory: URL? = nil, stdin: Data? = nil, environment: [String: String] = [:]) throws -> Result {
+    static func run(_ arguments: [String], in directory: URL? = nil, stdin: Data? = nil, environment: [String: String] = [:]) throws
+        -> Result
+    {
         guard AllotBinary.available else { throw CLIError(message: AllotBinary.missing) }
         return try runProcess(
-            AllotBinary.path, arguments, environment: environment, removing: ["ALLOT_SIGNING_KEY"], directory: directory?.path, stdin: stdin)
+            AllotBinary.path, arguments, environment: environment, removing: ["ALLOT_SIGNING_KEY"], directory: directory?.path, stdin: stdin
+        )
     }
 
     /// A fresh temporary directory, removed by the caller.
@@ -23,7 +26,8 @@ enum CLI {
 
     /// Copies the repository's sample experiments into `directory/experiments`.
     static func copySamples(to directory: URL) throws {
-        try FileManager.default.copyItem(at: root.appendingPathComponent("experiments"), to: directory.appendingPathComponent("experiments"))
+        try FileManager.default.copyItem(
+            at: root.appendingPathComponent("experiments"), to: directory.appendingPathComponent("experiments"))
     }
 }
 

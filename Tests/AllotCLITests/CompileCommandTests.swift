@@ -15,7 +15,10 @@ struct CompileCommandTests {
         try CLI.copySamples(to: directory)
         let keys = try Self.keys(in: directory)
         let result = try CLI.run(
-            ["compile", "--locked", "--version", "7", "--created-at", "2026-11-29T00:00:00Z", "--signing-key", keys.secret, "--output", "out.bundle"],
+            [
+                "compile", "--locked", "--version", "7", "--created-at", "2026-11-29T00:00:00Z", "--signing-key", keys.secret, "--output",
+                "out.bundle",
+            ],
             in: directory)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("lock unchanged"))
@@ -63,7 +66,9 @@ struct CompileCommandTests {
             #expect(result.stderr.contains(": error: "), "\(name): \(result.stderr)")
             #expect(result.stderr.contains("nothing was written"), "\(name)")
             #expect(!FileManager.default.fileExists(atPath: output.path), "\(name) wrote a bundle")
-            #expect(try String(contentsOf: experiments.appendingPathComponent("allot.lock"), encoding: .utf8) == lockText, "\(name) touched the lock")
+            #expect(
+                try String(contentsOf: experiments.appendingPathComponent("allot.lock"), encoding: .utf8) == lockText,
+                "\(name) touched the lock")
         }
     }
 
@@ -78,7 +83,8 @@ struct CompileCommandTests {
         let text = try String(contentsOf: file, encoding: .utf8).replacingOccurrences(of: "traffic: 20%", with: "traffic: 25%")
         try text.write(to: file, atomically: true, encoding: .utf8)
         let locked = try CLI.run(
-            ["compile", "--locked", "--version", "2", "--created-at", "0", "--signing-key", keys.secret, "--output", "x.bundle"], in: directory)
+            ["compile", "--locked", "--version", "2", "--created-at", "0", "--signing-key", keys.secret, "--output", "x.bundle"],
+            in: directory)
         #expect(locked.status == 1)
         #expect(locked.stderr.contains("would change"))
         // It says what would change: the ramp's new buckets, nothing else.
@@ -89,7 +95,8 @@ struct CompileCommandTests {
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("x.bundle").path))
         #expect(try String(contentsOf: lockURL, encoding: .utf8) == before)
         // Without --locked the ramp is allocated and the lock grows by 5% of never-used buckets.
-        let unlocked = try CLI.run(["compile", "--version", "2", "--created-at", "0", "--signing-key", keys.secret, "--output", "x.bundle"], in: directory)
+        let unlocked = try CLI.run(
+            ["compile", "--version", "2", "--created-at", "0", "--signing-key", keys.secret, "--output", "x.bundle"], in: directory)
         #expect(unlocked.status == 0, "\(unlocked.stderr)")
         #expect(try String(contentsOf: lockURL, encoding: .utf8) != before)
     }
@@ -111,7 +118,8 @@ struct CompileCommandTests {
         #expect(asked.stderr.contains("no signing key"), "\(asked.stderr)")
         #expect(try String(contentsOf: lockURL, encoding: .utf8) == before)
         let emptySecret = try CLI.run(
-            ["compile", "--output", "x.bundle", "--version", "1", "--created-at", "0"], in: directory, environment: ["ALLOT_SIGNING_KEY": ""])
+            ["compile", "--output", "x.bundle", "--version", "1", "--created-at", "0"], in: directory,
+            environment: ["ALLOT_SIGNING_KEY": ""])
         #expect(emptySecret.status == 64 && emptySecret.stderr.contains("no signing key"), "\(emptySecret.output)")
 
         let check = try CLI.run(["compile", "--check"], in: directory)
@@ -120,7 +128,8 @@ struct CompileCommandTests {
 
         let lockOnly = try CLI.run(["compile"], in: directory)
         #expect(lockOnly.status == 0, "\(lockOnly.output)")
-        #expect(lockOnly.stdout.contains("lock updated") && lockOnly.stdout.contains("no bundle written: no signing key"), "\(lockOnly.stdout)")
+        #expect(
+            lockOnly.stdout.contains("lock updated") && lockOnly.stdout.contains("no bundle written: no signing key"), "\(lockOnly.stdout)")
         #expect(try String(contentsOf: lockURL, encoding: .utf8) != before)
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("bundles").path))
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("x.bundle").path))
@@ -136,7 +145,8 @@ struct CompileCommandTests {
         let keys = try Self.keys(in: directory)
         let text = try String(contentsOfFile: keys.secret, encoding: .utf8)
         let result = try CLI.run(
-            ["compile", "--version", "1", "--created-at", "0", "--output", "env.bundle"], in: directory, environment: ["ALLOT_SIGNING_KEY": text])
+            ["compile", "--version", "1", "--created-at", "0", "--output", "env.bundle"], in: directory,
+            environment: ["ALLOT_SIGNING_KEY": text])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try CLI.run(["verify", "env.bundle", "--trusted-key", keys.public], in: directory).status == 0)
     }

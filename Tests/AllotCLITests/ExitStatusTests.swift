@@ -151,15 +151,19 @@ struct ExitStatusTests {
             arguments: ["analyze", "--exposures", "analysis-srm/exposures", "--events", "analysis-srm/events.csv"], status: 1,
             says: "sample-ratio mismatch in green-checkout-button"),
         Case(
-            command: "analyze", situation: "a bad event", arguments: ["analyze", "--exposures", "analysis/exposures", "--events", "bad-events.csv"],
+            command: "analyze", situation: "a bad event",
+            arguments: ["analyze", "--exposures", "analysis/exposures", "--events", "bad-events.csv"],
             status: 2, says: "bad-events.csv:2: 'lots' is not a number"),
         Case(
             command: "analyze", situation: "experiments that do not compile", arguments: analyze + ["--experiments", "broken"], status: 2,
             says: "do not compile"),
         Case(
-            command: "analyze", situation: "exposure store down", arguments: ["analyze", "--exposures", downStore, "--events", "analysis/events.csv"],
+            command: "analyze", situation: "exposure store down",
+            arguments: ["analyze", "--exposures", downStore, "--events", "analysis/events.csv"],
             status: 4, says: "cannot list"),
-        Case(command: "analyze", situation: "no --exposures", arguments: ["analyze", "--events", "analysis/events.csv"], status: 64, says: "--exposures"),
+        Case(
+            command: "analyze", situation: "no --exposures", arguments: ["analyze", "--events", "analysis/events.csv"], status: 64,
+            says: "--exposures"),
     ]
 
     /// A folder with everything the cases need: the samples, keys, a bundle, stores in known states.
@@ -182,7 +186,8 @@ struct ExitStatusTests {
         let generator = Repository.root.appendingPathComponent("scripts/generate-analysis-sample").path
         for (folder, share) in [("analysis", "0.5"), ("analysis-srm", "0.6")] {
             let generated = try runProcess(
-                "/usr/bin/env", ["python3", generator, directory.appendingPathComponent(folder).path, "--units", "600", "--treatment-share", share])
+                "/usr/bin/env",
+                ["python3", generator, directory.appendingPathComponent(folder).path, "--units", "600", "--treatment-share", share])
             guard generated.status == 0 else { throw CLIError(message: "generate-analysis-sample: \(generated.stderr)") }
         }
         try Data("unit_id,metric,value,timestamp\nu-000001,revenue,lots,1764547200000\n".utf8).write(

@@ -10,11 +10,14 @@ struct HeartbeatCommandTests {
         let (directory, keys) = try StatusCommandTests.published()
         defer { try? FileManager.default.removeItem(at: directory) }
         let refreshed = try CLI.run(
-            ["publish", "--refresh", "--store", "us", "--store", "eu", "--signing-key", keys.secret, "--trusted-key", keys.public,
-             "--expires-in", "2h"], in: directory)
+            [
+                "publish", "--refresh", "--store", "us", "--store", "eu", "--signing-key", keys.secret, "--trusted-key", keys.public,
+                "--expires-in", "2h",
+            ], in: directory)
         #expect(refreshed.status == 0, "\(refreshed.output)")
         #expect(refreshed.stdout.contains("re-signed with a new expiry"), "\(refreshed.stdout)")
-        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("us/manifest.json")))
+        let manifest =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("us/manifest.json")))
             as? [String: Any]
         let signedAt = try #require(manifest?["signed_at"] as? Int)
         #expect(manifest?["format"] as? String == "allot-manifest/2")
@@ -37,7 +40,8 @@ struct HeartbeatCommandTests {
         #expect(neither.status == 64, "\(neither.output)")
         let both = try CLI.run(["publish", "v1.bundle", "--refresh", "--store", "us", "--signing-key", keys.secret], in: directory)
         #expect(both.status == 64, "\(both.output)")
-        let badExpiry = try CLI.run(["publish", "v1.bundle", "--store", "us", "--signing-key", keys.secret, "--expires-in", "soon"], in: directory)
+        let badExpiry = try CLI.run(
+            ["publish", "v1.bundle", "--store", "us", "--signing-key", keys.secret, "--expires-in", "soon"], in: directory)
         #expect(badExpiry.status == 64, "\(badExpiry.output)")
         #expect(badExpiry.stderr.contains("length of time"), "\(badExpiry.stderr)")
     }

@@ -17,8 +17,14 @@ struct SourceCheckTests {
         defer { Scratch.remove(folder) }
         let cases = [
             ("Bare.swift", "/// A cache.\nfinal class Cache: @unchecked Sendable {\n    var x = 0\n}\n", false),
-            ("Body.swift", "final class Cache: @unchecked Sendable {\n    // @unchecked: `x` is written only in init.\n    let x = 0\n}\n", true),
-            ("Doc.swift", "/// Immutable, so `Sendable` though it holds a pointer.\n@usableFromInline\nstruct View: @unchecked Sendable {\n}\n", true),
+            (
+                "Body.swift",
+                "final class Cache: @unchecked Sendable {\n    // @unchecked: `x` is written only in init.\n    let x = 0\n}\n", true
+            ),
+            (
+                "Doc.swift",
+                "/// Immutable, so `Sendable` though it holds a pointer.\n@usableFromInline\nstruct View: @unchecked Sendable {\n}\n", true
+            ),
             ("Mention.swift", "// This file has no @unchecked Sendable type.\nlet x = 1\n", true),
         ]
         for (name, text, passes) in cases {

@@ -1,7 +1,8 @@
-@testable import AllotCompiler
-import AllotTestSupport
 import AllotCore
+import AllotTestSupport
 import Testing
+
+@testable import AllotCompiler
 
 /// Random sequences of edits (add, ramp up, ramp down, conclude, reweight, add/remove variants,
 /// restart) compiled step by step, each step checked against an independent per-bucket model
@@ -60,7 +61,8 @@ struct AllocationPropertyTests {
             if e.restart > 0 { text += "restart: \(e.restart)\n" }
             text += "variants:\n"
             for (name, weight) in e.weights {
-                text += "  - name: \(name)\n    weight: \(percentText(weight))\n    params: { \(e.layer == "main" ? "arm" : "side_arm"): \(e.name)-\(name) }\n"
+                text +=
+                    "  - name: \(name)\n    weight: \(percentText(weight))\n    params: { \(e.layer == "main" ? "arm" : "side_arm"): \(e.name)-\(name) }\n"
             }
         }
         return text
@@ -107,7 +109,9 @@ struct AllocationPropertyTests {
                 case 2 where !active.isEmpty:  // ramp up or down
                     let index = active.randomElement(using: &random)!
                     let room = 10_000 - experiments.filter { $0.status == .running || $0.status == .paused }.reduce(0) { $0 + $1.traffic }
-                    experiments[index].traffic = max(0, min(experiments[index].traffic + room, experiments[index].traffic + Int.random(in: -1_500...1_500, using: &random)))
+                    experiments[index].traffic = max(
+                        0,
+                        min(experiments[index].traffic + room, experiments[index].traffic + Int.random(in: -1_500...1_500, using: &random)))
                 case 3 where !active.isEmpty:  // conclude
                     experiments[active.randomElement(using: &random)!].status = .concluded
                 case 4 where !active.isEmpty:  // reweight
@@ -169,7 +173,9 @@ struct AllocationPropertyTests {
                     // The kept buckets are the earliest claimed.
                     let keptClaims = afterSet.map { history[$0].claimedAt }
                     let releasedClaims = before.subtracting(afterSet).map { history[$0].claimedAt }
-                    #expect((keptClaims.max() ?? 0) <= (releasedClaims.min() ?? Int.max), "step \(step): \(e.name) released older buckets first")
+                    #expect(
+                        (keptClaims.max() ?? 0) <= (releasedClaims.min() ?? Int.max), "step \(step): \(e.name) released older buckets first"
+                    )
                 }
                 for bucket in after where !before.contains(bucket) { claims.append((e.name, bucket)) }
             }
@@ -348,7 +354,8 @@ struct AllocationPropertyTests {
             for (name, allocation) in previousMain.experiments where main.experiments[name] == nil {
                 let e = previousExperiments.first { $0.name == name }!
                 dormancies[name] = Dormancy(
-                    variants: allocation.variants, salt: allocation.salt, weights: previousBundleWeights(name, lock: lock), restart: e.restart,
+                    variants: allocation.variants, salt: allocation.salt, weights: previousBundleWeights(name, lock: lock),
+                    restart: e.restart,
                     bundle: previousBundle!)
             }
             lock = next
@@ -376,8 +383,12 @@ struct AllocationPropertyTests {
             x.weights = [("a", 7_000), ("b", 3_000)]
             let reweighted = try Fixture.compile(Self.yaml([x]), lock: first.output.lock)
             let away = try Fixture.compile(Self.yaml([dormant]), lock: reweighted.output.lock)
-            #expect(away.output.lock.layers["main"]?.dormant["x"]?.variants == reweighted.output.lock.layers["main"]?.experiments["x"]?.variants)
-            #expect(away.output.lock.changes(from: reweighted.output.lock).contains("main/x: variant layout kept while dormant, for its return"))
+            #expect(
+                away.output.lock.layers["main"]?.dormant["x"]?.variants == reweighted.output.lock.layers["main"]?.experiments["x"]?.variants
+            )
+            #expect(
+                away.output.lock.changes(from: reweighted.output.lock).contains("main/x: variant layout kept while dormant, for its return")
+            )
             let back = try Fixture.compile(Self.yaml([x]), lock: away.output.lock)
             #expect(back.output.lock.layers["main"] == reweighted.output.lock.layers["main"], "\(dormant.layer): the lock is as before")
             for i in 0..<3_000 {
@@ -393,7 +404,10 @@ struct AllocationPropertyTests {
         var experiments: [ExperimentState] = []
         for i in 0..<5 {
             let weights = Self.randomWeights(3, &random)
-            experiments.append(ExperimentState(name: "x\(i)", status: .running, traffic: 1_000 + i * 37, weights: [("a", weights[0]), ("b", weights[1]), ("c", weights[2])], restart: 0))
+            experiments.append(
+                ExperimentState(
+                    name: "x\(i)", status: .running, traffic: 1_000 + i * 37,
+                    weights: [("a", weights[0]), ("b", weights[1]), ("c", weights[2])], restart: 0))
         }
         let first = try Fixture.compile(Self.yaml(experiments))
         experiments[2].status = .concluded

@@ -1,6 +1,6 @@
-import AllotTestSupport
 import AllotCompiler
 import AllotCore
+import AllotTestSupport
 import Foundation
 import Testing
 
@@ -19,7 +19,8 @@ struct DiagnosticGoldenTests {
         let caseDirectory = directory.appendingPathComponent(name)
         let files = try FileManager.default.contentsOfDirectory(atPath: caseDirectory.path).filter { $0.hasSuffix(".yaml") }.sorted()
         let sources = try files.map { file in
-            SourceFile(path: "experiments/\(file)", text: try String(contentsOf: caseDirectory.appendingPathComponent(file), encoding: .utf8))
+            SourceFile(
+                path: "experiments/\(file)", text: try String(contentsOf: caseDirectory.appendingPathComponent(file), encoding: .utf8))
         }
         switch Compiler.compile(files: sources, lock: AllocationLock(), version: 1, createdAt: 0) {
         case .success:

@@ -1,5 +1,5 @@
-import AllotTestSupport
 import AllotCompiler
+import AllotTestSupport
 import Foundation
 import Testing
 
@@ -78,7 +78,8 @@ struct EvaluationPlanTests {
 
             """
         func experiment(_ name: String, layer: String, status: String = "running", traffic: String, extra: String = "", variants: String) {
-            text += "---\nkind: Experiment\nname: \(name)\nlayer: \(layer)\nowner: o@example.com\nstatus: \(status)\ntraffic: \(traffic)\n\(extra)\(variants)\n"
+            text +=
+                "---\nkind: Experiment\nname: \(name)\nlayer: \(layer)\nowner: o@example.com\nstatus: \(status)\ntraffic: \(traffic)\n\(extra)\(variants)\n"
         }
         func weighted(_ weights: [Int], params: (Int) -> String = { _ in "" }) -> String {
             "variants:\n"
@@ -96,20 +97,25 @@ struct EvaluationPlanTests {
         experiment(
             "windowed", layer: "checkout", traffic: "15%", extra: "start: 2026-12-01T00:00:00Z\nstop: 2026-12-31T00:00:00Z\n",
             variants: weighted([5000, 5000]) { $0 == 1 ? ", params: { size: 12 }" : "" })
-        experiment("segmented", layer: "checkout", traffic: "20%", extra: "segments: [staff, insiders]\n", variants: weighted([5000, 5000]))
+        experiment(
+            "segmented", layer: "checkout", traffic: "20%", extra: "segments: [staff, insiders]\n", variants: weighted([5000, 5000]))
         let many = generation == 0 ? [Int](repeating: 1000, count: 10) : [1500, 500, 1000, 1000, 1000, 500, 1500, 1000, 1000, 1000]
         experiment(
             "many-arms", layer: "checkout", traffic: "10%", extra: "overrides:\n  v7: [qa-1, u2]\n", variants: weighted(many))
         experiment(
             "ending", layer: "checkout", status: generation == 0 ? "running" : "concluded", traffic: "5%", variants: weighted([5000, 5000]))
         experiment(
-            "search-a", layer: "search", traffic: "50%", extra: "salt: \(String(repeating: "x", count: 33))\ntargeting: age > 30 || !has(age)\n",
+            "search-a", layer: "search", traffic: "50%",
+            extra: "salt: \(String(repeating: "x", count: 33))\ntargeting: age > 30 || !has(age)\n",
             variants: weighted([2500, 2500, 2500, 2500]) { ", params: { ranking: r\($0) }" })
         experiment(
             "search-b", layer: "search", traffic: "50%",
-            extra: "targeting: email == \"a-very-long-address-over-sixteen-bytes@example.com\" || email in [\"\", \"a\", \"ab\", \"abcd\", \"abcdefgh\", \"abcdefghijklmnop\", \"abcdefghijklmnopq\"] || email startsWith \"z\"\n",
+            extra:
+                "targeting: email == \"a-very-long-address-over-sixteen-bytes@example.com\" || email in [\"\", \"a\", \"ab\", \"abcd\", \"abcdefgh\", \"abcdefghijklmnop\", \"abcdefghijklmnopq\"] || email startsWith \"z\"\n",
             variants: weighted([5000, 5000]))
-        experiment("dark", layer: "devices", traffic: "100%", extra: "targeting: has(beta)\n", variants: weighted([5000, 5000]) { $0 == 1 ? ", params: { dark_mode: true }" : "" })
+        experiment(
+            "dark", layer: "devices", traffic: "100%", extra: "targeting: has(beta)\n",
+            variants: weighted([5000, 5000]) { $0 == 1 ? ", params: { dark_mode: true }" : "" })
         for arms in 1...12 {
             let base = 10000 / arms
             var weights = [Int](repeating: base, count: arms)
@@ -120,7 +126,8 @@ struct EvaluationPlanTests {
             }
             // Salts of 16, 31 and 32 bytes for the last three: the edges of the inline salt.
             let salt = arms >= 10 ? "salt: \(String(repeating: "k", count: [16, 31, 32][arms - 10]))\n" : ""
-            experiment("arms-\(arms)", layer: "splits", traffic: "8%", extra: salt, variants: weighted(weights) { ", params: { arm: \($0) }" })
+            experiment(
+                "arms-\(arms)", layer: "splits", traffic: "8%", extra: salt, variants: weighted(weights) { ", params: { arm: \($0) }" })
         }
         return text
     }
@@ -136,7 +143,10 @@ struct EvaluationPlanTests {
         func pick<T>(_ values: [T]) -> T { values[Int(random.next() % UInt64(values.count))] }
         var units: [String: String] = [:]
         if random.next() % 8 != 0 {
-            units["user_id"] = pick(["u1", "u2", "u3", "qa-1", "user-staff-with-a-rather-long-identifier-0001", "user-\(random.next() % 100_000)", "x", String(repeating: "y", count: 512)])
+            units["user_id"] = pick([
+                "u1", "u2", "u3", "qa-1", "user-staff-with-a-rather-long-identifier-0001", "user-\(random.next() % 100_000)", "x",
+                String(repeating: "y", count: 512),
+            ])
         }
         if random.next() % 2 == 0 { units["device_id"] = "device-\(random.next() % 10_000)" }
         var attributes: [String: String] = [:]
@@ -146,8 +156,15 @@ struct EvaluationPlanTests {
             ("age", ["10", "30", "31", "45.5", "-1"]),
             ("beta", ["true", "false"]),
             ("tags", ["", "vip", "a,vip", "a,b", "viper"]),
-            ("email", ["", "a", "ab", "abc", "abcd", "abcdefgh", "abcdefghijklmnop", "abcdefghijklmnopq", "abcdefghijklmnopr", "z", "zed@example.com",
-                       "a-very-long-address-over-sixteen-bytes@example.com", "a-very-long-address-over-sixteen-bytes@example.org", "b@example.com"]),
+            (
+                "email",
+                [
+                    "", "a", "ab", "abc", "abcd", "abcdefgh", "abcdefghijklmnop", "abcdefghijklmnopq", "abcdefghijklmnopr", "z",
+                    "zed@example.com",
+                    "a-very-long-address-over-sixteen-bytes@example.com", "a-very-long-address-over-sixteen-bytes@example.org",
+                    "b@example.com",
+                ]
+            ),
         ]
         for (name, values) in pools where random.next() % 4 != 0 { attributes[name] = pick(values) }
         var input = EvaluationInput(for: bundle)
@@ -179,7 +196,8 @@ struct EvaluationPlanTests {
             reasons.formUnion(outcomes.map(\.reason))
             if outcomes != expected { return }
         }
-        let expectedReasons: Set<Reason> = generation == 0
+        let expectedReasons: Set<Reason> =
+            generation == 0
             ? [.split, .override, .targetingMiss, .holdout, .paused, .scheduled]
             : [.split, .override, .targetingMiss, .holdout, .paused, .scheduled, .concluded]
         #expect(reasons == expectedReasons)
@@ -194,10 +212,12 @@ struct EvaluationPlanTests {
             let unit = (layer % 4 == 0 || layer % 7 == 3) ? "device_id" : "user_id"
             text += "---\nkind: Layer\nname: l\(layer)\nunit: \(unit)\nparams: { p\(layer): { type: number, default: 0 } }\n"
             for experiment in 0..<(layer % 3) {
-                text += "---\nkind: Experiment\nname: e\(layer)-\(experiment)\nlayer: l\(layer)\nowner: o@example.com\nstatus: running\ntraffic: 40%\n"
+                text +=
+                    "---\nkind: Experiment\nname: e\(layer)-\(experiment)\nlayer: l\(layer)\nowner: o@example.com\nstatus: running\ntraffic: 40%\n"
                 if experiment == 1 { text += "targeting: country == \"US\"\n" }
                 if layer % 10 == 2, experiment == 0 { text += "overrides: { v1: [u1, d1] }\n" }
-                text += "variants:\n  - { name: v0, weight: 50% }\n  - { name: v1, weight: 50%, params: { p\(layer): \(experiment + 1) } }\n"
+                text +=
+                    "variants:\n  - { name: v0, weight: 50% }\n  - { name: v1, weight: 50%, params: { p\(layer): \(experiment + 1) } }\n"
             }
         }
         let bundle = try Fixture.compile(text).bundle
@@ -234,8 +254,12 @@ struct EvaluationPlanTests {
         for _ in 0..<3 {
             for request in requests {
                 var fresh = EvaluationInput(for: bundle)
-                let freshError = Array(request.utf8).withUnsafeBytes { bytes in Result { () throws(RequestError) in try fresh.setJSON(bytes, bundle: bundle) } }
-                let reusedError = Array(request.utf8).withUnsafeBytes { bytes in Result { () throws(RequestError) in try reused.setJSON(bytes, bundle: bundle) } }
+                let freshError = Array(request.utf8).withUnsafeBytes { bytes in
+                    Result { () throws(RequestError) in try fresh.setJSON(bytes, bundle: bundle) }
+                }
+                let reusedError = Array(request.utf8).withUnsafeBytes { bytes in
+                    Result { () throws(RequestError) in try reused.setJSON(bytes, bundle: bundle) }
+                }
                 switch (freshError, reusedError) {
                 case (.success, .success):
                     bundle.evaluate(fresh, now: 0, into: &expected)
@@ -290,10 +314,14 @@ struct EvaluationPlanTests {
             #expect(params == Array("p".utf8) + reference.params(outcomes))
             #expect(bundle.paramsLength(outcomes) == reference.params(outcomes).count)
             // Into a caller's buffer: exactly long enough, and one byte short (nothing written).
-            let written = buffer.withUnsafeMutableBytes { bundle.writeAnswer(outcomes, to: UnsafeMutableRawBufferPointer(rebasing: $0[..<expected.count])) }
+            let written = buffer.withUnsafeMutableBytes {
+                bundle.writeAnswer(outcomes, to: UnsafeMutableRawBufferPointer(rebasing: $0[..<expected.count]))
+            }
             #expect(written == expected.count && Array(buffer[..<expected.count]) == expected)
             buffer[0] = 0
-            let short = buffer.withUnsafeMutableBytes { bundle.writeAnswer(outcomes, to: UnsafeMutableRawBufferPointer(rebasing: $0[..<(expected.count - 1)])) }
+            let short = buffer.withUnsafeMutableBytes {
+                bundle.writeAnswer(outcomes, to: UnsafeMutableRawBufferPointer(rebasing: $0[..<(expected.count - 1)]))
+            }
             #expect(short == nil && buffer[0] == 0)
         }
     }
@@ -347,7 +375,9 @@ struct EvaluationPlanTests {
     func comparisonTable() {
         for comparison in TargetingComparison.allCases {
             for ordering in -1...1 {
-                #expect(TargetingComparison.holds(comparison.rawValue, ordering: ordering) == comparison.holds(ordering: ordering), "\(comparison) \(ordering)")
+                #expect(
+                    TargetingComparison.holds(comparison.rawValue, ordering: ordering) == comparison.holds(ordering: ordering),
+                    "\(comparison) \(ordering)")
             }
         }
     }

@@ -1,6 +1,6 @@
-import AllotTestSupport
 import AllotCompiler
 import AllotCore
+import AllotTestSupport
 import Foundation
 import Testing
 
@@ -33,125 +33,137 @@ struct EvaluationVectorTests {
     static let key = try! SigningKey(seed: Array(0..<32))
 
     /// Sources and requests; answers and bundles are derived.
-    static let definitions: [(name: String, sources: [String: String], previous: [String: String]?, requests: [(units: [String: String], attributes: [String: String], now: Int64)])] = {
-        let layers = """
-            kind: Attributes
-            attributes:
-              country: { type: string, values: [US, CA, DE] }
-              app_version: semver
-              age: number
-              beta: bool
-              tags: list
-              email: string
-            ---
-            kind: Layer
-            name: checkout
-            unit: user_id
-            params:
-              color: { type: string, default: blue }
-              limit: { type: number, default: 10 }
-              theme: { type: json, default: { dark: false, accent: "#00f" } }
-            ---
-            kind: Layer
-            name: devices
-            unit: device_id
-            params:
-              fast_start: { type: bool, default: false }
+    static let definitions:
+        [(
+            name: String, sources: [String: String], previous: [String: String]?,
+            requests: [(units: [String: String], attributes: [String: String], now: Int64)]
+        )] = {
+            let layers = """
+                kind: Attributes
+                attributes:
+                  country: { type: string, values: [US, CA, DE] }
+                  app_version: semver
+                  age: number
+                  beta: bool
+                  tags: list
+                  email: string
+                ---
+                kind: Layer
+                name: checkout
+                unit: user_id
+                params:
+                  color: { type: string, default: blue }
+                  limit: { type: number, default: 10 }
+                  theme: { type: json, default: { dark: false, accent: "#00f" } }
+                ---
+                kind: Layer
+                name: devices
+                unit: device_id
+                params:
+                  fast_start: { type: bool, default: false }
 
-            """
-        let users = (0..<24).map { ["user_id": "user-\($0)"] } + [["user_id": "qa-1"], ["device_id": "d1"], [:]]
-        func plain(_ units: [[String: String]], _ attributes: [String: String] = [:], now: Int64 = 1_800_000_000) -> [([String: String], [String: String], Int64)] {
-            units.map { ($0, attributes, now) }
-        }
-        let split = layers + """
-            ---
-            kind: Experiment
-            name: color
-            layer: checkout
-            owner: o@example.com
-            status: running
-            traffic: 60%
-            variants:
-              - { name: control, weight: 40% }
-              - { name: red, weight: 35%, params: { color: red, limit: 12.5 } }
-              - { name: dark, weight: 25%, params: { theme: { dark: true, accent: "#fff" } } }
-            overrides: { red: [qa-1] }
-            ---
-            kind: Experiment
-            name: fast
-            layer: devices
-            owner: o@example.com
-            status: running
-            traffic: 100%
-            variants: [ { name: on, weight: 50%, params: { fast_start: true } }, { name: off, weight: 50% } ]
-            """
-        let targeted = layers + """
-            ---
-            kind: Segment
-            name: staff
-            unit: user_id
-            ids: [user-3, user-5]
-            rule: email endsWith "@example.com"
-            ---
-            kind: Experiment
-            name: targeted
-            layer: checkout
-            owner: o@example.com
-            status: running
-            traffic: 100%
-            targeting: (country in ["US", "CA"] && app_version >= "5.2.0-beta.2" && age < 40) || in segment("staff") || "vip" in tags || beta
-            variants: [ { name: a, weight: 50%, params: { color: green } }, { name: b, weight: 50%, params: { color: pink } } ]
-            """
-        let targetedRequests: [([String: String], [String: String], Int64)] =
-            plain([["user_id": "user-1"]], ["country": "US", "app_version": "5.2.0", "age": "30"])
-            + plain([["user_id": "user-1"]], ["country": "US", "app_version": "5.2.0-beta.1", "age": "30"])
-            + plain([["user_id": "user-1"]], ["country": "DE", "app_version": "6.0.0", "age": "30"])
-            + plain([["user_id": "user-1"]], ["country": "CA", "app_version": "5.10.0", "age": "40"])
-            + plain([["user_id": "user-3"]], [:]) + plain([["user_id": "user-4"]], ["email": "x@example.com"])
-            + plain([["user_id": "user-6"]], ["tags": "a,vip"]) + plain([["user_id": "user-7"]], ["beta": "true"])
-            + plain([["user_id": "user-8"]], ["beta": "false", "tags": ""])
-        let lifecycle = layers + """
-            ---
-            kind: Experiment
-            name: windowed
-            layer: checkout
-            owner: o@example.com
-            status: running
-            start: 2027-01-01T00:00:00Z
-            stop: 2027-02-01T00:00:00Z
-            traffic: 40%
-            variants: [ { name: a, weight: 100%, params: { color: green } } ]
-            ---
-            kind: Experiment
-            name: paused
-            layer: checkout
-            owner: o@example.com
-            status: paused
-            traffic: 20%
-            variants: [ { name: a, weight: 100%, params: { color: grey } } ]
-            ---
-            kind: Experiment
-            name: ended
-            layer: checkout
-            owner: o@example.com
-            status: concluded
-            traffic: 20%
-            variants: [ { name: a, weight: 100%, params: { color: black } } ]
-            ---
-            kind: Holdout
-            name: hold
-            unit: user_id
-            traffic: 10%
-            """
-        let lifecycleBefore = lifecycle.replacingOccurrences(of: "status: concluded", with: "status: running")
-        let times: [Int64] = [1_798_761_599, 1_798_761_600, 1_801_439_999, 1_801_440_000]
-        let lifecycleRequests = times.flatMap { now in plain((0..<12).map { ["user_id": "user-\($0)"] }, now: now) }
-        return [
-            ("split-overrides-json-two-unit-types", ["experiments/main.yaml": split], nil, plain(users)),
-            ("targeting-segments", ["experiments/main.yaml": targeted], nil, targetedRequests),
-            ("schedule-paused-concluded-holdout", ["experiments/main.yaml": lifecycle], ["experiments/main.yaml": lifecycleBefore], lifecycleRequests),
-        ]
-    }()
+                """
+            let users = (0..<24).map { ["user_id": "user-\($0)"] } + [["user_id": "qa-1"], ["device_id": "d1"], [:]]
+            func plain(_ units: [[String: String]], _ attributes: [String: String] = [:], now: Int64 = 1_800_000_000) -> [(
+                [String: String], [String: String], Int64
+            )] {
+                units.map { ($0, attributes, now) }
+            }
+            let split =
+                layers + """
+                    ---
+                    kind: Experiment
+                    name: color
+                    layer: checkout
+                    owner: o@example.com
+                    status: running
+                    traffic: 60%
+                    variants:
+                      - { name: control, weight: 40% }
+                      - { name: red, weight: 35%, params: { color: red, limit: 12.5 } }
+                      - { name: dark, weight: 25%, params: { theme: { dark: true, accent: "#fff" } } }
+                    overrides: { red: [qa-1] }
+                    ---
+                    kind: Experiment
+                    name: fast
+                    layer: devices
+                    owner: o@example.com
+                    status: running
+                    traffic: 100%
+                    variants: [ { name: on, weight: 50%, params: { fast_start: true } }, { name: off, weight: 50% } ]
+                    """
+            let targeted =
+                layers + """
+                    ---
+                    kind: Segment
+                    name: staff
+                    unit: user_id
+                    ids: [user-3, user-5]
+                    rule: email endsWith "@example.com"
+                    ---
+                    kind: Experiment
+                    name: targeted
+                    layer: checkout
+                    owner: o@example.com
+                    status: running
+                    traffic: 100%
+                    targeting: (country in ["US", "CA"] && app_version >= "5.2.0-beta.2" && age < 40) || in segment("staff") || "vip" in tags || beta
+                    variants: [ { name: a, weight: 50%, params: { color: green } }, { name: b, weight: 50%, params: { color: pink } } ]
+                    """
+            let targetedRequests: [([String: String], [String: String], Int64)] =
+                plain([["user_id": "user-1"]], ["country": "US", "app_version": "5.2.0", "age": "30"])
+                + plain([["user_id": "user-1"]], ["country": "US", "app_version": "5.2.0-beta.1", "age": "30"])
+                + plain([["user_id": "user-1"]], ["country": "DE", "app_version": "6.0.0", "age": "30"])
+                + plain([["user_id": "user-1"]], ["country": "CA", "app_version": "5.10.0", "age": "40"])
+                + plain([["user_id": "user-3"]], [:]) + plain([["user_id": "user-4"]], ["email": "x@example.com"])
+                + plain([["user_id": "user-6"]], ["tags": "a,vip"]) + plain([["user_id": "user-7"]], ["beta": "true"])
+                + plain([["user_id": "user-8"]], ["beta": "false", "tags": ""])
+            let lifecycle =
+                layers + """
+                    ---
+                    kind: Experiment
+                    name: windowed
+                    layer: checkout
+                    owner: o@example.com
+                    status: running
+                    start: 2027-01-01T00:00:00Z
+                    stop: 2027-02-01T00:00:00Z
+                    traffic: 40%
+                    variants: [ { name: a, weight: 100%, params: { color: green } } ]
+                    ---
+                    kind: Experiment
+                    name: paused
+                    layer: checkout
+                    owner: o@example.com
+                    status: paused
+                    traffic: 20%
+                    variants: [ { name: a, weight: 100%, params: { color: grey } } ]
+                    ---
+                    kind: Experiment
+                    name: ended
+                    layer: checkout
+                    owner: o@example.com
+                    status: concluded
+                    traffic: 20%
+                    variants: [ { name: a, weight: 100%, params: { color: black } } ]
+                    ---
+                    kind: Holdout
+                    name: hold
+                    unit: user_id
+                    traffic: 10%
+                    """
+            let lifecycleBefore = lifecycle.replacingOccurrences(of: "status: concluded", with: "status: running")
+            let times: [Int64] = [1_798_761_599, 1_798_761_600, 1_801_439_999, 1_801_440_000]
+            let lifecycleRequests = times.flatMap { now in plain((0..<12).map { ["user_id": "user-\($0)"] }, now: now) }
+            return [
+                ("split-overrides-json-two-unit-types", ["experiments/main.yaml": split], nil, plain(users)),
+                ("targeting-segments", ["experiments/main.yaml": targeted], nil, targetedRequests),
+                (
+                    "schedule-paused-concluded-holdout", ["experiments/main.yaml": lifecycle], ["experiments/main.yaml": lifecycleBefore],
+                    lifecycleRequests
+                ),
+            ]
+        }()
 
     static func compile(_ sources: [String: String], lock: AllocationLock) throws -> (Compiler.Output, [UInt8]) {
         let files = sources.keys.sorted().map { SourceFile(path: $0, text: sources[$0]!) }
@@ -173,11 +185,13 @@ struct EvaluationVectorTests {
                     answer: try bundle.answerJSON(units: request.units, attributes: request.attributes, now: request.now))
             }
             cases.append(
-                Case(name: definition.name, sources: definition.sources, lock: definition.previous == nil ? nil : lock.text,
-                     bundle: Base64.encode(envelope), requests: requests))
+                Case(
+                    name: definition.name, sources: definition.sources, lock: definition.previous == nil ? nil : lock.text,
+                    bundle: Base64.encode(envelope), requests: requests))
         }
         return File(
-            description: "Load `bundle` (base64) trusting `publicKey` (allot-ed25519-public:...), evaluate each request at `now` (unix seconds) "
+            description:
+                "Load `bundle` (base64) trusting `publicKey` (allot-ed25519-public:...), evaluate each request at `now` (unix seconds) "
                 + "with `units` and `attributes` (attribute text parsed by declared type; lists comma-separated), and compare the JSON answer "
                 + "byte for byte. `sources` (and `lock`, the allocation lock compiled against) show where each bundle came from.",
             publicKey: key.publicKey.fileText.trimmingCharacters(in: .newlines), cases: cases)
@@ -230,7 +244,8 @@ struct FuzzSeedTests {
             payloads.append(opened.payload)
         }
         // The first payload with parameters, its PARAMETER_INDEX (section 11) one entry short.
-        let payload = try #require(payloads.first { bytes in bytes.withUnsafeBytes { (try? Payload.validate($0))?.parameterCount ?? 0 } > 0 })
+        let payload = try #require(
+            payloads.first { bytes in bytes.withUnsafeBytes { (try? Payload.validate($0))?.parameterCount ?? 0 } > 0 })
         var short = payload
         let entry = PayloadFormat.headerLength + Int(PayloadFormat.Section.parameterIndex.rawValue - 1) * PayloadFormat.directoryEntryLength
         short[entry + 8] &-= 4  // the length's low byte; a section of 1-63 entries does not borrow
@@ -254,7 +269,9 @@ struct FuzzSeedTests {
         #expect(names == seeds.map(\.name).sorted(), "run ALLOT_WRITE_FUZZ_SEEDS=1 swift test --filter FuzzSeedTests")
         for seed in seeds {
             let stored = try? Data(contentsOf: directory.appendingPathComponent(seed.name))
-            #expect(stored.map(Array.init) == seed.bytes, "\(seed.name) is stale: run ALLOT_WRITE_FUZZ_SEEDS=1 swift test --filter FuzzSeedTests")
+            #expect(
+                stored.map(Array.init) == seed.bytes,
+                "\(seed.name) is stale: run ALLOT_WRITE_FUZZ_SEEDS=1 swift test --filter FuzzSeedTests")
         }
     }
 }

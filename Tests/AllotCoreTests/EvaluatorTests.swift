@@ -1,6 +1,6 @@
-import AllotTestSupport
 import AllotCompiler
 import AllotCore
+import AllotTestSupport
 import Foundation
 import Testing
 
@@ -34,14 +34,18 @@ struct EvaluatorTests {
           dark_mode: { type: bool, default: false }
         """
 
-    static func experiment(_ name: String, layer: String = "checkout", status: String = "running", traffic: String = "50%",
-                           extra: String = "", variants: String? = nil) -> String {
-        let body = variants ?? """
-            variants:
-              - { name: control, weight: 50% }
-              - { name: treatment, weight: 50%, params: { color: red } }
-            """
-        return "\n---\nkind: Experiment\nname: \(name)\nlayer: \(layer)\nowner: o@example.com\nstatus: \(status)\ntraffic: \(traffic)\n\(extra)\(body)"
+    static func experiment(
+        _ name: String, layer: String = "checkout", status: String = "running", traffic: String = "50%",
+        extra: String = "", variants: String? = nil
+    ) -> String {
+        let body =
+            variants ?? """
+                variants:
+                  - { name: control, weight: 50% }
+                  - { name: treatment, weight: 50%, params: { color: red } }
+                """
+        return
+            "\n---\nkind: Experiment\nname: \(name)\nlayer: \(layer)\nowner: o@example.com\nstatus: \(status)\ntraffic: \(traffic)\n\(extra)\(body)"
     }
 
     static func units(_ count: Int, prefix: String = "u") -> [String] { (0..<count).map { "\(prefix)\($0)" } }
@@ -49,15 +53,21 @@ struct EvaluatorTests {
     @Test func missingUnitTypeYieldsNothingAndDefaults() throws {
         let bundle = try Fixture.compile(Self.base + Self.experiment("a", traffic: "100%")).bundle
         let answer = try bundle.answerJSON(units: ["device_id": "d1"], now: 0)
-        #expect(answer == #"{"version":1,"assignments":{},"params":{"color":"blue","size":10,"dark_mode":false,"ranking":"bm25"}}"#, "layers in name order")
+        #expect(
+            answer == #"{"version":1,"assignments":{},"params":{"color":"blue","size":10,"dark_mode":false,"ranking":"bm25"}}"#,
+            "layers in name order")
     }
 
     @Test func fullTrafficEnrollsEveryoneWithWeightedSplit() throws {
-        let yaml = Self.base + Self.experiment("a", traffic: "100%", variants: """
-            variants:
-              - { name: control, weight: 25% }
-              - { name: treatment, weight: 75%, params: { color: red, size: 12.5 } }
-            """)
+        let yaml =
+            Self.base
+            + Self.experiment(
+                "a", traffic: "100%",
+                variants: """
+                    variants:
+                      - { name: control, weight: 25% }
+                      - { name: treatment, weight: 75%, params: { color: red, size: 12.5 } }
+                    """)
         let bundle = try Fixture.compile(yaml).bundle
         var treatment = 0
         let total = 20_000
@@ -75,8 +85,11 @@ struct EvaluatorTests {
     }
 
     @Test func experimentsInALayerAreExclusiveAndLayersAreIndependent() throws {
-        let yaml = Self.base + Self.experiment("a", traffic: "50%") + Self.experiment("b", traffic: "50%")
-            + Self.experiment("s", layer: "search", traffic: "50%", variants: "variants:\n  - { name: only, weight: 100%, params: { ranking: neural } }\n")
+        let yaml =
+            Self.base + Self.experiment("a", traffic: "50%") + Self.experiment("b", traffic: "50%")
+            + Self.experiment(
+                "s", layer: "search", traffic: "50%", variants: "variants:\n  - { name: only, weight: 100%, params: { ranking: neural } }\n"
+            )
         let bundle = try Fixture.compile(yaml).bundle
         var table = [[0, 0], [0, 0]]
         for unit in Self.units(20_000) {
@@ -100,7 +113,8 @@ struct EvaluatorTests {
     }
 
     @Test func overridesWinOverBucketsHoldoutsAndStatus() throws {
-        let yaml = Self.base
+        let yaml =
+            Self.base
             + Self.experiment("paused-one", status: "paused", traffic: "10%", extra: "overrides:\n  treatment: [qa-paused]\n")
             + Self.experiment("draft-one", status: "draft", traffic: "10%", extra: "overrides:\n  treatment: [qa-draft]\n")
             + Self.experiment("done", status: "concluded", traffic: "10%", extra: "overrides:\n  treatment: [qa-done]\n")
@@ -112,12 +126,16 @@ struct EvaluatorTests {
         #expect(draft == [Assignment(experiment: "draft-one", layer: "checkout", variant: "treatment", reason: .override)])
         #expect(try bundle.answerJSON(units: ["user_id": "qa-draft"], now: 0).contains(#""color":"red""#))
         // Concluded experiments have no overrides: the QA unit falls through (here, into the holdout or nothing).
-        #expect(try bundle.assignments(units: ["user_id": "qa-done"], now: 0).allSatisfy { $0.experiment != "done" || $0.reason != .override })
+        #expect(
+            try bundle.assignments(units: ["user_id": "qa-done"], now: 0).allSatisfy { $0.experiment != "done" || $0.reason != .override })
     }
 
     @Test func holdoutsExcludeTheirShareFromCoveredLayersOnly() throws {
-        let yaml = Self.base + Self.experiment("a", traffic: "100%")
-            + Self.experiment("s", layer: "search", traffic: "100%", variants: "variants:\n  - { name: only, weight: 100%, params: { ranking: neural } }\n")
+        let yaml =
+            Self.base + Self.experiment("a", traffic: "100%")
+            + Self.experiment(
+                "s", layer: "search", traffic: "100%",
+                variants: "variants:\n  - { name: only, weight: 100%, params: { ranking: neural } }\n")
             + "\n---\nkind: Holdout\nname: ten\nunit: user_id\ntraffic: 10%\nlayers: [checkout]\n"
         let bundle = try Fixture.compile(yaml).bundle
         var heldOut = 0
@@ -138,7 +156,8 @@ struct EvaluatorTests {
     }
 
     @Test func scheduleAndStatusGiveDefaultsWithTheirReason() throws {
-        let yaml = Self.base
+        let yaml =
+            Self.base
             + Self.experiment("windowed", traffic: "50%", extra: "start: 2026-12-01T00:00:00Z\nstop: 2026-12-31T00:00:00Z\n")
             + Self.experiment("paused", status: "paused", traffic: "50%")
         let bundle = try Fixture.compile(yaml).bundle
@@ -182,12 +201,17 @@ struct EvaluatorTests {
         for unit in Self.units(2_000) {
             let before = try second.bundle.assignments(units: ["user_id": unit], now: 0).first
             let after = try third.bundle.assignments(units: ["user_id": unit], now: 0).first
-            if before != nil { #expect(after?.experiment == "old" && after?.reason == .concluded) } else { #expect(after?.experiment == "new") }
+            if before != nil {
+                #expect(after?.experiment == "old" && after?.reason == .concluded)
+            } else {
+                #expect(after?.experiment == "new")
+            }
         }
     }
 
     @Test func segmentsWithIDListsRestrictEnrollment() throws {
-        let yaml = Self.base + "\n---\nkind: Segment\nname: staff\nunit: user_id\nids: [u1, u2, u3]\n"
+        let yaml =
+            Self.base + "\n---\nkind: Segment\nname: staff\nunit: user_id\nids: [u1, u2, u3]\n"
             + Self.experiment("a", traffic: "100%", extra: "segments: [staff]\n")
         let bundle = try Fixture.compile(yaml).bundle
         for unit in Self.units(50) {
@@ -200,8 +224,10 @@ struct EvaluatorTests {
         let directory = URL(fileURLWithPath: Scratch.folder("segment"))
         defer { try? FileManager.default.removeItem(at: directory) }
         let ids = (0..<200_000).map { "member-\($0 * 3)" }
-        try ("# members\n" + ids.joined(separator: "\n") + "\n").write(to: directory.appendingPathComponent("members.txt"), atomically: true, encoding: .utf8)
-        let yaml = Self.base + "\n---\nkind: Segment\nname: members\nunit: user_id\nidsFile: members.txt\n"
+        try ("# members\n" + ids.joined(separator: "\n") + "\n").write(
+            to: directory.appendingPathComponent("members.txt"), atomically: true, encoding: .utf8)
+        let yaml =
+            Self.base + "\n---\nkind: Segment\nname: members\nunit: user_id\nidsFile: members.txt\n"
             + Self.experiment("a", traffic: "100%", extra: "segments: [members]\n")
         let bundle = try Fixture.compile([directory.appendingPathComponent("main.yaml").path: yaml]).bundle
         #expect(bundle.contents.segments.first?.ids == 200_000)
@@ -214,7 +240,8 @@ struct EvaluatorTests {
     @Test func jsonRequestsAreParsedByDeclaredType() throws {
         let bundle = try Fixture.compile(Self.base + Self.experiment("a", traffic: "100%")).bundle
         var input = EvaluationInput(for: bundle)
-        let request = #"{"units":{"user_id":"\u0075\u0031","unknown_unit":"x"},"attributes":{"country":"US","age":"42","beta":true,"app_version":"5.2.0-rc.1","tags":["a","b"],"other":{"x":[1,2]}},"id":17}"#
+        let request =
+            #"{"units":{"user_id":"\u0075\u0031","unknown_unit":"x"},"attributes":{"country":"US","age":"42","beta":true,"app_version":"5.2.0-rc.1","tags":["a","b"],"other":{"x":[1,2]}},"id":17}"#
         try Array(request.utf8).withUnsafeBytes { try input.setJSON($0, bundle: bundle) }
         var outcomes: [Outcome] = []
         bundle.evaluate(input, now: 0, into: &outcomes)
@@ -264,12 +291,14 @@ struct EvaluatorTests {
             ("country != \"US\"", #""country":7"#, .targetingMiss),
         ])
     func wronglyTypedAttributesAreUnusable(targeting: String, attribute: String, reason: Reason) throws {
-        let yaml = Self.base + Self.experiment("a", traffic: "100%", extra: "targeting: '\(targeting)'\n")
-            + Self.experiment("s", layer: "search", traffic: "100%", extra: "targeting: 'country == \"US\" || !has(country)'\n",
+        let yaml =
+            Self.base + Self.experiment("a", traffic: "100%", extra: "targeting: '\(targeting)'\n")
+            + Self.experiment(
+                "s", layer: "search", traffic: "100%", extra: "targeting: 'country == \"US\" || !has(country)'\n",
                 variants: "variants:\n  - { name: only, weight: 100%, params: { ranking: neural } }\n")
         let bundle = try Fixture.compile(yaml).bundle
         var input = EvaluationInput(for: bundle)
-        let request = #"{"units":{"user_id":"u1"},"attributes":{"#+attribute+#"}}"#
+        let request = #"{"units":{"user_id":"u1"},"attributes":{"# + attribute + #"}}"#
         try Array(request.utf8).withUnsafeBytes { try input.setJSON($0, bundle: bundle) }
         var outcomes: [Outcome] = []
         bundle.evaluate(input, now: 0, into: &outcomes)

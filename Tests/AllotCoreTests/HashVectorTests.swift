@@ -1,5 +1,5 @@
-import AllotTestSupport
 import AllotCore
+import AllotTestSupport
 import Foundation
 import Testing
 

@@ -9,14 +9,17 @@ import Testing
 /// one byte) is refused at load, never read past its end.
 struct PayloadSectionTests {
     /// A project whose payload has at least one record in every section.
-    static let project = EvaluatorTests.base
+    static let project =
+        EvaluatorTests.base
         + "\n---\nkind: Segment\nname: staff\nunit: user_id\nids: [u1, u2, u3]\n"
         + "\n---\nkind: Segment\nname: adults\nrule: 'age >= 18 || tags contains \"vip\"'\n"
         + "\n---\nkind: Holdout\nname: global\nunit: user_id\ntraffic: 5%\n"
         + EvaluatorTests.experiment(
-            "a", traffic: "60%", extra: "targeting: 'country in [\"US\", \"CA\"] && app_version >= \"5.0.0\"'\nsegments: [staff, adults]\n"
+            "a", traffic: "60%",
+            extra: "targeting: 'country in [\"US\", \"CA\"] && app_version >= \"5.0.0\"'\nsegments: [staff, adults]\n"
                 + "overrides:\n  treatment: [qa-user]\n")
-        + EvaluatorTests.experiment("s", layer: "search", traffic: "50%", variants: "variants:\n  - { name: only, weight: 100%, params: { ranking: neural } }\n")
+        + EvaluatorTests.experiment(
+            "s", layer: "search", traffic: "50%", variants: "variants:\n  - { name: only, weight: 100%, params: { ranking: neural } }\n")
 
     /// The rows of the section table: id, name, record size in bytes (nil for `bytes`).
     static func documentedSections() throws -> [(id: UInt32, name: String, recordLength: Int?)] {

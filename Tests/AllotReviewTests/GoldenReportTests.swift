@@ -1,6 +1,6 @@
-import AllotTestSupport
 import AllotCompiler
 import AllotCore
+import AllotTestSupport
 import Foundation
 import Testing
 

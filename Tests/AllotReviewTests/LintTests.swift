@@ -1,6 +1,6 @@
-import AllotTestSupport
 import AllotCompiler
 import AllotCore
+import AllotTestSupport
 import Foundation
 import Testing
 
@@ -156,7 +156,8 @@ struct LintTests {
             "segment is empty": ("---\nkind: Segment\nname: nobody\nunit: user_id\nids: []\n", "segment 'nobody' is empty"),
             "0% traffic": (Self.experiment("idle", traffic: "0%"), "at 0% traffic"),
             "variants without differences": (
-                Self.experiment("aa", variants: "  - { name: a, weight: 50% }\n  - { name: b, weight: 50% }\n"), "set the same parameter values"
+                Self.experiment("aa", variants: "  - { name: a, weight: 50% }\n  - { name: b, weight: 50% }\n"),
+                "set the same parameter values"
             ),
             "layer nearly full": (Self.experiment("big", traffic: "95%"), "is 95% allocated"),
         ]
@@ -164,7 +165,8 @@ struct LintTests {
         let section = try #require(documentation.components(separatedBy: "## `allot lint`").last)
         let rows = section.split(separator: "\n").filter { $0.hasPrefix("| ") && !$0.hasPrefix("| Warning") }
             .map { $0.dropFirst(2).prefix { $0 != "|" }.trimmingCharacters(in: .whitespaces) }
-        #expect(Set(rows) == Set(examples.keys), "docs/review.md lists \(rows.sorted()); the test has examples for \(examples.keys.sorted())")
+        #expect(
+            Set(rows) == Set(examples.keys), "docs/review.md lists \(rows.sorted()); the test has examples for \(examples.keys.sorted())")
         for (row, example) in examples {
             let (warnings, rendered) = try Self.lint(Self.header + example.yaml)
             #expect(warnings.contains { $0.severity == .warning && $0.message.contains(example.message) }, "\(row): \(rendered)")

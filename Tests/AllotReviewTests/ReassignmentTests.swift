@@ -1,6 +1,6 @@
-import AllotTestSupport
 import AllotCompiler
 import AllotCore
+import AllotTestSupport
 import Foundation
 import Testing
 
@@ -96,9 +96,11 @@ struct ReassignmentTests {
             expected: ["a": true, "r": false]),
         Case(
             name: "holdout grows, acknowledged on the holdout",
-            old: experiment("a") + experiment("r", layer: "search", variants: "  - { name: x, weight: 100%, params: { ranking: neural } }\n")
+            old: experiment("a")
+                + experiment("r", layer: "search", variants: "  - { name: x, weight: 100%, params: { ranking: neural } }\n")
                 + "---\nkind: Holdout\nname: h\nunit: user_id\ntraffic: 5%\n",
-            new: experiment("a") + experiment("r", layer: "search", variants: "  - { name: x, weight: 100%, params: { ranking: neural } }\n")
+            new: experiment("a")
+                + experiment("r", layer: "search", variants: "  - { name: x, weight: 100%, params: { ranking: neural } }\n")
                 + "---\nkind: Holdout\nname: h\nunit: user_id\ntraffic: 10%\n" + acknowledge,
             expected: ["a": true, "r": true], reason: "because of holdout 'h' (share 5% → 10%)"),
         Case(
@@ -142,7 +144,8 @@ struct ReassignmentTests {
     /// holdout, not the experiments.
     @Test func holdoutGrowthNamesTheHoldoutAndIsAcknowledgedOnIt() throws {
         let experiments = (1...6).map { Self.experiment("e\($0)", traffic: "10%") }.joined()
-        let holdout = { (traffic: String, extra: String) in "---\nkind: Holdout\nname: global\nunit: user_id\ntraffic: \(traffic)\n\(extra)" }
+        let holdout = { (traffic: String, extra: String) in "---\nkind: Holdout\nname: global\nunit: user_id\ntraffic: \(traffic)\n\(extra)"
+        }
         let unacknowledged = try Self.diff(experiments + holdout("2%", ""), experiments + holdout("4%", ""))
         #expect(unacknowledged.reassignments.count == 6)
         for r in unacknowledged.reassignments {

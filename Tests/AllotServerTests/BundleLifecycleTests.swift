@@ -1,6 +1,6 @@
-import AllotTestSupport
 import AllotCore
 import AllotStore
+import AllotTestSupport
 import Foundation
 import Testing
 

@@ -1,7 +1,7 @@
-import AllotTestSupport
 import AllotCore
 import AllotServer
 import AllotStore
+import AllotTestSupport
 import Foundation
 import Testing
 
@@ -129,7 +129,8 @@ struct EdgeRoutesTests {
             // new-search reads all four; checkout-redesign reads country (US), which is fine.
             let good = ["country": "US", "tags": "beta"]
             let query = "/v1/assign?user_id=u7&country=US&tags=beta&cart_value=lots&is_employee=yes&app_version=five"
-            let body = #"{"units":{"user_id":"u7"},"attributes":{"country":"US","tags":["beta"],"cart_value":"lots","is_employee":1,"app_version":5}}"#
+            let body =
+                #"{"units":{"user_id":"u7"},"attributes":{"country":"US","tags":["beta"],"cart_value":"lots","is_employee":1,"app_version":5}}"#
             let batch = #"{"requests":[\#(body),{"units":{"user_id":"u8"},"attributes":{"country":["US"]}}]}"#
             let (get, post, batched) = try await onThread { () -> (RawResponse, RawResponse, RawResponse) in
                 let connection = try HTTPConnection(port: port)
@@ -138,7 +139,8 @@ struct EdgeRoutesTests {
             let plain = try compiled.bundle.answerJSON(units: ["user_id": "u7"], attributes: good, now: now)
             #expect(plain.contains(#""new-search":{"variant":null,"layer":"rollouts","reason":"targeting_miss"}"#))
             let reasons = [
-                ("cart_value", "expected a number"), ("is_employee", "expected true or false"), ("app_version", #"expected a version such as "5.2.0""#),
+                ("cart_value", "expected a number"), ("is_employee", "expected true or false"),
+                ("app_version", #"expected a version such as "5.2.0""#),
             ]
             #expect(get.status == 200)
             #expect(get.text == Self.withIgnored(plain, reasons), "\(get.text)")
@@ -148,7 +150,8 @@ struct EdgeRoutesTests {
             let second = try compiled.bundle.answerJSON(units: ["user_id": "u8"], now: now)
             #expect(
                 batched.text
-                    == #"{"version":1,"answers":["# + Self.withIgnored(plain, reasons) + "," + Self.withIgnored(second, [("country", "expected a string")])
+                    == #"{"version":1,"answers":["# + Self.withIgnored(plain, reasons) + ","
+                    + Self.withIgnored(second, [("country", "expected a string")])
                     + "]}")
             // The checkout experiment still decides for u7: the wrong attributes touched only new-search.
             #expect(plain.contains(#""checkout-redesign":{"variant":""#))

@@ -58,7 +58,10 @@ struct OFREPPythonClientTests {
             ["type": "boolean", "flag": "express_pay", "default": false, "context": NSNull()],
             // A wrongly typed attribute: only the rules reading it do not match; every flag evaluates.
             ["type": "boolean", "flag": "express_pay", "default": false, "context": ["targetingKey": "u1", "cart_value": "lots"]],
-            ["type": "string", "flag": "button_color", "default": "x", "context": ["targetingKey": redesign, "country": "US", "cart_value": "lots"]],
+            [
+                "type": "string", "flag": "button_color", "default": "x",
+                "context": ["targetingKey": redesign, "country": "US", "cart_value": "lots"],
+            ],
             [
                 "type": "boolean", "flag": "new_search", "default": false,
                 "context": ["targetingKey": "u1", "app_version": "5.3.0", "is_employee": false, "cart_value": "lots", "tags": ["beta"]],
@@ -102,9 +105,11 @@ struct OFREPPythonClientTests {
         #expect((results[10]["error_message"] as? String)?.contains("no_such_flag") == true)
         let cartValueIgnored = ["ignoredAttributes": "cart_value: expected a number"]
         try check(15, value: false, variant: "default", reason: "STATIC", metadata: cartValueIgnored)
-        try check(16, value: "green", variant: "redesign", reason: "SPLIT", metadata: cartValueIgnored.merging(["allotReason": "split"]) { $1 })
         try check(
-            17, value: false, variant: "default", reason: "STATIC", metadata: cartValueIgnored.merging(["allotReason": "targeting_miss"]) { $1 })
+            16, value: "green", variant: "redesign", reason: "SPLIT", metadata: cartValueIgnored.merging(["allotReason": "split"]) { $1 })
+        try check(
+            17, value: false, variant: "default", reason: "STATIC",
+            metadata: cartValueIgnored.merging(["allotReason": "targeting_miss"]) { $1 })
         try check(
             18, value: "blue", variant: "default", reason: "STATIC",
             metadata: ["ignoredAttributes": "country: expected a string", "allotReason": "targeting_miss"])

@@ -151,7 +151,8 @@ struct OFREPTests {
             let port = harness.port
             let green = try user(in: "redesign", bundle: compiled.bundle)
             // new-search reads cart_value; checkout-redesign reads only country.
-            let context = #"{"targetingKey":"\#(green)","country":"US","app_version":"5.3.0","is_employee":false,"cart_value":"lots","tags":["beta"]}"#
+            let context =
+                #"{"targetingKey":"\#(green)","country":"US","app_version":"5.3.0","is_employee":false,"cart_value":"lots","tags":["beta"]}"#
             let ignored = "cart_value: expected a number"
             let color = try await evaluate(port, "button_color", context)
             #expect(color.status == 200)
@@ -173,7 +174,9 @@ struct OFREPTests {
 
             // Bulk: every flag evaluates; each item and the document's metadata name the attribute.
             let twoWrong = context.replacingOccurrences(of: #""is_employee":false"#, with: #""is_employee":"no""#)
-            let bulk = try await onThread { try HTTPConnection.post(port: port, "/ofrep/v1/evaluate/flags", #"{"context":"# + twoWrong + "}") }
+            let bulk = try await onThread {
+                try HTTPConnection.post(port: port, "/ofrep/v1/evaluate/flags", #"{"context":"# + twoWrong + "}")
+            }
             #expect(bulk.status == 200)
             let both = "is_employee: expected true or false; cart_value: expected a number"  // in context order
             #expect((bulk.json["metadata"] as? [String: Any])?["ignoredAttributes"] as? String == both)

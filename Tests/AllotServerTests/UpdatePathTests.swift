@@ -107,7 +107,9 @@ struct UpdatePathTests {
         await third.stop()
     }
 
-    @Test("the cache is indexed by the verified header: a valid older envelope planted under a newer or the current name is removed and counted")
+    @Test(
+        "the cache is indexed by the verified header: a valid older envelope planted under a newer or the current name is removed and counted"
+    )
     func plantedCacheFiles() async throws {
         let store = LocalStore(root: Scratch.folder("store"))
         defer { Scratch.remove(store.root) }

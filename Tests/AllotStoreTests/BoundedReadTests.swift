@@ -1,5 +1,5 @@
-import AllotTestSupport
 import AllotCore
+import AllotTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -94,7 +94,11 @@ struct LocalStoreFileTypeTests {
     func finishes(within seconds: Double, _ body: @escaping @Sendable () async -> Void) async -> Bool {
         final class Once: Sendable {
             let done = Mutex(false)
-            func first() -> Bool { done.withLock { done in defer { done = true }; return !done } }
+            func first() -> Bool {
+                done.withLock { done in
+                    defer { done = true }; return !done
+                }
+            }
         }
         let once = Once()
         return await withCheckedContinuation { continuation in

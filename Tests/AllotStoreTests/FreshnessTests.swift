@@ -17,7 +17,9 @@ struct FreshnessTests {
         let manifest = try Manifest.describing(envelope: envelope, key: key, freshness: freshness)
         let text = String(decoding: manifest.encoded(), as: UTF8.self)
         #expect(text.contains(#""format": "allot-manifest/2""#))
-        #expect(String(decoding: manifest.signedBytes, as: UTF8.self).contains("published-at 1764000000\nsigned-at 1764000100\nexpires 1764259300\nkey-id"))
+        #expect(
+            String(decoding: manifest.signedBytes, as: UTF8.self).contains(
+                "published-at 1764000000\nsigned-at 1764000100\nexpires 1764259300\nkey-id"))
         let decoded = try ManifestVerifier(trustedKeys: [key.publicKey]).verifyManifest(manifest.encoded(), now: 1_764_000_200)
         #expect(decoded == manifest)
         for (field, value) in [("expires", "1864259300"), ("signed_at", "1864000100"), ("published_at", "1")] {

@@ -61,7 +61,9 @@ struct VerifyBeforeTrustTests {
         try await checkForgedManifestIsRepaired(LocalStore(root: root))
     }
 
-    @Test("a forged manifest at version 2^64-1 does not lock out publishing to S3: it is repaired", .enabled(if: Moto.available, Moto.skipReason))
+    @Test(
+        "a forged manifest at version 2^64-1 does not lock out publishing to S3: it is repaired",
+        .enabled(if: Moto.available, Moto.skipReason))
     func forgedS3() async throws {
         let regions = try await Regions.start(1)
         defer { regions.stop() }

@@ -190,7 +190,9 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     /// Runs a program to completion; returns its exit status and its output (both streams).
-    public static func runStatus(_ executable: String, _ arguments: [String], directory: String? = nil) throws -> (status: Int32, output: String) {
+    public static func runStatus(_ executable: String, _ arguments: [String], directory: String? = nil) throws -> (
+        status: Int32, output: String
+    ) {
         let result = try runProcess(executable, arguments, directory: directory)
         return (result.status, result.output)
     }

@@ -48,7 +48,8 @@ public func fuzzBundleLoader(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32
         }
         var attributes: [String: String] = [:]
         for index in 0..<bundle.payload.attributeCount {
-            attributes[bundle.payload.string(at: bundle.payload.attributeRecord(index))] = text(bundle.attributeType(index), index &+ round &* 3)
+            attributes[bundle.payload.string(at: bundle.payload.attributeRecord(index))] = text(
+                bundle.attributeType(index), index &+ round &* 3)
         }
         try? input.set(units: units, attributes: attributes, bundle: bundle)
         bundle.evaluate(input, now: 1_800_000_000, into: &outcomes)

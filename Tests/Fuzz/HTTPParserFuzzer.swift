@@ -74,7 +74,9 @@ private func fuzzHead(_ input: [UInt8], split: Int) {
                 for byte in value { check(RequestHeadParser.isFieldContent(byte), "field value byte \(byte) is not field content") }
             }
             if let host = request.header("host") {
-                check(RequestHeadParser.isValidHost(host.baseAddress!.assumingMemoryBound(to: UInt8.self), host.count), "invalid Host accepted")
+                check(
+                    RequestHeadParser.isValidHost(host.baseAddress!.assumingMemoryBound(to: UInt8.self), host.count),
+                    "invalid Host accepted")
             }
             check(parsed.version == .http10 || request.header("host") != nil, "HTTP/1.1 without Host accepted")
             check(!(parsed.chunked && parsed.contentLength >= 0), "both framings accepted")

@@ -141,15 +141,21 @@ public struct AllocationLock: Equatable, Sendable {
     public static func parse(_ source: SourceFile, bucketCount: Int) -> Result<AllocationLock, CompilationFailed> {
         var diagnostics = DiagnosticBag()
         let locator = NodeLocator(source)
-        let hint = "allot.lock is generated; restore it from version control (git checkout -- experiments/allot.lock) rather than editing it"
+        let hint =
+            "allot.lock is generated; restore it from version control (git checkout -- experiments/allot.lock) rather than editing it"
         let root: Node?
         do {
             root = try Yams.compose(yaml: source.text)
         } catch {
-            return .failure(CompilationFailed([Diagnostic(at: locator.location(line: 1, column: 1), "allot.lock is not valid YAML: \(error)", hint: hint)]))
+            return .failure(
+                CompilationFailed([
+                    Diagnostic(at: locator.location(line: 1, column: 1), "allot.lock is not valid YAML: \(error)", hint: hint)
+                ]))
         }
         guard let root, let top = MappingReader(root, locator, context: "allot.lock", &diagnostics) else {
-            return .failure(CompilationFailed([Diagnostic(at: locator.location(line: 1, column: 1), "allot.lock is empty or not a mapping", hint: hint)]))
+            return .failure(
+                CompilationFailed([Diagnostic(at: locator.location(line: 1, column: 1), "allot.lock is empty or not a mapping", hint: hint)]
+                ))
         }
         guard let versionNode = top["lock-version"], versionNode.scalar?.string == String(formatVersion) else {
             return .failure(
@@ -162,7 +168,8 @@ public struct AllocationLock: Equatable, Sendable {
         var lock = AllocationLock()
         func ranges(_ node: Node?, _ context: String, limit: Int) -> BucketList? {
             guard let node, let text = node.scalar?.string, let list = BucketList(text: text, limit: limit) else {
-                diagnostics.error(at: node.map { locator.location(of: $0) }, "allot.lock: \(context) is not a list of bucket ranges", hint: hint)
+                diagnostics.error(
+                    at: node.map { locator.location(of: $0) }, "allot.lock: \(context) is not a list of bucket ranges", hint: hint)
                 return nil
             }
             return list
@@ -177,7 +184,8 @@ public struct AllocationLock: Equatable, Sendable {
                 for bucket in list.buckets {
                     if variantOwner[bucket] {
                         diagnostics.error(
-                            at: locator.location(of: variant.keyNode), "allot.lock: variant bucket \(bucket) of \(experiment) is held twice",
+                            at: locator.location(of: variant.keyNode),
+                            "allot.lock: variant bucket \(bucket) of \(experiment) is held twice",
                             hint: hint)
                         break
                     }
@@ -188,20 +196,24 @@ public struct AllocationLock: Equatable, Sendable {
             }
             if covered != bucketCount {
                 diagnostics.error(
-                    at: locator.location(of: node), "allot.lock: the variants of \(experiment) cover \(covered) of \(bucketCount) buckets", hint: hint)
+                    at: locator.location(of: node), "allot.lock: the variants of \(experiment) cover \(covered) of \(bucketCount) buckets",
+                    hint: hint)
             }
             return layout
         }
         if let layersNode = top["layers"], let layers = MappingReader(layersNode, locator, context: "layers", &diagnostics) {
             for layerEntry in layers.entries {
-                guard let layerReader = MappingReader(layerEntry.value, locator, context: "layer \(layerEntry.key)", &diagnostics) else { continue }
+                guard let layerReader = MappingReader(layerEntry.value, locator, context: "layer \(layerEntry.key)", &diagnostics) else {
+                    continue
+                }
                 var layer = LayerAllocation()
                 var owner = [String?](repeating: nil, count: bucketCount)
                 func claim(_ list: BucketList, by name: String, at node: Node) {
                     for bucket in list.buckets {
                         if let existing = owner[bucket] {
                             diagnostics.error(
-                                at: locator.location(of: node), "allot.lock: bucket \(bucket) of layer \(layerEntry.key) is held by both \(existing) and \(name)",
+                                at: locator.location(of: node),
+                                "allot.lock: bucket \(bucket) of layer \(layerEntry.key) is held by both \(existing) and \(name)",
                                 hint: hint)
                             return
                         }
@@ -218,7 +230,8 @@ public struct AllocationLock: Equatable, Sendable {
                             let variantsNode = reader["variants"],
                             let variants = MappingReader(variantsNode, locator, context: "variants", &diagnostics)
                         else {
-                            diagnostics.error(at: locator.location(of: entry.keyNode), "allot.lock: experiment \(entry.key) is incomplete", hint: hint)
+                            diagnostics.error(
+                                at: locator.location(of: entry.keyNode), "allot.lock: experiment \(entry.key) is incomplete", hint: hint)
                             continue
                         }
                         claim(buckets, by: entry.key, at: entry.keyNode)
@@ -236,14 +249,17 @@ public struct AllocationLock: Equatable, Sendable {
                             let variants = MappingReader(variantsNode, locator, context: "variants", &diagnostics)
                         else {
                             diagnostics.error(
-                                at: locator.location(of: entry.keyNode), "allot.lock: dormant experiment \(entry.key) is incomplete", hint: hint)
+                                at: locator.location(of: entry.keyNode), "allot.lock: dormant experiment \(entry.key) is incomplete",
+                                hint: hint)
                             continue
                         }
                         if layer.experiments[entry.key] != nil {
                             diagnostics.error(
-                                at: locator.location(of: entry.keyNode), "allot.lock: \(entry.key) is both holding buckets and dormant", hint: hint)
+                                at: locator.location(of: entry.keyNode), "allot.lock: \(entry.key) is both holding buckets and dormant",
+                                hint: hint)
                         }
-                        layer.dormant[entry.key] = DormantLayout(salt: salt, variants: variantLayout(variants, of: entry.key, at: entry.keyNode))
+                        layer.dormant[entry.key] = DormantLayout(
+                            salt: salt, variants: variantLayout(variants, of: entry.key, at: entry.keyNode))
                     }
                 }
                 if let freedNode = layerReader["freed"] {

@@ -65,7 +65,8 @@ public enum Allocator {
 
         for experiment in active {
             // Holding, returning from dormancy (its old variant layout), or new.
-            var allocation = state.experiments[experiment.name]
+            var allocation =
+                state.experiments[experiment.name]
                 ?? state.dormant[experiment.name].map { .init(salt: $0.salt, buckets: BucketList(), variants: $0.variants) }
                 ?? AllocationLock.ExperimentAllocation(salt: experiment.salt, buckets: BucketList(), variants: [])
             state.dormant[experiment.name] = nil

@@ -180,8 +180,9 @@ private struct Builder {
                     w.ref(owner)
                     w.u32(layerNumber)
                     w.u8(experiment.status.rawValue)
-                    w.u8((declaration.start != nil ? PayloadFormat.ExperimentRecord.flagHasStart : 0)
-                        | (declaration.stop != nil ? PayloadFormat.ExperimentRecord.flagHasStop : 0))
+                    w.u8(
+                        (declaration.start != nil ? PayloadFormat.ExperimentRecord.flagHasStart : 0)
+                            | (declaration.stop != nil ? PayloadFormat.ExperimentRecord.flagHasStop : 0))
                     w.zeros(2)
                     w.i64(declaration.start?.value ?? 0)
                     w.i64(declaration.stop?.value ?? 0)
@@ -206,7 +207,9 @@ private struct Builder {
                 }
                 runIndex += runs.count
                 for variant in experiment.variants {
-                    let values = defaults.map { (name: $0.name, json: variant.parameters[$0.name]?.json ?? $0.json, set: variant.parameters[$0.name] != nil) }
+                    let values = defaults.map {
+                        (name: $0.name, json: variant.parameters[$0.name]?.json ?? $0.json, set: variant.parameters[$0.name] != nil)
+                    }
                     var fragment: [UInt8] = []
                     var valueRanges: [(Int, Int)] = []
                     for (index, value) in values.enumerated() {
@@ -240,8 +243,12 @@ private struct Builder {
             }
             // Buckets freed by a concluded experiment that nobody has claimed again still report it.
             for entry in allocation.freed {
-                guard let local = layer.experiments.firstIndex(where: { $0.name == entry.experiment && $0.status == .concluded }) else { continue }
-                for range in entry.buckets.ranges { for bucket in range where bucketTable[bucket] == 0 { bucketTable[bucket] = UInt16(local + 1) } }
+                guard let local = layer.experiments.firstIndex(where: { $0.name == entry.experiment && $0.status == .concluded }) else {
+                    continue
+                }
+                for range in entry.buckets.ranges {
+                    for bucket in range where bucketTable[bucket] == 0 { bucketTable[bucket] = UInt16(local + 1) }
+                }
             }
             write(.bucketTables) { w in
                 for owner in bucketTable { w.u16(owner) }

@@ -61,11 +61,13 @@ struct DeclarationParser {
                     message += " (\(context.text) that starts at line \(context.mark.line), column \(context.mark.column))"
                 }
                 diagnostics.error(
-                    at: locator.location(line: mark.line, column: mark.column), message, hint: "check indentation, colons and quotes near here")
+                    at: locator.location(line: mark.line, column: mark.column), message,
+                    hint: "check indentation, colons and quotes near here")
                 return
             case .duplicatedKeysInMapping(let duplicates, let context):
                 for key in duplicates {
-                    let location = locator.nextOccurrence(ofKey: key, after: context.mark)
+                    let location =
+                        locator.nextOccurrence(ofKey: key, after: context.mark)
                         ?? locator.location(line: context.mark.line, column: context.mark.column)
                     diagnostics.error(
                         at: location, "duplicate key '\(key)' (first at line \(context.mark.line))",
@@ -94,7 +96,8 @@ struct DeclarationParser {
         }
         guard let kind = kindNode.scalar?.string, LanguageSchema.kinds.contains(kind) else {
             let text = kindNode.scalar?.string ?? ""
-            let hint = closestMatch(to: text, in: LanguageSchema.kinds).map { "did you mean '\($0)'?" }
+            let hint =
+                closestMatch(to: text, in: LanguageSchema.kinds).map { "did you mean '\($0)'?" }
                 ?? "use one of \(LanguageSchema.kinds.joined(separator: ", "))"
             diagnostics.error(at: locator.location(of: kindNode), "unknown kind '\(text)'", hint: hint)
             return
@@ -176,13 +179,15 @@ struct DeclarationParser {
                     let names = ParameterType.allCases.map(\.name)
                     diagnostics.error(
                         at: locator.location(of: typeNode), "unknown parameter type '\(typeName)'",
-                        hint: closestMatch(to: typeName, in: names).map { "did you mean '\($0)'?" } ?? "use one of \(names.joined(separator: ", "))")
+                        hint: closestMatch(to: typeName, in: names).map { "did you mean '\($0)'?" }
+                            ?? "use one of \(names.joined(separator: ", "))")
                     continue
                 }
                 guard let defaultNode = required(spec, "default", context: "parameter '\(entry.key)'") else { continue }
                 guard let value = parameterValue(defaultNode, type: type, locator, parameter: entry.key) else { continue }
                 parameters.append(
-                    ParameterDeclaration(name: paramName, type: type, defaultValue: value, description: optionalString(spec, "description")))
+                    ParameterDeclaration(name: paramName, type: type, defaultValue: value, description: optionalString(spec, "description"))
+                )
             }
         }
         guard let name, let unit else { return }
@@ -213,7 +218,8 @@ struct DeclarationParser {
                 status = Located(.draft, at: locator.location(of: statusNode))
                 diagnostics.error(
                     at: locator.location(of: statusNode), "unknown status '\(text)'",
-                    hint: closestMatch(to: text, in: names).map { "did you mean '\($0)'?" } ?? "use one of \(names.joined(separator: ", "))")
+                    hint: closestMatch(to: text, in: names).map { "did you mean '\($0)'?" } ?? "use one of \(names.joined(separator: ", "))"
+                )
             }
         }
         let start = reader["start"].flatMap { timestamp($0, locator) }
@@ -226,7 +232,8 @@ struct DeclarationParser {
                 targeting = Located(text, at: locator.location(of: node))
                 targetingLocator = locator.scalarLocator(for: node)
             } else {
-                diagnostics.error(at: locator.location(of: node), "'targeting' must be an expression", hint: "for example: country == \"US\"")
+                diagnostics.error(
+                    at: locator.location(of: node), "'targeting' must be an expression", hint: "for example: country == \"US\"")
             }
         }
         let segments = reader["segments"].map { nameList($0, locator, what: "segment") } ?? []
@@ -255,7 +262,9 @@ struct DeclarationParser {
             if let value = node.scalar.flatMap({ Int($0.string) }), value >= 0 {
                 restart = Located(value, at: locator.location(of: node))
             } else {
-                diagnostics.error(at: locator.location(of: node), "'restart' must be a whole number (0, 1, 2, ...)", hint: "bump it by one for a fresh start")
+                diagnostics.error(
+                    at: locator.location(of: node), "'restart' must be a whole number (0, 1, 2, ...)",
+                    hint: "bump it by one for a fresh start")
             }
         }
         let acknowledges = acknowledgement(reader, locator)
@@ -264,7 +273,8 @@ struct DeclarationParser {
         declarations.experiments.append(
             ExperimentDeclaration(
                 name: name, layer: layer, owner: owner, description: optionalString(reader, "description"), status: status,
-                start: start, stop: stop, traffic: traffic, hasTrafficKey: reader["traffic"] != nil || misspelledKeys.contains("traffic"), targeting: targeting, targetingLocator: targetingLocator,
+                start: start, stop: stop, traffic: traffic, hasTrafficKey: reader["traffic"] != nil || misspelledKeys.contains("traffic"),
+                targeting: targeting, targetingLocator: targetingLocator,
                 segments: segments, variants: variants, overrides: overrides, salt: salt, restart: restart,
                 acknowledgesReassignment: acknowledges, file: file, locator: locator))
     }
@@ -285,12 +295,14 @@ struct DeclarationParser {
                     func read(_ type: ParameterType) -> Result<ParameterValue, Diagnostic> {
                         Self.parameterValue(entry.value, type: type, locator, parameter: paramName.value)
                     }
-                    parameters.append((paramName, ParameterReadings(string: read(.string), number: read(.number), bool: read(.bool), json: read(.json))))
+                    parameters.append(
+                        (paramName, ParameterReadings(string: read(.string), number: read(.number), bool: read(.bool), json: read(.json))))
                 }
             }
         }
         guard let name, let weight else { return nil }
-        return VariantDeclaration(name: name, weight: weight, description: optionalString(reader, "description"), parameterValues: parameters)
+        return VariantDeclaration(
+            name: name, weight: weight, description: optionalString(reader, "description"), parameterValues: parameters)
     }
 
     private mutating func parseSegment(_ reader: MappingReader, _ locator: NodeLocator, file: String) {
@@ -333,7 +345,8 @@ struct DeclarationParser {
         }
         if let name, unit == nil, reader["ids"] != nil || idsFile != nil {
             diagnostics.error(
-                at: name.location, "segment '\(name.value)' lists ids but has no 'unit'", hint: "add `unit: user_id` (the unit type of the ids)")
+                at: name.location, "segment '\(name.value)' lists ids but has no 'unit'",
+                hint: "add `unit: user_id` (the unit type of the ids)")
         }
         guard let name else { return }
         declarations.segments.append(
@@ -376,7 +389,8 @@ struct DeclarationParser {
             for key in ["event", "window"] {
                 guard let node = reader.keyNode(key) else { continue }
                 diagnostics.error(
-                    at: locator.location(of: node), "'\(key)' does not apply to a ratio: it divides the values of its numerator and denominator",
+                    at: locator.location(of: node),
+                    "'\(key)' does not apply to a ratio: it divides the values of its numerator and denominator",
                     hint: "set it on the metrics the ratio divides")
             }
         } else if let type {
@@ -503,7 +517,8 @@ struct DeclarationParser {
 
     private mutating func nameList(_ node: Node, _ locator: NodeLocator, what: String) -> [Located<String>] {
         guard let sequence = node.sequence else {
-            diagnostics.error(at: locator.location(of: node), "expected a list of \(what) names", hint: "write [a, b] or one `- name` per line")
+            diagnostics.error(
+                at: locator.location(of: node), "expected a list of \(what) names", hint: "write [a, b] or one `- name` per line")
             return []
         }
         return sequence.compactMap { validName($0, locator, what: what) }
@@ -547,7 +562,8 @@ struct DeclarationParser {
             text = text.dropLast()
         } else if !plainNumbersArePercent {
             let shown = String(Substring(text))
-            diagnostics.error(at: location, "'\(what)' must be a percentage such as 20%", hint: "write '\(shown)%' if you mean \(shown) percent")
+            diagnostics.error(
+                at: location, "'\(what)' must be a percentage such as 20%", hint: "write '\(shown)%' if you mean \(shown) percent")
             return nil
         }
         guard let basisPoints = Self.basisPoints(text) else {
@@ -617,24 +633,31 @@ struct DeclarationParser {
     }
 
     /// A parameter value of `type`, as canonical JSON, or the diagnostic for a mismatch.
-    static func parameterValue(_ node: Node, type: ParameterType, _ locator: NodeLocator, parameter: String) -> Result<ParameterValue, Diagnostic> {
+    static func parameterValue(_ node: Node, type: ParameterType, _ locator: NodeLocator, parameter: String) -> Result<
+        ParameterValue, Diagnostic
+    > {
         let location = locator.location(of: node)
         switch type {
         case .string:
             guard let scalar = node.scalar, !node.isNull || scalar.style != .plain else {
-                return .failure(Diagnostic(at: location, "parameter '\(parameter)' is a string; this value is not", hint: "quote it: \"...\""))
+                return .failure(
+                    Diagnostic(at: location, "parameter '\(parameter)' is a string; this value is not", hint: "quote it: \"...\""))
             }
             return .success(ParameterValue(type: .string, json: JSONText.string(scalar.string)))
         case .number:
             guard let text = node.scalar?.string, let json = JSONText.number(text) else {
                 return .failure(
-                    Diagnostic(at: location, "parameter '\(parameter)' is a number; '\(node.scalar?.string ?? "…")' is not", hint: "write e.g. 10 or 2.5"))
+                    Diagnostic(
+                        at: location, "parameter '\(parameter)' is a number; '\(node.scalar?.string ?? "…")' is not",
+                        hint: "write e.g. 10 or 2.5"))
             }
             return .success(ParameterValue(type: .number, json: json))
         case .bool:
             guard let text = node.scalar?.string, text == "true" || text == "false" else {
                 return .failure(
-                    Diagnostic(at: location, "parameter '\(parameter)' is a bool; '\(node.scalar?.string ?? "…")' is not", hint: "write true or false"))
+                    Diagnostic(
+                        at: location, "parameter '\(parameter)' is a bool; '\(node.scalar?.string ?? "…")' is not",
+                        hint: "write true or false"))
             }
             return .success(ParameterValue(type: .bool, json: text))
         case .json:

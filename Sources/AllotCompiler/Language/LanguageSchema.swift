@@ -25,7 +25,9 @@ enum LanguageSchema {
         Field(key: "salt", required: false, summary: "hash salt (default: the name); changing it reshuffles every experiment of the layer"),
         Field(key: "description", required: false, summary: "what the layer is for"),
         Field(key: "params", required: false, summary: "parameters the layer owns: name to {type, default, description}"),
-        Field(key: "acknowledge", required: false, summary: "list; `reassignment` acknowledges that this change (a new salt) moves enrolled units"),
+        Field(
+            key: "acknowledge", required: false,
+            summary: "list; `reassignment` acknowledges that this change (a new salt) moves enrolled units"),
     ]
     static let parameter: [Field] = [
         Field(key: "type", required: true, summary: "string, number, bool or json"),
@@ -48,7 +50,8 @@ enum LanguageSchema {
         Field(key: "overrides", required: false, summary: "map of variant name to unit ids forced into it"),
         Field(key: "salt", required: false, summary: "explicit variant-hash salt; changing it is a fresh start"),
         Field(key: "restart", required: false, summary: "restart generation; bumping it is a fresh start (new salt)"),
-        Field(key: "acknowledge", required: false, summary: "list; `reassignment` lets `allot diff --fail-on-reassign` pass for this change"),
+        Field(
+            key: "acknowledge", required: false, summary: "list; `reassignment` lets `allot diff --fail-on-reassign` pass for this change"),
     ]
     static let variant: [Field] = [
         Field(key: "name", required: true, summary: "variant name, unique in the experiment"),
@@ -64,7 +67,9 @@ enum LanguageSchema {
         Field(key: "ids", required: false, summary: "unit ids that are members"),
         Field(key: "idsFile", required: false, summary: "file of member ids, one per line, relative to this file"),
         Field(key: "description", required: false, summary: "who is in it"),
-        Field(key: "acknowledge", required: false, summary: "list; `reassignment` acknowledges that this change (fewer members) un-enrolls units"),
+        Field(
+            key: "acknowledge", required: false,
+            summary: "list; `reassignment` acknowledges that this change (fewer members) un-enrolls units"),
     ]
     static let holdout: [Field] = [
         Field(key: "kind", required: true, summary: "Holdout"),
@@ -74,7 +79,9 @@ enum LanguageSchema {
         Field(key: "salt", required: false, summary: "hash salt (default: holdout:<name>)"),
         Field(key: "layers", required: false, summary: "layers held out (default: every layer of the unit type)"),
         Field(key: "description", required: false, summary: "why"),
-        Field(key: "acknowledge", required: false, summary: "list; `reassignment` acknowledges that this change un-enrolls units of the experiments it covers"),
+        Field(
+            key: "acknowledge", required: false,
+            summary: "list; `reassignment` acknowledges that this change un-enrolls units of the experiments it covers"),
     ]
 
     static let metric: [Field] = [
@@ -86,7 +93,9 @@ enum LanguageSchema {
         Field(key: "denominator", required: false, summary: "ratio only: the metric whose total divides"),
         Field(key: "direction", required: false, summary: "which way is better: increase (default) or decrease"),
         Field(key: "role", required: false, summary: "primary (default) or guardrail"),
-        Field(key: "window", required: false, summary: "attribution window after the unit's first exposure, e.g. 7d, 24h, 30m (default: none)"),
+        Field(
+            key: "window", required: false, summary: "attribution window after the unit's first exposure, e.g. 7d, 24h, 30m (default: none)"
+        ),
         Field(key: "description", required: false, summary: "what it measures"),
     ]
 

@@ -1,4 +1,3 @@
-
 /// How a metric turns a unit's events into the unit's value (docs/analysis.md, "Metrics").
 public enum MetricType: String, Sendable, CaseIterable {
     /// 1 if the unit has any event of the metric in its attribution window, else 0.
@@ -46,7 +45,8 @@ public struct MetricDeclaration: Sendable {
     public var eventName: String { event?.value ?? name.value }
 
     public init(
-        name: Located<String>, type: MetricType, event: Located<String>? = nil, numerator: Located<String>? = nil, denominator: Located<String>? = nil,
+        name: Located<String>, type: MetricType, event: Located<String>? = nil, numerator: Located<String>? = nil,
+        denominator: Located<String>? = nil,
         direction: MetricDirection = .increase, role: MetricRole = .primary, windowSeconds: Int64? = nil, description: String? = nil
     ) {
         self.name = name

@@ -18,7 +18,8 @@ struct ProjectChecker {
                 if let existing = parameterOwner[parameter.name.value] {
                     let owner = existing.layer == layer.name.value ? "this layer" : "layer '\(existing.layer)'"
                     diagnostics.error(
-                        at: parameter.name.location, "parameter '\(parameter.name.value)' is already declared by \(owner) (\(existing.declaration.name.location))",
+                        at: parameter.name.location,
+                        "parameter '\(parameter.name.value)' is already declared by \(owner) (\(existing.declaration.name.location))",
                         hint: "parameter names are the flag keys clients ask for, so they are unique across all layers; rename one")
                 } else {
                     parameterOwner[parameter.name.value] = (layer.name.value, parameter)
@@ -43,7 +44,8 @@ struct ProjectChecker {
         for (index, segment) in segmentDeclarations.enumerated() {
             provisionalSegments[segment.name.value] = TargetingEnvironment.Segment(index: index, unitType: segment.unit?.value)
         }
-        let provisionalEnvironment = TargetingEnvironment(attributes: attributeEnvironment, unitTypes: unitTypes, segments: provisionalSegments)
+        let provisionalEnvironment = TargetingEnvironment(
+            attributes: attributeEnvironment, unitTypes: unitTypes, segments: provisionalSegments)
         var segmentRules: [String: (expression: TargetingExpression, references: [String])] = [:]
         for segment in segmentDeclarations {
             guard let rule = segment.rule, let locate = segment.ruleLocator else { continue }
@@ -61,7 +63,9 @@ struct ProjectChecker {
         let environment = TargetingEnvironment(attributes: attributeEnvironment, unitTypes: unitTypes, segments: segmentEnvironment)
 
         // Holdouts.
-        let holdoutDeclarations = uniqueByName(declarations.holdouts, kind: "holdout", name: \.name).sorted { $0.name.value < $1.name.value }
+        let holdoutDeclarations = uniqueByName(declarations.holdouts, kind: "holdout", name: \.name).sorted {
+            $0.name.value < $1.name.value
+        }
         if holdoutDeclarations.count > PayloadFormat.maxHoldouts {
             diagnostics.error(
                 at: holdoutDeclarations[PayloadFormat.maxHoldouts].name.location,
@@ -91,7 +95,8 @@ struct ProjectChecker {
         let layersByName = Dictionary(layerDeclarations.map { ($0.name.value, $0) }, uniquingKeysWith: { first, _ in first })
         var parametersByLayer: [String: [String: ParameterDeclaration]] = [:]
         for layer in layerDeclarations {
-            parametersByLayer[layer.name.value] = Dictionary(layer.parameters.map { ($0.name.value, $0) }, uniquingKeysWith: { first, _ in first })
+            parametersByLayer[layer.name.value] = Dictionary(
+                layer.parameters.map { ($0.name.value, $0) }, uniquingKeysWith: { first, _ in first })
         }
         for declaration in experimentDeclarations {
             guard let layer = layersByName[declaration.layer.value] else {
@@ -147,7 +152,8 @@ struct ProjectChecker {
                 }
                 if target.type == .ratio || target.type == .mean {
                     diagnostics.error(
-                        at: reference.location, "metric '\(reference.value)' is a \(target.type.rawValue); a ratio divides conversion or sum metrics",
+                        at: reference.location,
+                        "metric '\(reference.value)' is a \(target.type.rawValue); a ratio divides conversion or sum metrics",
                         hint: "refer to the conversion or sum metrics it is made of")
                 }
             }
@@ -191,7 +197,8 @@ struct ProjectChecker {
                             "parameter '\(parameterName.value)' belongs to layer '\(owner.layer)'; experiment '\(name)' is in layer '\(layer.name.value)'",
                             hint: "an experiment may only set parameters of its own layer, so two experiments never fight over one")
                     } else {
-                        let hint = closestMatch(to: parameterName.value, in: layerParameters.keys).map { "did you mean '\($0)'?" }
+                        let hint =
+                            closestMatch(to: parameterName.value, in: layerParameters.keys).map { "did you mean '\($0)'?" }
                             ?? (layerParameters.isEmpty
                                 ? "layer '\(layer.name.value)' declares no parameters; add them under its `params:`"
                                 : "layer '\(layer.name.value)' declares: \(layerParameters.keys.sorted().joined(separator: ", "))")
@@ -204,7 +211,9 @@ struct ProjectChecker {
                 case .failure(let diagnostic): diagnostics.append(diagnostic)
                 }
             }
-            variants.append(CheckedVariant(name: variant.name.value, weight: variant.weight.value, description: variant.description, parameters: values))
+            variants.append(
+                CheckedVariant(name: variant.name.value, weight: variant.weight.value, description: variant.description, parameters: values)
+            )
         }
         if !declaration.variants.isEmpty && variantNames.count == declaration.variants.count && totalWeight != Bucketing.bucketCount {
             let breakdown = declaration.variants.map { "\($0.name.value) \(percent($0.weight.value))" }.joined(separator: " + ")
@@ -219,7 +228,8 @@ struct ProjectChecker {
                 reportUnknown(segment, kind: "segment", candidates: environment.segments.keys)
             } else if let unit = environment.segments[segment.value]?.unitType, unit != layer.unit.value {
                 diagnostics.error(
-                    at: segment.location, "segment '\(segment.value)' lists \(unit) ids but layer '\(layer.name.value)' randomises \(layer.unit.value)",
+                    at: segment.location,
+                    "segment '\(segment.value)' lists \(unit) ids but layer '\(layer.name.value)' randomises \(layer.unit.value)",
                     hint: "use a segment of \(layer.unit.value) ids, or a rule-only segment")
             } else {
                 segments.append(segment.value)
@@ -303,7 +313,8 @@ struct ProjectChecker {
             let itemName = item[keyPath: name]
             if let first = seen[itemName.value] {
                 diagnostics.error(
-                    at: itemName.location, "duplicate \(kind) '\(itemName.value)' (first declared at \(first))", hint: "\(kind) names must be unique")
+                    at: itemName.location, "duplicate \(kind) '\(itemName.value)' (first declared at \(first))",
+                    hint: "\(kind) names must be unique")
                 continue
             }
             seen[itemName.value] = itemName.location
@@ -345,13 +356,15 @@ struct ProjectChecker {
 
     private mutating func reportUnknown(_ name: Located<String>, kind: String, candidates: some Sequence<String>) {
         let candidates = Array(candidates)
-        let hint = closestMatch(to: name.value, in: candidates).map { "did you mean '\($0)'?" }
+        let hint =
+            closestMatch(to: name.value, in: candidates).map { "did you mean '\($0)'?" }
             ?? (candidates.isEmpty ? "no \(kind) is declared" : "declared: \(candidates.sorted().joined(separator: ", "))")
         diagnostics.error(at: name.location, "unknown \(kind) '\(name.value)'", hint: hint)
     }
 
     private mutating func reportUnknownUnit(_ unit: Located<String>, _ unitTypes: Set<String>) {
-        let hint = closestMatch(to: unit.value, in: unitTypes).map { "did you mean '\($0)'?" }
+        let hint =
+            closestMatch(to: unit.value, in: unitTypes).map { "did you mean '\($0)'?" }
             ?? "unit types come from layers; layers use: \(unitTypes.sorted().joined(separator: ", "))"
         diagnostics.error(at: unit.location, "unknown unit type '\(unit.value)'", hint: hint)
     }

@@ -211,7 +211,8 @@ struct MappingReader {
 
     init?(_ node: Node, _ locator: NodeLocator, context: String, _ diagnostics: inout DiagnosticBag) {
         guard let mapping = node.mapping else {
-            diagnostics.error(at: locator.location(of: node), "\(context) must be a mapping of keys to values", hint: "write it as `key: value` lines")
+            diagnostics.error(
+                at: locator.location(of: node), "\(context) must be a mapping of keys to values", hint: "write it as `key: value` lines")
             return nil
         }
         self.node = node

@@ -1,4 +1,5 @@
 internal import AllotCore
+
 /// How the targeting language writes names, strings and numbers, and the hints it gives.
 enum TargetingText {
     /// A string as a double-quoted literal, in the JSON form Allot writes everywhere.

@@ -143,7 +143,8 @@ extension LoadedBundle {
         let holdouts = (0..<p.holdoutCount).map { i -> BundleContents.Holdout in
             let r = p.holdoutRecord(i)
             return BundleContents.Holdout(
-                name: p.string(at: r + PayloadFormat.HoldoutRecord.name), unitType: unitTypes[p.int(r + PayloadFormat.HoldoutRecord.unitType)],
+                name: p.string(at: r + PayloadFormat.HoldoutRecord.name),
+                unitType: unitTypes[p.int(r + PayloadFormat.HoldoutRecord.unitType)],
                 salt: p.string(at: r + PayloadFormat.HoldoutRecord.salt), share: p.int(r + PayloadFormat.HoldoutRecord.shareBuckets))
         }
         var experiments: [BundleContents.Experiment] = []
@@ -186,12 +187,15 @@ extension LoadedBundle {
                     status: ExperimentStatus(rawValue: p.u8(r + PayloadFormat.ExperimentRecord.status))!,
                     start: flags & PayloadFormat.ExperimentRecord.flagHasStart != 0 ? p.i64(r + PayloadFormat.ExperimentRecord.start) : nil,
                     stop: flags & PayloadFormat.ExperimentRecord.flagHasStop != 0 ? p.i64(r + PayloadFormat.ExperimentRecord.stop) : nil,
-                    salt: p.string(at: r + PayloadFormat.ExperimentRecord.salt), owner: p.string(at: r + PayloadFormat.ExperimentRecord.owner),
+                    salt: p.string(at: r + PayloadFormat.ExperimentRecord.salt),
+                    owner: p.string(at: r + PayloadFormat.ExperimentRecord.owner),
                     description: p.string(at: r + PayloadFormat.ExperimentRecord.description),
                     trafficBuckets: p.int(r + PayloadFormat.ExperimentRecord.trafficBuckets), variants: variants,
                     variantOfBucket: variantOfBucket, variantRuns: variantRuns,
                     targeting: p.string(at: r + PayloadFormat.ExperimentRecord.targetingSource),
-                    segments: (0..<p.int(r + PayloadFormat.ExperimentRecord.segmentRefCount)).map { segmentNames[p.u32List(firstSegment + $0)] }))
+                    segments: (0..<p.int(r + PayloadFormat.ExperimentRecord.segmentRefCount)).map {
+                        segmentNames[p.u32List(firstSegment + $0)]
+                    }))
         }
         let layers = (0..<p.layerCount).map { l -> BundleContents.Layer in
             let r = p.layerRecord(l)
@@ -201,7 +205,8 @@ extension LoadedBundle {
             let overrides = (0..<p.int(r + PayloadFormat.LayerRecord.overrideCount)).map { k -> BundleContents.Override in
                 let e = p.idEntryRecord(firstOverride + k)
                 return BundleContents.Override(
-                    unit: p.string(at: e + PayloadFormat.IDEntryRecord.string), experiment: p.int(e + PayloadFormat.IDEntryRecord.experiment),
+                    unit: p.string(at: e + PayloadFormat.IDEntryRecord.string),
+                    experiment: p.int(e + PayloadFormat.IDEntryRecord.experiment),
                     variant: p.int(e + PayloadFormat.IDEntryRecord.variant))
             }.sorted { $0.unit < $1.unit }
             return BundleContents.Layer(
@@ -209,7 +214,8 @@ extension LoadedBundle {
                 salt: p.string(at: r + PayloadFormat.LayerRecord.salt),
                 experiments: Array(first..<(first + p.int(r + PayloadFormat.LayerRecord.experimentCount))),
                 parameters: Array(
-                    p.int(r + PayloadFormat.LayerRecord.firstParameter)..<(p.int(r + PayloadFormat.LayerRecord.firstParameter)
+                    p.int(
+                        r + PayloadFormat.LayerRecord.firstParameter)..<(p.int(r + PayloadFormat.LayerRecord.firstParameter)
                         + p.int(r + PayloadFormat.LayerRecord.parameterCount))),
                 bucketOwners: (0..<Bucketing.bucketCount).map { b in
                     let owner = p.bucketOwner(layer: l, bucket: b)

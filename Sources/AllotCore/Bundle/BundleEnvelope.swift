@@ -67,7 +67,9 @@ public struct BundleHeader: Sendable, Equatable {
         guard headerLength == length else {
             throw BundleError(.unsupportedFormat, "bundle header length \(headerLength), expected \(length)")
         }
-        guard bytes.count >= length else { throw BundleError(.truncated, "bundle is \(bytes.count) bytes, shorter than its \(length)-byte header") }
+        guard bytes.count >= length else {
+            throw BundleError(.truncated, "bundle is \(bytes.count) bytes, shorter than its \(length)-byte header")
+        }
         guard bytes.le32(12) == 0 else { throw BundleError(.unsupportedFormat, "unknown bundle flags \(bytes.le32(12))") }
         let compressed = bytes.le64(40)
         let payload = bytes.le64(48)
@@ -80,7 +82,8 @@ public struct BundleHeader: Sendable, Equatable {
         let expected = UInt64(length + signatureLength) + compressed
         guard UInt64(bytes.count) == expected else {
             let code: BundleError.Code = UInt64(bytes.count) < expected ? .truncated : .malformedPayload
-            throw BundleError(code, "header declares a \(compressed)-byte frame, so the bundle should be \(expected) bytes, but it is \(bytes.count)")
+            throw BundleError(
+                code, "header declares a \(compressed)-byte frame, so the bundle should be \(expected) bytes, but it is \(bytes.count)")
         }
         let signatureStart = length + Int(compressed)
         return BundleHeader(
@@ -99,12 +102,15 @@ public struct BundleHeader: Sendable, Equatable {
     public func verifySignature(of bytes: UnsafeRawBufferPointer, trustedKeys: [PublicKey]) throws(BundleError) -> PublicKey {
         guard let key = trustedKeys.first(where: { $0.id == keyID }) else {
             let trusted = trustedKeys.map(\.id.description).joined(separator: ", ")
-            throw BundleError(.untrustedKey, "signed by key \(keyID), which is not trusted (trusted: \(trusted.isEmpty ? "none" : trusted))")
+            throw BundleError(
+                .untrustedKey, "signed by key \(keyID), which is not trusted (trusted: \(trusted.isEmpty ? "none" : trusted))")
         }
         let valid = signature.withUnsafeBytes { signature in
             key.isValidSignature(signature, over: UnsafeRawBufferPointer(rebasing: bytes[signedRange]))
         }
-        guard valid else { throw BundleError(.badSignature, "signature does not match key \(keyID): the bundle was altered or signed by another key") }
+        guard valid else {
+            throw BundleError(.badSignature, "signature does not match key \(keyID): the bundle was altered or signed by another key")
+        }
         return key
     }
 }

@@ -32,7 +32,8 @@ public final class LoadedBundle: @unchecked Sendable {
         }
         let payload = try Payload.validate(bytes)
         guard payload.version == header.version, payload.createdAt == header.createdAt else {
-            throw BundleError(.malformedPayload, "payload header (version \(payload.version)) disagrees with the envelope (version \(header.version))")
+            throw BundleError(
+                .malformedPayload, "payload header (version \(payload.version)) disagrees with the envelope (version \(header.version))")
         }
         self.header = header
         self.storage = storage
@@ -50,7 +51,9 @@ public final class LoadedBundle: @unchecked Sendable {
     }
 
     /// Verifies and opens an envelope held in memory.
-    public static func open(envelope: [UInt8], trustedKeys: [PublicKey], limits: BundleLimits = .default) throws(BundleError) -> LoadedBundle {
+    public static func open(envelope: [UInt8], trustedKeys: [PublicKey], limits: BundleLimits = .default) throws(BundleError)
+        -> LoadedBundle
+    {
         try envelope.withUnsafeBytes { bytes in
             Result { () throws(BundleError) in try open(envelope: bytes, trustedKeys: trustedKeys, limits: limits) }
         }.get()

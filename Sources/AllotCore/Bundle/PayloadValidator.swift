@@ -108,7 +108,9 @@ extension Payload {
     fileprivate func validateRecords() throws(BundleError) {
         guard unitTypeCount <= 255 else { throw malformed("\(unitTypeCount) unit types; at most 255") }
         guard attributeCount <= Int(UInt16.max) else { throw malformed("\(attributeCount) attributes; at most 65535") }
-        guard holdoutCount <= PayloadFormat.maxHoldouts else { throw malformed("\(holdoutCount) holdouts; at most \(PayloadFormat.maxHoldouts)") }
+        guard holdoutCount <= PayloadFormat.maxHoldouts else {
+            throw malformed("\(holdoutCount) holdouts; at most \(PayloadFormat.maxHoldouts)")
+        }
         guard bucketTablesEntryCount == layerCount * Bucketing.bucketCount else {
             throw malformed("bucket tables hold \(bucketTablesEntryCount) entries for \(layerCount) layers")
         }
@@ -124,7 +126,9 @@ extension Payload {
             let record = holdoutRecord(i)
             try checkName(record + PayloadFormat.HoldoutRecord.name, "holdout \(i)")
             try checkSalt(record + PayloadFormat.HoldoutRecord.salt, "holdout \(i)")
-            guard int(record + PayloadFormat.HoldoutRecord.unitType) < unitTypeCount else { throw malformed("holdout \(i) has an unknown unit type") }
+            guard int(record + PayloadFormat.HoldoutRecord.unitType) < unitTypeCount else {
+                throw malformed("holdout \(i) has an unknown unit type")
+            }
             guard int(record + PayloadFormat.HoldoutRecord.shareBuckets) <= Bucketing.bucketCount else {
                 throw malformed("holdout \(i) holds out more than all buckets")
             }
@@ -222,9 +226,11 @@ extension Payload {
             try checkString(record + PayloadFormat.SegmentRecord.ruleSource, context)
             let ruleLength = int(record + PayloadFormat.SegmentRecord.ruleLength)
             if ruleLength > 0 {
-                try validateProgram(offset: int(record + PayloadFormat.SegmentRecord.ruleOffset), length: ruleLength, segmentLimit: i, context: context)
+                try validateProgram(
+                    offset: int(record + PayloadFormat.SegmentRecord.ruleOffset), length: ruleLength, segmentLimit: i, context: context)
             }
-            try validateIDTable(first: int(record + PayloadFormat.SegmentRecord.firstID), count: idCount, context: context, isOverride: false)
+            try validateIDTable(
+                first: int(record + PayloadFormat.SegmentRecord.firstID), count: idCount, context: context, isOverride: false)
         }
         // Nesting depth: a segment may refer only to earlier ones, so one forward pass computes it.
         var depth = [Int](repeating: 1, count: segmentCount)
@@ -261,7 +267,9 @@ extension Payload {
             let context = "layer \(i)"
             try checkName(record + PayloadFormat.LayerRecord.name, context)
             try checkSalt(record + PayloadFormat.LayerRecord.salt, context)
-            guard int(record + PayloadFormat.LayerRecord.unitType) < unitTypeCount else { throw malformed("\(context) has an unknown unit type") }
+            guard int(record + PayloadFormat.LayerRecord.unitType) < unitTypeCount else {
+                throw malformed("\(context) has an unknown unit type")
+            }
             let firstExperiment = int(record + PayloadFormat.LayerRecord.firstExperiment)
             let experimentCount = int(record + PayloadFormat.LayerRecord.experimentCount)
             guard firstExperiment == nextExperiment else { throw malformed("\(context) experiments do not follow the previous layer's") }
@@ -278,10 +286,14 @@ extension Payload {
             guard holdoutMask >> UInt64(holdoutCount) == 0 else { throw malformed("\(context) names a holdout that does not exist") }
             for bucket in 0..<Bucketing.bucketCount {
                 let owner = bucketOwner(layer: i, bucket: bucket)
-                guard owner <= experimentCount else { throw malformed("\(context) bucket \(bucket) names experiment \(owner - 1) of \(experimentCount)") }
+                guard owner <= experimentCount else {
+                    throw malformed("\(context) bucket \(bucket) names experiment \(owner - 1) of \(experimentCount)")
+                }
                 if owner > 0 {
                     let status = u8(experimentRecord(firstExperiment + owner - 1) + PayloadFormat.ExperimentRecord.status)
-                    guard status != ExperimentStatus.draft.rawValue else { throw malformed("\(context) bucket \(bucket) belongs to a draft") }
+                    guard status != ExperimentStatus.draft.rawValue else {
+                        throw malformed("\(context) bucket \(bucket) belongs to a draft")
+                    }
                 }
             }
         }
@@ -320,7 +332,9 @@ extension Payload {
             for v in firstVariant..<(firstVariant + variantCount) {
                 let variant = variantRecord(v)
                 try checkName(variant + PayloadFormat.VariantRecord.name, "variant \(v)")
-                guard int(variant + PayloadFormat.VariantRecord.experiment) == i else { throw malformed("variant \(v) names another experiment") }
+                guard int(variant + PayloadFormat.VariantRecord.experiment) == i else {
+                    throw malformed("variant \(v) names another experiment")
+                }
                 try checkJSON(variant + PayloadFormat.VariantRecord.paramsFragment, "variant \(v)")
                 let firstValue = int(variant + PayloadFormat.VariantRecord.firstParameterValue)
                 try checkRange(firstValue, layerParameterCount, within: parameterValueCount, "variant \(v)")
@@ -356,7 +370,9 @@ extension Payload {
                 throw malformed("\(context) refers to an unknown segment")
             }
         }
-        guard nextVariant == variantCount, nextRun == variantRunCount else { throw malformed("variants or runs exist outside every experiment") }
+        guard nextVariant == variantCount, nextRun == variantRunCount else {
+            throw malformed("variants or runs exist outside every experiment")
+        }
         for layer in 0..<layerCount {
             let record = layerRecord(layer)
             try validateIDTable(
@@ -376,7 +392,9 @@ extension Payload {
             let count = int(layerRecord(layer) + PayloadFormat.LayerRecord.parameterCount)
             let indexInLayer = int(record + PayloadFormat.ParameterRecord.indexInLayer)
             guard indexInLayer < count, first + indexInLayer == i else { throw malformed("\(context) is not at its place in its layer") }
-            guard ParameterType(rawValue: u8(record + PayloadFormat.ParameterRecord.type)) != nil else { throw malformed("\(context) has an unknown type") }
+            guard ParameterType(rawValue: u8(record + PayloadFormat.ParameterRecord.type)) != nil else {
+                throw malformed("\(context) has an unknown type")
+            }
             try checkJSON(record + PayloadFormat.ParameterRecord.defaultValue, context)
         }
         var previous: UnsafeRawBufferPointer? = nil

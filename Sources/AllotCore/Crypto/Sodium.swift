@@ -51,7 +51,8 @@ enum Sodium {
         ensureInitialised()
         var signature = [UInt8](repeating: 0, count: signatureLength)
         let status = secretKey.withUnsafeBufferPointer { key in
-            crypto_sign_detached(&signature, nil, message.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(message.count), key.baseAddress!)
+            crypto_sign_detached(
+                &signature, nil, message.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(message.count), key.baseAddress!)
         }
         precondition(status == 0, "crypto_sign_detached failed")
         return signature

@@ -56,13 +56,15 @@ extension LoadedBundle {
             length &+= p.int(p.layerRecord(Int(outcome.layer)) &+ PayloadFormat.LayerRecord.name &+ 4)
             length &+= outcome.reason.jsonName.utf8CodeUnitCount
             if outcome.variant >= 0 {
-                length &+= 2 &+ p.int(p.variantRecord(experimentRecord: e, variant: outcome.variant) &+ PayloadFormat.VariantRecord.name &+ 4)
+                length &+=
+                    2 &+ p.int(p.variantRecord(experimentRecord: e, variant: outcome.variant) &+ PayloadFormat.VariantRecord.name &+ 4)
             } else {
                 length &+= AnswerText.null.utf8CodeUnitCount
             }
         }
         if !outcomes.isEmpty { length &+= outcomes.count &- 1 }  // commas
-        return length &+ AnswerText.paramsOpen.utf8CodeUnitCount &+ uncheckedParamsLength(outcomes) &+ AnswerText.documentClose.utf8CodeUnitCount
+        return length &+ AnswerText.paramsOpen.utf8CodeUnitCount &+ uncheckedParamsLength(outcomes)
+            &+ AnswerText.documentClose.utf8CodeUnitCount
     }
 
     /// The length in bytes of the members of the `params` object for `outcomes` (this bundle's;
@@ -125,7 +127,8 @@ extension LoadedBundle {
             out.write(AnswerText.variantKey)
             if outcome.variant >= 0 {
                 out.write(byte: UInt8(ascii: "\""))
-                out.write(p.stringBytes(at: p.variantRecord(experimentRecord: e, variant: outcome.variant) &+ PayloadFormat.VariantRecord.name))
+                out.write(
+                    p.stringBytes(at: p.variantRecord(experimentRecord: e, variant: outcome.variant) &+ PayloadFormat.VariantRecord.name))
                 out.write(byte: UInt8(ascii: "\""))
             } else {
                 out.write(AnswerText.null)
@@ -165,7 +168,8 @@ extension LoadedBundle {
             for layer in 0..<p.layerCount {
                 var fragment = p.jsonBytes(at: p.layerRecord(layer) &+ PayloadFormat.LayerRecord.defaultsFragment)
                 while next < outcomes.count, Int(outcomes[next].layer) < layer { next &+= 1 }
-                if next < outcomes.count, Int(outcomes[next].layer) == layer, outcomes[next].reason.isEnrolled, outcomes[next].variant >= 0 {
+                if next < outcomes.count, Int(outcomes[next].layer) == layer, outcomes[next].reason.isEnrolled, outcomes[next].variant >= 0
+                {
                     let outcome = outcomes[next]
                     let v = p.variantRecord(experimentRecord: p.experimentRecord(Int(outcome.experiment)), variant: outcome.variant)
                     fragment = p.jsonBytes(at: v &+ PayloadFormat.VariantRecord.paramsFragment)

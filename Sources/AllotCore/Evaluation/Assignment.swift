@@ -30,7 +30,8 @@ extension LoadedBundle {
         }
         return Assignment(
             experiment: p.string(at: e + PayloadFormat.ExperimentRecord.name),
-            layer: p.string(at: p.layerRecord(Int(outcome.layer)) + PayloadFormat.LayerRecord.name), variant: variant, reason: outcome.reason)
+            layer: p.string(at: p.layerRecord(Int(outcome.layer)) + PayloadFormat.LayerRecord.name), variant: variant,
+            reason: outcome.reason)
     }
 
     /// Convenience for tools and tests: evaluates units and attributes given as text (attribute

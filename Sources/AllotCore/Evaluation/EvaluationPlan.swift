@@ -76,10 +76,14 @@ final class EvaluationPlan: @unchecked Sendable {
         for layer in 0..<p.layerCount {
             let record = p.layerRecord(layer)
             let plan = layers + layer * length
-            Self.storeSalt(p, at: record + PayloadFormat.LayerRecord.salt, into: plan, lengthOffset: Layer.saltLength, offsetAt: Layer.saltOffset)
-            plan.storeBytes(of: p.base + (p.bucketTables + layer * Bucketing.bucketCount * 2), toByteOffset: Layer.bucketTable, as: UnsafeRawPointer.self)
+            Self.storeSalt(
+                p, at: record + PayloadFormat.LayerRecord.salt, into: plan, lengthOffset: Layer.saltLength, offsetAt: Layer.saltOffset)
+            plan.storeBytes(
+                of: p.base + (p.bucketTables + layer * Bucketing.bucketCount * 2), toByteOffset: Layer.bucketTable,
+                as: UnsafeRawPointer.self)
             plan.storeBytes(of: UInt16(p.int(record + PayloadFormat.LayerRecord.unitType)), toByteOffset: Layer.unitType, as: UInt16.self)
-            plan.storeBytes(of: p.u32(record + PayloadFormat.LayerRecord.firstExperiment), toByteOffset: Layer.firstExperiment, as: UInt32.self)
+            plan.storeBytes(
+                of: p.u32(record + PayloadFormat.LayerRecord.firstExperiment), toByteOffset: Layer.firstExperiment, as: UInt32.self)
             plan.storeBytes(of: p.u32(record + PayloadFormat.LayerRecord.holdoutMask), toByteOffset: Layer.holdoutMask, as: UInt32.self)
             plan.storeBytes(of: p.u32(record + PayloadFormat.LayerRecord.firstOverride), toByteOffset: Layer.firstOverride, as: UInt32.self)
             plan.storeBytes(of: p.u32(record + PayloadFormat.LayerRecord.overrideCount), toByteOffset: Layer.overrideCount, as: UInt32.self)
@@ -88,13 +92,16 @@ final class EvaluationPlan: @unchecked Sendable {
         for experiment in 0..<p.experimentCount {
             let record = p.experimentRecord(experiment)
             let plan = experiments + experiment * length
-            Self.storeSalt(p, at: record + PayloadFormat.ExperimentRecord.salt, into: plan, lengthOffset: Experiment.saltLength, offsetAt: Experiment.saltOffset)
+            Self.storeSalt(
+                p, at: record + PayloadFormat.ExperimentRecord.salt, into: plan, lengthOffset: Experiment.saltLength,
+                offsetAt: Experiment.saltOffset)
             plan.storeBytes(of: Self.mode(p, record).rawValue, toByteOffset: Experiment.mode, as: UInt8.self)
 
             let firstRun = p.int(record + PayloadFormat.ExperimentRecord.firstVariantRun)
             let runCount = p.int(record + PayloadFormat.ExperimentRecord.variantRunCount)
             var inline = runCount <= Self.inlineRunCapacity
-            for r in 0..<min(runCount, Self.inlineRunCapacity) where p.u16(p.variantRunRecord(firstRun + r) + PayloadFormat.VariantRunRecord.variant) > UInt8.max {
+            for r in 0..<min(runCount, Self.inlineRunCapacity)
+            where p.u16(p.variantRunRecord(firstRun + r) + PayloadFormat.VariantRunRecord.variant) > UInt8.max {
                 inline = false
             }
             for r in 0..<Self.inlineRunCapacity {
@@ -146,7 +153,8 @@ final class EvaluationPlan: @unchecked Sendable {
     private static func mode(_ p: Payload, _ record: Int) -> Mode {
         switch p.u8(record + PayloadFormat.ExperimentRecord.status) {
         case ExperimentStatus.running.rawValue:
-            let scheduled = p.u8(record + PayloadFormat.ExperimentRecord.flags)
+            let scheduled =
+                p.u8(record + PayloadFormat.ExperimentRecord.flags)
                 & (PayloadFormat.ExperimentRecord.flagHasStart | PayloadFormat.ExperimentRecord.flagHasStop) != 0
             let targeted = p.int(record + PayloadFormat.ExperimentRecord.targetingLength) > 0
             let segmented = p.int(record + PayloadFormat.ExperimentRecord.segmentRefCount) > 0

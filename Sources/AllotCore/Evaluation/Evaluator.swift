@@ -19,7 +19,9 @@ extension LoadedBundle {
         // Room for an outcome per layer, written through a pointer and trimmed afterwards: one
         // uniqueness check per evaluation instead of one per appended outcome.
         if outcomes.count < layerCount {
-            outcomes.append(contentsOf: repeatElement(Outcome(layer: 0, experiment: 0, variant: -1, reason: .split), count: layerCount &- outcomes.count))
+            outcomes.append(
+                contentsOf: repeatElement(
+                    Outcome(layer: 0, experiment: 0, variant: -1, reason: .split), count: layerCount &- outcomes.count))
         }
         let written = outcomes.withUnsafeMutableBufferPointer { buffer in
             let destination = buffer.baseAddress!
@@ -144,15 +146,18 @@ extension LoadedBundle {
         }
 
         let overrideCount = Int(l.load(fromByteOffset: Layer.overrideCount, as: UInt32.self))
-        if overrideCount > 0, let outcome = override(layer, first: Int(l.load(fromByteOffset: Layer.firstOverride, as: UInt32.self)),
-            count: overrideCount, unitType: unitType, id: state.key.id, &state.cache)
+        if overrideCount > 0,
+            let outcome = override(
+                layer, first: Int(l.load(fromByteOffset: Layer.firstOverride, as: UInt32.self)),
+                count: overrideCount, unitType: unitType, id: state.key.id, &state.cache)
         {
             return outcome
         }
 
         guard owner > 0 else { return nil }
         let experiment = Int(l.load(fromByteOffset: Layer.firstExperiment, as: UInt32.self)) &+ Int(owner) &- 1
-        var outcome = Outcome(layer: Int32(truncatingIfNeeded: layer), experiment: Int32(truncatingIfNeeded: experiment), variant: -1, reason: .split)
+        var outcome = Outcome(
+            layer: Int32(truncatingIfNeeded: layer), experiment: Int32(truncatingIfNeeded: experiment), variant: -1, reason: .split)
 
         if state.holdoutHits & UInt64(l.load(fromByteOffset: Layer.holdoutMask, as: UInt32.self)) != 0 {
             outcome.reason = .holdout
@@ -309,7 +314,8 @@ extension LoadedBundle {
             let unit = request.unit(unitType)
             if !unit.isAbsent {
                 let id = request.bytes(unit)
-                if findID(first: p.int(record &+ PayloadFormat.SegmentRecord.firstID), count: idCount, hash: cache.hash(unitType, id), id: id)
+                if findID(
+                    first: p.int(record &+ PayloadFormat.SegmentRecord.firstID), count: idCount, hash: cache.hash(unitType, id), id: id)
                     != nil
                 {
                     return true
@@ -381,7 +387,8 @@ extension LoadedBundle {
             case TargetingOpcode.listContains.rawValue:
                 r = false
                 if case .list(let first, let count) = request.value(Int(code.le16(pc &+ 2))) {
-                    for i in Int(first)..<(Int(first) + Int(count)) where equalsConstant(request.bytes(request.listItem(i)), code, pc &+ 4) {
+                    for i in Int(first)..<(Int(first) + Int(count)) where equalsConstant(request.bytes(request.listItem(i)), code, pc &+ 4)
+                    {
                         r = true
                         break
                     }
@@ -462,7 +469,9 @@ extension LoadedBundle {
     }
 
     @inline(__always)
-    private func compareStrings(_ value: UnsafeRawBufferPointer, _ constant: UnsafeRawBufferPointer, _ comparison: TargetingComparison) -> Bool {
+    private func compareStrings(_ value: UnsafeRawBufferPointer, _ constant: UnsafeRawBufferPointer, _ comparison: TargetingComparison)
+        -> Bool
+    {
         switch comparison {
         case .startsWith:
             return value.count >= constant.count && bytesEqual(UnsafeRawBufferPointer(rebasing: value[0..<constant.count]), constant)

@@ -26,7 +26,9 @@ extension LoadedBundle {
         if let outcome { checkOutcome(outcome) }
         let p = payload
         let record = p.parameterRecord(index)
-        if let outcome, outcome.reason.isEnrolled, outcome.variant >= 0, Int(outcome.layer) == p.int(record + PayloadFormat.ParameterRecord.layer) {
+        if let outcome, outcome.reason.isEnrolled, outcome.variant >= 0,
+            Int(outcome.layer) == p.int(record + PayloadFormat.ParameterRecord.layer)
+        {
             let e = p.experimentRecord(Int(outcome.experiment))
             let v = p.variantRecord(experimentRecord: e, variant: outcome.variant)
             let value = p.parameterValueRecord(

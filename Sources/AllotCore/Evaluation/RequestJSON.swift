@@ -74,7 +74,9 @@ extension EvaluationInput {
     /// A well-formed value of the wrong type (a number for a string attribute, `"five"` for a
     /// number, `[1]` for a list) is consumed and makes the attribute present but unusable
     /// (`setUnusable`). Throws only `JSONScanner.Failure`, for bad JSON.
-    package mutating func readAttribute(_ scanner: inout JSONScanner, _ value: inout [UInt8], index: Int, type: AttributeType) throws(JSONScanner.Failure) {
+    package mutating func readAttribute(_ scanner: inout JSONScanner, _ value: inout [UInt8], index: Int, type: AttributeType)
+        throws(JSONScanner.Failure)
+    {
         let first = scanner.peek()
         if first == UInt8(ascii: "\"") {
             // Every type has a text form (as in query strings); a string attribute is just that.

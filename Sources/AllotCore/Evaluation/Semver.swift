@@ -101,7 +101,8 @@ public struct Semver: Sendable, Equatable, CustomStringConvertible {
             }
         }
         guard index == count else { return nil }
-        return Parsed(major: numbers.0, minor: numbers.1, patch: numbers.2, prereleaseStart: prereleaseStart, prereleaseLength: prereleaseLength)
+        return Parsed(
+            major: numbers.0, minor: numbers.1, patch: numbers.2, prereleaseStart: prereleaseStart, prereleaseLength: prereleaseLength)
     }
 
     @inline(__always)

@@ -49,13 +49,21 @@ public enum XXH3 {
 
     // MARK: Constants
 
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     @usableFromInline static let prime32_1: UInt64 = 0x9E37_79B1
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     @usableFromInline static let prime32_2: UInt64 = 0x85EB_CA77
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     @usableFromInline static let prime32_3: UInt64 = 0xC2B2_AE3D
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     @usableFromInline static let prime64_1: UInt64 = 0x9E37_79B1_85EB_CA87
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     @usableFromInline static let prime64_2: UInt64 = 0xC2B2_AE3D_27D4_EB4F
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     @usableFromInline static let prime64_3: UInt64 = 0x1656_67B1_9E37_79F9
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     @usableFromInline static let prime64_4: UInt64 = 0x85EB_CA77_C2B2_AE63
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     @usableFromInline static let prime64_5: UInt64 = 0x27D4_EB2F_1656_67C5
     @usableFromInline static let primeMX1: UInt64 = 0x1656_6791_9E37_79F9
     @usableFromInline static let primeMX2: UInt64 = 0x9FB2_1C65_1E98_DF25

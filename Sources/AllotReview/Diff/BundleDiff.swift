@@ -195,7 +195,8 @@ private struct Builder {
             guard let holdout = holdoutChanges[name] else { continue }
             add("holdout", name, phrases.holdout(holdout))
         }
-        let segmentNames = Set(a.segments + referencedSegments(a.targeting, oldTargeting) + b.segments + referencedSegments(b.targeting, newTargeting))
+        let segmentNames = Set(
+            a.segments + referencedSegments(a.targeting, oldTargeting) + b.segments + referencedSegments(b.targeting, newTargeting))
         for name in segmentNames.sorted() {
             guard let segment = segmentChanges[name] else { continue }
             add("segment", name, phrases.segment(segment))

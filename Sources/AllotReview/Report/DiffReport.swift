@@ -178,7 +178,6 @@ public struct DiffReport: Encodable, Sendable {
         /// Whether the share assumes units match the targeting of the experiments involved.
         public var conditional: Bool
 
-
         enum CodingKeys: String, CodingKey {
             case name, change, layer, unitType, type, defaultValue = "default", answerChanged, conditional
         }

@@ -76,7 +76,8 @@ public enum MarkdownReport {
             lines.append("**Reassignment**")
             lines.append("")
             for r in report.reassignments {
-                lines.append("- \(r.acknowledged ? "☑️" : "⛔") \(code(r.experiment)) (\(phrases.verdict(r))): " + r.reasons.joined(separator: "; "))
+                lines.append(
+                    "- \(r.acknowledged ? "☑️" : "⛔") \(code(r.experiment)) (\(phrases.verdict(r))): " + r.reasons.joined(separator: "; "))
             }
         }
         if !report.parameters.isEmpty {

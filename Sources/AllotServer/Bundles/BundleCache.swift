@@ -92,7 +92,9 @@ public struct BundleCache: Sendable {
                 guard base == Self.baseName(version: header.version, envelopeHash: hash) else {
                     throw CacheError(
                         reason: "misnamed",
-                        message: "the file holds version \(header.version) (\(Self.baseName(version: header.version, envelopeHash: hash))), not what its name says: planted or misplaced")
+                        message:
+                            "the file holds version \(header.version) (\(Self.baseName(version: header.version, envelopeHash: hash))), not what its name says: planted or misplaced"
+                    )
                 }
                 candidates.append((header, base, envelope, hash))
             } catch {
@@ -105,7 +107,8 @@ public struct BundleCache: Sendable {
         for candidate in candidates where candidate.header.version >= floor {
             let path = directory + "/" + candidate.base
             do {
-                return try load(base: path, header: candidate.header, envelope: candidate.envelope, hash: candidate.hash,
+                return try load(
+                    base: path, header: candidate.header, envelope: candidate.envelope, hash: candidate.hash,
                     fileName: candidate.base + ".bundle")
             } catch {
                 rejected(candidate.base + ".bundle", error)

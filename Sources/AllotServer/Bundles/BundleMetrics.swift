@@ -115,7 +115,8 @@ public final class BundleMetrics: Sendable {
             Double(signedAt))
         if let expires {
             registry.set(
-                registry.gauge("allot_manifest_expires_timestamp_seconds", help: "When the newest verified manifest seen expires (unix seconds)."),
+                registry.gauge(
+                    "allot_manifest_expires_timestamp_seconds", help: "When the newest verified manifest seen expires (unix seconds)."),
                 Double(expires))
         }
     }
@@ -127,7 +128,8 @@ public final class BundleMetrics: Sendable {
 
     private var publishedGauge: Gauge {
         registry.gauge(
-            "allot_bundle_published_timestamp_seconds", help: "When the served bundle was first published (unix seconds, from its manifest).")
+            "allot_bundle_published_timestamp_seconds",
+            help: "When the served bundle was first published (unix seconds, from its manifest).")
     }
 
     func recordFloor(_ version: UInt64) {
@@ -156,7 +158,8 @@ public final class BundleMetrics: Sendable {
     func recordStoreRollback(store: String) {
         registry.shared.increment(
             registry.counter(
-                "allot_store_rollbacks_total", help: "Times a store's verified manifest went back to an older version (replayed or restored).",
+                "allot_store_rollbacks_total",
+                help: "Times a store's verified manifest went back to an older version (replayed or restored).",
                 labels: [("store", store)]))
     }
 
@@ -172,7 +175,8 @@ public final class BundleMetrics: Sendable {
     /// Sets the staleness gauge for a scrape.
     func updateStale(_ stale: Bool) {
         registry.set(
-            registry.gauge("allot_bundle_stale", help: "1 when the newest verified manifest is older than --max-staleness (readiness fails)."),
+            registry.gauge(
+                "allot_bundle_stale", help: "1 when the newest verified manifest is older than --max-staleness (readiness fails)."),
             stale ? 1 : 0)
     }
 

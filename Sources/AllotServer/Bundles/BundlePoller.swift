@@ -249,7 +249,8 @@ public final class BundlePoller: Service, Sendable {
             }
             if let expired {
                 record(
-                    .manifest(ManifestError(.expired, "the manifest expired at \(expired.freshness.map { RFC3339.format($0.expires) } ?? "?")")),
+                    .manifest(
+                        ManifestError(.expired, "the manifest expired at \(expired.freshness.map { RFC3339.format($0.expires) } ?? "?")")),
                     source: source, step: "manifest")
                 return false
             }

@@ -24,7 +24,8 @@ extension EdgeHandler {
         }
         if let poller = shared.poller, poller.isStale(now: Self.now()) {
             response.status = .serviceUnavailable
-            response.write(#"{"status":"stale","message":"the newest verified manifest is older than --max-staleness","staleness_seconds":"#)
+            response.write(
+                #"{"status":"stale","message":"the newest verified manifest is older than --max-staleness","staleness_seconds":"#)
             JSONText.appendInteger(poller.staleness(now: Self.now()), to: &response.body)
             response.write(#","version":"#)
             appendDecimal(served.version, to: &response.body)

@@ -24,7 +24,8 @@ public struct ManifestVerifier: Sendable {
         if let now, let freshness = manifest.freshness, manifest.isExpired(at: now) {
             throw ManifestError(
                 .expired,
-                "the manifest expired at \(RFC3339.format(freshness.expires)) (signed \(RFC3339.format(freshness.signedAt))): the region is frozen or replayed, or its publisher stopped refreshing it")
+                "the manifest expired at \(RFC3339.format(freshness.expires)) (signed \(RFC3339.format(freshness.signedAt))): the region is frozen or replayed, or its publisher stopped refreshing it"
+            )
         }
         let largest = limits.maxCompressedBytes + BundleHeader.minimumEnvelopeLength
         guard manifest.size <= largest else {

@@ -97,7 +97,9 @@ public struct RegionPublishResult: Sendable, Codable, Equatable {
     }
 
     /// The region points at the published bundle.
-    public var succeeded: Bool { manifest == .created || manifest == .moved || manifest == .alreadyCurrent || manifest == .repaired || manifest == .refreshed }
+    public var succeeded: Bool {
+        manifest == .created || manifest == .moved || manifest == .alreadyCurrent || manifest == .repaired || manifest == .refreshed
+    }
 
     /// One line: `uploaded, manifest moved 4 → 5`, `already current`, `FAILED: ...`.
     public func summary(publishing version: UInt64) -> String {

@@ -166,7 +166,8 @@ public struct Publisher: Sendable {
                 return manifest
             } catch  where error.code == .preconditionFailed || error.code == .notFound {
                 logger.notice(
-                    "manifest changed while refreshing; reading it again", metadata: ["store": "\(store.location)", "attempt": "\(attempt)"])
+                    "manifest changed while refreshing; reading it again",
+                    metadata: ["store": "\(store.location)", "attempt": "\(attempt)"])
                 continue
             } catch {
                 result.manifest = .failed

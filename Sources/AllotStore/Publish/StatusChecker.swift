@@ -92,7 +92,10 @@ public struct StatusReport: Sendable, Codable, Equatable {
             lines.append(line)
         }
         switch exitCode {
-        case 0: lines.append(regions.allSatisfy { $0.state == .empty } ? "no region has a manifest" : regions.count == 1 ? "the region is current" : "all \(regions.count) regions agree")
+        case 0:
+            lines.append(
+                regions.allSatisfy { $0.state == .empty }
+                    ? "no region has a manifest" : regions.count == 1 ? "the region is current" : "all \(regions.count) regions agree")
         case 3: lines.append("regions DISAGREE")
         default: lines.append("some regions are unreachable or invalid" + (agree ? "" : "; regions DISAGREE"))
         }

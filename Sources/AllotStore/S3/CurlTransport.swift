@@ -153,7 +153,9 @@ public final class CurlTransport: HTTPTransport, Sendable {
         case "HEAD":
             set(CURLOPT_NOBODY, 1)
         default:
-            if request.method != "PUT" { code = code == CURLE_OK ? allot_curl_set_string(handle, CURLOPT_CUSTOMREQUEST, request.method) : code }
+            if request.method != "PUT" {
+                code = code == CURLE_OK ? allot_curl_set_string(handle, CURLOPT_CUSTOMREQUEST, request.method) : code
+            }
             set(CURLOPT_UPLOAD, 1)
             setOffset(CURLOPT_INFILESIZE_LARGE, request.body.count)
             if code == CURLE_OK { code = allot_curl_set_data_callback(handle, CURLOPT_READFUNCTION, curlRead) }

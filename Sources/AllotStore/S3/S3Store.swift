@@ -96,7 +96,7 @@ public struct S3Store: ObjectStore {
         let (response, attempts): (HTTPResponse, Int)
         do {
             (response, attempts) = try await send("GET", key: key, headers: headers, maxResponseBytes: maxBytes + 1)
-        } catch where error.code == .tooLarge {
+        } catch  where error.code == .tooLarge {
             throw LocalStore.tooLarge(size: nil, maxBytes: maxBytes, store: location, key: key)
         }
         switch response.status {

@@ -165,9 +165,12 @@ public struct LocalStore: ObjectStore {
         case S_IFDIR: return nil
         default:
             let kind = info.st_mode & S_IFMT == S_IFIFO ? "a FIFO" : info.st_mode & S_IFMT == S_IFSOCK ? "a socket" : "a device"
-            throw StoreError(.notRegularFile, "the object is \(kind), not a regular file: refused without reading", store: location, key: key)
+            throw StoreError(
+                .notRegularFile, "the object is \(kind), not a regular file: refused without reading", store: location, key: key)
         }
-        guard Int(info.st_size) <= maxBytes else { throw Self.tooLarge(size: Int(info.st_size), maxBytes: maxBytes, store: location, key: key) }
+        guard Int(info.st_size) <= maxBytes else {
+            throw Self.tooLarge(size: Int(info.st_size), maxBytes: maxBytes, store: location, key: key)
+        }
         // One byte past the limit at most, to notice a file that grew since fstat.
         let capacity = min(Int(info.st_size), maxBytes) + 1
         var bytes = [UInt8](repeating: 0, count: capacity)

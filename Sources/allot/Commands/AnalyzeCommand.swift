@@ -41,16 +41,22 @@ struct AnalyzeCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Directory of experiment files (experiments and metrics).", valueName: "dir"))
     var experiments = "experiments"
 
-    @Option(name: .long, help: ArgumentHelp("Analyse this experiment only (default: every declared experiment with exposures).", valueName: "name"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Analyse this experiment only (default: every declared experiment with exposures).", valueName: "name"))
     var experiment: String?
 
     @Option(name: .long, help: ArgumentHelp("Only these metrics (repeatable; default: every declared metric).", valueName: "name"))
     var metric: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("Exposures and events from this time, \(TimeArgument.help).", valueName: "time"), transform: TimeArgument.parse)
+    @Option(
+        name: .long, help: ArgumentHelp("Exposures and events from this time, \(TimeArgument.help).", valueName: "time"),
+        transform: TimeArgument.parse)
     var from: Int64?
 
-    @Option(name: .long, help: ArgumentHelp("Exposures and events before this time, \(TimeArgument.help).", valueName: "time"), transform: TimeArgument.parse)
+    @Option(
+        name: .long, help: ArgumentHelp("Exposures and events before this time, \(TimeArgument.help).", valueName: "time"),
+        transform: TimeArgument.parse)
     var to: Int64?
 
     @Flag(name: .long, help: "Count OFREP bulk evaluations as exposures (docs/exposures.md, rule 2).")
@@ -72,25 +78,38 @@ struct AnalyzeCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Print the analysis as SQL for duckdb, trino, bigquery or spark instead of running it (needs --experiment).", valueName: "dialect"))
+            "Print the analysis as SQL for duckdb, trino, bigquery or spark instead of running it (needs --experiment).",
+            valueName: "dialect"))
     var emitSQL: SQLDialectArgument?
 
-    @Option(name: .long, help: ArgumentHelp("With --emit-sql: the table of exposure records (default for duckdb: read --exposures).", valueName: "name"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("With --emit-sql: the table of exposure records (default for duckdb: read --exposures).", valueName: "name"))
     var exposuresTable: String?
 
-    @Option(name: .long, help: ArgumentHelp("With --emit-sql: the table of metric events (default for duckdb: read --events).", valueName: "name"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("With --emit-sql: the table of metric events (default for duckdb: read --events).", valueName: "name"))
     var eventsTable: String?
 
     func validate() throws {
         if let emitSQL {
             guard experiment != nil else { throw ValidationError("--emit-sql needs --experiment NAME: one query per experiment") }
             if emitSQL == .duckdb {
-                guard exposures != nil || exposuresTable != nil else { throw ValidationError("--emit-sql duckdb needs --exposures DIR or --exposures-table NAME") }
-                guard !events.isEmpty || eventsTable != nil else { throw ValidationError("--emit-sql duckdb needs --events FILE... or --events-table NAME") }
+                guard exposures != nil || exposuresTable != nil else {
+                    throw ValidationError("--emit-sql duckdb needs --exposures DIR or --exposures-table NAME")
+                }
+                guard !events.isEmpty || eventsTable != nil else {
+                    throw ValidationError("--emit-sql duckdb needs --events FILE... or --events-table NAME")
+                }
             }
         } else {
-            guard exposures != nil else { throw ValidationError("give the exposure log: --exposures DIR or --exposures s3://bucket/prefix?...") }
-            if exposuresTable != nil || eventsTable != nil { throw ValidationError("--exposures-table and --events-table go with --emit-sql") }
+            guard exposures != nil else {
+                throw ValidationError("give the exposure log: --exposures DIR or --exposures s3://bucket/prefix?...")
+            }
+            if exposuresTable != nil || eventsTable != nil {
+                throw ValidationError("--exposures-table and --events-table go with --emit-sql")
+            }
         }
         guard confidence > 0.5, confidence < 1 else { throw ValidationError("--confidence must be between 0.5 and 1, e.g. 0.95") }
         if let from, let to, from >= to { throw ValidationError("--from must be before --to") }

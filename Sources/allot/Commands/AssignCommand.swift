@@ -21,7 +21,9 @@ struct AssignCommand: ParsableCommand {
     @Option(name: .customLong("unit"), help: ArgumentHelp("A unit id, e.g. user_id=u1 (repeatable).", valueName: "type=id"))
     var units: [String] = []
 
-    @Option(name: .customLong("attr"), help: ArgumentHelp("An attribute, e.g. country=US (repeatable; lists comma-separated).", valueName: "name=value"))
+    @Option(
+        name: .customLong("attr"),
+        help: ArgumentHelp("An attribute, e.g. country=US (repeatable; lists comma-separated).", valueName: "name=value"))
     var attributes: [String] = []
 
     @Option(name: .long, help: ArgumentHelp("Newline-delimited JSON requests; '-' reads standard input.", valueName: "file"))
@@ -91,7 +93,8 @@ struct AssignCommand: ParsableCommand {
             var lines = ["bundle version \(loaded.version)"]
             if outcomes.isEmpty { lines.append("no experiment holds this unit") }
             for assignment in outcomes.map(loaded.assignment(for:)) {
-                lines.append("  \(assignment.experiment) [layer \(assignment.layer)]: \(assignment.variant ?? "(defaults)") — \(assignment.reason)")
+                lines.append(
+                    "  \(assignment.experiment) [layer \(assignment.layer)]: \(assignment.variant ?? "(defaults)") — \(assignment.reason)")
             }
             lines.append("params:")
             for parameter in loaded.parametersByName {
@@ -111,7 +114,9 @@ struct AssignCommand: ParsableCommand {
         if path == "-" {
             input = FileHandle.standardInput
         } else {
-            guard let handle = FileHandle(forReadingAtPath: path) else { throw CommandFailure(message: "cannot read batch file '\(path)'", status: .invalidInput) }
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw CommandFailure(message: "cannot read batch file '\(path)'", status: .invalidInput)
+            }
             input = handle
         }
         var request = EvaluationInput(for: loaded)
@@ -137,7 +142,9 @@ struct AssignCommand: ParsableCommand {
             } catch {
                 failures += 1
                 output.append(
-                    contentsOf: "{\"error\":{\"code\":\"\(error.code.rawValue)\",\"message\":\(JSONString.quoted(error.message)),\"line\":\(lineNumber)}}".utf8)
+                    contentsOf:
+                        "{\"error\":{\"code\":\"\(error.code.rawValue)\",\"message\":\(JSONString.quoted(error.message)),\"line\":\(lineNumber)}}"
+                        .utf8)
             }
             output.append(UInt8(ascii: "\n"))
             if output.count > (1 << 20) - 4096 { flush() }
@@ -164,7 +171,8 @@ struct AssignCommand: ParsableCommand {
         flush()
         if failures > 0 {
             throw CommandFailure(
-                message: "\(failures) of \(Plural.count(lineNumber, "request")) could not be evaluated (see their error lines)", status: .invalidInput)
+                message: "\(failures) of \(Plural.count(lineNumber, "request")) could not be evaluated (see their error lines)",
+                status: .invalidInput)
         }
     }
 }

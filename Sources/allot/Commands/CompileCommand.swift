@@ -61,7 +61,8 @@ struct CompileCommand: ParsableCommand {
         // flags or git (0 for both), so checking works outside git too.
         guard let version = version ?? revision?.commitCount ?? (writesBundle ? nil : 0) else {
             throw CommandFailure(
-                message: "cannot default --version: '\(experiments)' is not in a git repository with commits; pass --version N", status: .usage)
+                message: "cannot default --version: '\(experiments)' is not in a git repository with commits; pass --version N",
+                status: .usage)
         }
         guard let createdAtSeconds = createdAtSeconds ?? (writesBundle ? nil : 0) else {
             throw CommandFailure(
@@ -92,10 +93,12 @@ struct CompileCommand: ParsableCommand {
             let lines = changes.isEmpty ? ["the allocation is the same, but the file's text differs from what allot writes"] : changes
             Terminal.error("\(lockPath) would change:\n" + lines.map { "  " + $0 }.joined(separator: "\n"))
             throw CommandFailure(
-                message: "\(lockPath) would change (--locked); nothing was written: run `allot compile` (no key needed) and commit the lock",
+                message:
+                    "\(lockPath) would change (--locked); nothing was written: run `allot compile` (no key needed) and commit the lock",
                 status: .wouldChange)
         }
-        let summary = "\(Plural.count(compiled.project.layers.count, "layer")), \(Plural.count(compiled.project.experiments.count, "experiment"))"
+        let summary =
+            "\(Plural.count(compiled.project.layers.count, "layer")), \(Plural.count(compiled.project.experiments.count, "experiment"))"
         if check {
             Terminal.print("ok: \(summary); nothing written (--check)")
             return

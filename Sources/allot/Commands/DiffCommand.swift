@@ -83,7 +83,8 @@ struct DiffCommand: ParsableCommand {
             let s = report.summary
             Terminal.error(
                 "wrote \(output): \(s.experimentsAdded) added, \(s.experimentsRemoved) removed, \(s.experimentsChanged) changed, "
-                    + "\(s.experimentsAffected) affected; enrolled units move in \(Plural.count(s.reassigning, "experiment")) (\(s.unacknowledged) unacknowledged)")
+                    + "\(s.experimentsAffected) affected; enrolled units move in \(Plural.count(s.reassigning, "experiment")) (\(s.unacknowledged) unacknowledged)"
+            )
         } else {
             Terminal.print(text)
         }

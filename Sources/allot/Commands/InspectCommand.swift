@@ -115,7 +115,8 @@ struct InspectReport: Encodable {
         }
         experiments = c.experiments.enumerated().map { index, e in
             Experiment(
-                name: e.name, layer: c.layers[e.layer].name, status: e.status.name, owner: e.owner, trafficPercent: Double(e.trafficBuckets) / 100,
+                name: e.name, layer: c.layers[e.layer].name, status: e.status.name, owner: e.owner,
+                trafficPercent: Double(e.trafficBuckets) / 100,
                 start: e.start.map(RFC3339.format), stop: e.stop.map(RFC3339.format), targeting: e.targeting.isEmpty ? nil : e.targeting,
                 segments: e.segments,
                 variants: e.variants.map { v in
@@ -125,10 +126,14 @@ struct InspectReport: Encodable {
                 },
                 overrides: c.layers[e.layer].overrides.filter { $0.experiment == index }.count)
         }
-        parameters = c.parameters.map { Parameter(name: $0.name, layer: c.layers[$0.layer].name, type: $0.type.name, default: $0.defaultJSON) }
+        parameters = c.parameters.map {
+            Parameter(name: $0.name, layer: c.layers[$0.layer].name, type: $0.type.name, default: $0.defaultJSON)
+        }
         segments = c.segments.map { Segment(name: $0.name, unit: $0.unitType, rule: $0.rule.isEmpty ? nil : $0.rule, ids: $0.ids) }
         holdouts = c.holdouts.enumerated().map { index, h in
-            Holdout(name: h.name, unit: h.unitType, percent: Double(h.share) / 100, layers: c.layers.filter { $0.holdouts.contains(index) }.map(\.name))
+            Holdout(
+                name: h.name, unit: h.unitType, percent: Double(h.share) / 100,
+                layers: c.layers.filter { $0.holdouts.contains(index) }.map(\.name))
         }
     }
 
@@ -142,7 +147,9 @@ struct InspectReport: Encodable {
         }
         for layer in layers {
             lines.append("")
-            lines.append("layer \(layer.name) [unit \(layer.unit), salt \(layer.salt)]: \(format(layer.allocatedPercent))% allocated, \(format(layer.freePercent))% free")
+            lines.append(
+                "layer \(layer.name) [unit \(layer.unit), salt \(layer.salt)]: \(format(layer.allocatedPercent))% allocated, \(format(layer.freePercent))% free"
+            )
             if !layer.holdouts.isEmpty { lines.append("  held out by: \(layer.holdouts.joined(separator: ", "))") }
             for name in layer.parameters {
                 let parameter = parameters.first { $0.name == name }!
@@ -175,7 +182,9 @@ struct InspectReport: Encodable {
         if !holdouts.isEmpty {
             lines.append("")
             for holdout in holdouts {
-                lines.append("holdout \(holdout.name): \(format(holdout.percent))% of \(holdout.unit) from \(holdout.layers.joined(separator: ", "))")
+                lines.append(
+                    "holdout \(holdout.name): \(format(holdout.percent))% of \(holdout.unit) from \(holdout.layers.joined(separator: ", "))"
+                )
             }
         }
         return lines.joined(separator: "\n")

@@ -27,7 +27,9 @@ struct PublishCommand: AsyncParsableCommand {
     var bundle: String?
 
     @Flag(
-        help: "Heartbeat: re-sign every region's current manifest with a new expiry, without a new bundle (run it more often than --expires-in).")
+        help:
+            "Heartbeat: re-sign every region's current manifest with a new expiry, without a new bundle (run it more often than --expires-in)."
+    )
     var refresh = false
 
     @Option(

@@ -1,5 +1,5 @@
-import AllotTestSupport
 import AllotCore
+import AllotTestSupport
 
 @testable import AllotCompiler
 
@@ -270,7 +270,9 @@ struct EvaluatorHarness {
         var text = "kind: Attributes\nattributes:\n"
         for attribute in TargetingFixtures.attributes {
             text += "  \(attribute.name):\n    type: \(attribute.type.name)\n"
-            if let allowed = attribute.allowed { text += "    values: [\(allowed.map { JSONString.quoted($0) }.joined(separator: ", "))]\n" }
+            if let allowed = attribute.allowed {
+                text += "    values: [\(allowed.map { JSONString.quoted($0) }.joined(separator: ", "))]\n"
+            }
         }
         text += "---\nkind: Layer\nname: probe-layer\nunit: user_id\n---\nkind: Layer\nname: device-layer\nunit: device_id\n"
         text += "---\nkind: Segment\nname: staff\nunit: user_id\nids: [\(TargetingFixtures.staffIDs.joined(separator: ", "))]\n"

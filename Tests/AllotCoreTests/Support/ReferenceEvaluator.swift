@@ -38,7 +38,8 @@ struct ReferenceEvaluator {
             let record = p.holdoutRecord(h)
             let unit = input.units[p.int(record + PayloadFormat.HoldoutRecord.unitType)]
             guard !unit.isAbsent else { continue }
-            if bucket(record + PayloadFormat.HoldoutRecord.salt, id(input, unit)) < p.int(record + PayloadFormat.HoldoutRecord.shareBuckets) {
+            if bucket(record + PayloadFormat.HoldoutRecord.salt, id(input, unit)) < p.int(record + PayloadFormat.HoldoutRecord.shareBuckets)
+            {
                 hits |= 1 << UInt64(h)
             }
         }
@@ -53,7 +54,9 @@ struct ReferenceEvaluator {
         let id = id(input, unit)
 
         let overrideCount = p.int(record + PayloadFormat.LayerRecord.overrideCount)
-        if overrideCount > 0, let entry = findID(first: p.int(record + PayloadFormat.LayerRecord.firstOverride), count: overrideCount, id: id) {
+        if overrideCount > 0,
+            let entry = findID(first: p.int(record + PayloadFormat.LayerRecord.firstOverride), count: overrideCount, id: id)
+        {
             let entryRecord = p.idEntryRecord(entry)
             return Outcome(
                 layer: Int32(layer), experiment: Int32(p.u32(entryRecord + PayloadFormat.IDEntryRecord.experiment)),
@@ -87,7 +90,9 @@ struct ReferenceEvaluator {
             return outcome
         }
         let targetingLength = p.int(e + PayloadFormat.ExperimentRecord.targetingLength)
-        if targetingLength > 0, !runProgram(offset: p.int(e + PayloadFormat.ExperimentRecord.targetingOffset), length: targetingLength, input) {
+        if targetingLength > 0,
+            !runProgram(offset: p.int(e + PayloadFormat.ExperimentRecord.targetingOffset), length: targetingLength, input)
+        {
             outcome.reason = .targetingMiss
             return outcome
         }
@@ -114,7 +119,9 @@ struct ReferenceEvaluator {
         let hash = XXH3.hash64(id)
         for index in first..<(first + count) {
             let record = p.idEntryRecord(index)
-            if p.u64(record + PayloadFormat.IDEntryRecord.hash) == hash, p.stringBytes(at: record + PayloadFormat.IDEntryRecord.string).elementsEqual(id) {
+            if p.u64(record + PayloadFormat.IDEntryRecord.hash) == hash,
+                p.stringBytes(at: record + PayloadFormat.IDEntryRecord.string).elementsEqual(id)
+            {
                 return index
             }
         }
@@ -126,7 +133,9 @@ struct ReferenceEvaluator {
         let idCount = p.int(record + PayloadFormat.SegmentRecord.idCount)
         if idCount > 0 {
             let unit = input.units[p.int(record + PayloadFormat.SegmentRecord.unitType)]
-            if !unit.isAbsent, findID(first: p.int(record + PayloadFormat.SegmentRecord.firstID), count: idCount, id: id(input, unit)) != nil {
+            if !unit.isAbsent,
+                findID(first: p.int(record + PayloadFormat.SegmentRecord.firstID), count: idCount, id: id(input, unit)) != nil
+            {
                 return true
             }
         }
@@ -251,7 +260,8 @@ struct ReferenceEvaluator {
             } else {
                 output += Array("null".utf8)
             }
-            output += Array(",\"layer\":\"".utf8) + Array(p.stringBytes(at: p.layerRecord(Int(outcome.layer)) + PayloadFormat.LayerRecord.name))
+            output +=
+                Array(",\"layer\":\"".utf8) + Array(p.stringBytes(at: p.layerRecord(Int(outcome.layer)) + PayloadFormat.LayerRecord.name))
             output += Array("\",\"reason\":\"\(outcome.reason.name)\"}".utf8)
         }
         output += Array("},\"params\":{".utf8) + params(outcomes) + Array("}}".utf8)

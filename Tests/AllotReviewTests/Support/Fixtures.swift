@@ -1,10 +1,9 @@
 import AllotCompiler
 import AllotCore
+import AllotTestSupport
 import Foundation
 
 @testable import AllotReview
-
-import AllotTestSupport
 
 extension Fixture.Compiled {
     /// This side as a review snapshot, as `allot diff` builds it from a directory.

@@ -126,7 +126,8 @@ enum EdgeFixtures {
     ) throws -> Compiled {
         try Fixture.seal(
             Compiler.compile(
-                files: [SourceFile(path: "experiments/main.yaml", text: yaml)], lock: AllocationLock(), version: version, createdAt: createdAt),
+                files: [SourceFile(path: "experiments/main.yaml", text: yaml)], lock: AllocationLock(), version: version,
+                createdAt: createdAt),
             version: version, createdAt: createdAt, key: key)
     }
 
@@ -144,7 +145,6 @@ enum EdgeFixtures {
         guard report.succeeded else { throw FixtureError(message: "publish failed:\n\(report.text)") }
         return report
     }
-
 
     /// Unix seconds now.
     static var now: Int64 { Int64(Date().timeIntervalSince1970) }

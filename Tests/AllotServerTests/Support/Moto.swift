@@ -13,7 +13,9 @@ extension Moto {
 
     /// An S3 store on moto with quick retries; creates the bucket unless told not to.
     static func store(port: Int, bucket: String = "allot-edge", create: Bool = true) async throws -> S3Store {
-        guard case .s3(let location) = try StoreLocation(parsing: url(port: port, bucket: bucket)) else { throw FixtureError(message: "not S3") }
+        guard case .s3(let location) = try StoreLocation(parsing: url(port: port, bucket: bucket)) else {
+            throw FixtureError(message: "not S3")
+        }
         let store = S3Store(
             location, credentials: AWSCredentials(accessKeyID: "AKIATESTTESTTEST", secretAccessKey: "test-secret"),
             configuration: S3Configuration(retry: RetryPolicy(maxAttempts: 2, baseDelay: 0.02, maxDelay: 0.1), requestTimeout: 10),
