@@ -59,6 +59,7 @@ struct ExposureServeCommandTests {
         let port = server.port
         try await waitReady(port)
         // Four clients send requests as fast as they can until the server stops answering.
+        let answered = AnswerCount()
         let clients = (0..<4).map { client in
             Task {
                 try await onThread { () -> [String] in
@@ -74,13 +75,20 @@ struct ExposureServeCommandTests {
                             connection = fresh
                             continue
                         }
-                        if answer.status == 200 { mine += ExpectedExposures.from(answer: answer.json, units: units, api: "native") }
+                        if answer.status == 200 {
+                            mine += ExpectedExposures.from(answer: answer.json, units: units, api: "native")
+                            answered.add()
+                        }
                     }
                     return mine
                 }
             }
         }
-        try await Task.sleep(for: .milliseconds(800))
+        // The signal comes under load: once the clients have been answered a few hundred times (a
+        // loaded test run may start them late; a fixed pause then signalled an idle server).
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(60)
+        while answered.value < 400, clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         let status = try await server.terminate(signal: SIGTERM)
         #expect(status == 0, "\(server.log)")
         var promised: [String] = []
@@ -229,4 +237,12 @@ final class SilentListener: Sendable {
     }
 
     func close() { _ = Glibc.close(descriptor) }
+}
+
+/// Answers received by the clients of a test, across their threads.
+final class AnswerCount: @unchecked Sendable {  // @unchecked: the count is only read and written under the lock.
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.withLock { count } }
+    func add() { lock.withLock { count += 1 } }
 }
