@@ -213,7 +213,8 @@ indirect enum JSON: ExpressibleByStringLiteral {
             return "[\n" + elements.map { inner + $0.render(indent: indent + 1) }.joined(separator: ",\n") + "\n\(pad)]"
         case .object(let members):
             if members.isEmpty { return "{}" }
-            return "{\n" + members.map { inner + CanonicalJSON.string($0.0) + ": " + $0.1.render(indent: indent + 1) }.joined(separator: ",\n")
+            return "{\n"
+                + members.map { inner + CanonicalJSON.string($0.0) + ": " + $0.1.render(indent: indent + 1) }.joined(separator: ",\n")
                 + "\n\(pad)}"
         }
     }
