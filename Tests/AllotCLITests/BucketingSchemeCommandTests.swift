@@ -72,6 +72,8 @@ struct BucketingSchemeCommandTests {
         let lock = try String(contentsOf: lockURL, encoding: .utf8)
         #expect(lock == committed.replacingOccurrences(of: "lock-version: 1\n", with: "lock-version: 1\nbucketing-scheme: 2\n"))
         #expect(try Self.scheme(of: directory.appendingPathComponent("new.bundle"), publicKey: keys.public) == .unitDigest)
+        let inspect = try CLI.run(["inspect", "new.bundle", "--trusted-key", keys.public], in: directory)
+        #expect(inspect.status == 0 && inspect.stdout.contains("bytes of payload (format 2: bucketing scheme 2)"), "\(inspect.output)")
 
         // Later compiles keep scheme 2 without the flag.
         let kept = try CLI.run(["compile", "--locked", "--check"], in: directory)
