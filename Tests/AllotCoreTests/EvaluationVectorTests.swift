@@ -229,6 +229,17 @@ struct EvaluationVectorTests {
         #expect(answers > 70)
         #expect(enrolled > 20, "the vectors should exercise real splits")
     }
+
+    /// `scripts/check-evaluation-vectors.py` reads the checked-in bundles with its own parser and
+    /// recomputes every layer, holdout and variant bucket with its own implementation of both
+    /// bucketing schemes (the `xxhash` PyPI package): the answers must agree.
+    @Test func anIndependentImplementationAgreesOnEveryBucket() async throws {
+        let script = Repository.root.appendingPathComponent("scripts/check-evaluation-vectors.py").path
+        let result = try await onThread { try runProcess(which("python3") ?? "/usr/bin/python3", [script]) }
+        #expect(result.status == 0, "\(result.output)")
+        #expect(
+            result.stdout.contains("-scheme2: scheme 2,") && result.stdout.contains("targeting-segments: scheme 1,"), "\(result.stdout)")
+    }
 }
 
 /// The fuzzer's seed corpus (`Tests/Fuzz/corpus`), made from the vector bundles: each bundle as
