@@ -147,13 +147,31 @@ public enum BundleEnvelope {
         return header
     }
 
+    /// The header of an envelope, parsed within `limits` and signed by one of `trustedKeys`;
+    /// nothing is decompressed. What a cache or a store checks before keeping an envelope.
+    public static func verifiedHeader(_ bytes: UnsafeRawBufferPointer, trustedKeys: [PublicKey], limits: BundleLimits = .default)
+        throws(BundleError) -> BundleHeader
+    {
+        let header = try BundleHeader.parse(bytes, limits: limits)
+        try header.verifySignature(of: bytes, trustedKeys: trustedKeys)
+        return header
+    }
+
+    /// `verifiedHeader` of an envelope held in an array.
+    public static func verifiedHeader(_ bytes: [UInt8], trustedKeys: [PublicKey], limits: BundleLimits = .default)
+        throws(BundleError) -> BundleHeader
+    {
+        try bytes.withUnsafeBytes { buffer in
+            Result { () throws(BundleError) in try verifiedHeader(buffer, trustedKeys: trustedKeys, limits: limits) }
+        }.get()
+    }
+
     /// Verifies an envelope (header, signature, sizes) and decompresses its payload into memory,
     /// checking the hash. The order guarantees nothing untrusted is decompressed.
     public static func open(_ bytes: UnsafeRawBufferPointer, trustedKeys: [PublicKey], limits: BundleLimits = .default)
         throws(BundleError) -> (header: BundleHeader, payload: [UInt8])
     {
-        let header = try BundleHeader.parse(bytes, limits: limits)
-        try header.verifySignature(of: bytes, trustedKeys: trustedKeys)
+        let header = try verifiedHeader(bytes, trustedKeys: trustedKeys, limits: limits)
         var payload = [UInt8](repeating: 0, count: header.payloadLength)
         try payload.withUnsafeMutableBytes { destination in
             Result { () throws(BundleError) in try decompress(bytes, header: header, into: destination) }

@@ -130,13 +130,7 @@ public struct BundleCache: Sendable {
         }
         let header: BundleHeader
         do {
-            header = try envelope.withUnsafeBytes { bytes in
-                Result { () throws(BundleError) in
-                    let header = try BundleHeader.parse(bytes, limits: limits)
-                    try header.verifySignature(of: bytes, trustedKeys: trustedKeys)
-                    return header
-                }
-            }.get()
+            header = try BundleEnvelope.verifiedHeader(envelope, trustedKeys: trustedKeys, limits: limits)
         } catch {
             throw CacheError(bundle: error)
         }

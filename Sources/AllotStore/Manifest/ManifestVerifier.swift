@@ -49,13 +49,7 @@ public struct ManifestVerifier: Sendable {
         }
         let header: BundleHeader
         do {
-            header = try bytes.withUnsafeBytes { buffer in
-                Result { () throws(BundleError) in
-                    let header = try BundleHeader.parse(buffer, limits: limits)
-                    try header.verifySignature(of: buffer, trustedKeys: trustedKeys)
-                    return header
-                }
-            }.get()
+            header = try BundleEnvelope.verifiedHeader(bytes, trustedKeys: trustedKeys, limits: limits)
         } catch {
             throw ManifestError(.bundleRejected, "the object \(manifest.object) is not a valid bundle: \(error)", bundleError: error)
         }

@@ -96,6 +96,20 @@ public struct RegionPublishResult: Sendable, Codable, Equatable {
         self.errorCode = errorCode
     }
 
+    /// The manifest write failed with `error`.
+    mutating func manifestWriteFailed(_ error: StoreError) {
+        manifest = .failed
+        reason = "the manifest could not be written: \(error.detail)"
+        errorCode = error.code.rawValue
+    }
+
+    /// Every manifest write lost its `If-Match` race, `attempts` times.
+    mutating func manifestContended(attempts: Int) {
+        manifest = .failed
+        reason = "the manifest kept changing under concurrent publishers (\(attempts) attempts); run again"
+        errorCode = "contention"
+    }
+
     /// The region points at the published bundle.
     public var succeeded: Bool {
         manifest == .created || manifest == .moved || manifest == .alreadyCurrent || manifest == .repaired || manifest == .refreshed

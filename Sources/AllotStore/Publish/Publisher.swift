@@ -170,15 +170,11 @@ public struct Publisher: Sendable {
                     metadata: ["store": "\(store.location)", "attempt": "\(attempt)"])
                 continue
             } catch {
-                result.manifest = .failed
-                result.reason = "the manifest could not be written: \(error.detail)"
-                result.errorCode = error.code.rawValue
+                result.manifestWriteFailed(error)
                 return nil
             }
         }
-        result.manifest = .failed
-        result.reason = "the manifest kept changing under concurrent publishers (\(options.maxManifestAttempts) attempts); run again"
-        result.errorCode = "contention"
+        result.manifestContended(attempts: options.maxManifestAttempts)
         return nil
     }
 
@@ -342,15 +338,11 @@ public struct Publisher: Sendable {
                     metadata: ["store": "\(store.location)", "attempt": "\(attempt)"])
                 continue
             } catch {
-                result.manifest = .failed
-                result.reason = "the manifest could not be written: \(error.detail)"
-                result.errorCode = error.code.rawValue
+                result.manifestWriteFailed(error)
                 return
             }
         }
-        result.manifest = .failed
-        result.reason = "the manifest kept changing under concurrent publishers (\(options.maxManifestAttempts) attempts); run again"
-        result.errorCode = "contention"
+        result.manifestContended(attempts: options.maxManifestAttempts)
     }
 
     // MARK: Shared
