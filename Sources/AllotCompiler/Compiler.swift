@@ -34,8 +34,9 @@ public enum Compiler {
         public var rendered: String { DiagnosticRenderer(sources: sources).render(diagnostics) }
     }
 
-    /// Compiles `directory` (every `*.yaml`/`*.yml` below it, plus `allot.lock`).
-    public static func compile(directory: String, version: UInt64, createdAt: Int64) -> Result<Output, Failure> {
+    /// Compiles `directory` (every `*.yaml`/`*.yml` below it, plus `allot.lock`), parsing on up to
+    /// `threads` threads (see `compile(files:lock:version:createdAt:threads:)`).
+    public static func compile(directory: String, version: UInt64, createdAt: Int64, threads: Int? = nil) -> Result<Output, Failure> {
         var encodingDiagnostics: [Diagnostic] = []
         let sourcesResult = loadSources(directory: directory, encodingDiagnostics: &encodingDiagnostics)
         guard case .success(let files) = sourcesResult else {
@@ -67,7 +68,7 @@ public enum Compiler {
             case .failure(let failure): return .failure(Failure(diagnostics: failure.diagnostics, sources: sources))
             }
         }
-        switch compile(files: files, lock: previousLock, version: version, createdAt: createdAt) {
+        switch compile(files: files, lock: previousLock, version: version, createdAt: createdAt, threads: threads) {
         case .success(let output) where !encodingDiagnostics.isEmpty:
             return .failure(Failure(diagnostics: DiagnosticBag(encodingDiagnostics + output.warnings).sorted, sources: sources))
         case .success(var output):
@@ -84,11 +85,14 @@ public enum Compiler {
     }
 
     /// Compiles in-memory files against a lock. Id files named by segments are read from disk
-    /// relative to the declaring file.
-    public static func compile(files: [SourceFile], lock: AllocationLock, version: UInt64, createdAt: Int64) -> Result<Output, Failure> {
+    /// relative to the declaring file. The files are parsed on up to `threads` threads (default:
+    /// one per core available); the output, diagnostics included, is the same for any number.
+    public static func compile(
+        files: [SourceFile], lock: AllocationLock, version: UInt64, createdAt: Int64, threads: Int? = nil
+    ) -> Result<Output, Failure> {
         var sources = Dictionary(uniqueKeysWithValues: files.map { ($0.path, $0.text) })
-        var parser = DeclarationParser(readIDFile: readIDFile)
-        for file in files { parser.parse(file) }
+        let parser = DeclarationParser.parse(
+            files, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, readIDFile: readIDFile)
         var checker = ProjectChecker()
         let project = checker.check(parser.declarations)
         var all = parser.diagnostics
