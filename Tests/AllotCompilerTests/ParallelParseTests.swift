@@ -128,5 +128,18 @@ struct ParallelParseTests {
         let rendered = try #require(bad[0])
         #expect(rendered.contains("latin1.yaml") && rendered.contains("missing.txt"))
         #expect(bad.allSatisfy { $0 == rendered })
+        // A lock that does not parse (it is read alongside the files): its errors alone, the same way.
+        try "version: 1\nlayers:\n  - [\n".write(toFile: folder + "/allot.lock", atomically: true, encoding: .utf8)
+        let badLock = try await onThread {
+            [1, 2, 5].map { threads -> String? in
+                if case .failure(let failure) = Compiler.compile(directory: folder, version: 2, createdAt: 0, threads: threads) {
+                    return failure.rendered
+                }
+                return nil
+            }
+        }
+        let lockRendered = try #require(badLock[0])
+        #expect(lockRendered.contains("allot.lock") && !lockRendered.contains("missing.txt"))
+        #expect(badLock.allSatisfy { $0 == lockRendered })
     }
 }

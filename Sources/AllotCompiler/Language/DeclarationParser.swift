@@ -24,11 +24,16 @@ struct DeclarationParser {
     /// Parses `files` on up to `threads` threads, each file by a parser of its own, and joins the
     /// results in the order of `files`: the same declarations and the same diagnostics in the
     /// same order as one parser reading the files one after another, whatever the threads' timing.
-    /// (No state passes from one file to the next: every document starts afresh.)
-    static func parse(_ files: [SourceFile], threads: Int, readIDFile: @escaping IDFileReader) -> DeclarationParser {
+    /// (No state passes from one file to the next: every document starts afresh.) `alongside`,
+    /// independent work such as reading the lock, runs once on one of the threads, first.
+    static func parse(
+        _ files: [SourceFile], threads: Int, readIDFile: @escaping IDFileReader, alongside: (@Sendable () -> Void)? = nil
+    ) -> DeclarationParser {
         var joined = DeclarationParser(readIDFile: readIDFile)
-        let threads = max(1, min(threads, files.count))
+        let extra = alongside == nil ? 0 : 1
+        let threads = max(1, min(threads, files.count + extra))
         guard threads > 1 else {
+            alongside?()
             for file in files { joined.parse(file) }
             return joined
         }
@@ -36,7 +41,12 @@ struct DeclarationParser {
         let next = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: threads) { _ in
             while true {
-                let index = next.add(1, ordering: .relaxed).oldValue
+                let job = next.add(1, ordering: .relaxed).oldValue
+                if job < extra {
+                    alongside?()
+                    continue
+                }
+                let index = job - extra
                 guard index < files.count else { return }
                 var parser = DeclarationParser(readIDFile: readIDFile)
                 parser.parse(files[index])
