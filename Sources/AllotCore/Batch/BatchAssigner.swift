@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Answers newline-delimited JSON requests (`{"units":{…},"attributes":{…}}`, one per line), the
 /// work of `allot assign --batch`: one answer line per request, in order; a line that cannot be
 /// evaluated gets `{"error":{"code":"…","message":"…","line":N}}` instead; lines holding only
@@ -89,18 +95,19 @@ public struct BatchAssigner: Sendable {
     }
 
     static func firstNewline(in text: UnsafeRawBufferPointer, from start: Int) -> Int? {
-        var index = start
-        while index < text.count {
-            if text[index] == UInt8(ascii: "\n") { return index }
-            index += 1
-        }
-        return nil
+        guard start < text.count, let base = text.baseAddress else { return nil }
+        guard let found = memchr(base + start, 0x0A, text.count - start) else { return nil }
+        return base.distance(to: UnsafeRawPointer(found))
     }
 
     /// The number of newlines in `text`.
     public static func newlineCount(_ text: UnsafeRawBufferPointer) -> Int {
         var count = 0
-        for byte in text where byte == UInt8(ascii: "\n") { count &+= 1 }
+        var start = 0
+        while let newline = firstNewline(in: text, from: start) {
+            count += 1
+            start = newline + 1
+        }
         return count
     }
 }
