@@ -89,8 +89,9 @@ public struct BatchPipeline: Sendable {
 
     private static func work(_ queue: WorkQueue, bundle: LoadedBundle, now: Int64) {
         var assigner = BatchAssigner(bundle: bundle, now: now)
-        while let (job, spare) = queue.take() {
-            var output = spare
+        while let job = queue.take() {
+            // Taken straight from the queue, so this buffer is the only reference and is reused.
+            var output = queue.spareOutput()
             output.removeAll(keepingCapacity: true)
             let counts = job.range.assign(with: &assigner, into: &output)
             queue.finish(job.sequence, Done(output: output, input: job.range.bytes, counts: counts))
@@ -125,7 +126,7 @@ struct RangeReader {
     }
 
     mutating func recycle(_ buffer: [UInt8]) {
-        if spares.count < 4 { spares.append(buffer) }
+        if spares.count < 16 { spares.append(buffer) }
     }
 
     mutating func next(_ read: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> LineRange? {
@@ -226,14 +227,19 @@ private final class WorkQueue: @unchecked Sendable {
         }
     }
 
-    /// The next job and a buffer for its output, waiting for one; nil once closed.
-    func take() -> (Job, [UInt8])? {
+    /// The next job, waiting for one; nil once closed.
+    func take() -> Job? {
         locked {
             while jobs.isEmpty && !closed { pthread_cond_wait(jobReady, mutex) }
             if closed { return nil }
             // Removed, not left behind: the reader reuses the job's buffer once it is written.
-            return (jobs.removeFirst(), spareOutputs.popLast() ?? [])
+            return jobs.removeFirst()
         }
+    }
+
+    /// An output buffer written before and handed back (empty when there is none).
+    func spareOutput() -> [UInt8] {
+        locked { spareOutputs.popLast() ?? [] }
     }
 
     func recycle(_ output: [UInt8]) {
