@@ -326,6 +326,13 @@ struct EvaluationPlanTests {
         }
     }
 
+    @Test("each reason's pre-rendered entry ending is its JSON name and the entry's closing quote and brace")
+    func reasonEndings() {
+        for reason in Reason.allCases {
+            #expect(reason.jsonNameClosingEntry.description == reason.name + "\"}")
+        }
+    }
+
     @Test("decimal digits", arguments: [0, 7, 9, 10, 99, 100, 12_345, UInt64(Int64.max), UInt64.max] as [UInt64])
     func decimals(value: UInt64) {
         var output = Array("x".utf8)
