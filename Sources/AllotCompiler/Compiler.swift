@@ -1,4 +1,4 @@
-import AllotCore
+public import AllotCore
 import Foundation
 import Synchronization
 
@@ -38,7 +38,13 @@ public enum Compiler {
     /// Compiles `directory` (every `*.yaml`/`*.yml` below it, plus `allot.lock`), parsing on up to
     /// `threads` threads (see `compile(files:lock:version:createdAt:threads:)`); the lock, one long
     /// document, is parsed alongside the experiment files.
-    public static func compile(directory: String, version: UInt64, createdAt: Int64, threads: Int? = nil) -> Result<Output, Failure> {
+    ///
+    /// The bucketing scheme is the lock's (scheme 1 for a lock without one); a directory without a
+    /// lock file starts on `BucketingScheme.newProjectDefault`. `bucketingScheme`, when given,
+    /// switches the project to that scheme: every unit may move, so only an explicit request does it.
+    public static func compile(
+        directory: String, version: UInt64, createdAt: Int64, bucketingScheme: BucketingScheme? = nil, threads: Int? = nil
+    ) -> Result<Output, Failure> {
         var encodingDiagnostics: [Diagnostic] = []
         let sourcesResult = loadSources(directory: directory, encodingDiagnostics: &encodingDiagnostics)
         guard case .success(let files) = sourcesResult else {
@@ -71,7 +77,10 @@ public enum Compiler {
             previousLock = lock
             hadLockFile = true
         }
-        switch compile(parsed: parser, files: files, lock: previousLock, version: version, createdAt: createdAt) {
+        if !hadLockFile { previousLock.bucketingScheme = BucketingScheme.newProjectDefault }
+        var allocationBase = previousLock
+        if let bucketingScheme { allocationBase.bucketingScheme = bucketingScheme }
+        switch compile(parsed: parser, files: files, lock: allocationBase, version: version, createdAt: createdAt) {
         case .success(let output) where !encodingDiagnostics.isEmpty:
             return .failure(Failure(diagnostics: DiagnosticBag(encodingDiagnostics + output.warnings).sorted, sources: sources))
         case .success(var output):
