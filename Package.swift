@@ -112,6 +112,7 @@ let package = Package(
             name: "AllotServer",
             dependencies: [
                 "AllotCore",
+                "CAllotLinux",
                 "AllotStore",
                 "AllotHTTP",
                 "AllotExposures",

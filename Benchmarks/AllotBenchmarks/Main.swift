@@ -26,9 +26,13 @@ struct AllotBenchmarks {
             let level = Int32(arguments.dropFirst(2).first ?? "") ?? 1
             return try await ExposureBenchmark.writer(requests: count ?? 100_000, level: level)
         case "write-project":
-            // The 1,000-experiment / 50-layer project as YAML files, for the serve benchmarks.
+            // The 1,000-experiment / 50-layer project as YAML files, for the serve benchmarks
+            // (`write-project DIR LAYERS PER_LAYER` for another size: 100 100 is the compile benchmark's).
             let directory = arguments.dropFirst().first ?? "synthetic-experiments"
-            for file in SyntheticProject.files(layers: 50, experimentsPerLayer: 20, targeting: true) {
+            let size = arguments.dropFirst(2).compactMap { Int($0) }
+            let layers = size.count == 2 ? size[0] : 50
+            let perLayer = size.count == 2 ? size[1] : 20
+            for file in SyntheticProject.files(layers: layers, experimentsPerLayer: perLayer, targeting: true) {
                 let path = directory + "/" + file.path
                 let folder = (path as NSString).deletingLastPathComponent
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

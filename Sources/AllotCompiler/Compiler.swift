@@ -1,5 +1,6 @@
 public import AllotCore
 import Foundation
+import Synchronization
 
 /// The compiler front end: reads an experiments directory, checks it, allocates traffic against
 /// the lock and lays out the payload. Pure: it reads files but writes nothing; the caller writes
@@ -34,13 +35,15 @@ public enum Compiler {
         public var rendered: String { DiagnosticRenderer(sources: sources).render(diagnostics) }
     }
 
-    /// Compiles `directory` (every `*.yaml`/`*.yml` below it, plus `allot.lock`).
+    /// Compiles `directory` (every `*.yaml`/`*.yml` below it, plus `allot.lock`), parsing on up to
+    /// `threads` threads (see `compile(files:lock:version:createdAt:threads:)`); the lock, one long
+    /// document, is parsed alongside the experiment files.
     ///
     /// The bucketing scheme is the lock's (scheme 1 for a lock without one); a directory without a
     /// lock file starts on `BucketingScheme.newProjectDefault`. `bucketingScheme`, when given,
     /// switches the project to that scheme: every unit may move, so only an explicit request does it.
     public static func compile(
-        directory: String, version: UInt64, createdAt: Int64, bucketingScheme: BucketingScheme? = nil
+        directory: String, version: UInt64, createdAt: Int64, bucketingScheme: BucketingScheme? = nil, threads: Int? = nil
     ) -> Result<Output, Failure> {
         var encodingDiagnostics: [Diagnostic] = []
         let sourcesResult = loadSources(directory: directory, encodingDiagnostics: &encodingDiagnostics)
@@ -50,33 +53,34 @@ public enum Compiler {
         }
         var sources = Dictionary(uniqueKeysWithValues: files.map { ($0.path, $0.text) })
         let lockPath = join(directory, AllocationLock.fileName)
+        let lockFile = LockFileReading()
+        let parser = DeclarationParser.parse(
+            files, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, readIDFile: readIDFile,
+            alongside: { lockFile.read(lockPath) })
         var previousLock = AllocationLock()
         var previousLockText = ""
         var hadLockFile = false
-        if FileManager.default.fileExists(atPath: lockPath) {
-            hadLockFile = true
-            let data: [UInt8]
-            switch SourceDecoder.read(lockPath) {
-            case .success(let bytes): data = bytes
-            case .failure(let diagnostic): return .failure(Failure(diagnostics: [diagnostic], sources: sources))
-            }
-            let decoded = SourceDecoder.decode(data, path: lockPath)
-            if let diagnostic = decoded.diagnostic {
-                sources[lockPath] = decoded.text
-                return .failure(Failure(diagnostics: DiagnosticBag(encodingDiagnostics + [diagnostic]).sorted, sources: sources))
-            }
-            let text = decoded.text
+        switch lockFile.outcome {
+        case .absent:
+            break
+        case .unreadable(let diagnostic):
+            return .failure(Failure(diagnostics: [diagnostic], sources: sources))
+        case .notUTF8(let text, let diagnostic):
+            sources[lockPath] = text
+            return .failure(Failure(diagnostics: DiagnosticBag(encodingDiagnostics + [diagnostic]).sorted, sources: sources))
+        case .invalid(let text, let diagnostics):
+            sources[lockPath] = text
+            return .failure(Failure(diagnostics: diagnostics, sources: sources))
+        case .parsed(let text, let lock):
             sources[lockPath] = text
             previousLockText = text
-            switch AllocationLock.parse(SourceFile(path: lockPath, text: text), bucketCount: Bucketing.bucketCount) {
-            case .success(let lock): previousLock = lock
-            case .failure(let failure): return .failure(Failure(diagnostics: failure.diagnostics, sources: sources))
-            }
+            previousLock = lock
+            hadLockFile = true
         }
         if !hadLockFile { previousLock.bucketingScheme = BucketingScheme.newProjectDefault }
         var allocationBase = previousLock
         if let bucketingScheme { allocationBase.bucketingScheme = bucketingScheme }
-        switch compile(files: files, lock: allocationBase, version: version, createdAt: createdAt) {
+        switch compile(parsed: parser, files: files, lock: allocationBase, version: version, createdAt: createdAt) {
         case .success(let output) where !encodingDiagnostics.isEmpty:
             return .failure(Failure(diagnostics: DiagnosticBag(encodingDiagnostics + output.warnings).sorted, sources: sources))
         case .success(var output):
@@ -93,11 +97,21 @@ public enum Compiler {
     }
 
     /// Compiles in-memory files against a lock. Id files named by segments are read from disk
-    /// relative to the declaring file.
-    public static func compile(files: [SourceFile], lock: AllocationLock, version: UInt64, createdAt: Int64) -> Result<Output, Failure> {
+    /// relative to the declaring file. The files are parsed on up to `threads` threads (default:
+    /// one per core available); the output, diagnostics included, is the same for any number.
+    public static func compile(
+        files: [SourceFile], lock: AllocationLock, version: UInt64, createdAt: Int64, threads: Int? = nil
+    ) -> Result<Output, Failure> {
+        let parser = DeclarationParser.parse(
+            files, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, readIDFile: readIDFile)
+        return compile(parsed: parser, files: files, lock: lock, version: version, createdAt: createdAt)
+    }
+
+    /// Checks, allocates and lays out what `parser` read from `files`.
+    static func compile(parsed parser: DeclarationParser, files: [SourceFile], lock: AllocationLock, version: UInt64, createdAt: Int64)
+        -> Result<Output, Failure>
+    {
         var sources = Dictionary(uniqueKeysWithValues: files.map { ($0.path, $0.text) })
-        var parser = DeclarationParser(readIDFile: readIDFile)
-        for file in files { parser.parse(file) }
         var checker = ProjectChecker()
         let project = checker.check(parser.declarations)
         var all = parser.diagnostics
@@ -193,5 +207,43 @@ public enum Compiler {
             ids.append(Located(id, at: SourceLocation(file: path, line: lineNumber, column: 1, length: id.unicodeScalars.count)))
         }
         return .success(ids)
+    }
+}
+
+/// The lock file as `Compiler.compile(directory:…)` found it, read on one of the parsing threads.
+private final class LockFileReading: Sendable {
+    enum Outcome: Sendable {
+        case absent
+        /// It exists and cannot be read.
+        case unreadable(Diagnostic)
+        /// Not UTF-8: the text as well as it decodes, and where it stops being UTF-8.
+        case notUTF8(text: String, Diagnostic)
+        /// UTF-8 that is not a valid lock.
+        case invalid(text: String, [Diagnostic])
+        case parsed(text: String, AllocationLock)
+    }
+
+    private let state = Mutex<Outcome>(.absent)
+
+    var outcome: Outcome { state.withLock { $0 } }
+
+    func read(_ path: String) {
+        let outcome = Self.outcome(path)
+        state.withLock { $0 = outcome }
+    }
+
+    private static func outcome(_ path: String) -> Outcome {
+        guard FileManager.default.fileExists(atPath: path) else { return .absent }
+        let data: [UInt8]
+        switch SourceDecoder.read(path) {
+        case .success(let bytes): data = bytes
+        case .failure(let diagnostic): return .unreadable(diagnostic)
+        }
+        let decoded = SourceDecoder.decode(data, path: path)
+        if let diagnostic = decoded.diagnostic { return .notUTF8(text: decoded.text, diagnostic) }
+        switch AllocationLock.parse(SourceFile(path: path, text: decoded.text), bucketCount: Bucketing.bucketCount) {
+        case .success(let lock): return .parsed(text: decoded.text, lock)
+        case .failure(let failure): return .invalid(text: decoded.text, failure.diagnostics)
+        }
     }
 }

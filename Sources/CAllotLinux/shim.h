@@ -1,5 +1,6 @@
 // The Linux calls and constants the HTTP engine needs that Glibc's Swift module does not export:
-// epoll, eventfd, GNU accept4, pthread_setname_np and RLIMIT_NOFILE handling. Header-only; the
+// epoll, eventfd, GNU accept4, pthread_setname_np and RLIMIT_NOFILE handling; and malloc_trim,
+// with which the edge server returns free memory after loading a bundle. Header-only; the
 // functions are glibc's own. The structures (struct epoll_event, packed on x86-64) come from the
 // system headers, so Swift sees their real layout.
 #ifndef C_ALLOT_LINUX_H
@@ -7,6 +8,7 @@
 
 #ifdef __linux__
 #include <stdint.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>

@@ -1,4 +1,5 @@
 import AllotCore
+import AllotTestSupport
 import Foundation
 import Testing
 
@@ -83,6 +84,45 @@ struct AssignCommandTests {
             "--at", "1796083200", "--json",
         ])
         #expect(String(output[77]) == single.stdout.trimmingCharacters(in: .newlines))
+    }
+
+    /// Answered on one thread or several, a batch gives the same bytes: answers, error lines with
+    /// their line numbers, the summary and the exit status.
+    @Test func batchOutputIsTheSameForAnyNumberOfThreads() throws {
+        let p = try Self.prepare()
+        defer { try? FileManager.default.removeItem(at: p.directory) }
+        var random = SeededRandom(seed: 19)
+        var text = ""
+        for i in 0..<15_000 {
+            switch random.next() % 50 {
+            case 0: text += "{not json\n"
+            case 1: text += #"{"units":{"user_id":""}}"# + "\n"
+            case 2: text += " \t\r\n"
+            case 3: text += #"{"units":{"user_id":"u-\#(i)"},"attributes":{"account_age_days":"many"}}"# + "\r\n"
+            default:
+                text +=
+                    #"{"units":{"user_id":"user-\#(i)","device_id":"d-\#(i)"},"attributes":{"country":"\#(random.pick(["US", "CA", "DE"]))","platform":"web","app_version":"5.\#(i % 9).0"}}"#
+                text += "\n"
+            }
+        }
+        text += "{not json at the end, unterminated"
+        let input = p.directory.appendingPathComponent("requests.ndjson")
+        try Data(text.utf8).write(to: input)
+        var results: [CLI.Result] = []
+        for threads in [["--threads", "1"], ["--threads", "2"], ["--threads", "5"], []] {
+            results.append(
+                try CLI.run(
+                    ["assign", "--bundle", p.bundle, "--trusted-key", p.publicKey, "--batch", input.path, "--at", "1796083200"] + threads))
+        }
+        let lines = results[0].stdout.split(separator: "\n")
+        #expect(results[0].status == 2)
+        #expect(lines.count > 14_000)
+        #expect(lines.last?.hasPrefix(#"{"error":{"code":"malformed_json""#) == true && lines.last?.hasSuffix(#""line":15001}}"#) == true)
+        for result in results.dropFirst() {
+            #expect(result.status == results[0].status)
+            #expect(result.stdout == results[0].stdout)
+            #expect(result.stderr == results[0].stderr)
+        }
     }
 
     @Test func verifyAndInspectRejectTamperedBundles() throws {

@@ -1,4 +1,6 @@
 import AllotCore
+import Dispatch
+import Synchronization
 internal import Yams
 
 /// Reads experiment files into declarations, checking each document's shape and field types.
@@ -11,10 +13,51 @@ struct DeclarationParser {
     /// errors for them would only repeat the did-you-mean.
     private var misspelledKeys: Set<String> = []
     /// Reads an id file given its path relative to the declaring file's directory.
-    let readIDFile: (_ declaringFile: String, _ relativePath: String) -> Result<[Located<String>], Diagnostic>
+    let readIDFile: IDFileReader
 
-    init(readIDFile: @escaping (_ declaringFile: String, _ relativePath: String) -> Result<[Located<String>], Diagnostic>) {
+    typealias IDFileReader = @Sendable (_ declaringFile: String, _ relativePath: String) -> Result<[Located<String>], Diagnostic>
+
+    init(readIDFile: @escaping IDFileReader) {
         self.readIDFile = readIDFile
+    }
+
+    /// Parses `files` on up to `threads` threads, each file by a parser of its own, and joins the
+    /// results in the order of `files`: the same declarations and the same diagnostics in the
+    /// same order as one parser reading the files one after another, whatever the threads' timing.
+    /// (No state passes from one file to the next: every document starts afresh.) `alongside`,
+    /// independent work such as reading the lock, runs once on one of the threads, first.
+    static func parse(
+        _ files: [SourceFile], threads: Int, readIDFile: @escaping IDFileReader, alongside: (@Sendable () -> Void)? = nil
+    ) -> DeclarationParser {
+        var joined = DeclarationParser(readIDFile: readIDFile)
+        let extra = alongside == nil ? 0 : 1
+        let threads = max(1, min(threads, files.count + extra))
+        guard threads > 1 else {
+            alongside?()
+            for file in files { joined.parse(file) }
+            return joined
+        }
+        let results = ParseResults(count: files.count)
+        let next = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in
+            while true {
+                let job = next.add(1, ordering: .relaxed).oldValue
+                if job < extra {
+                    alongside?()
+                    continue
+                }
+                let index = job - extra
+                guard index < files.count else { return }
+                var parser = DeclarationParser(readIDFile: readIDFile)
+                parser.parse(files[index])
+                results.store(parser, at: index)
+            }
+        }
+        for parser in results.all() {
+            joined.diagnostics.append(contentsOf: parser.diagnostics.diagnostics)
+            joined.declarations.append(parser.declarations)
+        }
+        return joined
     }
 
     mutating func parse(_ file: SourceFile) {
@@ -689,4 +732,30 @@ struct CharacterSetLite: Sendable {
     func contains(_ byte: UInt8) -> Bool { bytes.contains(byte) }
     static let whitespaces = CharacterSetLite(bytes: [32, 9])
     static let whitespacesAndNewlines = CharacterSetLite(bytes: [32, 9, 10, 13])
+}
+
+/// One slot per file for the parsers of `DeclarationParser.parse(_:threads:readIDFile:)`, each
+/// written by exactly one thread and read after every thread is done.
+private final class ParseResults: @unchecked Sendable {
+    // @unchecked: slot `i` is written once, by the thread that parsed file `i`, and `all()` is
+    // called only after `concurrentPerform` returned (which orders every write before it).
+    private let slots: UnsafeMutableBufferPointer<DeclarationParser?>
+
+    init(count: Int) {
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: nil)
+    }
+
+    deinit {
+        slots.deinitialize()
+        slots.deallocate()
+    }
+
+    func store(_ parser: DeclarationParser, at index: Int) {
+        slots[index] = parser
+    }
+
+    func all() -> [DeclarationParser] {
+        slots.map { $0! }
+    }
 }

@@ -148,6 +148,18 @@ public struct Declarations: Sendable {
     public var attributeFiles: [String] = []
 
     public init() {}
+
+    /// Appends `other`'s declarations after these, kind by kind (the declarations of files read
+    /// after these).
+    mutating func append(_ other: Declarations) {
+        attributes.append(contentsOf: other.attributes)
+        layers.append(contentsOf: other.layers)
+        experiments.append(contentsOf: other.experiments)
+        segments.append(contentsOf: other.segments)
+        holdouts.append(contentsOf: other.holdouts)
+        metrics.append(contentsOf: other.metrics)
+        attributeFiles.append(contentsOf: other.attributeFiles)
+    }
 }
 
 /// A typed parameter value with its canonical JSON encoding.

@@ -151,6 +151,7 @@ public final class BundlePoller: Service, Sendable {
                 metadata: ["file": "\(file)", "reason": "\(error.reason)", "error": "\(error.message)", "cache": "\(cache.directory)"])
         }
         state.withLock { $0.startedAt = BundleMetrics.now() }
+        defer { HeapTrim.releaseFreeMemory() }
         guard let entry else {
             metrics.recordCacheLoad(rejected > 0 ? "failed" : "empty")
             logger.info(
@@ -216,7 +217,7 @@ public final class BundlePoller: Service, Sendable {
         }
         state.withLock { $0.roundsSinceFallbacks = pollFallbacks ? 1 : $0.roundsSinceFallbacks &+ 1 }
         if Task.isCancelled { return answered }
-        await installNewest()
+        if await installNewest() { HeapTrim.releaseFreeMemory() }
         return answered
     }
 
@@ -306,8 +307,8 @@ public final class BundlePoller: Service, Sendable {
 
     /// Installs the bundle of the newest verified manifest any store shows, if it is newer than
     /// the one served and not below the floor: fetched from a store that names it, trying the
-    /// next such store when one fails.
-    private func installNewest() async {
+    /// next such store when one fails. Returns whether it fetched any bundle.
+    private func installNewest() async -> Bool {
         let (manifests, floor) = state.withLock { ($0.manifests, $0.floor) }
         let newest = manifests.compactMap { $0?.version }.max()
         metrics.recordStoreVersions(zip(sources.map(\.label), manifests.map { $0?.version }), newest: newest)
@@ -321,14 +322,16 @@ public final class BundlePoller: Service, Sendable {
             candidates.append((index, manifest))
         }
         candidates.sort { $0.manifest.version != $1.manifest.version ? $0.manifest.version > $1.manifest.version : $0.index < $1.index }
+        var fetchedAny = false
         for (index, manifest) in candidates {
-            if let current = slot.current(), current.version >= manifest.version { return }
+            if let current = slot.current(), current.version >= manifest.version { return fetchedAny }
             let source = sources[index]
             if isRefused(manifest.blake2b, store: index) {
                 metrics.recordPoll(store: source.label, .refusedKnown)
                 continue
             }
             let fetched: FetchedBundle
+            fetchedAny = true
             do throws(FetchError) {
                 fetched = try await source.client.fetchBundle(manifest)
             } catch {
@@ -350,8 +353,9 @@ public final class BundlePoller: Service, Sendable {
             } else {
                 metrics.recordPoll(store: source.label, .current)
             }
-            return
+            return true
         }
+        return fetchedAny
     }
 
     /// Records a verified, unexpired manifest's signing time (format 1: the bundle's created-at).

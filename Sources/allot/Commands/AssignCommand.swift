@@ -34,12 +34,20 @@ struct AssignCommand: ParsableCommand {
         transform: TimeArgument.parse)
     var at: Int64?
 
+    @Option(
+        help: ArgumentHelp(
+            "Threads answering a --batch (default: one per core available to the process; the output is the same for any number).",
+            valueName: "n"))
+    var threads: Int?
+
     @OptionGroup var output: TextOrJSONFormat
 
     func validate() throws {
         if batch != nil && (!units.isEmpty || !attributes.isEmpty) {
             throw ValidationError("--batch cannot be combined with --unit or --attr")
         }
+        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be in 1...256") }
+        if threads != nil && batch == nil { throw ValidationError("--threads applies to --batch only") }
         if batch == nil && units.isEmpty {
             throw ValidationError("give at least one --unit type=id, or --batch FILE")
         }
@@ -104,68 +112,44 @@ struct AssignCommand: ParsableCommand {
     }
 
     private func runBatch(_ loaded: LoadedBundle, path: String, now: Int64) throws {
-        let input: FileHandle
+        let descriptor: Int32
         if path == "-" {
-            input = FileHandle.standardInput
+            descriptor = STDIN_FILENO
         } else {
-            guard let handle = FileHandle(forReadingAtPath: path) else {
-                throw CommandFailure(message: "cannot read batch file '\(path)'", status: .invalidInput)
+            descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            guard descriptor >= 0 else {
+                throw CommandFailure(
+                    message: "cannot read batch file '\(path)': \(String(cString: strerror(errno)))", status: .invalidInput)
             }
-            input = handle
         }
-        var request = EvaluationInput(for: loaded)
-        var outcomes: [Outcome] = []
-        outcomes.reserveCapacity(loaded.payload.layerCount)
-        var output: [UInt8] = []
-        output.reserveCapacity(1 << 20)
-        var pending: [UInt8] = []
-        var lineNumber = 0
-        var failures = 0
-        func flush() {
-            output.withUnsafeBytes { FileHandle.standardOutput.write(Data($0)) }
-            output.removeAll(keepingCapacity: true)
-        }
-        func process(_ line: UnsafeRawBufferPointer) {
-            lineNumber += 1
-            var line = line
-            if line.last == UInt8(ascii: "\r") { line = UnsafeRawBufferPointer(rebasing: line.dropLast()) }
-            do {
-                try request.setJSON(line, bundle: loaded)
-                loaded.evaluate(request, now: now, into: &outcomes)
-                loaded.writeAnswer(outcomes, input: request, into: &output)
-            } catch {
-                failures += 1
-                output.append(
-                    contentsOf:
-                        "{\"error\":{\"code\":\"\(error.code.rawValue)\",\"message\":\(JSONString.quoted(error.message)),\"line\":\(lineNumber)}}"
-                        .utf8)
-            }
-            output.append(UInt8(ascii: "\n"))
-            if output.count > (1 << 20) - 4096 { flush() }
-        }
-        while true {
-            let chunk = input.readData(ofLength: 1 << 20)
-            if chunk.isEmpty { break }
-            pending.append(contentsOf: chunk)
-            var start = 0
-            pending.withUnsafeBytes { bytes in
-                var index = 0
-                while let newline = bytes[index...].firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = UnsafeRawBufferPointer(rebasing: bytes[start..<newline])
-                    if !line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { process(line) } else { lineNumber += 1 }
-                    start = newline + 1
-                    index = start
+        defer { if descriptor != STDIN_FILENO { close(descriptor) } }
+        let pipeline = BatchPipeline(workers: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let counts = try pipeline.run(
+            bundle: loaded, now: now,
+            read: { buffer in
+                while true {
+                    let count = read(descriptor, buffer.baseAddress, buffer.count)
+                    if count >= 0 { return count }
+                    if errno != EINTR {
+                        throw CommandFailure(
+                            message: "cannot read batch file '\(path)': \(String(cString: strerror(errno)))", status: .invalidInput)
+                    }
                 }
-            }
-            pending.removeFirst(start)
-        }
-        if !pending.isEmpty, !pending.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) {
-            pending.withUnsafeBytes { process($0) }
-        }
-        flush()
-        if failures > 0 {
+            },
+            write: { answers in
+                var offset = 0
+                while offset < answers.count {
+                    let count = write(STDOUT_FILENO, answers.baseAddress! + offset, answers.count - offset)
+                    if count < 0 {
+                        if errno == EINTR { continue }
+                        throw CommandFailure(message: "cannot write the answers: \(String(cString: strerror(errno)))", status: .unavailable)
+                    }
+                    offset += count
+                }
+            })
+        if counts.failures > 0 {
             throw CommandFailure(
-                message: "\(failures) of \(Plural.count(lineNumber, "request")) could not be evaluated (see their error lines)",
+                message: "\(counts.failures) of \(Plural.count(counts.lines, "request")) could not be evaluated (see their error lines)",
                 status: .invalidInput)
         }
     }
