@@ -165,6 +165,30 @@ struct TargetingDiagnosticsTests {
         .init(
             source: #"country != ["US"]"#, message: "'!=' cannot compare with a list", column: 9, length: 2,
             hint: #"write country not in ["US"]"#),
+        // Version ranges.
+        .init(
+            source: #"app_version in semver("1.2.3")"#, message: #""1.2.3" is one version, not a range"#, column: 23, length: 7,
+            hint: #"write app_version == semver("1.2.3")"#),
+        .init(
+            source: #"app_version in semver(">=1.2")"#, message: #"">=1.2" is not a version range"#, column: 23, length: 7,
+            hint: #""^5.2""#),
+        .init(
+            source: #"app_version in semver("^1.2-beta")"#, message: #""^1.2-beta" is not a version range"#, column: 23, length: 11,
+            hint: "a pre-release needs all three"),
+        .init(
+            source: #"app_version not in semver("~1.x")"#, message: #""~1.x" is not a version range"#, column: 27, length: 6),
+        .init(
+            source: #"app_version in semver("^18446744073709551615")"#, message: "has no upper bound that fits 64 bits", column: 23,
+            length: 23),
+        .init(
+            source: #"country in semver("^1.2")"#,
+            message: "'in semver(...)' applies to semver attributes; 'country' is a string attribute", column: 9, length: 17,
+            hint: "declare 'country' as a semver attribute"),
+        .init(
+            source: #"app_version >= semver("^1.2")"#, message: #""^1.2" is not a semantic version"#, column: 23, length: 6,
+            hint: #"a range is tested with 'in', e.g. app_version in semver("^1.2")"#),
+        .init(
+            source: #""1.2.3" in semver("^1")"#, message: "'in semver(...)' needs a semver attribute on its left", column: 1, length: 7),
     ]
 
     @Test("each malformed expression reports the right message at the right place", arguments: cases)

@@ -66,6 +66,8 @@ struct TargetingLogicTests {
         "false",
         #"in segment("empty")"#,
         #"has(age) && !has(age)"#,
+        #"app_version in semver("^4.1") && app_version in semver("~5")"#,
+        #"app_version in semver("^0.2.3") && app_version >= semver("0.3.0-0")"#,
     ])
     func provesContradictions(_ source: String) throws {
         let expression = try Self.parse(source)
@@ -84,6 +86,7 @@ struct TargetingLogicTests {
         #"tags contains "a" && !(tags contains "b")"#,
         #"app_version >= semver("5.0.0") && app_version < semver("5.0.1")"#,
         #"in segment("other")"#,
+        #"app_version in semver("^5.2") && app_version not in semver("~5.2")"#,
         "true",
         "!beta && beta == false",
     ])
@@ -109,6 +112,15 @@ struct TargetingLogicTests {
         ("age >= 18", "age >= 21", false),
         ("true", "beta", false),
         (#"!(country == "US")"#, #"country != "US""#, false),
+        // Version ranges are their bounds, which the prover reads like any other comparison.
+        (#"app_version in semver("~5.2.1")"#, #"app_version in semver("^5.2")"#, true),
+        (#"app_version in semver("^5.2")"#, #"app_version in semver("~5.2")"#, false),
+        (#"app_version in semver("^0.2.3")"#, #"app_version in semver("^0.2")"#, true),
+        (#"app_version in semver("^0.2")"#, #"app_version in semver("^0")"#, true),
+        (#"app_version in semver("^0")"#, #"app_version in semver("^0.2")"#, false),
+        (#"app_version in semver("^5.2")"#, #"app_version >= semver("5.0.0")"#, true),
+        (#"app_version not in semver("^5")"#, #"app_version not in semver("~5.2")"#, true),
+        (#"app_version not in semver("~5.2")"#, #"app_version not in semver("^5")"#, false),
     ])
     func provesImplications(_ a: String, _ b: String, _ expected: Bool) throws {
         #expect(Self.logic.implies(try Self.parse(a), try Self.parse(b)) == expected)
@@ -122,7 +134,7 @@ struct TargetingLogicTests {
 
     static func randomAtom(_ random: inout SeededRandom) -> String {
         func pick<T>(_ items: [T]) -> T { items[Int(random.next() % UInt64(items.count))] }
-        switch random.next() % 11 {
+        switch random.next() % 12 {
         case 0: return "country \(pick(["==", "!=", "<", ">=", "startsWith", "endsWith", "contains"])) \(pick(countries))"
         case 1: return "country in [\(Set([pick(countries), pick(countries)]).sorted().joined(separator: ", "))]"
         case 2: return "age \(pick(["==", "!=", "<", "<=", ">", ">="])) \(pick(ages))"
@@ -133,6 +145,8 @@ struct TargetingLogicTests {
         case 7: return "has(\(pick(["country", "age", "beta", "app_version", "tags"])))"
         case 8: return "!(\(randomAtom(&random)))"
         case 9: return pick(["true", "false"])
+        case 10:
+            return "app_version \(pick(["in", "not in"])) semver(\(pick([#""^5""#, #""~5.2""#, #""^5.2.0-beta""#, #""^4""#, #""~6""#])))"
         default: return "country \(pick(["==", "<", ">"])) \(pick(countries))"
         }
     }

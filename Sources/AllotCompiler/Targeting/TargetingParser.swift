@@ -401,6 +401,12 @@ struct TargetingParser {
             return TargetingSyntax(
                 kind: .membership(element: left, negated: negated, keyword: keyword, collection: list), span: left.span.through(list.span),
                 depth: 1)
+        case .semver:
+            // `version in semver("^1.2")`: a range, checked by the type checker.
+            guard let range = parseSemverLiteral() else { return invalid(left.span.through(keyword)) }
+            return TargetingSyntax(
+                kind: .membership(element: left, negated: negated, keyword: keyword, collection: .literal(range)),
+                span: left.span.through(range.span), depth: 1)
         case .identifier(let name):
             advance()
             let collection = TargetingSyntax.Operand.name(.init(text: name, span: token.span))
@@ -410,8 +416,8 @@ struct TargetingParser {
         default:
             error(
                 errorSpan(token),
-                "expected a list, a list attribute or segment(\"name\") after '\(text(keyword))', found \(describe(token))",
-                hint: "write country in [\"US\", \"CA\"], \"beta\" in tags or in segment(\"staff\")")
+                "expected a list, a list attribute, a semver(\"range\") or segment(\"name\") after '\(text(keyword))', found \(describe(token))",
+                hint: "write country in [\"US\", \"CA\"], \"beta\" in tags, app_version in semver(\"^5.2\") or in segment(\"staff\")")
             synchronize()
             return invalid(left.span.through(keyword))
         }

@@ -259,6 +259,13 @@ struct TargetingTypeChecker {
             return listContains(name, literal)
         case (.name(let name), .name(let other)):
             return twoNames(name, other, keyword, op)
+        case (.name(let name), .literal(let range)):
+            return checkRange(name, keyword, range)
+        case (.literal(let literal), .literal):
+            error(
+                literal.span, "'\(op) semver(...)' needs a semver attribute on its left",
+                hint: "write attribute \(op) semver(\"^5.2\"), e.g. app_version in semver(\"^5.2\")")
+            return nil
         case (.literal(let literal), .list(let literals, _)):
             _ = literals.map { value($0) }
             error(
@@ -292,6 +299,57 @@ struct TargetingTypeChecker {
         }
         guard allowed(text, attribute, name, literal.span) else { return nil }
         return .comparison(attribute: name.text, .contains, .string(text))
+    }
+
+    /// `attribute in semver("^1.2")`: a caret or tilde range on a semver attribute, lowered to its
+    /// two bounds (`SemverRange`).
+    private mutating func checkRange(_ name: Name, _ keyword: TargetingSpan, _ literal: Literal) -> TargetingExpression? {
+        let known = attribute(name)
+        guard case .semver(let text, let span) = literal.value else {
+            error(literal.span, "a value cannot follow '\(self.text(keyword))'", hint: "write a list, e.g. [\(self.text(literal.span))]")
+            return nil
+        }
+        let range: SemverRange
+        switch SemverRange.parse(text) {
+        case .success(let parsed):
+            range = parsed
+        case .failure(.notARange):
+            if Semver(text) != nil {
+                error(
+                    span, "\(TargetingText.quoted(text)) is one version, not a range",
+                    hint:
+                        "write \(TargetingText.name(name.text)) == semver(\(TargetingText.quoted(text))) for exactly it, or a range such as semver(\"^\(text)\") or semver(\"~\(text)\")"
+                )
+            } else {
+                error(
+                    span, "\(TargetingText.quoted(text)) is not a version range",
+                    hint: "write a caret or tilde range such as \"^5.2\" or \"~5.2.1\"")
+            }
+            return nil
+        case .failure(.badVersion):
+            error(
+                span, "\(TargetingText.quoted(text)) is not a version range",
+                hint:
+                    "after ^ or ~ write one to three numbers, like \"^5\", \"^5.2\" or \"~5.2.1\"; a pre-release needs all three (\"^5.2.0-beta.1\")"
+            )
+            return nil
+        case .failure(.tooLarge):
+            error(
+                span, "\(TargetingText.quoted(text)) has no upper bound that fits 64 bits",
+                hint: "write \(TargetingText.name(name.text)) >= semver(...) instead")
+            return nil
+        }
+        guard let attribute = known else { return nil }
+        guard attribute.type == .semver else {
+            error(
+                keyword.through(literal.span),
+                "'\(self.text(keyword)) semver(...)' applies to semver attributes; '\(name.text)' is a \(attribute.type.name) attribute",
+                hint: attribute.type == .string
+                    ? "declare '\(name.text)' as a semver attribute to compare it as a version"
+                    : "compare it with a \(attribute.type.name) value, e.g. \(example(name.text, attribute.type))")
+            return nil
+        }
+        return range.expression(on: name.text)
     }
 
     /// `attribute in [values]`.
@@ -449,9 +507,12 @@ struct TargetingTypeChecker {
 
     private mutating func version(_ text: String, _ span: TargetingSpan) -> Semver? {
         guard let version = Semver(text) else {
+            let isRange = text.hasPrefix("^") || text.hasPrefix("~")
             error(
                 span, "\(TargetingText.quoted(text)) is not a semantic version",
-                hint: "write versions like \"5.2.0\", \"5.2\" or \"5.2.0-beta.1\"")
+                hint: isRange
+                    ? "a range is tested with 'in', e.g. app_version in semver(\(TargetingText.quoted(text)))"
+                    : "write versions like \"5.2.0\", \"5.2\" or \"5.2.0-beta.1\"")
             return nil
         }
         return version
