@@ -189,6 +189,27 @@ struct TargetingDiagnosticsTests {
             hint: #"a range is tested with 'in', e.g. app_version in semver("^1.2")"#),
         .init(
             source: #""1.2.3" in semver("^1")"#, message: "'in semver(...)' needs a semver attribute on its left", column: 1, length: 7),
+        // Case-insensitive comparison.
+        .init(
+            source: #"lower(email) == "Bob@x.io""#, message: #""Bob@x.io" has capital letters, which lower(email) never has"#,
+            column: 17, length: 10, hint: #"write it in lowercase: "bob@x.io""#),
+        .init(
+            source: #"lower(email) in ["a", "B"]"#, message: #""B" has capital letters"#, column: 23, length: 3, hint: #""b""#),
+        .init(
+            source: #"lower(email) < "m""#, message: "operator '<' does not apply to lower(...)", column: 14, length: 1,
+            hint: "order compares bytes"),
+        .init(
+            source: #"lower(age) == "5""#, message: "lower(...) applies to string attributes; 'age' is a number attribute", column: 7,
+            length: 3, hint: "age > 0"),
+        .init(source: "lower(email) == 5", message: "cannot compare lower(email) with number 5", column: 17, length: 1, hint: #""5""#),
+        .init(
+            source: "lower(email)", message: "lower(...) alone is not a condition", column: 1, length: 12, hint: #"lower(email) == "...""#),
+        .init(source: #"lower("email") == "a""#, message: "lower(...) takes an attribute name without quotes", column: 7, length: 7),
+        .init(source: #"lower(emial) == "a""#, message: "unknown attribute 'emial'", column: 7, length: 5, hint: "did you mean 'email'?"),
+        .init(source: #"lower(email) in ["a", "a"]"#, message: #""a" appears twice in the list"#, column: 23, length: 3),
+        .init(source: #"lowr(email) == "a""#, message: "unknown function 'lowr'", column: 1, length: 4, hint: "did you mean 'lower'?"),
+        .init(
+            source: #"lower(email) in tags"#, message: "'lower(email) in' needs a list of lowercase strings", column: 1, length: 20),
     ]
 
     @Test("each malformed expression reports the right message at the right place", arguments: cases)

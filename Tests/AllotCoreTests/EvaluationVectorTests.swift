@@ -167,6 +167,22 @@ struct EvaluationVectorTests {
             let rangeRequests =
                 ["5.2.0", "5.1.9", "5.99.0-rc.1", "6.0.0-0", "6.0.0", "0.9.1", "0.9.2", "0.9.3", "0.10.0", "v5.2", "0.9.0-rc.1"]
                 .flatMap { plain([["user_id": "user-1"]], ["app_version": $0]) } + plain([["user_id": "user-1"]])
+            let folded =
+                layers + """
+                    ---
+                    kind: Experiment
+                    name: folded
+                    layer: checkout
+                    owner: o@example.com
+                    status: running
+                    traffic: 100%
+                    targeting: lower(email) endsWith "@example.com" || lower(email) in ["root", "élan"] || lower(email) contains "+qa"
+                    variants: [ { name: a, weight: 50%, params: { color: green } }, { name: b, weight: 50%, params: { color: pink } } ]
+                    """
+            let foldedRequests =
+                [
+                    "x@example.com", "X@EXAMPLE.COM", "x@example.org", "ROOT", "Root2", "ÉLAN", "éLAN", "a+QA@x", "a+q@x", "",
+                ].flatMap { plain([["user_id": "user-1"]], ["email": $0]) } + plain([["user_id": "user-1"]])
             let lifecycleBefore = lifecycle.replacingOccurrences(of: "status: concluded", with: "status: running")
             let times: [Int64] = [1_798_761_599, 1_798_761_600, 1_801_439_999, 1_801_440_000]
             let lifecycleRequests = times.flatMap { now in plain((0..<12).map { ["user_id": "user-\($0)"] }, now: now) }
@@ -178,6 +194,7 @@ struct EvaluationVectorTests {
                     lifecycleRequests
                 ),
                 ("targeting-version-ranges", ["experiments/main.yaml": ranges], nil, rangeRequests),
+                ("targeting-case-insensitive", ["experiments/main.yaml": folded], nil, foldedRequests),
             ]
         }()
 

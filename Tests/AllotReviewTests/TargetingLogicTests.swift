@@ -68,6 +68,7 @@ struct TargetingLogicTests {
         #"has(age) && !has(age)"#,
         #"app_version in semver("^4.1") && app_version in semver("~5")"#,
         #"app_version in semver("^0.2.3") && app_version >= semver("0.3.0-0")"#,
+        #"lower(country) == "us" && !(lower(country) == "us")"#,
     ])
     func provesContradictions(_ source: String) throws {
         let expression = try Self.parse(source)
@@ -87,6 +88,9 @@ struct TargetingLogicTests {
         #"app_version >= semver("5.0.0") && app_version < semver("5.0.1")"#,
         #"in segment("other")"#,
         #"app_version in semver("^5.2") && app_version not in semver("~5.2")"#,
+        // `lower(x)` predicates are opaque: satisfiable combinations are never claimed empty.
+        #"lower(country) == "us" && country != "US" && country != "us""#,
+        #"lower(country) in ["us"] && !(lower(country) == "ca") && !has(age)"#,
         "true",
         "!beta && beta == false",
     ])
@@ -121,6 +125,12 @@ struct TargetingLogicTests {
         (#"app_version in semver("^5.2")"#, #"app_version >= semver("5.0.0")"#, true),
         (#"app_version not in semver("^5")"#, #"app_version not in semver("~5.2")"#, true),
         (#"app_version not in semver("~5.2")"#, #"app_version not in semver("^5")"#, false),
+        // Opaque `lower(x)` atoms: only what follows from the atom itself is claimed.
+        (#"lower(country) == "us""#, #"lower(country) == "us" || beta"#, true),
+        (#"lower(country) == "us" && beta"#, "beta", true),
+        (#"lower(country) == "us""#, #"country == "US""#, false),
+        (#"lower(country) in ["us"]"#, #"lower(country) == "us""#, false),
+        (#"country == "US""#, #"lower(country) == "us""#, false),
     ])
     func provesImplications(_ a: String, _ b: String, _ expected: Bool) throws {
         #expect(Self.logic.implies(try Self.parse(a), try Self.parse(b)) == expected)
@@ -134,7 +144,7 @@ struct TargetingLogicTests {
 
     static func randomAtom(_ random: inout SeededRandom) -> String {
         func pick<T>(_ items: [T]) -> T { items[Int(random.next() % UInt64(items.count))] }
-        switch random.next() % 12 {
+        switch random.next() % 13 {
         case 0: return "country \(pick(["==", "!=", "<", ">=", "startsWith", "endsWith", "contains"])) \(pick(countries))"
         case 1: return "country in [\(Set([pick(countries), pick(countries)]).sorted().joined(separator: ", "))]"
         case 2: return "age \(pick(["==", "!=", "<", "<=", ">", ">="])) \(pick(ages))"
@@ -145,6 +155,11 @@ struct TargetingLogicTests {
         case 7: return "has(\(pick(["country", "age", "beta", "app_version", "tags"])))"
         case 8: return "!(\(randomAtom(&random)))"
         case 9: return pick(["true", "false"])
+        case 11:
+            return pick([
+                #"lower(country) == "us""#, #"lower(country) != "us""#, #"lower(country) startsWith "u""#,
+                #"lower(country) in ["us", "ca"]"#,
+            ])
         case 10:
             return "app_version \(pick(["in", "not in"])) semver(\(pick([#""^5""#, #""~5.2""#, #""^5.2.0-beta""#, #""^4""#, #""~6""#])))"
         default: return "country \(pick(["==", "<", ">"])) \(pick(countries))"
@@ -171,7 +186,7 @@ struct TargetingLogicTests {
                 }
             }
         }
-        extend("country", [nil, "US", "CA", "", "U", "UZ", "B"])
+        extend("country", [nil, "US", "CA", "", "U", "UZ", "B", "us", "Us"])
         extend("age", [nil, "0", "17", "18", "25", "30.5", "40"])
         extend("beta", [nil, "true", "false"])
         extend("app_version", [nil, "4.9.0", "5.2.0-beta", "5.2.0", "5.5.0", "6.0.0"])

@@ -31,13 +31,14 @@ public func fuzzBundleLoader(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32
     // Attribute values of every type, and strings of every length class the evaluator compares
     // differently (0, 1, 2-3, 4-7, 8-16, over 16 bytes), so targeting programs run their
     // predicates rather than stopping at a missing attribute.
-    let strings = ["", "a", "US", "abc", "ios", "x@example.com", "abcdefghijklmnopq"]
+    // Capitals too, for `lower(x)`'s folding.
+    let strings = ["", "a", "US", "abc", "ios", "x@example.com", "abcdefghijklmnopq", "X@EXAMPLE.COM", "ÉLAN"]
     func text(_ type: AttributeType, _ choice: Int) -> String {
         switch type {
         case .string: return strings[choice % strings.count]
         case .number: return ["18", "-1.5", "0", "1e300"][choice % 4]
         case .bool: return choice % 2 == 0 ? "true" : "false"
-        case .semver: return ["5.2.0", "1.0.0-rc.1", "10.0.0-alpha.beta"][choice % 3]
+        case .semver: return ["5.2.0", "1.0.0-rc.1", "10.0.0-alpha.beta", "0.9", "6.0.0-0"][choice % 5]
         case .stringList: return ["", "a,US,ios", "x@example.com"][choice % 3]
         }
     }

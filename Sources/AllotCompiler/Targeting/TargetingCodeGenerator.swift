@@ -60,6 +60,8 @@ struct TargetingCodeGenerator {
                 return values.count * TargetingOpcode.semverCompare.length + (values.count - 1) * jump
             }
             return TargetingOpcode.stringIn.length + values.count * TargetingOpcode.listElementLength
+        case .foldedComparison: return TargetingOpcode.stringCompare.length
+        case .foldedMembership(_, let values): return TargetingOpcode.stringIn.length + values.count * TargetingOpcode.listElementLength
         case .segment: return TargetingOpcode.inSegment.length
         case .not(let inner): return size(of: inner, environment: environment) + TargetingOpcode.not.length
         case .and(let operands), .or(let operands):
@@ -84,6 +86,15 @@ struct TargetingCodeGenerator {
             try emitComparison(attribute, op, value)
         case .membership(let attribute, let values):
             try emitMembership(attribute, values)
+        case .foldedComparison(let attribute, let op, let text):
+            guard try attributeType(attribute) == .string else { throw Failure(message: "lower('\(attribute)') on a non-string attribute") }
+            try header(.stringCompare, op.comparison.rawValue | TargetingComparison.asciiFolded, attribute)
+            appendString(text)
+        case .foldedMembership(let attribute, let values):
+            guard try attributeType(attribute) == .string else { throw Failure(message: "lower('\(attribute)') on a non-string attribute") }
+            try header(.stringIn, TargetingOpcode.foldedList, attribute)
+            code.appendLE(UInt32(values.count))
+            for value in values { appendString(value) }
         case .has(let attribute):
             try header(.present, 0, attribute)
         case .segment(let name, _):

@@ -22,6 +22,12 @@ public indirect enum TargetingExpression: Equatable, Sendable, CustomStringConve
     case comparison(attribute: String, TargetingOperator, TargetingValue)
     /// `attribute in [values]`.
     case membership(attribute: String, [TargetingValue])
+    /// `lower(attribute) <op> "text"` on a string attribute: the value with ASCII `A`-`Z` folded
+    /// to `a`-`z` (other bytes unchanged), compared with `text`, which has no `A`-`Z`. `op` is
+    /// `==`, `!=`, `startsWith`, `endsWith` or `contains`.
+    case foldedComparison(attribute: String, TargetingOperator, String)
+    /// `lower(attribute) in ["a", ...]`: the folded value equals one of the strings.
+    case foldedMembership(attribute: String, [String])
     /// `has(attribute)`: the request carries the attribute.
     case has(attribute: String)
     /// `in segment("name")`, or `unit in segment("name")` when a unit type is named.
@@ -38,7 +44,9 @@ public indirect enum TargetingExpression: Equatable, Sendable, CustomStringConve
         var names = Set<String>()
         visit { node in
             switch node {
-            case .flag(let a), .comparison(let a, _, _), .membership(let a, _), .has(let a): names.insert(a)
+            case .flag(let a), .comparison(let a, _, _), .membership(let a, _), .has(let a), .foldedComparison(let a, _, _),
+                .foldedMembership(let a, _):
+                names.insert(a)
             default: break
             }
         }

@@ -327,12 +327,15 @@ struct TargetingParser {
 
     private mutating func parseAfterName(_ name: TargetingSyntax.Name) -> TargetingSyntax {
         let next = peek
+        if next.kind == .leftParen, name.text == "lower" {
+            return parseLowered(name)
+        }
         if next.kind == .leftParen {
-            let functions = ["has", "segment", "semver"]
+            let functions = ["has", "lower", "segment", "semver"]
             error(
                 name.span, "unknown function '\(name.text)'",
                 hint: closestMatch(to: name.text, in: functions).map { "did you mean '\($0)'?" }
-                    ?? "the functions are has(attribute), semver(\"version\") and segment(\"name\")")
+                    ?? "the functions are has(attribute), lower(attribute), semver(\"version\") and segment(\"name\")")
             synchronize()
             return invalid(name.span)
         }
@@ -351,6 +354,45 @@ struct TargetingParser {
             return invalid(name.span.through(next.span))
         }
         return TargetingSyntax(kind: .name(name), span: name.span, depth: 1)
+    }
+
+    /// `lower(name) <op> ...` or `lower(name) [not] in [...]`. `lower` is not a keyword: an
+    /// attribute may be named `lower`, and only `lower` followed by `(` is the function.
+    private mutating func parseLowered(_ keyword: TargetingSyntax.Name) -> TargetingSyntax {
+        advance()  // (
+        let token = peek
+        let name: TargetingSyntax.Name
+        switch token.kind {
+        case .identifier(let text):
+            advance()
+            name = .init(text: text, span: token.span)
+        case .string(let text):
+            advance()
+            error(token.span, "lower(...) takes an attribute name without quotes", hint: "write lower(\(TargetingText.name(text)))")
+            name = .init(text: text, span: token.span)
+        default:
+            error(
+                errorSpan(token), "expected an attribute name in lower(...), found \(describe(token))",
+                hint: "write lower(attribute), e.g. lower(email) endsWith \"@example.com\"")
+            synchronize()
+            return invalid(keyword.span)
+        }
+        guard peek.kind == .rightParen else {
+            error(
+                errorSpan(peek), "expected ')' after the attribute name in lower(...), found \(describe(peek))",
+                hint: "lower(...) takes one attribute")
+            synchronize()
+            return invalid(keyword.span)
+        }
+        let call = keyword.span.through(advance().span)
+        if startsComparison(peek) {
+            return parseComparison(left: .lowered(name, call))
+        }
+        error(
+            call, "lower(...) alone is not a condition",
+            hint: "compare it with a lowercase string, e.g. lower(\(TargetingText.name(name.text))) == \"...\"")
+        synchronize()
+        return invalid(call)
     }
 
     private mutating func parseAfterValue(_ literal: TargetingSyntax.Literal) -> TargetingSyntax {

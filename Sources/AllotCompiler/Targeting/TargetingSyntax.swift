@@ -44,10 +44,13 @@ struct TargetingSyntax: Sendable {
         case name(Name)
         case literal(Literal)
         case list([Literal], TargetingSpan)
+        /// `lower(name)`, with the span of the whole call.
+        case lowered(Name, TargetingSpan)
 
         var span: TargetingSpan {
             switch self {
             case .name(let name): return name.span
+            case .lowered(_, let span): return span
             case .literal(let literal): return literal.span
             case .list(_, let span): return span
             }

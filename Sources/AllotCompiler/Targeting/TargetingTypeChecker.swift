@@ -139,6 +139,10 @@ struct TargetingTypeChecker {
             return predicate(name, flipped, op.span, literal)
         case (.name(let name), .name(let other)):
             return twoNames(name, other, op.span, op.op.rawValue)
+        case (.lowered(let name, _), .literal(let literal)):
+            return foldedPredicate(name, op.op, op.span, literal)
+        case (.lowered(let name, _), .name(let other)):
+            return twoNames(name, other, op.span, op.op.rawValue)
         default:
             error(
                 left.span.through(op.right.span), "this compares two values; one side must be an attribute",
@@ -246,6 +250,102 @@ struct TargetingTypeChecker {
         error(literal.span, "cannot compare \(type.name) attribute '\(name.text)' with \(value.kindName) \(written)", hint: hint)
     }
 
+    // MARK: Case-insensitive comparison
+
+    /// The operators `lower(x)` takes: those whose result does not depend on byte order.
+    private static let foldedOperators: [TargetingOperator] = [.equal, .notEqual, .startsWith, .endsWith, .contains]
+
+    /// The string attribute under `lower(...)`, or nil after reporting why it is not one.
+    private mutating func foldedAttribute(_ name: Name) -> TargetingEnvironment.Attribute? {
+        guard let attribute = attribute(name) else { return nil }
+        guard attribute.type == .string else {
+            error(
+                name.span, "lower(...) applies to string attributes; '\(name.text)' is a \(attribute.type.name) attribute",
+                hint: "compare it without lower(...), e.g. \(example(name.text, attribute.type))")
+            return nil
+        }
+        return attribute
+    }
+
+    /// Whether `text` can equal a folded value: it has no ASCII capital (reporting it if it has).
+    private mutating func foldable(_ text: String, _ name: Name, _ span: TargetingSpan) -> Bool {
+        guard text.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else { return true }
+        let lowered = String(decoding: text.utf8.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 }, as: UTF8.self)
+        error(
+            span, "\(TargetingText.quoted(text)) has capital letters, which lower(\(TargetingText.name(name.text))) never has",
+            hint: "write it in lowercase: \(TargetingText.quoted(lowered))")
+        return false
+    }
+
+    /// `lower(attribute) <op> "text"`.
+    private mutating func foldedPredicate(_ name: Name, _ op: TargetingOperator, _ opSpan: TargetingSpan, _ literal: Literal)
+        -> TargetingExpression?
+    {
+        let checkedValue = value(literal)
+        guard foldedAttribute(name) != nil, let checkedValue else { return nil }
+        guard Self.foldedOperators.contains(op) else {
+            error(
+                opSpan, "operator '\(op.rawValue)' does not apply to lower(...)",
+                hint:
+                    "lower(...) takes ==, !=, startsWith, endsWith, contains and in [...]; order compares bytes, so compare the attribute itself"
+            )
+            return nil
+        }
+        guard case .string(let text) = checkedValue else {
+            let written = text(literal.span)
+            error(
+                literal.span, "cannot compare lower(\(TargetingText.name(name.text))) with \(checkedValue.kindName) \(written)",
+                hint: "lower(...) is text: quote the value, \(TargetingText.quoted(written))")
+            return nil
+        }
+        guard foldable(text, name, literal.span) else { return nil }
+        return .foldedComparison(attribute: name.text, op, text)
+    }
+
+    /// `lower(attribute) in ["a", ...]`.
+    private mutating func checkFoldedList(_ name: Name, _ keyword: TargetingSpan, _ literals: [Literal], _ span: TargetingSpan)
+        -> TargetingExpression?
+    {
+        let known = foldedAttribute(name)
+        guard !literals.isEmpty else {
+            error(span, "empty list", hint: "'in []' matches nothing; add values or remove the condition")
+            return nil
+        }
+        guard literals.count <= TargetingLimits.maxListElements else {
+            error(
+                span, "list has \(literals.count) values; at most \(TargetingLimits.maxListElements) are allowed",
+                hint: "put long lists of ids in a segment")
+            return nil
+        }
+        var valid = known != nil
+        var texts: [String] = []
+        var seen = Set<[UInt8]>()
+        for literal in literals {
+            guard let checked = value(literal) else {
+                valid = false
+                continue
+            }
+            guard case .string(let text) = checked else {
+                error(
+                    literal.span, "lower(...) is text, so its list holds strings, not \(checked.kindName) \(text(literal.span))",
+                    hint: "quote the value: \(TargetingText.quoted(text(literal.span)))")
+                valid = false
+                continue
+            }
+            guard foldable(text, name, literal.span) else {
+                valid = false
+                continue
+            }
+            if !seen.insert(Array(text.utf8)).inserted {
+                error(literal.span, "\(self.text(literal.span)) appears twice in the list", hint: "remove the repeated value")
+                valid = false
+                continue
+            }
+            texts.append(text)
+        }
+        return valid ? .foldedMembership(attribute: name.text, texts) : nil
+    }
+
     // MARK: Membership
 
     private mutating func checkMembership(
@@ -261,6 +361,14 @@ struct TargetingTypeChecker {
             return twoNames(name, other, keyword, op)
         case (.name(let name), .literal(let range)):
             return checkRange(name, keyword, range)
+        case (.lowered(let name, _), .list(let literals, let span)):
+            return checkFoldedList(name, keyword, literals, span)
+        case (.lowered(let name, let call), _):
+            _ = attribute(name)
+            error(
+                call.through(collection.span), "'\(text(call)) \(op)' needs a list of lowercase strings",
+                hint: "write \(text(call)) \(op) [\"a\", \"b\"]")
+            return nil
         case (.literal(let literal), .literal):
             error(
                 literal.span, "'\(op) semver(...)' needs a semver attribute on its left",

@@ -338,7 +338,11 @@ extension LoadedBundle {
             case TargetingOpcode.stringCompare.rawValue:
                 r = false
                 if case .string(let span) = request.value(Int(code.le16(pc &+ 2))) {
-                    r = compareStrings(request.bytes(span), constantString(code, pc &+ 4), TargetingComparison(rawValue: code[pc &+ 1])!)
+                    let cmp = code[pc &+ 1]
+                    r =
+                        cmp < TargetingComparison.asciiFolded
+                        ? compareStrings(request.bytes(span), constantString(code, pc &+ 4), TargetingComparison(rawValue: cmp)!)
+                        : compareFolded(request.bytes(span), constantString(code, pc &+ 4), cmp & ~TargetingComparison.asciiFolded)
                 }
                 pc &+= TargetingOpcode.stringCompare.length
             case TargetingOpcode.stringIn.rawValue:
@@ -346,7 +350,11 @@ extension LoadedBundle {
                 r = false
                 if case .string(let span) = request.value(Int(code.le16(pc &+ 2))) {
                     let list = pc &+ TargetingOpcode.stringIn.length
-                    r = containsString(request.bytes(span), code, from: list, to: list &+ count &* TargetingOpcode.listElementLength)
+                    let end = list &+ count &* TargetingOpcode.listElementLength
+                    r =
+                        code[pc &+ 1] == 0
+                        ? containsString(request.bytes(span), code, from: list, to: end)
+                        : containsFolded(request.bytes(span), code, from: list, to: end)
                 }
                 pc &+= TargetingOpcode.stringIn.length &+ count &* TargetingOpcode.listElementLength
             case TargetingOpcode.numberCompare.rawValue:
@@ -459,6 +467,56 @@ extension LoadedBundle {
         default:
             return scan { memcmpBytes(bytes, $0, count) == 0 }
         }
+    }
+
+    /// `lower(x) <cmp> constant`: `value` with ASCII `A`-`Z` folded to `a`-`z`, compared with the
+    /// constant's bytes as they are; `cmp` is a foldable comparison's raw value (the validator
+    /// admits no other). Out of line: the byte-exact comparisons stay as short as they were.
+    @inline(never)
+    private func compareFolded(_ value: UnsafeRawBufferPointer, _ constant: UnsafeRawBufferPointer, _ cmp: UInt8) -> Bool {
+        let count = constant.count
+        switch cmp {
+        case TargetingComparison.equal.rawValue:
+            return value.count == count && foldedEqual(value, at: 0, constant)
+        case TargetingComparison.notEqual.rawValue:
+            return !(value.count == count && foldedEqual(value, at: 0, constant))
+        case TargetingComparison.startsWith.rawValue:
+            return value.count >= count && foldedEqual(value, at: 0, constant)
+        case TargetingComparison.endsWith.rawValue:
+            return value.count >= count && foldedEqual(value, at: value.count &- count, constant)
+        default:  // contains
+            guard value.count >= count else { return false }
+            for start in 0...(value.count &- count) where foldedEqual(value, at: start, constant) { return true }
+            return false
+        }
+    }
+
+    /// Whether the folded value equals one of the string constants whose StrRefs fill
+    /// `code[from..<to]` (`lower(x) in [...]`).
+    @inline(never)
+    private func containsFolded(_ value: UnsafeRawBufferPointer, _ code: UnsafeRawBufferPointer, from: Int, to: Int) -> Bool {
+        var at = from
+        while at < to {
+            let constant = constantString(code, at)
+            if constant.count == value.count, foldedEqual(value, at: 0, constant) { return true }
+            at &+= TargetingOpcode.listElementLength
+        }
+        return false
+    }
+
+    /// Whether `value[start..<start + constant.count]`, ASCII-folded, equals `constant`; the range
+    /// must lie within `value`.
+    @inline(__always)
+    private func foldedEqual(_ value: UnsafeRawBufferPointer, at start: Int, _ constant: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        while i < constant.count {
+            let byte = value[start &+ i]
+            // `byte - 65 < 26` exactly for `A`-`Z`; setting bit 5 makes those `a`-`z`.
+            let folded = byte &- UInt8(ascii: "A") < 26 ? byte | 0x20 : byte
+            if folded != constant[i] { return false }
+            i &+= 1
+        }
+        return true
     }
 
     /// Whether `value` equals the string constant whose StrRef is at `at`: lengths first, then

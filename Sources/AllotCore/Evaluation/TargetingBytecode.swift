@@ -7,8 +7,10 @@
 /// predicate on an attribute the request does not carry is false.
 public enum TargetingOpcode: UInt8, Sendable {
     /// `[op][cmp u8][attr u16][const StrRef]` (12): compare a string attribute with a constant.
+    /// `cmp` may carry ``TargetingComparison/asciiFolded`` (`lower(x)`).
     case stringCompare = 0x01
-    /// `[op][0][attr u16][count u32][count × StrRef]`: string attribute is one of the constants.
+    /// `[op][fold u8][attr u16][count u32][count × StrRef]`: string attribute is one of the
+    /// constants; `fold` is 0, or ``foldedList`` to fold the value's ASCII capitals first.
     case stringIn = 0x02
     /// `[op][cmp u8][attr u16][f64]` (12): compare a number attribute with a constant (IEEE
     /// doubles; a NaN attribute value makes every comparison, `!=` included, false).
@@ -53,6 +55,11 @@ public enum TargetingOpcode: UInt8, Sendable {
     /// Bytes of each constant in the list of `stringIn` and `numberIn` (a StrRef or an f64).
     public static let listElementLength = 8
 
+    /// `stringIn`'s second byte for `lower(x) in [...]`: the value's ASCII `A`-`Z` are folded to
+    /// `a`-`z` before it is compared with the constants. A validator that predates it requires 0
+    /// there and refuses the program.
+    public static let foldedList: UInt8 = 1
+
     /// Bytes of the instruction at `pc` of a program that decodes (its opcode known, its list
     /// count readable).
     static func length(at pc: Int, of code: UnsafeRawBufferPointer) -> Int {
@@ -78,6 +85,20 @@ public enum TargetingComparison: UInt8, Sendable, CaseIterable {
     case endsWith = 7
     /// Strings only: substring.
     case contains = 8
+
+    /// A flag on `stringCompare`'s comparison code, for `lower(x)`: the value's ASCII `A`-`Z` are
+    /// folded to `a`-`z` before it is compared (other bytes unchanged). Allowed with `equal`,
+    /// `notEqual`, `startsWith`, `endsWith` and `contains`, whose results do not depend on byte
+    /// order. A validator that predates it reads an unknown comparison and refuses the program.
+    public static let asciiFolded: UInt8 = 0x80
+
+    /// Whether the comparison may carry `asciiFolded`.
+    var isFoldable: Bool {
+        switch self {
+        case .equal, .notEqual, .startsWith, .endsWith, .contains: return true
+        default: return false
+        }
+    }
 
     /// Whether an ordering result (`-1`, `0`, `1`) satisfies this comparison.
     @inline(__always)
@@ -150,7 +171,15 @@ extension Payload {
             for index in range where code[pc + index] != 0 { throw fail("has a non-zero reserved byte at \(pc + index)") }
         }
         func comparison(_ at: Int, stringOnly allowed: Bool) throws(BundleError) {
-            guard let cmp = TargetingComparison(rawValue: code[at]) else { throw fail("has unknown comparison \(code[at])") }
+            var raw = code[at]
+            if allowed, raw & TargetingComparison.asciiFolded != 0 {
+                raw &= ~TargetingComparison.asciiFolded
+                guard let cmp = TargetingComparison(rawValue: raw), cmp.isFoldable else {
+                    throw fail("folds case for comparison \(raw), which takes none")
+                }
+                return
+            }
+            guard let cmp = TargetingComparison(rawValue: raw) else { throw fail("has unknown comparison \(code[at])") }
             if !allowed && cmp.rawValue > TargetingComparison.greaterOrEqual.rawValue {
                 throw fail("uses a string-only comparison on a non-string")
             }
@@ -168,7 +197,7 @@ extension Payload {
                 pc += op.length
             case .stringIn, .numberIn:
                 try need(op.length)
-                try zeros(1..<2)
+                if op == .numberIn || code[pc + 1] != TargetingOpcode.foldedList { try zeros(1..<2) }
                 try attribute(pc + 2, op == .stringIn ? .string : .number)
                 let count = Int(code.le32(pc + 4))
                 guard count <= TargetingLimits.maxListElements else { throw fail("has a list of \(count) constants") }

@@ -10,6 +10,8 @@ public import AllotCore
 /// `maxClauses` alternatives), then each conjunction is checked per attribute against the
 /// semantics of `docs/targeting.md`: a predicate on a missing attribute is false (so its negation
 /// is true), strings compare bytewise, numbers as doubles, versions by semver precedence.
+/// Predicates the method does not model (`lower(x) == "a"`) are opaque atoms: only an atom and
+/// its own negation conflict, so no claim ever rests on what such a predicate means.
 public struct TargetingLogic: Sendable {
     /// The declared type of each attribute the expressions may use.
     public var attributeTypes: [String: AttributeType]
@@ -141,6 +143,11 @@ public struct TargetingLogic: Sendable {
                 if literal.positive && emptySegments.contains(name) { return false }
             case .flag(let a), .comparison(let a, _, _), .membership(let a, _), .has(let a):
                 byAttribute[a, default: []].append(literal)
+            case .foldedComparison, .foldedMembership:
+                // Opaque: `lower(x)` predicates are not related to each other or to `x`'s own
+                // predicates (beyond `p && !p`, above), so a clause is never proven
+                // unsatisfiable through them. Sound, not complete.
+                break
             default:
                 break
             }

@@ -163,6 +163,13 @@ enum ReferenceInterpreter {
         case .membership(let attribute, let constants):
             guard let value = request.values[attribute] else { return false }
             return constants.contains { compare(value, .equal, $0) }
+        case .foldedComparison(let attribute, let op, let constant):
+            guard case .string(let text)? = request.values[attribute] else { return false }
+            return compare(.string(asciiLowercased(text)), op, .string(constant))
+        case .foldedMembership(let attribute, let constants):
+            guard case .string(let text)? = request.values[attribute] else { return false }
+            let lowered = asciiLowercased(text)
+            return constants.contains { $0.utf8.elementsEqual(lowered.utf8) }
         case .has(let attribute):
             return request.values[attribute] != nil
         case .segment(let name, _):
@@ -204,6 +211,11 @@ enum ReferenceInterpreter {
         default:
             return false
         }
+    }
+
+    /// `lower(x)`: ASCII `A`-`Z` to `a`-`z`, nothing else (so `É` stays `É`).
+    static func asciiLowercased(_ text: String) -> String {
+        String(decoding: text.utf8.map { (65...90).contains($0) ? $0 + 32 : $0 }, as: UTF8.self)
     }
 
     private static func holds(_ op: TargetingOperator, _ order: Int) -> Bool {

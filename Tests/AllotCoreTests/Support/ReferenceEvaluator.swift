@@ -158,14 +158,16 @@ struct ReferenceEvaluator {
             case .stringCompare:
                 r = false
                 if case .string(let span) = input.values[attribute] {
-                    r = compareStrings(id(input, span), constant(code, pc + 4), TargetingComparison(rawValue: code[pc + 1])!)
+                    let folded = code[pc + 1] & TargetingComparison.asciiFolded != 0
+                    let value = folded ? id(input, span).map(Self.asciiLowercase) : id(input, span)
+                    r = compareStrings(value, constant(code, pc + 4), TargetingComparison(rawValue: code[pc + 1] & 0x7F)!)
                 }
                 pc += 12
             case .stringIn:
                 let count = Int(code.le32(pc + 4))
                 r = false
                 if case .string(let span) = input.values[attribute] {
-                    let value = id(input, span)
+                    let value = code[pc + 1] == 1 ? id(input, span).map(Self.asciiLowercase) : id(input, span)
                     r = (0..<count).contains { constant(code, pc + 8 + $0 * 8) == value }
                 }
                 pc += 8 + count * 8
@@ -227,6 +229,11 @@ struct ReferenceEvaluator {
             }
         }
         return r
+    }
+
+    /// `lower(x)`'s folding: ASCII capitals to small letters, every other byte as it is.
+    static func asciiLowercase(_ byte: UInt8) -> UInt8 {
+        (65...90).contains(byte) ? byte + 32 : byte
     }
 
     private func compareStrings(_ value: [UInt8], _ constant: [UInt8], _ comparison: TargetingComparison) -> Bool {
