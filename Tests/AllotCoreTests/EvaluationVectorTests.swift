@@ -183,6 +183,32 @@ struct EvaluationVectorTests {
                 [
                     "x@example.com", "X@EXAMPLE.COM", "x@example.org", "ROOT", "Root2", "ÉLAN", "éLAN", "a+QA@x", "a+q@x", "",
                 ].flatMap { plain([["user_id": "user-1"]], ["email": $0]) } + plain([["user_id": "user-1"]])
+            let networks =
+                """
+                kind: Attributes
+                attributes:
+                  client_ip: ip
+                ---
+                kind: Layer
+                name: checkout
+                unit: user_id
+                params:
+                  color: { type: string, default: blue }
+                ---
+                kind: Experiment
+                name: network
+                layer: checkout
+                owner: o@example.com
+                status: running
+                traffic: 100%
+                targeting: client_ip in cidr("10.0.0.0/8", "2001:db8::/32", "192.0.2.1") && client_ip not in cidr("10.9.0.0/16")
+                variants: [ { name: a, weight: 50%, params: { color: green } }, { name: b, weight: 50%, params: { color: pink } } ]
+                """
+            let networkRequests =
+                [
+                    "10.1.2.3", "10.9.1.1", "11.0.0.0", "::ffff:10.1.2.3", "::ffff:a01:203", "2001:db8::1", "2001:DB8:FFFF::",
+                    "2001:db9::", "192.0.2.1", "192.0.2.2", "0.0.0.0", "::",
+                ].flatMap { plain([["user_id": "user-1"]], ["client_ip": $0]) } + plain([["user_id": "user-1"]])
             let lifecycleBefore = lifecycle.replacingOccurrences(of: "status: concluded", with: "status: running")
             let times: [Int64] = [1_798_761_599, 1_798_761_600, 1_801_439_999, 1_801_440_000]
             let lifecycleRequests = times.flatMap { now in plain((0..<12).map { ["user_id": "user-\($0)"] }, now: now) }
@@ -195,6 +221,7 @@ struct EvaluationVectorTests {
                 ),
                 ("targeting-version-ranges", ["experiments/main.yaml": ranges], nil, rangeRequests),
                 ("targeting-case-insensitive", ["experiments/main.yaml": folded], nil, foldedRequests),
+                ("targeting-ip-networks", ["experiments/main.yaml": networks], nil, networkRequests),
             ]
         }()
 

@@ -18,11 +18,12 @@ struct TargetingLogicTests {
           beta: bool
           app_version: semver
           tags: list
+          ip: ip
         """
 
     static let environment: TargetingEnvironment = {
         let types: [(String, AttributeType)] = [
-            ("age", .number), ("app_version", .semver), ("beta", .bool), ("country", .string), ("tags", .stringList),
+            ("age", .number), ("app_version", .semver), ("beta", .bool), ("country", .string), ("tags", .stringList), ("ip", .ip),
         ]
         var attributes: [String: TargetingEnvironment.Attribute] = [:]
         for (index, (name, type)) in types.enumerated() { attributes[name] = .init(index: index, type: type) }
@@ -31,7 +32,7 @@ struct TargetingLogicTests {
     }()
 
     static let logic = TargetingLogic(
-        attributeTypes: ["country": .string, "age": .number, "beta": .bool, "app_version": .semver, "tags": .stringList],
+        attributeTypes: ["country": .string, "age": .number, "beta": .bool, "app_version": .semver, "tags": .stringList, "ip": .ip],
         emptySegments: ["empty"])
 
     static func parse(_ source: String) throws -> TargetingExpression {
@@ -69,6 +70,7 @@ struct TargetingLogicTests {
         #"app_version in semver("^4.1") && app_version in semver("~5")"#,
         #"app_version in semver("^0.2.3") && app_version >= semver("0.3.0-0")"#,
         #"lower(country) == "us" && !(lower(country) == "us")"#,
+        #"ip in cidr("10.0.0.0/8") && ip not in cidr("10.0.0.0/8")"#,
     ])
     func provesContradictions(_ source: String) throws {
         let expression = try Self.parse(source)
@@ -91,6 +93,8 @@ struct TargetingLogicTests {
         // `lower(x)` predicates are opaque: satisfiable combinations are never claimed empty.
         #"lower(country) == "us" && country != "US" && country != "us""#,
         #"lower(country) in ["us"] && !(lower(country) == "ca") && !has(age)"#,
+        #"ip in cidr("10.0.0.0/8") && ip not in cidr("10.1.0.0/16")"#,
+        #"ip not in cidr("10.0.0.0/8") && !has(ip)"#,
         "true",
         "!beta && beta == false",
     ])
@@ -131,6 +135,12 @@ struct TargetingLogicTests {
         (#"lower(country) == "us""#, #"country == "US""#, false),
         (#"lower(country) in ["us"]"#, #"lower(country) == "us""#, false),
         (#"country == "US""#, #"lower(country) == "us""#, false),
+        // `cidr(...)` atoms are opaque too: a narrower block is not claimed to imply a wider one,
+        // and blocks that overlap are never claimed to exclude each other.
+        (#"ip in cidr("10.0.0.0/8")"#, #"ip in cidr("10.0.0.0/8") || beta"#, true),
+        (#"ip in cidr("10.1.0.0/16")"#, #"ip in cidr("10.0.0.0/8")"#, false),
+        (#"ip in cidr("10.0.0.0/8")"#, #"ip in cidr("10.1.0.0/16")"#, false),
+        (#"ip in cidr("10.0.0.0/8")"#, "has(ip)", false),
     ])
     func provesImplications(_ a: String, _ b: String, _ expected: Bool) throws {
         #expect(Self.logic.implies(try Self.parse(a), try Self.parse(b)) == expected)

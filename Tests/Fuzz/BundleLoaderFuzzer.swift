@@ -40,6 +40,7 @@ public func fuzzBundleLoader(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32
         case .bool: return choice % 2 == 0 ? "true" : "false"
         case .semver: return ["5.2.0", "1.0.0-rc.1", "10.0.0-alpha.beta", "0.9", "6.0.0-0"][choice % 5]
         case .stringList: return ["", "a,US,ios", "x@example.com"][choice % 3]
+        case .ip: return ["10.1.2.3", "2001:db8::1", "::ffff:192.0.2.1", "not-an-ip"][choice % 4]
         }
     }
     for (round, unit) in ["u1", "user-42", "qa-user-1", "d8f1c2a0"].enumerated() {

@@ -62,6 +62,7 @@ struct TargetingCodeGenerator {
             return TargetingOpcode.stringIn.length + values.count * TargetingOpcode.listElementLength
         case .foldedComparison: return TargetingOpcode.stringCompare.length
         case .foldedMembership(_, let values): return TargetingOpcode.stringIn.length + values.count * TargetingOpcode.listElementLength
+        case .cidr(_, let networks): return TargetingOpcode.ipIn.length + networks.count * TargetingOpcode.ipIn.elementLength
         case .segment: return TargetingOpcode.inSegment.length
         case .not(let inner): return size(of: inner, environment: environment) + TargetingOpcode.not.length
         case .and(let operands), .or(let operands):
@@ -95,6 +96,18 @@ struct TargetingCodeGenerator {
             try header(.stringIn, TargetingOpcode.foldedList, attribute)
             code.appendLE(UInt32(values.count))
             for value in values { appendString(value) }
+        case .cidr(let attribute, let networks):
+            guard try attributeType(attribute) == .ip else {
+                throw Failure(message: "cidr(...) on '\(attribute)', which is not an ip attribute")
+            }
+            try header(.ipIn, 0, attribute)
+            code.appendLE(UInt32(networks.count))
+            for network in networks {
+                for word in [network.address.value, network.mask] {
+                    code.appendLE(UInt64(truncatingIfNeeded: word >> 64))
+                    code.appendLE(UInt64(truncatingIfNeeded: word))
+                }
+            }
         case .has(let attribute):
             try header(.present, 0, attribute)
         case .segment(let name, _):
@@ -169,7 +182,7 @@ struct TargetingCodeGenerator {
             }
         case .semver:
             try emitChain(values.map { .comparison(attribute: attribute, .equal, $0) }, jump: .jumpIfTrue)
-        case .bool, .stringList:
+        case .bool, .stringList, .ip:
             throw Failure(message: "'\(attribute)' (\(type.name)) cannot be tested with 'in [...]'")
         }
     }

@@ -28,6 +28,9 @@ public indirect enum TargetingExpression: Equatable, Sendable, CustomStringConve
     case foldedComparison(attribute: String, TargetingOperator, String)
     /// `lower(attribute) in ["a", ...]`: the folded value equals one of the strings.
     case foldedMembership(attribute: String, [String])
+    /// `attribute in cidr("10.0.0.0/8", ...)` on an ip attribute: the address lies in one of the
+    /// blocks.
+    case cidr(attribute: String, [IPNetwork])
     /// `has(attribute)`: the request carries the attribute.
     case has(attribute: String)
     /// `in segment("name")`, or `unit in segment("name")` when a unit type is named.
@@ -45,7 +48,7 @@ public indirect enum TargetingExpression: Equatable, Sendable, CustomStringConve
         visit { node in
             switch node {
             case .flag(let a), .comparison(let a, _, _), .membership(let a, _), .has(let a), .foldedComparison(let a, _, _),
-                .foldedMembership(let a, _):
+                .foldedMembership(let a, _), .cidr(let a, _):
                 names.insert(a)
             default: break
             }

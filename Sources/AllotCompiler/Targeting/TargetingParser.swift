@@ -449,6 +449,11 @@ struct TargetingParser {
             return TargetingSyntax(
                 kind: .membership(element: left, negated: negated, keyword: keyword, collection: .literal(range)),
                 span: left.span.through(range.span), depth: 1)
+        case .identifier("cidr") where peek(1).kind == .leftParen:
+            guard let blocks = parseCIDR() else { return invalid(left.span.through(keyword)) }
+            return TargetingSyntax(
+                kind: .membership(element: left, negated: negated, keyword: keyword, collection: blocks),
+                span: left.span.through(blocks.span), depth: 1)
         case .identifier(let name):
             advance()
             let collection = TargetingSyntax.Operand.name(.init(text: name, span: token.span))
@@ -543,6 +548,40 @@ struct TargetingParser {
                     token.kind == .end
                     ? "close the list that starts at \(diagnostics.position(open.span.offset)) with ']'" : "separate list values with ','"
                 error(errorSpan(token), "expected ',' or ']' in the list, found \(describe(token))", hint: hint)
+                synchronize()
+                return nil
+            }
+        }
+    }
+
+    /// `cidr("block", ...)`: one or more strings, checked by the type checker. `cidr` is not a
+    /// keyword; only `cidr` followed by `(` after `in` is the function.
+    private mutating func parseCIDR() -> TargetingSyntax.Operand? {
+        let keyword = advance()
+        advance()  // (
+        var blocks: [TargetingSyntax.Name] = []
+        while true {
+            let token = peek
+            guard case .string(let text) = token.kind else {
+                let hint =
+                    token.kind == .rightParen && blocks.isEmpty
+                    ? "list at least one block, e.g. cidr(\"10.0.0.0/8\")"
+                    : "write each block in double quotes, e.g. cidr(\"10.0.0.0/8\", \"2001:db8::/32\")"
+                error(errorSpan(token), "expected a CIDR block in double quotes, found \(describe(token))", hint: hint)
+                synchronize()
+                return nil
+            }
+            advance()
+            blocks.append(.init(text: text, span: token.span))
+            switch peek.kind {
+            case .comma:
+                advance()
+            case .rightParen:
+                return .cidr(blocks, keyword.span.through(advance().span))
+            default:
+                error(
+                    errorSpan(peek), "expected ',' or ')' in cidr(...), found \(describe(peek))",
+                    hint: "separate blocks with ',' and close with ')'")
                 synchronize()
                 return nil
             }

@@ -46,11 +46,14 @@ struct TargetingSyntax: Sendable {
         case list([Literal], TargetingSpan)
         /// `lower(name)`, with the span of the whole call.
         case lowered(Name, TargetingSpan)
+        /// `cidr("block", ...)`: each string with its span, and the span of the whole call.
+        case cidr([Name], TargetingSpan)
 
         var span: TargetingSpan {
             switch self {
             case .name(let name): return name.span
             case .lowered(_, let span): return span
+            case .cidr(_, let span): return span
             case .literal(let literal): return literal.span
             case .list(_, let span): return span
             }

@@ -111,6 +111,7 @@ struct TargetingTypeChecker {
         case .bool: return "\(shown) == true"
         case .semver: return "\(shown) >= semver(\"1.0.0\")"
         case .stringList: return "\(shown) contains \"...\""
+        case .ip: return "\(shown) in cidr(\"10.0.0.0/8\")"
         }
     }
 
@@ -213,6 +214,7 @@ struct TargetingTypeChecker {
         case .number, .semver: return op.isOrdering
         case .bool: return op == .equal || op == .notEqual
         case .stringList: return op == .contains
+        case .ip: return false
         }
     }
 
@@ -221,6 +223,7 @@ struct TargetingTypeChecker {
         switch type {
         case .bool: return "a bool attribute takes == and != , or stands alone: \(shown) or !\(shown)"
         case .stringList: return "test membership with \(shown) contains \"x\" or \"x\" in \(shown)"
+        case .ip: return "test an address with \(shown) in cidr(\"192.0.2.0/24\"), or cidr(\"192.0.2.1\") for one address"
         default:
             return "startsWith, endsWith and contains work on string attributes; \(shown) takes ==, !=, <, <=, > and >="
         }
@@ -248,6 +251,62 @@ struct TargetingTypeChecker {
             hint = "compare it with a \(type.name) value, e.g. \(example(name.text, type))"
         }
         error(literal.span, "cannot compare \(type.name) attribute '\(name.text)' with \(value.kindName) \(written)", hint: hint)
+    }
+
+    // MARK: CIDR blocks
+
+    /// `attribute in cidr("10.0.0.0/8", ...)`.
+    private mutating func checkCIDR(_ name: Name, _ keyword: TargetingSpan, _ blocks: [Name]) -> TargetingExpression? {
+        let known = attribute(name)
+        var valid = true
+        var networks: [IPNetwork] = []
+        var seen = Set<IPNetwork>()
+        guard blocks.count <= TargetingLimits.maxListElements else {
+            error(
+                blocks[0].span.through(blocks[blocks.count - 1].span),
+                "cidr(...) has \(blocks.count) blocks; at most \(TargetingLimits.maxListElements) are allowed",
+                hint: "merge adjacent blocks into shorter prefixes")
+            return nil
+        }
+        for block in blocks {
+            switch IPNetwork.parse(block.text) {
+            case .success(let network):
+                if !seen.insert(network).inserted {
+                    error(
+                        block.span, "\(TargetingText.quoted(block.text)) repeats the block \(network) in cidr(...)",
+                        hint: "remove the repeated block")
+                    valid = false
+                }
+                networks.append(network)
+            case .failure(.badAddress):
+                error(
+                    block.span, "\(TargetingText.quoted(block.text)) is not a CIDR block: the address is not an IPv4 or IPv6 address",
+                    hint: "write a block as address/prefix, e.g. \"10.0.0.0/8\" or \"2001:db8::/32\" (IPv4 octets without leading zeros)")
+                valid = false
+            case .failure(.badPrefix(let maximum)):
+                error(
+                    block.span, "\(TargetingText.quoted(block.text)) is not a CIDR block: the prefix must be a number from 0 to \(maximum)",
+                    hint: "write a block as address/prefix, e.g. \"10.0.0.0/8\" or \"2001:db8::/32\"")
+                valid = false
+            case .failure(.hostBitsSet(let network)):
+                error(
+                    block.span,
+                    "\(TargetingText.quoted(block.text)) has bits set after its /\(block.text.split(separator: "/").last ?? "") prefix",
+                    hint:
+                        "write the network's first address: \(TargetingText.quoted(network.description)), or the address alone for just it")
+                valid = false
+            }
+        }
+        guard let attribute = known, valid else { return nil }
+        guard attribute.type == .ip else {
+            error(
+                keyword, "'\(text(keyword)) cidr(...)' applies to ip attributes; '\(name.text)' is a \(attribute.type.name) attribute",
+                hint: attribute.type == .string
+                    ? "declare '\(name.text)' as an ip attribute (type: ip) to match addresses"
+                    : "compare it with a \(attribute.type.name) value, e.g. \(example(name.text, attribute.type))")
+            return nil
+        }
+        return .cidr(attribute: name.text, networks)
     }
 
     // MARK: Case-insensitive comparison
@@ -361,6 +420,11 @@ struct TargetingTypeChecker {
             return twoNames(name, other, keyword, op)
         case (.name(let name), .literal(let range)):
             return checkRange(name, keyword, range)
+        case (.name(let name), .cidr(let blocks, _)):
+            return checkCIDR(name, keyword, blocks)
+        case (_, .cidr):
+            error(element.span, "'\(op) cidr(...)' needs an ip attribute on its left", hint: "write ip \(op) cidr(\"10.0.0.0/8\")")
+            return nil
         case (.lowered(let name, _), .list(let literals, let span)):
             return checkFoldedList(name, keyword, literals, span)
         case (.lowered(let name, let call), _):
@@ -500,6 +564,11 @@ struct TargetingTypeChecker {
             error(
                 keyword, "'\(text(keyword)) [...]' does not apply to bool attribute '\(name.text)'",
                 hint: "write \(shown) == true or \(shown) == false")
+            return nil
+        case .ip:
+            error(
+                keyword, "'\(text(keyword)) [...]' does not apply to ip attribute '\(name.text)'",
+                hint: "list CIDR blocks or addresses: \(shown) \(text(keyword)) cidr(\"192.0.2.0/24\", \"2001:db8::1\")")
             return nil
         case .stringList:
             error(

@@ -215,6 +215,8 @@ public enum AttributeType: UInt8, Sendable, CaseIterable {
     case bool = 3
     case semver = 4
     case stringList = 5
+    /// An IPv4 or IPv6 address (`IPAddress`), tested with `ip in cidr(...)`.
+    case ip = 6
 
     /// The name used in experiment files.
     public var name: String {
@@ -224,6 +226,7 @@ public enum AttributeType: UInt8, Sendable, CaseIterable {
         case .bool: return "bool"
         case .semver: return "semver"
         case .stringList: return "list"
+        case .ip: return "ip"
         }
     }
 

@@ -415,6 +415,14 @@ extension LoadedBundle {
                 pc = r ? pc &+ TargetingOpcode.jumpIfFalse.length : Int(code.le32(pc &+ 4))
             case TargetingOpcode.jumpIfTrue.rawValue:
                 pc = r ? Int(code.le32(pc &+ 4)) : pc &+ TargetingOpcode.jumpIfTrue.length
+            case TargetingOpcode.ipIn.rawValue:
+                let count = Int(code.le32(pc &+ 4))
+                let list = pc &+ TargetingOpcode.ipIn.length
+                r = false
+                if case .ip(let high, let low) = request.value(Int(code.le16(pc &+ 2))) {
+                    r = containsAddress(high, low, code, from: list, count: count)
+                }
+                pc = list &+ count &* TargetingOpcode.ipIn.elementLength
             default:  // .constant; the validator admits nothing else
                 r = code[pc &+ 1] == 1
                 pc &+= TargetingOpcode.constant.length
@@ -467,6 +475,18 @@ extension LoadedBundle {
         default:
             return scan { memcmpBytes(bytes, $0, count) == 0 }
         }
+    }
+
+    /// Whether the address `high`, `low` lies in one of the `count` CIDR blocks from `from`
+    /// (`ipIn`'s network and mask pairs).
+    @inline(never)
+    private func containsAddress(_ high: UInt64, _ low: UInt64, _ code: UnsafeRawBufferPointer, from: Int, count: Int) -> Bool {
+        var at = from
+        for _ in 0..<count {
+            if high & code.le64(at &+ 16) == code.le64(at), low & code.le64(at &+ 24) == code.le64(at &+ 8) { return true }
+            at &+= TargetingOpcode.ipIn.elementLength
+        }
+        return false
     }
 
     /// `lower(x) <cmp> constant`: `value` with ASCII `A`-`Z` folded to `a`-`z`, compared with the

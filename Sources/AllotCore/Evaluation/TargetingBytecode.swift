@@ -35,15 +35,20 @@ public enum TargetingOpcode: UInt8, Sendable {
     case jumpIfTrue = 0x0C
     /// `[op][value u8]` (2): `R = value`.
     case constant = 0x0D
+    /// `[op][0][attr u16][count u32][count × (network u128, mask u128)]`: the ip attribute lies in
+    /// one of the CIDR blocks, `address & mask == network`. Each u128 is two little-endian u64,
+    /// high word first; each mask is a prefix (ones, then zeros) and each network has no bits
+    /// outside its mask. A validator that predates it refuses the program (unknown opcode).
+    case ipIn = 0x0E
 
     /// Bytes of the instruction: the one table the code generator, the validator and the
-    /// evaluator all use. For `stringIn` and `numberIn` it is the head before the list, which
-    /// `count` constants of ``listElementLength`` bytes follow.
+    /// evaluator all use. For `stringIn`, `numberIn` and `ipIn` it is the head before the list,
+    /// which `count` constants of ``elementLength`` bytes follow.
     @inline(__always)
     public var length: Int {
         switch self {
         case .stringCompare, .numberCompare, .listContains: return 12
-        case .stringIn, .numberIn: return 8
+        case .stringIn, .numberIn, .ipIn: return 8
         case .boolEquals, .present: return 4
         case .semverCompare: return 36
         case .inSegment, .jumpIfFalse, .jumpIfTrue: return 8
@@ -55,6 +60,17 @@ public enum TargetingOpcode: UInt8, Sendable {
     /// Bytes of each constant in the list of `stringIn` and `numberIn` (a StrRef or an f64).
     public static let listElementLength = 8
 
+    /// Bytes of each constant after the head of a list instruction (0 for the others): a StrRef
+    /// or an f64 (``listElementLength``), or an `ipIn` block's network and mask.
+    @inline(__always)
+    public var elementLength: Int {
+        switch self {
+        case .stringIn, .numberIn: return Self.listElementLength
+        case .ipIn: return 32
+        default: return 0
+        }
+    }
+
     /// `stringIn`'s second byte for `lower(x) in [...]`: the value's ASCII `A`-`Z` are folded to
     /// `a`-`z` before it is compared with the constants. A validator that predates it requires 0
     /// there and refuses the program.
@@ -64,10 +80,7 @@ public enum TargetingOpcode: UInt8, Sendable {
     /// count readable).
     static func length(at pc: Int, of code: UnsafeRawBufferPointer) -> Int {
         let op = TargetingOpcode(rawValue: code[pc])!
-        switch op {
-        case .stringIn, .numberIn: return op.length + Int(code.le32(pc + 4)) * listElementLength
-        default: return op.length
-        }
+        return op.length + (op.elementLength == 0 ? 0 : Int(code.le32(pc + 4)) * op.elementLength)
     }
 }
 
@@ -253,6 +266,23 @@ extension Payload {
                 try need(op.length)
                 guard code[pc + 1] <= 1 else { throw fail("has a bool constant other than 0 or 1") }
                 pc += op.length
+            case .ipIn:
+                try need(op.length)
+                try zeros(1..<2)
+                try attribute(pc + 2, .ip)
+                let count = Int(code.le32(pc + 4))
+                guard count <= TargetingLimits.maxListElements else { throw fail("has a list of \(count) constants") }
+                try need(op.length + count * op.elementLength)
+                for i in 0..<count {
+                    let at = pc + op.length + i * op.elementLength
+                    let network = UInt128(code.le64(at)) << 64 | UInt128(code.le64(at + 8))
+                    let mask = UInt128(code.le64(at + 16)) << 64 | UInt128(code.le64(at + 24))
+                    // A prefix mask: its complement is 2^k - 1.
+                    guard ~mask & (~mask &+ 1) == 0, network & ~mask == 0 else {
+                        throw fail("has a CIDR block at byte \(at) that is not a network and prefix mask")
+                    }
+                }
+                pc += op.length + count * op.elementLength
             }
         }
         for target in jumpTargets where target != length && !boundaries.contains(target) {

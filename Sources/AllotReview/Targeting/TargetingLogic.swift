@@ -10,7 +10,7 @@ public import AllotCore
 /// `maxClauses` alternatives), then each conjunction is checked per attribute against the
 /// semantics of `docs/targeting.md`: a predicate on a missing attribute is false (so its negation
 /// is true), strings compare bytewise, numbers as doubles, versions by semver precedence.
-/// Predicates the method does not model (`lower(x) == "a"`) are opaque atoms: only an atom and
+/// Predicates the method does not model (`lower(x) == "a"`, `ip in cidr(...)`) are opaque atoms: only an atom and
 /// its own negation conflict, so no claim ever rests on what such a predicate means.
 public struct TargetingLogic: Sendable {
     /// The declared type of each attribute the expressions may use.
@@ -143,7 +143,7 @@ public struct TargetingLogic: Sendable {
                 if literal.positive && emptySegments.contains(name) { return false }
             case .flag(let a), .comparison(let a, _, _), .membership(let a, _), .has(let a):
                 byAttribute[a, default: []].append(literal)
-            case .foldedComparison, .foldedMembership:
+            case .foldedComparison, .foldedMembership, .cidr:
                 // Opaque: `lower(x)` predicates are not related to each other or to `x`'s own
                 // predicates (beyond `p && !p`, above), so a clause is never proven
                 // unsatisfiable through them. Sound, not complete.
@@ -185,6 +185,8 @@ public struct TargetingLogic: Sendable {
             return required.isDisjoint(with: forbidden)
         case .string, .number, .semver:
             return orderedSatisfiable(constraints, type: type)
+        case .ip:
+            return true  // its only predicate, `cidr(...)`, is opaque
         }
     }
 

@@ -128,6 +128,8 @@ struct TestRequest: CustomStringConvertible {
         var values: [String: RequestValue] = [:]
         for attribute in TargetingFixtures.attributes where random.chance(0.75) {
             switch attribute.type {
+            case .ip:
+                break  // the fixtures have no ip attribute
             case .string:
                 values[attribute.name] = .string(
                     random.pick(attribute.name == "country" ? TargetingPools.requestCountries : TargetingPools.strings))
@@ -163,6 +165,10 @@ enum ReferenceInterpreter {
         case .membership(let attribute, let constants):
             guard let value = request.values[attribute] else { return false }
             return constants.contains { compare(value, .equal, $0) }
+        case .cidr(let attribute, let networks):
+            // The fixtures have no ip attribute; an address would come as its text.
+            guard case .string(let text)? = request.values[attribute], let address = IPAddress(text) else { return false }
+            return networks.contains { $0.contains(address) }
         case .foldedComparison(let attribute, let op, let constant):
             guard case .string(let text)? = request.values[attribute] else { return false }
             return compare(.string(asciiLowercased(text)), op, .string(constant))

@@ -226,6 +226,19 @@ struct ReferenceEvaluator {
             case .constant:
                 r = code[pc + 1] == 1
                 pc += 2
+            case .ipIn:
+                let count = Int(code.le32(pc + 4))
+                r = false
+                if case .ip(let high, let low) = input.values[attribute] {
+                    let address = UInt128(high) << 64 | UInt128(low)
+                    r = (0..<count).contains { i in
+                        let at = pc + 8 + i * 32
+                        let network = UInt128(code.le64(at)) << 64 | UInt128(code.le64(at + 8))
+                        let mask = UInt128(code.le64(at + 16)) << 64 | UInt128(code.le64(at + 24))
+                        return address & mask == network
+                    }
+                }
+                pc += 8 + count * 32
             }
         }
         return r
