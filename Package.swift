@@ -72,7 +72,7 @@ let package = Package(
         // Object stores (local folder, S3 with SigV4), manifests and the publish protocol.
         .target(
             name: "AllotStore",
-            dependencies: ["AllotCore", "CSodium", "CCurl", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["AllotCore", "CCurl", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // The HTTP/1.1 engine (epoll event loops, parser, response writer) and the metrics

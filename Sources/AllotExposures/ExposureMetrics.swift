@@ -38,6 +38,7 @@ public final class ExposureMetrics: Sendable {
     let segmentsRecovered: Counter
     let recordsRecovered: Counter
     let filesRejected: Counter
+    let rejectedDeleted: Counter
     let spoolBytes: Gauge
     let spoolLimit: Gauge
     let unshipped: Gauge
@@ -60,7 +61,10 @@ public final class ExposureMetrics: Sendable {
             "allot_exposure_segments_recovered_total", help: "Segments left open by a stopped process whose complete records were kept.")
         recordsRecovered = registry.counter("allot_exposure_records_recovered_total", help: "Records kept from segments left open.")
         filesRejected = registry.counter(
-            "allot_exposure_files_rejected_total", help: "Files in the spool that are not valid segments (moved to rejected/).")
+            "allot_exposure_files_rejected_total",
+            help: "Files in the spool that are not valid segments, or segments the store refuses (moved to rejected/).")
+        rejectedDeleted = registry.counter(
+            "allot_exposure_rejected_files_deleted_total", help: "Oldest files deleted from rejected/ to keep it under its bound.")
         spoolBytes = registry.gauge("allot_exposure_spool_bytes", help: "Bytes of segments in the spool (open and waiting).")
         spoolLimit = registry.gauge("allot_exposure_spool_limit_bytes", help: "The spool's limit in bytes.")
         unshipped = registry.gauge("allot_exposure_unshipped_segments", help: "Closed segments waiting to be shipped.")

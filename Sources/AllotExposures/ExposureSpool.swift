@@ -12,7 +12,8 @@ import Synchronization
 /// <spool>/.lock                    held (flock) by the one process that uses the spool
 /// <spool>/open/<path>              segments being written (their frame is not finished)
 /// <spool>/exposures/<path>         closed segments, complete frames, waiting for the uploader
-/// <spool>/rejected/…               files found in the spool that are not segments (kept for a person)
+/// <spool>/rejected/…               files that are not segments, or segments the store refuses
+///                                  (kept for a person, the newest up to a tenth of the limit)
 /// ```
 ///
 /// `<path>` is `SegmentName.relativePath`, so `exposures/` has the store's layout: DuckDB reads it
@@ -102,17 +103,39 @@ public final class ExposureSpool: Sendable {
     func openPath(_ name: SegmentName) -> String { openRoot + "/" + name.relativePath }
     func readyPath(_ name: SegmentName) -> String { readyRoot + "/" + name.relativePath }
 
-    /// Moves a file that is not a segment (or not a valid one) out of the way, into `rejected/`,
-    /// where it no longer counts against the limit.
-    func reject(_ entry: Entry) {
+    /// Moves a file that is not a segment (or not a valid one, or one the store refuses) out of
+    /// the way, into `rejected/`, where it no longer counts against the limit. `rejected/` is
+    /// kept for a person but bounded: past `rejectedLimit` bytes its oldest files are deleted.
+    /// Returns how many were deleted for this one.
+    @discardableResult
+    func reject(_ entry: Entry) -> Int {
         let flat = entry.relativePath.replacingSlashes()
         do {
             try SpoolFiles.move(entry.path, to: rejectedRoot + "/" + flat)
-            subtract(entry.size)
         } catch {
             SpoolFiles.remove(entry.path)
-            subtract(entry.size)
         }
+        subtract(entry.size)
+        return trimRejected()
+    }
+
+    /// The most `rejected/` keeps: a tenth of the spool's limit.
+    var rejectedLimit: Int { limit / 10 }
+
+    /// Deletes the oldest files of `rejected/` until it holds at most `rejectedLimit` bytes (the
+    /// newest file is kept even when it alone is larger: it is the one a person looks for).
+    /// Returns how many it deleted.
+    private func trimRejected() -> Int {
+        var files = entries(under: rejectedRoot).sorted { ($0.modified, $0.relativePath) < ($1.modified, $1.relativePath) }
+        var bytes = files.reduce(0) { $0 + $1.size }
+        var deleted = 0
+        while bytes > rejectedLimit, files.count > 1 {
+            let oldest = files.removeFirst()
+            SpoolFiles.remove(oldest.path)
+            bytes -= oldest.size
+            deleted += 1
+        }
+        return deleted
     }
 
     /// Every regular file up to four folders below `tree` (the depth of a segment's path).

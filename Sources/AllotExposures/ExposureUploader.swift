@@ -15,6 +15,12 @@ import Synchronization
 /// put, a file is checked to be one complete zstd frame no larger than the segment limit: anything
 /// else in the spool is moved to `rejected/` and never shipped.
 ///
+/// One segment the store refuses does not hold back the others: when a put fails, the next
+/// segment is tried, and only two failures in a row with nothing shipped end the round (the store
+/// is away). A segment refused with a definite answer (not a timeout, a lost connection or a 5xx)
+/// in `stuckSegmentStrikes` rounds in which other segments shipped is moved to `rejected/`, logged
+/// as an error and counted: the store will not take it, and a person must look.
+///
 /// On graceful shutdown (after the writer has closed its segments) it keeps shipping until the
 /// spool is empty or `shipGrace` has passed; what is left is shipped by the next start, which
 /// ships whatever a previous process left.
@@ -26,6 +32,10 @@ public final class ExposureUploader: Service, Sendable {
     let logger: Logger
     /// When the oldest closed segment waiting was closed (ms since the epoch), 0 when none waits.
     private let oldestWaiting = Atomic<Int64>(0)
+    /// Rounds in which a segment was refused with a definite answer while others shipped, by key.
+    private let strikes = Mutex<[String: Int]>([:])
+    /// How many such rounds set a segment aside.
+    static let stuckSegmentStrikes = 5
 
     init(store: any ObjectStore, spool: ExposureSpool, metrics: ExposureMetrics, configuration: ExposureConfiguration, logger: Logger) {
         self.store = store
@@ -39,8 +49,10 @@ public final class ExposureUploader: Service, Sendable {
     enum RoundResult: Equatable {
         /// Every segment there was is shipped.
         case empty
-        /// A put failed; the rest waits.
+        /// Puts failed and nothing shipped: the store is away; the rest waits.
         case failed
+        /// Some segments shipped, some were refused (they wait for the next round, or are set aside).
+        case someRefused
         /// The deadline came first.
         case outOfTime
     }
@@ -89,27 +101,71 @@ public final class ExposureUploader: Service, Sendable {
         return min(delay, maximum) * Double.random(in: 0.8...1.2)
     }
 
-    /// Ships every closed segment in the spool, oldest first, until one fails or `deadline` passes.
+    /// Ships every closed segment in the spool, oldest first, until two puts in a row fail with
+    /// nothing shipped, or `deadline` passes.
     func shipAll(deadline: ContinuousClock.Instant?) async -> RoundResult {
         let entries = spool.readyEntries()
         var waiting = entries.filter { $0.name != nil }
         publish(waiting)
         for entry in entries where entry.name == nil {
             logger.warning("a file in the exposure spool is not a segment: set aside", metadata: ["file": "\(entry.path)"])
-            spool.reject(entry)
-            metrics.registry.shared.increment(metrics.filesRejected)
+            setAside(entry)
         }
-        while let entry = waiting.first {
+        var shipped = false
+        var refused: [(entry: ExposureSpool.Entry, definite: Bool)] = []
+        var index = 0
+        while index < waiting.count {
             if let deadline, ContinuousClock().now >= deadline { return .outOfTime }
-            guard await ship(entry, deadline: deadline) else { return .failed }
-            waiting.removeFirst()
+            let entry = waiting[index]
+            switch await ship(entry, deadline: deadline) {
+            case .done:
+                shipped = true
+                strikes.withLock { _ = $0.removeValue(forKey: entry.name!.key) }
+                waiting.remove(at: index)
+                publish(waiting)
+            case .refused(let definite):
+                refused.append((entry, definite))
+                if !shipped && refused.count >= 2 { return .failed }
+                index += 1
+            }
+        }
+        guard !refused.isEmpty else { return .empty }
+        guard shipped else { return .failed }
+        for (entry, definite) in refused where definite {
+            let count = strikes.withLock { strikes in
+                strikes[entry.name!.key, default: 0] += 1
+                return strikes[entry.name!.key]!
+            }
+            guard count >= Self.stuckSegmentStrikes else { continue }
+            strikes.withLock { _ = $0.removeValue(forKey: entry.name!.key) }
+            logger.error(
+                "the exposure store keeps refusing a segment it takes others beside: set aside in rejected/ for a person",
+                metadata: ["segment": "\(entry.name!)", "store": "\(store.location)", "rounds": "\(count)"])
+            setAside(entry)
+            waiting.removeAll { $0.path == entry.path }
             publish(waiting)
         }
-        return .empty
+        return .someRefused
     }
 
-    /// Ships one segment; returns whether it is done with (shipped, or set aside).
-    private func ship(_ entry: ExposureSpool.Entry, deadline: ContinuousClock.Instant?) async -> Bool {
+    /// Moves a file to `rejected/` and counts it (and the old files that made room).
+    private func setAside(_ entry: ExposureSpool.Entry) {
+        let deleted = spool.reject(entry)
+        metrics.registry.shared.increment(metrics.filesRejected)
+        metrics.registry.shared.increment(metrics.rejectedDeleted, by: UInt64(deleted))
+    }
+
+    /// What became of one segment.
+    enum ShipOutcome: Equatable {
+        /// Shipped and confirmed, or set aside as invalid.
+        case done
+        /// Not shipped; `definite` when the store answered a refusal (not a timeout, a lost
+        /// connection, a 5xx, or an unconfirmed put), which may be about this segment alone.
+        case refused(definite: Bool)
+    }
+
+    /// Ships one segment.
+    private func ship(_ entry: ExposureSpool.Entry, deadline: ContinuousClock.Instant?) async -> ShipOutcome {
         let name = entry.name!
         let bytes: [UInt8]
         do {
@@ -122,13 +178,12 @@ public final class ExposureUploader: Service, Sendable {
         } catch let error as SegmentCheck {
             logger.warning(
                 "an exposure segment is not valid: set aside", metadata: ["file": "\(entry.path)", "problem": "\(error.message)"])
-            spool.reject(entry)
-            metrics.registry.shared.increment(metrics.filesRejected)
-            return true
+            setAside(entry)
+            return .done
         } catch {
             logger.warning("cannot read an exposure segment", metadata: ["file": "\(entry.path)", "error": "\(error)"])
             metrics.registry.shared.increment(metrics.uploadFailureCounter("read_failed"))
-            return false
+            return .refused(definite: false)
         }
         do {
             switch try await put(name.key, bytes, deadline: deadline) {
@@ -139,14 +194,14 @@ public final class ExposureUploader: Service, Sendable {
                 logger.error(
                     "the exposure store acknowledged a segment it does not hold; kept in the spool, will retry",
                     metadata: ["segment": "\(name)", "store": "\(store.location)", "problem": "\(why)"])
-                return false
+                return .refused(definite: false)
             }
         } catch {
             metrics.registry.shared.increment(metrics.uploadFailureCounter(error.code.rawValue))
             logger.warning(
                 "cannot ship an exposure segment; will retry",
                 metadata: ["segment": "\(name)", "store": "\(store.location)", "error": "\(error.detail)"])
-            return false
+            return .refused(definite: ![.timeout, .unreachable, .serverError].contains(error.code))
         }
         SpoolFiles.remove(entry.path)
         SpoolFiles.removeEmptyFolders(of: entry.path, below: spool.readyRoot)
@@ -154,7 +209,7 @@ public final class ExposureUploader: Service, Sendable {
         metrics.registry.shared.increment(metrics.segmentsShipped)
         metrics.registry.shared.increment(metrics.bytesShipped, by: UInt64(bytes.count))
         logger.debug("exposure segment shipped", metadata: ["key": "\(name.key)", "bytes": "\(bytes.count)"])
-        return true
+        return .done
     }
 
     /// What the store holds after a put it acknowledged.

@@ -295,8 +295,10 @@ final class SegmentWriter: @unchecked Sendable {
         let size = SpoolFiles.regularFile(path)?.size ?? 0
         guard let name = SegmentName(relativePath: relative) else {
             logger.warning("a file in the exposure spool is not a segment: set aside", metadata: ["file": "\(path)"])
-            spool.reject(ExposureSpool.Entry(name: nil, path: path, relativePath: "open/" + relative, size: size, modified: 0))
+            let deleted = spool.reject(
+                ExposureSpool.Entry(name: nil, path: path, relativePath: "open/" + relative, size: size, modified: 0))
             shard.increment(metrics.filesRejected)
+            shard.increment(metrics.rejectedDeleted, by: UInt64(deleted))
             return
         }
         do {
@@ -307,8 +309,10 @@ final class SegmentWriter: @unchecked Sendable {
                 logger.warning(
                     "a file in the exposure spool has a segment's name but no records: set aside",
                     metadata: ["file": "\(path)", "problem": "\(problem)"])
-                spool.reject(ExposureSpool.Entry(name: nil, path: path, relativePath: "open/" + relative, size: size, modified: 0))
+                let deleted = spool.reject(
+                    ExposureSpool.Entry(name: nil, path: path, relativePath: "open/" + relative, size: size, modified: 0))
                 shard.increment(metrics.filesRejected)
+                shard.increment(metrics.rejectedDeleted, by: UInt64(deleted))
                 return
             }
             spool.add(outcome.bytes)

@@ -22,15 +22,7 @@ enum SpoolFiles {
 
     /// Writes all of `bytes`, retrying short writes and interruptions.
     static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(SystemError) {
-        var written = 0
-        while written < bytes.count {
-            let count = write(fd, bytes.baseAddress! + written, bytes.count - written)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw SystemError(call: "write", path: path, errno: errno)
-            }
-            written += count
-        }
+        try FileIO.writeAll(fd, bytes, path: path)
     }
 
     /// Reads up to `buffer.count` bytes; 0 at the end of the file.
@@ -43,7 +35,7 @@ enum SpoolFiles {
     }
 
     static func sync(_ fd: Int32, path: String) throws(SystemError) {
-        guard fsync(fd) == 0 else { throw SystemError(call: "fsync", path: path, errno: errno) }
+        try FileIO.sync(fd, path: path)
     }
 
     static func close(_ fd: Int32) {
@@ -52,9 +44,7 @@ enum SpoolFiles {
 
     /// Renames `from` to `to` (replacing it) and syncs both folders, so the move survives a crash.
     static func move(_ from: String, to: String) throws(SystemError) {
-        guard rename(from, to) == 0 else { throw SystemError(call: "rename", path: to, errno: errno) }
-        FileIO.syncDirectory(of: to)
-        FileIO.syncDirectory(of: from)
+        try FileIO.move(from, to: to)
     }
 
     /// Removes a file and syncs its folder; a missing file is not an error.

@@ -94,5 +94,11 @@ struct DocumentationTests {
         #expect(
             different.stderr.contains("probe.md:4: `echo one` printed something else\n--- the document shows:\ntwo\n--- it printed:\none"),
             "\(different.stderr)")
+
+        // A `\` at the end of a command line continues it on the next `> ` line: one command.
+        try "# Probe\n\n```console\n$ printf '%s-%s\\n' one \\\n> two\none-two\n```\n".write(
+            toFile: folder + "/probe.md", atomically: true, encoding: .utf8)
+        let continued = try Self.run(["probe.md"], in: folder)
+        #expect(continued.status == 0, "\(continued.stderr)")
     }
 }

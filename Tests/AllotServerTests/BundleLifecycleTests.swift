@@ -89,7 +89,7 @@ struct BundleLifecycleTests {
             $0.trustedKeys = [EdgeFixtures.strangerKey.publicKey]
         }
         #expect(untrusting.poller.loadCache() == nil)
-        #expect(untrusting.metrics.verifyFailures(store: "cache", reason: "untrusted_key") == 1)
+        #expect(untrusting.metrics.verifyFailures(store: "cache", reason: RefusalReason(.untrustedKey)) == 1)
         #expect(!FileManager.default.fileExists(atPath: envelope))
         #expect(untrusting.metrics.registry.render().contains(#"allot_bundle_cache_loads_total{result="failed"} 1"#))
         await untrusting.stop()
@@ -103,7 +103,7 @@ struct BundleLifecycleTests {
         Scratch.write(envelopeBytes, to: envelope)
         let fourth = try EdgeHarness(stores: [unreachable], cacheDirectory: cache)
         #expect(fourth.poller.loadCache() == nil)
-        #expect(fourth.metrics.verifyFailures(store: "cache", reason: "bad_signature") == 1)
+        #expect(fourth.metrics.verifyFailures(store: "cache", reason: RefusalReason(.badSignature)) == 1)
         #expect(try FileManager.default.contentsOfDirectory(atPath: cache).isEmpty)
         await fourth.stop()
     }
@@ -135,7 +135,7 @@ struct BundleLifecycleTests {
         #expect(await second.poller.pollOnce())
         #expect(served(second) == 5)
         #expect(second.server.slot.current()?.source == goodFive)
-        #expect(second.metrics.verifyFailures(store: bad, reason: "hash_mismatch") == 1)
+        #expect(second.metrics.verifyFailures(store: bad, reason: RefusalReason(.hashMismatch)) == 1)
         await second.stop()
     }
 
@@ -286,7 +286,7 @@ struct BundleLifecycleTests {
         let harness = try EdgeHarness(stores: [LocalStore(root: root)], cacheDirectory: file + "/cache")
         #expect(await harness.poller.pollOnce())
         #expect(served(harness) == 6)
-        #expect(harness.metrics.verifyFailures(store: "cache", reason: "cache_write_failed") == 1)
+        #expect(harness.metrics.verifyFailures(store: "cache", reason: .cacheWriteFailed) == 1)
         await harness.stop()
     }
 

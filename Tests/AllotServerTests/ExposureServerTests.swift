@@ -408,3 +408,42 @@ final class LyingStore: ObjectStore, @unchecked Sendable {
 
     func list(prefix: String) async throws(StoreError) -> [ObjectInfo] { try await inner.list(prefix: prefix) }
 }
+
+/// A store that refuses puts of some keys (all of them when `keys` is nil) with `code`, as an S3
+/// bucket policy or a gateway refusing one object would; the rest goes to `inner`.
+final class RefusingStore: ObjectStore, @unchecked Sendable {
+    let inner: LocalStore
+    let keys: Set<String>?
+    let code: StoreError.Code
+    private let lock = NSLock()
+    private var refusedCount = 0
+
+    init(_ inner: LocalStore, refusing keys: Set<String>?, with code: StoreError.Code) {
+        self.inner = inner
+        self.keys = keys
+        self.code = code
+    }
+
+    var refused: Int { lock.withLock { refusedCount } }
+    var location: StoreLocation { inner.location }
+
+    func get(_ key: String, ifNoneMatch: ETag?) async throws(StoreError) -> ReadResult {
+        try await inner.get(key, ifNoneMatch: ifNoneMatch)
+    }
+
+    func get(_ key: String, ifNoneMatch: ETag?, maxBytes: Int) async throws(StoreError) -> ReadResult {
+        try await inner.get(key, ifNoneMatch: ifNoneMatch, maxBytes: maxBytes)
+    }
+
+    func put(_ key: String, bytes: [UInt8], condition: WriteCondition) async throws(StoreError) -> ETag {
+        if keys?.contains(key) ?? true {
+            lock.withLock { refusedCount += 1 }
+            throw StoreError(code, "refused by the test store", store: location, key: key)
+        }
+        return try await inner.put(key, bytes: bytes, condition: condition)
+    }
+
+    func head(_ key: String) async throws(StoreError) -> ObjectInfo? { try await inner.head(key) }
+
+    func list(prefix: String) async throws(StoreError) -> [ObjectInfo] { try await inner.list(prefix: prefix) }
+}

@@ -331,4 +331,109 @@ struct ExposureRecoveryTests {
                 atPath: spool + "/exposures/date=2025-12-04/hour=14/region=eu-west/edge-test-1-1764857102311-000007.ndjson.zst"))
                 == "/etc/passwd")
     }
+
+    /// A closed segment named with sequence `sequence`, written straight into the spool.
+    private static func plantSegment(_ spool: String, _ sequence: Int) throws -> String {
+        let relative = "date=2025-12-04/hour=14/region=eu-west/edge-test-1-1764857102311-\(String(format: "%06d", sequence)).ndjson.zst"
+        let path = spool + "/exposures/" + relative
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let frame = try Array("{\"v\":1,\"seq\":\(sequence)}\n".utf8).withUnsafeBytes { try Zstd.compress($0, level: 1) }
+        try Data(frame).write(to: URL(fileURLWithPath: path))
+        return "exposures/" + relative
+    }
+
+    @Test(
+        "a segment the store refuses for good does not hold back the others, and is set aside after repeated refusals",
+        arguments: [StoreError.Code.requestRejected, .accessDenied])
+    func stuckSegment(_ code: StoreError.Code) async throws {
+        let spool = Scratch.folder("spool")
+        let storeRoot = Scratch.folder("store")
+        defer {
+            Scratch.remove(spool)
+            Scratch.remove(storeRoot)
+        }
+        try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
+        let poison = try Self.plantSegment(spool, 2)
+        let store = RefusingStore(LocalStore(root: storeRoot), refusing: [poison], with: code)
+        let harness = try LogHarness(spool: spool, store: store)
+        harness.closeAll()
+        let uploader = harness.log.uploader!
+        var expected: [String] = []
+        for round in 1...ExposureUploader.stuckSegmentStrikes {
+            // Traffic goes on: each round has new segments, after (and one before) the refused one.
+            expected.append(try Self.plantSegment(spool, 10 * round))
+            if round == 1 { expected.append(try Self.plantSegment(spool, 1)) }
+            let result = await uploader.shipAll(deadline: nil)
+            #expect(result == .someRefused, "round \(round)")
+            let stored = try await LocalStore(root: storeRoot).list(prefix: "exposures/").map(\.key)
+            #expect(stored == expected.sorted(), "round \(round): every other segment shipped")
+            let stillWaiting = FileManager.default.fileExists(atPath: spool + "/" + poison)
+            #expect(stillWaiting == (round < ExposureUploader.stuckSegmentStrikes), "round \(round)")
+        }
+        #expect(store.refused == ExposureUploader.stuckSegmentStrikes)
+        #expect(harness.counter("allot_exposure_files_rejected_total") == 1)
+        let rejected = try FileManager.default.contentsOfDirectory(atPath: spool + "/rejected")
+        #expect(rejected.count == 1 && rejected[0].hasSuffix("000002.ndjson.zst"), "\(rejected)")
+        // Nothing is left to ship, and the set-aside segment is not tried again.
+        #expect(await uploader.shipAll(deadline: nil) == .empty)
+        #expect(store.refused == ExposureUploader.stuckSegmentStrikes)
+    }
+
+    @Test("a store that refuses everything, or one segment with timeouts, never gets a segment set aside")
+    func awayStoreSetsNothingAside() async throws {
+        for (keys, code) in [(nil, StoreError.Code.accessDenied), (Set(["poison"]), .timeout)] as [(Set<String>?, StoreError.Code)] {
+            let spool = Scratch.folder("spool")
+            let storeRoot = Scratch.folder("store")
+            defer {
+                Scratch.remove(spool)
+                Scratch.remove(storeRoot)
+            }
+            try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
+            let first = try Self.plantSegment(spool, 1)
+            let refusing = keys.map { _ in Set([first]) }
+            let store = RefusingStore(LocalStore(root: storeRoot), refusing: refusing, with: code)
+            let harness = try LogHarness(spool: spool, store: store)
+            harness.closeAll()
+            for round in 1...(2 * ExposureUploader.stuckSegmentStrikes) {
+                _ = try Self.plantSegment(spool, 10 * round)
+                let result = await harness.log.uploader!.shipAll(deadline: nil)
+                #expect(result == (keys == nil ? .failed : .someRefused), "\(code), round \(round)")
+            }
+            if keys == nil {
+                // Two refusals in a row with nothing shipped end a round: not every segment is tried.
+                #expect(store.refused == 2 * 2 * ExposureUploader.stuckSegmentStrikes)
+            }
+            #expect(harness.counter("allot_exposure_files_rejected_total") == 0, "\(code)")
+            #expect(FileManager.default.fileExists(atPath: spool + "/" + first), "\(code)")
+        }
+    }
+
+    @Test("rejected/ is bounded: past a tenth of the spool limit its oldest files are deleted and counted, the newest kept")
+    func rejectedIsBounded() async throws {
+        let spool = Scratch.folder("spool")
+        let storeRoot = Scratch.folder("store")
+        defer {
+            Scratch.remove(spool)
+            Scratch.remove(storeRoot)
+        }
+        let folder = spool + "/exposures/date=2025-12-04/hour=14/region=eu-west"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        // Spool limit 2 MiB: rejected/ keeps at most 209,715 bytes, four of these 50,000-byte files.
+        for index in 0..<10 {
+            let path = folder + "/notes-\(index).txt"
+            try Data(repeating: 0x41, count: 50_000).write(to: URL(fileURLWithPath: path))
+            var times = [timespec(tv_sec: 1_700_000_000 + index, tv_nsec: 0), timespec(tv_sec: 1_700_000_000 + index, tv_nsec: 0)]
+            #expect(utimensat(AT_FDCWD, path, &times, 0) == 0)
+        }
+        let harness = try LogHarness(spool: spool, store: LocalStore(root: storeRoot)) {
+            $0.segmentMaxBytes = 64 << 10
+            $0.spoolLimitBytes = 2 << 20
+        }
+        harness.closeAll()
+        #expect(await harness.log.uploader!.shipAll(deadline: nil) == .empty)
+        let kept = try FileManager.default.contentsOfDirectory(atPath: spool + "/rejected").sorted()
+        #expect(kept.map { $0.split(separator: ",").last.map(String.init) ?? $0 } == (6..<10).map { "notes-\($0).txt" }, "\(kept)")
+        #expect(harness.counter("allot_exposure_files_rejected_total") == 10)
+        #expect(harness.counter("allot_exposure_rejected_files_deleted_total") == 6)
+    }
 }

@@ -92,7 +92,7 @@ struct UpdatePathTests {
         #expect(second.poller.loadCache() == nil)
         #expect(await second.poller.pollOnce())
         #expect(served(second) == nil)
-        #expect(second.metrics.verifyFailures(store: store.location.description, reason: "older_version") == 1)
+        #expect(second.metrics.verifyFailures(store: store.location.description, reason: .olderVersion) == 1)
         let metrics = second.metrics.registry.render()
         #expect(metrics.contains("allot_bundle_floor_version 12\n"))
         #expect(metrics.contains("allot_ready 0\n") || !metrics.contains("allot_ready 1"))
@@ -127,7 +127,7 @@ struct UpdatePathTests {
         Scratch.write(old.envelope, to: cache + "/v99-0000000000000000.bundle")
         let second = try EdgeHarness(stores: [LocalStore(root: "/nonexistent/allot-store")], cacheDirectory: cache)
         #expect(second.poller.loadCache()?.version == 2)
-        #expect(second.metrics.verifyFailures(store: "cache", reason: "misnamed") == 1)
+        #expect(second.metrics.verifyFailures(store: "cache", reason: .misnamed) == 1)
         #expect(!FileManager.default.fileExists(atPath: cache + "/v99-0000000000000000.bundle"))
         await second.stop()
 
@@ -135,7 +135,7 @@ struct UpdatePathTests {
         Scratch.write(old.envelope, to: cache + "/" + current)
         let third = try EdgeHarness(stores: [LocalStore(root: "/nonexistent/allot-store")], cacheDirectory: cache)
         #expect(third.poller.loadCache() == nil)
-        #expect(third.metrics.verifyFailures(store: "cache", reason: "misnamed") == 1)
+        #expect(third.metrics.verifyFailures(store: "cache", reason: .misnamed) == 1)
         #expect(!FileManager.default.fileExists(atPath: cache + "/" + current))
         await third.stop()
     }
@@ -153,13 +153,17 @@ struct UpdatePathTests {
         for _ in 0..<4 { await harness.poller.pollOnce() }
         #expect(served(harness) == nil)
         let label = store.location.description
-        #expect(harness.metrics.verifyFailures(store: label, reason: "bundle_rejected_too_large") == 1)
+        #expect(
+            harness.metrics.verifyFailures(
+                store: label, reason: RefusalReason(ManifestError(.bundleRejected, "", bundleError: BundleError(.tooLarge, "")))) == 1)
         #expect(harness.metrics.polls(store: label, .failed) == 1)
         #expect((try? FileManager.default.contentsOfDirectory(atPath: harness.cacheDirectory))?.isEmpty ?? true)
         // A new manifest (another bundle) is fetched.
         try await publish(4, to: [store])
         await harness.poller.pollOnce()
-        #expect(harness.metrics.verifyFailures(store: label, reason: "bundle_rejected_too_large") == 2)
+        #expect(
+            harness.metrics.verifyFailures(
+                store: label, reason: RefusalReason(ManifestError(.bundleRejected, "", bundleError: BundleError(.tooLarge, "")))) == 2)
         await harness.stop()
     }
 
@@ -178,7 +182,7 @@ struct UpdatePathTests {
         try await harness.start(poll: false)
         await harness.poller.pollOnce()
         #expect(served(harness) == nil)
-        #expect(harness.metrics.verifyFailures(store: label, reason: "expired") == 1)
+        #expect(harness.metrics.verifyFailures(store: label, reason: RefusalReason(ManifestError(.expired, ""))) == 1)
 
         // A v2 signed two hours ago, valid for three days: served, but older than --max-staleness.
         let v2 = try EdgeFixtures.compile(version: 2)

@@ -29,9 +29,9 @@ struct S3ResponseTests {
         return S3Store(s3, credentials: AWSCredentials(accessKeyID: "AKID", secretAccessKey: "secret"), logger: Logger(label: "t"))
     }()
 
-    static func response(_ status: Int, _ code: String?) -> HTTPResponse {
+    static func response(_ status: Int, _ code: String?) -> TransportResponse {
         let body = code.map { "<Error><Code>\($0)</Code><Message>the store's words</Message></Error>" } ?? ""
-        return HTTPResponse(status: status, headers: [:], body: Array(body.utf8))
+        return TransportResponse(status: status, headers: [:], body: Array(body.utf8))
     }
 
     @Test(
@@ -83,12 +83,12 @@ struct S3ResponseTests {
 
     /// A transport that answers from a script and counts requests.
     final class ScriptedTransport: HTTPTransport, @unchecked Sendable {
-        private var answers: [Result<HTTPResponse, TransportError>]
-        private(set) var requests: [HTTPRequest] = []
-        init(_ answers: [Result<HTTPResponse, TransportError>]) { self.answers = answers }
-        func send(_ request: HTTPRequest) async throws(TransportError) -> HTTPResponse {
+        private var answers: [Result<TransportResponse, TransportError>]
+        private(set) var requests: [TransportRequest] = []
+        init(_ answers: [Result<TransportResponse, TransportError>]) { self.answers = answers }
+        func send(_ request: TransportRequest) async throws(TransportError) -> TransportResponse {
             requests.append(request)
-            let answer = answers.isEmpty ? .success(HTTPResponse(status: 500, headers: [:], body: [])) : answers.removeFirst()
+            let answer = answers.isEmpty ? .success(TransportResponse(status: 500, headers: [:], body: [])) : answers.removeFirst()
             return try answer.get()
         }
     }
@@ -104,7 +104,7 @@ struct S3ResponseTests {
     func retriesUntilSuccess() async throws {
         let transport = ScriptedTransport([
             .failure(.timeout("slow")), .success(Self.response(503, "SlowDown")),
-            .success(HTTPResponse(status: 200, headers: ["etag": "\"e\""], body: Array("hi".utf8))),
+            .success(TransportResponse(status: 200, headers: ["etag": "\"e\""], body: Array("hi".utf8))),
         ])
         let object = try await Self.store(transport, attempts: 4).get("k")
         #expect(object.bytes == Array("hi".utf8))

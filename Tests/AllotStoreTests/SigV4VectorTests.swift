@@ -60,6 +60,11 @@ struct SigV4VectorTests {
         return (try? decoder.decode(File.self, from: data).vectors) ?? []
     }()
 
+    @Test("the empty payload hash constant is SHA-256 of nothing")
+    func emptyPayloadHash() {
+        #expect(Hex.encode(SHA256.hash([UInt8]())) == SigV4Signer.emptyPayloadHash)
+    }
+
     @Test("the vector file is present and covers the table")
     func coverage() {
         let vectors = Self.vectors

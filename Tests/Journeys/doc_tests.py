@@ -229,7 +229,8 @@ def console_commands(block):
         command = line[2:]
         index += 1
         while command.endswith("\\") and index < len(body) and body[index].startswith("> "):
-            command = command[:-1] + "\n" + body[index][2:]
+            # Kept as typed: bash reads the backslash-newline as a continuation.
+            command = command + "\n" + body[index][2:]
             index += 1
         expected = []
         while index < len(body) and not body[index].startswith("$ "):

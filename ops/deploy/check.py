@@ -102,7 +102,8 @@ def check_release() -> None:
             files = sorted(member.name[len(top) + 1:] for member in members if member.isfile())
             expect(files == sorted([
                 "bin/allot", "lib/systemd/system/allot-serve.service", "share/allot/allot-serve.env",
-                "share/allot/runtime-libraries.txt", "share/allot/allot-alerts.yml", "share/allot/allot-dashboard.json",
+                "share/allot/runtime-libraries.txt", "share/allot/allot-alerts.yml", "share/allot/allot-exposure-alerts.yml",
+                "share/allot/allot-dashboard.json",
                 "share/allot/BUILD", "share/doc/allot/README.md", "share/doc/allot/deploy.md", "share/doc/allot/server.md",
             ]), f"unexpected tarball contents: {files}")
             expect(all(member.uid == 0 and member.gid == 0 and member.mtime == 1796126400 for member in members),
@@ -655,8 +656,10 @@ def check_prometheus() -> None:
         expect(result.returncode == 0 and "SUCCESS" in result.stdout + result.stderr, f"promtool {name}:\n{result.stdout}{result.stderr}")
     run([sys.executable, os.path.join(HERE, "kubernetes", "monitoring", "sync-rules.py"), "--check"])
     rule = yaml.safe_load(open(os.path.join(HERE, "kubernetes", "monitoring", "prometheusrule.yaml")))
-    shipped = yaml.safe_load(open(os.path.join(REPOSITORY, "ops", "prometheus", "allot-alerts.yml")))
-    expect(rule["spec"]["groups"] == shipped["groups"], "the PrometheusRule's groups differ from ops/prometheus/allot-alerts.yml")
+    shipped = []
+    for name in ("allot-alerts.yml", "allot-exposure-alerts.yml"):
+        shipped += yaml.safe_load(open(os.path.join(REPOSITORY, "ops", "prometheus", name)))["groups"]
+    expect(rule["spec"]["groups"] == shipped, "the PrometheusRule's groups differ from ops/prometheus/allot-*alerts.yml")
     work = scratch("rules")
     try:
         path = os.path.join(work, "rules.yml")

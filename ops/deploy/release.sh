@@ -89,7 +89,7 @@ mkdir -p "$root/bin" "$root/lib/systemd/system" "$root/share/allot" "$root/share
 install -m 0755 "$work/allot" "$root/bin/allot"
 install -m 0644 ops/deploy/systemd/allot-serve.service "$root/lib/systemd/system/"
 install -m 0644 ops/deploy/systemd/allot-serve.env "$root/share/allot/"
-install -m 0644 ops/deploy/runtime-libraries.txt ops/prometheus/allot-alerts.yml ops/grafana/allot-dashboard.json "$root/share/allot/"
+install -m 0644 ops/deploy/runtime-libraries.txt ops/prometheus/allot-alerts.yml ops/prometheus/allot-exposure-alerts.yml ops/grafana/allot-dashboard.json "$root/share/allot/"
 install -m 0644 README.md docs/deploy.md docs/server.md "$root/share/doc/allot/"
 {
   echo "version $version"

@@ -214,7 +214,7 @@ private struct Builder {
                     var valueRanges: [(Int, Int)] = []
                     for (index, value) in values.enumerated() {
                         if index > 0 { fragment.append(UInt8(ascii: ",")) }
-                        fragment += Array(JSONText.string(value.name).utf8)
+                        fragment += Array(CanonicalJSON.string(value.name).utf8)
                         fragment.append(UInt8(ascii: ":"))
                         valueRanges.append((fragment.count, value.json.utf8.count))
                         fragment += Array(value.json.utf8)
@@ -258,7 +258,7 @@ private struct Builder {
             var defaultsFragment: [UInt8] = []
             for (index, value) in defaults.enumerated() {
                 if index > 0 { defaultsFragment.append(UInt8(ascii: ",")) }
-                defaultsFragment += Array((JSONText.string(value.name) + ":" + value.json).utf8)
+                defaultsFragment += Array((CanonicalJSON.string(value.name) + ":" + value.json).utf8)
             }
             let name = strings.intern(layer.name)
             let salt = strings.intern(layer.salt)

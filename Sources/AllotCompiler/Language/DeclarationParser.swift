@@ -643,9 +643,9 @@ struct DeclarationParser {
                 return .failure(
                     Diagnostic(at: location, "parameter '\(parameter)' is a string; this value is not", hint: "quote it: \"...\""))
             }
-            return .success(ParameterValue(type: .string, json: JSONText.string(scalar.string)))
+            return .success(ParameterValue(type: .string, json: CanonicalJSON.string(scalar.string)))
         case .number:
-            guard let text = node.scalar?.string, let json = JSONText.number(text) else {
+            guard let text = node.scalar?.string, let json = CanonicalJSON.number(text) else {
                 return .failure(
                     Diagnostic(
                         at: location, "parameter '\(parameter)' is a number; '\(node.scalar?.string ?? "…")' is not",
@@ -661,7 +661,7 @@ struct DeclarationParser {
             }
             return .success(ParameterValue(type: .bool, json: text))
         case .json:
-            return JSONText.fromYAML(node, locator: locator).map { ParameterValue(type: .json, json: $0) }
+            return CanonicalJSON.fromYAML(node, locator: locator).map { ParameterValue(type: .json, json: $0) }
         }
     }
 }

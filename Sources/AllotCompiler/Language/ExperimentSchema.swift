@@ -205,7 +205,7 @@ indirect enum JSON: ExpressibleByStringLiteral {
         let pad = String(repeating: "  ", count: indent)
         let inner = String(repeating: "  ", count: indent + 1)
         switch self {
-        case .string(let value): return JSONText.string(value)
+        case .string(let value): return CanonicalJSON.string(value)
         case .number(let value): return value == value.rounded() ? String(Int(value)) : String(value)
         case .bool(let value): return value ? "true" : "false"
         case .array(let elements):
@@ -213,7 +213,8 @@ indirect enum JSON: ExpressibleByStringLiteral {
             return "[\n" + elements.map { inner + $0.render(indent: indent + 1) }.joined(separator: ",\n") + "\n\(pad)]"
         case .object(let members):
             if members.isEmpty { return "{}" }
-            return "{\n" + members.map { inner + JSONText.string($0.0) + ": " + $0.1.render(indent: indent + 1) }.joined(separator: ",\n")
+            return "{\n"
+                + members.map { inner + CanonicalJSON.string($0.0) + ": " + $0.1.render(indent: indent + 1) }.joined(separator: ",\n")
                 + "\n\(pad)}"
         }
     }

@@ -220,12 +220,42 @@ func parseNumber(_ text: UnsafeRawBufferPointer) -> Double? {
 
 /// A request the evaluator cannot take, with a stable code for the JSON error body.
 public struct RequestError: Error, Equatable, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable {
-        case badAttribute = "bad_attribute"
-        case badUnit = "bad_unit"
-        case malformedJSON = "malformed_json"
-        case missingUnit = "missing_unit"
-        case badRequest = "bad_request"
+    /// The code in the JSON error body. A struct around a private enum (like `BundleError.Code`),
+    /// so a later version can add a code without breaking a caller's exhaustive `switch`.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: String, CaseIterable {
+            case badAttribute = "bad_attribute"
+            case badUnit = "bad_unit"
+            case malformedJSON = "malformed_json"
+            case missingUnit = "missing_unit"
+            case badRequest = "bad_request"
+            case repeatedParameter = "repeated_parameter"
+            case badQuery = "bad_query"
+        }
+
+        private let value: Value
+
+        /// The code as the error body writes it, such as `bad_unit`.
+        public var rawValue: String { value.rawValue }
+        public var description: String { value.rawValue }
+
+        /// Every code this version knows.
+        public static var allCases: [Code] { Value.allCases.map(Code.init(value:)) }
+
+        /// An attribute value that cannot be read as its declared type (where that fails the request).
+        public static let badAttribute = Code(value: .badAttribute)
+        /// A unit id that is empty, too long, or not a string.
+        public static let badUnit = Code(value: .badUnit)
+        /// A body that is not well-formed JSON.
+        public static let malformedJSON = Code(value: .malformedJSON)
+        /// No unit id at all.
+        public static let missingUnit = Code(value: .missingUnit)
+        /// Well-formed JSON of the wrong shape.
+        public static let badRequest = Code(value: .badRequest)
+        /// A unit or scalar attribute given more than once in a query string.
+        public static let repeatedParameter = Code(value: .repeatedParameter)
+        /// A query string with a malformed percent escape.
+        public static let badQuery = Code(value: .badQuery)
     }
 
     public let code: Code

@@ -91,7 +91,7 @@ public struct BundleCache: Sendable {
                 let (header, envelope, hash) = try readEnvelope(path + ".bundle")
                 guard base == Self.baseName(version: header.version, envelopeHash: hash) else {
                     throw CacheError(
-                        reason: "misnamed",
+                        reason: .misnamed,
                         message:
                             "the file holds version \(header.version) (\(Self.baseName(version: header.version, envelopeHash: hash))), not what its name says: planted or misplaced"
                     )

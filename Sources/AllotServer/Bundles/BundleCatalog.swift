@@ -36,19 +36,19 @@ struct BundleCatalog: Sendable {
         // Names and variant parameter flags only: no 10,000-entry bucket arrays per experiment.
         let contents = bundle.contents(expandingVariantBuckets: false)
         unitTypeNames = contents.unitTypes
-        layerNames = contents.layers.map { JSONText.escaped($0.name) }
+        layerNames = contents.layers.map { ResponseJSON.escaped($0.name) }
         layerUnitTypes = contents.layers.map { layer in contents.unitTypes.firstIndex(of: layer.unitType) ?? -1 }
-        experimentNames = contents.experiments.map { JSONText.escaped($0.name) }
+        experimentNames = contents.experiments.map { ResponseJSON.escaped($0.name) }
         var first: [Int] = []
         var variants: [[UInt8]] = []
         for experiment in contents.experiments {
             first.append(variants.count)
-            variants.append(contentsOf: experiment.variants.map { JSONText.escaped($0.name) })
+            variants.append(contentsOf: experiment.variants.map { ResponseJSON.escaped($0.name) })
         }
         experimentFirstVariant = first
         variantNames = variants
         parametersByName = bundle.parametersByName
-        parameterNames = contents.parameters.map { JSONText.escaped($0.name) }
+        parameterNames = contents.parameters.map { ResponseJSON.escaped($0.name) }
         parameterLayers = contents.parameters.map(\.layer)
         var indexInLayer = Array(repeating: 0, count: contents.parameters.count)
         for layer in contents.layers {

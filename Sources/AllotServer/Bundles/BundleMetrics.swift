@@ -1,4 +1,5 @@
 public import AllotHTTP
+import AllotStore
 
 #if canImport(Glibc)
     import Glibc
@@ -83,14 +84,14 @@ public final class BundleMetrics: Sendable {
         if result != .failed { registry.set(lastSuccess, Double(Self.now())) }
     }
 
-    func recordFetchFailure(store: String, reason: String) {
+    func recordFetchFailure(store: String, reason: StoreError.Code) {
         registry.shared.increment(
             registry.counter(
                 "allot_bundle_fetch_failures_total", help: "Failed reads of a store (manifest or bundle), by store and reason.",
-                labels: [("store", store), ("reason", reason)]))
+                labels: [("store", store), ("reason", reason.rawValue)]))
     }
 
-    func recordVerifyFailure(store: String, reason: String) {
+    func recordVerifyFailure(store: String, reason: RefusalReason) {
         registry.shared.increment(verifyFailureCounter(store: store, reason: reason))
     }
 
@@ -192,18 +193,18 @@ public final class BundleMetrics: Sendable {
     }
 
     /// The number of verification failures of `store` with `reason` so far.
-    public func verifyFailures(store: String, reason: String) -> UInt64 {
+    public func verifyFailures(store: String, reason: RefusalReason) -> UInt64 {
         registry.value(of: verifyFailureCounter(store: store, reason: reason))
     }
 
     /// The number of swaps so far.
     public var swapCount: UInt64 { registry.value(of: swaps) }
 
-    private func verifyFailureCounter(store: String, reason: String) -> Counter {
+    private func verifyFailureCounter(store: String, reason: RefusalReason) -> Counter {
         registry.counter(
             "allot_bundle_verify_failures_total",
             help: "Manifests and bundles refused (signature, hash, size, version, payload...), by store and reason.",
-            labels: [("store", store), ("reason", reason)])
+            labels: [("store", store), ("reason", reason.rawValue)])
     }
 
     private func pollCounter(store: String, _ result: PollResult) -> Counter {

@@ -182,7 +182,7 @@ public final class BundlePoller: Service, Sendable {
             do {
                 persisted = try floorFile.load() ?? 0
             } catch {
-                metrics.recordVerifyFailure(store: "state", reason: "unreadable_floor")
+                metrics.recordVerifyFailure(store: "state", reason: .unreadableFloor)
                 logger.error(
                     "the rollback floor cannot be read; starting from --min-version",
                     metadata: ["file": "\(floorFile.path)", "error": "\(error)", "min_version": "\(configuration.minVersion)"])
@@ -283,7 +283,7 @@ public final class BundlePoller: Service, Sendable {
                 metrics.recordPoll(store: source.label, .current)
             } else {
                 metrics.recordPoll(store: source.label, .refusedConflict)
-                metrics.recordVerifyFailure(store: source.label, reason: "version_conflict")
+                metrics.recordVerifyFailure(store: source.label, reason: .versionConflict)
                 logger.warning(
                     "manifest refused: it names another bundle with the version served",
                     metadata: [
@@ -293,7 +293,7 @@ public final class BundlePoller: Service, Sendable {
             }
         } else if manifest.version < max(served?.version ?? 0, floor) {
             metrics.recordPoll(store: source.label, .refusedOlder)
-            metrics.recordVerifyFailure(store: source.label, reason: "older_version")
+            metrics.recordVerifyFailure(store: source.label, reason: .olderVersion)
             logger.warning(
                 "manifest refused: it names an older bundle than the one served (or the rollback floor)",
                 metadata: [
@@ -399,15 +399,15 @@ public final class BundlePoller: Service, Sendable {
         let bundle: LoadedBundle
         do {
             bundle = try cache.install(envelope: fetched.bytes, header: fetched.header, envelopeHash: fetched.manifest.blake2b)
-        } catch  where error.reason == "io" {
+        } catch  where error.reason == RefusalReason(.io) {
             logger.error(
                 "cannot write the bundle cache; holding the bundle in memory",
                 metadata: ["cache": "\(cache.directory)", "error": "\(error.message)", "version": "\(fetched.header.version)"])
-            metrics.recordVerifyFailure(store: "cache", reason: "cache_write_failed")
+            metrics.recordVerifyFailure(store: "cache", reason: .cacheWriteFailed)
             do {
                 bundle = try LoadedBundle.open(envelope: fetched.bytes, trustedKeys: cache.trustedKeys, limits: cache.limits)
             } catch {
-                rejected(source: source, reason: error.code.rawValue, message: error.message, version: fetched.header.version)
+                rejected(source: source, reason: RefusalReason(error.code), message: error.message, version: fetched.header.version)
                 return nil
             }
         } catch {
@@ -457,7 +457,7 @@ public final class BundlePoller: Service, Sendable {
         do {
             try floorFile.save(version)
         } catch {
-            metrics.recordVerifyFailure(store: "state", reason: "floor_write_failed")
+            metrics.recordVerifyFailure(store: "state", reason: .floorWriteFailed)
             logger.error(
                 "cannot persist the rollback floor; it holds until restart",
                 metadata: ["file": "\(floorFile.path)", "error": "\(error)", "floor": "\(version)"])
@@ -468,15 +468,14 @@ public final class BundlePoller: Service, Sendable {
         metrics.recordPoll(store: source.label, .failed)
         switch error {
         case .store(let storeError):
-            metrics.recordFetchFailure(store: source.label, reason: storeError.code.rawValue)
+            metrics.recordFetchFailure(store: source.label, reason: storeError.code)
             logger.warning(
                 "store read failed",
                 metadata: [
                     "store": "\(source.label)", "step": "\(step)", "reason": "\(storeError.code.rawValue)", "error": "\(storeError.detail)",
                 ])
         case .manifest(let manifestError):
-            var reason = manifestError.code.rawValue
-            if let bundleError = manifestError.bundleError { reason += "_" + bundleError.code.rawValue }
+            let reason = RefusalReason(manifestError)
             metrics.recordVerifyFailure(store: source.label, reason: reason)
             logger.error(
                 "refused what the store holds",
@@ -484,7 +483,7 @@ public final class BundlePoller: Service, Sendable {
         }
     }
 
-    private func rejected(source: Source, reason: String, message: String, version: UInt64) {
+    private func rejected(source: Source, reason: RefusalReason, message: String, version: UInt64) {
         metrics.recordPoll(store: source.label, .failed)
         metrics.recordVerifyFailure(store: source.label, reason: reason)
         logger.error(

@@ -52,34 +52,38 @@ enum CacheFiles {
                 throw CacheError(system: SystemError(call: "msync", path: temporary, errno: errno))
             }
         }
-        guard fsync(fd) == 0 else { throw CacheError(system: SystemError(call: "fsync", path: temporary, errno: errno)) }
-        close(fd)
-        closed = true
-        guard rename(temporary, path) == 0 else { throw CacheError(system: SystemError(call: "rename", path: path, errno: errno)) }
+        do {
+            try FileIO.sync(fd, path: temporary)
+            close(fd)
+            closed = true
+            try FileIO.move(temporary, to: path)
+        } catch {
+            throw CacheError(system: error)
+        }
         renamed = true
-        FileIO.syncDirectory(of: path)
     }
 
 }
 
 /// Why the cache could not store or load a bundle: a stable `reason` for metrics and a message.
 public struct CacheError: Error, CustomStringConvertible, Sendable {
-    /// `io` for file system failures, else the `BundleError` code (`hash_mismatch`, `bad_signature`...).
-    public let reason: String
+    /// `io` for file system failures, `misnamed`, else the `BundleError` code (`hash_mismatch`,
+    /// `bad_signature`...).
+    public let reason: RefusalReason
     public let message: String
 
     init(system: SystemError) {
-        reason = "io"
+        reason = RefusalReason(.io)
         message = system.description
     }
 
-    init(reason: String, message: String) {
+    init(reason: RefusalReason, message: String) {
         self.reason = reason
         self.message = message
     }
 
     init(bundle: BundleError) {
-        reason = bundle.code.rawValue
+        reason = RefusalReason(bundle.code)
         message = bundle.message
     }
 

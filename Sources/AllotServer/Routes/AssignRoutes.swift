@@ -5,12 +5,6 @@ import AllotHTTP
 /// The native API: `GET /v1/assign?…`, `POST /v1/assign`, `POST /v1/assign/batch`. Each answer is
 /// the document `allot assign --json` prints for the same request (`LoadedBundle.writeAnswer`).
 extension EdgeHandler {
-    /// A query the evaluator cannot take.
-    struct QueryFailure {
-        var code: StaticString
-        var message: String
-    }
-
     /// `GET /v1/assign?user_id=u1&country=US&tags=a&tags=b`.
     ///
     /// Keys naming a declared unit type are unit ids; keys naming a declared attribute are parsed
@@ -26,7 +20,7 @@ extension EdgeHandler {
         if let failure = Self.readQuery(
             request.query, bundle: bundle, input: &input!, scratch: &scratch, seen: &seen, lists: &listAttributes)
         {
-            response.writeError(.badRequest, code: String(describing: failure.code), message: failure.message)
+            response.writeError(.badRequest, code: failure.code.rawValue, message: failure.message)
             return
         }
         bundle.evaluate(input!, now: Self.now(), into: &outcomes)
@@ -68,9 +62,9 @@ extension EdgeHandler {
         var scanner = JSONScanner(request.body)
         var foundRequests = false
         response.setContentType("application/json")
-        JSONText.append(#"{"version":"#, to: &response.body)
+        ResponseJSON.append(#"{"version":"#, to: &response.body)
         appendDecimal(bundle.version, to: &response.body)
-        JSONText.append(#","answers":["#, to: &response.body)
+        ResponseJSON.append(#","answers":["#, to: &response.body)
         do {
             guard try scanner.beginObject() else { return batchShapeError(&response) }
             repeat {
@@ -113,7 +107,7 @@ extension EdgeHandler {
             return
         }
         guard foundRequests else { return batchShapeError(&response) }
-        JSONText.append("]}", to: &response.body)
+        ResponseJSON.append("]}", to: &response.body)
         exposures?.commit()
     }
 
@@ -135,19 +129,19 @@ extension EdgeHandler {
     static func readQuery(
         _ query: UnsafeRawBufferPointer, bundle: LoadedBundle, input: inout EvaluationInput, scratch: inout [UInt8], seen: inout [Bool],
         lists: inout [Int]
-    ) -> QueryFailure? {
+    ) -> RequestError? {
         let unitCount = bundle.payload.unitTypeCount
-        var failure: QueryFailure?
+        var failure: RequestError?
         let wellFormed = HTTPQuery.forEachPair(query, scratch: &scratch) { key, value in
             guard failure == nil else { return }
             if let unit = bundle.unitTypeIndex(named: key) {
                 guard !seen[unit] else {
-                    failure = QueryFailure(code: "repeated_parameter", message: "unit '\(text(key))' is given more than once")
+                    failure = RequestError(.repeatedParameter, "unit '\(text(key))' is given more than once")
                     return
                 }
                 seen[unit] = true
                 guard input.setUnit(unit, id: value) else {
-                    failure = QueryFailure(code: "bad_unit", message: "unit '\(text(key))' must be 1-\(Bucketing.maxUnitIDLength) bytes")
+                    failure = RequestError(.badUnit, "unit '\(text(key))' must be 1-\(Bucketing.maxUnitIDLength) bytes")
                     return
                 }
             } else if let attribute = bundle.attributeIndex(named: key) {
@@ -158,7 +152,7 @@ extension EdgeHandler {
                     return
                 }
                 guard !seen[unitCount + attribute] else {
-                    failure = QueryFailure(code: "repeated_parameter", message: "attribute '\(text(key))' is given more than once")
+                    failure = RequestError(.repeatedParameter, "attribute '\(text(key))' is given more than once")
                     return
                 }
                 seen[unitCount + attribute] = true
@@ -170,7 +164,7 @@ extension EdgeHandler {
                 }
             }
         }
-        guard wellFormed else { return QueryFailure(code: "bad_query", message: "the query string has a malformed percent escape") }
+        guard wellFormed else { return RequestError(.badQuery, "the query string has a malformed percent escape") }
         if let failure { return failure }
         // Lists: every occurrence of the key, in order, each split on commas.
         for attribute in lists {

@@ -109,27 +109,27 @@ extension EdgeHandler {
         var body = response.body
         response.body = []
         body.removeAll(keepingCapacity: true)
-        JSONText.append(#"{"flags":["#, to: &body)
+        ResponseJSON.append(#"{"flags":["#, to: &body)
         for (position, parameter) in catalog.parametersByName.enumerated() {
             if position > 0 { body.append(UInt8(ascii: ",")) }
             let layer = catalog.parameterLayers[parameter]
             let unitType = catalog.layerUnitTypes[layer]
             guard unitType >= 0, seen[unitType] else {
-                JSONText.append(#"{"key":""#, to: &body)
+                ResponseJSON.append(#"{"key":""#, to: &body)
                 body.append(contentsOf: catalog.parameterNames[parameter])
-                JSONText.append(#"","errorCode":"TARGETING_KEY_MISSING","errorDetails":"#, to: &body)
+                ResponseJSON.append(#"","errorCode":"TARGETING_KEY_MISSING","errorDetails":"#, to: &body)
                 let message = missingUnitMessage(catalog, unitType: unitType, flag: catalog.parameterNames[parameter])
-                JSONText.appendString(message, to: &body)
+                ResponseJSON.appendString(message, to: &body)
                 body.append(UInt8(ascii: "}"))
                 continue
             }
             let index = outcomeByLayer[layer]
             writeEvaluation(served, parameter: parameter, outcome: index >= 0 ? outcomes[index] : nil, ignored: ignored, into: &body)
         }
-        JSONText.append(#"],"metadata":{"bundleVersion":"#, to: &body)
+        ResponseJSON.append(#"],"metadata":{"bundleVersion":"#, to: &body)
         appendDecimal(bundle.version, to: &body)
         appendIgnored(ignored, to: &body)
-        JSONText.append("}}", to: &body)
+        ResponseJSON.append("}}", to: &body)
 
         // The ETag names this exact answer: the bundle version and a hash of the document (the
         // answer depends on the context and, through schedules, on time).
@@ -156,8 +156,8 @@ extension EdgeHandler {
     /// `,"ignoredAttributes":"…"` when the context had attributes of the wrong type.
     private func appendIgnored(_ ignored: String?, to body: inout [UInt8]) {
         guard let ignored else { return }
-        JSONText.append(#","ignoredAttributes":"#, to: &body)
-        JSONText.appendString(ignored, to: &body)
+        ResponseJSON.append(#","ignoredAttributes":"#, to: &body)
+        ResponseJSON.appendString(ignored, to: &body)
     }
 
     /// `{"key":…,"value":…,"reason":…,"variant":…,"metadata":{…}}` for one flag (see the type's
@@ -168,37 +168,37 @@ extension EdgeHandler {
         let bundle = served.bundle
         // The experiment holding the unit decides this flag only if one of its variants sets it.
         let deciding = outcome.flatMap { catalog.experiment($0.experiment, sets: parameter) ? $0 : nil }
-        JSONText.append(#"{"key":""#, to: &body)
+        ResponseJSON.append(#"{"key":""#, to: &body)
         body.append(contentsOf: catalog.parameterNames[parameter])
-        JSONText.append(#"","value":"#, to: &body)
+        ResponseJSON.append(#"","value":"#, to: &body)
         bundle.withParameterValue(parameter, outcome: outcome) { body.append(contentsOf: $0) }
-        JSONText.append(#","reason":""#, to: &body)
+        ResponseJSON.append(#","reason":""#, to: &body)
         switch deciding?.reason {
-        case .split: JSONText.append("SPLIT", to: &body)
-        case .override: JSONText.append("TARGETING_MATCH", to: &body)
-        case .paused, .concluded, .scheduled: JSONText.append("DISABLED", to: &body)
-        case .targetingMiss, .holdout, .notEnrolled, nil: JSONText.append("STATIC", to: &body)
+        case .split: ResponseJSON.append("SPLIT", to: &body)
+        case .override: ResponseJSON.append("TARGETING_MATCH", to: &body)
+        case .paused, .concluded, .scheduled: ResponseJSON.append("DISABLED", to: &body)
+        case .targetingMiss, .holdout, .notEnrolled, nil: ResponseJSON.append("STATIC", to: &body)
         }
-        JSONText.append(#"","variant":""#, to: &body)
+        ResponseJSON.append(#"","variant":""#, to: &body)
         if let deciding, deciding.reason.isEnrolled, let variant = catalog.variantName(deciding) {
             body.append(contentsOf: variant)
         } else {
-            JSONText.append("default", to: &body)
+            ResponseJSON.append("default", to: &body)
         }
-        JSONText.append(#"","metadata":{"bundleVersion":"#, to: &body)
+        ResponseJSON.append(#"","metadata":{"bundleVersion":"#, to: &body)
         appendDecimal(bundle.version, to: &body)
-        JSONText.append(#","layer":""#, to: &body)
+        ResponseJSON.append(#","layer":""#, to: &body)
         body.append(contentsOf: catalog.layerNames[catalog.parameterLayers[parameter]])
         body.append(UInt8(ascii: "\""))
         if let deciding {
-            JSONText.append(#","experiment":""#, to: &body)
+            ResponseJSON.append(#","experiment":""#, to: &body)
             body.append(contentsOf: catalog.experimentNames[Int(deciding.experiment)])
-            JSONText.append(#"","allotReason":""#, to: &body)
+            ResponseJSON.append(#"","allotReason":""#, to: &body)
             body.append(contentsOf: deciding.reason.name.utf8)
             body.append(UInt8(ascii: "\""))
         }
         appendIgnored(ignored, to: &body)
-        JSONText.append("}}", to: &body)
+        ResponseJSON.append("}}", to: &body)
     }
 
     private func missingUnitMessage(_ catalog: BundleCatalog, unitType: Int, flag: some Sequence<UInt8>) -> String {
@@ -223,15 +223,15 @@ extension EdgeHandler {
         if retry { response.setRetryAfter(seconds: 1) }
         response.body.append(UInt8(ascii: "{"))
         if let key {
-            JSONText.append(#""key":"#, to: &response.body)
+            ResponseJSON.append(#""key":"#, to: &response.body)
             // Request bytes: invalid UTF-8 is replaced, so the error document stays valid JSON.
-            JSONText.appendString(String(decoding: key, as: UTF8.self), to: &response.body)
+            ResponseJSON.appendString(String(decoding: key, as: UTF8.self), to: &response.body)
             response.body.append(UInt8(ascii: ","))
         }
-        JSONText.append(#""errorCode":""#, to: &response.body)
-        JSONText.append(code, to: &response.body)
-        JSONText.append(#"","errorDetails":"#, to: &response.body)
-        JSONText.appendString(details, to: &response.body)
+        ResponseJSON.append(#""errorCode":""#, to: &response.body)
+        ResponseJSON.append(code, to: &response.body)
+        ResponseJSON.append(#"","errorDetails":"#, to: &response.body)
+        ResponseJSON.appendString(details, to: &response.body)
         response.body.append(UInt8(ascii: "}"))
     }
 

@@ -7,7 +7,7 @@ import Synchronization
 
 /// HTTP over libcurl, with every response bounded in size and time whatever the server does.
 ///
-/// - **Size**: a response body (2xx) larger than ``HTTPRequest/maxResponseBytes``, or an error
+/// - **Size**: a response body (2xx) larger than ``TransportRequest/maxResponseBytes``, or an error
 ///   body larger than ``errorBodyLimit``, is abandoned as it arrives (`CURLOPT_MAXFILESIZE_LARGE`
 ///   refuses a declared length at once; the write callback stops an undeclared or lying one) and
 ///   reported as ``TransportError/tooLarge(_:)``. Headers are capped at ``headerLimit``. A store
@@ -58,9 +58,9 @@ public final class CurlTransport: HTTPTransport, Sendable {
         return Int(max(1, seconds.rounded(.up)))
     }
 
-    public func send(_ request: HTTPRequest) async throws(TransportError) -> HTTPResponse {
+    public func send(_ request: TransportRequest) async throws(TransportError) -> TransportResponse {
         let transfer = Transfer(request: request)
-        let result: Result<HTTPResponse, TransportError> = await withTaskCancellationHandler {
+        let result: Result<TransportResponse, TransportError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let started = Self.detachThread {
                     continuation.resume(returning: self.perform(transfer))
@@ -111,7 +111,7 @@ public final class CurlTransport: HTTPTransport, Sendable {
     }
 
     /// Runs one transfer on the calling thread (blocking).
-    private func perform(_ transfer: Transfer) -> Result<HTTPResponse, TransportError> {
+    private func perform(_ transfer: Transfer) -> Result<TransportResponse, TransportError> {
         let request = transfer.request
         let label = "\(request.method) \(request.url)"
         guard let handle = takeHandle() else { return .failure(.other("\(label): curl_easy_init failed")) }
@@ -171,7 +171,7 @@ public final class CurlTransport: HTTPTransport, Sendable {
         case CURLE_OK:
             var status = 0
             _ = allot_curl_response_code(handle, &status)
-            return .success(HTTPResponse(status: status, headers: transfer.headers, body: transfer.body))
+            return .success(TransportResponse(status: status, headers: transfer.headers, body: transfer.body))
         case _ where result == CURLE_FILESIZE_EXCEEDED || (result == CURLE_WRITE_ERROR && transfer.overflow != nil):
             let limit = transfer.overflow ?? max(request.maxResponseBytes, Self.errorBodyLimit)
             return .failure(.tooLarge("\(label): the answer is larger than the \(limit) bytes accepted; abandoned"))
@@ -212,7 +212,7 @@ private struct EasyHandle: @unchecked Sendable {
 private final class Transfer: @unchecked Sendable {
     // @unchecked: the mutable state is touched only by libcurl's callbacks on the transfer's thread
     // and read by it after the transfer; other threads only set `cancelled`, an atomic.
-    let request: HTTPRequest
+    let request: TransportRequest
     var status = 0
     var headers: [String: String] = [:]
     var headerBytes = 0
@@ -222,7 +222,7 @@ private final class Transfer: @unchecked Sendable {
     var overflow: Int?
     let cancelled = Atomic<Bool>(false)
 
-    init(request: HTTPRequest) { self.request = request }
+    init(request: TransportRequest) { self.request = request }
 
     /// The body limit for the current status: the request's for 2xx, a small one for errors.
     var bodyLimit: Int {

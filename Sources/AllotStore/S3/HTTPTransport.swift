@@ -1,5 +1,5 @@
 /// One HTTP request as the S3 client builds it.
-public struct HTTPRequest: Sendable {
+public struct TransportRequest: Sendable {
     public var method: String
     /// The full URL, with the path and query already percent-encoded.
     public var url: String
@@ -17,7 +17,7 @@ public struct HTTPRequest: Sendable {
 
     public init(
         method: String, url: String, headers: [(name: String, value: String)], body: [UInt8] = [], timeout: Double,
-        maxResponseBytes: Int = HTTPRequest.defaultMaxResponseBytes
+        maxResponseBytes: Int = TransportRequest.defaultMaxResponseBytes
     ) {
         self.method = method
         self.url = url
@@ -29,7 +29,7 @@ public struct HTTPRequest: Sendable {
 }
 
 /// One HTTP response.
-public struct HTTPResponse: Sendable {
+public struct TransportResponse: Sendable {
     public var status: Int
     /// Header names in lowercase.
     public var headers: [String: String]
@@ -62,5 +62,5 @@ public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible 
 
 /// Sends HTTP requests. ``CurlTransport`` is the real one.
 public protocol HTTPTransport: Sendable {
-    func send(_ request: HTTPRequest) async throws(TransportError) -> HTTPResponse
+    func send(_ request: TransportRequest) async throws(TransportError) -> TransportResponse
 }

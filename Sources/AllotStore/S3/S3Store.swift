@@ -93,7 +93,7 @@ public struct S3Store: ObjectStore {
         if let ifNoneMatch { headers.append(("If-None-Match", ifNoneMatch.value)) }
         // The transport abandons a body over `maxBytes + 1` as it arrives, so a store that ignores
         // Range (or streams forever) costs at most that.
-        let (response, attempts): (HTTPResponse, Int)
+        let (response, attempts): (TransportResponse, Int)
         do {
             (response, attempts) = try await send("GET", key: key, headers: headers, maxResponseBytes: maxBytes + 1)
         } catch  where error.code == .tooLarge {
@@ -234,12 +234,12 @@ public struct S3Store: ObjectStore {
     /// the caller has it already (`send` computes it once for all attempts).
     func signedRequest(
         _ method: String, key: String?, query: [(String, String)], headers: [(String, String)], body: [UInt8], epochSeconds: Int64,
-        payloadHash: String? = nil, maxResponseBytes: Int = HTTPRequest.defaultMaxResponseBytes
-    ) -> HTTPRequest {
+        payloadHash: String? = nil, maxResponseBytes: Int = TransportRequest.defaultMaxResponseBytes
+    ) -> TransportRequest {
         let (url, path, host) = target(key: key, query: query)
         var allHeaders: [(name: String, value: String)] = headers.map { (name: $0.0, value: $0.1) }
         guard let credentials else {
-            return HTTPRequest(
+            return TransportRequest(
                 method: method, url: url, headers: allHeaders, body: body, timeout: configuration.requestTimeout,
                 maxResponseBytes: maxResponseBytes)
         }
@@ -253,7 +253,7 @@ public struct S3Store: ObjectStore {
             method: method, encodedPath: path, query: query.map { (name: $0.0, value: $0.1) },
             headers: allHeaders + [(name: "host", value: host)], payloadHash: payloadHash, amzDate: amzDate)
         allHeaders.append((name: "Authorization", value: signature.authorization))
-        return HTTPRequest(
+        return TransportRequest(
             method: method, url: url, headers: allHeaders, body: body, timeout: configuration.requestTimeout,
             maxResponseBytes: maxResponseBytes)
     }
@@ -267,8 +267,8 @@ public struct S3Store: ObjectStore {
     /// an error status that is not worth retrying) and the number of attempts made.
     func send(
         _ method: String, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [], body: [UInt8] = [],
-        maxResponseBytes: Int = HTTPRequest.defaultMaxResponseBytes
-    ) async throws(StoreError) -> (HTTPResponse, Int) {
+        maxResponseBytes: Int = TransportRequest.defaultMaxResponseBytes
+    ) async throws(StoreError) -> (TransportResponse, Int) {
         let policy = configuration.retry
         // Signed requests carry the body's hash; a bundle upload is hashed once, not per attempt.
         let payloadHash = credentials == nil ? nil : Self.payloadHash(body)
@@ -320,7 +320,7 @@ public struct S3Store: ObjectStore {
     }
 
     /// Why an answer deserves another attempt, or nil if it does not.
-    static func retryReason(_ response: HTTPResponse) -> String? {
+    static func retryReason(_ response: TransportResponse) -> String? {
         switch response.status {
         case 500, 502, 503, 504: return "HTTP \(response.status)"
         case 429: return "HTTP 429 (too many requests)"
@@ -332,7 +332,7 @@ public struct S3Store: ObjectStore {
         }
     }
 
-    func etag(of response: HTTPResponse, key: String) throws(StoreError) -> ETag {
+    func etag(of response: TransportResponse, key: String) throws(StoreError) -> ETag {
         guard let value = response.headers["etag"], !value.isEmpty else {
             throw StoreError(.badResponse, "the answer has no ETag header", store: location, key: key, httpStatus: response.status)
         }
@@ -340,7 +340,7 @@ public struct S3Store: ObjectStore {
     }
 
     /// A clear error for an answer that is not a success.
-    func failure(_ response: HTTPResponse, method: String, key: String?, attempts: Int) -> StoreError {
+    func failure(_ response: TransportResponse, method: String, key: String?, attempts: Int) -> StoreError {
         let text = Substring(String(decoding: response.body, as: UTF8.self))
         let serverCode = S3XML.first("Code", in: text)
         let serverMessage = S3XML.first("Message", in: text)

@@ -82,12 +82,18 @@ public struct LocalStore: ObjectStore {
         try ObjectKey.validate(key)
         let target = path(key)
         let temporaryFolder = root + "/.allot-tmp"
-        try makeDirectories(temporaryFolder, key: key)
-        if let slash = key.lastIndex(of: "/") { try makeDirectories(root + "/" + key[..<slash], key: key) }
+        try storeIO(key: key) { () throws(SystemError) in
+            try FileIO.makeDirectories(temporaryFolder)
+            if let slash = key.lastIndex(of: "/") { try FileIO.makeDirectories(root + "/" + key[..<slash]) }
+        }
 
         // Write and fsync outside the lock; only the check and the rename happen under it.
         let temporary = "\(temporaryFolder)/\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        try writeAndSync(bytes, to: temporary, key: key)
+        try storeIO(key: key) { () throws(SystemError) in
+            try bytes.withUnsafeBytes { buffer in
+                Result { () throws(SystemError) in try FileIO.writeNewFile(buffer, to: temporary) }
+            }.get()
+        }
         var renamed = false
         defer { if !renamed { unlink(temporary) } }
 
@@ -114,9 +120,8 @@ public struct LocalStore: ObjectStore {
             }
         }
         if testingCommitDelay > 0 { usleep(testingCommitDelay) }
-        guard rename(temporary, target) == 0 else { throw ioError("rename", target, key: key) }
+        try storeIO(key: key) { () throws(SystemError) in try FileIO.move(temporary, to: target) }
         renamed = true
-        FileIO.syncDirectory(of: target)
         return Self.etag(of: bytes)
     }
 
@@ -171,51 +176,21 @@ public struct LocalStore: ObjectStore {
         guard Int(info.st_size) <= maxBytes else {
             throw Self.tooLarge(size: Int(info.st_size), maxBytes: maxBytes, store: location, key: key)
         }
-        // One byte past the limit at most, to notice a file that grew since fstat.
-        let capacity = min(Int(info.st_size), maxBytes) + 1
-        var bytes = [UInt8](repeating: 0, count: capacity)
-        var filled = 0
-        while filled < capacity {
-            let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, capacity - filled) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw ioError("read", file, key: key)
-            }
-            if count == 0 { break }
-            filled += count
-        }
-        guard filled <= maxBytes else { throw Self.tooLarge(size: nil, maxBytes: maxBytes, store: location, key: key) }
-        bytes.removeLast(capacity - filled)
-        return bytes
-    }
-
-    private func makeDirectories(_ folder: String, key: String) throws(StoreError) {
-        var current = folder.hasPrefix("/") ? "" : "."
-        for component in folder.split(separator: "/") {
-            current += "/" + component
-            if mkdir(current, 0o755) != 0 && errno != EEXIST { throw ioError("mkdir", current, key: key) }
+        do {
+            return try FileIO.readToEnd(fd, expectedSize: Int(info.st_size), maxBytes: maxBytes, path: file)
+        } catch  where error.errno == EFBIG {
+            throw Self.tooLarge(size: nil, maxBytes: maxBytes, store: location, key: key)
+        } catch {
+            throw StoreError(.io, error.description, store: location, key: key)
         }
     }
 
-    private func writeAndSync(_ bytes: [UInt8], to path: String, key: String) throws(StoreError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ioError("open", path, key: key) }
-        defer { close(fd) }
-        var written = 0
-        while written < bytes.count {
-            let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                let error = ioError("write", path, key: key)
-                unlink(path)
-                throw error
-            }
-            written += count
-        }
-        guard fsync(fd) == 0 else {
-            let error = ioError("fsync", path, key: key)
-            unlink(path)
-            throw error
+    /// Runs file operations, reporting a failure as the store's `io` error for `key`.
+    private func storeIO(key: String, _ body: () throws(SystemError) -> Void) throws(StoreError) {
+        do {
+            try body()
+        } catch {
+            throw StoreError(.io, error.description, store: location, key: key)
         }
     }
 

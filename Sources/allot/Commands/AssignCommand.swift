@@ -46,13 +46,7 @@ struct AssignCommand: ParsableCommand {
     }
 
     func run() throws {
-        let keys = try trust.load()
-        let loaded: LoadedBundle
-        do {
-            loaded = try LoadedBundle.load(path: bundle, trustedKeys: keys)
-        } catch {
-            throw CommandFailure(message: "\(bundle) is not valid: \(error.message) [\(error.code.rawValue)]", status: .invalidInput)
-        }
+        let loaded = try trust.loadBundle(bundle)
         let now = at ?? TimeArgument.now
         if let batch {
             try runBatch(loaded, path: batch, now: now)

@@ -125,7 +125,7 @@ struct CompileCommand: ParsableCommand {
         let outputPath = output ?? "bundles/\(version).bundle"
         do {
             let directory = (outputPath as NSString).deletingLastPathComponent
-            if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+            if !directory.isEmpty { try FileIO.makeDirectories(directory) }
             if compiled.lockChanged { try FileIO.writeAtomically(Array(compiled.lock.text.utf8), to: lockPath) }
             try FileIO.writeAtomically(bundle, to: outputPath)
         } catch {

@@ -15,13 +15,7 @@ struct InspectCommand: ParsableCommand {
     @OptionGroup var output: TextOrJSONFormat
 
     func run() throws {
-        let keys = try trust.load()
-        let loaded: LoadedBundle
-        do {
-            loaded = try LoadedBundle.load(path: bundle, trustedKeys: keys)
-        } catch {
-            throw CommandFailure(message: "\(bundle) is not valid: \(error.message) [\(error.code.rawValue)]", status: .invalidInput)
-        }
+        let loaded = try trust.loadBundle(bundle)
         let contents = loaded.contents
         if output.isJSON {
             let encoder = JSONEncoder()

@@ -27,20 +27,18 @@ struct KeygenCommand: ParsableCommand {
         let secretPath = "\(out)/\(name).key"
         let publicPath = "\(out)/\(name).pub"
         if !force {
-            for path in [secretPath, publicPath] where FileManager.default.fileExists(atPath: path) {
+            for path in [secretPath, publicPath] where FileIO.exists(path) {
                 throw CommandFailure(
                     message: "\(path) already exists; pass --force to replace it (servers trusting the old key will reject new bundles)",
                     status: .refused)
             }
         }
         do {
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            try FileIO.makeDirectories(out)
             let key = SigningKey.generate()
             try FileIO.writeAtomically(Array(key.fileText.utf8), to: secretPath, mode: 0o600)
             try FileIO.writeAtomically(Array(key.publicKey.fileText.utf8), to: publicPath, mode: 0o644)
             Terminal.print("key id \(key.id)\n  secret: \(secretPath) (mode 0600)\n  public: \(publicPath)")
-        } catch let error as CommandFailure {
-            throw error
         } catch {
             throw CommandFailure(message: "cannot write keys: \(error)", status: .unavailable)
         }

@@ -68,7 +68,7 @@ struct PublishCommand: AsyncParsableCommand {
         // report it (a mistyped path must not look like an empty store).
         for store in storeOptions.stores {
             if case .local(let path) = try StoreLocation(parsing: store) {
-                try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+                try? FileIO.makeDirectories(path)
             }
         }
         let publisher = Publisher(

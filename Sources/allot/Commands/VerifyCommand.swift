@@ -13,15 +13,9 @@ struct VerifyCommand: ParsableCommand {
     @OptionGroup var trust: TrustedKeyOptions
 
     func run() throws {
-        let keys = try trust.load()
-        do {
-            let loaded = try LoadedBundle.load(path: bundle, trustedKeys: keys)
-            let header = loaded.header
-            Terminal.print(
-                "valid: version \(header.version), created-at \(TimeArgument.format(header.createdAt)), key \(header.keyID), "
-                    + "\(header.envelopeLength) bytes (payload \(header.payloadLength))")
-        } catch {
-            throw CommandFailure(message: "\(bundle) is not valid: \(error.message) [\(error.code.rawValue)]", status: .invalidInput)
-        }
+        let header = try trust.loadBundle(bundle).header
+        Terminal.print(
+            "valid: version \(header.version), created-at \(TimeArgument.format(header.createdAt)), key \(header.keyID), "
+                + "\(header.envelopeLength) bytes (payload \(header.payloadLength))")
     }
 }

@@ -45,6 +45,17 @@ struct TrustedKeyOptions: ParsableArguments {
     var trustedKey: [String]
 
     func load() throws -> [PublicKey] { try TrustedKeys.load(trustedKey) }
+
+    /// The bundle file at `path`, verified against the trusted keys; an invalid one is a
+    /// `CommandFailure` naming the file, the reason and its code (exit status 65).
+    func loadBundle(_ path: String) throws -> LoadedBundle {
+        let keys = try load()
+        do {
+            return try LoadedBundle.load(path: path, trustedKeys: keys)
+        } catch {
+            throw CommandFailure(message: "\(path) is not valid: \(error.message) [\(error.code.rawValue)]", status: .invalidInput)
+        }
+    }
 }
 
 /// `--trusted-key PUB` for commands that need a key only for some inputs (`diff` of bundle files)

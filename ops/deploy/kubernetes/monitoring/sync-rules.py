@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Writes prometheusrule.yaml, the PrometheusRule holding ops/prometheus/allot-alerts.yml's groups.
+"""Writes prometheusrule.yaml, the PrometheusRule holding the groups of ops/prometheus/allot-alerts.yml
+and ops/prometheus/allot-exposure-alerts.yml.
 
-The alert rules have one source, ops/prometheus/allot-alerts.yml (checked and unit-tested with
-promtool). This copies its groups into the prometheus-operator's object; the deploy tests fail when
-the two differ, so run this after changing the rules:  ops/deploy/kubernetes/monitoring/sync-rules.py
+The alert rules have one source, those two files (checked and unit-tested with promtool). This
+copies their groups into the prometheus-operator's object; the deploy tests fail when they differ,
+so run this after changing the rules:  ops/deploy/kubernetes/monitoring/sync-rules.py
 """
 import os
 import sys
@@ -11,20 +12,25 @@ import sys
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-RULES = os.path.join(HERE, "..", "..", "..", "prometheus", "allot-alerts.yml")
+RULES = [os.path.join(HERE, "..", "..", "..", "prometheus", name) for name in ("allot-alerts.yml", "allot-exposure-alerts.yml")]
 OUTPUT = os.path.join(HERE, "prometheusrule.yaml")
 
 
 def rendered() -> str:
-    with open(RULES) as file:
-        rules = yaml.safe_load(file)
+    groups = []
+    for path in RULES:
+        with open(path) as file:
+            groups += yaml.safe_load(file)["groups"]
     document = {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
         "metadata": {"name": "allot"},
-        "spec": {"groups": rules["groups"]},
+        "spec": {"groups": groups},
     }
-    header = "# Generated from ops/prometheus/allot-alerts.yml by sync-rules.py: edit that file, then run this.\n"
+    header = (
+        "# Generated from ops/prometheus/allot-alerts.yml and allot-exposure-alerts.yml by sync-rules.py:\n"
+        "# edit those files, then run this.\n"
+    )
     return header + yaml.safe_dump(document, sort_keys=False, width=120)
 
 

@@ -2,7 +2,7 @@ import AllotCore
 
 /// Small helpers for writing JSON text into response buffers. Strings are escaped by AllotCore's
 /// one escaper (`JSONString`), so names and messages look the same as everywhere else in Allot.
-enum JSONText {
+enum ResponseJSON {
     /// `text` as the inside of a JSON string literal (without the quotes).
     static func escaped(_ text: String) -> [UInt8] {
         Array(JSONString.quoted(text).utf8.dropFirst().dropLast())

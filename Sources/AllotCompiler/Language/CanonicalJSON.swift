@@ -2,7 +2,7 @@ internal import AllotCore
 internal import Yams
 
 /// Canonical JSON text for parameter values: the bytes the bundle pre-encodes and servers copy.
-enum JSONText {
+enum CanonicalJSON {
     /// A JSON string literal (Allot's canonical form, `JSONString`).
     static func string(_ value: String) -> String {
         JSONString.quoted(value)

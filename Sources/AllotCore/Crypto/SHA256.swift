@@ -1,17 +1,16 @@
 internal import CSodium
 
-/// SHA-256 and HMAC-SHA-256, for AWS Signature Version 4. Both come from libsodium
-/// (`crypto_hash_sha256`, `crypto_auth_hmacsha256`), which the core already links, so the store
-/// pays for no crypto package. Checked against NIST and RFC 4231 known answers in the tests.
-enum SHA256 {
+/// SHA-256 and HMAC-SHA-256, for the store's AWS Signature Version 4. Both come from libsodium
+/// (`crypto_hash_sha256`, `crypto_auth_hmacsha256`) beside the rest of Allot's cryptography, so
+/// libsodium has one owner. Visible to the package only, not to apps that embed AllotCore.
+/// Checked against NIST and RFC 4231 known answers in the tests.
+package enum SHA256 {
     /// The length of a digest in bytes.
-    static let digestLength = 32
-
-    private static let initialised: Bool = { sodium_init() >= 0 }()
+    package static let digestLength = 32
 
     /// The SHA-256 digest of `bytes`.
-    static func hash(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
-        precondition(initialised, "libsodium failed to initialise")
+    package static func hash(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        Sodium.ensureInitialised()
         var digest = [UInt8](repeating: 0, count: digestLength)
         var state = crypto_hash_sha256_state()
         crypto_hash_sha256_init(&state)
@@ -23,18 +22,18 @@ enum SHA256 {
     }
 
     /// The SHA-256 digest of `bytes`.
-    static func hash(_ bytes: [UInt8]) -> [UInt8] {
+    package static func hash(_ bytes: [UInt8]) -> [UInt8] {
         bytes.withUnsafeBytes { hash($0) }
     }
 
     /// The SHA-256 digest of the UTF-8 bytes of `text`.
-    static func hash(_ text: String) -> [UInt8] {
+    package static func hash(_ text: String) -> [UInt8] {
         hash(Array(text.utf8))
     }
 
     /// The HMAC-SHA-256 of `message` under `key` (any key length, as RFC 2104 allows).
-    static func hmac(key: [UInt8], message: [UInt8]) -> [UInt8] {
-        precondition(initialised, "libsodium failed to initialise")
+    package static func hmac(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        Sodium.ensureInitialised()
         var mac = [UInt8](repeating: 0, count: digestLength)
         var state = crypto_auth_hmacsha256_state()
         crypto_auth_hmacsha256_init(&state, key, key.count)
@@ -46,7 +45,7 @@ enum SHA256 {
     }
 
     /// The HMAC-SHA-256 of the UTF-8 bytes of `message` under `key`.
-    static func hmac(key: [UInt8], message: String) -> [UInt8] {
+    package static func hmac(key: [UInt8], message: String) -> [UInt8] {
         hmac(key: key, message: Array(message.utf8))
     }
 }
