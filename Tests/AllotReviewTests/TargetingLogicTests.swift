@@ -19,11 +19,13 @@ struct TargetingLogicTests {
           app_version: semver
           tags: list
           ip: ip
+          signup: datetime
         """
 
     static let environment: TargetingEnvironment = {
         let types: [(String, AttributeType)] = [
             ("age", .number), ("app_version", .semver), ("beta", .bool), ("country", .string), ("tags", .stringList), ("ip", .ip),
+            ("signup", .datetime),
         ]
         var attributes: [String: TargetingEnvironment.Attribute] = [:]
         for (index, (name, type)) in types.enumerated() { attributes[name] = .init(index: index, type: type) }
@@ -32,7 +34,9 @@ struct TargetingLogicTests {
     }()
 
     static let logic = TargetingLogic(
-        attributeTypes: ["country": .string, "age": .number, "beta": .bool, "app_version": .semver, "tags": .stringList, "ip": .ip],
+        attributeTypes: [
+            "country": .string, "age": .number, "beta": .bool, "app_version": .semver, "tags": .stringList, "ip": .ip, "signup": .datetime,
+        ],
         emptySegments: ["empty"])
 
     static func parse(_ source: String) throws -> TargetingExpression {
@@ -71,6 +75,8 @@ struct TargetingLogicTests {
         #"app_version in semver("^0.2.3") && app_version >= semver("0.3.0-0")"#,
         #"lower(country) == "us" && !(lower(country) == "us")"#,
         #"ip in cidr("10.0.0.0/8") && ip not in cidr("10.0.0.0/8")"#,
+        #"signup >= "2026-12-01" && signup < "2026-12-01T01:00:00+02:00""#,
+        #"now() > "2026-12-01" && !(now() > "2026-12-01")"#,
     ])
     func provesContradictions(_ source: String) throws {
         let expression = try Self.parse(source)
@@ -141,6 +147,11 @@ struct TargetingLogicTests {
         (#"ip in cidr("10.1.0.0/16")"#, #"ip in cidr("10.0.0.0/8")"#, false),
         (#"ip in cidr("10.0.0.0/8")"#, #"ip in cidr("10.1.0.0/16")"#, false),
         (#"ip in cidr("10.0.0.0/8")"#, "has(ip)", false),
+        // Datetime attributes are ordered like numbers; `now()` atoms are opaque.
+        (#"signup > "2026-12-01T09:00:00Z""#, #"signup >= "2026-12-01T10:00:00+01:00""#, true),
+        (#"signup >= "2026-12-01T09:00:00Z""#, #"signup > "2026-12-01T09:00:00Z""#, false),
+        (#"now() > "2027-01-01""#, #"now() > "2027-01-01" || beta"#, true),
+        (#"now() > "2027-01-01""#, #"now() > "2026-01-01""#, false),
     ])
     func provesImplications(_ a: String, _ b: String, _ expected: Bool) throws {
         #expect(Self.logic.implies(try Self.parse(a), try Self.parse(b)) == expected)
@@ -154,7 +165,7 @@ struct TargetingLogicTests {
 
     static func randomAtom(_ random: inout SeededRandom) -> String {
         func pick<T>(_ items: [T]) -> T { items[Int(random.next() % UInt64(items.count))] }
-        switch random.next() % 13 {
+        switch random.next() % 14 {
         case 0: return "country \(pick(["==", "!=", "<", ">=", "startsWith", "endsWith", "contains"])) \(pick(countries))"
         case 1: return "country in [\(Set([pick(countries), pick(countries)]).sorted().joined(separator: ", "))]"
         case 2: return "age \(pick(["==", "!=", "<", "<=", ">", ">="])) \(pick(ages))"
@@ -165,6 +176,11 @@ struct TargetingLogicTests {
         case 7: return "has(\(pick(["country", "age", "beta", "app_version", "tags"])))"
         case 8: return "!(\(randomAtom(&random)))"
         case 9: return pick(["true", "false"])
+        case 12:
+            return pick([
+                #"signup > "2026-12-01T09:00:00Z""#, #"signup <= "2026-12-01T10:00:00+01:00""#, #"now() >= "1970-01-01T00:00:01Z""#,
+                #"now() < "1970-01-01T00:00:01Z""#, #"signup == "2026-12-01""#,
+            ])
         case 11:
             return pick([
                 #"lower(country) == "us""#, #"lower(country) != "us""#, #"lower(country) startsWith "u""#,
@@ -201,6 +217,7 @@ struct TargetingLogicTests {
         extend("beta", [nil, "true", "false"])
         extend("app_version", [nil, "4.9.0", "5.2.0-beta", "5.2.0", "5.5.0", "6.0.0"])
         extend("tags", [nil, "a", "a,b", ""])
+        extend("signup", [nil, "2026-12-01T00:00:00Z", "2026-12-01T09:00:00Z", "2026-12-01T09:00:01Z"])
         return result
     }
 

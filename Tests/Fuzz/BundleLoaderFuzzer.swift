@@ -40,6 +40,7 @@ public func fuzzBundleLoader(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32
         case .bool: return choice % 2 == 0 ? "true" : "false"
         case .semver: return ["5.2.0", "1.0.0-rc.1", "10.0.0-alpha.beta", "0.9", "6.0.0-0"][choice % 5]
         case .stringList: return ["", "a,US,ios", "x@example.com"][choice % 3]
+        case .datetime: return ["2026-12-01T09:00:00Z", "2026-12-01T10:00:00.5+01:00", "2026-12-01", "noon"][choice % 4]
         case .ip: return ["10.1.2.3", "2001:db8::1", "::ffff:192.0.2.1", "not-an-ip"][choice % 4]
         }
     }

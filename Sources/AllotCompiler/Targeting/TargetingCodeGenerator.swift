@@ -53,6 +53,7 @@ struct TargetingCodeGenerator {
             switch environment.attributes[attribute]?.type {
             case .bool: return TargetingOpcode.boolEquals.length
             case .semver: return TargetingOpcode.semverCompare.length
+            case .datetime: return TargetingOpcode.timeCompare.length
             default: return TargetingOpcode.stringCompare.length
             }
         case .membership(let attribute, let values):
@@ -62,6 +63,7 @@ struct TargetingCodeGenerator {
             return TargetingOpcode.stringIn.length + values.count * TargetingOpcode.listElementLength
         case .foldedComparison: return TargetingOpcode.stringCompare.length
         case .foldedMembership(_, let values): return TargetingOpcode.stringIn.length + values.count * TargetingOpcode.listElementLength
+        case .now: return TargetingOpcode.nowCompare.length
         case .cidr(_, let networks): return TargetingOpcode.ipIn.length + networks.count * TargetingOpcode.ipIn.elementLength
         case .segment: return TargetingOpcode.inSegment.length
         case .not(let inner): return size(of: inner, environment: environment) + TargetingOpcode.not.length
@@ -96,6 +98,9 @@ struct TargetingCodeGenerator {
             try header(.stringIn, TargetingOpcode.foldedList, attribute)
             code.appendLE(UInt32(values.count))
             for value in values { appendString(value) }
+        case .now(let op, let seconds):
+            code += [TargetingOpcode.nowCompare.rawValue, op.comparison.rawValue, 0, 0]
+            code.appendLE(UInt64(bitPattern: seconds))
         case .cidr(let attribute, let networks):
             guard try attributeType(attribute) == .ip else {
                 throw Failure(message: "cidr(...) on '\(attribute)', which is not an ip attribute")
@@ -156,6 +161,9 @@ struct TargetingCodeGenerator {
             code.appendLE(number.bitPattern)
         case (.bool, .bool(let flag)):
             try header(.boolEquals, (op == .equal) == flag ? 1 : 0, attribute)
+        case (.datetime, .time(let seconds)):
+            try header(.timeCompare, op.comparison.rawValue, attribute)
+            code.appendLE(UInt64(bitPattern: seconds))
         case (.semver, .semver(let version)):
             try header(.semverCompare, op.comparison.rawValue, attribute)
             code.appendLE(version.major)
@@ -182,7 +190,7 @@ struct TargetingCodeGenerator {
             }
         case .semver:
             try emitChain(values.map { .comparison(attribute: attribute, .equal, $0) }, jump: .jumpIfTrue)
-        case .bool, .stringList, .ip:
+        case .bool, .stringList, .ip, .datetime:
             throw Failure(message: "'\(attribute)' (\(type.name)) cannot be tested with 'in [...]'")
         }
     }

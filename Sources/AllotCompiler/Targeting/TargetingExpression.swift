@@ -31,6 +31,9 @@ public indirect enum TargetingExpression: Equatable, Sendable, CustomStringConve
     /// `attribute in cidr("10.0.0.0/8", ...)` on an ip attribute: the address lies in one of the
     /// blocks.
     case cidr(attribute: String, [IPNetwork])
+    /// `now() <op> "2026-12-01T09:00:00Z"`: the request time (unix seconds) against a constant;
+    /// `op` is `<`, `<=`, `>` or `>=`.
+    case now(TargetingOperator, Int64)
     /// `has(attribute)`: the request carries the attribute.
     case has(attribute: String)
     /// `in segment("name")`, or `unit in segment("name")` when a unit type is named.
@@ -133,6 +136,8 @@ public enum TargetingValue: Equatable, Sendable, CustomStringConvertible {
     case number(Double)
     case bool(Bool)
     case semver(Semver)
+    /// A point in time, in unix seconds (compared with a datetime attribute).
+    case time(Int64)
 
     /// Byte-wise equality: strings are equal when their UTF-8 is (the evaluator compares bytes, so
     /// `"é"` and `"e\u0301"` are different values even though Swift's `==` on strings says equal).
@@ -141,6 +146,7 @@ public enum TargetingValue: Equatable, Sendable, CustomStringConvertible {
         case (.string(let x), .string(let y)): return x.utf8.elementsEqual(y.utf8)
         case (.number(let x), .number(let y)): return x == y
         case (.bool(let x), .bool(let y)): return x == y
+        case (.time(let x), .time(let y)): return x == y
         case (.semver(let x), .semver(let y)):
             return x.major == y.major && x.minor == y.minor && x.patch == y.patch && x.prerelease.utf8.elementsEqual(y.prerelease.utf8)
         default: return false
@@ -154,6 +160,7 @@ public enum TargetingValue: Equatable, Sendable, CustomStringConvertible {
         case .number: return "number"
         case .bool: return "bool"
         case .semver: return "semver"
+        case .time: return "datetime"
         }
     }
 
@@ -164,6 +171,7 @@ public enum TargetingValue: Equatable, Sendable, CustomStringConvertible {
         case .number(let value): return TargetingText.number(value)
         case .bool(let value): return value ? "true" : "false"
         case .semver(let version): return "semver(\(TargetingText.quoted(version.description)))"
+        case .time(let seconds): return TargetingText.quoted(RFC3339.format(seconds))
         }
     }
 }

@@ -330,12 +330,15 @@ struct TargetingParser {
         if next.kind == .leftParen, name.text == "lower" {
             return parseLowered(name)
         }
+        if next.kind == .leftParen, name.text == "now" {
+            return parseNow(name)
+        }
         if next.kind == .leftParen {
-            let functions = ["has", "lower", "segment", "semver"]
+            let functions = ["has", "lower", "now", "segment", "semver"]
             error(
                 name.span, "unknown function '\(name.text)'",
                 hint: closestMatch(to: name.text, in: functions).map { "did you mean '\($0)'?" }
-                    ?? "the functions are has(attribute), lower(attribute), semver(\"version\") and segment(\"name\")")
+                    ?? "the functions are has(attribute), lower(attribute), now(), semver(\"version\") and segment(\"name\")")
             synchronize()
             return invalid(name.span)
         }
@@ -391,6 +394,23 @@ struct TargetingParser {
         error(
             call, "lower(...) alone is not a condition",
             hint: "compare it with a lowercase string, e.g. lower(\(TargetingText.name(name.text))) == \"...\"")
+        synchronize()
+        return invalid(call)
+    }
+
+    /// `now() <op> "time"`. `now` is not a keyword: only `now` followed by `(` is the function.
+    private mutating func parseNow(_ keyword: TargetingSyntax.Name) -> TargetingSyntax {
+        advance()  // (
+        guard peek.kind == .rightParen else {
+            error(errorSpan(peek), "now() takes no arguments, found \(describe(peek))", hint: "write now() >= \"2026-12-01T09:00:00Z\"")
+            synchronize()
+            return invalid(keyword.span)
+        }
+        let call = keyword.span.through(advance().span)
+        if startsComparison(peek) {
+            return parseComparison(left: .now(call))
+        }
+        error(call, "now() alone is not a condition", hint: "compare it with a time, e.g. now() >= \"2026-12-01T09:00:00Z\"")
         synchronize()
         return invalid(call)
     }

@@ -48,12 +48,15 @@ struct TargetingSyntax: Sendable {
         case lowered(Name, TargetingSpan)
         /// `cidr("block", ...)`: each string with its span, and the span of the whole call.
         case cidr([Name], TargetingSpan)
+        /// `now()`, the request time.
+        case now(TargetingSpan)
 
         var span: TargetingSpan {
             switch self {
             case .name(let name): return name.span
             case .lowered(_, let span): return span
             case .cidr(_, let span): return span
+            case .now(let span): return span
             case .literal(let literal): return literal.span
             case .list(_, let span): return span
             }

@@ -112,6 +112,7 @@ struct TargetingTypeChecker {
         case .semver: return "\(shown) >= semver(\"1.0.0\")"
         case .stringList: return "\(shown) contains \"...\""
         case .ip: return "\(shown) in cidr(\"10.0.0.0/8\")"
+        case .datetime: return "\(shown) >= \"2026-01-01T00:00:00Z\""
         }
     }
 
@@ -142,6 +143,13 @@ struct TargetingTypeChecker {
             return twoNames(name, other, op.span, op.op.rawValue)
         case (.lowered(let name, _), .literal(let literal)):
             return foldedPredicate(name, op.op, op.span, literal)
+        case (.now, .literal(let literal)):
+            return nowPredicate(op.op, op.span, literal)
+        case (.now, .name(let name)):
+            error(
+                name.span, "now() is compared with a time constant, not an attribute",
+                hint: "write \(TargetingText.name(name.text)) < \"2026-12-01T09:00:00Z\", or now() >= \"2026-12-01T09:00:00Z\"")
+            return nil
         case (.lowered(let name, _), .name(let other)):
             return twoNames(name, other, op.span, op.op.rawValue)
         default:
@@ -196,6 +204,9 @@ struct TargetingTypeChecker {
             return (op == .equal) == expected ? .flag(attribute: name.text) : .comparison(attribute: name.text, .equal, .bool(false))
         case (.semver, .semver):
             return .comparison(attribute: name.text, op, checkedValue)
+        case (.datetime, .string(let text)):
+            guard let seconds = time(text, literal.span) else { return nil }
+            return .comparison(attribute: name.text, op, .time(seconds))
         case (.semver, .string(let text)):
             guard let version = version(text, literal.span) else { return nil }
             return .comparison(attribute: name.text, op, .semver(version))
@@ -215,6 +226,7 @@ struct TargetingTypeChecker {
         case .bool: return op == .equal || op == .notEqual
         case .stringList: return op == .contains
         case .ip: return false
+        case .datetime: return op.isOrdering
         }
     }
 
@@ -247,10 +259,47 @@ struct TargetingTypeChecker {
             hint = "compare with true or false, or write \(shown) alone for \(shown) == true"
         case (.semver, .number):
             hint = "quote versions: \(TargetingText.quoted(written))"
+        case (.datetime, _):
+            hint = "write times as RFC 3339 strings, e.g. \(example(name.text, type))"
         default:
             hint = "compare it with a \(type.name) value, e.g. \(example(name.text, type))"
         }
         error(literal.span, "cannot compare \(type.name) attribute '\(name.text)' with \(value.kindName) \(written)", hint: hint)
+    }
+
+    // MARK: Time
+
+    /// The unix seconds of an RFC 3339 time constant; nil after reporting a bad one.
+    private mutating func time(_ text: String, _ span: TargetingSpan) -> Int64? {
+        guard let seconds = RFC3339.parse(text) else {
+            error(
+                span, "\(TargetingText.quoted(text)) is not an RFC 3339 time",
+                hint: "write times like \"2026-12-01T09:00:00Z\" or \"2026-12-01T10:00:00+01:00\", or a date, \"2026-12-01\" (midnight UTC)"
+            )
+            return nil
+        }
+        return seconds
+    }
+
+    /// `now() <op> "time"`.
+    private mutating func nowPredicate(_ op: TargetingOperator, _ opSpan: TargetingSpan, _ literal: Literal) -> TargetingExpression? {
+        let checkedValue = value(literal)
+        guard [.less, .lessOrEqual, .greater, .greaterOrEqual].contains(op) else {
+            error(
+                opSpan, "operator '\(op.rawValue)' does not apply to now()",
+                hint:
+                    "the request time is compared with <, <=, > or >=; for one day write now() >= \"2026-12-01\" && now() < \"2026-12-02\"")
+            return nil
+        }
+        guard let checkedValue else { return nil }
+        guard case .string(let text) = checkedValue else {
+            error(
+                literal.span, "cannot compare now() with \(checkedValue.kindName) \(text(literal.span))",
+                hint: "write the time as an RFC 3339 string, e.g. now() \(op.rawValue) \"2026-12-01T09:00:00Z\"")
+            return nil
+        }
+        guard let seconds = time(text, literal.span) else { return nil }
+        return .now(op, seconds)
     }
 
     // MARK: CIDR blocks
@@ -422,6 +471,9 @@ struct TargetingTypeChecker {
             return checkRange(name, keyword, range)
         case (.name(let name), .cidr(let blocks, _)):
             return checkCIDR(name, keyword, blocks)
+        case (.now(let span), _):
+            error(span, "now() cannot be tested with '\(op)'", hint: "compare it with <, <=, > or >= and a time")
+            return nil
         case (_, .cidr):
             error(element.span, "'\(op) cidr(...)' needs an ip attribute on its left", hint: "write ip \(op) cidr(\"10.0.0.0/8\")")
             return nil
@@ -565,6 +617,11 @@ struct TargetingTypeChecker {
                 keyword, "'\(text(keyword)) [...]' does not apply to bool attribute '\(name.text)'",
                 hint: "write \(shown) == true or \(shown) == false")
             return nil
+        case .datetime:
+            error(
+                keyword, "'\(text(keyword)) [...]' does not apply to datetime attribute '\(name.text)'",
+                hint: "compare it with a time: \(shown) >= \"2026-12-01T00:00:00Z\" && \(shown) < \"2026-12-02T00:00:00Z\"")
+            return nil
         case .ip:
             error(
                 keyword, "'\(text(keyword)) [...]' does not apply to ip attribute '\(name.text)'",
@@ -621,6 +678,7 @@ struct TargetingTypeChecker {
         case number(Double)
         case bool(Bool)
         case semver(UInt64, UInt64, UInt64, [UInt8])
+        case time(Int64)
 
         init(_ value: TargetingValue) {
             switch value {
@@ -628,6 +686,7 @@ struct TargetingTypeChecker {
             case .number(let number): self = .number(number)
             case .bool(let flag): self = .bool(flag)
             case .semver(let v): self = .semver(v.major, v.minor, v.patch, Array(v.prerelease.utf8))
+            case .time(let seconds): self = .time(seconds)
             }
         }
     }

@@ -23,6 +23,8 @@ public struct EvaluationInput: Sendable {
         /// An IP address, IPv4 as IPv4-mapped IPv6 (`IPAddress`), as its high and low 64 bits
         /// (two words rather than a `UInt128`, which would give every value 16-byte alignment).
         case ip(high: UInt64, low: UInt64)
+        /// A datetime, in unix seconds.
+        case time(Int64)
         /// Carried by the request but not of the attribute's declared type: `has(x)` is true and
         /// every predicate reading it is false (see `ignoredAttributes`).
         case unusable
@@ -49,6 +51,7 @@ public struct EvaluationInput: Sendable {
             case .semver: return "expected a version such as \"5.2.0\""
             case .stringList: return "expected an array of strings"
             case .ip: return "expected an IP address such as \"192.0.2.1\" or \"2001:db8::1\""
+            case .datetime: return "expected an RFC 3339 time such as \"2026-12-01T09:00:00Z\""
             }
         }
     }
@@ -176,6 +179,9 @@ public struct EvaluationInput: Sendable {
             }
         case .semver:
             guard setSemver(index, text: text) else { throw RequestError(.badAttribute, "attribute value is not a semantic version") }
+        case .datetime:
+            guard let seconds = RFC3339.parse(text) else { throw RequestError(.badAttribute, "attribute value is not an RFC 3339 time") }
+            values[index] = .time(seconds)
         case .ip:
             guard let address = IPAddress.parse(text) else { throw RequestError(.badAttribute, "attribute value is not an IP address") }
             values[index] = .ip(high: UInt64(truncatingIfNeeded: address.value >> 64), low: UInt64(truncatingIfNeeded: address.value))

@@ -266,14 +266,15 @@ extension LoadedBundle {
         }
         let targetingLength = p.int(e &+ PayloadFormat.ExperimentRecord.targetingLength)
         if targetingLength > 0,
-            !runProgram(offset: p.int(e &+ PayloadFormat.ExperimentRecord.targetingOffset), length: targetingLength, request, &cache)
+            !runProgram(
+                offset: p.int(e &+ PayloadFormat.ExperimentRecord.targetingOffset), length: targetingLength, request, &cache, now: now)
         {
             return .targetingMiss
         }
         let segmentRefs = p.int(e &+ PayloadFormat.ExperimentRecord.segmentRefCount)
         if segmentRefs > 0 {
             let first = p.int(e &+ PayloadFormat.ExperimentRecord.firstSegmentRef)
-            for s in first..<(first &+ segmentRefs) where isMember(segment: p.u32List(s), request, &cache) {
+            for s in first..<(first &+ segmentRefs) where isMember(segment: p.u32List(s), request, &cache, now: now) {
                 return .split
             }
             return .targetingMiss
@@ -305,7 +306,7 @@ extension LoadedBundle {
     }
 
     /// Whether the unit is in segment `segment`: its id is listed, or the segment's rule matches.
-    func isMember(segment: Int, _ request: RequestView, _ cache: inout UnitHashCache) -> Bool {
+    func isMember(segment: Int, _ request: RequestView, _ cache: inout UnitHashCache, now: Int64) -> Bool {
         let p = payload
         let record = p.segmentRecord(segment)
         let idCount = p.int(record &+ PayloadFormat.SegmentRecord.idCount)
@@ -324,12 +325,12 @@ extension LoadedBundle {
         }
         let ruleLength = p.int(record &+ PayloadFormat.SegmentRecord.ruleLength)
         guard ruleLength > 0 else { return false }
-        return runProgram(offset: p.int(record &+ PayloadFormat.SegmentRecord.ruleOffset), length: ruleLength, request, &cache)
+        return runProgram(offset: p.int(record &+ PayloadFormat.SegmentRecord.ruleOffset), length: ruleLength, request, &cache, now: now)
     }
 
-    /// Runs a validated targeting program.
+    /// Runs a validated targeting program at request time `now` (unix seconds, for `now()`).
     @inline(__always)
-    func runProgram(offset: Int, length: Int, _ request: RequestView, _ cache: inout UnitHashCache) -> Bool {
+    func runProgram(offset: Int, length: Int, _ request: RequestView, _ cache: inout UnitHashCache, now: Int64) -> Bool {
         let code = payload.program(offset: offset, length: length)
         var r = false
         var pc = 0
@@ -406,7 +407,7 @@ extension LoadedBundle {
                 if case .missing = request.value(Int(code.le16(pc &+ 2))) { r = false } else { r = true }
                 pc &+= TargetingOpcode.present.length
             case TargetingOpcode.inSegment.rawValue:
-                r = isMember(segment: Int(code.le32(pc &+ 4)), request, &cache)
+                r = isMember(segment: Int(code.le32(pc &+ 4)), request, &cache, now: now)
                 pc &+= TargetingOpcode.inSegment.length
             case TargetingOpcode.not.rawValue:
                 r = !r
@@ -415,6 +416,17 @@ extension LoadedBundle {
                 pc = r ? pc &+ TargetingOpcode.jumpIfFalse.length : Int(code.le32(pc &+ 4))
             case TargetingOpcode.jumpIfTrue.rawValue:
                 pc = r ? Int(code.le32(pc &+ 4)) : pc &+ TargetingOpcode.jumpIfTrue.length
+            case TargetingOpcode.timeCompare.rawValue:
+                r = false
+                if case .time(let seconds) = request.value(Int(code.le16(pc &+ 2))) {
+                    let constant = Int64(bitPattern: code.le64(pc &+ 4))
+                    r = TargetingComparison.holds(code[pc &+ 1], ordering: seconds < constant ? -1 : (seconds > constant ? 1 : 0))
+                }
+                pc &+= TargetingOpcode.timeCompare.length
+            case TargetingOpcode.nowCompare.rawValue:
+                let constant = Int64(bitPattern: code.le64(pc &+ 4))
+                r = TargetingComparison.holds(code[pc &+ 1], ordering: now < constant ? -1 : (now > constant ? 1 : 0))
+                pc &+= TargetingOpcode.nowCompare.length
             case TargetingOpcode.ipIn.rawValue:
                 let count = Int(code.le32(pc &+ 4))
                 let list = pc &+ TargetingOpcode.ipIn.length

@@ -40,6 +40,12 @@ public enum TargetingOpcode: UInt8, Sendable {
     /// high word first; each mask is a prefix (ones, then zeros) and each network has no bits
     /// outside its mask. A validator that predates it refuses the program (unknown opcode).
     case ipIn = 0x0E
+    /// `[op][cmp u8][attr u16][seconds i64]` (12): compare a datetime attribute (unix seconds)
+    /// with a constant; `cmp` 0-5.
+    case timeCompare = 0x0F
+    /// `[op][cmp u8][0][0][seconds i64]` (12): compare the request time, the `now` the evaluator
+    /// is given, with a constant; `cmp` 2-5 (`<`, `<=`, `>`, `>=`).
+    case nowCompare = 0x10
 
     /// Bytes of the instruction: the one table the code generator, the validator and the
     /// evaluator all use. For `stringIn`, `numberIn` and `ipIn` it is the head before the list,
@@ -47,7 +53,7 @@ public enum TargetingOpcode: UInt8, Sendable {
     @inline(__always)
     public var length: Int {
         switch self {
-        case .stringCompare, .numberCompare, .listContains: return 12
+        case .stringCompare, .numberCompare, .listContains, .timeCompare, .nowCompare: return 12
         case .stringIn, .numberIn, .ipIn: return 8
         case .boolEquals, .present: return 4
         case .semverCompare: return 36
@@ -265,6 +271,17 @@ extension Payload {
             case .constant:
                 try need(op.length)
                 guard code[pc + 1] <= 1 else { throw fail("has a bool constant other than 0 or 1") }
+                pc += op.length
+            case .timeCompare:
+                try need(op.length)
+                try comparison(pc + 1, stringOnly: false)
+                try attribute(pc + 2, .datetime)
+                pc += op.length
+            case .nowCompare:
+                try need(op.length)
+                try comparison(pc + 1, stringOnly: false)
+                guard code[pc + 1] >= TargetingComparison.less.rawValue else { throw fail("compares the request time for equality") }
+                try zeros(2..<4)
                 pc += op.length
             case .ipIn:
                 try need(op.length)

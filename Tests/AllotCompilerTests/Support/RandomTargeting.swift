@@ -128,8 +128,8 @@ struct TestRequest: CustomStringConvertible {
         var values: [String: RequestValue] = [:]
         for attribute in TargetingFixtures.attributes where random.chance(0.75) {
             switch attribute.type {
-            case .ip:
-                break  // the fixtures have no ip attribute
+            case .ip, .datetime:
+                break  // the fixtures have no ip or datetime attribute
             case .string:
                 values[attribute.name] = .string(
                     random.pick(attribute.name == "country" ? TargetingPools.requestCountries : TargetingPools.strings))
@@ -152,6 +152,9 @@ struct TestRequest: CustomStringConvertible {
 /// The language's semantics (docs/targeting.md), written as directly as possible and
 /// independently of the compiler and the evaluator.
 enum ReferenceInterpreter {
+    /// The request time `EvaluatorHarness` evaluates at, for `now()`.
+    static let evaluationTime: Int64 = 0
+
     static func evaluate(_ expression: TargetingExpression, _ request: TestRequest) -> Bool {
         switch expression {
         case .constant(let value):
@@ -165,6 +168,9 @@ enum ReferenceInterpreter {
         case .membership(let attribute, let constants):
             guard let value = request.values[attribute] else { return false }
             return constants.contains { compare(value, .equal, $0) }
+        case .now(let op, let seconds):
+            // `EvaluatorHarness` evaluates at `evaluationTime`.
+            return holds(op, evaluationTime < seconds ? -1 : (evaluationTime > seconds ? 1 : 0))
         case .cidr(let attribute, let networks):
             // The fixtures have no ip attribute; an address would come as its text.
             guard case .string(let text)? = request.values[attribute], let address = IPAddress(text) else { return false }
@@ -321,7 +327,7 @@ struct EvaluatorHarness {
             }
         }
         var outcomes: [Outcome] = []
-        bundle.evaluate(input, now: 0, into: &outcomes)
+        bundle.evaluate(input, now: ReferenceInterpreter.evaluationTime, into: &outcomes)
         return outcomes.contains { bundle.assignment(for: $0).experiment == "probe" && $0.reason == .split }
     }
 }

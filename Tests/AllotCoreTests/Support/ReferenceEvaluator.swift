@@ -91,7 +91,7 @@ struct ReferenceEvaluator {
         }
         let targetingLength = p.int(e + PayloadFormat.ExperimentRecord.targetingLength)
         if targetingLength > 0,
-            !runProgram(offset: p.int(e + PayloadFormat.ExperimentRecord.targetingOffset), length: targetingLength, input)
+            !runProgram(offset: p.int(e + PayloadFormat.ExperimentRecord.targetingOffset), length: targetingLength, input, now: now)
         {
             outcome.reason = .targetingMiss
             return outcome
@@ -99,7 +99,7 @@ struct ReferenceEvaluator {
         let segmentRefs = p.int(e + PayloadFormat.ExperimentRecord.segmentRefCount)
         if segmentRefs > 0 {
             let first = p.int(e + PayloadFormat.ExperimentRecord.firstSegmentRef)
-            guard (first..<(first + segmentRefs)).contains(where: { isMember(segment: p.u32List($0), input) }) else {
+            guard (first..<(first + segmentRefs)).contains(where: { isMember(segment: p.u32List($0), input, now: now) }) else {
                 outcome.reason = .targetingMiss
                 return outcome
             }
@@ -128,7 +128,7 @@ struct ReferenceEvaluator {
         return nil
     }
 
-    private func isMember(segment: Int, _ input: EvaluationInput) -> Bool {
+    private func isMember(segment: Int, _ input: EvaluationInput, now: Int64) -> Bool {
         let record = p.segmentRecord(segment)
         let idCount = p.int(record + PayloadFormat.SegmentRecord.idCount)
         if idCount > 0 {
@@ -141,14 +141,14 @@ struct ReferenceEvaluator {
         }
         let ruleLength = p.int(record + PayloadFormat.SegmentRecord.ruleLength)
         guard ruleLength > 0 else { return false }
-        return runProgram(offset: p.int(record + PayloadFormat.SegmentRecord.ruleOffset), length: ruleLength, input)
+        return runProgram(offset: p.int(record + PayloadFormat.SegmentRecord.ruleOffset), length: ruleLength, input, now: now)
     }
 
     private func constant(_ code: UnsafeRawBufferPointer, _ at: Int) -> [UInt8] {
         Array(UnsafeRawBufferPointer(start: p.base + p.strings + Int(code.le32(at)), count: Int(code.le32(at + 4))))
     }
 
-    private func runProgram(offset: Int, length: Int, _ input: EvaluationInput) -> Bool {
+    private func runProgram(offset: Int, length: Int, _ input: EvaluationInput, now: Int64) -> Bool {
         let code = p.program(offset: offset, length: length)
         var r = false
         var pc = 0
@@ -214,7 +214,7 @@ struct ReferenceEvaluator {
                 if case .missing = input.values[attribute] { r = false } else { r = true }
                 pc += 4
             case .inSegment:
-                r = isMember(segment: Int(code.le32(pc + 4)), input)
+                r = isMember(segment: Int(code.le32(pc + 4)), input, now: now)
                 pc += 8
             case .not:
                 r = !r
@@ -226,6 +226,18 @@ struct ReferenceEvaluator {
             case .constant:
                 r = code[pc + 1] == 1
                 pc += 2
+            case .timeCompare:
+                r = false
+                if case .time(let seconds) = input.values[attribute] {
+                    let constant = Int64(bitPattern: code.le64(pc + 4))
+                    r = TargetingComparison(rawValue: code[pc + 1])!.holds(
+                        ordering: seconds < constant ? -1 : (seconds == constant ? 0 : 1))
+                }
+                pc += 12
+            case .nowCompare:
+                let constant = Int64(bitPattern: code.le64(pc + 4))
+                r = TargetingComparison(rawValue: code[pc + 1])!.holds(ordering: now < constant ? -1 : (now == constant ? 0 : 1))
+                pc += 12
             case .ipIn:
                 let count = Int(code.le32(pc + 4))
                 r = false
