@@ -236,6 +236,21 @@ struct EvaluationVectorTests {
                 + ["2026-10-31T23:59:59Z", "2026-11-01T00:00:00Z", "2026-11-01T01:00:00+02:00", "2026-11-01T00:00:00.5Z"].flatMap {
                     plain([["user_id": "user-1"]], ["signup": $0], now: nine + 60)
                 }
+            let patterned =
+                layers + """
+                    ---
+                    kind: Experiment
+                    name: patterned
+                    layer: checkout
+                    owner: o@example.com
+                    status: running
+                    traffic: 100%
+                    targeting: 'email matches "^[a-z]+\\\\.[a-z]+@(corp|lab)\\\\.example$" || email matches "\\\\+qa\\\\d{2}@"'
+                    variants: [ { name: a, weight: 50%, params: { color: green } }, { name: b, weight: 50%, params: { color: pink } } ]
+                    """
+            let patternedRequests = [
+                "ann.lee@corp.example", "ann.lee@corp.example.org", "ann@corp.example", "Ann.Lee@lab.example", "x+qa12@y", "x+qa1@y", "",
+            ].flatMap { plain([["user_id": "user-1"]], ["email": $0]) }
             let lifecycleBefore = lifecycle.replacingOccurrences(of: "status: concluded", with: "status: running")
             let times: [Int64] = [1_798_761_599, 1_798_761_600, 1_801_439_999, 1_801_440_000]
             let lifecycleRequests = times.flatMap { now in plain((0..<12).map { ["user_id": "user-\($0)"] }, now: now) }
@@ -250,6 +265,7 @@ struct EvaluationVectorTests {
                 ("targeting-case-insensitive", ["experiments/main.yaml": folded], nil, foldedRequests),
                 ("targeting-ip-networks", ["experiments/main.yaml": networks], nil, networkRequests),
                 ("targeting-time", ["experiments/main.yaml": timed], nil, timedRequests),
+                ("targeting-regex", ["experiments/main.yaml": patterned], nil, patternedRequests),
             ]
         }()
 

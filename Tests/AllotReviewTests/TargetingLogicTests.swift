@@ -77,6 +77,7 @@ struct TargetingLogicTests {
         #"ip in cidr("10.0.0.0/8") && ip not in cidr("10.0.0.0/8")"#,
         #"signup >= "2026-12-01" && signup < "2026-12-01T01:00:00+02:00""#,
         #"now() > "2026-12-01" && !(now() > "2026-12-01")"#,
+        #"country matches "^U" && !(country matches "^U")"#,
     ])
     func provesContradictions(_ source: String) throws {
         let expression = try Self.parse(source)
@@ -152,6 +153,10 @@ struct TargetingLogicTests {
         (#"signup >= "2026-12-01T09:00:00Z""#, #"signup > "2026-12-01T09:00:00Z""#, false),
         (#"now() > "2027-01-01""#, #"now() > "2027-01-01" || beta"#, true),
         (#"now() > "2027-01-01""#, #"now() > "2026-01-01""#, false),
+        // So are regular expressions.
+        (#"country matches "^US$""#, #"country matches "^US$" || beta"#, true),
+        (#"country matches "^US$""#, #"country == "US""#, false),
+        (#"country matches "^US""#, #"country matches "^U""#, false),
     ])
     func provesImplications(_ a: String, _ b: String, _ expected: Bool) throws {
         #expect(Self.logic.implies(try Self.parse(a), try Self.parse(b)) == expected)

@@ -64,6 +64,9 @@ struct TargetingCodeGenerator {
         case .foldedComparison: return TargetingOpcode.stringCompare.length
         case .foldedMembership(_, let values): return TargetingOpcode.stringIn.length + values.count * TargetingOpcode.listElementLength
         case .now: return TargetingOpcode.nowCompare.length
+        case .regex(_, let pattern):
+            guard case .success(let automaton) = RegexAutomaton.compile(pattern) else { return 0 }
+            return TargetingOpcode.regexMatch.length + automaton.encoded.count
         case .cidr(_, let networks): return TargetingOpcode.ipIn.length + networks.count * TargetingOpcode.ipIn.elementLength
         case .segment: return TargetingOpcode.inSegment.length
         case .not(let inner): return size(of: inner, environment: environment) + TargetingOpcode.not.length
@@ -98,6 +101,14 @@ struct TargetingCodeGenerator {
             try header(.stringIn, TargetingOpcode.foldedList, attribute)
             code.appendLE(UInt32(values.count))
             for value in values { appendString(value) }
+        case .regex(let attribute, let pattern):
+            guard try attributeType(attribute) == .string, case .success(let automaton) = RegexAutomaton.compile(pattern) else {
+                throw Failure(message: "'\(attribute) matches \(pattern)' was not checked")
+            }
+            try header(.regexMatch, 0, attribute)
+            code.appendLE(UInt16(automaton.stateCount))
+            code.appendLE(UInt16(automaton.classCount))
+            code += automaton.encoded
         case .now(let op, let seconds):
             code += [TargetingOpcode.nowCompare.rawValue, op.comparison.rawValue, 0, 0]
             code.appendLE(UInt64(bitPattern: seconds))

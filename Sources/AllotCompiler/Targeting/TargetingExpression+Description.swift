@@ -19,6 +19,8 @@ extension TargetingExpression {
             return "lower(\(TargetingText.name(attribute))) in \(printedList(values.map { .string($0) }))"
         case .cidr(let attribute, let networks):
             return "\(TargetingText.name(attribute)) in \(printedBlocks(networks))"
+        case .regex(let attribute, let pattern):
+            return "\(TargetingText.name(attribute)) matches \(TargetingText.quoted(pattern))"
         case .now(let op, let seconds):
             return "now() \(op.rawValue) \(TargetingValue.time(seconds))"
         case .has(let attribute):

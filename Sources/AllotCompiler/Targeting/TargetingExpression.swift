@@ -34,6 +34,9 @@ public indirect enum TargetingExpression: Equatable, Sendable, CustomStringConve
     /// `now() <op> "2026-12-01T09:00:00Z"`: the request time (unix seconds) against a constant;
     /// `op` is `<`, `<=`, `>` or `>=`.
     case now(TargetingOperator, Int64)
+    /// `attribute matches "pattern"` on a string attribute: some part of the value matches the
+    /// regular expression (`RegexAutomaton`), which compiles to a deterministic automaton.
+    case regex(attribute: String, pattern: String)
     /// `has(attribute)`: the request carries the attribute.
     case has(attribute: String)
     /// `in segment("name")`, or `unit in segment("name")` when a unit type is named.
@@ -51,7 +54,7 @@ public indirect enum TargetingExpression: Equatable, Sendable, CustomStringConve
         visit { node in
             switch node {
             case .flag(let a), .comparison(let a, _, _), .membership(let a, _), .has(let a), .foldedComparison(let a, _, _),
-                .foldedMembership(let a, _), .cidr(let a, _):
+                .foldedMembership(let a, _), .cidr(let a, _), .regex(let a, _):
                 names.insert(a)
             default: break
             }

@@ -201,7 +201,7 @@ struct TargetingParser {
         nesting -= 1
         if aborted { return invalid(bang.span) }
         switch operand.kind {
-        case .comparison, .membership, .segment:
+        case .comparison, .membership, .segment, .matches:
             error(
                 bang.span, "'!' applies to a single operand; put the comparison in parentheses",
                 hint: "write !(\(text(operand.span)))")
@@ -344,6 +344,20 @@ struct TargetingParser {
         }
         if startsComparison(next) {
             return parseComparison(left: .name(name))
+        }
+        if case .identifier("matches") = next.kind {
+            advance()
+            let token = peek
+            guard case .string(let pattern) = token.kind else {
+                error(
+                    errorSpan(token), "expected a pattern in double quotes after 'matches', found \(describe(token))",
+                    hint: "write \(TargetingText.name(name.text)) matches \"^Mozilla/5\\\\.0\"")
+                synchronize()
+                return invalid(name.span.through(next.span))
+            }
+            advance()
+            return TargetingSyntax(
+                kind: .matches(name, pattern: .init(text: pattern, span: token.span)), span: name.span.through(token.span), depth: 1)
         }
         if startsValue(next) {
             var hint = "compare with ==, !=, <, <=, >, >=, in, startsWith, endsWith or contains"

@@ -12,6 +12,8 @@ struct TargetingSyntax: Sendable {
         case comparison(Operand, Operator)
         /// `element [not] in collection` where the collection is a list or a name.
         case membership(element: Operand, negated: Bool, keyword: TargetingSpan, collection: Operand)
+        /// `name matches "pattern"`, with the pattern string's span.
+        case matches(Name, pattern: Name)
         /// `[unit] [not] in segment("name")`.
         case segment(unit: Name?, negated: Bool, segment: Name)
         /// `! operand`.

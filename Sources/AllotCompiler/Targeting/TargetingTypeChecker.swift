@@ -61,6 +61,8 @@ struct TargetingTypeChecker {
         case .membership(let element, let negated, let keyword, let collection):
             let result = checkMembership(element, keyword: keyword, collection)
             return negated ? result.map { .not($0) } : result
+        case .matches(let name, let pattern):
+            return checkRegex(name, pattern)
         case .segment(let unit, let negated, let segment):
             let result = checkSegment(unit: unit, segment)
             return negated ? result.map { .not($0) } : result
@@ -265,6 +267,28 @@ struct TargetingTypeChecker {
             hint = "compare it with a \(type.name) value, e.g. \(example(name.text, type))"
         }
         error(literal.span, "cannot compare \(type.name) attribute '\(name.text)' with \(value.kindName) \(written)", hint: hint)
+    }
+
+    // MARK: Regular expressions
+
+    /// `attribute matches "pattern"`.
+    private mutating func checkRegex(_ name: Name, _ pattern: Name) -> TargetingExpression? {
+        let known = attribute(name)
+        if case .failure(let failure) = RegexAutomaton.compile(pattern.text) {
+            error(
+                pattern.span,
+                "invalid pattern: \(failure.message)" + (failure.offset < 0 ? "" : " (at character \(failure.offset + 1) of the pattern)"),
+                hint: "patterns use . [...] \\d \\w \\s ( | ) * + ? {n,m} and ^ $ at the ends; a backslash is written \\\\ in the string")
+            return nil
+        }
+        guard let attribute = known else { return nil }
+        guard attribute.type == .string else {
+            error(
+                name.span, "'matches' applies to string attributes; '\(name.text)' is a \(attribute.type.name) attribute",
+                hint: "compare it with a \(attribute.type.name) value, e.g. \(example(name.text, attribute.type))")
+            return nil
+        }
+        return .regex(attribute: name.text, pattern: pattern.text)
     }
 
     // MARK: Time

@@ -427,6 +427,15 @@ extension LoadedBundle {
                 let constant = Int64(bitPattern: code.le64(pc &+ 4))
                 r = TargetingComparison.holds(code[pc &+ 1], ordering: now < constant ? -1 : (now > constant ? 1 : 0))
                 pc &+= TargetingOpcode.nowCompare.length
+            case TargetingOpcode.regexMatch.rawValue:
+                let states = Int(code.le16(pc &+ 4))
+                let classes = Int(code.le16(pc &+ 6))
+                r = false
+                if case .string(let span) = request.value(Int(code.le16(pc &+ 2))) {
+                    r = runAutomaton(
+                        request.bytes(span), code, at: pc &+ TargetingOpcode.regexMatch.length, states: states, classes: classes)
+                }
+                pc &+= TargetingOpcode.regexMatch.length &+ 256 &+ states &+ states &* classes
             case TargetingOpcode.ipIn.rawValue:
                 let count = Int(code.le32(pc &+ 4))
                 let list = pc &+ TargetingOpcode.ipIn.length
@@ -487,6 +496,21 @@ extension LoadedBundle {
         default:
             return scan { memcmpBytes(bytes, $0, count) == 0 }
         }
+    }
+
+    /// Runs `regexMatch`'s automaton (class map at `at`, then accept flags, then transitions) over
+    /// `value`: one table step per byte, and a stop as soon as a state accepts at once.
+    @inline(never)
+    private func runAutomaton(_ value: UnsafeRawBufferPointer, _ code: UnsafeRawBufferPointer, at: Int, states: Int, classes: Int) -> Bool {
+        let accept = at &+ 256
+        let next = accept &+ states
+        var state = 0
+        if code[accept] & 2 != 0 { return true }
+        for byte in value {
+            state = Int(code[next &+ state &* classes &+ Int(code[at &+ Int(byte)])])
+            if code[accept &+ state] & 2 != 0 { return true }
+        }
+        return code[accept &+ state] & 1 != 0
     }
 
     /// Whether the address `high`, `low` lies in one of the `count` CIDR blocks from `from`

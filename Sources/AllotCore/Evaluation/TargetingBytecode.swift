@@ -46,6 +46,12 @@ public enum TargetingOpcode: UInt8, Sendable {
     /// `[op][cmp u8][0][0][seconds i64]` (12): compare the request time, the `now` the evaluator
     /// is given, with a constant; `cmp` 2-5 (`<`, `<=`, `>`, `>=`).
     case nowCompare = 0x10
+    /// `[op][0][attr u16][states u16][classes u16][class u8 × 256][accept u8 × states]
+    /// [next u8 × states × classes]`: a deterministic automaton run over the string attribute's
+    /// bytes from state 0: each byte moves to `next[state × classes + class[byte]]`. It matches
+    /// when a state it reaches has accept bit 1 (at once), or the state at the end has bit 0.
+    /// 1-256 states and classes. A validator that predates it refuses the program.
+    case regexMatch = 0x11
 
     /// Bytes of the instruction: the one table the code generator, the validator and the
     /// evaluator all use. For `stringIn`, `numberIn` and `ipIn` it is the head before the list,
@@ -54,7 +60,7 @@ public enum TargetingOpcode: UInt8, Sendable {
     public var length: Int {
         switch self {
         case .stringCompare, .numberCompare, .listContains, .timeCompare, .nowCompare: return 12
-        case .stringIn, .numberIn, .ipIn: return 8
+        case .stringIn, .numberIn, .ipIn, .regexMatch: return 8
         case .boolEquals, .present: return 4
         case .semverCompare: return 36
         case .inSegment, .jumpIfFalse, .jumpIfTrue: return 8
@@ -86,6 +92,10 @@ public enum TargetingOpcode: UInt8, Sendable {
     /// count readable).
     static func length(at pc: Int, of code: UnsafeRawBufferPointer) -> Int {
         let op = TargetingOpcode(rawValue: code[pc])!
+        if op == .regexMatch {
+            let states = Int(code.le16(pc + 4))
+            return op.length + 256 + states + states * Int(code.le16(pc + 6))
+        }
         return op.length + (op.elementLength == 0 ? 0 : Int(code.le32(pc + 4)) * op.elementLength)
     }
 }
@@ -283,6 +293,24 @@ extension Payload {
                 guard code[pc + 1] >= TargetingComparison.less.rawValue else { throw fail("compares the request time for equality") }
                 try zeros(2..<4)
                 pc += op.length
+            case .regexMatch:
+                try need(op.length)
+                try zeros(1..<2)
+                try attribute(pc + 2, .string)
+                let states = Int(code.le16(pc + 4))
+                let classes = Int(code.le16(pc + 6))
+                guard (1...256).contains(states), (1...256).contains(classes) else {
+                    throw fail("has an automaton of \(states) states and \(classes) classes")
+                }
+                let size = op.length + 256 + states + states * classes
+                try need(size)
+                let table = pc + op.length
+                for i in 0..<256 where Int(code[table + i]) >= classes { throw fail("maps byte \(i) to an unknown class") }
+                for i in 0..<states where code[table + 256 + i] > 3 { throw fail("has unknown accept flags") }
+                for i in (256 + states)..<(256 + states + states * classes) where Int(code[table + i]) >= states {
+                    throw fail("has an automaton transition to an unknown state")
+                }
+                pc += size
             case .ipIn:
                 try need(op.length)
                 try zeros(1..<2)

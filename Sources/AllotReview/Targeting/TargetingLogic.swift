@@ -144,7 +144,7 @@ public struct TargetingLogic: Sendable {
                 if literal.positive && emptySegments.contains(name) { return false }
             case .flag(let a), .comparison(let a, _, _), .membership(let a, _), .has(let a):
                 byAttribute[a, default: []].append(literal)
-            case .foldedComparison, .foldedMembership, .cidr, .now:
+            case .foldedComparison, .foldedMembership, .cidr, .now, .regex:
                 // Opaque: `lower(x)` predicates are not related to each other or to `x`'s own
                 // predicates (beyond `p && !p`, above), so a clause is never proven
                 // unsatisfiable through them. Sound, not complete.

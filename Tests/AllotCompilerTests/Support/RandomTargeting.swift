@@ -168,6 +168,12 @@ enum ReferenceInterpreter {
         case .membership(let attribute, let constants):
             guard let value = request.values[attribute] else { return false }
             return constants.contains { compare(value, .equal, $0) }
+        case .regex(let attribute, let pattern):
+            // Checked against Python's `re` in RegexTests; here the automaton stands in.
+            guard case .string(let text)? = request.values[attribute], case .success(let automaton) = RegexAutomaton.compile(pattern) else {
+                return false
+            }
+            return automaton.matches(text.utf8)
         case .now(let op, let seconds):
             // `EvaluatorHarness` evaluates at `evaluationTime`.
             return holds(op, evaluationTime < seconds ? -1 : (evaluationTime > seconds ? 1 : 0))

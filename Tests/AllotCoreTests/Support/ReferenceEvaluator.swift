@@ -238,6 +238,21 @@ struct ReferenceEvaluator {
                 let constant = Int64(bitPattern: code.le64(pc + 4))
                 r = TargetingComparison(rawValue: code[pc + 1])!.holds(ordering: now < constant ? -1 : (now == constant ? 0 : 1))
                 pc += 12
+            case .regexMatch:
+                let states = Int(code.le16(pc + 4))
+                let classes = Int(code.le16(pc + 6))
+                r = false
+                if case .string(let span) = input.values[attribute] {
+                    let table = pc + 8
+                    var state = 0
+                    r = code[table + 256] & 2 != 0
+                    for byte in id(input, span) where !r {
+                        state = Int(code[table + 256 + states + state * classes + Int(code[table + Int(byte)])])
+                        r = code[table + 256 + state] & 2 != 0
+                    }
+                    r = r || code[table + 256 + state] & 1 != 0
+                }
+                pc += 8 + 256 + states + states * classes
             case .ipIn:
                 let count = Int(code.le32(pc + 4))
                 r = false
