@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generates Tests/Vectors/xxh3.json and Tests/Vectors/buckets.json.
+"""Generates Tests/Vectors/xxh3.json, Tests/Vectors/xxh3-128.json and Tests/Vectors/buckets.json.
 
 xxh3.json holds the official XXH3_64bits sanity vectors published by the xxHash project
 (cli/xsum_sanity_check.c: lengths and seeds over its pseudo-random test buffer), checked here
@@ -8,6 +8,11 @@ against the independent `xxhash` package from PyPI, plus extra string vectors fr
 buckets.json pins Allot's bucketing: hash = XXH3_64(salt || 0x00 || unit_id) with seed 0, mapped
 to 0..9999 by Lemire's multiply-shift with rejection; a rejected hash h is replaced by
 XXH3_64(le64(h)). This script is an independent implementation of that rule.
+
+Bucketing scheme 2 (payload format version 2; docs/bundle-format.md section 3): hash =
+XXH3_64(digest, seed = XXH3_64(utf8(salt))) where digest is the canonical 16 bytes of
+XXH3_128(utf8(unit_id)) (high 64 bits big-endian, then low 64 bits big-endian), mapped the same
+way. buckets.json holds its cases under "scheme2Cases"; xxh3-128.json pins XXH3_128bits itself.
 
 Run: pip install xxhash && python3 scripts/generate-hash-vectors.py
 """
@@ -58,6 +63,11 @@ def bucket_of(h, n=10_000):
         h = xxhash.xxh3_64_intdigest(struct.pack("<Q", h))
 
 
+def scheme2_hash(salt, unit):
+    digest = xxhash.xxh3_128_digest(unit.encode())
+    return xxhash.xxh3_64_intdigest(digest, seed=xxhash.xxh3_64_intdigest(salt.encode()))
+
+
 def main():
     root = os.path.join(os.path.dirname(__file__), "..", "Tests", "Vectors")
     buffer = sanity_buffer(2367)
@@ -83,6 +93,23 @@ def main():
         }, f, indent=1, ensure_ascii=False)
         f.write("\n")
 
+    # XXH3_128bits: the sanity buffer at every length path (0, 1-3, 4-8, 9-16, 17-128, 129-240, long) and seeds.
+    lengths = [0, 1, 2, 3, 4, 6, 8, 9, 12, 16, 17, 24, 32, 33, 48, 64, 65, 80, 96, 97, 128, 129, 160, 161, 192, 195, 224, 240,
+               241, 256, 403, 512, 1024, 2048, 2240, 2367]
+    hashes128 = []
+    for length in lengths:
+        for seed in (0, PRIME64, 1):
+            value = xxhash.xxh3_128_intdigest(buffer[:length], seed=seed)
+            hashes128.append({"length": length, "seed": str(seed), "high": f"{value >> 64:016x}", "low": f"{value & MASK:016x}"})
+    with open(os.path.join(root, "xxh3-128.json"), "w") as f:
+        json.dump({
+            "description": "XXH3_128bits vectors from the xxhash PyPI package: each entry hashes the first 'length' bytes of "
+                           "xxHash's sanity buffer (as in xxh3.json) with 'seed' (decimal); 'high' and 'low' are the two 64-bit "
+                           "halves in 16 hex digits.",
+            "vectors": hashes128,
+        }, f, indent=1)
+        f.write("\n")
+
     cases = []
     salts = ["checkout", "search", "holdout:global", "green-checkout-button", "exp#2", "ünï"]
     ids = ["u1", "u2", "user-000042", "d8f1c2a0-5b6e-4c1f-9a3e-7b2d4c6e8f10", "", "a" * 300, "🙂", "qa-user-1"]
@@ -96,6 +123,21 @@ def main():
         salt, uid = f"layer-{i % 7}", f"user-{i}"
         h = xxhash.xxh3_64_intdigest(salt.encode() + b"\x00" + uid.encode())
         cases.append({"salt": salt, "unit": uid, "hash": f"{h:016x}", "bucket": bucket_of(h)})
+    scheme2 = []
+    for salt in salts:
+        for uid in ids:
+            if not uid:
+                continue
+            digest = xxhash.xxh3_128_digest(uid.encode())
+            seed = xxhash.xxh3_64_intdigest(salt.encode())
+            h = scheme2_hash(salt, uid)
+            scheme2.append({"salt": salt, "unit": uid, "digest": digest.hex(), "seed": f"{seed:016x}", "hash": f"{h:016x}",
+                            "bucket": bucket_of(h)})
+    for i in range(200):
+        salt, uid = f"layer-{i % 7}", f"user-{i}"
+        h = scheme2_hash(salt, uid)
+        scheme2.append({"salt": salt, "unit": uid, "digest": xxhash.xxh3_128_digest(uid.encode()).hex(),
+                        "seed": f"{xxhash.xxh3_64_intdigest(salt.encode()):016x}", "hash": f"{h:016x}", "bucket": bucket_of(h)})
     # The mapping alone, including hashes in the rejection zone (low 64 bits of h*10000 below 1616).
     mapping = []
     for h in [0, 1, 2, 1844674407370955, 1844674407370956, MASK, MASK - 1, 1 << 63, 12345678901234567890]:
@@ -107,6 +149,10 @@ def main():
                            "replaced by XXH3_64(little-endian 8 bytes of hash) and the step repeats.",
             "bucketCount": 10000,
             "cases": cases,
+            "scheme2Description": "Bucketing scheme 2 (payload format 2): digest = XXH3_128(utf8(unit)), seed 0, as its canonical 16 "
+                                  "bytes (high 64 bits big-endian, then low 64 bits big-endian); seed = XXH3_64(utf8(salt)), seed 0; "
+                                  "hash = XXH3_64(digest, seed); bucket as above.",
+            "scheme2Cases": scheme2,
             "mapping": mapping,
         }, f, indent=1, ensure_ascii=False)
         f.write("\n")

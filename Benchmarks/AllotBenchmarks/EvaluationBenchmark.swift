@@ -1,5 +1,6 @@
 import AllotCompiler
 import AllotCore
+import Foundation
 
 /// Evaluating one unit against 1,000 experiments in 50 layers, with and without writing the JSON
 /// answer, against the floor of the hashes alone.
@@ -27,11 +28,18 @@ enum EvaluationBenchmark {
         print(total)
     }
 
+    /// The bucketing scheme of the benchmark's bundle: `ALLOT_BENCH_BUCKETING_SCHEME` (1 or 2),
+    /// by default scheme 2, what `allot compile` gives a project without a lock.
+    static var scheme: BucketingScheme {
+        ProcessInfo.processInfo.environment["ALLOT_BENCH_BUCKETING_SCHEME"].flatMap { Int($0) }.flatMap(BucketingScheme.init(rawValue:))
+            ?? BucketingScheme.newProjectDefault
+    }
+
     /// The benchmark's bundle: 50 layers of 20 experiments (a third targeted when targeting is
-    /// available), compiled, sealed and opened as a server would.
+    /// available), compiled under `scheme`, sealed and opened as a server would.
     static func syntheticBundle(targeting: Bool) throws -> LoadedBundle {
         let files = SyntheticProject.files(layers: 50, experimentsPerLayer: 20, targeting: targeting)
-        let compiled = try Compiler.compile(files: files, lock: AllocationLock(), version: 1, createdAt: 0).get()
+        let compiled = try Compiler.compile(files: files, lock: AllocationLock(bucketingScheme: scheme), version: 1, createdAt: 0).get()
         let key = SigningKey.generate()
         let envelope = try BundleEnvelope.seal(payload: compiled.payload, version: 1, createdAt: 0, key: key)
         return try LoadedBundle.open(envelope: envelope, trustedKeys: [key.publicKey])
@@ -116,6 +124,17 @@ enum EvaluationBenchmark {
             index &+= 1
         }
 
+        // Scheme 2's floor: one XXH3-128 of the id, then the same 100 buckets from the digest
+        // under precomputed salt keys.
+        let saltKeys = saltBytes.map { salt in salt.withUnsafeBytes { SaltKey(salt: $0) } }
+        let digestFloor = measure(iterations: iterations) {
+            let digest = ids[index & (unitCount - 1)].withUnsafeBytes { UnitDigest(id: $0) }
+            saltKeys.withUnsafeBufferPointer { keys in
+                for key in keys { sink &+= Bucketing.bucket(forHash: key.hash(digest)) }
+            }
+            index &+= 1
+        }
+
         var json: [UInt8] = []
         let request = Array(
             #"{"units":{"user_id":"user-424242"},"attributes":{"country":"US","app_version":"5.2.0","platform":"ios"}}"#.utf8)
@@ -132,12 +151,17 @@ enum EvaluationBenchmark {
         report([
             "name": "evaluate_all_layers", "ns_per_op": evaluate.nsPerOp, "allocations_per_op": evaluate.allocationsPerOp ?? -1,
             "layers": layers, "experiments": experiments, "targeting": targeting ? "yes" : "no",
+            "bucketing_scheme": bundle.payload.bucketingScheme.rawValue,
             "floor_ns_per_op": floor.nsPerOp, "ratio_to_floor": evaluate.nsPerOp / floor.nsPerOp, "goal_ns": 1000,
         ])
         report(["name": "hash_floor_100_buckets", "ns_per_op": floor.nsPerOp, "allocations_per_op": floor.allocationsPerOp ?? -1])
         report([
             "name": "hash_floor_100_buckets_tight", "ns_per_op": tightFloor.nsPerOp,
             "allocations_per_op": tightFloor.allocationsPerOp ?? -1,
+        ])
+        report([
+            "name": "hash_floor_scheme2_digest_and_100_buckets", "ns_per_op": digestFloor.nsPerOp,
+            "allocations_per_op": digestFloor.allocationsPerOp ?? -1,
         ])
         report([
             "name": "evaluate_and_write_json_answer", "ns_per_op": answer.nsPerOp, "allocations_per_op": answer.allocationsPerOp ?? -1,

@@ -1,4 +1,4 @@
-import AllotCore
+public import AllotCore
 import Foundation
 
 /// The compiler front end: reads an experiments directory, checks it, allocates traffic against
@@ -35,7 +35,13 @@ public enum Compiler {
     }
 
     /// Compiles `directory` (every `*.yaml`/`*.yml` below it, plus `allot.lock`).
-    public static func compile(directory: String, version: UInt64, createdAt: Int64) -> Result<Output, Failure> {
+    ///
+    /// The bucketing scheme is the lock's (scheme 1 for a lock without one); a directory without a
+    /// lock file starts on `BucketingScheme.newProjectDefault`. `bucketingScheme`, when given,
+    /// switches the project to that scheme: every unit may move, so only an explicit request does it.
+    public static func compile(
+        directory: String, version: UInt64, createdAt: Int64, bucketingScheme: BucketingScheme? = nil
+    ) -> Result<Output, Failure> {
         var encodingDiagnostics: [Diagnostic] = []
         let sourcesResult = loadSources(directory: directory, encodingDiagnostics: &encodingDiagnostics)
         guard case .success(let files) = sourcesResult else {
@@ -67,7 +73,10 @@ public enum Compiler {
             case .failure(let failure): return .failure(Failure(diagnostics: failure.diagnostics, sources: sources))
             }
         }
-        switch compile(files: files, lock: previousLock, version: version, createdAt: createdAt) {
+        if !hadLockFile { previousLock.bucketingScheme = BucketingScheme.newProjectDefault }
+        var allocationBase = previousLock
+        if let bucketingScheme { allocationBase.bucketingScheme = bucketingScheme }
+        switch compile(files: files, lock: allocationBase, version: version, createdAt: createdAt) {
         case .success(let output) where !encodingDiagnostics.isEmpty:
             return .failure(Failure(diagnostics: DiagnosticBag(encodingDiagnostics + output.warnings).sorted, sources: sources))
         case .success(var output):

@@ -97,6 +97,28 @@ struct EnvelopeTests {
         #expect(code(of: format) == .unsupportedFormat)
     }
 
+    /// Payload formats 1 and 2 load (scheme 1 and scheme 2); any other version is refused by name,
+    /// even correctly signed.
+    @Test(arguments: [0, 1, 2, 3, 255] as [UInt32])
+    func payloadFormatVersions(format: UInt32) throws {
+        var payload = try Fixture.compile(Self.yaml).output.payload
+        payload.replaceSubrange(8..<12, with: withUnsafeBytes(of: format.littleEndian, Array.init))
+        let envelope = try BundleEnvelope.seal(payload: payload, version: 1, createdAt: 1_700_000_000, key: Fixture.key)
+        switch format {
+        case 1, 2:
+            let bundle = try LoadedBundle.open(envelope: envelope, trustedKeys: [Fixture.key.publicKey])
+            #expect(bundle.payload.bucketingScheme.payloadFormatVersion == format)
+            #expect(bundle.contents.bucketingScheme.payloadFormatVersion == format)
+        default:
+            #expect(code(of: envelope) == .unsupportedFormat)
+            do {
+                _ = try LoadedBundle.open(envelope: envelope, trustedKeys: [Fixture.key.publicKey])
+            } catch {
+                #expect(error.message.contains("payload format \(format) is not supported"), "\(error.message)")
+            }
+        }
+    }
+
     /// The validator, not just the signature, protects the evaluator: payloads corrupted and then
     /// correctly re-signed must still be rejected or, when a flip lands in free text, evaluate
     /// without trapping.

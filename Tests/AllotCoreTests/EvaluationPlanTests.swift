@@ -132,11 +132,13 @@ struct EvaluationPlanTests {
         return text
     }
 
-    static let bundles: [LoadedBundle] = {
-        let first = try! Fixture.compile(project(generation: 0))
+    /// Generations 0 and 1 under bucketing scheme 1, then the same under scheme 2 (2 and 3).
+    static let bundles: [LoadedBundle] = BucketingScheme.allCases.flatMap { scheme in
+        let first = try! Fixture.compile(project(generation: 0), lock: AllocationLock(bucketingScheme: scheme))
         let second = try! Fixture.compile(project(generation: 1), lock: first.output.lock)
+        precondition(second.bundle.payload.bucketingScheme == scheme)
         return [first.bundle, second.bundle]
-    }()
+    }
 
     /// A request drawn from pools that hit every branch (including absent units and attributes).
     static func request(_ random: inout SeededRandom, bundle: LoadedBundle) throws -> EvaluationInput {
@@ -172,9 +174,11 @@ struct EvaluationPlanTests {
         return input
     }
 
-    @Test("outcomes and answers equal the reference evaluator's, for every path", arguments: [0, 1])
-    func differential(generation: Int) throws {
-        let bundle = Self.bundles[generation]
+    @Test(
+        "outcomes and answers equal the reference evaluator's, for every path and both bucketing schemes",
+        arguments: [0, 1], BucketingScheme.allCases)
+    func differential(generation: Int, scheme: BucketingScheme) throws {
+        let bundle = Self.bundles[(scheme.rawValue - 1) * 2 + generation]
         let reference = ReferenceEvaluator(bundle: bundle)
         var random = SeededRandom(seed: UInt64(41 + generation))
         var outcomes: [Outcome] = []
@@ -203,8 +207,8 @@ struct EvaluationPlanTests {
         #expect(reasons == expectedReasons)
     }
 
-    @Test("more layers than one block, alternating unit types, agree with the reference evaluator")
-    func manyLayers() throws {
+    @Test("more layers than one block, alternating unit types, agree with the reference evaluator", arguments: BucketingScheme.allCases)
+    func manyLayers(scheme: BucketingScheme) throws {
         // 150 layers (blocks of 64 and a partial one), unit types alternating in runs of 1 and 3
         // so the id in the key buffer changes between the owner and decision passes.
         var text = "kind: Attributes\nattributes:\n  country: { type: string, values: [US, CA] }\n"
@@ -220,7 +224,8 @@ struct EvaluationPlanTests {
                     "variants:\n  - { name: v0, weight: 50% }\n  - { name: v1, weight: 50%, params: { p\(layer): \(experiment + 1) } }\n"
             }
         }
-        let bundle = try Fixture.compile(text).bundle
+        let bundle = try Fixture.compile(text, lock: AllocationLock(bucketingScheme: scheme)).bundle
+        #expect(bundle.payload.bucketingScheme == scheme)
         let reference = ReferenceEvaluator(bundle: bundle)
         var outcomes: [Outcome] = []
         var answer: [UInt8] = []
@@ -323,6 +328,13 @@ struct EvaluationPlanTests {
                 bundle.writeAnswer(outcomes, to: UnsafeMutableRawBufferPointer(rebasing: $0[..<(expected.count - 1)]))
             }
             #expect(short == nil && buffer[0] == 0)
+        }
+    }
+
+    @Test("each reason's pre-rendered entry ending is its JSON name and the entry's closing quote and brace")
+    func reasonEndings() {
+        for reason in Reason.allCases {
+            #expect(reason.jsonNameClosingEntry.description == reason.name + "\"}")
         }
     }
 

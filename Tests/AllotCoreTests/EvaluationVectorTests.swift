@@ -275,10 +275,12 @@ struct EvaluationVectorTests {
         return (output, try BundleEnvelope.seal(payload: output.payload, version: 42, createdAt: 1_790_000_000, key: key))
     }
 
+    /// Every definition under bucketing scheme 1 (payload format 1), then again under scheme 2
+    /// (payload format 2, the case name suffixed `-scheme2`, its lock always shown).
     static func generate() throws -> File {
         var cases: [Case] = []
-        for definition in definitions {
-            var lock = AllocationLock()
+        for (definition, scheme) in BucketingScheme.allCases.flatMap({ scheme in definitions.map { ($0, scheme) } }) {
+            var lock = AllocationLock(bucketingScheme: scheme)
             if let previous = definition.previous { lock = try compile(previous, lock: lock).0.lock }
             let (output, envelope) = try compile(definition.sources, lock: lock)
             _ = output
@@ -290,14 +292,17 @@ struct EvaluationVectorTests {
             }
             cases.append(
                 Case(
-                    name: definition.name, sources: definition.sources, lock: definition.previous == nil ? nil : lock.text,
+                    name: definition.name + (scheme == .saltedID ? "" : "-scheme\(scheme.rawValue)"), sources: definition.sources,
+                    lock: definition.previous == nil && scheme == .saltedID ? nil : lock.text,
                     bundle: Base64.encode(envelope), requests: requests))
         }
         return File(
             description:
                 "Load `bundle` (base64) trusting `publicKey` (allot-ed25519-public:...), evaluate each request at `now` (unix seconds) "
                 + "with `units` and `attributes` (attribute text parsed by declared type; lists comma-separated), and compare the JSON answer "
-                + "byte for byte. `sources` (and `lock`, the allocation lock compiled against) show where each bundle came from.",
+                + "byte for byte. `sources` (and `lock`, the allocation lock compiled against) show where each bundle came from. "
+                + "Bundles of payload format 1 use bucketing scheme 1, those of payload format 2 (cases named -scheme2, whose lock "
+                + "says bucketing-scheme: 2) scheme 2; docs/bundle-format.md section 3 defines both.",
             publicKey: key.publicKey.fileText.trimmingCharacters(in: .newlines), cases: cases)
     }
 
@@ -327,6 +332,17 @@ struct EvaluationVectorTests {
         }
         #expect(answers > 70)
         #expect(enrolled > 20, "the vectors should exercise real splits")
+    }
+
+    /// `scripts/check-evaluation-vectors.py` reads the checked-in bundles with its own parser and
+    /// recomputes every layer, holdout and variant bucket with its own implementation of both
+    /// bucketing schemes (the `xxhash` PyPI package): the answers must agree.
+    @Test func anIndependentImplementationAgreesOnEveryBucket() async throws {
+        let script = Repository.root.appendingPathComponent("scripts/check-evaluation-vectors.py").path
+        let result = try await onThread { try runProcess(which("python3") ?? "/usr/bin/python3", [script]) }
+        #expect(result.status == 0, "\(result.output)")
+        #expect(
+            result.stdout.contains("-scheme2: scheme 2,") && result.stdout.contains("targeting-segments: scheme 1,"), "\(result.stdout)")
     }
 }
 

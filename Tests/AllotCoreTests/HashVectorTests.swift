@@ -32,10 +32,31 @@ struct HashVectorTests {
             var hash: String
             var bucket: Int
         }
+        struct Scheme2Case: Decodable {
+            var salt: String
+            var unit: String
+            var digest: String
+            var seed: String
+            var hash: String
+            var bucket: Int
+        }
         var bucketCount: Int
         var cases: [Case]
+        var scheme2Cases: [Scheme2Case]
         var mapping: [Mapping]
     }
+
+    struct XXH3128File: Decodable {
+        struct Vector: Decodable {
+            var length: Int
+            var seed: String
+            var high: String
+            var low: String
+        }
+        var vectors: [Vector]
+    }
+
+    static func hex(_ value: UInt64) -> String { String(format: "%016lx", value) }
 
     static func sanityBuffer(_ length: Int) -> [UInt8] {
         var generator: UInt64 = 2_654_435_761
@@ -74,6 +95,36 @@ struct HashVectorTests {
         }
     }
 
+    @Test func xxh3With128BitsOnEveryLengthPath() throws {
+        let file = try JSONDecoder().decode(XXH3128File.self, from: Repository.vectors("xxh3-128.json"))
+        #expect(file.vectors.count >= 100)
+        let buffer = Self.sanityBuffer(2367)
+        for vector in file.vectors {
+            let hash = XXH3.hash128(buffer[0..<vector.length], seed: UInt64(vector.seed)!)
+            #expect(Self.hex(hash.high) == vector.high && Self.hex(hash.low) == vector.low, "length \(vector.length) seed \(vector.seed)")
+        }
+    }
+
+    @Test func scheme2BucketVectors() throws {
+        let file = try JSONDecoder().decode(BucketFile.self, from: Repository.vectors("buckets.json"))
+        #expect(file.scheme2Cases.count > 200)
+        for vector in file.scheme2Cases {
+            let digest = UnitDigest(id: vector.unit)
+            #expect(digest.bytes.map { String(format: "%02x", $0) }.joined() == vector.digest, "\(vector.unit)")
+            #expect(Self.hex(XXH3.hash64(Array(vector.salt.utf8))) == vector.seed, "\(vector.salt)")
+            #expect(Self.hex(Bucketing.hash(scheme: .unitDigest, salt: vector.salt, unitID: vector.unit)) == vector.hash)
+            #expect(
+                Bucketing.bucket(scheme: .unitDigest, salt: vector.salt, unitID: vector.unit) == vector.bucket,
+                "\(vector.salt)/\(vector.unit)")
+            // The salt key's shortcut is XXH3 of the 16 digest bytes under the salt's seed.
+            #expect(SaltKey(salt: vector.salt).hash(digest) == XXH3.hash64(digest.bytes, seed: XXH3.hash64(Array(vector.salt.utf8))))
+        }
+        // Scheme 1 cases through the scheme-taking entry point are scheme 1's.
+        for vector in file.cases.prefix(20) {
+            #expect(Self.hex(Bucketing.hash(scheme: .saltedID, salt: vector.salt, unitID: vector.unit)) == vector.hash)
+        }
+    }
+
     @Test func mappingRejectsTheBiasedZone() throws {
         let file = try JSONDecoder().decode(BucketFile.self, from: Repository.vectors("buckets.json"))
         for vector in file.mapping {
@@ -89,11 +140,21 @@ struct HashVectorTests {
         #expect(Bucketing.hash(salt: "ab", unitID: "c") != Bucketing.hash(salt: "a", unitID: "bc"))
     }
 
-    @Test func bucketsAreUniform() {
+    @Test func saltKeysAgreeWithSeededXXH3ForAnySeed() {
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let seed = random.next() as UInt64
+            let digest = UnitDigest(first: random.next(), second: random.next())
+            #expect(SaltKey(seed: seed).hash(digest) == XXH3.hash64(digest.bytes, seed: seed))
+        }
+    }
+
+    @Test(arguments: BucketingScheme.allCases)
+    func bucketsAreUniform(scheme: BucketingScheme) {
         // 200,000 ids over 10,000 buckets: a chi-square far above its 9,999 degrees of freedom would mean bias.
         var counts = [Int](repeating: 0, count: Bucketing.bucketCount)
         let total = 200_000
-        for i in 0..<total { counts[Bucketing.bucket(salt: "uniformity", unitID: "user-\(i)")] += 1 }
+        for i in 0..<total { counts[Bucketing.bucket(scheme: scheme, salt: "uniformity", unitID: "user-\(i)")] += 1 }
         let expected = Double(total) / Double(Bucketing.bucketCount)
         let chiSquare = counts.reduce(0.0) { $0 + pow(Double($1) - expected, 2) / expected }
         // Mean 9,999, standard deviation ~141: 10,600 is beyond four standard deviations.

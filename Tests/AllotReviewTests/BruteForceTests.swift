@@ -254,4 +254,35 @@ struct RandomChangeTests {
         let problems = disagreements(report, measured, experiments: names, parameters: parameters)
         #expect(problems.isEmpty, "changes: \(changes)\n\(problems.joined(separator: "\n"))\n\(TextReport.render(report))")
     }
+
+    /// Switching the bucketing scheme (with or without other changes) hashes every unit anew: the
+    /// diff says so and its shares, which treat the buckets before and after as independent,
+    /// agree with the evaluator.
+    @Test(arguments: 0..<6)
+    func bucketingSchemeSwitchesAgreeWithTheEvaluator(_ seed: Int) throws {
+        var random = SeededRandom(seed: UInt64(2000 + seed))
+        var project = RandomProject.random(&random)
+        let before = project.yaml
+        var changes: [String] = []
+        if seed % 2 == 1 { changes.append(project.mutate(&random)) }
+        let from: BucketingScheme = seed < 3 ? .saltedID : .unitDigest
+        let to: BucketingScheme = seed < 3 ? .unitDigest : .saltedID
+        let old = try Fixture.compile(before, lock: AllocationLock(bucketingScheme: from), version: 1, label: "old")
+        var lock = old.output.lock
+        lock.bucketingScheme = to
+        let new = try Fixture.compile(project.yaml, lock: lock, version: 2, label: "new")
+        #expect(old.bundle.payload.bucketingScheme == from && new.bundle.payload.bucketingScheme == to)
+        let now: Int64 = 1_800_000_000
+        let report = BundleDiff.compare(old: old.snapshot, new: new.snapshot, at: now)
+        #expect(report.notes.contains { $0.hasPrefix("bucketing scheme \(from) → \(to): every") }, "\(report.notes)")
+        let measured = try BruteForce.measure(
+            old: old.bundle, new: new.bundle, units: 40_000, seed: UInt64(seed), attributes: ["country": "US"], now: now)
+        let names = Set(old.snapshot.contents.experiments.map(\.name)).union(new.snapshot.contents.experiments.map(\.name)).sorted()
+        let problems = disagreements(report, measured, experiments: names, parameters: ["color", "size", "ranking"])
+        #expect(problems.isEmpty, "changes: \(changes)\n\(problems.joined(separator: "\n"))\n\(TextReport.render(report))")
+        // Units move: some leave their experiment or change variant wherever anyone was enrolled.
+        let enrolledBefore = report.experiments.contains { ($0.impact.enrolled.old ?? 0) > 0 }
+        let someMove = report.experiments.contains { $0.impact.moved > 0 || $0.impact.unenrolled > 0 }
+        #expect(!enrolledBefore || someMove, "\(TextReport.render(report))")
+    }
 }

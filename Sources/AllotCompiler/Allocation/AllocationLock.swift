@@ -1,3 +1,4 @@
+public import AllotCore
 internal import Yams
 
 /// `experiments/allot.lock`: which layer buckets each running or paused experiment owns and
@@ -10,7 +11,18 @@ public struct AllocationLock: Equatable, Sendable {
 
     public var layers: [String: LayerAllocation] = [:]
 
-    public init() {}
+    /// How units are hashed into buckets (`BucketingScheme`), which the payload format version
+    /// carries. A lock without a `bucketing-scheme` line predates the choice and is scheme 1, so
+    /// existing projects keep every assignment; `allot compile` starts a project that has no
+    /// lock file on `BucketingScheme.newProjectDefault`, and only an explicit
+    /// `allot compile --bucketing-scheme N` changes it (which moves every unit).
+    public var bucketingScheme: BucketingScheme
+
+    /// An empty lock on `bucketingScheme` (scheme 1 unless told otherwise: the lock an existing
+    /// project had before schemes were recorded).
+    public init(bucketingScheme: BucketingScheme = .saltedID) {
+        self.bucketingScheme = bucketingScheme
+    }
 
     public struct LayerAllocation: Equatable, Sendable {
         public var experiments: [String: ExperimentAllocation] = [:]
@@ -83,6 +95,10 @@ public struct AllocationLock: Equatable, Sendable {
             "# It pins the buckets each experiment owns, so changes never reshuffle enrolled units.",
             "lock-version: \(Self.formatVersion)",
         ]
+        // Scheme 1 is written as no line, so a lock from before schemes reads back unchanged.
+        if bucketingScheme != .saltedID {
+            lines.append("bucketing-scheme: \(bucketingScheme.rawValue)")
+        }
         if layers.isEmpty {
             lines.append("layers: {}")
         } else {
@@ -166,6 +182,19 @@ public struct AllocationLock: Equatable, Sendable {
                 ]))
         }
         var lock = AllocationLock()
+        if let schemeNode = top["bucketing-scheme"] {
+            guard let text = schemeNode.scalar?.string, let number = Int(text), let scheme = BucketingScheme(rawValue: number) else {
+                return .failure(
+                    CompilationFailed([
+                        Diagnostic(
+                            at: locator.location(of: schemeNode),
+                            "allot.lock has an unknown bucketing-scheme (this allot knows "
+                                + BucketingScheme.allCases.map { String($0.rawValue) }.joined(separator: " and ") + ")",
+                            hint: hint)
+                    ]))
+            }
+            lock.bucketingScheme = scheme
+        }
         func ranges(_ node: Node?, _ context: String, limit: Int) -> BucketList? {
             guard let node, let text = node.scalar?.string, let list = BucketList(text: text, limit: limit) else {
                 diagnostics.error(

@@ -22,7 +22,7 @@ import AllotCore
 ///    while dormant moves the minimum. Deleting the experiment forgets the layout.
 public enum Allocator {
     public static func allocate(_ project: CheckedProject, previous: AllocationLock) -> AllocationLock {
-        var next = AllocationLock()
+        var next = AllocationLock(bucketingScheme: previous.bucketingScheme)
         let declared = Set(project.layers.flatMap { $0.experiments.map(\.name) })
         for layer in project.layers {
             next.layers[layer.name] = allocate(layer, previous: previous.layers[layer.name] ?? .init(), declared: declared)

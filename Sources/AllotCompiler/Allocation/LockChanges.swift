@@ -6,6 +6,11 @@ extension AllocationLock {
     /// buckets 4000-5999 → 4000-5999,9000-9499 (2000 → 2500 buckets)`.
     public func changes(from previous: AllocationLock) -> [String] {
         var lines: [String] = []
+        if bucketingScheme != previous.bucketingScheme {
+            lines.append(
+                "bucketing scheme \(previous.bucketingScheme) → \(bucketingScheme): every unit of every layer, experiment and holdout may be reassigned"
+            )
+        }
         for layerName in Set(layers.keys).union(previous.layers.keys).sorted() {
             let before = previous.layers[layerName] ?? LayerAllocation()
             let after = layers[layerName] ?? LayerAllocation()

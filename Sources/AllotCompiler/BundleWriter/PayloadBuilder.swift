@@ -324,7 +324,7 @@ private struct Builder {
         sections[.u32Lists] = u32Lists
         var output = ByteWriter()
         output.append(PayloadFormat.magic)
-        output.u32(PayloadFormat.version)
+        output.u32(lock.bucketingScheme.payloadFormatVersion)
         output.u32(Section.allCases.count)
         output.u64(version)
         output.i64(createdAt)

@@ -93,6 +93,8 @@ public struct BundleContents: Sendable, Equatable {
     public var keyID: String
     public var compressedLength: Int
     public var payloadLength: Int
+    /// How units are hashed into buckets (the payload format version's scheme).
+    public var bucketingScheme: BucketingScheme
     /// The signed envelope's size in bytes.
     public var envelopeLength: Int { BundleHeader.length + compressedLength + BundleHeader.signatureLength }
     public var unitTypes: [String]
@@ -104,7 +106,8 @@ public struct BundleContents: Sendable, Equatable {
     public var holdouts: [Holdout]
 
     public static func == (a: BundleContents, b: BundleContents) -> Bool {
-        a.version == b.version && a.createdAt == b.createdAt && a.keyID == b.keyID && a.unitTypes == b.unitTypes
+        a.version == b.version && a.createdAt == b.createdAt && a.keyID == b.keyID && a.bucketingScheme == b.bucketingScheme
+            && a.unitTypes == b.unitTypes
             && a.attributes.map(\.name) == b.attributes.map(\.name) && a.attributes.map(\.type) == b.attributes.map(\.type)
             && a.layers == b.layers && a.experiments == b.experiments && a.parameters == b.parameters && a.segments == b.segments
             && a.holdouts == b.holdouts
@@ -225,7 +228,8 @@ extension LoadedBundle {
         }
         return BundleContents(
             version: version, createdAt: createdAt, keyID: header.keyID.description, compressedLength: header.compressedLength,
-            payloadLength: header.payloadLength, unitTypes: unitTypes, attributes: attributes, layers: layers, experiments: experiments,
+            payloadLength: header.payloadLength, bucketingScheme: p.bucketingScheme, unitTypes: unitTypes, attributes: attributes,
+            layers: layers, experiments: experiments,
             parameters: parameters, segments: segments, holdouts: holdouts)
     }
 

@@ -5,12 +5,15 @@
 /// reference; a request holding the old reference finishes on the old bytes.
 public final class LoadedBundle: @unchecked Sendable {
     // @unchecked: every stored property is a `let` set in init; `payload` and `plan` hold pointers
-    // into `storage`'s bytes, which are never written and live as long as this object.
+    // into `storage`'s bytes, which are never written and live as long as this object; the
+    // answer plan is immutable after its init.
     /// The header of the envelope the payload came from.
     public let header: BundleHeader
     /// The validated view of the payload. Valid as long as this object is.
     public let payload: Payload
     private let storage: MappedBytes
+    /// The answers' pre-rendered text (built at load).
+    let answerPlan: AnswerPlan
 
     /// The bundle version.
     public var version: UInt64 { header.version }
@@ -38,6 +41,7 @@ public final class LoadedBundle: @unchecked Sendable {
         self.header = header
         self.storage = storage
         self.payload = payload
+        answerPlan = AnswerPlan(payload)
     }
 
     /// Verifies and opens an envelope held in memory: header, trusted signature, size limits,

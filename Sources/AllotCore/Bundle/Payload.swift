@@ -15,6 +15,8 @@ public struct Payload: @unchecked Sendable {
     public let version: UInt64
     /// The created-at time recorded in the payload header.
     public let createdAt: Int64
+    /// How units are hashed into buckets, fixed by the payload format version.
+    public let bucketingScheme: BucketingScheme
 
     // Section start offsets.
     let strings: Int

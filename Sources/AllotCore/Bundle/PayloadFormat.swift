@@ -6,8 +6,12 @@
 public enum PayloadFormat {
     /// "ALLOTPAY": the first eight bytes of every payload.
     public static let magic: [UInt8] = Array("ALLOTPAY".utf8)
-    /// The payload layout version this code reads and writes.
-    public static let version: UInt32 = 1
+    /// The newest payload format version this code reads and writes. Versions 1 and 2 share one
+    /// layout and differ only in the bucketing scheme they fix (`BucketingScheme`): version 1 is
+    /// scheme 1, version 2 scheme 2. Readers accept exactly `versions`.
+    public static let version: UInt32 = 2
+    /// Every payload format version this code reads.
+    public static let versions: ClosedRange<UInt32> = 1...2
     /// Bytes before the section directory: magic, version, section count, bundle version, created-at.
     public static let headerLength = 32
     /// Bytes per section directory entry: id, offset, length, reserved (all u32).

@@ -18,6 +18,7 @@ private struct SectionReader {
     let bytes: UnsafeRawBufferPointer
     var spans: [PayloadFormat.Section: (offset: Int, length: Int)] = [:]
     var version: UInt64 = 0
+    var bucketingScheme = BucketingScheme.saltedID
     var createdAt: Int64 = 0
 
     init(_ bytes: UnsafeRawBufferPointer) throws(BundleError) {
@@ -26,9 +27,13 @@ private struct SectionReader {
         guard bytes.count >= headerLength else { throw malformed("payload of \(bytes.count) bytes is shorter than its header") }
         guard bytes.prefix(8).elementsEqual(PayloadFormat.magic) else { throw malformed("payload does not start with ALLOTPAY") }
         let format = bytes.le32(8)
-        guard format == PayloadFormat.version else {
-            throw BundleError(.unsupportedFormat, "payload format \(format) is not supported (this build reads \(PayloadFormat.version))")
+        guard let scheme = BucketingScheme(payloadFormatVersion: format), PayloadFormat.versions.contains(format) else {
+            throw BundleError(
+                .unsupportedFormat,
+                "payload format \(format) is not supported (this build reads \(PayloadFormat.versions.lowerBound)-\(PayloadFormat.versions.upperBound))"
+            )
         }
+        bucketingScheme = scheme
         let count = Int(bytes.le32(12))
         version = bytes.le64(16)
         createdAt = Int64(bitPattern: bytes.le64(24))
@@ -67,7 +72,7 @@ private struct SectionReader {
 
     mutating func makePayload() throws(BundleError) -> Payload {
         Payload(
-            bytes: bytes, base: bytes.baseAddress!, version: version, createdAt: createdAt,
+            bytes: bytes, base: bytes.baseAddress!, version: version, createdAt: createdAt, bucketingScheme: bucketingScheme,
             strings: offset(.strings), unitTypes: offset(.unitTypes), attributes: offset(.attributes),
             layers: offset(.layers), bucketTables: offset(.bucketTables), experiments: offset(.experiments),
             variants: offset(.variants), parameterValues: offset(.parameterValues), variantRuns: offset(.variantRuns),

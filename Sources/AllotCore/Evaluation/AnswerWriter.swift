@@ -47,42 +47,33 @@ extension LoadedBundle {
     /// The length in bytes of the JSON answer for `outcomes`, as `writeAnswer` writes it. Every
     /// writer measures first, so this is where outcomes of another bundle are refused (a trap).
     public func answerLength(_ outcomes: [Outcome]) -> Int {
-        let p = payload
+        let plan = answerPlan
         var length = AnswerText.versionPrefix.utf8CodeUnitCount + decimalLength(version) + AnswerText.assignmentsOpen.utf8CodeUnitCount
+        var params = ParamsMeasure(plan)
         for outcome in outcomes {
             checkOutcome(outcome)
-            let e = p.experimentRecord(Int(outcome.experiment))
-            length &+= AnswerText.entryFixedLength &+ p.int(e &+ PayloadFormat.ExperimentRecord.name &+ 4)
-            length &+= p.int(p.layerRecord(Int(outcome.layer)) &+ PayloadFormat.LayerRecord.name &+ 4)
-            length &+= outcome.reason.jsonName.utf8CodeUnitCount
+            let pieces = plan.experimentPieces(Int(outcome.experiment))
+            length &+= pieces.head.count &+ pieces.middle.count &+ outcome.reason.jsonNameClosingEntry.utf8CodeUnitCount
             if outcome.variant >= 0 {
-                length &+=
-                    2 &+ p.int(p.variantRecord(experimentRecord: e, variant: outcome.variant) &+ PayloadFormat.VariantRecord.name &+ 4)
+                length &+= plan.variantPiece(plan.globalVariant(experiment: Int(outcome.experiment), variant: Int(outcome.variant))).count
             } else {
                 length &+= AnswerText.null.utf8CodeUnitCount
             }
+            params.add(outcome, plan)
         }
         if !outcomes.isEmpty { length &+= outcomes.count &- 1 }  // commas
-        return length &+ AnswerText.paramsOpen.utf8CodeUnitCount &+ uncheckedParamsLength(outcomes)
-            &+ AnswerText.documentClose.utf8CodeUnitCount
+        return length &+ AnswerText.paramsOpen.utf8CodeUnitCount &+ params.length &+ AnswerText.documentClose.utf8CodeUnitCount
     }
 
     /// The length in bytes of the members of the `params` object for `outcomes` (this bundle's;
     /// traps otherwise).
     public func paramsLength(_ outcomes: [Outcome]) -> Int {
-        for outcome in outcomes { checkOutcome(outcome) }
-        return uncheckedParamsLength(outcomes)
-    }
-
-    /// `paramsLength` for outcomes already checked.
-    private func uncheckedParamsLength(_ outcomes: [Outcome]) -> Int {
-        var length = 0
-        var fragments = 0
-        forEachParamsFragment(outcomes) { fragment in
-            length &+= fragment.count
-            fragments &+= 1
+        var params = ParamsMeasure(answerPlan)
+        for outcome in outcomes {
+            checkOutcome(outcome)
+            params.add(outcome, answerPlan)
         }
-        return fragments > 0 ? length &+ fragments &- 1 : 0
+        return params.length
     }
 
     /// Writes the JSON answer for `outcomes` (see `writeAnswer(_:into:)`) at the start of `buffer`:
@@ -101,7 +92,7 @@ extension LoadedBundle {
     private func append(_ length: Int, to output: inout [UInt8], _ write: (UnsafeMutableRawPointer) -> UnsafeMutableRawPointer) {
         guard length > 0 else { return }
         let start = output.count
-        output.append(contentsOf: repeatElement(0, count: length))
+        growWithZeroes(&output, by: length)
         output.withUnsafeMutableBytes { buffer in
             let end = write(buffer.baseAddress! + start)
             precondition(end == buffer.baseAddress! + start + length, "the answer's measured and written lengths differ")
@@ -112,32 +103,24 @@ extension LoadedBundle {
     /// returns the end of what it wrote.
     @discardableResult
     private func writeAnswer(_ outcomes: [Outcome], at destination: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
-        let p = payload
         var out = destination
         out.write(AnswerText.versionPrefix)
         out = writeDecimal(version, at: out)
         out.write(AnswerText.assignmentsOpen)
+        let plan = answerPlan
         var first = true
         for outcome in outcomes {
             if !first { out.write(byte: UInt8(ascii: ",")) }
             first = false
-            let e = p.experimentRecord(Int(outcome.experiment))
-            out.write(byte: UInt8(ascii: "\""))
-            out.write(p.stringBytes(at: e &+ PayloadFormat.ExperimentRecord.name))
-            out.write(AnswerText.variantKey)
+            let pieces = plan.experimentPieces(Int(outcome.experiment))
+            out.write(pieces.head)
             if outcome.variant >= 0 {
-                out.write(byte: UInt8(ascii: "\""))
-                out.write(
-                    p.stringBytes(at: p.variantRecord(experimentRecord: e, variant: outcome.variant) &+ PayloadFormat.VariantRecord.name))
-                out.write(byte: UInt8(ascii: "\""))
+                out.write(plan.variantPiece(plan.globalVariant(experiment: Int(outcome.experiment), variant: Int(outcome.variant))))
             } else {
                 out.write(AnswerText.null)
             }
-            out.write(AnswerText.layerKey)
-            out.write(p.stringBytes(at: p.layerRecord(Int(outcome.layer)) &+ PayloadFormat.LayerRecord.name))
-            out.write(AnswerText.reasonKey)
-            out.write(outcome.reason.jsonName)
-            out.write(AnswerText.entryClose)
+            out.write(pieces.middle)
+            out.write(outcome.reason.jsonNameClosingEntry)
         }
         out.write(AnswerText.paramsOpen)
         out = writeParams(outcomes, at: out)
@@ -180,6 +163,56 @@ extension LoadedBundle {
     }
 }
 
+/// The length of the `params` members, measured from the outcomes alone: every layer's defaults
+/// (pre-summed at load), with each layer whose first outcome (outcomes are in layer order) is an
+/// enrolled variant's taking that variant's fragment instead, as `forEachParamsFragment` writes.
+private struct ParamsMeasure {
+    var bytes: Int
+    var nonEmpty: Int
+    var highestLayer = -1
+
+    @inline(__always)
+    init(_ plan: AnswerPlan) {
+        bytes = plan.defaultsBytes
+        nonEmpty = plan.defaultsNonEmpty
+    }
+
+    @inline(__always)
+    mutating func add(_ outcome: Outcome, _ plan: AnswerPlan) {
+        let layer = Int(outcome.layer)
+        guard layer > highestLayer else { return }
+        highestLayer = layer
+        guard outcome.reason.isEnrolled, outcome.variant >= 0 else { return }
+        let defaults = plan.defaultsLength(layer: layer)
+        let variant = plan.paramsLength(variant: plan.globalVariant(experiment: Int(outcome.experiment), variant: Int(outcome.variant)))
+        bytes &+= variant &- defaults
+        nonEmpty &+= (variant > 0 ? 1 : 0) &- (defaults > 0 ? 1 : 0)
+    }
+
+    /// The fragments' bytes and the commas between them.
+    var length: Int { nonEmpty > 0 ? bytes &+ nonEmpty &- 1 : 0 }
+}
+
+/// 4 KiB of zeroes, to grow arrays by copying (memcpy's pace) rather than by a store loop.
+/// (unsafe: written once by its initializer, which Swift runs once; only read afterwards.)
+nonisolated(unsafe) private let zeroPage: UnsafeRawBufferPointer = {
+    let page = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 64)
+    page.initializeMemory(as: UInt8.self, repeating: 0)
+    return UnsafeRawBufferPointer(page)
+}()
+
+/// Appends `count` zero bytes to `output` (the answer writers then fill them through a pointer).
+@inline(__always)
+private func growWithZeroes(_ output: inout [UInt8], by count: Int) {
+    output.reserveCapacity(output.count &+ count)
+    var left = count
+    while left > 0 {
+        let chunk = min(left, zeroPage.count)
+        output.append(contentsOf: UnsafeRawBufferPointer(rebasing: zeroPage[..<chunk]))
+        left &-= chunk
+    }
+}
+
 @inline(__always)
 private func appendStatic(_ text: StaticString, to output: inout [UInt8]) {
     output.append(contentsOf: UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
@@ -189,18 +222,9 @@ private func appendStatic(_ text: StaticString, to output: inout [UInt8]) {
 private enum AnswerText {
     static let versionPrefix: StaticString = "{\"version\":"
     static let assignmentsOpen: StaticString = ",\"assignments\":{"
-    static let variantKey: StaticString = "\":{\"variant\":"
     static let null: StaticString = "null"
-    static let layerKey: StaticString = ",\"layer\":\""
-    static let reasonKey: StaticString = "\",\"reason\":\""
-    static let entryClose: StaticString = "\"}"
     static let paramsOpen: StaticString = "},\"params\":{"
     static let documentClose: StaticString = "}}"
-    /// Everything in an assignment entry but the names, the variant and the reason: the opening
-    /// quote, the keys and the closing quote and brace.
-    static var entryFixedLength: Int {
-        1 + variantKey.utf8CodeUnitCount + layerKey.utf8CodeUnitCount + reasonKey.utf8CodeUnitCount + entryClose.utf8CodeUnitCount
-    }
 }
 
 extension UnsafeMutableRawPointer {
@@ -257,6 +281,6 @@ func writeDecimal(_ value: UInt64, at destination: UnsafeMutableRawPointer) -> U
 public func appendDecimal(_ value: UInt64, to output: inout [UInt8]) {
     let start = output.count
     let length = decimalLength(value)
-    output.append(contentsOf: repeatElement(0, count: length))
+    growWithZeroes(&output, by: length)
     output.withUnsafeMutableBytes { _ = writeDecimal(value, at: $0.baseAddress! + start) }
 }

@@ -23,9 +23,11 @@ final class EvaluationPlan: @unchecked Sendable {
     /// The most variant runs stored inline; experiments with more are searched in the payload.
     static let inlineRunCapacity = 8
 
-    /// Layer record offsets. The salt occupies bytes `32 - saltLength ..< 32` (inline salts only).
+    /// Layer record offsets. Scheme 1: the salt occupies bytes `32 - saltLength ..< 32` (inline
+    /// salts only). Scheme 2: bytes 16..<32 hold the salt's `SaltKey` instead, whatever its length.
     enum Layer {
         static let salt = 0  // 32 bytes, right-aligned, zero-padded on the left
+        static let saltKey = 16  // scheme 2: SaltKey.first, then SaltKey.second (u64 each)
         static let bucketTable = 32  // pointer to the layer's 10,000 little-endian u16 owners in the payload
         static let saltOffset = 40  // u32: payload offset of the salt bytes
         static let saltLength = 44  // u8 (salts are at most 255 bytes)
@@ -39,6 +41,7 @@ final class EvaluationPlan: @unchecked Sendable {
     /// Experiment record offsets.
     enum Experiment {
         static let salt = 0  // 32 bytes, as in layers
+        static let saltKey = 16  // scheme 2, as in layers
         static let runStarts = 32  // 8 × u16: first bucket of each inline run; 0xFFFF past the last run
         static let runVariants = 48  // 8 × u8: each inline run's variant
         static let saltOffset = 56  // u32
@@ -63,21 +66,30 @@ final class EvaluationPlan: @unchecked Sendable {
     let layers: UnsafeRawPointer
     /// `experimentCount` experiment records.
     let experiments: UnsafeRawPointer
+    /// Scheme 2: each holdout's `SaltKey` (16 bytes: first, second), `holdoutCount` of them.
+    let holdoutKeys: UnsafeRawPointer
     private let storage: UnsafeMutableRawPointer
+
+    /// Bytes per holdout key.
+    static let holdoutKeyLength = 16
 
     /// Builds the plan of a validated payload.
     init(_ p: Payload) {
         let length = Self.recordLength
-        let storage = UnsafeMutableRawPointer.allocate(byteCount: max(1, p.layerCount + p.experimentCount) * length, alignment: 64)
-        storage.initializeMemory(as: UInt8.self, repeating: 0, count: max(1, p.layerCount + p.experimentCount) * length)
+        let byteCount = max(1, p.layerCount + p.experimentCount) * length + p.holdoutCount * Self.holdoutKeyLength
+        let storage = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 64)
+        storage.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount)
         let layers = storage
         let experiments = storage + p.layerCount * length
+        let holdoutKeys = storage + max(1, p.layerCount + p.experimentCount) * length
+        let usesDigest = p.bucketingScheme == .unitDigest
 
         for layer in 0..<p.layerCount {
             let record = p.layerRecord(layer)
             let plan = layers + layer * length
             Self.storeSalt(
-                p, at: record + PayloadFormat.LayerRecord.salt, into: plan, lengthOffset: Layer.saltLength, offsetAt: Layer.saltOffset)
+                p, at: record + PayloadFormat.LayerRecord.salt, into: plan, lengthOffset: Layer.saltLength, offsetAt: Layer.saltOffset,
+                keyAt: usesDigest ? Layer.saltKey : nil)
             plan.storeBytes(
                 of: p.base + (p.bucketTables + layer * Bucketing.bucketCount * 2), toByteOffset: Layer.bucketTable,
                 as: UnsafeRawPointer.self)
@@ -94,7 +106,7 @@ final class EvaluationPlan: @unchecked Sendable {
             let plan = experiments + experiment * length
             Self.storeSalt(
                 p, at: record + PayloadFormat.ExperimentRecord.salt, into: plan, lengthOffset: Experiment.saltLength,
-                offsetAt: Experiment.saltOffset)
+                offsetAt: Experiment.saltOffset, keyAt: usesDigest ? Experiment.saltKey : nil)
             plan.storeBytes(of: Self.mode(p, record).rawValue, toByteOffset: Experiment.mode, as: UInt8.self)
 
             let firstRun = p.int(record + PayloadFormat.ExperimentRecord.firstVariantRun)
@@ -118,9 +130,15 @@ final class EvaluationPlan: @unchecked Sendable {
             plan.storeBytes(of: inline ? UInt8(runCount) : 0, toByteOffset: Experiment.inlineRuns, as: UInt8.self)
         }
 
+        for holdout in 0..<p.holdoutCount {
+            let key = SaltKey(salt: p.stringBytes(at: p.holdoutRecord(holdout) + PayloadFormat.HoldoutRecord.salt))
+            Self.store(key, into: holdoutKeys + holdout * Self.holdoutKeyLength)
+        }
+
         self.storage = storage
         self.layers = UnsafeRawPointer(layers)
         self.experiments = UnsafeRawPointer(experiments)
+        self.holdoutKeys = UnsafeRawPointer(holdoutKeys)
     }
 
     /// The placeholder a `Payload` holds between parsing its directory and passing validation;
@@ -132,21 +150,33 @@ final class EvaluationPlan: @unchecked Sendable {
         storage.initializeMemory(as: UInt8.self, repeating: 0, count: Self.recordLength)
         layers = UnsafeRawPointer(storage)
         experiments = UnsafeRawPointer(storage)
+        holdoutKeys = UnsafeRawPointer(storage)
     }
 
     deinit {
         storage.deallocate()
     }
 
-    /// Copies a salt (validated: at most 255 bytes) right-aligned into the first 32 bytes of a
-    /// record when it fits, and records its payload offset and length either way.
-    private static func storeSalt(_ p: Payload, at reference: Int, into plan: UnsafeMutableRawPointer, lengthOffset: Int, offsetAt: Int) {
+    /// Records a salt's (validated: at most 255 bytes) payload offset and length, then either
+    /// stores its `SaltKey` at `keyAt` (scheme 2) or copies the salt right-aligned into the first
+    /// 32 bytes of the record when it fits (scheme 1).
+    private static func storeSalt(
+        _ p: Payload, at reference: Int, into plan: UnsafeMutableRawPointer, lengthOffset: Int, offsetAt: Int, keyAt: Int?
+    ) {
         let salt = p.stringBytes(at: reference)
         plan.storeBytes(of: UInt32(p.strings + p.int(reference)), toByteOffset: offsetAt, as: UInt32.self)
         plan.storeBytes(of: UInt8(salt.count), toByteOffset: lengthOffset, as: UInt8.self)
-        if salt.count <= inlineSaltCapacity, salt.count > 0 {
+        if let keyAt {
+            store(SaltKey(salt: salt), into: plan + keyAt)
+        } else if salt.count <= inlineSaltCapacity, salt.count > 0 {
             (plan + (inlineSaltCapacity - salt.count)).copyMemory(from: salt.baseAddress!, byteCount: salt.count)
         }
+    }
+
+    /// Stores a salt key's two words.
+    private static func store(_ key: SaltKey, into destination: UnsafeMutableRawPointer) {
+        destination.storeBytes(of: key.first, as: UInt64.self)
+        destination.storeBytes(of: key.second, toByteOffset: 8, as: UInt64.self)
     }
 
     /// The experiment's mode, from its status, flags, targeting and segments.

@@ -78,7 +78,7 @@ extension LoadedBundle {
                     input.values.withUnsafeBufferPointer { values in
                         input.listItems.withUnsafeBufferPointer { listItems in
                             let request = RequestView(arena: arena, units: units, values: values, listItems: listItems)
-                            var key = BucketKeyBuffer(scratch: scratch.baseAddress!)
+                            var key = BucketKeyBuffer(scratch: scratch.baseAddress!, scheme: payload.bucketingScheme)
                             let holdoutHits = holdoutMembership(request, holdouts, &key)
                             var state = EvaluationState(key: key, holdoutHits: holdoutHits)
                             return body(request, &state)
@@ -101,7 +101,10 @@ extension LoadedBundle {
             let unit = request.unit(unitType)
             guard !unit.isAbsent else { continue }
             key.load(unitType: unitType, id: request.bytes(unit))
-            let bucket = key.bucket(salt: p.stringBytes(at: record &+ PayloadFormat.HoldoutRecord.salt))
+            let bucket =
+                key.usesDigest
+                ? key.bucket(keyAt: p.plan.holdoutKeys + h &* EvaluationPlan.holdoutKeyLength)
+                : key.bucket(salt: p.stringBytes(at: record &+ PayloadFormat.HoldoutRecord.salt))
             if bucket < p.int(record &+ PayloadFormat.HoldoutRecord.shareBuckets) {
                 hits |= 1 << UInt64(h)
             }
@@ -187,6 +190,8 @@ extension LoadedBundle {
     /// optimizer still outlined the second call site, at about 16 instructions a layer.)
     @_transparent
     private func bucket(_ record: UnsafeRawPointer, saltLengthAt lengthOffset: Int, offsetAt: Int, _ key: inout BucketKeyBuffer) -> Int {
+        // Scheme 2: the salt's key sits at the same offset in layer and experiment records.
+        if key.usesDigest { return key.bucket(keyAt: record + EvaluationPlan.Layer.saltKey) }
         let saltLength = Int(record.load(fromByteOffset: lengthOffset, as: UInt8.self))
         if saltLength <= EvaluationPlan.inlineSaltCapacity {
             return key.bucket(rightAlignedSalt: record, length: saltLength)

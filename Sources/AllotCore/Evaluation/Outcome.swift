@@ -34,6 +34,20 @@ public enum Reason: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
+    /// `jsonName` followed by the `"}` that closes an answer's assignment entry.
+    package var jsonNameClosingEntry: StaticString {
+        switch self {
+        case .split: return "split\"}"
+        case .override: return "override\"}"
+        case .targetingMiss: return "targeting_miss\"}"
+        case .notEnrolled: return "not_enrolled\"}"
+        case .holdout: return "holdout\"}"
+        case .paused: return "paused\"}"
+        case .concluded: return "concluded\"}"
+        case .scheduled: return "scheduled\"}"
+        }
+    }
+
     public var description: String { name }
 
     public init?(name: String) {

@@ -1,7 +1,9 @@
 /// How a unit lands in a bucket: the one function every layer, experiment and holdout uses.
 ///
-/// `hash = XXH3_64(salt ‖ 0x00 ‖ unitID)` over UTF-8 bytes, seed 0. Salts never contain a zero
-/// byte (the compiler refuses them), so the separator is unambiguous. The hash is mapped to
+/// Scheme 1 (payload format 1): `hash = XXH3_64(salt ‖ 0x00 ‖ unitID)` over UTF-8 bytes, seed 0.
+/// Salts never contain a zero byte (the compiler refuses them), so the separator is unambiguous.
+/// Scheme 2 (payload format 2): `hash = XXH3_64(XXH3_128(unitID), seed: XXH3_64(salt))`, the
+/// 128-bit digest in canonical byte order (`BucketingScheme`, `UnitDigest`, `SaltKey`). The hash is mapped to
 /// `0 ..< bucketCount` by Lemire's multiply-shift with rejection, which has no modulo bias; a
 /// rejected hash (probability below 2⁻⁵⁰) is rehashed as `XXH3_64(le64(hash))` until accepted.
 /// `docs/bundle-format.md` specifies this; `Tests/Vectors/buckets.json` pins it.
@@ -42,6 +44,19 @@ public enum Bucketing {
         }
     }
 
+    /// The 64-bit hash of a unit id under a salt in either scheme, for strings.
+    public static func hash(scheme: BucketingScheme, salt: String, unitID: String) -> UInt64 {
+        switch scheme {
+        case .saltedID: return hash(salt: salt, unitID: unitID)
+        case .unitDigest: return SaltKey(salt: salt).hash(UnitDigest(id: unitID))
+        }
+    }
+
+    /// The bucket of a unit id under a salt in either scheme, for strings.
+    public static func bucket(scheme: BucketingScheme, salt: String, unitID: String, count: Int = bucketCount) -> Int {
+        bucket(forHash: hash(scheme: scheme, salt: salt, unitID: unitID), count: count)
+    }
+
     /// Maps a 64-bit hash to `0 ..< count` without modulo bias.
     @inline(__always)
     public static func bucket(forHash hash: UInt64, count: Int = bucketCount) -> Int {
@@ -75,9 +90,11 @@ public enum Bucketing {
     }
 }
 
-/// `salt ‖ 0x00 ‖ id` laid out contiguously in scratch memory: the id is written once (at the
-/// end), each salt just before it, so hashing one unit under many salts copies only the salts.
-/// The evaluator keeps one on the stack per evaluation.
+/// The loaded unit's id and what its buckets are hashed from. Scheme 1: `salt ‖ 0x00 ‖ id` laid
+/// out contiguously in scratch memory: the id is written once (at the end), each salt just before
+/// it, so hashing one unit under many salts copies only the salts. Scheme 2: the id's digest,
+/// computed once per `load`, hashed under each salt's key. The evaluator keeps one on the stack
+/// per evaluation.
 struct BucketKeyBuffer {
     static let capacity = Bucketing.maxSaltLength + 1 + Bucketing.maxUnitIDLength
 
@@ -85,10 +102,15 @@ struct BucketKeyBuffer {
     /// The unit type whose id is loaded, -1 before the first `load`.
     private(set) var unitType = -1
     private var idLength = 0
+    /// Scheme 2: buckets come from `digest` (`bucket(keyAt:)`), not from the salted id.
+    let usesDigest: Bool
+    /// Scheme 2: the loaded id's digest.
+    private var digest = UnitDigest(first: 0, second: 0)
 
     /// `scratch` must hold at least `capacity` bytes and outlive the buffer.
-    init(scratch: UnsafeMutableRawPointer) {
+    init(scratch: UnsafeMutableRawPointer, scheme: BucketingScheme) {
         self.base = scratch
+        self.usesDigest = scheme == .unitDigest
     }
 
     /// Places the id of `unitType` (at most `maxUnitIDLength` bytes), unless it is already there.
@@ -100,7 +122,15 @@ struct BucketKeyBuffer {
         let start = Self.capacity - idLength
         if idLength > 0 { (base + start).copyMemory(from: id.baseAddress!, byteCount: idLength) }
         base.storeBytes(of: 0, toByteOffset: start - 1, as: UInt8.self)
+        if usesDigest { digest = UnitDigest(id: id) }
         self.unitType = unitType
+    }
+
+    /// Scheme 2: the bucket of the loaded id under the `SaltKey` stored as two words at `key`.
+    @inline(__always)
+    func bucket(keyAt key: UnsafeRawPointer) -> Int {
+        let saltKey = SaltKey(first: key.load(as: UInt64.self), second: key.load(fromByteOffset: 8, as: UInt64.self))
+        return Bucketing.bucket(forHash: saltKey.hash(digest))
     }
 
     /// The loaded id.

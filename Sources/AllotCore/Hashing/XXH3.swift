@@ -92,7 +92,7 @@ public enum XXH3 {
     ]
 
     /// The default secret in memory that is never freed, so the hot path does not retain an array.
-    nonisolated(unsafe) private static let defaultSecretStorage: UnsafeRawBufferPointer = {
+    nonisolated(unsafe) static let defaultSecretStorage: UnsafeRawBufferPointer = {
         let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: defaultSecret.count, alignment: 8)
         storage.copyBytes(from: defaultSecret)
         return UnsafeRawBufferPointer(storage)
@@ -247,6 +247,20 @@ public enum XXH3 {
     // MARK: Long inputs
 
     private static func hashLong(_ input: UnsafeRawBufferPointer, _ secret: UnsafeRawBufferPointer) -> UInt64 {
+        withLongAccumulators(input, secret) { acc in
+            var result = UInt64(input.count) &* prime64_1
+            for i in 0..<4 {
+                result = result &+ mul128Fold64(acc[2 * i] ^ secret.le64(11 + 16 * i), acc[2 * i + 1] ^ secret.le64(11 + 16 * i + 8))
+            }
+            return avalanche(result)
+        }
+    }
+
+    /// Runs the stripes and blocks of a long input (over 240 bytes) through the eight
+    /// accumulators, then passes them to `merge`: the part the 64- and 128-bit hashes share.
+    static func withLongAccumulators<R>(
+        _ input: UnsafeRawBufferPointer, _ secret: UnsafeRawBufferPointer, _ merge: (UnsafeMutableBufferPointer<UInt64>) -> R
+    ) -> R {
         let length = input.count
         var acc: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (
             prime32_3, prime64_1, prime64_2, prime64_3, prime64_4, prime32_2, prime64_5, prime32_1
@@ -263,11 +277,7 @@ public enum XXH3 {
             let stripes = ((length - 1) - blockLength * blocks) / stripeLength
             accumulate(acc, input, blocks * blockLength, secret, stripes: stripes)
             accumulate512(acc, input, length - stripeLength, secret, secretSize - stripeLength - 7)
-            var result = UInt64(length) &* prime64_1
-            for i in 0..<4 {
-                result = result &+ mul128Fold64(acc[2 * i] ^ secret.le64(11 + 16 * i), acc[2 * i + 1] ^ secret.le64(11 + 16 * i + 8))
-            }
-            return avalanche(result)
+            return merge(acc)
         }
     }
 

@@ -464,11 +464,20 @@ private struct Builder {
                 roles[side.variantVariable(e), default: []].insert("experiment '\(side.contents.experiments[e].name)'")
             }
             for holdout in side.contents.holdouts {
-                roles[HashVariable(salt: holdout.salt, unitType: holdout.unitType), default: []].insert("holdout '\(holdout.name)'")
+                roles[side.holdoutVariable(holdout), default: []].insert("holdout '\(holdout.name)'")
             }
         }
         var notes: [String] = []
-        for (variable, users) in roles.sorted(by: { ($0.key.salt, $0.key.unitType) < ($1.key.salt, $1.key.unitType) }) {
+        let schemes = (old.contents.bucketingScheme, new.contents.bucketingScheme)
+        if schemes.0 != schemes.1 {
+            notes.append(
+                "bucketing scheme \(schemes.0) → \(schemes.1): every layer, experiment and holdout hashes units anew, so every unit "
+                    + "may be reassigned; the shares treat the buckets before and after as independent")
+        }
+        let sortedRoles = roles.sorted {
+            ($0.key.salt, $0.key.unitType, $0.key.scheme.rawValue) < ($1.key.salt, $1.key.unitType, $1.key.scheme.rawValue)
+        }
+        for (variable, users) in sortedRoles {
             let kinds = Set(users.map { $0.prefix { $0 != " " } })
             guard kinds.count > 1 else { continue }
             notes.append(

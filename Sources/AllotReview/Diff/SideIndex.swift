@@ -56,11 +56,13 @@ struct SideIndex: Sendable {
     func enrollingBuckets(_ e: Int) -> Int { enrolls(e) ? ownedBuckets[e] : 0 }
 
     func layerVariable(_ l: Int) -> HashVariable {
-        HashVariable(salt: contents.layers[l].salt, unitType: contents.layers[l].unitType)
+        HashVariable(salt: contents.layers[l].salt, unitType: contents.layers[l].unitType, scheme: contents.bucketingScheme)
     }
 
     func variantVariable(_ e: Int) -> HashVariable {
-        HashVariable(salt: contents.experiments[e].salt, unitType: contents.layers[contents.experiments[e].layer].unitType)
+        HashVariable(
+            salt: contents.experiments[e].salt, unitType: contents.layers[contents.experiments[e].layer].unitType,
+            scheme: contents.bucketingScheme)
     }
 
     /// The holdouts covering layer `l`, as thresholds by variable.
@@ -68,10 +70,14 @@ struct SideIndex: Sendable {
         var thresholds: [HashVariable: Int] = [:]
         for h in contents.layers[l].holdouts {
             let holdout = contents.holdouts[h]
-            let variable = HashVariable(salt: holdout.salt, unitType: holdout.unitType)
+            let variable = holdoutVariable(holdout)
             thresholds[variable] = max(thresholds[variable] ?? 0, holdout.share)
         }
         return thresholds
+    }
+
+    func holdoutVariable(_ holdout: BundleContents.Holdout) -> HashVariable {
+        HashVariable(salt: holdout.salt, unitType: holdout.unitType, scheme: contents.bucketingScheme)
     }
 
     /// Whether experiment `e` restricts who it enrolls beyond its buckets (targeting or segments).

@@ -1,14 +1,19 @@
+import AllotCore
+
 /// One of the independent uniform variables a unit's assignment depends on: the bucket
-/// `H(salt, id)` of the unit's id of `unitType`.
+/// `H(salt, id)` of the unit's id of `unitType` under a bucketing scheme.
 ///
-/// Two roles with the same salt and unit type (a layer before and after a change, an experiment
-/// that kept its salt) are the *same* variable; different salts are modelled as independent
-/// uniform variables over the 10,000 buckets (what a good hash gives; `docs/review.md`).
+/// Two roles with the same salt, unit type and scheme (a layer before and after a change, an
+/// experiment that kept its salt) are the *same* variable; different salts, or the same salt
+/// under the other scheme (`allot compile --bucketing-scheme`), are modelled as independent
+/// uniform variables over the 10,000 buckets (what a good hash gives; `docs/review.md`,
+/// `docs/bundle-format.md` §3 for the evidence).
 struct HashVariable: Hashable, Sendable, CustomStringConvertible {
     var salt: String
     var unitType: String
+    var scheme: BucketingScheme
 
-    var description: String { "H(\"\(salt)\", \(unitType))" }
+    var description: String { "H\(scheme.rawValue)(\"\(salt)\", \(unitType))" }
 }
 
 /// The joint law of "held out before" and "held out after" for one layer (or a pair of layers of
@@ -46,7 +51,9 @@ struct HoldoutTable: Sendable {
         var anyReleased = false
         var everyoneHeldOld = false
         var everyoneHeldNew = false
-        let variables = Set(thresholdsOld.keys).union(thresholdsNew.keys).sorted { ($0.salt, $0.unitType) < ($1.salt, $1.unitType) }
+        let variables = Set(thresholdsOld.keys).union(thresholdsNew.keys).sorted {
+            ($0.salt, $0.unitType, $0.scheme.rawValue) < ($1.salt, $1.unitType, $1.scheme.rawValue)
+        }
         for variable in variables {
             let old = thresholdsOld[variable] ?? 0
             let new = thresholdsNew[variable] ?? 0

@@ -15,6 +15,10 @@ struct CompileCommand: ParsableCommand {
             an experiment owner needs before committing a change. The same inputs, version, \
             created-at and key always give byte-identical output.
 
+            --bucketing-scheme switches how units are hashed into buckets (docs/bundle-format.md \
+            §3): a project without allot.lock starts on scheme 2, an existing lock keeps its scheme, \
+            and switching moves every unit, so it is only done on request and recorded in the lock.
+
             Exit status (docs/cli.md): 0 done; 1 --locked and allot.lock would change; 2 the \
             experiments have errors or the key is unreadable; 4 writing failed; 64 usage error \
             (--output without a signing key, no --version outside git).
@@ -41,6 +45,18 @@ struct CompileCommand: ParsableCommand {
 
     @Flag(name: .long, help: "Check everything and write nothing, not even allot.lock.")
     var check = false
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Switch the project to bucketing scheme 1 or 2 (recorded in allot.lock; every unit may be reassigned).", valueName: "n"),
+        transform: { text in
+            guard let number = Int(text), let scheme = BucketingScheme(rawValue: number) else {
+                throw ValidationError("--bucketing-scheme must be 1 or 2")
+            }
+            return scheme
+        })
+    var bucketingScheme: BucketingScheme?
 
     func run() throws {
         // Without a key (and without --output, which asks for a bundle) compile checks the
@@ -72,7 +88,8 @@ struct CompileCommand: ParsableCommand {
             Terminal.error("warning: experiments have uncommitted changes; version \(version) is HEAD's commit count, so it may repeat")
         }
 
-        let result = Compiler.compile(directory: experiments, version: version, createdAt: createdAtSeconds)
+        let result = Compiler.compile(
+            directory: experiments, version: version, createdAt: createdAtSeconds, bucketingScheme: bucketingScheme)
         let compiled: Compiler.Output
         switch result {
         case .success(let output): compiled = output
@@ -83,6 +100,11 @@ struct CompileCommand: ParsableCommand {
         }
         if !compiled.warnings.isEmpty {
             Terminal.error(DiagnosticRenderer(sources: compiled.sources).render(compiled.warnings))
+        }
+        if compiled.hadLockFile, compiled.lock.bucketingScheme != compiled.previousLock.bucketingScheme {
+            Terminal.error(
+                "warning: bucketing scheme \(compiled.previousLock.bucketingScheme) → \(compiled.lock.bucketingScheme): "
+                    + "every unit may be reassigned in every layer (`allot diff` shows the shares)")
         }
         let lockPath = experiments + "/" + AllocationLock.fileName
         if locked && compiled.lockChanged {

@@ -36,6 +36,8 @@ struct InspectReport: Encodable {
         var keyId: String
         var bundleBytes: Int
         var payloadBytes: Int
+        /// The bucketing scheme, which is also the payload format version (docs/bundle-format.md §3).
+        var bucketingScheme: Int
     }
     struct Layer: Encodable {
         var name: String
@@ -96,7 +98,7 @@ struct InspectReport: Encodable {
     init(_ c: BundleContents) {
         header = Header(
             version: c.version, createdAt: TimeArgument.format(c.createdAt), keyId: c.keyID, bundleBytes: c.envelopeLength,
-            payloadBytes: c.payloadLength)
+            payloadBytes: c.payloadLength, bucketingScheme: c.bucketingScheme.rawValue)
         units = c.unitTypes
         attributes = Dictionary(uniqueKeysWithValues: c.attributes.map { ($0.name, $0.type.name) })
         layers = c.layers.enumerated().map { index, layer in
@@ -134,7 +136,9 @@ struct InspectReport: Encodable {
     var text: String {
         var lines: [String] = []
         lines.append("bundle version \(header.version), created-at \(header.createdAt), key \(header.keyId)")
-        lines.append("  \(header.bundleBytes) bytes signed and compressed, \(header.payloadBytes) bytes of payload")
+        lines.append(
+            "  \(header.bundleBytes) bytes signed and compressed, \(header.payloadBytes) bytes of payload "
+                + "(format \(header.bucketingScheme): bucketing scheme \(header.bucketingScheme))")
         lines.append("units: \(units.joined(separator: ", "))")
         if !attributes.isEmpty {
             lines.append("attributes: " + attributes.keys.sorted().map { "\($0) (\(attributes[$0]!))" }.joined(separator: ", "))

@@ -23,7 +23,8 @@ enum AllotVersion {
     static var formats: [String] {
         [
             "bundle envelope format \(BundleHeader.formatVersion) (reads and writes)",
-            "bundle payload format \(PayloadFormat.version) (reads and writes)",
+            "bundle payload format \(PayloadFormat.version) (reads and writes; bucketing scheme 2)",
+            "bundle payload format 1 (reads and writes; bucketing scheme 1)",
             "manifest format \(Manifest.format) (reads and writes)",
             "manifest format \(Manifest.formatV1) (reads)",
         ]

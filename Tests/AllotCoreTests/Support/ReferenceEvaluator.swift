@@ -5,7 +5,9 @@
 /// optimized evaluator to give the same outcomes and the same answer bytes for every request.
 ///
 /// It reads the payload's own records (not the plan), hashes through the public
-/// `Bucketing.hash(salt:unitID:)` (not the evaluator's key buffer), binary-searches the variant
+/// `Bucketing.hash(salt:unitID:)` (not the evaluator's key buffer) under scheme 1 and, under
+/// scheme 2, XXH3-64 of the 16 canonical bytes of the id's XXH3-128 with the salt's seed spelled
+/// out here (not `UnitDigest` and `SaltKey`, which the evaluator uses), binary-searches the variant
 /// runs and compares bytes with `elementsEqual`, so it shares none of the optimized code paths.
 struct ReferenceEvaluator {
     let bundle: LoadedBundle
@@ -27,6 +29,14 @@ struct ReferenceEvaluator {
 
     private func bucket(_ saltAt: Int, _ id: [UInt8]) -> Int {
         let salt = Array(p.stringBytes(at: saltAt))
+        if p.bucketingScheme == .unitDigest {
+            let digest = XXH3.hash128(id)
+            var canonical: [UInt8] = []
+            for word in [digest.high, digest.low] {
+                for shift in stride(from: 56, through: 0, by: -8) { canonical.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
+            }
+            return Bucketing.bucket(forHash: XXH3.hash64(canonical, seed: XXH3.hash64(salt)))
+        }
         return salt.withUnsafeBytes { s in
             id.withUnsafeBytes { Bucketing.bucket(forHash: Bucketing.hash(salt: s, unitID: $0)) }
         }
