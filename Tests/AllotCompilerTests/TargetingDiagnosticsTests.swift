@@ -165,6 +165,51 @@ struct TargetingDiagnosticsTests {
         .init(
             source: #"country != ["US"]"#, message: "'!=' cannot compare with a list", column: 9, length: 2,
             hint: #"write country not in ["US"]"#),
+        // Version ranges.
+        .init(
+            source: #"app_version in semver("1.2.3")"#, message: #""1.2.3" is one version, not a range"#, column: 23, length: 7,
+            hint: #"write app_version == semver("1.2.3")"#),
+        .init(
+            source: #"app_version in semver(">=1.2")"#, message: #"">=1.2" is not a version range"#, column: 23, length: 7,
+            hint: #""^5.2""#),
+        .init(
+            source: #"app_version in semver("^1.2-beta")"#, message: #""^1.2-beta" is not a version range"#, column: 23, length: 11,
+            hint: "a pre-release needs all three"),
+        .init(
+            source: #"app_version not in semver("~1.x")"#, message: #""~1.x" is not a version range"#, column: 27, length: 6),
+        .init(
+            source: #"app_version in semver("^18446744073709551615")"#, message: "has no upper bound that fits 64 bits", column: 23,
+            length: 23),
+        .init(
+            source: #"country in semver("^1.2")"#,
+            message: "'in semver(...)' applies to semver attributes; 'country' is a string attribute", column: 9, length: 17,
+            hint: "declare 'country' as a semver attribute"),
+        .init(
+            source: #"app_version >= semver("^1.2")"#, message: #""^1.2" is not a semantic version"#, column: 23, length: 6,
+            hint: #"a range is tested with 'in', e.g. app_version in semver("^1.2")"#),
+        .init(
+            source: #""1.2.3" in semver("^1")"#, message: "'in semver(...)' needs a semver attribute on its left", column: 1, length: 7),
+        // Case-insensitive comparison.
+        .init(
+            source: #"lower(email) == "Bob@x.io""#, message: #""Bob@x.io" has capital letters, which lower(email) never has"#,
+            column: 17, length: 10, hint: #"write it in lowercase: "bob@x.io""#),
+        .init(
+            source: #"lower(email) in ["a", "B"]"#, message: #""B" has capital letters"#, column: 23, length: 3, hint: #""b""#),
+        .init(
+            source: #"lower(email) < "m""#, message: "operator '<' does not apply to lower(...)", column: 14, length: 1,
+            hint: "order compares bytes"),
+        .init(
+            source: #"lower(age) == "5""#, message: "lower(...) applies to string attributes; 'age' is a number attribute", column: 7,
+            length: 3, hint: "age > 0"),
+        .init(source: "lower(email) == 5", message: "cannot compare lower(email) with number 5", column: 17, length: 1, hint: #""5""#),
+        .init(
+            source: "lower(email)", message: "lower(...) alone is not a condition", column: 1, length: 12, hint: #"lower(email) == "...""#),
+        .init(source: #"lower("email") == "a""#, message: "lower(...) takes an attribute name without quotes", column: 7, length: 7),
+        .init(source: #"lower(emial) == "a""#, message: "unknown attribute 'emial'", column: 7, length: 5, hint: "did you mean 'email'?"),
+        .init(source: #"lower(email) in ["a", "a"]"#, message: #""a" appears twice in the list"#, column: 23, length: 3),
+        .init(source: #"lowr(email) == "a""#, message: "unknown function 'lowr'", column: 1, length: 4, hint: "did you mean 'lower'?"),
+        .init(
+            source: #"lower(email) in tags"#, message: "'lower(email) in' needs a list of lowercase strings", column: 1, length: 20),
     ]
 
     @Test("each malformed expression reports the right message at the right place", arguments: cases)

@@ -134,6 +134,7 @@ struct NoisyPrinter {
             return random.pick([
                 "semver(\(string(version.description)))", string(version.description), "semver(\"v\(version.description)+build.1\")",
             ])
+        case .time(let seconds): return string(RFC3339.format(seconds))
         }
     }
 

@@ -140,6 +140,7 @@ struct TargetingSemanticsTests {
         case .number: return TargetingPools.requestNumbers.map { .number($0) }
         case .bool: return [.bool(true), .bool(false)]
         case .semver: return TargetingPools.requestVersions.map { .semver($0) }
+        case .ip, .datetime: return []  // the fixtures have no ip or datetime attribute
         case .stringList:
             return [.list([])] + (TargetingPools.strings + ["admin", "dev", "qa"]).map { .list([$0]) } + [.list(["qa", "dev"])]
         }

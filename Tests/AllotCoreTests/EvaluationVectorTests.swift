@@ -152,6 +152,105 @@ struct EvaluationVectorTests {
                     unit: user_id
                     traffic: 10%
                     """
+            let ranges =
+                layers + """
+                    ---
+                    kind: Experiment
+                    name: ranged
+                    layer: checkout
+                    owner: o@example.com
+                    status: running
+                    traffic: 100%
+                    targeting: app_version in semver("^5.2") || (app_version in semver("~0.9.1") && app_version not in semver("^0.9.3"))
+                    variants: [ { name: a, weight: 50%, params: { color: green } }, { name: b, weight: 50%, params: { color: pink } } ]
+                    """
+            let rangeRequests =
+                ["5.2.0", "5.1.9", "5.99.0-rc.1", "6.0.0-0", "6.0.0", "0.9.1", "0.9.2", "0.9.3", "0.10.0", "v5.2", "0.9.0-rc.1"]
+                .flatMap { plain([["user_id": "user-1"]], ["app_version": $0]) } + plain([["user_id": "user-1"]])
+            let folded =
+                layers + """
+                    ---
+                    kind: Experiment
+                    name: folded
+                    layer: checkout
+                    owner: o@example.com
+                    status: running
+                    traffic: 100%
+                    targeting: lower(email) endsWith "@example.com" || lower(email) in ["root", "élan"] || lower(email) contains "+qa"
+                    variants: [ { name: a, weight: 50%, params: { color: green } }, { name: b, weight: 50%, params: { color: pink } } ]
+                    """
+            let foldedRequests =
+                [
+                    "x@example.com", "X@EXAMPLE.COM", "x@example.org", "ROOT", "Root2", "ÉLAN", "éLAN", "a+QA@x", "a+q@x", "",
+                ].flatMap { plain([["user_id": "user-1"]], ["email": $0]) } + plain([["user_id": "user-1"]])
+            let networks =
+                """
+                kind: Attributes
+                attributes:
+                  client_ip: ip
+                ---
+                kind: Layer
+                name: checkout
+                unit: user_id
+                params:
+                  color: { type: string, default: blue }
+                ---
+                kind: Experiment
+                name: network
+                layer: checkout
+                owner: o@example.com
+                status: running
+                traffic: 100%
+                targeting: client_ip in cidr("10.0.0.0/8", "2001:db8::/32", "192.0.2.1") && client_ip not in cidr("10.9.0.0/16")
+                variants: [ { name: a, weight: 50%, params: { color: green } }, { name: b, weight: 50%, params: { color: pink } } ]
+                """
+            let networkRequests =
+                [
+                    "10.1.2.3", "10.9.1.1", "11.0.0.0", "::ffff:10.1.2.3", "::ffff:a01:203", "2001:db8::1", "2001:DB8:FFFF::",
+                    "2001:db9::", "192.0.2.1", "192.0.2.2", "0.0.0.0", "::",
+                ].flatMap { plain([["user_id": "user-1"]], ["client_ip": $0]) } + plain([["user_id": "user-1"]])
+            let timed =
+                """
+                kind: Attributes
+                attributes:
+                  signup: datetime
+                ---
+                kind: Layer
+                name: checkout
+                unit: user_id
+                params:
+                  color: { type: string, default: blue }
+                ---
+                kind: Experiment
+                name: timed
+                layer: checkout
+                owner: o@example.com
+                status: running
+                traffic: 100%
+                targeting: now() > "2026-12-01T10:00:00+01:00" && now() < "2026-12-02" && (signup >= "2026-11-01" || !has(signup))
+                variants: [ { name: a, weight: 50%, params: { color: green } }, { name: b, weight: 50%, params: { color: pink } } ]
+                """
+            let nine: Int64 = 1_796_115_600  // 2026-12-01T09:00:00Z
+            let timedRequests =
+                [nine - 1, nine, nine + 1, nine + 15 * 3600 - 1, nine + 15 * 3600].flatMap { plain([["user_id": "user-1"]], now: $0) }
+                + ["2026-10-31T23:59:59Z", "2026-11-01T00:00:00Z", "2026-11-01T01:00:00+02:00", "2026-11-01T00:00:00.5Z"].flatMap {
+                    plain([["user_id": "user-1"]], ["signup": $0], now: nine + 60)
+                }
+            let patterned =
+                layers + """
+                    ---
+                    kind: Experiment
+                    name: patterned
+                    layer: checkout
+                    owner: o@example.com
+                    status: running
+                    traffic: 100%
+                    targeting: 'email matches "^[a-z]+\\\\.[a-z]+@(corp|lab)\\\\.example$" || email matches "\\\\+qa\\\\d{2}@"'
+                    variants: [ { name: a, weight: 50%, params: { color: green } }, { name: b, weight: 50%, params: { color: pink } } ]
+                    """
+            let patternedRequests = [
+                "ann.lee@corp.example", "ann.lee@corp.example.org", "ann@corp.example", "Ann.Lee@lab.example", "x+qa12@y", "x+qa1@y", "",
+            ].flatMap { plain([["user_id": "user-1"]], ["email": $0]) }
             let lifecycleBefore = lifecycle.replacingOccurrences(of: "status: concluded", with: "status: running")
             let times: [Int64] = [1_798_761_599, 1_798_761_600, 1_801_439_999, 1_801_440_000]
             let lifecycleRequests = times.flatMap { now in plain((0..<12).map { ["user_id": "user-\($0)"] }, now: now) }
@@ -162,6 +261,11 @@ struct EvaluationVectorTests {
                     "schedule-paused-concluded-holdout", ["experiments/main.yaml": lifecycle], ["experiments/main.yaml": lifecycleBefore],
                     lifecycleRequests
                 ),
+                ("targeting-version-ranges", ["experiments/main.yaml": ranges], nil, rangeRequests),
+                ("targeting-case-insensitive", ["experiments/main.yaml": folded], nil, foldedRequests),
+                ("targeting-ip-networks", ["experiments/main.yaml": networks], nil, networkRequests),
+                ("targeting-time", ["experiments/main.yaml": timed], nil, timedRequests),
+                ("targeting-regex", ["experiments/main.yaml": patterned], nil, patternedRequests),
             ]
         }()
 

@@ -283,7 +283,8 @@ struct EvaluatorTests {
             ("has(age) && age != 3", #""age":"4""#, .split),
             ("beta", #""beta":"maybe""#, .targetingMiss),
             ("beta == false", #""beta":0"#, .targetingMiss),
-            ("app_version >= \"1.0.0\"", #""app_version":5"#, .targetingMiss),
+            ("app_version >= \"1.0.0\"", #""app_version":-5"#, .targetingMiss),
+            ("app_version >= \"1.0.0\"", #""app_version":5e0"#, .targetingMiss),
             ("app_version >= \"1.0.0\"", #""app_version":"five""#, .targetingMiss),
             ("tags contains \"a\"", #""tags":["a",1,"b"]"#, .targetingMiss),
             ("tags contains \"a\"", #""tags":"a""#, .split),
@@ -324,6 +325,35 @@ struct EvaluatorTests {
             #expect(ignored.map { $0["name"] } == [name])
             #expect(ignored.first?["reason"]?.hasPrefix("expected ") == true)
             #expect(Array(answer.prefix(plain.count - 1)) == Array(plain.dropLast()))
+        }
+    }
+
+    @Test(
+        "a JSON number for a semver attribute is a version read from its text as written",
+        arguments: [
+            ("1.2", "app_version == \"1.2.0\"", true),
+            ("1.10", "app_version == \"1.10.0\"", true),
+            ("1.10", "app_version > \"1.9.0\"", true),
+            ("1.02", "app_version == \"1.2.0\"", true),
+            ("5", "app_version == \"5.0.0\"", true),
+            ("0.5", "app_version in semver(\"^0.5\")", true),
+            ("1.2", "app_version in semver(\"~1.1\")", false),
+        ])
+    func jsonNumbersAreVersions(number: String, targeting: String, matches: Bool) throws {
+        let yaml = Self.base + Self.experiment("a", traffic: "100%", extra: "targeting: '\(targeting)'\n")
+        let bundle = try Fixture.compile(yaml).bundle
+        var input = EvaluationInput(for: bundle)
+        for request in [
+            #"{"units":{"user_id":"u1"},"attributes":{"app_version":"# + number + "}}",
+            #"{"units":{"user_id":"u1"},"attributes":{"app_version": "# + number + " }}",
+        ] {
+            try Array(request.utf8).withUnsafeBytes { try input.setJSON($0, bundle: bundle) }
+            #expect(input.ignoredAttributes.isEmpty, "\(request)")
+            var outcomes: [Outcome] = []
+            bundle.evaluate(input, now: 0, into: &outcomes)
+            let reason = outcomes.first { bundle.assignment(for: $0).experiment == "a" }?.reason
+            #expect(reason == (matches ? .split : .targetingMiss), "\(request) with \(targeting)")
+            #expect(outcomes == ReferenceEvaluator(bundle: bundle).evaluate(input, now: 0))
         }
     }
 

@@ -18,11 +18,14 @@ struct TargetingLogicTests {
           beta: bool
           app_version: semver
           tags: list
+          ip: ip
+          signup: datetime
         """
 
     static let environment: TargetingEnvironment = {
         let types: [(String, AttributeType)] = [
-            ("age", .number), ("app_version", .semver), ("beta", .bool), ("country", .string), ("tags", .stringList),
+            ("age", .number), ("app_version", .semver), ("beta", .bool), ("country", .string), ("tags", .stringList), ("ip", .ip),
+            ("signup", .datetime),
         ]
         var attributes: [String: TargetingEnvironment.Attribute] = [:]
         for (index, (name, type)) in types.enumerated() { attributes[name] = .init(index: index, type: type) }
@@ -31,7 +34,9 @@ struct TargetingLogicTests {
     }()
 
     static let logic = TargetingLogic(
-        attributeTypes: ["country": .string, "age": .number, "beta": .bool, "app_version": .semver, "tags": .stringList],
+        attributeTypes: [
+            "country": .string, "age": .number, "beta": .bool, "app_version": .semver, "tags": .stringList, "ip": .ip, "signup": .datetime,
+        ],
         emptySegments: ["empty"])
 
     static func parse(_ source: String) throws -> TargetingExpression {
@@ -66,6 +71,13 @@ struct TargetingLogicTests {
         "false",
         #"in segment("empty")"#,
         #"has(age) && !has(age)"#,
+        #"app_version in semver("^4.1") && app_version in semver("~5")"#,
+        #"app_version in semver("^0.2.3") && app_version >= semver("0.3.0-0")"#,
+        #"lower(country) == "us" && !(lower(country) == "us")"#,
+        #"ip in cidr("10.0.0.0/8") && ip not in cidr("10.0.0.0/8")"#,
+        #"signup >= "2026-12-01" && signup < "2026-12-01T01:00:00+02:00""#,
+        #"now() > "2026-12-01" && !(now() > "2026-12-01")"#,
+        #"country matches "^U" && !(country matches "^U")"#,
     ])
     func provesContradictions(_ source: String) throws {
         let expression = try Self.parse(source)
@@ -84,6 +96,12 @@ struct TargetingLogicTests {
         #"tags contains "a" && !(tags contains "b")"#,
         #"app_version >= semver("5.0.0") && app_version < semver("5.0.1")"#,
         #"in segment("other")"#,
+        #"app_version in semver("^5.2") && app_version not in semver("~5.2")"#,
+        // `lower(x)` predicates are opaque: satisfiable combinations are never claimed empty.
+        #"lower(country) == "us" && country != "US" && country != "us""#,
+        #"lower(country) in ["us"] && !(lower(country) == "ca") && !has(age)"#,
+        #"ip in cidr("10.0.0.0/8") && ip not in cidr("10.1.0.0/16")"#,
+        #"ip not in cidr("10.0.0.0/8") && !has(ip)"#,
         "true",
         "!beta && beta == false",
     ])
@@ -109,6 +127,36 @@ struct TargetingLogicTests {
         ("age >= 18", "age >= 21", false),
         ("true", "beta", false),
         (#"!(country == "US")"#, #"country != "US""#, false),
+        // Version ranges are their bounds, which the prover reads like any other comparison.
+        (#"app_version in semver("~5.2.1")"#, #"app_version in semver("^5.2")"#, true),
+        (#"app_version in semver("^5.2")"#, #"app_version in semver("~5.2")"#, false),
+        (#"app_version in semver("^0.2.3")"#, #"app_version in semver("^0.2")"#, true),
+        (#"app_version in semver("^0.2")"#, #"app_version in semver("^0")"#, true),
+        (#"app_version in semver("^0")"#, #"app_version in semver("^0.2")"#, false),
+        (#"app_version in semver("^5.2")"#, #"app_version >= semver("5.0.0")"#, true),
+        (#"app_version not in semver("^5")"#, #"app_version not in semver("~5.2")"#, true),
+        (#"app_version not in semver("~5.2")"#, #"app_version not in semver("^5")"#, false),
+        // Opaque `lower(x)` atoms: only what follows from the atom itself is claimed.
+        (#"lower(country) == "us""#, #"lower(country) == "us" || beta"#, true),
+        (#"lower(country) == "us" && beta"#, "beta", true),
+        (#"lower(country) == "us""#, #"country == "US""#, false),
+        (#"lower(country) in ["us"]"#, #"lower(country) == "us""#, false),
+        (#"country == "US""#, #"lower(country) == "us""#, false),
+        // `cidr(...)` atoms are opaque too: a narrower block is not claimed to imply a wider one,
+        // and blocks that overlap are never claimed to exclude each other.
+        (#"ip in cidr("10.0.0.0/8")"#, #"ip in cidr("10.0.0.0/8") || beta"#, true),
+        (#"ip in cidr("10.1.0.0/16")"#, #"ip in cidr("10.0.0.0/8")"#, false),
+        (#"ip in cidr("10.0.0.0/8")"#, #"ip in cidr("10.1.0.0/16")"#, false),
+        (#"ip in cidr("10.0.0.0/8")"#, "has(ip)", false),
+        // Datetime attributes are ordered like numbers; `now()` atoms are opaque.
+        (#"signup > "2026-12-01T09:00:00Z""#, #"signup >= "2026-12-01T10:00:00+01:00""#, true),
+        (#"signup >= "2026-12-01T09:00:00Z""#, #"signup > "2026-12-01T09:00:00Z""#, false),
+        (#"now() > "2027-01-01""#, #"now() > "2027-01-01" || beta"#, true),
+        (#"now() > "2027-01-01""#, #"now() > "2026-01-01""#, false),
+        // So are regular expressions.
+        (#"country matches "^US$""#, #"country matches "^US$" || beta"#, true),
+        (#"country matches "^US$""#, #"country == "US""#, false),
+        (#"country matches "^US""#, #"country matches "^U""#, false),
     ])
     func provesImplications(_ a: String, _ b: String, _ expected: Bool) throws {
         #expect(Self.logic.implies(try Self.parse(a), try Self.parse(b)) == expected)
@@ -122,7 +170,7 @@ struct TargetingLogicTests {
 
     static func randomAtom(_ random: inout SeededRandom) -> String {
         func pick<T>(_ items: [T]) -> T { items[Int(random.next() % UInt64(items.count))] }
-        switch random.next() % 11 {
+        switch random.next() % 14 {
         case 0: return "country \(pick(["==", "!=", "<", ">=", "startsWith", "endsWith", "contains"])) \(pick(countries))"
         case 1: return "country in [\(Set([pick(countries), pick(countries)]).sorted().joined(separator: ", "))]"
         case 2: return "age \(pick(["==", "!=", "<", "<=", ">", ">="])) \(pick(ages))"
@@ -133,6 +181,18 @@ struct TargetingLogicTests {
         case 7: return "has(\(pick(["country", "age", "beta", "app_version", "tags"])))"
         case 8: return "!(\(randomAtom(&random)))"
         case 9: return pick(["true", "false"])
+        case 12:
+            return pick([
+                #"signup > "2026-12-01T09:00:00Z""#, #"signup <= "2026-12-01T10:00:00+01:00""#, #"now() >= "1970-01-01T00:00:01Z""#,
+                #"now() < "1970-01-01T00:00:01Z""#, #"signup == "2026-12-01""#,
+            ])
+        case 11:
+            return pick([
+                #"lower(country) == "us""#, #"lower(country) != "us""#, #"lower(country) startsWith "u""#,
+                #"lower(country) in ["us", "ca"]"#,
+            ])
+        case 10:
+            return "app_version \(pick(["in", "not in"])) semver(\(pick([#""^5""#, #""~5.2""#, #""^5.2.0-beta""#, #""^4""#, #""~6""#])))"
         default: return "country \(pick(["==", "<", ">"])) \(pick(countries))"
         }
     }
@@ -157,11 +217,12 @@ struct TargetingLogicTests {
                 }
             }
         }
-        extend("country", [nil, "US", "CA", "", "U", "UZ", "B"])
+        extend("country", [nil, "US", "CA", "", "U", "UZ", "B", "us", "Us"])
         extend("age", [nil, "0", "17", "18", "25", "30.5", "40"])
         extend("beta", [nil, "true", "false"])
         extend("app_version", [nil, "4.9.0", "5.2.0-beta", "5.2.0", "5.5.0", "6.0.0"])
         extend("tags", [nil, "a", "a,b", ""])
+        extend("signup", [nil, "2026-12-01T00:00:00Z", "2026-12-01T09:00:00Z", "2026-12-01T09:00:01Z"])
         return result
     }
 

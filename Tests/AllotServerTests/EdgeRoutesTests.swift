@@ -130,7 +130,7 @@ struct EdgeRoutesTests {
             let good = ["country": "US", "tags": "beta"]
             let query = "/v1/assign?user_id=u7&country=US&tags=beta&cart_value=lots&is_employee=yes&app_version=five"
             let body =
-                #"{"units":{"user_id":"u7"},"attributes":{"country":"US","tags":["beta"],"cart_value":"lots","is_employee":1,"app_version":5}}"#
+                #"{"units":{"user_id":"u7"},"attributes":{"country":"US","tags":["beta"],"cart_value":"lots","is_employee":1,"app_version":true}}"#
             let batch = #"{"requests":[\#(body),{"units":{"user_id":"u8"},"attributes":{"country":["US"]}}]}"#
             let (get, post, batched) = try await onThread { () -> (RawResponse, RawResponse, RawResponse) in
                 let connection = try HTTPConnection(port: port)

@@ -171,6 +171,14 @@ struct OFREPTests {
             let typed = try await evaluate(port, "new_search", context.replacingOccurrences(of: #""lots""#, with: "99"))
             #expect(typed.json["value"] as? Bool == true)
             #expect((typed.json["metadata"] as? [String: Any])?["ignoredAttributes"] == nil)
+            // A JSON number for the semver attribute is a version read from its text, not ignored:
+            // 5.3 is 5.3.0 (enrols); 4.10 is 4.10.0, below 5.0.0 (a double would have made it 4.1).
+            let numeric = context.replacingOccurrences(of: #""lots""#, with: "99")
+            for (version, enrolled) in [("5.3", true), ("4.10", false), ("5", true)] {
+                let answer = try await evaluate(port, "new_search", numeric.replacingOccurrences(of: #""5.3.0""#, with: version))
+                #expect(answer.json["value"] as? Bool == enrolled, "\(version): \(answer.text)")
+                #expect((answer.json["metadata"] as? [String: Any])?["ignoredAttributes"] == nil, "\(version)")
+            }
 
             // Bulk: every flag evaluates; each item and the document's metadata name the attribute.
             let twoWrong = context.replacingOccurrences(of: #""is_employee":false"#, with: #""is_employee":"no""#)

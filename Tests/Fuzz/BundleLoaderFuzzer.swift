@@ -31,14 +31,17 @@ public func fuzzBundleLoader(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32
     // Attribute values of every type, and strings of every length class the evaluator compares
     // differently (0, 1, 2-3, 4-7, 8-16, over 16 bytes), so targeting programs run their
     // predicates rather than stopping at a missing attribute.
-    let strings = ["", "a", "US", "abc", "ios", "x@example.com", "abcdefghijklmnopq"]
+    // Capitals too, for `lower(x)`'s folding.
+    let strings = ["", "a", "US", "abc", "ios", "x@example.com", "abcdefghijklmnopq", "X@EXAMPLE.COM", "ÉLAN"]
     func text(_ type: AttributeType, _ choice: Int) -> String {
         switch type {
         case .string: return strings[choice % strings.count]
         case .number: return ["18", "-1.5", "0", "1e300"][choice % 4]
         case .bool: return choice % 2 == 0 ? "true" : "false"
-        case .semver: return ["5.2.0", "1.0.0-rc.1", "10.0.0-alpha.beta"][choice % 3]
+        case .semver: return ["5.2.0", "1.0.0-rc.1", "10.0.0-alpha.beta", "0.9", "6.0.0-0"][choice % 5]
         case .stringList: return ["", "a,US,ios", "x@example.com"][choice % 3]
+        case .datetime: return ["2026-12-01T09:00:00Z", "2026-12-01T10:00:00.5+01:00", "2026-12-01", "noon"][choice % 4]
+        case .ip: return ["10.1.2.3", "2001:db8::1", "::ffff:192.0.2.1", "not-an-ip"][choice % 4]
         }
     }
     for (round, unit) in ["u1", "user-42", "qa-user-1", "d8f1c2a0"].enumerated() {

@@ -53,6 +53,7 @@ struct TargetingCodeGenerator {
             switch environment.attributes[attribute]?.type {
             case .bool: return TargetingOpcode.boolEquals.length
             case .semver: return TargetingOpcode.semverCompare.length
+            case .datetime: return TargetingOpcode.timeCompare.length
             default: return TargetingOpcode.stringCompare.length
             }
         case .membership(let attribute, let values):
@@ -60,6 +61,13 @@ struct TargetingCodeGenerator {
                 return values.count * TargetingOpcode.semverCompare.length + (values.count - 1) * jump
             }
             return TargetingOpcode.stringIn.length + values.count * TargetingOpcode.listElementLength
+        case .foldedComparison: return TargetingOpcode.stringCompare.length
+        case .foldedMembership(_, let values): return TargetingOpcode.stringIn.length + values.count * TargetingOpcode.listElementLength
+        case .now: return TargetingOpcode.nowCompare.length
+        case .regex(_, let pattern):
+            guard case .success(let automaton) = RegexAutomaton.compile(pattern) else { return 0 }
+            return TargetingOpcode.regexMatch.length + automaton.encoded.count
+        case .cidr(_, let networks): return TargetingOpcode.ipIn.length + networks.count * TargetingOpcode.ipIn.elementLength
         case .segment: return TargetingOpcode.inSegment.length
         case .not(let inner): return size(of: inner, environment: environment) + TargetingOpcode.not.length
         case .and(let operands), .or(let operands):
@@ -84,6 +92,38 @@ struct TargetingCodeGenerator {
             try emitComparison(attribute, op, value)
         case .membership(let attribute, let values):
             try emitMembership(attribute, values)
+        case .foldedComparison(let attribute, let op, let text):
+            guard try attributeType(attribute) == .string else { throw Failure(message: "lower('\(attribute)') on a non-string attribute") }
+            try header(.stringCompare, op.comparison.rawValue | TargetingComparison.asciiFolded, attribute)
+            appendString(text)
+        case .foldedMembership(let attribute, let values):
+            guard try attributeType(attribute) == .string else { throw Failure(message: "lower('\(attribute)') on a non-string attribute") }
+            try header(.stringIn, TargetingOpcode.foldedList, attribute)
+            code.appendLE(UInt32(values.count))
+            for value in values { appendString(value) }
+        case .regex(let attribute, let pattern):
+            guard try attributeType(attribute) == .string, case .success(let automaton) = RegexAutomaton.compile(pattern) else {
+                throw Failure(message: "'\(attribute) matches \(pattern)' was not checked")
+            }
+            try header(.regexMatch, 0, attribute)
+            code.appendLE(UInt16(automaton.stateCount))
+            code.appendLE(UInt16(automaton.classCount))
+            code += automaton.encoded
+        case .now(let op, let seconds):
+            code += [TargetingOpcode.nowCompare.rawValue, op.comparison.rawValue, 0, 0]
+            code.appendLE(UInt64(bitPattern: seconds))
+        case .cidr(let attribute, let networks):
+            guard try attributeType(attribute) == .ip else {
+                throw Failure(message: "cidr(...) on '\(attribute)', which is not an ip attribute")
+            }
+            try header(.ipIn, 0, attribute)
+            code.appendLE(UInt32(networks.count))
+            for network in networks {
+                for word in [network.address.value, network.mask] {
+                    code.appendLE(UInt64(truncatingIfNeeded: word >> 64))
+                    code.appendLE(UInt64(truncatingIfNeeded: word))
+                }
+            }
         case .has(let attribute):
             try header(.present, 0, attribute)
         case .segment(let name, _):
@@ -132,6 +172,9 @@ struct TargetingCodeGenerator {
             code.appendLE(number.bitPattern)
         case (.bool, .bool(let flag)):
             try header(.boolEquals, (op == .equal) == flag ? 1 : 0, attribute)
+        case (.datetime, .time(let seconds)):
+            try header(.timeCompare, op.comparison.rawValue, attribute)
+            code.appendLE(UInt64(bitPattern: seconds))
         case (.semver, .semver(let version)):
             try header(.semverCompare, op.comparison.rawValue, attribute)
             code.appendLE(version.major)
@@ -158,7 +201,7 @@ struct TargetingCodeGenerator {
             }
         case .semver:
             try emitChain(values.map { .comparison(attribute: attribute, .equal, $0) }, jump: .jumpIfTrue)
-        case .bool, .stringList:
+        case .bool, .stringList, .ip, .datetime:
             throw Failure(message: "'\(attribute)' (\(type.name)) cannot be tested with 'in [...]'")
         }
     }

@@ -13,12 +13,26 @@ extension TargetingExpression {
             return "\(TargetingText.name(attribute)) \(op.rawValue) \(value)"
         case .membership(let attribute, let values):
             return "\(TargetingText.name(attribute)) in \(printedList(values))"
+        case .foldedComparison(let attribute, let op, let text):
+            return "lower(\(TargetingText.name(attribute))) \(op.rawValue) \(TargetingText.quoted(text))"
+        case .foldedMembership(let attribute, let values):
+            return "lower(\(TargetingText.name(attribute))) in \(printedList(values.map { .string($0) }))"
+        case .cidr(let attribute, let networks):
+            return "\(TargetingText.name(attribute)) in \(printedBlocks(networks))"
+        case .regex(let attribute, let pattern):
+            return "\(TargetingText.name(attribute)) matches \(TargetingText.quoted(pattern))"
+        case .now(let op, let seconds):
+            return "now() \(op.rawValue) \(TargetingValue.time(seconds))"
         case .has(let attribute):
             return "has(\(TargetingText.name(attribute)))"
         case .segment(let name, let unitType):
             return (unitType.map { TargetingText.name($0) + " " } ?? "") + "in segment(\(TargetingText.quoted(name)))"
         case .not(.membership(let attribute, let values)):
             return "\(TargetingText.name(attribute)) not in \(printedList(values))"
+        case .not(.foldedMembership(let attribute, let values)):
+            return "lower(\(TargetingText.name(attribute))) not in \(printedList(values.map { .string($0) }))"
+        case .not(.cidr(let attribute, let networks)):
+            return "\(TargetingText.name(attribute)) not in \(printedBlocks(networks))"
         case .not(.segment(let name, let unitType)):
             return (unitType.map { TargetingText.name($0) + " " } ?? "") + "not in segment(\(TargetingText.quoted(name)))"
         case .not(let inner):
@@ -42,11 +56,15 @@ extension TargetingExpression {
     private var printsAsUnary: Bool {
         switch self {
         case .constant, .flag, .has: return true
-        case .not(.membership), .not(.segment): return false
+        case .not(.membership), .not(.foldedMembership), .not(.cidr), .not(.segment): return false
         case .not: return true
         default: return false
         }
     }
+}
+
+private func printedBlocks(_ networks: [IPNetwork]) -> String {
+    "cidr(" + networks.map { TargetingText.quoted($0.description) }.joined(separator: ", ") + ")"
 }
 
 private func printedList(_ values: [TargetingValue]) -> String {

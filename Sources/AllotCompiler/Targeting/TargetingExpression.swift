@@ -22,6 +22,21 @@ public indirect enum TargetingExpression: Equatable, Sendable, CustomStringConve
     case comparison(attribute: String, TargetingOperator, TargetingValue)
     /// `attribute in [values]`.
     case membership(attribute: String, [TargetingValue])
+    /// `lower(attribute) <op> "text"` on a string attribute: the value with ASCII `A`-`Z` folded
+    /// to `a`-`z` (other bytes unchanged), compared with `text`, which has no `A`-`Z`. `op` is
+    /// `==`, `!=`, `startsWith`, `endsWith` or `contains`.
+    case foldedComparison(attribute: String, TargetingOperator, String)
+    /// `lower(attribute) in ["a", ...]`: the folded value equals one of the strings.
+    case foldedMembership(attribute: String, [String])
+    /// `attribute in cidr("10.0.0.0/8", ...)` on an ip attribute: the address lies in one of the
+    /// blocks.
+    case cidr(attribute: String, [IPNetwork])
+    /// `now() <op> "2026-12-01T09:00:00Z"`: the request time (unix seconds) against a constant;
+    /// `op` is `<`, `<=`, `>` or `>=`.
+    case now(TargetingOperator, Int64)
+    /// `attribute matches "pattern"` on a string attribute: some part of the value matches the
+    /// regular expression (`RegexAutomaton`), which compiles to a deterministic automaton.
+    case regex(attribute: String, pattern: String)
     /// `has(attribute)`: the request carries the attribute.
     case has(attribute: String)
     /// `in segment("name")`, or `unit in segment("name")` when a unit type is named.
@@ -38,7 +53,9 @@ public indirect enum TargetingExpression: Equatable, Sendable, CustomStringConve
         var names = Set<String>()
         visit { node in
             switch node {
-            case .flag(let a), .comparison(let a, _, _), .membership(let a, _), .has(let a): names.insert(a)
+            case .flag(let a), .comparison(let a, _, _), .membership(let a, _), .has(let a), .foldedComparison(let a, _, _),
+                .foldedMembership(let a, _), .cidr(let a, _), .regex(let a, _):
+                names.insert(a)
             default: break
             }
         }
@@ -122,6 +139,8 @@ public enum TargetingValue: Equatable, Sendable, CustomStringConvertible {
     case number(Double)
     case bool(Bool)
     case semver(Semver)
+    /// A point in time, in unix seconds (compared with a datetime attribute).
+    case time(Int64)
 
     /// Byte-wise equality: strings are equal when their UTF-8 is (the evaluator compares bytes, so
     /// `"é"` and `"e\u0301"` are different values even though Swift's `==` on strings says equal).
@@ -130,6 +149,7 @@ public enum TargetingValue: Equatable, Sendable, CustomStringConvertible {
         case (.string(let x), .string(let y)): return x.utf8.elementsEqual(y.utf8)
         case (.number(let x), .number(let y)): return x == y
         case (.bool(let x), .bool(let y)): return x == y
+        case (.time(let x), .time(let y)): return x == y
         case (.semver(let x), .semver(let y)):
             return x.major == y.major && x.minor == y.minor && x.patch == y.patch && x.prerelease.utf8.elementsEqual(y.prerelease.utf8)
         default: return false
@@ -143,6 +163,7 @@ public enum TargetingValue: Equatable, Sendable, CustomStringConvertible {
         case .number: return "number"
         case .bool: return "bool"
         case .semver: return "semver"
+        case .time: return "datetime"
         }
     }
 
@@ -153,6 +174,7 @@ public enum TargetingValue: Equatable, Sendable, CustomStringConvertible {
         case .number(let value): return TargetingText.number(value)
         case .bool(let value): return value ? "true" : "false"
         case .semver(let version): return "semver(\(TargetingText.quoted(version.description)))"
+        case .time(let seconds): return TargetingText.quoted(RFC3339.format(seconds))
         }
     }
 }

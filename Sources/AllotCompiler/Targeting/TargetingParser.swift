@@ -201,7 +201,7 @@ struct TargetingParser {
         nesting -= 1
         if aborted { return invalid(bang.span) }
         switch operand.kind {
-        case .comparison, .membership, .segment:
+        case .comparison, .membership, .segment, .matches:
             error(
                 bang.span, "'!' applies to a single operand; put the comparison in parentheses",
                 hint: "write !(\(text(operand.span)))")
@@ -327,17 +327,37 @@ struct TargetingParser {
 
     private mutating func parseAfterName(_ name: TargetingSyntax.Name) -> TargetingSyntax {
         let next = peek
+        if next.kind == .leftParen, name.text == "lower" {
+            return parseLowered(name)
+        }
+        if next.kind == .leftParen, name.text == "now" {
+            return parseNow(name)
+        }
         if next.kind == .leftParen {
-            let functions = ["has", "segment", "semver"]
+            let functions = ["has", "lower", "now", "segment", "semver"]
             error(
                 name.span, "unknown function '\(name.text)'",
                 hint: closestMatch(to: name.text, in: functions).map { "did you mean '\($0)'?" }
-                    ?? "the functions are has(attribute), semver(\"version\") and segment(\"name\")")
+                    ?? "the functions are has(attribute), lower(attribute), now(), semver(\"version\") and segment(\"name\")")
             synchronize()
             return invalid(name.span)
         }
         if startsComparison(next) {
             return parseComparison(left: .name(name))
+        }
+        if case .identifier("matches") = next.kind {
+            advance()
+            let token = peek
+            guard case .string(let pattern) = token.kind else {
+                error(
+                    errorSpan(token), "expected a pattern in double quotes after 'matches', found \(describe(token))",
+                    hint: "write \(TargetingText.name(name.text)) matches \"^Mozilla/5\\\\.0\"")
+                synchronize()
+                return invalid(name.span.through(next.span))
+            }
+            advance()
+            return TargetingSyntax(
+                kind: .matches(name, pattern: .init(text: pattern, span: token.span)), span: name.span.through(token.span), depth: 1)
         }
         if startsValue(next) {
             var hint = "compare with ==, !=, <, <=, >, >=, in, startsWith, endsWith or contains"
@@ -351,6 +371,62 @@ struct TargetingParser {
             return invalid(name.span.through(next.span))
         }
         return TargetingSyntax(kind: .name(name), span: name.span, depth: 1)
+    }
+
+    /// `lower(name) <op> ...` or `lower(name) [not] in [...]`. `lower` is not a keyword: an
+    /// attribute may be named `lower`, and only `lower` followed by `(` is the function.
+    private mutating func parseLowered(_ keyword: TargetingSyntax.Name) -> TargetingSyntax {
+        advance()  // (
+        let token = peek
+        let name: TargetingSyntax.Name
+        switch token.kind {
+        case .identifier(let text):
+            advance()
+            name = .init(text: text, span: token.span)
+        case .string(let text):
+            advance()
+            error(token.span, "lower(...) takes an attribute name without quotes", hint: "write lower(\(TargetingText.name(text)))")
+            name = .init(text: text, span: token.span)
+        default:
+            error(
+                errorSpan(token), "expected an attribute name in lower(...), found \(describe(token))",
+                hint: "write lower(attribute), e.g. lower(email) endsWith \"@example.com\"")
+            synchronize()
+            return invalid(keyword.span)
+        }
+        guard peek.kind == .rightParen else {
+            error(
+                errorSpan(peek), "expected ')' after the attribute name in lower(...), found \(describe(peek))",
+                hint: "lower(...) takes one attribute")
+            synchronize()
+            return invalid(keyword.span)
+        }
+        let call = keyword.span.through(advance().span)
+        if startsComparison(peek) {
+            return parseComparison(left: .lowered(name, call))
+        }
+        error(
+            call, "lower(...) alone is not a condition",
+            hint: "compare it with a lowercase string, e.g. lower(\(TargetingText.name(name.text))) == \"...\"")
+        synchronize()
+        return invalid(call)
+    }
+
+    /// `now() <op> "time"`. `now` is not a keyword: only `now` followed by `(` is the function.
+    private mutating func parseNow(_ keyword: TargetingSyntax.Name) -> TargetingSyntax {
+        advance()  // (
+        guard peek.kind == .rightParen else {
+            error(errorSpan(peek), "now() takes no arguments, found \(describe(peek))", hint: "write now() >= \"2026-12-01T09:00:00Z\"")
+            synchronize()
+            return invalid(keyword.span)
+        }
+        let call = keyword.span.through(advance().span)
+        if startsComparison(peek) {
+            return parseComparison(left: .now(call))
+        }
+        error(call, "now() alone is not a condition", hint: "compare it with a time, e.g. now() >= \"2026-12-01T09:00:00Z\"")
+        synchronize()
+        return invalid(call)
     }
 
     private mutating func parseAfterValue(_ literal: TargetingSyntax.Literal) -> TargetingSyntax {
@@ -401,6 +477,17 @@ struct TargetingParser {
             return TargetingSyntax(
                 kind: .membership(element: left, negated: negated, keyword: keyword, collection: list), span: left.span.through(list.span),
                 depth: 1)
+        case .semver:
+            // `version in semver("^1.2")`: a range, checked by the type checker.
+            guard let range = parseSemverLiteral() else { return invalid(left.span.through(keyword)) }
+            return TargetingSyntax(
+                kind: .membership(element: left, negated: negated, keyword: keyword, collection: .literal(range)),
+                span: left.span.through(range.span), depth: 1)
+        case .identifier("cidr") where peek(1).kind == .leftParen:
+            guard let blocks = parseCIDR() else { return invalid(left.span.through(keyword)) }
+            return TargetingSyntax(
+                kind: .membership(element: left, negated: negated, keyword: keyword, collection: blocks),
+                span: left.span.through(blocks.span), depth: 1)
         case .identifier(let name):
             advance()
             let collection = TargetingSyntax.Operand.name(.init(text: name, span: token.span))
@@ -410,8 +497,8 @@ struct TargetingParser {
         default:
             error(
                 errorSpan(token),
-                "expected a list, a list attribute or segment(\"name\") after '\(text(keyword))', found \(describe(token))",
-                hint: "write country in [\"US\", \"CA\"], \"beta\" in tags or in segment(\"staff\")")
+                "expected a list, a list attribute, a semver(\"range\") or segment(\"name\") after '\(text(keyword))', found \(describe(token))",
+                hint: "write country in [\"US\", \"CA\"], \"beta\" in tags, app_version in semver(\"^5.2\") or in segment(\"staff\")")
             synchronize()
             return invalid(left.span.through(keyword))
         }
@@ -495,6 +582,40 @@ struct TargetingParser {
                     token.kind == .end
                     ? "close the list that starts at \(diagnostics.position(open.span.offset)) with ']'" : "separate list values with ','"
                 error(errorSpan(token), "expected ',' or ']' in the list, found \(describe(token))", hint: hint)
+                synchronize()
+                return nil
+            }
+        }
+    }
+
+    /// `cidr("block", ...)`: one or more strings, checked by the type checker. `cidr` is not a
+    /// keyword; only `cidr` followed by `(` after `in` is the function.
+    private mutating func parseCIDR() -> TargetingSyntax.Operand? {
+        let keyword = advance()
+        advance()  // (
+        var blocks: [TargetingSyntax.Name] = []
+        while true {
+            let token = peek
+            guard case .string(let text) = token.kind else {
+                let hint =
+                    token.kind == .rightParen && blocks.isEmpty
+                    ? "list at least one block, e.g. cidr(\"10.0.0.0/8\")"
+                    : "write each block in double quotes, e.g. cidr(\"10.0.0.0/8\", \"2001:db8::/32\")"
+                error(errorSpan(token), "expected a CIDR block in double quotes, found \(describe(token))", hint: hint)
+                synchronize()
+                return nil
+            }
+            advance()
+            blocks.append(.init(text: text, span: token.span))
+            switch peek.kind {
+            case .comma:
+                advance()
+            case .rightParen:
+                return .cidr(blocks, keyword.span.through(advance().span))
+            default:
+                error(
+                    errorSpan(peek), "expected ',' or ')' in cidr(...), found \(describe(peek))",
+                    hint: "separate blocks with ',' and close with ')'")
                 synchronize()
                 return nil
             }

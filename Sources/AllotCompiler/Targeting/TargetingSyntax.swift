@@ -12,6 +12,8 @@ struct TargetingSyntax: Sendable {
         case comparison(Operand, Operator)
         /// `element [not] in collection` where the collection is a list or a name.
         case membership(element: Operand, negated: Bool, keyword: TargetingSpan, collection: Operand)
+        /// `name matches "pattern"`, with the pattern string's span.
+        case matches(Name, pattern: Name)
         /// `[unit] [not] in segment("name")`.
         case segment(unit: Name?, negated: Bool, segment: Name)
         /// `! operand`.
@@ -44,10 +46,19 @@ struct TargetingSyntax: Sendable {
         case name(Name)
         case literal(Literal)
         case list([Literal], TargetingSpan)
+        /// `lower(name)`, with the span of the whole call.
+        case lowered(Name, TargetingSpan)
+        /// `cidr("block", ...)`: each string with its span, and the span of the whole call.
+        case cidr([Name], TargetingSpan)
+        /// `now()`, the request time.
+        case now(TargetingSpan)
 
         var span: TargetingSpan {
             switch self {
             case .name(let name): return name.span
+            case .lowered(_, let span): return span
+            case .cidr(_, let span): return span
+            case .now(let span): return span
             case .literal(let literal): return literal.span
             case .list(_, let span): return span
             }

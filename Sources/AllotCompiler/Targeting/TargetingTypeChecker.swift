@@ -61,6 +61,8 @@ struct TargetingTypeChecker {
         case .membership(let element, let negated, let keyword, let collection):
             let result = checkMembership(element, keyword: keyword, collection)
             return negated ? result.map { .not($0) } : result
+        case .matches(let name, let pattern):
+            return checkRegex(name, pattern)
         case .segment(let unit, let negated, let segment):
             let result = checkSegment(unit: unit, segment)
             return negated ? result.map { .not($0) } : result
@@ -111,6 +113,8 @@ struct TargetingTypeChecker {
         case .bool: return "\(shown) == true"
         case .semver: return "\(shown) >= semver(\"1.0.0\")"
         case .stringList: return "\(shown) contains \"...\""
+        case .ip: return "\(shown) in cidr(\"10.0.0.0/8\")"
+        case .datetime: return "\(shown) >= \"2026-01-01T00:00:00Z\""
         }
     }
 
@@ -138,6 +142,17 @@ struct TargetingTypeChecker {
             }
             return predicate(name, flipped, op.span, literal)
         case (.name(let name), .name(let other)):
+            return twoNames(name, other, op.span, op.op.rawValue)
+        case (.lowered(let name, _), .literal(let literal)):
+            return foldedPredicate(name, op.op, op.span, literal)
+        case (.now, .literal(let literal)):
+            return nowPredicate(op.op, op.span, literal)
+        case (.now, .name(let name)):
+            error(
+                name.span, "now() is compared with a time constant, not an attribute",
+                hint: "write \(TargetingText.name(name.text)) < \"2026-12-01T09:00:00Z\", or now() >= \"2026-12-01T09:00:00Z\"")
+            return nil
+        case (.lowered(let name, _), .name(let other)):
             return twoNames(name, other, op.span, op.op.rawValue)
         default:
             error(
@@ -191,6 +206,9 @@ struct TargetingTypeChecker {
             return (op == .equal) == expected ? .flag(attribute: name.text) : .comparison(attribute: name.text, .equal, .bool(false))
         case (.semver, .semver):
             return .comparison(attribute: name.text, op, checkedValue)
+        case (.datetime, .string(let text)):
+            guard let seconds = time(text, literal.span) else { return nil }
+            return .comparison(attribute: name.text, op, .time(seconds))
         case (.semver, .string(let text)):
             guard let version = version(text, literal.span) else { return nil }
             return .comparison(attribute: name.text, op, .semver(version))
@@ -209,6 +227,8 @@ struct TargetingTypeChecker {
         case .number, .semver: return op.isOrdering
         case .bool: return op == .equal || op == .notEqual
         case .stringList: return op == .contains
+        case .ip: return false
+        case .datetime: return op.isOrdering
         }
     }
 
@@ -217,6 +237,7 @@ struct TargetingTypeChecker {
         switch type {
         case .bool: return "a bool attribute takes == and != , or stands alone: \(shown) or !\(shown)"
         case .stringList: return "test membership with \(shown) contains \"x\" or \"x\" in \(shown)"
+        case .ip: return "test an address with \(shown) in cidr(\"192.0.2.0/24\"), or cidr(\"192.0.2.1\") for one address"
         default:
             return "startsWith, endsWith and contains work on string attributes; \(shown) takes ==, !=, <, <=, > and >="
         }
@@ -240,10 +261,221 @@ struct TargetingTypeChecker {
             hint = "compare with true or false, or write \(shown) alone for \(shown) == true"
         case (.semver, .number):
             hint = "quote versions: \(TargetingText.quoted(written))"
+        case (.datetime, _):
+            hint = "write times as RFC 3339 strings, e.g. \(example(name.text, type))"
         default:
             hint = "compare it with a \(type.name) value, e.g. \(example(name.text, type))"
         }
         error(literal.span, "cannot compare \(type.name) attribute '\(name.text)' with \(value.kindName) \(written)", hint: hint)
+    }
+
+    // MARK: Regular expressions
+
+    /// `attribute matches "pattern"`.
+    private mutating func checkRegex(_ name: Name, _ pattern: Name) -> TargetingExpression? {
+        let known = attribute(name)
+        if case .failure(let failure) = RegexAutomaton.compile(pattern.text) {
+            error(
+                pattern.span,
+                "invalid pattern: \(failure.message)" + (failure.offset < 0 ? "" : " (at character \(failure.offset + 1) of the pattern)"),
+                hint: "patterns use . [...] \\d \\w \\s ( | ) * + ? {n,m} and ^ $ at the ends; a backslash is written \\\\ in the string")
+            return nil
+        }
+        guard let attribute = known else { return nil }
+        guard attribute.type == .string else {
+            error(
+                name.span, "'matches' applies to string attributes; '\(name.text)' is a \(attribute.type.name) attribute",
+                hint: "compare it with a \(attribute.type.name) value, e.g. \(example(name.text, attribute.type))")
+            return nil
+        }
+        return .regex(attribute: name.text, pattern: pattern.text)
+    }
+
+    // MARK: Time
+
+    /// The unix seconds of an RFC 3339 time constant; nil after reporting a bad one.
+    private mutating func time(_ text: String, _ span: TargetingSpan) -> Int64? {
+        guard let seconds = RFC3339.parse(text) else {
+            error(
+                span, "\(TargetingText.quoted(text)) is not an RFC 3339 time",
+                hint: "write times like \"2026-12-01T09:00:00Z\" or \"2026-12-01T10:00:00+01:00\", or a date, \"2026-12-01\" (midnight UTC)"
+            )
+            return nil
+        }
+        return seconds
+    }
+
+    /// `now() <op> "time"`.
+    private mutating func nowPredicate(_ op: TargetingOperator, _ opSpan: TargetingSpan, _ literal: Literal) -> TargetingExpression? {
+        let checkedValue = value(literal)
+        guard [.less, .lessOrEqual, .greater, .greaterOrEqual].contains(op) else {
+            error(
+                opSpan, "operator '\(op.rawValue)' does not apply to now()",
+                hint:
+                    "the request time is compared with <, <=, > or >=; for one day write now() >= \"2026-12-01\" && now() < \"2026-12-02\"")
+            return nil
+        }
+        guard let checkedValue else { return nil }
+        guard case .string(let text) = checkedValue else {
+            error(
+                literal.span, "cannot compare now() with \(checkedValue.kindName) \(text(literal.span))",
+                hint: "write the time as an RFC 3339 string, e.g. now() \(op.rawValue) \"2026-12-01T09:00:00Z\"")
+            return nil
+        }
+        guard let seconds = time(text, literal.span) else { return nil }
+        return .now(op, seconds)
+    }
+
+    // MARK: CIDR blocks
+
+    /// `attribute in cidr("10.0.0.0/8", ...)`.
+    private mutating func checkCIDR(_ name: Name, _ keyword: TargetingSpan, _ blocks: [Name]) -> TargetingExpression? {
+        let known = attribute(name)
+        var valid = true
+        var networks: [IPNetwork] = []
+        var seen = Set<IPNetwork>()
+        guard blocks.count <= TargetingLimits.maxListElements else {
+            error(
+                blocks[0].span.through(blocks[blocks.count - 1].span),
+                "cidr(...) has \(blocks.count) blocks; at most \(TargetingLimits.maxListElements) are allowed",
+                hint: "merge adjacent blocks into shorter prefixes")
+            return nil
+        }
+        for block in blocks {
+            switch IPNetwork.parse(block.text) {
+            case .success(let network):
+                if !seen.insert(network).inserted {
+                    error(
+                        block.span, "\(TargetingText.quoted(block.text)) repeats the block \(network) in cidr(...)",
+                        hint: "remove the repeated block")
+                    valid = false
+                }
+                networks.append(network)
+            case .failure(.badAddress):
+                error(
+                    block.span, "\(TargetingText.quoted(block.text)) is not a CIDR block: the address is not an IPv4 or IPv6 address",
+                    hint: "write a block as address/prefix, e.g. \"10.0.0.0/8\" or \"2001:db8::/32\" (IPv4 octets without leading zeros)")
+                valid = false
+            case .failure(.badPrefix(let maximum)):
+                error(
+                    block.span, "\(TargetingText.quoted(block.text)) is not a CIDR block: the prefix must be a number from 0 to \(maximum)",
+                    hint: "write a block as address/prefix, e.g. \"10.0.0.0/8\" or \"2001:db8::/32\"")
+                valid = false
+            case .failure(.hostBitsSet(let network)):
+                error(
+                    block.span,
+                    "\(TargetingText.quoted(block.text)) has bits set after its /\(block.text.split(separator: "/").last ?? "") prefix",
+                    hint:
+                        "write the network's first address: \(TargetingText.quoted(network.description)), or the address alone for just it")
+                valid = false
+            }
+        }
+        guard let attribute = known, valid else { return nil }
+        guard attribute.type == .ip else {
+            error(
+                keyword, "'\(text(keyword)) cidr(...)' applies to ip attributes; '\(name.text)' is a \(attribute.type.name) attribute",
+                hint: attribute.type == .string
+                    ? "declare '\(name.text)' as an ip attribute (type: ip) to match addresses"
+                    : "compare it with a \(attribute.type.name) value, e.g. \(example(name.text, attribute.type))")
+            return nil
+        }
+        return .cidr(attribute: name.text, networks)
+    }
+
+    // MARK: Case-insensitive comparison
+
+    /// The operators `lower(x)` takes: those whose result does not depend on byte order.
+    private static let foldedOperators: [TargetingOperator] = [.equal, .notEqual, .startsWith, .endsWith, .contains]
+
+    /// The string attribute under `lower(...)`, or nil after reporting why it is not one.
+    private mutating func foldedAttribute(_ name: Name) -> TargetingEnvironment.Attribute? {
+        guard let attribute = attribute(name) else { return nil }
+        guard attribute.type == .string else {
+            error(
+                name.span, "lower(...) applies to string attributes; '\(name.text)' is a \(attribute.type.name) attribute",
+                hint: "compare it without lower(...), e.g. \(example(name.text, attribute.type))")
+            return nil
+        }
+        return attribute
+    }
+
+    /// Whether `text` can equal a folded value: it has no ASCII capital (reporting it if it has).
+    private mutating func foldable(_ text: String, _ name: Name, _ span: TargetingSpan) -> Bool {
+        guard text.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else { return true }
+        let lowered = String(decoding: text.utf8.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 }, as: UTF8.self)
+        error(
+            span, "\(TargetingText.quoted(text)) has capital letters, which lower(\(TargetingText.name(name.text))) never has",
+            hint: "write it in lowercase: \(TargetingText.quoted(lowered))")
+        return false
+    }
+
+    /// `lower(attribute) <op> "text"`.
+    private mutating func foldedPredicate(_ name: Name, _ op: TargetingOperator, _ opSpan: TargetingSpan, _ literal: Literal)
+        -> TargetingExpression?
+    {
+        let checkedValue = value(literal)
+        guard foldedAttribute(name) != nil, let checkedValue else { return nil }
+        guard Self.foldedOperators.contains(op) else {
+            error(
+                opSpan, "operator '\(op.rawValue)' does not apply to lower(...)",
+                hint:
+                    "lower(...) takes ==, !=, startsWith, endsWith, contains and in [...]; order compares bytes, so compare the attribute itself"
+            )
+            return nil
+        }
+        guard case .string(let text) = checkedValue else {
+            let written = text(literal.span)
+            error(
+                literal.span, "cannot compare lower(\(TargetingText.name(name.text))) with \(checkedValue.kindName) \(written)",
+                hint: "lower(...) is text: quote the value, \(TargetingText.quoted(written))")
+            return nil
+        }
+        guard foldable(text, name, literal.span) else { return nil }
+        return .foldedComparison(attribute: name.text, op, text)
+    }
+
+    /// `lower(attribute) in ["a", ...]`.
+    private mutating func checkFoldedList(_ name: Name, _ keyword: TargetingSpan, _ literals: [Literal], _ span: TargetingSpan)
+        -> TargetingExpression?
+    {
+        let known = foldedAttribute(name)
+        guard !literals.isEmpty else {
+            error(span, "empty list", hint: "'in []' matches nothing; add values or remove the condition")
+            return nil
+        }
+        guard literals.count <= TargetingLimits.maxListElements else {
+            error(
+                span, "list has \(literals.count) values; at most \(TargetingLimits.maxListElements) are allowed",
+                hint: "put long lists of ids in a segment")
+            return nil
+        }
+        var valid = known != nil
+        var texts: [String] = []
+        var seen = Set<[UInt8]>()
+        for literal in literals {
+            guard let checked = value(literal) else {
+                valid = false
+                continue
+            }
+            guard case .string(let text) = checked else {
+                error(
+                    literal.span, "lower(...) is text, so its list holds strings, not \(checked.kindName) \(text(literal.span))",
+                    hint: "quote the value: \(TargetingText.quoted(text(literal.span)))")
+                valid = false
+                continue
+            }
+            guard foldable(text, name, literal.span) else {
+                valid = false
+                continue
+            }
+            if !seen.insert(Array(text.utf8)).inserted {
+                error(literal.span, "\(self.text(literal.span)) appears twice in the list", hint: "remove the repeated value")
+                valid = false
+                continue
+            }
+            texts.append(text)
+        }
+        return valid ? .foldedMembership(attribute: name.text, texts) : nil
     }
 
     // MARK: Membership
@@ -259,6 +491,29 @@ struct TargetingTypeChecker {
             return listContains(name, literal)
         case (.name(let name), .name(let other)):
             return twoNames(name, other, keyword, op)
+        case (.name(let name), .literal(let range)):
+            return checkRange(name, keyword, range)
+        case (.name(let name), .cidr(let blocks, _)):
+            return checkCIDR(name, keyword, blocks)
+        case (.now(let span), _):
+            error(span, "now() cannot be tested with '\(op)'", hint: "compare it with <, <=, > or >= and a time")
+            return nil
+        case (_, .cidr):
+            error(element.span, "'\(op) cidr(...)' needs an ip attribute on its left", hint: "write ip \(op) cidr(\"10.0.0.0/8\")")
+            return nil
+        case (.lowered(let name, _), .list(let literals, let span)):
+            return checkFoldedList(name, keyword, literals, span)
+        case (.lowered(let name, let call), _):
+            _ = attribute(name)
+            error(
+                call.through(collection.span), "'\(text(call)) \(op)' needs a list of lowercase strings",
+                hint: "write \(text(call)) \(op) [\"a\", \"b\"]")
+            return nil
+        case (.literal(let literal), .literal):
+            error(
+                literal.span, "'\(op) semver(...)' needs a semver attribute on its left",
+                hint: "write attribute \(op) semver(\"^5.2\"), e.g. app_version in semver(\"^5.2\")")
+            return nil
         case (.literal(let literal), .list(let literals, _)):
             _ = literals.map { value($0) }
             error(
@@ -292,6 +547,57 @@ struct TargetingTypeChecker {
         }
         guard allowed(text, attribute, name, literal.span) else { return nil }
         return .comparison(attribute: name.text, .contains, .string(text))
+    }
+
+    /// `attribute in semver("^1.2")`: a caret or tilde range on a semver attribute, lowered to its
+    /// two bounds (`SemverRange`).
+    private mutating func checkRange(_ name: Name, _ keyword: TargetingSpan, _ literal: Literal) -> TargetingExpression? {
+        let known = attribute(name)
+        guard case .semver(let text, let span) = literal.value else {
+            error(literal.span, "a value cannot follow '\(self.text(keyword))'", hint: "write a list, e.g. [\(self.text(literal.span))]")
+            return nil
+        }
+        let range: SemverRange
+        switch SemverRange.parse(text) {
+        case .success(let parsed):
+            range = parsed
+        case .failure(.notARange):
+            if Semver(text) != nil {
+                error(
+                    span, "\(TargetingText.quoted(text)) is one version, not a range",
+                    hint:
+                        "write \(TargetingText.name(name.text)) == semver(\(TargetingText.quoted(text))) for exactly it, or a range such as semver(\"^\(text)\") or semver(\"~\(text)\")"
+                )
+            } else {
+                error(
+                    span, "\(TargetingText.quoted(text)) is not a version range",
+                    hint: "write a caret or tilde range such as \"^5.2\" or \"~5.2.1\"")
+            }
+            return nil
+        case .failure(.badVersion):
+            error(
+                span, "\(TargetingText.quoted(text)) is not a version range",
+                hint:
+                    "after ^ or ~ write one to three numbers, like \"^5\", \"^5.2\" or \"~5.2.1\"; a pre-release needs all three (\"^5.2.0-beta.1\")"
+            )
+            return nil
+        case .failure(.tooLarge):
+            error(
+                span, "\(TargetingText.quoted(text)) has no upper bound that fits 64 bits",
+                hint: "write \(TargetingText.name(name.text)) >= semver(...) instead")
+            return nil
+        }
+        guard let attribute = known else { return nil }
+        guard attribute.type == .semver else {
+            error(
+                keyword.through(literal.span),
+                "'\(self.text(keyword)) semver(...)' applies to semver attributes; '\(name.text)' is a \(attribute.type.name) attribute",
+                hint: attribute.type == .string
+                    ? "declare '\(name.text)' as a semver attribute to compare it as a version"
+                    : "compare it with a \(attribute.type.name) value, e.g. \(example(name.text, attribute.type))")
+            return nil
+        }
+        return range.expression(on: name.text)
     }
 
     /// `attribute in [values]`.
@@ -334,6 +640,16 @@ struct TargetingTypeChecker {
             error(
                 keyword, "'\(text(keyword)) [...]' does not apply to bool attribute '\(name.text)'",
                 hint: "write \(shown) == true or \(shown) == false")
+            return nil
+        case .datetime:
+            error(
+                keyword, "'\(text(keyword)) [...]' does not apply to datetime attribute '\(name.text)'",
+                hint: "compare it with a time: \(shown) >= \"2026-12-01T00:00:00Z\" && \(shown) < \"2026-12-02T00:00:00Z\"")
+            return nil
+        case .ip:
+            error(
+                keyword, "'\(text(keyword)) [...]' does not apply to ip attribute '\(name.text)'",
+                hint: "list CIDR blocks or addresses: \(shown) \(text(keyword)) cidr(\"192.0.2.0/24\", \"2001:db8::1\")")
             return nil
         case .stringList:
             error(
@@ -386,6 +702,7 @@ struct TargetingTypeChecker {
         case number(Double)
         case bool(Bool)
         case semver(UInt64, UInt64, UInt64, [UInt8])
+        case time(Int64)
 
         init(_ value: TargetingValue) {
             switch value {
@@ -393,6 +710,7 @@ struct TargetingTypeChecker {
             case .number(let number): self = .number(number)
             case .bool(let flag): self = .bool(flag)
             case .semver(let v): self = .semver(v.major, v.minor, v.patch, Array(v.prerelease.utf8))
+            case .time(let seconds): self = .time(seconds)
             }
         }
     }
@@ -449,9 +767,12 @@ struct TargetingTypeChecker {
 
     private mutating func version(_ text: String, _ span: TargetingSpan) -> Semver? {
         guard let version = Semver(text) else {
+            let isRange = text.hasPrefix("^") || text.hasPrefix("~")
             error(
                 span, "\(TargetingText.quoted(text)) is not a semantic version",
-                hint: "write versions like \"5.2.0\", \"5.2\" or \"5.2.0-beta.1\"")
+                hint: isRange
+                    ? "a range is tested with 'in', e.g. app_version in semver(\(TargetingText.quoted(text)))"
+                    : "write versions like \"5.2.0\", \"5.2\" or \"5.2.0-beta.1\"")
             return nil
         }
         return version

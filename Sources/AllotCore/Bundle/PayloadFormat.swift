@@ -219,6 +219,11 @@ public enum AttributeType: UInt8, Sendable, CaseIterable {
     case bool = 3
     case semver = 4
     case stringList = 5
+    /// An IPv4 or IPv6 address (`IPAddress`), tested with `ip in cidr(...)`.
+    case ip = 6
+    /// A point in time, as an RFC 3339 timestamp with any offset (`RFC3339`), compared in whole
+    /// unix seconds.
+    case datetime = 7
 
     /// The name used in experiment files.
     public var name: String {
@@ -228,6 +233,8 @@ public enum AttributeType: UInt8, Sendable, CaseIterable {
         case .bool: return "bool"
         case .semver: return "semver"
         case .stringList: return "list"
+        case .ip: return "ip"
+        case .datetime: return "datetime"
         }
     }
 

@@ -20,6 +20,11 @@ public struct EvaluationInput: Sendable {
         case bool(Bool)
         case semver(major: UInt64, minor: UInt64, patch: UInt64, prerelease: Span)
         case list(first: Int32, count: Int32)
+        /// An IP address, IPv4 as IPv4-mapped IPv6 (`IPAddress`), as its high and low 64 bits
+        /// (two words rather than a `UInt128`, which would give every value 16-byte alignment).
+        case ip(high: UInt64, low: UInt64)
+        /// A datetime, in unix seconds.
+        case time(Int64)
         /// Carried by the request but not of the attribute's declared type: `has(x)` is true and
         /// every predicate reading it is false (see `ignoredAttributes`).
         case unusable
@@ -45,6 +50,8 @@ public struct EvaluationInput: Sendable {
             case .bool: return "expected true or false"
             case .semver: return "expected a version such as \"5.2.0\""
             case .stringList: return "expected an array of strings"
+            case .ip: return "expected an IP address such as \"192.0.2.1\" or \"2001:db8::1\""
+            case .datetime: return "expected an RFC 3339 time such as \"2026-12-01T09:00:00Z\""
             }
         }
     }
@@ -153,7 +160,8 @@ public struct EvaluationInput: Sendable {
     }
 
     /// Sets attribute `index` of declared `type` from text, as query strings carry it: numbers in
-    /// decimal, bools as `true`/`false`, semvers as versions, lists as comma-separated elements.
+    /// decimal, bools as `true`/`false`, semvers as versions, IP addresses as `IPAddress` reads
+    /// them, lists as comma-separated elements.
     public mutating func setAttribute(_ index: Int, text: UnsafeRawBufferPointer, type: AttributeType) throws(RequestError) {
         switch type {
         case .string:
@@ -171,6 +179,12 @@ public struct EvaluationInput: Sendable {
             }
         case .semver:
             guard setSemver(index, text: text) else { throw RequestError(.badAttribute, "attribute value is not a semantic version") }
+        case .datetime:
+            guard let seconds = RFC3339.parse(text) else { throw RequestError(.badAttribute, "attribute value is not an RFC 3339 time") }
+            values[index] = .time(seconds)
+        case .ip:
+            guard let address = IPAddress.parse(text) else { throw RequestError(.badAttribute, "attribute value is not an IP address") }
+            values[index] = .ip(high: UInt64(truncatingIfNeeded: address.value >> 64), low: UInt64(truncatingIfNeeded: address.value))
         case .stringList:
             if text.count == 0 {
                 setEmptyList(index)

@@ -271,14 +271,15 @@ extension LoadedBundle {
         }
         let targetingLength = p.int(e &+ PayloadFormat.ExperimentRecord.targetingLength)
         if targetingLength > 0,
-            !runProgram(offset: p.int(e &+ PayloadFormat.ExperimentRecord.targetingOffset), length: targetingLength, request, &cache)
+            !runProgram(
+                offset: p.int(e &+ PayloadFormat.ExperimentRecord.targetingOffset), length: targetingLength, request, &cache, now: now)
         {
             return .targetingMiss
         }
         let segmentRefs = p.int(e &+ PayloadFormat.ExperimentRecord.segmentRefCount)
         if segmentRefs > 0 {
             let first = p.int(e &+ PayloadFormat.ExperimentRecord.firstSegmentRef)
-            for s in first..<(first &+ segmentRefs) where isMember(segment: p.u32List(s), request, &cache) {
+            for s in first..<(first &+ segmentRefs) where isMember(segment: p.u32List(s), request, &cache, now: now) {
                 return .split
             }
             return .targetingMiss
@@ -310,7 +311,7 @@ extension LoadedBundle {
     }
 
     /// Whether the unit is in segment `segment`: its id is listed, or the segment's rule matches.
-    func isMember(segment: Int, _ request: RequestView, _ cache: inout UnitHashCache) -> Bool {
+    func isMember(segment: Int, _ request: RequestView, _ cache: inout UnitHashCache, now: Int64) -> Bool {
         let p = payload
         let record = p.segmentRecord(segment)
         let idCount = p.int(record &+ PayloadFormat.SegmentRecord.idCount)
@@ -329,12 +330,12 @@ extension LoadedBundle {
         }
         let ruleLength = p.int(record &+ PayloadFormat.SegmentRecord.ruleLength)
         guard ruleLength > 0 else { return false }
-        return runProgram(offset: p.int(record &+ PayloadFormat.SegmentRecord.ruleOffset), length: ruleLength, request, &cache)
+        return runProgram(offset: p.int(record &+ PayloadFormat.SegmentRecord.ruleOffset), length: ruleLength, request, &cache, now: now)
     }
 
-    /// Runs a validated targeting program.
+    /// Runs a validated targeting program at request time `now` (unix seconds, for `now()`).
     @inline(__always)
-    func runProgram(offset: Int, length: Int, _ request: RequestView, _ cache: inout UnitHashCache) -> Bool {
+    func runProgram(offset: Int, length: Int, _ request: RequestView, _ cache: inout UnitHashCache, now: Int64) -> Bool {
         let code = payload.program(offset: offset, length: length)
         var r = false
         var pc = 0
@@ -343,7 +344,11 @@ extension LoadedBundle {
             case TargetingOpcode.stringCompare.rawValue:
                 r = false
                 if case .string(let span) = request.value(Int(code.le16(pc &+ 2))) {
-                    r = compareStrings(request.bytes(span), constantString(code, pc &+ 4), TargetingComparison(rawValue: code[pc &+ 1])!)
+                    let cmp = code[pc &+ 1]
+                    r =
+                        cmp < TargetingComparison.asciiFolded
+                        ? compareStrings(request.bytes(span), constantString(code, pc &+ 4), TargetingComparison(rawValue: cmp)!)
+                        : compareFolded(request.bytes(span), constantString(code, pc &+ 4), cmp & ~TargetingComparison.asciiFolded)
                 }
                 pc &+= TargetingOpcode.stringCompare.length
             case TargetingOpcode.stringIn.rawValue:
@@ -351,7 +356,11 @@ extension LoadedBundle {
                 r = false
                 if case .string(let span) = request.value(Int(code.le16(pc &+ 2))) {
                     let list = pc &+ TargetingOpcode.stringIn.length
-                    r = containsString(request.bytes(span), code, from: list, to: list &+ count &* TargetingOpcode.listElementLength)
+                    let end = list &+ count &* TargetingOpcode.listElementLength
+                    r =
+                        code[pc &+ 1] == 0
+                        ? containsString(request.bytes(span), code, from: list, to: end)
+                        : containsFolded(request.bytes(span), code, from: list, to: end)
                 }
                 pc &+= TargetingOpcode.stringIn.length &+ count &* TargetingOpcode.listElementLength
             case TargetingOpcode.numberCompare.rawValue:
@@ -403,7 +412,7 @@ extension LoadedBundle {
                 if case .missing = request.value(Int(code.le16(pc &+ 2))) { r = false } else { r = true }
                 pc &+= TargetingOpcode.present.length
             case TargetingOpcode.inSegment.rawValue:
-                r = isMember(segment: Int(code.le32(pc &+ 4)), request, &cache)
+                r = isMember(segment: Int(code.le32(pc &+ 4)), request, &cache, now: now)
                 pc &+= TargetingOpcode.inSegment.length
             case TargetingOpcode.not.rawValue:
                 r = !r
@@ -412,6 +421,34 @@ extension LoadedBundle {
                 pc = r ? pc &+ TargetingOpcode.jumpIfFalse.length : Int(code.le32(pc &+ 4))
             case TargetingOpcode.jumpIfTrue.rawValue:
                 pc = r ? Int(code.le32(pc &+ 4)) : pc &+ TargetingOpcode.jumpIfTrue.length
+            case TargetingOpcode.timeCompare.rawValue:
+                r = false
+                if case .time(let seconds) = request.value(Int(code.le16(pc &+ 2))) {
+                    let constant = Int64(bitPattern: code.le64(pc &+ 4))
+                    r = TargetingComparison.holds(code[pc &+ 1], ordering: seconds < constant ? -1 : (seconds > constant ? 1 : 0))
+                }
+                pc &+= TargetingOpcode.timeCompare.length
+            case TargetingOpcode.nowCompare.rawValue:
+                let constant = Int64(bitPattern: code.le64(pc &+ 4))
+                r = TargetingComparison.holds(code[pc &+ 1], ordering: now < constant ? -1 : (now > constant ? 1 : 0))
+                pc &+= TargetingOpcode.nowCompare.length
+            case TargetingOpcode.regexMatch.rawValue:
+                let states = Int(code.le16(pc &+ 4))
+                let classes = Int(code.le16(pc &+ 6))
+                r = false
+                if case .string(let span) = request.value(Int(code.le16(pc &+ 2))) {
+                    r = runAutomaton(
+                        request.bytes(span), code, at: pc &+ TargetingOpcode.regexMatch.length, states: states, classes: classes)
+                }
+                pc &+= TargetingOpcode.regexMatch.length &+ 256 &+ states &+ states &* classes
+            case TargetingOpcode.ipIn.rawValue:
+                let count = Int(code.le32(pc &+ 4))
+                let list = pc &+ TargetingOpcode.ipIn.length
+                r = false
+                if case .ip(let high, let low) = request.value(Int(code.le16(pc &+ 2))) {
+                    r = containsAddress(high, low, code, from: list, count: count)
+                }
+                pc = list &+ count &* TargetingOpcode.ipIn.elementLength
             default:  // .constant; the validator admits nothing else
                 r = code[pc &+ 1] == 1
                 pc &+= TargetingOpcode.constant.length
@@ -464,6 +501,83 @@ extension LoadedBundle {
         default:
             return scan { memcmpBytes(bytes, $0, count) == 0 }
         }
+    }
+
+    /// Runs `regexMatch`'s automaton (class map at `at`, then accept flags, then transitions) over
+    /// `value`: one table step per byte, and a stop as soon as a state accepts at once.
+    @inline(never)
+    private func runAutomaton(_ value: UnsafeRawBufferPointer, _ code: UnsafeRawBufferPointer, at: Int, states: Int, classes: Int) -> Bool {
+        let accept = at &+ 256
+        let next = accept &+ states
+        var state = 0
+        if code[accept] & 2 != 0 { return true }
+        for byte in value {
+            state = Int(code[next &+ state &* classes &+ Int(code[at &+ Int(byte)])])
+            if code[accept &+ state] & 2 != 0 { return true }
+        }
+        return code[accept &+ state] & 1 != 0
+    }
+
+    /// Whether the address `high`, `low` lies in one of the `count` CIDR blocks from `from`
+    /// (`ipIn`'s network and mask pairs).
+    @inline(never)
+    private func containsAddress(_ high: UInt64, _ low: UInt64, _ code: UnsafeRawBufferPointer, from: Int, count: Int) -> Bool {
+        var at = from
+        for _ in 0..<count {
+            if high & code.le64(at &+ 16) == code.le64(at), low & code.le64(at &+ 24) == code.le64(at &+ 8) { return true }
+            at &+= TargetingOpcode.ipIn.elementLength
+        }
+        return false
+    }
+
+    /// `lower(x) <cmp> constant`: `value` with ASCII `A`-`Z` folded to `a`-`z`, compared with the
+    /// constant's bytes as they are; `cmp` is a foldable comparison's raw value (the validator
+    /// admits no other). Out of line: the byte-exact comparisons stay as short as they were.
+    @inline(never)
+    private func compareFolded(_ value: UnsafeRawBufferPointer, _ constant: UnsafeRawBufferPointer, _ cmp: UInt8) -> Bool {
+        let count = constant.count
+        switch cmp {
+        case TargetingComparison.equal.rawValue:
+            return value.count == count && foldedEqual(value, at: 0, constant)
+        case TargetingComparison.notEqual.rawValue:
+            return !(value.count == count && foldedEqual(value, at: 0, constant))
+        case TargetingComparison.startsWith.rawValue:
+            return value.count >= count && foldedEqual(value, at: 0, constant)
+        case TargetingComparison.endsWith.rawValue:
+            return value.count >= count && foldedEqual(value, at: value.count &- count, constant)
+        default:  // contains
+            guard value.count >= count else { return false }
+            for start in 0...(value.count &- count) where foldedEqual(value, at: start, constant) { return true }
+            return false
+        }
+    }
+
+    /// Whether the folded value equals one of the string constants whose StrRefs fill
+    /// `code[from..<to]` (`lower(x) in [...]`).
+    @inline(never)
+    private func containsFolded(_ value: UnsafeRawBufferPointer, _ code: UnsafeRawBufferPointer, from: Int, to: Int) -> Bool {
+        var at = from
+        while at < to {
+            let constant = constantString(code, at)
+            if constant.count == value.count, foldedEqual(value, at: 0, constant) { return true }
+            at &+= TargetingOpcode.listElementLength
+        }
+        return false
+    }
+
+    /// Whether `value[start..<start + constant.count]`, ASCII-folded, equals `constant`; the range
+    /// must lie within `value`.
+    @inline(__always)
+    private func foldedEqual(_ value: UnsafeRawBufferPointer, at start: Int, _ constant: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        while i < constant.count {
+            let byte = value[start &+ i]
+            // `byte - 65 < 26` exactly for `A`-`Z`; setting bit 5 makes those `a`-`z`.
+            let folded = byte &- UInt8(ascii: "A") < 26 ? byte | 0x20 : byte
+            if folded != constant[i] { return false }
+            i &+= 1
+        }
+        return true
     }
 
     /// Whether `value` equals the string constant whose StrRef is at `at`: lengths first, then

@@ -4,7 +4,8 @@ extension EvaluationInput {
     /// Unit types and attributes the bundle does not declare are ignored, as are other top-level
     /// members (a batch line may carry its own correlation id). Attribute values take their
     /// declared type: JSON strings, numbers, booleans and arrays of strings, or the text forms
-    /// query strings use (`"42"`, `"true"`). `null` means absent. A value of the wrong type does
+    /// query strings use (`"42"`, `"true"`); a semver attribute also takes a JSON number, read from
+    /// its text (`1.2` is 1.2.0, `1.10` is 1.10.0). `null` means absent. A value of the wrong type does
     /// not fail the request: the attribute is present but unusable for the rules that read it,
     /// and listed in `ignoredAttributes`. Throws for malformed JSON and for a unit id that is not
     /// a 1-512 byte string. Resets the input first.
@@ -91,6 +92,12 @@ extension EvaluationInput {
         switch type {
         case .number where first == UInt8(ascii: "-") || first.map(JSONScanner.isDigit) == true:
             setNumber(index, try scanner.readNumber())
+        case .semver where first == UInt8(ascii: "-") || first.map(JSONScanner.isDigit) == true:
+            // A JSON number read as a version from its text as written (`1.2` is 1.2.0 and `1.10`
+            // is 1.10.0, which a double would have made 1.1); `-1` or `1e3` are not versions.
+            let range = try scanner.skipValue()
+            let accepted = setSemver(index, text: UnsafeRawBufferPointer(rebasing: scanner.bytes[range]))
+            if !accepted { setUnusable(index, expected: type) }
         case .bool where scanner.consumeLiteral("true"):
             setBool(index, true)
         case .bool where scanner.consumeLiteral("false"):

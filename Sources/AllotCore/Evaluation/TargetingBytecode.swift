@@ -7,8 +7,10 @@
 /// predicate on an attribute the request does not carry is false.
 public enum TargetingOpcode: UInt8, Sendable {
     /// `[op][cmp u8][attr u16][const StrRef]` (12): compare a string attribute with a constant.
+    /// `cmp` may carry ``TargetingComparison/asciiFolded`` (`lower(x)`).
     case stringCompare = 0x01
-    /// `[op][0][attr u16][count u32][count × StrRef]`: string attribute is one of the constants.
+    /// `[op][fold u8][attr u16][count u32][count × StrRef]`: string attribute is one of the
+    /// constants; `fold` is 0, or ``foldedList`` to fold the value's ASCII capitals first.
     case stringIn = 0x02
     /// `[op][cmp u8][attr u16][f64]` (12): compare a number attribute with a constant (IEEE
     /// doubles; a NaN attribute value makes every comparison, `!=` included, false).
@@ -33,15 +35,32 @@ public enum TargetingOpcode: UInt8, Sendable {
     case jumpIfTrue = 0x0C
     /// `[op][value u8]` (2): `R = value`.
     case constant = 0x0D
+    /// `[op][0][attr u16][count u32][count × (network u128, mask u128)]`: the ip attribute lies in
+    /// one of the CIDR blocks, `address & mask == network`. Each u128 is two little-endian u64,
+    /// high word first; each mask is a prefix (ones, then zeros) and each network has no bits
+    /// outside its mask. A validator that predates it refuses the program (unknown opcode).
+    case ipIn = 0x0E
+    /// `[op][cmp u8][attr u16][seconds i64]` (12): compare a datetime attribute (unix seconds)
+    /// with a constant; `cmp` 0-5.
+    case timeCompare = 0x0F
+    /// `[op][cmp u8][0][0][seconds i64]` (12): compare the request time, the `now` the evaluator
+    /// is given, with a constant; `cmp` 2-5 (`<`, `<=`, `>`, `>=`).
+    case nowCompare = 0x10
+    /// `[op][0][attr u16][states u16][classes u16][class u8 × 256][accept u8 × states]
+    /// [next u8 × states × classes]`: a deterministic automaton run over the string attribute's
+    /// bytes from state 0: each byte moves to `next[state × classes + class[byte]]`. It matches
+    /// when a state it reaches has accept bit 1 (at once), or the state at the end has bit 0.
+    /// 1-256 states and classes. A validator that predates it refuses the program.
+    case regexMatch = 0x11
 
     /// Bytes of the instruction: the one table the code generator, the validator and the
-    /// evaluator all use. For `stringIn` and `numberIn` it is the head before the list, which
-    /// `count` constants of ``listElementLength`` bytes follow.
+    /// evaluator all use. For `stringIn`, `numberIn` and `ipIn` it is the head before the list,
+    /// which `count` constants of ``elementLength`` bytes follow.
     @inline(__always)
     public var length: Int {
         switch self {
-        case .stringCompare, .numberCompare, .listContains: return 12
-        case .stringIn, .numberIn: return 8
+        case .stringCompare, .numberCompare, .listContains, .timeCompare, .nowCompare: return 12
+        case .stringIn, .numberIn, .ipIn, .regexMatch: return 8
         case .boolEquals, .present: return 4
         case .semverCompare: return 36
         case .inSegment, .jumpIfFalse, .jumpIfTrue: return 8
@@ -53,14 +72,31 @@ public enum TargetingOpcode: UInt8, Sendable {
     /// Bytes of each constant in the list of `stringIn` and `numberIn` (a StrRef or an f64).
     public static let listElementLength = 8
 
+    /// Bytes of each constant after the head of a list instruction (0 for the others): a StrRef
+    /// or an f64 (``listElementLength``), or an `ipIn` block's network and mask.
+    @inline(__always)
+    public var elementLength: Int {
+        switch self {
+        case .stringIn, .numberIn: return Self.listElementLength
+        case .ipIn: return 32
+        default: return 0
+        }
+    }
+
+    /// `stringIn`'s second byte for `lower(x) in [...]`: the value's ASCII `A`-`Z` are folded to
+    /// `a`-`z` before it is compared with the constants. A validator that predates it requires 0
+    /// there and refuses the program.
+    public static let foldedList: UInt8 = 1
+
     /// Bytes of the instruction at `pc` of a program that decodes (its opcode known, its list
     /// count readable).
     static func length(at pc: Int, of code: UnsafeRawBufferPointer) -> Int {
         let op = TargetingOpcode(rawValue: code[pc])!
-        switch op {
-        case .stringIn, .numberIn: return op.length + Int(code.le32(pc + 4)) * listElementLength
-        default: return op.length
+        if op == .regexMatch {
+            let states = Int(code.le16(pc + 4))
+            return op.length + 256 + states + states * Int(code.le16(pc + 6))
         }
+        return op.length + (op.elementLength == 0 ? 0 : Int(code.le32(pc + 4)) * op.elementLength)
     }
 }
 
@@ -78,6 +114,20 @@ public enum TargetingComparison: UInt8, Sendable, CaseIterable {
     case endsWith = 7
     /// Strings only: substring.
     case contains = 8
+
+    /// A flag on `stringCompare`'s comparison code, for `lower(x)`: the value's ASCII `A`-`Z` are
+    /// folded to `a`-`z` before it is compared (other bytes unchanged). Allowed with `equal`,
+    /// `notEqual`, `startsWith`, `endsWith` and `contains`, whose results do not depend on byte
+    /// order. A validator that predates it reads an unknown comparison and refuses the program.
+    public static let asciiFolded: UInt8 = 0x80
+
+    /// Whether the comparison may carry `asciiFolded`.
+    var isFoldable: Bool {
+        switch self {
+        case .equal, .notEqual, .startsWith, .endsWith, .contains: return true
+        default: return false
+        }
+    }
 
     /// Whether an ordering result (`-1`, `0`, `1`) satisfies this comparison.
     @inline(__always)
@@ -150,7 +200,15 @@ extension Payload {
             for index in range where code[pc + index] != 0 { throw fail("has a non-zero reserved byte at \(pc + index)") }
         }
         func comparison(_ at: Int, stringOnly allowed: Bool) throws(BundleError) {
-            guard let cmp = TargetingComparison(rawValue: code[at]) else { throw fail("has unknown comparison \(code[at])") }
+            var raw = code[at]
+            if allowed, raw & TargetingComparison.asciiFolded != 0 {
+                raw &= ~TargetingComparison.asciiFolded
+                guard let cmp = TargetingComparison(rawValue: raw), cmp.isFoldable else {
+                    throw fail("folds case for comparison \(raw), which takes none")
+                }
+                return
+            }
+            guard let cmp = TargetingComparison(rawValue: raw) else { throw fail("has unknown comparison \(code[at])") }
             if !allowed && cmp.rawValue > TargetingComparison.greaterOrEqual.rawValue {
                 throw fail("uses a string-only comparison on a non-string")
             }
@@ -168,7 +226,7 @@ extension Payload {
                 pc += op.length
             case .stringIn, .numberIn:
                 try need(op.length)
-                try zeros(1..<2)
+                if op == .numberIn || code[pc + 1] != TargetingOpcode.foldedList { try zeros(1..<2) }
                 try attribute(pc + 2, op == .stringIn ? .string : .number)
                 let count = Int(code.le32(pc + 4))
                 guard count <= TargetingLimits.maxListElements else { throw fail("has a list of \(count) constants") }
@@ -224,6 +282,52 @@ extension Payload {
                 try need(op.length)
                 guard code[pc + 1] <= 1 else { throw fail("has a bool constant other than 0 or 1") }
                 pc += op.length
+            case .timeCompare:
+                try need(op.length)
+                try comparison(pc + 1, stringOnly: false)
+                try attribute(pc + 2, .datetime)
+                pc += op.length
+            case .nowCompare:
+                try need(op.length)
+                try comparison(pc + 1, stringOnly: false)
+                guard code[pc + 1] >= TargetingComparison.less.rawValue else { throw fail("compares the request time for equality") }
+                try zeros(2..<4)
+                pc += op.length
+            case .regexMatch:
+                try need(op.length)
+                try zeros(1..<2)
+                try attribute(pc + 2, .string)
+                let states = Int(code.le16(pc + 4))
+                let classes = Int(code.le16(pc + 6))
+                guard (1...256).contains(states), (1...256).contains(classes) else {
+                    throw fail("has an automaton of \(states) states and \(classes) classes")
+                }
+                let size = op.length + 256 + states + states * classes
+                try need(size)
+                let table = pc + op.length
+                for i in 0..<256 where Int(code[table + i]) >= classes { throw fail("maps byte \(i) to an unknown class") }
+                for i in 0..<states where code[table + 256 + i] > 3 { throw fail("has unknown accept flags") }
+                for i in (256 + states)..<(256 + states + states * classes) where Int(code[table + i]) >= states {
+                    throw fail("has an automaton transition to an unknown state")
+                }
+                pc += size
+            case .ipIn:
+                try need(op.length)
+                try zeros(1..<2)
+                try attribute(pc + 2, .ip)
+                let count = Int(code.le32(pc + 4))
+                guard count <= TargetingLimits.maxListElements else { throw fail("has a list of \(count) constants") }
+                try need(op.length + count * op.elementLength)
+                for i in 0..<count {
+                    let at = pc + op.length + i * op.elementLength
+                    let network = UInt128(code.le64(at)) << 64 | UInt128(code.le64(at + 8))
+                    let mask = UInt128(code.le64(at + 16)) << 64 | UInt128(code.le64(at + 24))
+                    // A prefix mask: its complement is 2^k - 1.
+                    guard ~mask & (~mask &+ 1) == 0, network & ~mask == 0 else {
+                        throw fail("has a CIDR block at byte \(at) that is not a network and prefix mask")
+                    }
+                }
+                pc += op.length + count * op.elementLength
             }
         }
         for target in jumpTargets where target != length && !boundaries.contains(target) {

@@ -8,7 +8,13 @@
 public enum RFC3339 {
     /// Unix seconds of an RFC 3339 timestamp or a plain date, or nil.
     public static func parse(_ text: String) -> Int64? {
-        let s = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { parse(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// `parse` over bytes, without allocating (request attributes); at most 64 bytes.
+    public static func parse(_ s: UnsafeRawBufferPointer) -> Int64? {
+        guard s.count <= 64 else { return nil }
         func number(_ range: Range<Int>) -> Int? {
             guard range.upperBound <= s.count else { return nil }
             var value = 0

@@ -10,6 +10,9 @@ public import AllotCore
 /// `maxClauses` alternatives), then each conjunction is checked per attribute against the
 /// semantics of `docs/targeting.md`: a predicate on a missing attribute is false (so its negation
 /// is true), strings compare bytewise, numbers as doubles, versions by semver precedence.
+/// Predicates the method does not model (`lower(x) == "a"`, `ip in cidr(...)`, `now() < "..."`)
+/// are opaque atoms: only an atom and
+/// its own negation conflict, so no claim ever rests on what such a predicate means.
 public struct TargetingLogic: Sendable {
     /// The declared type of each attribute the expressions may use.
     public var attributeTypes: [String: AttributeType]
@@ -141,6 +144,11 @@ public struct TargetingLogic: Sendable {
                 if literal.positive && emptySegments.contains(name) { return false }
             case .flag(let a), .comparison(let a, _, _), .membership(let a, _), .has(let a):
                 byAttribute[a, default: []].append(literal)
+            case .foldedComparison, .foldedMembership, .cidr, .now, .regex:
+                // Opaque: `lower(x)` predicates are not related to each other or to `x`'s own
+                // predicates (beyond `p && !p`, above), so a clause is never proven
+                // unsatisfiable through them. Sound, not complete.
+                break
             default:
                 break
             }
@@ -176,8 +184,10 @@ public struct TargetingLogic: Sendable {
                 if literal.positive { required.insert(Array(value.utf8)) } else { forbidden.insert(Array(value.utf8)) }
             }
             return required.isDisjoint(with: forbidden)
-        case .string, .number, .semver:
+        case .string, .number, .semver, .datetime:
             return orderedSatisfiable(constraints, type: type)
+        case .ip:
+            return true  // its only predicate, `cidr(...)`, is opaque
         }
     }
 
@@ -324,6 +334,7 @@ public struct TargetingLogic: Sendable {
         case (.number(let x), .number(let y)): return x == y ? 0 : (x < y ? -1 : 1)
         case (.bool(let x), .bool(let y)): return x == y ? 0 : (!x ? -1 : 1)
         case (.semver(let x), .semver(let y)): return Semver.compare(x, y)
+        case (.time(let x), .time(let y)): return x == y ? 0 : (x < y ? -1 : 1)
         default: return nil
         }
     }

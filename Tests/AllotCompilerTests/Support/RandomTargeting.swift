@@ -128,6 +128,8 @@ struct TestRequest: CustomStringConvertible {
         var values: [String: RequestValue] = [:]
         for attribute in TargetingFixtures.attributes where random.chance(0.75) {
             switch attribute.type {
+            case .ip, .datetime:
+                break  // the fixtures have no ip or datetime attribute
             case .string:
                 values[attribute.name] = .string(
                     random.pick(attribute.name == "country" ? TargetingPools.requestCountries : TargetingPools.strings))
@@ -150,6 +152,9 @@ struct TestRequest: CustomStringConvertible {
 /// The language's semantics (docs/targeting.md), written as directly as possible and
 /// independently of the compiler and the evaluator.
 enum ReferenceInterpreter {
+    /// The request time `EvaluatorHarness` evaluates at, for `now()`.
+    static let evaluationTime: Int64 = 0
+
     static func evaluate(_ expression: TargetingExpression, _ request: TestRequest) -> Bool {
         switch expression {
         case .constant(let value):
@@ -163,6 +168,26 @@ enum ReferenceInterpreter {
         case .membership(let attribute, let constants):
             guard let value = request.values[attribute] else { return false }
             return constants.contains { compare(value, .equal, $0) }
+        case .regex(let attribute, let pattern):
+            // Checked against Python's `re` in RegexTests; here the automaton stands in.
+            guard case .string(let text)? = request.values[attribute], case .success(let automaton) = RegexAutomaton.compile(pattern) else {
+                return false
+            }
+            return automaton.matches(text.utf8)
+        case .now(let op, let seconds):
+            // `EvaluatorHarness` evaluates at `evaluationTime`.
+            return holds(op, evaluationTime < seconds ? -1 : (evaluationTime > seconds ? 1 : 0))
+        case .cidr(let attribute, let networks):
+            // The fixtures have no ip attribute; an address would come as its text.
+            guard case .string(let text)? = request.values[attribute], let address = IPAddress(text) else { return false }
+            return networks.contains { $0.contains(address) }
+        case .foldedComparison(let attribute, let op, let constant):
+            guard case .string(let text)? = request.values[attribute] else { return false }
+            return compare(.string(asciiLowercased(text)), op, .string(constant))
+        case .foldedMembership(let attribute, let constants):
+            guard case .string(let text)? = request.values[attribute] else { return false }
+            let lowered = asciiLowercased(text)
+            return constants.contains { $0.utf8.elementsEqual(lowered.utf8) }
         case .has(let attribute):
             return request.values[attribute] != nil
         case .segment(let name, _):
@@ -204,6 +229,11 @@ enum ReferenceInterpreter {
         default:
             return false
         }
+    }
+
+    /// `lower(x)`: ASCII `A`-`Z` to `a`-`z`, nothing else (so `É` stays `É`).
+    static func asciiLowercased(_ text: String) -> String {
+        String(decoding: text.utf8.map { (65...90).contains($0) ? $0 + 32 : $0 }, as: UTF8.self)
     }
 
     private static func holds(_ op: TargetingOperator, _ order: Int) -> Bool {
@@ -303,7 +333,7 @@ struct EvaluatorHarness {
             }
         }
         var outcomes: [Outcome] = []
-        bundle.evaluate(input, now: 0, into: &outcomes)
+        bundle.evaluate(input, now: ReferenceInterpreter.evaluationTime, into: &outcomes)
         return outcomes.contains { bundle.assignment(for: $0).experiment == "probe" && $0.reason == .split }
     }
 }

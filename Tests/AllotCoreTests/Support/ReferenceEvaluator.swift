@@ -101,7 +101,7 @@ struct ReferenceEvaluator {
         }
         let targetingLength = p.int(e + PayloadFormat.ExperimentRecord.targetingLength)
         if targetingLength > 0,
-            !runProgram(offset: p.int(e + PayloadFormat.ExperimentRecord.targetingOffset), length: targetingLength, input)
+            !runProgram(offset: p.int(e + PayloadFormat.ExperimentRecord.targetingOffset), length: targetingLength, input, now: now)
         {
             outcome.reason = .targetingMiss
             return outcome
@@ -109,7 +109,7 @@ struct ReferenceEvaluator {
         let segmentRefs = p.int(e + PayloadFormat.ExperimentRecord.segmentRefCount)
         if segmentRefs > 0 {
             let first = p.int(e + PayloadFormat.ExperimentRecord.firstSegmentRef)
-            guard (first..<(first + segmentRefs)).contains(where: { isMember(segment: p.u32List($0), input) }) else {
+            guard (first..<(first + segmentRefs)).contains(where: { isMember(segment: p.u32List($0), input, now: now) }) else {
                 outcome.reason = .targetingMiss
                 return outcome
             }
@@ -138,7 +138,7 @@ struct ReferenceEvaluator {
         return nil
     }
 
-    private func isMember(segment: Int, _ input: EvaluationInput) -> Bool {
+    private func isMember(segment: Int, _ input: EvaluationInput, now: Int64) -> Bool {
         let record = p.segmentRecord(segment)
         let idCount = p.int(record + PayloadFormat.SegmentRecord.idCount)
         if idCount > 0 {
@@ -151,14 +151,14 @@ struct ReferenceEvaluator {
         }
         let ruleLength = p.int(record + PayloadFormat.SegmentRecord.ruleLength)
         guard ruleLength > 0 else { return false }
-        return runProgram(offset: p.int(record + PayloadFormat.SegmentRecord.ruleOffset), length: ruleLength, input)
+        return runProgram(offset: p.int(record + PayloadFormat.SegmentRecord.ruleOffset), length: ruleLength, input, now: now)
     }
 
     private func constant(_ code: UnsafeRawBufferPointer, _ at: Int) -> [UInt8] {
         Array(UnsafeRawBufferPointer(start: p.base + p.strings + Int(code.le32(at)), count: Int(code.le32(at + 4))))
     }
 
-    private func runProgram(offset: Int, length: Int, _ input: EvaluationInput) -> Bool {
+    private func runProgram(offset: Int, length: Int, _ input: EvaluationInput, now: Int64) -> Bool {
         let code = p.program(offset: offset, length: length)
         var r = false
         var pc = 0
@@ -168,14 +168,16 @@ struct ReferenceEvaluator {
             case .stringCompare:
                 r = false
                 if case .string(let span) = input.values[attribute] {
-                    r = compareStrings(id(input, span), constant(code, pc + 4), TargetingComparison(rawValue: code[pc + 1])!)
+                    let folded = code[pc + 1] & TargetingComparison.asciiFolded != 0
+                    let value = folded ? id(input, span).map(Self.asciiLowercase) : id(input, span)
+                    r = compareStrings(value, constant(code, pc + 4), TargetingComparison(rawValue: code[pc + 1] & 0x7F)!)
                 }
                 pc += 12
             case .stringIn:
                 let count = Int(code.le32(pc + 4))
                 r = false
                 if case .string(let span) = input.values[attribute] {
-                    let value = id(input, span)
+                    let value = code[pc + 1] == 1 ? id(input, span).map(Self.asciiLowercase) : id(input, span)
                     r = (0..<count).contains { constant(code, pc + 8 + $0 * 8) == value }
                 }
                 pc += 8 + count * 8
@@ -222,7 +224,7 @@ struct ReferenceEvaluator {
                 if case .missing = input.values[attribute] { r = false } else { r = true }
                 pc += 4
             case .inSegment:
-                r = isMember(segment: Int(code.le32(pc + 4)), input)
+                r = isMember(segment: Int(code.le32(pc + 4)), input, now: now)
                 pc += 8
             case .not:
                 r = !r
@@ -234,9 +236,54 @@ struct ReferenceEvaluator {
             case .constant:
                 r = code[pc + 1] == 1
                 pc += 2
+            case .timeCompare:
+                r = false
+                if case .time(let seconds) = input.values[attribute] {
+                    let constant = Int64(bitPattern: code.le64(pc + 4))
+                    r = TargetingComparison(rawValue: code[pc + 1])!.holds(
+                        ordering: seconds < constant ? -1 : (seconds == constant ? 0 : 1))
+                }
+                pc += 12
+            case .nowCompare:
+                let constant = Int64(bitPattern: code.le64(pc + 4))
+                r = TargetingComparison(rawValue: code[pc + 1])!.holds(ordering: now < constant ? -1 : (now == constant ? 0 : 1))
+                pc += 12
+            case .regexMatch:
+                let states = Int(code.le16(pc + 4))
+                let classes = Int(code.le16(pc + 6))
+                r = false
+                if case .string(let span) = input.values[attribute] {
+                    let table = pc + 8
+                    var state = 0
+                    r = code[table + 256] & 2 != 0
+                    for byte in id(input, span) where !r {
+                        state = Int(code[table + 256 + states + state * classes + Int(code[table + Int(byte)])])
+                        r = code[table + 256 + state] & 2 != 0
+                    }
+                    r = r || code[table + 256 + state] & 1 != 0
+                }
+                pc += 8 + 256 + states + states * classes
+            case .ipIn:
+                let count = Int(code.le32(pc + 4))
+                r = false
+                if case .ip(let high, let low) = input.values[attribute] {
+                    let address = UInt128(high) << 64 | UInt128(low)
+                    r = (0..<count).contains { i in
+                        let at = pc + 8 + i * 32
+                        let network = UInt128(code.le64(at)) << 64 | UInt128(code.le64(at + 8))
+                        let mask = UInt128(code.le64(at + 16)) << 64 | UInt128(code.le64(at + 24))
+                        return address & mask == network
+                    }
+                }
+                pc += 8 + count * 32
             }
         }
         return r
+    }
+
+    /// `lower(x)`'s folding: ASCII capitals to small letters, every other byte as it is.
+    static func asciiLowercase(_ byte: UInt8) -> UInt8 {
+        (65...90).contains(byte) ? byte + 32 : byte
     }
 
     private func compareStrings(_ value: [UInt8], _ constant: [UInt8], _ comparison: TargetingComparison) -> Bool {
