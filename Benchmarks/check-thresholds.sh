@@ -48,7 +48,9 @@ for mode in modes:
         failures.append(f"{mode}: {instructions} instructions per operation, over {recorded} + {tolerance:.0%}")
     elif instructions < recorded * (1 - tolerance):
         stale.append(f"{mode}: {instructions} instructions per operation, well under the recorded {recorded}")
-    if allocations > limits["allocations"][mode]:
+    # The setup (a parallel compile) may differ by a few allocations between the two runs: a
+    # hundredth per operation (100 in 10,000) is setup noise, one per operation is a regression.
+    if allocations > limits["allocations"][mode] + 0.01:
         failures.append(f"{mode}: {allocations:g} heap allocations per operation, promised {limits['allocations'][mode]}")
 if record:
     json.dump(limits, open(path, "w"), indent=2)

@@ -39,7 +39,9 @@ enum EvaluationBenchmark {
     /// available), compiled under `scheme`, sealed and opened as a server would.
     static func syntheticBundle(targeting: Bool) throws -> LoadedBundle {
         let files = SyntheticProject.files(layers: 50, experimentsPerLayer: 20, targeting: targeting)
-        let compiled = try Compiler.compile(files: files, lock: AllocationLock(bucketingScheme: scheme), version: 1, createdAt: 0).get()
+        let compiled = try Compiler.compile(
+            files: files, lock: AllocationLock(bucketingScheme: scheme), version: 1, createdAt: 0, threads: 1
+        ).get()
         let key = SigningKey.generate()
         let envelope = try BundleEnvelope.seal(payload: compiled.payload, version: 1, createdAt: 0, key: key)
         return try LoadedBundle.open(envelope: envelope, trustedKeys: [key.publicKey])
