@@ -51,8 +51,10 @@ public final class ExposureUploader: Service, Sendable {
         case empty
         /// Puts failed and nothing shipped: the store is away; the rest waits.
         case failed
-        /// Some segments shipped, some were refused (they wait for the next round, or are set aside).
-        case someRefused
+        /// Some segments shipped, some were refused (they wait for the next round, or are set aside);
+        /// `retryable` when a refusal was not definite (a timeout, a 5xx, an unconfirmed put), so
+        /// trying again soon may ship it.
+        case someRefused(retryable: Bool)
         /// The deadline came first.
         case outOfTime
     }
@@ -76,7 +78,8 @@ public final class ExposureUploader: Service, Sendable {
         var attempts = 0
         while clock.now < deadline {
             let result = await shipAll(deadline: deadline)
-            if result != .failed { break }
+            // Go on while a retry may ship something: not for a segment the store refuses for good.
+            guard result == .failed || result == .someRefused(retryable: true) else { break }
             attempts += 1
             let pause = min(
                 Self.backoff(failures: attempts, interval: configuration.uploadInterval, maximum: .seconds(1)), deadline - clock.now)
@@ -145,7 +148,7 @@ public final class ExposureUploader: Service, Sendable {
             waiting.removeAll { $0.path == entry.path }
             publish(waiting)
         }
-        return .someRefused
+        return .someRefused(retryable: refused.contains { !$0.definite && FileIO.exists($0.entry.path) })
     }
 
     /// Moves a file to `rejected/` and counts it (and the old files that made room).

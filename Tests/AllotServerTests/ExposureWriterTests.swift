@@ -364,7 +364,7 @@ struct ExposureRecoveryTests {
             expected.append(try Self.plantSegment(spool, 10 * round))
             if round == 1 { expected.append(try Self.plantSegment(spool, 1)) }
             let result = await uploader.shipAll(deadline: nil)
-            #expect(result == .someRefused, "round \(round)")
+            #expect(result == .someRefused(retryable: false), "round \(round)")
             let stored = try await LocalStore(root: storeRoot).list(prefix: "exposures/").map(\.key)
             #expect(stored == expected.sorted(), "round \(round): every other segment shipped")
             let stillWaiting = FileManager.default.fileExists(atPath: spool + "/" + poison)
@@ -397,7 +397,7 @@ struct ExposureRecoveryTests {
             for round in 1...(2 * ExposureUploader.stuckSegmentStrikes) {
                 _ = try Self.plantSegment(spool, 10 * round)
                 let result = await harness.log.uploader!.shipAll(deadline: nil)
-                #expect(result == (keys == nil ? .failed : .someRefused), "\(code), round \(round)")
+                #expect(result == (keys == nil ? .failed : .someRefused(retryable: true)), "\(code), round \(round)")
             }
             if keys == nil {
                 // Two refusals in a row with nothing shipped end a round: not every segment is tried.
