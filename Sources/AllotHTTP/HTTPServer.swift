@@ -1,3 +1,4 @@
+import AllotCore
 public import Logging
 public import ServiceLifecycle
 import Synchronization
@@ -179,26 +180,18 @@ public final class HTTPServer: Service, Sendable {
         }
         var threads: [pthread_t] = []
         for loop in loops {
-            let box = Unmanaged.passRetained(
-                ThreadBody { [self] in
+            let thread: pthread_t
+            do throws(SystemError) {
+                thread = try PlatformThread.start { [self] in
                     loop.run()
                     self.loopFinished()
-                })
-            var thread = pthread_t()
-            let status = pthread_create(
-                &thread, nil,
-                { argument in
-                    let body = Unmanaged<ThreadBody>.fromOpaque(argument!).takeRetainedValue()
-                    body.run()
-                    return nil
-                }, box.toOpaque())
-            if status != 0 {
-                box.release()
+                }
+            } catch {
                 // Threads already running stop through the normal shutdown path.
                 shutdown()
                 state.withLock { $0.running -= loops.count - threads.count }
                 for running in threads { pthread_join(running, nil) }
-                throw HTTPServerError(.thread, "pthread_create", errno: status)
+                throw HTTPServerError(.thread, "pthread_create", errno: error.errno)
             }
             threads.append(thread)
         }
@@ -218,15 +211,5 @@ public final class HTTPServer: Service, Sendable {
             return state.waiter
         }
         waiter?.resume()
-    }
-}
-
-/// A thread's entry closure, passed through `pthread_create`'s argument.
-private final class ThreadBody: @unchecked Sendable {
-    // @unchecked: created by the starting thread, consumed once by the new thread.
-    let run: () -> Void
-
-    init(_ run: @escaping () -> Void) {
-        self.run = run
     }
 }

@@ -56,7 +56,7 @@ public struct BatchPipeline: Sendable {
             for thread in threads { pthread_join(thread, nil) }
         }
         for _ in 0..<workers {
-            guard let thread = startThread({ Self.work(queue, bundle: bundle, now: now) }) else { break }
+            guard let thread = try? PlatformThread.start({ Self.work(queue, bundle: bundle, now: now) }) else { break }
             threads.append(thread)
         }
         // No thread could be started: answer on this one.
@@ -268,41 +268,4 @@ private final class WorkQueue: @unchecked Sendable {
             pthread_cond_broadcast(jobReady)
         }
     }
-}
-
-/// A thread's entry closure, passed through `pthread_create`'s argument.
-private final class ThreadBody: @unchecked Sendable {
-    // @unchecked: created by the starting thread, consumed once by the new thread.
-    let body: @Sendable () -> Void
-
-    init(_ body: @escaping @Sendable () -> Void) {
-        self.body = body
-    }
-}
-
-/// Starts `body` on a new joinable thread; nil when the system refuses one.
-private func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t? {
-    let box = Unmanaged.passRetained(ThreadBody(body))
-    #if canImport(Glibc)
-        var thread = pthread_t()
-    #else
-        var thread: pthread_t?
-    #endif
-    let status = pthread_create(
-        &thread, nil,
-        { argument in
-            // Optional on Glibc, not on Darwin.
-            let pointer: UnsafeMutableRawPointer? = argument
-            Unmanaged<ThreadBody>.fromOpaque(pointer!).takeRetainedValue().body()
-            return nil
-        }, box.toOpaque())
-    guard status == 0 else {
-        box.release()
-        return nil
-    }
-    #if canImport(Glibc)
-        return thread
-    #else
-        return thread!
-    #endif
 }

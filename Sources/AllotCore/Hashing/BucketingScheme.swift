@@ -51,9 +51,7 @@ public struct UnitDigest: Equatable, Sendable {
 
     /// The digest of `id`, for strings.
     public init(id: String) {
-        let hash = XXH3.hash128(Array(id.utf8))
-        first = hash.high.byteSwapped
-        second = hash.low.byteSwapped
+        self = Array(id.utf8).withUnsafeBytes { UnitDigest(id: $0) }
     }
 
     /// The 16 canonical bytes.

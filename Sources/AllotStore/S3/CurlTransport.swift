@@ -1,3 +1,4 @@
+import AllotCore
 internal import CCurl
 import Synchronization
 
@@ -62,7 +63,7 @@ public final class CurlTransport: HTTPTransport, Sendable {
         let transfer = Transfer(request: request)
         let result: Result<TransportResponse, TransportError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let started = Self.detachThread {
+                let started = PlatformThread.detach {
                     continuation.resume(returning: self.perform(transfer))
                 }
                 if !started {
@@ -73,24 +74,6 @@ public final class CurlTransport: HTTPTransport, Sendable {
             transfer.cancelled.store(true, ordering: .relaxed)
         }
         return try result.get()
-    }
-
-    /// Runs `body` on a new detached thread. Returns false if no thread could be made.
-    private static func detachThread(_ body: @escaping @Sendable () -> Void) -> Bool {
-        let start = Unmanaged.passRetained(ThreadStart(body)).toOpaque()
-        var thread = pthread_t()
-        let result = pthread_create(
-            &thread, nil,
-            { context in
-                Unmanaged<ThreadStart>.fromOpaque(context!).takeRetainedValue().body()
-                return nil
-            }, start)
-        guard result == 0 else {
-            Unmanaged<ThreadStart>.fromOpaque(start).release()
-            return false
-        }
-        pthread_detach(thread)
-        return true
     }
 
     private func takeHandle() -> UnsafeMutableRawPointer? {
@@ -193,12 +176,6 @@ public final class CurlTransport: HTTPTransport, Sendable {
     private static func text(_ code: CURLcode) -> String {
         String(cString: curl_easy_strerror(code))
     }
-}
-
-/// What a transfer thread runs.
-private final class ThreadStart: Sendable {
-    let body: @Sendable () -> Void
-    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
 }
 
 /// A libcurl easy handle, used by one transfer at a time (the pool hands it over under its lock).
