@@ -111,7 +111,7 @@ public final class ExposureSpool: Sendable {
     func reject(_ entry: Entry) -> Int {
         let flat = entry.relativePath.replacingSlashes()
         do {
-            try SpoolFiles.move(entry.path, to: rejectedRoot + "/" + flat)
+            try FileIO.move(entry.path, to: rejectedRoot + "/" + flat)
         } catch {
             SpoolFiles.remove(entry.path)
         }

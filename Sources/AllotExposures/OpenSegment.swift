@@ -77,15 +77,15 @@ final class OpenSegment {
         stagedEvents = 0
         unflushedInput = 0
         do {
-            try SpoolFiles.sync(fd, path: openPath)
+            try FileIO.sync(fd, path: openPath)
             let folder = String(readyPath[..<readyPath.lastIndex(of: "/")!])
             try FileIO.makeDirectories(folder)
             do {
-                try SpoolFiles.move(openPath, to: readyPath)
+                try FileIO.move(openPath, to: readyPath)
             } catch  where error.isNotFound {
                 // The uploader removed the (empty) folder in between: make it again.
                 try FileIO.makeDirectories(folder)
-                try SpoolFiles.move(openPath, to: readyPath)
+                try FileIO.move(openPath, to: readyPath)
             }
         } catch {
             throw .system(error)
@@ -113,7 +113,7 @@ extension ZstdCompressor {
         do throws(ZstdError) {
             try compress(input, directive) { output in
                 do throws(SystemError) {
-                    try SpoolFiles.writeAll(fd, output, path: path)
+                    try FileIO.writeAll(fd, output, path: path)
                 } catch {
                     failure = error
                     return false

@@ -126,8 +126,8 @@ enum SegmentRecovery {
         guard outcome.records > 0 else { return Outcome(records: 0, bytes: 0, stoppedEarly: outcome.stoppedEarly) }
         try emit(UnsafeRawBufferPointer(start: nil, count: 0), .end)
         do {
-            try SpoolFiles.sync(output, path: temporary)
-            try SpoolFiles.move(temporary, to: destination)
+            try FileIO.sync(output, path: temporary)
+            try FileIO.move(temporary, to: destination)
         } catch {
             throw .system(error)
         }

@@ -20,11 +20,6 @@ enum SpoolFiles {
         return fd
     }
 
-    /// Writes all of `bytes`, retrying short writes and interruptions.
-    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(SystemError) {
-        try FileIO.writeAll(fd, bytes, path: path)
-    }
-
     /// Reads up to `buffer.count` bytes; 0 at the end of the file.
     static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, path: String) throws(SystemError) -> Int {
         while true {
@@ -34,17 +29,8 @@ enum SpoolFiles {
         }
     }
 
-    static func sync(_ fd: Int32, path: String) throws(SystemError) {
-        try FileIO.sync(fd, path: path)
-    }
-
     static func close(_ fd: Int32) {
         _ = Glibc.close(fd)
-    }
-
-    /// Renames `from` to `to` (replacing it) and syncs both folders, so the move survives a crash.
-    static func move(_ from: String, to: String) throws(SystemError) {
-        try FileIO.move(from, to: to)
     }
 
     /// Removes a file and syncs its folder; a missing file is not an error.
