@@ -11,11 +11,11 @@ import Testing
     static let checker = Repository.root.appendingPathComponent("Tests/AllotAnalysisTests/Python/check_html.py").path
 
     @Test(arguments: [("0.5", "ok"), ("0.56", "mismatch")])
-    func rendersInChromium(share: String, expected: String) throws {
+    func rendersInChromium(share: String, expected: String) async throws {
         let folder = Scratch.folder("analysis-html")
         defer { Scratch.remove(folder) }
         let generator = Repository.root.appendingPathComponent("scripts/generate-analysis-sample").path
-        let generated = try runProcess(
+        let generated = try await runProcess(
             "/usr/bin/env", ["python3", generator, folder, "--units", "2000", "--seed", "3", "--treatment-share", share])
         try #require(generated.status == 0, "\(generated.stderr)")
         let project = try SampleProject.compile()
@@ -30,7 +30,7 @@ import Testing
             toFile: page, atomically: true, encoding: .utf8)
 
         let screenshot = folder + "/report.png"
-        let browser = try runProcess(
+        let browser = try await runProcess(
             "/usr/bin/env",
             [
                 "timeout", "120", "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
@@ -38,7 +38,8 @@ import Testing
                 "--window-size=800,400", "--screenshot=\(screenshot)", "file://\(page)",
             ])
         try #require(FileManager.default.fileExists(atPath: screenshot), "chromium made no screenshot: \(browser.stderr)")
-        let result = try runProcess("/usr/bin/env", ["python3", Self.checker, page, screenshot, expected, String(project.metrics.count)])
+        let result = try await runProcess(
+            "/usr/bin/env", ["python3", Self.checker, page, screenshot, expected, String(project.metrics.count)])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
     }
 }

@@ -26,7 +26,7 @@ import Testing
         }
     }
 
-    @Test func statisticsMatchSciPy() throws {
+    @Test func statisticsMatchSciPy() async throws {
         var distributions: [[String: Any]] = []
         for df in [1.0, 2.5, 7, 30, 123.4, 5_000, 1e6] {
             for x in [0.0, 0.1, 1, 1.96, 3.5, 12, 40] {
@@ -115,7 +115,7 @@ import Testing
         let path = folder + "/cases.json"
         let data = try JSONSerialization.data(withJSONObject: ["distributions": distributions, "comparisons": comparisons, "srm": srm])
         try data.write(to: URL(fileURLWithPath: path))
-        let result = try runProcess("/usr/bin/env", ["python3", Self.checker, "cases", path])
+        let result = try await runProcess("/usr/bin/env", ["python3", Self.checker, "cases", path])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains(" 0 failed"), "\(result.stdout)")
     }
@@ -123,11 +123,11 @@ import Testing
     /// The sample data set (scripts/generate-analysis-sample) analysed in-process, then recomputed
     /// from the same files by the Python reader with SciPy.
     @Test(arguments: [nil, 86400] as [Int64?])
-    func reportMatchesAnIndependentAnalysis(cuped: Int64?) throws {
+    func reportMatchesAnIndependentAnalysis(cuped: Int64?) async throws {
         let folder = Scratch.folder("analysis-report")
         defer { Scratch.remove(folder) }
         let generator = Repository.root.appendingPathComponent("scripts/generate-analysis-sample").path
-        let generated = try runProcess("/usr/bin/env", ["python3", generator, folder, "--units", "3000", "--seed", "11"])
+        let generated = try await runProcess("/usr/bin/env", ["python3", generator, folder, "--units", "3000", "--seed", "11"])
         try #require(generated.status == 0, "\(generated.stderr)")
 
         let project = try SampleProject.compile()
@@ -160,7 +160,7 @@ import Testing
             },
         ]
         try JSONSerialization.data(withJSONObject: spec).write(to: URL(fileURLWithPath: folder + "/spec.json"))
-        let result = try runProcess(
+        let result = try await runProcess(
             "/usr/bin/env",
             [
                 "python3", Self.checker, "report", folder + "/spec.json", folder + "/exposures", folder + "/events.csv",

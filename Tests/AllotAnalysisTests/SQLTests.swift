@@ -11,11 +11,11 @@ import Testing
 
     /// Whole data, a time window (from the second day, before the end of the third), bulk records counted.
     @Test(arguments: [(nil, nil, false), (1_764_633_600_000, 1_764_777_600_000, false), (nil, nil, true)] as [(Int64?, Int64?, Bool)])
-    func duckDBAgreesWithTheAnalyzer(from: Int64?, to: Int64?, includeBulk: Bool) throws {
+    func duckDBAgreesWithTheAnalyzer(from: Int64?, to: Int64?, includeBulk: Bool) async throws {
         let folder = Scratch.folder("analysis-sql")
         defer { Scratch.remove(folder) }
         let generator = Repository.root.appendingPathComponent("scripts/generate-analysis-sample").path
-        let generated = try runProcess("/usr/bin/env", ["python3", generator, folder, "--units", "2500", "--seed", "5"])
+        let generated = try await runProcess("/usr/bin/env", ["python3", generator, folder, "--units", "2500", "--seed", "5"])
         try #require(generated.status == 0, "\(generated.stderr)")
         let project = try SampleProject.compile()
         let spec = ExperimentSpec(try #require(project.experiments.first { $0.name == "green-checkout-button" }))
@@ -38,13 +38,14 @@ import Testing
             exposures: .exposureLayout(folder + "/exposures"),
             events: .eventFiles([folder + "/events.csv"]))
         try sql.write(toFile: folder + "/query.sql", atomically: true, encoding: .utf8)
-        let result = try runProcess("/usr/bin/env", ["python3", Self.checker, "duckdb", folder + "/report.json", folder + "/query.sql"])
+        let result = try await runProcess(
+            "/usr/bin/env", ["python3", Self.checker, "duckdb", folder + "/report.json", folder + "/query.sql"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains(" 0 failed"), "\(result.stdout)")
     }
 
     @Test(arguments: ["trino", "bigquery", "spark"])
-    func otherDialectsParse(_ dialect: String) throws {
+    func otherDialectsParse(_ dialect: String) async throws {
         let folder = Scratch.folder("analysis-sql-\(dialect)")
         defer { Scratch.remove(folder) }
         let project = try SampleProject.compile()
@@ -55,7 +56,7 @@ import Testing
             experiment: spec, metrics: project.metrics, options: options, dialect: SQLEmitter.Dialect(rawValue: dialect)!,
             exposures: .table("analytics.exposures"), events: .table("analytics.metric_events"))
         try sql.write(toFile: folder + "/query.sql", atomically: true, encoding: .utf8)
-        let result = try runProcess("/usr/bin/env", ["python3", Self.checker, "parse", dialect, folder + "/query.sql"])
+        let result = try await runProcess("/usr/bin/env", ["python3", Self.checker, "parse", dialect, folder + "/query.sql"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
     }
 }

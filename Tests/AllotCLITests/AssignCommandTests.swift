@@ -11,11 +11,11 @@ struct AssignCommandTests {
         var publicKey: String
     }
 
-    static func prepare() throws -> Prepared {
+    static func prepare() async throws -> Prepared {
         let directory = try CLI.temporaryDirectory()
         try CLI.copySamples(to: directory)
-        try CLI.run(["keygen", "--out", directory.appendingPathComponent("keys").path])
-        let result = try CLI.run(
+        try await CLI.run(["keygen", "--out", directory.appendingPathComponent("keys").path])
+        let result = try await CLI.run(
             ["compile", "--version", "5", "--created-at", "0", "--signing-key", "keys/signing.key", "--output", "s.bundle"], in: directory)
         #expect(result.status == 0, "\(result.stderr)")
         return Prepared(
@@ -23,13 +23,13 @@ struct AssignCommandTests {
             publicKey: directory.appendingPathComponent("keys/signing.pub").path)
     }
 
-    @Test func singleAssignmentMatchesTheLibrary() throws {
-        let p = try Self.prepare()
+    @Test func singleAssignmentMatchesTheLibrary() async throws {
+        let p = try await Self.prepare()
         defer { try? FileManager.default.removeItem(at: p.directory) }
         let bundle = try LoadedBundle.load(
             path: p.bundle, trustedKeys: [try PublicKey(text: String(contentsOfFile: p.publicKey, encoding: .utf8))])
         for user in ["alice", "bob", "qa-user-1", "user-000007", "zed"] {
-            let result = try CLI.run([
+            let result = try await CLI.run([
                 "assign", "--bundle", p.bundle, "--trusted-key", p.publicKey, "--unit", "user_id=\(user)", "--unit", "device_id=d-\(user)",
                 "--attr", "country=US", "--attr", "app_version=5.3.0", "--attr", "platform=ios", "--at", "1796083200", "--json",
             ])
@@ -42,18 +42,18 @@ struct AssignCommandTests {
         }
     }
 
-    @Test func badAttributesAreRefused() throws {
-        let p = try Self.prepare()
+    @Test func badAttributesAreRefused() async throws {
+        let p = try await Self.prepare()
         defer { try? FileManager.default.removeItem(at: p.directory) }
-        let result = try CLI.run([
+        let result = try await CLI.run([
             "assign", "--bundle", p.bundle, "--trusted-key", p.publicKey, "--unit", "user_id=u1", "--attr", "account_age_days=old",
         ])
         #expect(result.status == 2)
         #expect(result.stderr.contains("account_age_days"))
     }
 
-    @Test func batchWritesOneAnswerPerLineInOrder() throws {
-        let p = try Self.prepare()
+    @Test func batchWritesOneAnswerPerLineInOrder() async throws {
+        let p = try await Self.prepare()
         defer { try? FileManager.default.removeItem(at: p.directory) }
         var lines: [String] = []
         for i in 0..<5_000 {
@@ -67,7 +67,7 @@ struct AssignCommandTests {
                 lines.append(#"{"units":{"user_id":"user-\#(i)"},"attributes":{"country":"US","platform":"web"},"id":\#(i)}"#)
             }
         }
-        let result = try CLI.run(
+        let result = try await CLI.run(
             ["assign", "--bundle", p.bundle, "--trusted-key", p.publicKey, "--batch", "-", "--at", "1796083200"],
             stdin: Data((lines.joined(separator: "\n") + "\n").utf8))
         #expect(result.status == 2, "two lines are bad")
@@ -78,7 +78,7 @@ struct AssignCommandTests {
         #expect(output[4000].hasPrefix(#"{"error":{"code":"malformed_json""#))
         // A wrongly typed attribute is ignored, not an error; the answer names it.
         #expect(output[2345].hasSuffix(#","ignored_attributes":[{"name":"account_age_days","reason":"expected a number"}]}"#))
-        let single = try CLI.run([
+        let single = try await CLI.run([
             "assign", "--bundle", p.bundle, "--trusted-key", p.publicKey, "--unit", "user_id=user-77", "--attr", "country=US", "--attr",
             "platform=web",
             "--at", "1796083200", "--json",
@@ -88,8 +88,8 @@ struct AssignCommandTests {
 
     /// Answered on one thread or several, a batch gives the same bytes: answers, error lines with
     /// their line numbers, the summary and the exit status.
-    @Test func batchOutputIsTheSameForAnyNumberOfThreads() throws {
-        let p = try Self.prepare()
+    @Test func batchOutputIsTheSameForAnyNumberOfThreads() async throws {
+        let p = try await Self.prepare()
         defer { try? FileManager.default.removeItem(at: p.directory) }
         var random = SeededRandom(seed: 19)
         var text = ""
@@ -111,7 +111,7 @@ struct AssignCommandTests {
         var results: [CLI.Result] = []
         for threads in [["--threads", "1"], ["--threads", "2"], ["--threads", "5"], []] {
             results.append(
-                try CLI.run(
+                try await CLI.run(
                     ["assign", "--bundle", p.bundle, "--trusted-key", p.publicKey, "--batch", input.path, "--at", "1796083200"] + threads))
         }
         let lines = results[0].stdout.split(separator: "\n")
@@ -125,10 +125,10 @@ struct AssignCommandTests {
         }
     }
 
-    @Test func verifyAndInspectRejectTamperedBundles() throws {
-        let p = try Self.prepare()
+    @Test func verifyAndInspectRejectTamperedBundles() async throws {
+        let p = try await Self.prepare()
         defer { try? FileManager.default.removeItem(at: p.directory) }
-        let inspect = try CLI.run(["inspect", p.bundle, "--trusted-key", p.publicKey, "--json"])
+        let inspect = try await CLI.run(["inspect", p.bundle, "--trusted-key", p.publicKey, "--json"])
         #expect(inspect.status == 0)
         let object = try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any]
         #expect((object?["experiments"] as? [Any])?.count == 11)
@@ -136,12 +136,12 @@ struct AssignCommandTests {
         bytes[bytes.count / 2] ^= 0x40
         let tampered = p.directory.appendingPathComponent("tampered.bundle")
         try bytes.write(to: tampered)
-        let verify = try CLI.run(["verify", tampered.path, "--trusted-key", p.publicKey])
+        let verify = try await CLI.run(["verify", tampered.path, "--trusted-key", p.publicKey])
         #expect(verify.status == 2)
         #expect(verify.stderr.contains("bad_signature"))
         let other = p.directory.appendingPathComponent("other")
-        try CLI.run(["keygen", "--out", other.path])
-        let untrusted = try CLI.run(["verify", p.bundle, "--trusted-key", other.appendingPathComponent("signing.pub").path])
+        try await CLI.run(["keygen", "--out", other.path])
+        let untrusted = try await CLI.run(["verify", p.bundle, "--trusted-key", other.appendingPathComponent("signing.pub").path])
         #expect(untrusted.status == 2 && untrusted.stderr.contains("untrusted_key"))
     }
 }

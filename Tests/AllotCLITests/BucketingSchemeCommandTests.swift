@@ -14,17 +14,17 @@ struct BucketingSchemeCommandTests {
         return try LoadedBundle.open(envelope: [UInt8](try Data(contentsOf: bundle)), trustedKeys: [key]).payload.bucketingScheme
     }
 
-    @Test func existingLocksKeepSchemeOneAndNewProjectsStartOnSchemeTwo() throws {
+    @Test func existingLocksKeepSchemeOneAndNewProjectsStartOnSchemeTwo() async throws {
         let directory = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         try CLI.copySamples(to: directory)
-        let keys = try CompileCommandTests.keys(in: directory)
+        let keys = try await CompileCommandTests.keys(in: directory)
         let lockURL = directory.appendingPathComponent("experiments/allot.lock")
         let committed = try String(contentsOf: lockURL, encoding: .utf8)
         #expect(!committed.contains("bucketing-scheme"))
 
         // The committed lock predates schemes: scheme 1, lock untouched.
-        let old = try CLI.run(
+        let old = try await CLI.run(
             ["compile", "--locked", "--version", "1", "--created-at", "0", "--signing-key", keys.secret, "--output", "old.bundle"],
             in: directory)
         #expect(old.status == 0, "\(old.output)")
@@ -33,36 +33,36 @@ struct BucketingSchemeCommandTests {
 
         // Without a lock file, the project starts on scheme 2 and the new lock records it.
         try FileManager.default.removeItem(at: lockURL)
-        let fresh = try CLI.run(
+        let fresh = try await CLI.run(
             ["compile", "--version", "2", "--created-at", "0", "--signing-key", keys.secret, "--output", "fresh.bundle"], in: directory)
         #expect(fresh.status == 0, "\(fresh.output)")
         #expect(!fresh.stderr.contains("bucketing scheme"), "\(fresh.stderr)")
         #expect(try Self.scheme(of: directory.appendingPathComponent("fresh.bundle"), publicKey: keys.public) == .unitDigest)
         #expect(try String(contentsOf: lockURL, encoding: .utf8).contains("\nbucketing-scheme: 2\n"))
         // ... and stays there: the lock it wrote is current.
-        let again = try CLI.run(["compile", "--locked", "--check"], in: directory)
+        let again = try await CLI.run(["compile", "--locked", "--check"], in: directory)
         #expect(again.status == 0, "\(again.output)")
     }
 
-    @Test func switchingIsExplicitWarnedRefusedWhenLockedAndShownByDiff() throws {
+    @Test func switchingIsExplicitWarnedRefusedWhenLockedAndShownByDiff() async throws {
         let directory = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         try CLI.copySamples(to: directory)
-        let keys = try CompileCommandTests.keys(in: directory)
+        let keys = try await CompileCommandTests.keys(in: directory)
         let lockURL = directory.appendingPathComponent("experiments/allot.lock")
         let committed = try String(contentsOf: lockURL, encoding: .utf8)
 
         // --locked refuses the switch, names it, and writes nothing.
-        let refused = try CLI.run(["compile", "--locked", "--check", "--bucketing-scheme", "2"], in: directory)
+        let refused = try await CLI.run(["compile", "--locked", "--check", "--bucketing-scheme", "2"], in: directory)
         #expect(refused.status == 1, "\(refused.output)")
         #expect(refused.stderr.contains("bucketing scheme 1 → 2: every unit"), "\(refused.stderr)")
         #expect(try String(contentsOf: lockURL, encoding: .utf8) == committed)
 
-        let bad = try CLI.run(["compile", "--check", "--bucketing-scheme", "3"], in: directory)
+        let bad = try await CLI.run(["compile", "--check", "--bucketing-scheme", "3"], in: directory)
         #expect(bad.status == 64 && bad.stderr.contains("--bucketing-scheme must be 1 or 2"), "\(bad.output)")
 
         // The explicit switch warns, records the scheme and keeps every experiment's buckets.
-        let switched = try CLI.run(
+        let switched = try await CLI.run(
             [
                 "compile", "--bucketing-scheme", "2", "--version", "3", "--created-at", "0", "--signing-key", keys.secret, "--output",
                 "new.bundle",
@@ -72,18 +72,18 @@ struct BucketingSchemeCommandTests {
         let lock = try String(contentsOf: lockURL, encoding: .utf8)
         #expect(lock == committed.replacingOccurrences(of: "lock-version: 1\n", with: "lock-version: 1\nbucketing-scheme: 2\n"))
         #expect(try Self.scheme(of: directory.appendingPathComponent("new.bundle"), publicKey: keys.public) == .unitDigest)
-        let inspect = try CLI.run(["inspect", "new.bundle", "--trusted-key", keys.public], in: directory)
+        let inspect = try await CLI.run(["inspect", "new.bundle", "--trusted-key", keys.public], in: directory)
         #expect(inspect.status == 0 && inspect.stdout.contains("bytes of payload (format 2: bucketing scheme 2)"), "\(inspect.output)")
 
         // Later compiles keep scheme 2 without the flag.
-        let kept = try CLI.run(["compile", "--locked", "--check"], in: directory)
+        let kept = try await CLI.run(["compile", "--locked", "--check"], in: directory)
         #expect(kept.status == 0, "\(kept.output)")
 
         // allot diff between the committed lock's project and the switched one says every unit may move.
         let oldProject = directory.appendingPathComponent("old-experiments")
         try FileManager.default.copyItem(at: directory.appendingPathComponent("experiments"), to: oldProject)
         try committed.write(to: oldProject.appendingPathComponent("allot.lock"), atomically: true, encoding: .utf8)
-        let diff = try CLI.run(["diff", oldProject.path, directory.appendingPathComponent("experiments").path], in: directory)
+        let diff = try await CLI.run(["diff", oldProject.path, directory.appendingPathComponent("experiments").path], in: directory)
         #expect(diff.stdout.contains("bucketing scheme 1 → 2: every layer, experiment and holdout hashes units anew"), "\(diff.output)")
     }
 }

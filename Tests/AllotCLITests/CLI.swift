@@ -10,11 +10,11 @@ enum CLI {
 
     /// Runs `allot` (without the caller's `ALLOT_SIGNING_KEY`, so tests choose their keys).
     @discardableResult
-    static func run(_ arguments: [String], in directory: URL? = nil, stdin: Data? = nil, environment: [String: String] = [:]) throws
+    static func run(_ arguments: [String], in directory: URL? = nil, stdin: Data? = nil, environment: [String: String] = [:]) async throws
         -> Result
     {
         guard AllotBinary.available else { throw CLIError(message: AllotBinary.missing) }
-        return try runProcess(
+        return try await runProcess(
             AllotBinary.path, arguments, environment: environment, removing: ["ALLOT_SIGNING_KEY"], directory: directory?.path, stdin: stdin
         )
     }

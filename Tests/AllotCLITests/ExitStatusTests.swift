@@ -169,31 +169,31 @@ struct ExitStatusTests {
     /// A folder with everything the cases need: the samples, keys, a bundle, stores in known states.
     static let analyze = ["analyze", "--exposures", "analysis/exposures", "--events", "analysis/events.csv"]
 
-    static func fixture() throws -> URL {
+    static func fixture() async throws -> URL {
         let directory = try CLI.temporaryDirectory()
         try CLI.copySamples(to: directory)
-        func run(_ arguments: [String]) throws {
-            let result = try CLI.run(arguments, in: directory)
+        func run(_ arguments: [String]) async throws {
+            let result = try await CLI.run(arguments, in: directory)
             guard result.status == 0 else { throw CLIError(message: "\(arguments): \(result.output)") }
         }
-        try run(["keygen", "--out", "keys"])
-        try run(["keygen", "--out", "other"])
+        try await run(["keygen", "--out", "keys"])
+        try await run(["keygen", "--out", "other"])
         let compile = ["compile", "--signing-key", "keys/signing.key", "--created-at", "0"]
-        try run(compile + ["--version", "1", "--output", "v1.bundle"])
-        try run(compile + ["--version", "2", "--output", "v2.bundle"])
+        try await run(compile + ["--version", "1", "--output", "v1.bundle"])
+        try await run(compile + ["--version", "2", "--output", "v2.bundle"])
         try Data("not a bundle".utf8).write(to: directory.appendingPathComponent("garbage.bundle"))
         try Data("{\"units\":{\"user_id\":\"u1\"}}\n{not json\n".utf8).write(to: directory.appendingPathComponent("requests.ndjson"))
         let generator = Repository.root.appendingPathComponent("scripts/generate-analysis-sample").path
         for (folder, share) in [("analysis", "0.5"), ("analysis-srm", "0.6")] {
-            let generated = try runProcess(
+            let generated = try await runProcess(
                 "/usr/bin/env",
                 ["python3", generator, directory.appendingPathComponent(folder).path, "--units", "600", "--treatment-share", share])
             guard generated.status == 0 else { throw CLIError(message: "generate-analysis-sample: \(generated.stderr)") }
         }
         try Data("unit_id,metric,value,timestamp\nu-000001,revenue,lots,1764547200000\n".utf8).write(
             to: directory.appendingPathComponent("bad-events.csv"))
-        try run(["publish", "v1.bundle", "--store", "us", "--store", "eu", "--signing-key", "keys/signing.key"])
-        try run(["publish", "v2.bundle", "--store", "newer", "--signing-key", "keys/signing.key"])
+        try await run(["publish", "v1.bundle", "--store", "us", "--store", "eu", "--signing-key", "keys/signing.key"])
+        try await run(["publish", "v2.bundle", "--store", "newer", "--signing-key", "keys/signing.key"])
         let manager = FileManager.default
         for name in ["broken", "ramped", "reweighted"] {
             try manager.copyItem(at: directory.appendingPathComponent("experiments"), to: directory.appendingPathComponent(name))
@@ -212,16 +212,16 @@ struct ExitStatusTests {
         return directory
     }
 
-    /// Built once; each case works in its own copy.
-    static let template = Result { try fixture() }
+    /// Built once (a task, so the cases waiting for it hold no thread); each case works in its own copy.
+    static let template = Task { try await fixture() }
 
     @Test(arguments: cases)
-    func exitStatus(_ c: Case) throws {
+    func exitStatus(_ c: Case) async throws {
         let directory = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         try FileManager.default.removeItem(at: directory)
-        try FileManager.default.copyItem(at: try Self.template.get(), to: directory)
-        let result = try CLI.run(c.arguments, in: directory)
+        try FileManager.default.copyItem(at: try await Self.template.value, to: directory)
+        let result = try await CLI.run(c.arguments, in: directory)
         #expect(result.status == c.status, "\(c.arguments.joined(separator: " ")): \(result.output)")
         if c.status != 0 {
             // One error style: an `error: ` line (after any diagnostics or report), unless the
@@ -234,8 +234,8 @@ struct ExitStatusTests {
     }
 
     @Test(arguments: [("compil", "compile"), ("sttus", "status"), ("publsh", "publish"), ("keygne", "keygen"), ("frobnicate", nil)])
-    func mistypedCommandsGetADidYouMean(typed: String, meant: String?) throws {
-        let result = try CLI.run([typed, "--experiments", "x"])
+    func mistypedCommandsGetADidYouMean(typed: String, meant: String?) async throws {
+        let result = try await CLI.run([typed, "--experiments", "x"])
         #expect(result.status == 64)
         #expect(result.stderr.hasPrefix("error: '\(typed)' is not an allot command; "), "\(result.stderr)")
         if let meant {
@@ -247,8 +247,8 @@ struct ExitStatusTests {
     }
 
     /// Every command `allot --help` lists has its statuses pinned above.
-    @Test func everyCommandIsCovered() throws {
-        let help = try CLI.run(["--help"])
+    @Test func everyCommandIsCovered() async throws {
+        let help = try await CLI.run(["--help"])
         let section = try #require(help.stdout.components(separatedBy: "SUBCOMMANDS:").last)
         let commands = section.split(separator: "\n").compactMap { line -> String? in
             guard line.hasPrefix("  "), !line.hasPrefix("   "), let word = line.split(separator: " ").first,

@@ -22,32 +22,33 @@ struct PluralTests {
 
         """
 
-    @Test func oneOfEverything() throws {
+    @Test func oneOfEverything() async throws {
         let directory = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let experiments = directory.appendingPathComponent("experiments")
         try FileManager.default.createDirectory(at: experiments, withIntermediateDirectories: true)
         try Self.project.write(to: experiments.appendingPathComponent("main.yaml"), atomically: true, encoding: .utf8)
         try "{not json\n".write(to: directory.appendingPathComponent("one.ndjson"), atomically: true, encoding: .utf8)
-        let keys = try CompileCommandTests.keys(in: directory)
+        let keys = try await CompileCommandTests.keys(in: directory)
         var outputs: [String] = []
-        func run(_ arguments: [String]) throws -> ProcessResult {
-            let result = try CLI.run(arguments, in: directory)
+        func run(_ arguments: [String]) async throws -> ProcessResult {
+            let result = try await CLI.run(arguments, in: directory)
             outputs.append("$ allot \(arguments.joined(separator: " "))\n\(result.output)")
             return result
         }
-        #expect(try run(["compile", "--check"]).stdout.contains("ok: 1 layer, 1 experiment;"))
+        #expect(try await run(["compile", "--check"]).stdout.contains("ok: 1 layer, 1 experiment;"))
         #expect(
-            try run(["compile", "--signing-key", keys.secret, "--version", "1", "--created-at", "0", "--output", "b.bundle"]).status == 0)
-        #expect(try run(["lint"]).stderr.contains("1 warning\n"))
+            try await run(["compile", "--signing-key", keys.secret, "--version", "1", "--created-at", "0", "--output", "b.bundle"]).status
+                == 0)
+        #expect(try await run(["lint"]).stderr.contains("1 warning\n"))
         #expect(
-            try run(["publish", "b.bundle", "--store", "region", "--signing-key", keys.secret]).stdout.contains(
+            try await run(["publish", "b.bundle", "--store", "region", "--signing-key", keys.secret]).stdout.contains(
                 "published to 1 of 1 region"))
-        #expect(try run(["status", "--store", "region", "--trusted-key", keys.public]).stdout.contains("the region is current"))
-        #expect(try run(["assign", "--bundle", "b.bundle", "--trusted-key", keys.public, "--batch", "one.ndjson"]).status == 2)
+        #expect(try await run(["status", "--store", "region", "--trusted-key", keys.public]).stdout.contains("the region is current"))
+        #expect(try await run(["assign", "--bundle", "b.bundle", "--trusted-key", keys.public, "--batch", "one.ndjson"]).status == 2)
         try Self.project.replacingOccurrences(of: "traffic: 0%", with: "traffic: 0").write(
             to: experiments.appendingPathComponent("main.yaml"), atomically: true, encoding: .utf8)
-        #expect(try run(["compile", "--check"]).stderr.contains("error: 1 error;"))
+        #expect(try await run(["compile", "--check"]).stderr.contains("error: 1 error;"))
         let text = outputs.joined(separator: "\n")
         let wrong = try Regex(#"\b1 (layer|experiment|warning|error|region|request|bucket|unit|variant)s\b"#)
         #expect(text.firstMatch(of: wrong) == nil, "\(text)")

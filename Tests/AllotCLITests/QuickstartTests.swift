@@ -9,7 +9,7 @@ import Testing
 @Suite(.serialized)
 struct QuickstartTests {
     @Test func quickstartServesAnAnswer() async throws {
-        let clone = try FreshClone.make("quickstart", paths: ["scripts", "experiments"])
+        let clone = try await FreshClone.make("quickstart", paths: ["scripts", "experiments"])
         defer { clone.remove() }
         // /usr/bin/env execs the script and the script execs `allot serve`: one process id, whose
         // listening socket the helper waits for.
@@ -27,7 +27,7 @@ struct QuickstartTests {
         #expect(curls.count >= 6, "\(log)")
         for line in curls {
             let script = "curl() { command curl --silent --show-error --fail-with-body --max-time 10 \"$@\"; }\n\(line)\n"
-            let result = try runProcess("/bin/bash", ["-c", script], directory: clone.path)
+            let result = try await runProcess("/bin/bash", ["-c", script], directory: clone.path)
             #expect(result.status == 0, "\(line): \(result.output)")
             if line.contains("/v1/assign?user_id=alice") {
                 #expect(result.stdout.hasPrefix("{\"version\":"), "\(result.stdout)")

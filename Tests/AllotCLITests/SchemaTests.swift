@@ -19,14 +19,14 @@ struct SchemaTests {
     }
 
     /// Every document of `files`, validated by Python's jsonschema.
-    static func validate(_ files: [String]) throws -> [DocumentResult] {
-        let result = try runProcess(Moto.python, [checker, schemaFile] + files)
+    static func validate(_ files: [String]) async throws -> [DocumentResult] {
+        let result = try await runProcess(Moto.python, [checker, schemaFile] + files)
         guard result.status == 0 || result.status == 1 else { throw CLIError(message: "schema_check.py: \(result.output)") }
         return try result.stdout.split(separator: "\n").map { try JSONDecoder().decode(DocumentResult.self, from: Data($0.utf8)) }
     }
 
     /// `check-jsonschema`, one file per document (it reads single-document YAML only).
-    static func checkJSONSchema(_ documents: [String]) throws -> ProcessResult {
+    static func checkJSONSchema(_ documents: [String]) async throws -> ProcessResult {
         let folder = Scratch.folder("schema")
         defer { Scratch.remove(folder) }
         var paths: [String] = []
@@ -38,7 +38,7 @@ struct SchemaTests {
         guard let executable = which("check-jsonschema") else {
             throw CLIError(message: "check-jsonschema is not installed (scripts/install-deps installs it)")
         }
-        return try runProcess(executable, ["--schemafile", schemaFile] + paths)
+        return try await runProcess(executable, ["--schemafile", schemaFile] + paths)
     }
 
     static var sampleFiles: [String] {
@@ -52,8 +52,8 @@ struct SchemaTests {
         text.components(separatedBy: "\n---\n").filter { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
     }
 
-    @Test func theCheckedInSchemaIsWhatAllotPrints() throws {
-        let printed = try CLI.run(["schema"])
+    @Test func theCheckedInSchemaIsWhatAllotPrints() async throws {
+        let printed = try await CLI.run(["schema"])
         #expect(printed.status == 0)
         let file = try String(contentsOfFile: Self.schemaFile, encoding: .utf8)
         #expect(printed.stdout == file, "docs/experiments.schema.json is stale: run `allot schema > docs/experiments.schema.json`")
@@ -71,13 +71,13 @@ struct SchemaTests {
     }
 
     /// Every document of every sample file is valid, for both validators.
-    @Test func sampleFilesAreValid() throws {
-        let results = try Self.validate(Self.sampleFiles)
+    @Test func sampleFilesAreValid() async throws {
+        let results = try await Self.validate(Self.sampleFiles)
         #expect(results.count >= 17, "\(results.count) documents")
         for result in results { #expect(result.errors.isEmpty, "\(result.file) document \(result.document): \(result.errors)") }
         let documents = try Self.sampleFiles.flatMap { Self.documents(try String(contentsOfFile: $0, encoding: .utf8)) }
         #expect(documents.count == results.count)
-        let checked = try Self.checkJSONSchema(documents)
+        let checked = try await Self.checkJSONSchema(documents)
         #expect(checked.status == 0, "\(checked.output)")
     }
 
@@ -100,13 +100,13 @@ struct SchemaTests {
 
     /// A misspelled key is reported as the unexpected key it is, whatever the kind; never as a
     /// failed alternative of another kind ("'attributes' is a required property").
-    @Test func aTypoIsAnUnexpectedKey() throws {
+    @Test func aTypoIsAnUnexpectedKey() async throws {
         let valid = Self.typos.map { Self.validDocuments[$0.kind]! }
         let broken = Self.typos.map { Self.validDocuments[$0.kind]!.replacingOccurrences(of: $0.correct, with: $0.typo) }
         #expect(zip(valid, broken).allSatisfy { $0 != $1 })
-        let checkedValid = try Self.checkJSONSchema(valid)
+        let checkedValid = try await Self.checkJSONSchema(valid)
         #expect(checkedValid.status == 0, "\(checkedValid.output)")
-        let checked = try Self.checkJSONSchema(broken)
+        let checked = try await Self.checkJSONSchema(broken)
         #expect(checked.status == 1)
         for (index, typo) in Self.typos.enumerated() {
             let lines = checked.stdout.split(separator: "\n").filter { $0.contains("document-\(index).yaml::") }
@@ -124,7 +124,7 @@ struct SchemaTests {
             files.append(folder + "/two-\(index).yaml")
             try ("kind: Layer\nname: other\nunit: user_id\n---\n" + text).write(toFile: files.last!, atomically: true, encoding: .utf8)
         }
-        let results = try Self.validate(files)
+        let results = try await Self.validate(files)
         for (index, typo) in Self.typos.enumerated() {
             let documents = results.filter { $0.file == files[index] }
             #expect(documents.map(\.errors.isEmpty) == [true, false], "\(typo.kind): \(documents.map(\.errors))")
@@ -136,8 +136,8 @@ struct SchemaTests {
         }
     }
 
-    @Test func anUnknownKindIsNamed() throws {
-        let checked = try Self.checkJSONSchema(["kind: Experimnt\nname: x\n"])
+    @Test func anUnknownKindIsNamed() async throws {
+        let checked = try await Self.checkJSONSchema(["kind: Experimnt\nname: x\n"])
         #expect(checked.status == 1)
         #expect(
             checked.stdout.contains("'Experimnt' is not one of ['Attributes', 'Layer', 'Experiment', 'Segment', 'Holdout', 'Metric']"),
@@ -146,7 +146,7 @@ struct SchemaTests {
 
     /// The schema and the compiler agree on keys: every golden malformed project the compiler
     /// rejects for an unknown key, the schema rejects too.
-    @Test func unknownKeysTheCompilerRefusesTheSchemaRefuses() throws {
+    @Test func unknownKeysTheCompilerRefusesTheSchemaRefuses() async throws {
         let golden = Repository.root.appendingPathComponent("Tests/AllotCompilerTests/Golden/diagnostics")
         var checkedCases = 0
         for name in try FileManager.default.contentsOfDirectory(atPath: golden.path).sorted() {
@@ -154,7 +154,7 @@ struct SchemaTests {
             guard expected.contains("error: unknown key") else { continue }
             let files = try FileManager.default.contentsOfDirectory(atPath: golden.appendingPathComponent(name).path)
                 .filter { $0.hasSuffix(".yaml") }.map { golden.appendingPathComponent("\(name)/\($0)").path }
-            let results = try Self.validate(files)
+            let results = try await Self.validate(files)
             #expect(results.contains { $0.errors.contains { $0.contains("was unexpected") } }, "\(name): \(results.map(\.errors))")
             checkedCases += 1
         }

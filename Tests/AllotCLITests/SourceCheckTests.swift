@@ -7,12 +7,12 @@ import Testing
 struct SourceCheckTests {
     static let script = Repository.root.appendingPathComponent("scripts/check-sources").path
 
-    @Test func theSourcesPass() throws {
-        let result = try ChildProcess.runStatus(Self.script, [])
+    @Test func theSourcesPass() async throws {
+        let result = try await ChildProcess.runStatus(Self.script, [])
         #expect(result.status == 0, "\(result.output)")
     }
 
-    @Test func uncheckedSendableNeedsItsReason() throws {
+    @Test func uncheckedSendableNeedsItsReason() async throws {
         let folder = Scratch.folder("check-sources")
         defer { Scratch.remove(folder) }
         let cases = [
@@ -31,7 +31,7 @@ struct SourceCheckTests {
             let directory = folder + "/" + name.dropLast(6)
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try text.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8)
-            let result = try ChildProcess.runStatus(Self.script, [directory])
+            let result = try await ChildProcess.runStatus(Self.script, [directory])
             #expect((result.status == 0) == passes, "\(name): \(result.output)")
             if !passes { #expect(result.output.contains("\(name):2: @unchecked Sendable without its reason")) }
         }

@@ -8,10 +8,10 @@ import Testing
 struct VersionTests {
     static let source = Repository.root.appendingPathComponent("Sources/allot/Support/AllotVersion.swift")
 
-    @Test func versionAndFormats() throws {
+    @Test func versionAndFormats() async throws {
         let sourceText = try String(contentsOf: Self.source, encoding: .utf8)
         let version = try #require(sourceText.firstMatch(of: #/static let number = "([^"]+)"/#)?.1)
-        let result = try CLI.run(["--version"])
+        let result = try await CLI.run(["--version"])
         #expect(result.status == 0)
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(lines.first == "\(version) (development build: not stamped with a commit)", "\(result.stdout)")
@@ -20,8 +20,8 @@ struct VersionTests {
         let directory = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         try CLI.copySamples(to: directory)
-        let keys = try CompileCommandTests.keys(in: directory)
-        let compiled = try CLI.run(
+        let keys = try await CompileCommandTests.keys(in: directory)
+        let compiled = try await CLI.run(
             ["compile", "--signing-key", keys.secret, "--version", "1", "--created-at", "0", "--output", "b.bundle"], in: directory)
         #expect(compiled.status == 0)
         let bytes = [UInt8](try Data(contentsOf: directory.appendingPathComponent("b.bundle")))

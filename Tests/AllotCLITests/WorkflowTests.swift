@@ -22,15 +22,15 @@ struct WorkflowTests {
         let clone: FreshClone
         let keys: String
 
-        init() throws {
-            clone = try FreshClone.make("workflow", paths: ["experiments", ".github"])
+        init() async throws {
+            clone = try await FreshClone.make("workflow", paths: ["experiments", ".github"])
             keys = clone.scratch + "/keys"
-            let keygen = try CLI.run(["keygen", "--out", keys])
+            let keygen = try await CLI.run(["keygen", "--out", keys])
             guard keygen.status == 0 else { throw CLIError(message: keygen.output) }
             try FileManager.default.createDirectory(atPath: clone.path + "/keys", withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: keys + "/signing.pub", toPath: clone.path + "/keys/signing.pub")
-            try clone.commit("Trust the signing key")
-            try clone.git(["push", "-q", "origin", "HEAD:main"])
+            try await clone.commit("Trust the signing key")
+            try await clone.git(["push", "-q", "origin", "HEAD:main"])
         }
 
         var directory: URL { URL(fileURLWithPath: clone.path) }
@@ -39,23 +39,23 @@ struct WorkflowTests {
         /// On a branch off main: edits, then `allot compile` (no key: it updates the lock) and a commit,
         /// as an experiment owner would; returns the merge of the branch into main, which is what a
         /// pull_request run checks out.
-        func pullRequest(_ branch: String, edits: [(file: String, old: String, new: String)], compile: Bool = true) throws {
-            try clone.git(["checkout", "-q", "-b", branch, "origin/main"])
+        func pullRequest(_ branch: String, edits: [(file: String, old: String, new: String)], compile: Bool = true) async throws {
+            try await clone.git(["checkout", "-q", "-b", branch, "origin/main"])
             for edit in edits { try clone.edit(edit.file, replacing: edit.old, with: edit.new) }
             if compile {
-                let compiled = try CLI.run(["compile"], in: directory)
+                let compiled = try await CLI.run(["compile"], in: directory)
                 guard compiled.status == 0 else { throw CLIError(message: "allot compile: \(compiled.output)") }
             }
-            try clone.commit("Change \(branch)")
-            try clone.git(["checkout", "-q", "--detach", "origin/main"])
-            try clone.git(["merge", "-q", "--no-ff", "-m", "Merge \(branch) into main", branch])
+            try await clone.commit("Change \(branch)")
+            try await clone.git(["checkout", "-q", "--detach", "origin/main"])
+            try await clone.git(["merge", "-q", "--no-ff", "-m", "Merge \(branch) into main", branch])
         }
 
         /// Merges the branch on main (as the merge button would) and checks main out.
-        func merge(_ branch: String) throws {
-            try clone.git(["checkout", "-q", "-B", "main", "origin/main"])
-            try clone.git(["merge", "-q", "--no-ff", "-m", "Merge \(branch)", branch])
-            try clone.git(["push", "-q", "origin", "main"])
+        func merge(_ branch: String) async throws {
+            try await clone.git(["checkout", "-q", "-B", "main", "origin/main"])
+            try await clone.git(["merge", "-q", "--no-ff", "-m", "Merge \(branch)", branch])
+            try await clone.git(["push", "-q", "origin", "main"])
         }
 
         func remove() { clone.remove() }
@@ -93,13 +93,13 @@ struct WorkflowTests {
     /// Runs the workflow for `event` in the team's clone.
     static func run(
         _ team: Team, event: String, github: [String: String], secrets: [String: String] = [:], variables: [String: String] = [:]
-    ) throws -> Report {
+    ) async throws -> Report {
         let folder = team.clone.scratch + "/run-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let context: [String: Any] = ["github": github, "secrets": secrets, "vars": variables]
         try JSONSerialization.data(withJSONObject: context).write(to: URL(fileURLWithPath: folder + "/context.json"))
         let binaries = (AllotBinary.path as NSString).deletingLastPathComponent
-        let result = try runProcess(
+        let result = try await runProcess(
             Moto.python,
             [
                 runner, workflow, "--event", event, "--workspace", team.clone.path, "--context", folder + "/context.json",
@@ -126,11 +126,11 @@ struct WorkflowTests {
 
     /// A ramp from 20% to 25% with its lock: compile, lint and diff pass, the report is written
     /// for the comment and the job summary, and the publish job does not run.
-    @Test func pullRequestWithACommittedLockPasses() throws {
-        let team = try Team()
+    @Test func pullRequestWithACommittedLockPasses() async throws {
+        let team = try await Team()
         defer { team.remove() }
-        try team.pullRequest("ramp", edits: [Self.ramp])
-        let report = try Self.run(team, event: "pull_request", github: Self.pullRequestContext("ramp"))
+        try await team.pullRequest("ramp", edits: [Self.ramp])
+        let report = try await Self.run(team, event: "pull_request", github: Self.pullRequestContext("ramp"))
         #expect(report.triggered, "\(report.trigger)")
         #expect(report.job("review")?.result == "success", "\(report.log)")
         #expect(report.job("publish")?.result == "skipped")
@@ -148,11 +148,11 @@ struct WorkflowTests {
     }
 
     /// A pull request that changed an experiment but not the lock fails at the compile step.
-    @Test func pullRequestWithoutItsLockFails() throws {
-        let team = try Team()
+    @Test func pullRequestWithoutItsLockFails() async throws {
+        let team = try await Team()
         defer { team.remove() }
-        try team.pullRequest("ramp-no-lock", edits: [Self.ramp], compile: false)
-        let report = try Self.run(team, event: "pull_request", github: Self.pullRequestContext("ramp-no-lock"))
+        try await team.pullRequest("ramp-no-lock", edits: [Self.ramp], compile: false)
+        let report = try await Self.run(team, event: "pull_request", github: Self.pullRequestContext("ramp-no-lock"))
         #expect(report.job("review")?.result == "failure")
         let compile = report.step("review", "Compile")
         #expect(compile?.outcome == "failure")
@@ -161,53 +161,53 @@ struct WorkflowTests {
 
     /// A reweight moves enrolled units: the report is written and summarised, then the job fails;
     /// with `acknowledge: [reassignment]` on the experiment it passes.
-    @Test func pullRequestThatMovesEnrolledUnitsFailsUntilAcknowledged() throws {
-        let team = try Team()
+    @Test func pullRequestThatMovesEnrolledUnitsFailsUntilAcknowledged() async throws {
+        let team = try await Team()
         defer { team.remove() }
         let reweight = (
             file: "experiments/layers/checkout.yaml",
             old: "  - name: control\n    weight: 50%\n  - name: green\n    weight: 50%",
             new: "  - name: control\n    weight: 30%\n  - name: green\n    weight: 70%"
         )
-        try team.pullRequest("reweight", edits: [reweight])
-        let report = try Self.run(team, event: "pull_request", github: Self.pullRequestContext("reweight"))
+        try await team.pullRequest("reweight", edits: [reweight])
+        let report = try await Self.run(team, event: "pull_request", github: Self.pullRequestContext("reweight"))
         #expect(report.job("review")?.result == "failure", "\(report.log)")
         #expect(report.step("review", "Diff against the target branch")?.outputs["status"] == "1", "\(report.log)")
         #expect(report.step("review", "Fail if enrolled units move")?.outcome == "failure")
         #expect(report.summary.contains("green-checkout-button"))
 
-        try team.clone.git(["checkout", "-q", "reweight"])
+        try await team.clone.git(["checkout", "-q", "reweight"])
         try team.clone.edit(
             "experiments/layers/checkout.yaml", replacing: "name: green-checkout-button\n",
             with: "name: green-checkout-button\nacknowledge: [reassignment]\n")
-        try team.clone.commit("Acknowledge the reweight")
-        try team.clone.git(["checkout", "-q", "--detach", "origin/main"])
-        try team.clone.git(["merge", "-q", "--no-ff", "-m", "Merge reweight", "reweight"])
-        let acknowledged = try Self.run(team, event: "pull_request", github: Self.pullRequestContext("reweight"))
+        try await team.clone.commit("Acknowledge the reweight")
+        try await team.clone.git(["checkout", "-q", "--detach", "origin/main"])
+        try await team.clone.git(["merge", "-q", "--no-ff", "-m", "Merge reweight", "reweight"])
+        let acknowledged = try await Self.run(team, event: "pull_request", github: Self.pullRequestContext("reweight"))
         #expect(acknowledged.job("review")?.result == "success", "\(acknowledged.log)")
         #expect(acknowledged.step("review", "Diff against the target branch")?.outputs["status"] == "0")
     }
 
     /// A holdout that grows un-enrolls units of six experiments nobody touched: the job fails
     /// and names the holdout as the place to acknowledge; one acknowledgement there passes.
-    @Test func pullRequestGrowingAHoldoutIsAcknowledgedOnTheHoldout() throws {
-        let team = try Team()
+    @Test func pullRequestGrowingAHoldoutIsAcknowledgedOnTheHoldout() async throws {
+        let team = try await Team()
         defer { team.remove() }
         let grow = (file: "experiments/holdouts.yaml", old: "traffic: 2%\n", new: "traffic: 4%\n")
-        try team.pullRequest("holdout", edits: [grow])
-        let report = try Self.run(team, event: "pull_request", github: Self.pullRequestContext("holdout"))
+        try await team.pullRequest("holdout", edits: [grow])
+        let report = try await Self.run(team, event: "pull_request", github: Self.pullRequestContext("holdout"))
         #expect(report.job("review")?.result == "failure", "\(report.log)")
         let diff = report.step("review", "Diff against the target branch")
         #expect(diff?.outputs["status"] == "1")
         #expect(diff?.log.contains("add `acknowledge: [reassignment]` to holdout 'global-2026'") == true, "\(diff?.log ?? "")")
         #expect(report.summary.contains("units move because of holdout `global-2026` (share 2% → 4%)"), "\(report.summary)")
 
-        try team.clone.git(["checkout", "-q", "holdout"])
+        try await team.clone.git(["checkout", "-q", "holdout"])
         try team.clone.edit("experiments/holdouts.yaml", replacing: "traffic: 4%\n", with: "traffic: 4%\nacknowledge: [reassignment]\n")
-        try team.clone.commit("Acknowledge the bigger holdout")
-        try team.clone.git(["checkout", "-q", "--detach", "origin/main"])
-        try team.clone.git(["merge", "-q", "--no-ff", "-m", "Merge holdout", "holdout"])
-        let acknowledged = try Self.run(team, event: "pull_request", github: Self.pullRequestContext("holdout"))
+        try await team.clone.commit("Acknowledge the bigger holdout")
+        try await team.clone.git(["checkout", "-q", "--detach", "origin/main"])
+        try await team.clone.git(["merge", "-q", "--no-ff", "-m", "Merge holdout", "holdout"])
+        let acknowledged = try await Self.run(team, event: "pull_request", github: Self.pullRequestContext("holdout"))
         #expect(acknowledged.job("review")?.result == "success", "\(acknowledged.log)")
     }
 
@@ -218,14 +218,14 @@ struct WorkflowTests {
     /// independently.
     @Test(.enabled(if: Moto.available, Moto.skipReason))
     func pushToMainPublishesToEveryRegion() async throws {
-        let team = try Team()
+        let team = try await Team()
         defer { team.remove() }
         let regions = try await MotoRegions.start(3)
         defer { regions.stop() }
-        try team.pullRequest("ramp", edits: [Self.ramp])
-        try team.merge("ramp")
-        let commits = try team.clone.git(["rev-list", "--count", "HEAD"]).trimmingCharacters(in: .whitespacesAndNewlines)
-        let report = try Self.run(
+        try await team.pullRequest("ramp", edits: [Self.ramp])
+        try await team.merge("ramp")
+        let commits = try await team.clone.git(["rev-list", "--count", "HEAD"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let report = try await Self.run(
             team, event: "push", github: ["ref": "refs/heads/main", "before": "HEAD~1"],
             secrets: ["ALLOT_SIGNING_KEY": try team.signingKey, "AWS_ACCESS_KEY_ID": "AKIATEST", "AWS_SECRET_ACCESS_KEY": "test"],
             variables: ["ALLOT_STORES": regions.urls.joined(separator: " ")])
@@ -248,7 +248,7 @@ struct WorkflowTests {
 
         var arguments = ["status", "--json", "--trusted-key", team.keys + "/signing.pub"]
         for url in regions.urls { arguments += ["--store", url] }
-        let check = try CLI.run(arguments, environment: ["AWS_ACCESS_KEY_ID": "AKIATEST", "AWS_SECRET_ACCESS_KEY": "test"])
+        let check = try await CLI.run(arguments, environment: ["AWS_ACCESS_KEY_ID": "AKIATEST", "AWS_SECRET_ACCESS_KEY": "test"])
         #expect(check.status == 0, "\(check.output)")
         #expect(check.stdout.components(separatedBy: "\"version\" : \(commits)").count - 1 == 3, "\(check.stdout)")
     }
@@ -256,15 +256,15 @@ struct WorkflowTests {
     /// Signed with a key the servers do not trust: the job stops before publishing anything.
     @Test(.enabled(if: Moto.available, Moto.skipReason))
     func pushSignedWithAnUntrustedKeyPublishesNothing() async throws {
-        let team = try Team()
+        let team = try await Team()
         defer { team.remove() }
         let regions = try await MotoRegions.start(3)
         defer { regions.stop() }
         let other = team.clone.scratch + "/other-keys"
-        #expect(try CLI.run(["keygen", "--out", other]).status == 0)
-        try team.pullRequest("ramp", edits: [Self.ramp])
-        try team.merge("ramp")
-        let report = try Self.run(
+        #expect(try await CLI.run(["keygen", "--out", other]).status == 0)
+        try await team.pullRequest("ramp", edits: [Self.ramp])
+        try await team.merge("ramp")
+        let report = try await Self.run(
             team, event: "push", github: ["ref": "refs/heads/main", "before": "HEAD~1"],
             secrets: [
                 "ALLOT_SIGNING_KEY": try String(contentsOfFile: other + "/signing.key", encoding: .utf8),
@@ -276,17 +276,17 @@ struct WorkflowTests {
         #expect(compile?.outcome == "failure")
         #expect(compile?.log.contains("is not valid") == true, "\(compile?.log ?? "")")
         #expect(report.step("publish", "Publish to every region")?.outcome == "skipped")
-        #expect(try regions.manifestCount() == 0)
+        #expect(try await regions.manifestCount() == 0)
     }
 
     /// A pull request that changes nothing under the workflow's paths does not run it.
-    @Test func pathsFilterDecidesWhetherTheWorkflowRuns() throws {
-        let team = try Team()
+    @Test func pathsFilterDecidesWhetherTheWorkflowRuns() async throws {
+        let team = try await Team()
         defer { team.remove() }
-        try team.clone.git(["checkout", "-q", "-b", "docs", "origin/main"])
+        try await team.clone.git(["checkout", "-q", "-b", "docs", "origin/main"])
         try "notes\n".write(toFile: team.clone.path + "/NOTES.md", atomically: true, encoding: .utf8)
-        try team.clone.commit("Notes")
-        let report = try Self.run(team, event: "pull_request", github: Self.pullRequestContext("docs"))
+        try await team.clone.commit("Notes")
+        let report = try await Self.run(team, event: "pull_request", github: Self.pullRequestContext("docs"))
         #expect(!report.triggered)
         #expect(report.jobs.isEmpty)
     }
@@ -309,7 +309,7 @@ struct MotoRegions {
                 s3.create_bucket(Bucket="allot-" + region, **config)
             """
         let arguments = servers.indices.flatMap { ["http://127.0.0.1:\(servers[$0].port)", names[$0]] }
-        let result = try runProcess(Moto.python, ["-c", script] + arguments)
+        let result = try await runProcess(Moto.python, ["-c", script] + arguments)
         guard result.status == 0 else { throw CLIError(message: "cannot create the buckets: \(result.output)") }
         return regions
     }
@@ -319,7 +319,7 @@ struct MotoRegions {
     }
 
     /// How many regions hold a manifest.
-    func manifestCount() throws -> Int {
+    func manifestCount() async throws -> Int {
         let script = """
             import boto3, sys
             count = 0
@@ -329,7 +329,7 @@ struct MotoRegions {
             print(count)
             """
         let arguments = servers.indices.flatMap { ["http://127.0.0.1:\(servers[$0].port)", Self.names[$0]] }
-        let result = try runProcess(Moto.python, ["-c", script] + arguments)
+        let result = try await runProcess(Moto.python, ["-c", script] + arguments)
         guard result.status == 0, let count = Int(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw CLIError(message: "cannot list the buckets: \(result.output)")
         }

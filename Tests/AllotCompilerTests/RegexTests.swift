@@ -41,7 +41,7 @@ struct RegexTests {
         }
         let input = try JSONSerialization.data(withJSONObject: ["patterns": Self.patterns, "values": values])
         let script = Self.python
-        let result = try await onThread { try runProcess("/usr/bin/env", ["python3", "-c", script], stdin: input) }
+        let result = try await runProcess("/usr/bin/env", ["python3", "-c", script], stdin: input)
         try #require(result.status == 0, "\(result.output)")
         let expected = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[Bool]])
 

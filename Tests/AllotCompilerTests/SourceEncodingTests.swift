@@ -83,7 +83,7 @@ struct SourceEncodingTests {
 
     /// The validator against Python's UTF-8 decoder (an independent implementation) on random
     /// byte strings biased towards almost-valid sequences: the same verdict and the same offset.
-    @Test func firstInvalidByteAgreesWithPython() throws {
+    @Test func firstInvalidByteAgreesWithPython() async throws {
         var random = SeededRandom(seed: 0x5EED_0011)
         var samples: [[UInt8]] = []
         let pieces: [[UInt8]] = [
@@ -105,7 +105,7 @@ struct SourceEncodingTests {
                 except UnicodeDecodeError as error:
                     print(error.start)
             """
-        let result = try runProcess("/usr/bin/env", ["python3", "-c", script], stdin: Data(hex.utf8))
+        let result = try await runProcess("/usr/bin/env", ["python3", "-c", script], stdin: Data(hex.utf8))
         #expect(result.status == 0, "\(result.stderr)")
         let verdicts = result.stdout.split(separator: "\n").map(String.init)
         #expect(verdicts.count == samples.count)

@@ -21,14 +21,14 @@ struct DeployTests {
     @Test("each deployment artefact passes its check", .serialized, arguments: checks)
     func check(name: String) async throws {
         try #require(AllotBinary.available, Comment(rawValue: AllotBinary.missing))
-        let result = try await runProcessAsync(
+        let result = try await runProcess(
             "/usr/bin/env", ["python3", Self.script, name], environment: ["ALLOT_BINARY": AllotBinary.path])
         #expect(result.status == 0, "ops/deploy/check.py \(name) exited \(result.status):\n\(result.output)")
     }
 
     @Test("the checks run here are all the checks there are")
     func everyCheckIsRun() async throws {
-        let result = try await runProcessAsync("/usr/bin/env", ["python3", Self.script, "--list"])
+        let result = try await runProcess("/usr/bin/env", ["python3", Self.script, "--list"])
         #expect(result.status == 0)
         #expect(Set(result.output.split(separator: "\n").map(String.init)) == Set(Self.checks))
     }

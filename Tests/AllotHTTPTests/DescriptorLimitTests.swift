@@ -82,7 +82,7 @@ struct DescriptorLimitTests {
             name: "http-bench", executable: BenchServerBinary.prlimit!,
             arguments: { ["--nofile=64:4096", BenchServerBinary.path, "--port", "\($0)", "--threads", "1", "--max-connections", "1000"] })
         defer { server.kill() }
-        let status = try ChildProcess.runStatus(
+        let status = try await ChildProcess.runStatus(
             "/usr/bin/prlimit", ["--pid", "\(server.pid)", "--nofile", "--output=SOFT", "--noheadings"])
         #expect(
             status.output.trimmingCharacters(in: .whitespacesAndNewlines) == "1068", "1000 connections + 64 reserved + 4 of the engine's")

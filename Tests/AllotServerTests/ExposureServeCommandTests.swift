@@ -94,7 +94,7 @@ struct ExposureServeCommandTests {
         var promised: [String] = []
         for client in clients { promised += try await client.value }
         #expect(promised.count > 100)
-        let report = try ExposureReader.read(exposureStore)
+        let report = try await ExposureReader.read(exposureStore)
         #expect(report.errors.isEmpty, "\(report.errors)")
         #expect(report.decisions == promised.sorted())
         #expect(report.duckDBCount == promised.count)
@@ -130,7 +130,7 @@ struct ExposureServeCommandTests {
         expected += try await send(third.port, prefix: "third", count: 50)
         #expect(try await third.terminate(signal: SIGTERM) == 0)
         #expect(third.log.contains("recovered an exposure segment left open"), "\(third.log)")
-        let report = try ExposureReader.read(exposureStore)
+        let report = try await ExposureReader.read(exposureStore)
         #expect(report.errors.isEmpty, "\(report.errors)")
         #expect(report.decisions == expected.sorted())
         // Segments of the three processes: three boot times in the names.
@@ -172,7 +172,7 @@ struct ExposureServeCommandTests {
         #expect(took < .seconds(6), "the stop took \(took): \(server.log)")
         #expect(server.log.contains("exposure segments left in the spool at shutdown"), "\(server.log)")
         // Nothing lost: the records are in the spool's segments, for the next start to ship.
-        let report = try ExposureReader.read(folder + "/spool")
+        let report = try await ExposureReader.read(folder + "/spool")
         #expect(report.decisions == expected.sorted(), "\(report.errors)")
     }
 
@@ -190,14 +190,14 @@ struct ExposureServeCommandTests {
             (["--exposure-spool", folder + "/s", "--region", "eu", "--exposure-segment-bytes", "1000"], "segment size limit"),
             (["--exposure-store", "ftp://x", "--region", "eu"], "--exposure-store"),
         ] {
-            let result = try runProcess(AllotBinary.path, base + extra)
+            let result = try await runProcess(AllotBinary.path, base + extra)
             #expect(result.status == 64, "\(extra): \(result.output)")
             #expect(result.output.contains(message), "\(extra): \(result.output)")
         }
         let spool = ["--exposure-spool", folder + "/spool", "--region", "eu-west"]
         let first = try await serve.start(arguments(folder, store: store, key: key, exposures: spool), in: folder)
         defer { first.kill() }
-        let second = try runProcess(
+        let second = try await runProcess(
             AllotBinary.path, ["serve", "--listen", "127.0.0.1:0"] + arguments(folder, store: store, key: key, exposures: spool),
             directory: folder)
         #expect(second.status == 4, "\(second.output)")  // unavailable (docs/cli.md)

@@ -102,7 +102,7 @@ struct ExposureServerTests {
         try await server.stop()
         let finished = Int64(Date().timeIntervalSince1970 * 1000)
 
-        let report = try ExposureReader.read(storeRoot)
+        let report = try await ExposureReader.read(storeRoot)
         #expect(report.errors.isEmpty, "\(report.errors)")
         #expect(report.decisions == expected.sorted())
         #expect(report.duckDBCount == expected.count)
@@ -138,7 +138,7 @@ struct ExposureServerTests {
         try await server.start()
         let (expected, _) = try await exerciseEveryAPI(port: server.port, defaults: true)
         try await server.stop()
-        let report = try ExposureReader.read(storeRoot)
+        let report = try await ExposureReader.read(storeRoot)
         #expect(report.errors.isEmpty, "\(report.errors)")
         #expect(report.decisions == expected.sorted())
         let defaults = report.records.filter { $0["variant"] is NSNull }
@@ -183,7 +183,7 @@ struct ExposureServerTests {
 
         let copy = try await ExposureReader.download(store)
         defer { Scratch.remove(copy) }
-        let report = try ExposureReader.read(copy)
+        let report = try await ExposureReader.read(copy)
         #expect(report.errors.isEmpty, "\(report.errors)")
         #expect(report.decisions == expected.sorted())
         #expect(report.duckDBCount == expected.count)
@@ -238,7 +238,7 @@ struct ExposureServerTests {
         #expect(Double(objects.count) == server.metric("allot_exposure_segments_closed_total"))
         let copy = try await ExposureReader.download(direct)
         defer { Scratch.remove(copy) }
-        let report = try ExposureReader.read(copy)
+        let report = try await ExposureReader.read(copy)
         #expect(report.errors.isEmpty, "\(report.errors)")
         #expect(report.decisions == expected.sorted())
         #expect(report.duckDBCount == expected.count)
@@ -258,7 +258,7 @@ struct ExposureServerTests {
         try await server.stop()
         #expect(liar.liesTold == 3)
         #expect(server.metric(#"allot_exposure_upload_failures_total{reason="unconfirmed"}"#) >= 3)
-        let report = try ExposureReader.read(storeRoot)
+        let report = try await ExposureReader.read(storeRoot)
         #expect(report.errors.isEmpty, "\(report.errors)")
         #expect(report.decisions == expected.sorted())
     }
@@ -309,7 +309,7 @@ struct ExposureServerTests {
         try await server.stop()
         let copy = try await ExposureReader.download(store)
         defer { Scratch.remove(copy) }
-        let report = try ExposureReader.read(copy)
+        let report = try await ExposureReader.read(copy)
         #expect(report.errors.isEmpty, "\(report.errors)")
         // What shipped before the outage went with moto's memory; everything from the outage on is there, once.
         let survivors = expected.filter { !$0.hasPrefix("before-") }.sorted()

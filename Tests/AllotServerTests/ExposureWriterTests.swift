@@ -15,7 +15,7 @@ struct ExposureWriterTests {
     static var attributes: [String: Any] { ["country": "US"] }
 
     @Test("segments rotate by size: each is one complete frame under the limit, names fixed at open and in order")
-    func rotationBySize() throws {
+    func rotationBySize() async throws {
         let harness = try LogHarness { $0.segmentMaxBytes = 256 << 10 }
         defer { harness.remove() }
         var recorder = harness.recorder()
@@ -49,7 +49,7 @@ struct ExposureWriterTests {
             #expect(file.hasSuffix(String(format: "-%06d.ndjson.zst", index + 1)), "\(file)")
             // Records carry unit ids: readable by the server's user only.
             #expect((try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) == 0o600)
-            total += try zstdLines(path).count
+            total += try await zstdLines(path).count
         }
         #expect(total == expected)
         #expect((try FileManager.default.attributesOfItem(atPath: harness.spool)[.posixPermissions] as? Int) == 0o700)
@@ -60,7 +60,7 @@ struct ExposureWriterTests {
     @Test(
         "segments rotate by age and at the UTC hour; every key agrees with its records",
         .enabled(if: ExposureReader.available, ExposureReader.skipReason))
-    func rotationByAgeAndHour() throws {
+    func rotationByAgeAndHour() async throws {
         let harness = try LogHarness { $0.segmentMaxAge = .milliseconds(100) }
         defer { harness.remove() }
         var recorder = harness.recorder()
@@ -72,14 +72,14 @@ struct ExposureWriterTests {
         }
         harness.cycle()
         #expect(harness.openFiles.count == 2)
-        Thread.sleep(forTimeInterval: 0.15)
+        try await Task.sleep(for: .milliseconds(150))
         harness.cycle()
         #expect(harness.openFiles.isEmpty)
         #expect(harness.readyFiles.count == 2)
         try harness.record(&recorder, units: ["user_id": "late"], attributes: Self.attributes, timestamp: hour + 3_600_500)
         harness.closeAll()
         #expect(harness.readyFiles.count == 3)
-        let report = try ExposureReader.read(harness.spool)
+        let report = try await ExposureReader.read(harness.spool)
         #expect(report.errors.isEmpty, "\(report.errors)")
         #expect(report.records.count == 11)
         #expect(report.duckDBCount == 11)
@@ -88,7 +88,7 @@ struct ExposureWriterTests {
     }
 
     @Test("a full spool drops events and counts them; the spool never passes its limit")
-    func spoolFull() throws {
+    func spoolFull() async throws {
         let harness = try LogHarness {
             $0.segmentMaxBytes = 128 << 10
             $0.spoolLimitBytes = 512 << 10
@@ -112,12 +112,12 @@ struct ExposureWriterTests {
         #expect(dropped > 0)
         #expect(written + dropped == Double(recorded))
         var onDisk = 0
-        for file in harness.readyFiles { onDisk += try zstdLines(harness.spool + "/exposures/" + file).count }
+        for file in harness.readyFiles { onDisk += try await zstdLines(harness.spool + "/exposures/" + file).count }
         #expect(Double(onDisk) == written)
     }
 
     @Test("a full buffer drops the request's events and counts them; nothing half-written reaches a segment")
-    func bufferFull() throws {
+    func bufferFull() async throws {
         let harness = try LogHarness { $0.bufferBytes = 64 << 10 }
         defer { harness.remove() }
         var recorder = harness.recorder()
@@ -129,14 +129,14 @@ struct ExposureWriterTests {
         let written = harness.counter("allot_exposure_events_total")
         #expect(written + dropped == Double(recorded))
         var lines: [String] = []
-        for file in harness.readyFiles { lines += try zstdLines(harness.spool + "/exposures/" + file) }
+        for file in harness.readyFiles { lines += try await zstdLines(harness.spool + "/exposures/" + file) }
         #expect(Double(lines.count) == written)
         // The first requests made it, in order; the rest were dropped whole.
         #expect(lines.first?.contains(#""unit":"d"#) == true || lines.first?.contains(#""unit":"device-0""#) == true)
     }
 
     @Test("an abandoned transaction leaves nothing: no record, no drop, names announced again")
-    func abandon() throws {
+    func abandon() async throws {
         let harness = try LogHarness()
         defer { harness.remove() }
         var recorder = harness.recorder()
@@ -150,7 +150,8 @@ struct ExposureWriterTests {
         // The names record was rolled back too: the next request announces them again and is written.
         try harness.record(&recorder, units: ["device_id": "d-10"])
         harness.closeAll()
-        let lines = try harness.readyFiles.flatMap { try zstdLines(harness.spool + "/exposures/" + $0) }
+        var lines: [String] = []
+        for file in harness.readyFiles { lines += try await zstdLines(harness.spool + "/exposures/" + file) }
         #expect(lines.count == 1)
         #expect(lines.first?.contains(#""unit":"d-10""#) == true)
     }
@@ -219,7 +220,7 @@ struct ExposureWriterTests {
 @Suite("Exposure recovery", .serialized)
 struct ExposureRecoveryTests {
     @Test("a spool left by a killed writer: the next start closes its open segment with every flushed record")
-    func restartRecovers() throws {
+    func restartRecovers() async throws {
         let spool = Scratch.folder("spool")
         defer { Scratch.remove(spool) }
         var flushed = 0
@@ -238,7 +239,8 @@ struct ExposureRecoveryTests {
         let second = try LogHarness(spool: spool)
         second.closeAll()
         #expect(second.openFiles.isEmpty)
-        let lines = try second.readyFiles.flatMap { try zstdLines(spool + "/exposures/" + $0) }
+        var lines: [String] = []
+        for file in second.readyFiles { lines += try await zstdLines(spool + "/exposures/" + file) }
         #expect(lines.count == flushed)
         #expect(!lines.contains { $0.contains(#""unit":"lost""#) })
         #expect(second.counter("allot_exposure_records_recovered_total") == Double(flushed))
@@ -246,7 +248,7 @@ struct ExposureRecoveryTests {
     }
 
     @Test("cut at any byte, a segment gives back exactly the records of its complete flushes, as a valid frame")
-    func truncatedAnywhere() throws {
+    func truncatedAnywhere() async throws {
         let harness = try LogHarness()
         defer { harness.remove() }
         var recorder = harness.recorder()
@@ -277,7 +279,7 @@ struct ExposureRecoveryTests {
             let expected = boundaries.last { $0.bytes <= cut }!.records
             #expect(outcome.records == expected, "cut at \(cut) of \(whole.count)")
             if expected > 0 {
-                #expect(try zstdLines(destination).count == expected)
+                #expect(try await zstdLines(destination).count == expected)
             } else {
                 #expect(!FileManager.default.fileExists(atPath: destination))
             }

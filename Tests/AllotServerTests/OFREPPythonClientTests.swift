@@ -122,7 +122,7 @@ enum PythonOpenFeature {
 
     static let available: Bool = {
         guard let python else { return false }
-        return (try? ChildProcess.run(python, ["-c", "import openfeature.contrib.provider.ofrep"])) != nil
+        return (try? runProcessBlocking(python, ["-c", "import openfeature.contrib.provider.ofrep"]))?.status == 0
     }()
 
     static let skipReason: Comment =
@@ -132,7 +132,7 @@ enum PythonOpenFeature {
         let input = try JSONSerialization.data(withJSONObject: cases)
         let python = python!
         let script = Repository.clients + "/ofrep_client.py"
-        let output = try await onThread { try ChildProcess.run(python, [script, baseURL], stdin: input) }
+        let output = try await ChildProcess.run(python, [script, baseURL], stdin: input)
         guard let results = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [[String: Any]] else {
             throw FixtureError(message: "the client printed no result list:\n\(output)")
         }

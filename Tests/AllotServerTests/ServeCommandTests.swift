@@ -102,16 +102,16 @@ struct ServeCommandTests {
             ["--store", "x", "--fallback-store", "x"], ["--store", "x", "--max-batch", "0"],
             ["--store", "x", "--max-buffered-bytes", "1000"], ["--store", "x", "--reserved-descriptors", "-1"],
         ])
-    func usage(arguments: [String]) throws {
-        let result = try ChildProcess.runStatus(AllotBinary.path, ["serve"] + arguments)
+    func usage(arguments: [String]) async throws {
+        let result = try await ChildProcess.runStatus(AllotBinary.path, ["serve"] + arguments)
         #expect(result.status == 64, "\(result.output)")
     }
 
     @Test("without --trusted-key and without the development key, it says what to pass")
-    func noKey() throws {
+    func noKey() async throws {
         let folder = Scratch.folder("serve")
         defer { Scratch.remove(folder) }
-        let result = try ChildProcess.runStatus(AllotBinary.path, ["serve", "--store", folder], directory: folder)
+        let result = try await ChildProcess.runStatus(AllotBinary.path, ["serve", "--store", folder], directory: folder)
         #expect(result.status == 64)
         #expect(result.output.contains("--trusted-key"))
     }

@@ -159,7 +159,7 @@ struct PublishMotoTests {
         #expect(report.regions[2].errorCode == "server_error")
         #expect(report.regions[2].reason?.contains("500") == true)
         // The manifest read was tried exactly maxAttempts times, then the region given up.
-        #expect(try proxy.stats().requests == Regions.configuration.retry.maxAttempts)
+        #expect(try await proxy.stats().requests == Regions.configuration.retry.maxAttempts)
         #expect(try await manifestBytes(regions, 2) == before)
     }
 
@@ -172,7 +172,7 @@ struct PublishMotoTests {
         let v1 = Fixtures.bundle(version: 1, key: key)
         let report = try await publisher([try regions.store(0, port: proxy.child.port)]).publish(envelope: v1)
         #expect(report.exitCode == 0, "\(report.text)")
-        #expect(try proxy.stats().failed == 2)
+        #expect(try await proxy.stats().failed == 2)
         #expect(Fixtures.names(try await manifestBytes(regions, 0), try Manifest.describing(envelope: v1, key: key), key: key))
     }
 

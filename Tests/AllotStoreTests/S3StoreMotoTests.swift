@@ -122,7 +122,7 @@ struct S3StoreMotoTests {
         // 60 s waits the default would take (a bound loose enough for a loaded machine).
         let elapsed = ContinuousClock.now - started
         #expect(elapsed > .milliseconds(1900) && elapsed < .seconds(60), "\(elapsed)")
-        #expect(try proxy.stats().requests == 2)
+        #expect(try await proxy.stats().requests == 2)
         // libcurl's stall window is in whole seconds: sub-second timeouts are rounded up.
         #expect(CurlTransport.wholeSeconds(0.5) == 1)
         #expect(CurlTransport.wholeSeconds(2.2) == 3)

@@ -25,7 +25,7 @@ struct SigV4MotoTests {
         let server = try await Moto.start(environment: ["INITIAL_NO_AUTH_ACTION_COUNT": "3"])
         defer { server.kill() }
         let endpoint = "http://127.0.0.1:\(server.port)"
-        let parts = try ChildProcess.run(Moto.python, ["-c", Self.iamScript, endpoint]).split(whereSeparator: \.isWhitespace).map(
+        let parts = try await ChildProcess.run(Moto.python, ["-c", Self.iamScript, endpoint]).split(whereSeparator: \.isWhitespace).map(
             String.init)
         try #require(parts.count == 2)
         let good = AWSCredentials(accessKeyID: parts[0], secretAccessKey: parts[1])

@@ -181,8 +181,8 @@ public final class ChildProcess: @unchecked Sendable {
     /// Runs a program to completion and returns its standard output; throws with its output on failure.
     public static func run(
         _ executable: String, _ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil
-    ) throws -> String {
-        let result = try runProcess(executable, arguments, environment: environment, stdin: stdin)
+    ) async throws -> String {
+        let result = try await runProcess(executable, arguments, environment: environment, stdin: stdin)
         guard result.status == 0 else {
             throw ChildProcessError("\(executable) \(arguments.first ?? "") failed (\(result.status)):\n\(result.output)")
         }
@@ -190,10 +190,10 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     /// Runs a program to completion; returns its exit status and its output (both streams).
-    public static func runStatus(_ executable: String, _ arguments: [String], directory: String? = nil) throws -> (
+    public static func runStatus(_ executable: String, _ arguments: [String], directory: String? = nil) async throws -> (
         status: Int32, output: String
     ) {
-        let result = try runProcess(executable, arguments, directory: directory)
+        let result = try await runProcess(executable, arguments, directory: directory)
         return (result.status, result.output)
     }
 }

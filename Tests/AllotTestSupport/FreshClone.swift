@@ -20,13 +20,13 @@ public struct FreshClone: Sendable {
 
     /// `paths` limits the copy to some folders (`["experiments"]` for the compiler's journeys,
     /// which is much faster on a busy disk); nil copies the whole repository.
-    public static func make(_ label: String = "clone", paths: [String]? = nil) throws -> FreshClone {
+    public static func make(_ label: String = "clone", paths: [String]? = nil) async throws -> FreshClone {
         let scratch = Scratch.folder(label)
         let staging = scratch + "/staging"
         let origin = scratch + "/origin.git"
         let clone = scratch + "/clone"
         let root = Repository.root.path
-        let listed = try git(["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--"] + (paths ?? []), in: root)
+        let listed = try await git(["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--"] + (paths ?? []), in: root)
         let files = listed.split(separator: "\0").map(String.init)
         let manager = FileManager.default
         try manager.createDirectory(atPath: staging, withIntermediateDirectories: true)
@@ -39,27 +39,27 @@ public struct FreshClone: Sendable {
             try manager.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try manager.copyItem(atPath: source, toPath: target)
         }
-        _ = try git(["init", "-q", "-b", "main"], in: staging)
-        _ = try git(["add", "-A"], in: staging)
-        _ = try git(["commit", "-q", "-m", "The repository as it is on disk"], in: staging)
-        _ = try git(["clone", "-q", "--bare", staging, origin], in: scratch)
+        _ = try await git(["init", "-q", "-b", "main"], in: staging)
+        _ = try await git(["add", "-A"], in: staging)
+        _ = try await git(["commit", "-q", "-m", "The repository as it is on disk"], in: staging)
+        _ = try await git(["clone", "-q", "--bare", staging, origin], in: scratch)
         try manager.removeItem(atPath: staging)
-        _ = try git(["clone", "-q", origin, clone], in: scratch)
+        _ = try await git(["clone", "-q", origin, clone], in: scratch)
         return FreshClone(path: clone, origin: origin, scratch: scratch)
     }
 
     /// Commits everything in the clone's working tree (fixed author and date) and returns the commit.
     @discardableResult
-    public func commit(_ message: String) throws -> String {
-        _ = try Self.git(["add", "-A"], in: path)
-        _ = try Self.git(["commit", "-q", "-m", message], in: path)
-        return try Self.git(["rev-parse", "HEAD"], in: path).trimmingCharacters(in: .whitespacesAndNewlines)
+    public func commit(_ message: String) async throws -> String {
+        _ = try await Self.git(["add", "-A"], in: path)
+        _ = try await Self.git(["commit", "-q", "-m", message], in: path)
+        return try await Self.git(["rev-parse", "HEAD"], in: path).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Runs git in the clone; throws with git's output when it fails.
     @discardableResult
-    public func git(_ arguments: [String]) throws -> String {
-        try Self.git(arguments, in: path)
+    public func git(_ arguments: [String]) async throws -> String {
+        try await Self.git(arguments, in: path)
     }
 
     /// Replaces `old` with `new` in a file of the clone, failing if `old` is not there.
@@ -84,9 +84,9 @@ public struct FreshClone: Sendable {
     ]
 
     @discardableResult
-    static func git(_ arguments: [String], in directory: String) throws -> String {
+    static func git(_ arguments: [String], in directory: String) async throws -> String {
         guard let executable = which("git") else { throw FixtureError(message: "git is not on PATH") }
-        let result = try runProcess(executable, arguments, environment: gitEnvironment, directory: directory)
+        let result = try await runProcess(executable, arguments, environment: gitEnvironment, directory: directory)
         guard result.status == 0 else {
             throw FixtureError(
                 message: "git \(arguments.joined(separator: " ")) in \(directory) failed (\(result.status)): \(result.output)")

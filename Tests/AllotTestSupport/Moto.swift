@@ -12,7 +12,8 @@ public enum Moto {
         let environment = ProcessInfo.processInfo.environment
         if let path = environment["ALLOT_MOTO_SERVER"], !path.isEmpty { return path }
         if let python = which("python3"),
-            let result = try? runProcess(python, ["-c", "import sys, os; print(os.path.dirname(os.path.realpath(sys.executable)))"]),
+            let result = try? runProcessBlocking(
+                python, ["-c", "import sys, os; print(os.path.dirname(os.path.realpath(sys.executable)))"]),
             result.status == 0
         {
             let candidate = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) + "/moto_server"

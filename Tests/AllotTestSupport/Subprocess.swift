@@ -10,49 +10,93 @@ public struct ProcessResult: Sendable {
     public var output: String { stdout + stderr }
 }
 
-/// Runs a program to completion. The environment is this process's, minus `removing`, plus
-/// `environment`; `stdin` (if any) is written to its standard input, which is then closed. Output
-/// goes to files, so neither stream can fill a pipe and stall the child.
+/// Runs a program to completion and waits for it without holding a thread of the cooperative pool:
+/// the pool has one thread per core (two here), and a test that blocks one while a child runs
+/// starves every in-process server, poller and client of the run (stop 22's CI lost a server start
+/// to that). The environment is this process's, minus `removing`, plus `environment`; `stdin` (if
+/// any) is the child's standard input. Output goes to files, so neither stream can fill a pipe and
+/// stall the child.
 public func runProcess(
     _ executable: String, _ arguments: [String], environment: [String: String] = [:], removing: [String] = [],
     directory: String? = nil, stdin: Data? = nil
-) throws -> ProcessResult {
+) async throws -> ProcessResult {
+    let run = try ProcessRun(executable, arguments, environment: environment, removing: removing, directory: directory, stdin: stdin)
+    defer { run.cleanUp() }
+    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+        run.process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+        do {
+            try run.process.run()
+        } catch {
+            run.process.terminationHandler = nil
+            continuation.resume(throwing: error)
+        }
+    }
+    return try run.result(status: status)
+}
+
+/// `runProcess` for the few places that cannot await (static initialisers probing what is
+/// installed): blocks the calling thread until the program exits. Keep what it runs short.
+public func runProcessBlocking(_ executable: String, _ arguments: [String]) throws -> ProcessResult {
+    let run = try ProcessRun(executable, arguments, environment: [:], removing: [], directory: nil, stdin: nil)
+    defer { run.cleanUp() }
+    try run.process.run()
+    run.process.waitUntilExit()
+    return try run.result(status: run.process.terminationStatus)
+}
+
+/// One child process with its output (and input) in temporary files.
+// @unchecked Sendable: used by one caller at a time; the termination handler only resumes the waiter.
+private final class ProcessRun: @unchecked Sendable {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-    var variables = ProcessInfo.processInfo.environment
-    for key in removing { variables.removeValue(forKey: key) }
-    process.environment = variables.merging(environment) { $1 }
-    let outPath = NSTemporaryDirectory() + "allot-run-out-\(UUID().uuidString)"
-    let errPath = NSTemporaryDirectory() + "allot-run-err-\(UUID().uuidString)"
-    _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-    _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-    defer {
-        try? FileManager.default.removeItem(atPath: outPath)
-        try? FileManager.default.removeItem(atPath: errPath)
+    private let outPath = NSTemporaryDirectory() + "allot-run-out-\(UUID().uuidString)"
+    private let errPath = NSTemporaryDirectory() + "allot-run-err-\(UUID().uuidString)"
+    private let inPath: String?
+    private let outHandle: FileHandle
+    private let errHandle: FileHandle
+
+    init(
+        _ executable: String, _ arguments: [String], environment: [String: String], removing: [String], directory: String?,
+        stdin: Data?
+    ) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        var variables = ProcessInfo.processInfo.environment
+        for key in removing { variables.removeValue(forKey: key) }
+        process.environment = variables.merging(environment) { $1 }
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+        outHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        errHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        process.standardOutput = outHandle
+        process.standardError = errHandle
+        if let stdin {
+            // From a file, not a pipe: writing more than a pipe holds would block until the child reads.
+            let path = NSTemporaryDirectory() + "allot-run-in-\(UUID().uuidString)"
+            _ = FileManager.default.createFile(atPath: path, contents: stdin)
+            inPath = path
+            process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        } else {
+            inPath = nil
+            process.standardInput = FileHandle.nullDevice
+        }
     }
-    let outHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-    let errHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-    process.standardOutput = outHandle
-    process.standardError = errHandle
-    if let stdin {
-        let input = Pipe()
-        process.standardInput = input
-        try process.run()
-        input.fileHandleForWriting.write(stdin)
-        try input.fileHandleForWriting.close()
-    } else {
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+
+    func result(status: Int32) throws -> ProcessResult {
+        try outHandle.close()
+        try errHandle.close()
+        return ProcessResult(
+            status: status,
+            stdout: String(decoding: FileManager.default.contents(atPath: outPath) ?? Data(), as: UTF8.self),
+            stderr: String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self))
     }
-    process.waitUntilExit()
-    try outHandle.close()
-    try errHandle.close()
-    return ProcessResult(
-        status: process.terminationStatus,
-        stdout: String(decoding: FileManager.default.contents(atPath: outPath) ?? Data(), as: UTF8.self),
-        stderr: String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self))
+
+    func cleanUp() {
+        try? outHandle.close()
+        try? errHandle.close()
+        if let input = process.standardInput as? FileHandle, inPath != nil { try? input.close() }
+        for path in [outPath, errPath] + (inPath.map { [$0] } ?? []) { try? FileManager.default.removeItem(atPath: path) }
+    }
 }
 
 /// The first executable called `name` on PATH.
@@ -93,35 +137,4 @@ public enum AllotBinary {
     }
     public static var available: Bool { FileManager.default.isExecutableFile(atPath: path) }
     public static let missing = "no allot binary at \(path): run `swift build` first (scripts/test does), or set ALLOT_BINARY"
-}
-
-/// `runProcess` for long-running programs in async tests: waits for the exit without holding a thread
-/// of the cooperative pool (a blocked pool starves every other test of the run). Output goes to a
-/// file, both streams together.
-public func runProcessAsync(
-    _ executable: String, _ arguments: [String], environment: [String: String] = [:], directory: String? = nil
-) async throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let outputPath = NSTemporaryDirectory() + "allot-run-async-\(UUID().uuidString)"
-    _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-    defer { try? FileManager.default.removeItem(atPath: outputPath) }
-    let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-    defer { try? output.close() }
-    process.standardOutput = output
-    process.standardError = output
-    process.standardInput = FileHandle.nullDevice
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        do {
-            try process.run()
-        } catch {
-            process.terminationHandler = nil
-            continuation.resume(throwing: error)
-        }
-    }
-    return (status, (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")
 }

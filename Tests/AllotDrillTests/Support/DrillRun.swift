@@ -24,13 +24,14 @@ enum DrillRun {
         guard let python = which("python3") else { throw DrillError("python3 is not on PATH") }
         let workdir = Scratch.folder("drill-test")
         // Waits without holding a thread of the cooperative pool for the minutes the drill runs.
-        let (status, text) = try await runProcessAsync(
+        let result = try await runProcess(
             python,
             [
                 root.appendingPathComponent("ops/drill/drill.py").path, "--profile", "ci", "--allot", binary, "--workdir", workdir,
                 "--watch-parent", "--time-limit", "780",
             ],
             directory: root.path)
+        let (status, text) = (result.status, result.output)
         guard let data = FileManager.default.contents(atPath: workdir + "/results.json") else {
             throw DrillError("the drill exited with \(status) and wrote no results:\n\(text)")
         }

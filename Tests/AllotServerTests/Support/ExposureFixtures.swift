@@ -31,13 +31,13 @@ struct ExposureReport {
 /// from Python (`scripts/install-deps` installs them).
 enum ExposureReader {
     static let available: Bool = {
-        (try? runProcess(Moto.python, ["-c", "import duckdb, jsonschema, zstandard"]))?.status == 0
+        (try? runProcessBlocking(Moto.python, ["-c", "import duckdb, jsonschema, zstandard"]))?.status == 0
     }()
     static let skipReason: Comment = "duckdb, jsonschema or zstandard missing: run scripts/install-deps"
 
     /// Reads every segment under `root/exposures/`.
-    static func read(_ root: String) throws -> ExposureReport {
-        let result = try runProcess(
+    static func read(_ root: String) async throws -> ExposureReport {
+        let result = try await runProcess(
             Moto.python,
             [
                 Repository.clients + "/exposure_reader.py", root,
@@ -159,7 +159,8 @@ final class LogHarness: @unchecked Sendable {
 }
 
 /// Decompresses a zstd file with the `zstd` program (an independent reader).
-func zstdLines(_ path: String) throws -> [String] {
-    try ChildProcess.run("/usr/bin/env", ["zstd", "-dcq", "--", path]).split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+func zstdLines(_ path: String) async throws -> [String] {
+    try await ChildProcess.run("/usr/bin/env", ["zstd", "-dcq", "--", path]).split(separator: "\n", omittingEmptySubsequences: false)
+        .dropLast()
         .map(String.init)
 }

@@ -57,7 +57,8 @@ final class ExposureServer: @unchecked Sendable {
         let group = self.group
         task = Task { try await group.run() }
         let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(30)
+        // Generous: the limit only tells a broken start from a slow one on a busy two-core machine.
+        let deadline = clock.now + .seconds(120)
         while !(server.http.isRunning && server.slot.current() != nil) {
             guard clock.now < deadline else { throw FixtureError(message: "the server did not start serving") }
             try await Task.sleep(for: .milliseconds(10))

@@ -33,8 +33,8 @@ final class FaultProxy: @unchecked Sendable {
     private init(child: ChildProcess) { self.child = child }
 
     /// (requests seen, requests failed), excluding the stats requests themselves.
-    func stats() throws -> (requests: Int, failed: Int) {
-        let text = try ChildProcess.run(
+    func stats() async throws -> (requests: Int, failed: Int) {
+        let text = try await ChildProcess.run(
             Moto.python,
             ["-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())", endpoint + "/__stats"])
         let numbers = text.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
