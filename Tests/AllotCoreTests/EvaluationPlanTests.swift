@@ -318,7 +318,10 @@ struct EvaluationPlanTests {
             bundle.writeParams(outcomes, into: &params)
             #expect(params == Array("p".utf8) + reference.params(outcomes))
             #expect(bundle.paramsLength(outcomes) == reference.params(outcomes).count)
-            // Into a caller's buffer: exactly long enough, and one byte short (nothing written).
+            // Into a caller's buffer: with room to spare (written without measuring), exactly long
+            // enough, and one byte short (nothing written).
+            let roomy = buffer.withUnsafeMutableBytes { bundle.writeAnswer(outcomes, to: $0) }
+            #expect(roomy == expected.count && Array(buffer[..<expected.count]) == expected)
             let written = buffer.withUnsafeMutableBytes {
                 bundle.writeAnswer(outcomes, to: UnsafeMutableRawBufferPointer(rebasing: $0[..<expected.count]))
             }

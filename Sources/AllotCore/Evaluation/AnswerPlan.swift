@@ -1,73 +1,120 @@
 /// The text of answers that depends only on the bundle, rendered once at load so that writing an
-/// answer is a few copies of pre-encoded bytes per outcome and its length a few table reads:
+/// answer is two copies per outcome and one per layer, and measuring it a few table reads:
 ///
-/// - per experiment, the head of its entry `"<name>":{"variant":` and the middle
-///   `,"layer":"<layer>","reason":"`;
-/// - per variant (global index), its name quoted, `"<variant>"`;
-/// - per layer, the length of its defaults fragment; per variant, the length of its parameters
-///   fragment (the fragments themselves are copied from the payload).
+/// - per variant (global index), the head of an entry that enrols the unit in it,
+///   `"<experiment>":{"variant":"<variant>","layer":"<layer>","reason":"`;
+/// - per experiment, the head of an entry without a variant,
+///   `"<experiment>":{"variant":null,"layer":"<layer>","reason":"`;
+///   (the reason and the entry's end, `split"}`, are static text);
+/// - per layer, where its defaults fragment is in the payload, and per variant where its
+///   parameters fragment is, as (offset from the payload's start, length).
 ///
-/// About 70 bytes per experiment and 20 per variant: 0.1 MB for 1,000 experiments.
+/// About 65 bytes per variant and per experiment, and 8 per layer and per variant more: 0.25 MB for
+/// 1,000 experiments with 2,500 variants.
 final class AnswerPlan: @unchecked Sendable {
-    // @unchecked: the three buffers are allocated and filled in init, never written again, and
-    // freed in deinit; readers only load from them.
-    /// Every rendered piece, back to back.
+    // @unchecked: the buffers are allocated and filled in init, never written again, and freed in
+    // deinit; readers only load from them. `base` is the payload's, which the bundle owning this
+    // plan keeps mapped for the plan's life.
+    /// Every rendered head, back to back.
     private let text: UnsafeMutableRawPointer
-    /// Per experiment: offset and length in `text` of the head, then of the middle, then the
-    /// global index of its first variant.
-    private let experimentTable: UnsafeMutablePointer<UInt32>
-    /// Per variant: offset and length in `text` of the quoted name.
-    private let variantTable: UnsafeMutablePointer<UInt32>
-    /// Per layer: the byte length of its defaults fragment.
-    private let defaultsTable: UnsafeMutablePointer<Int32>
-    /// Per variant: the byte length of its parameters fragment.
-    private let paramsTable: UnsafeMutablePointer<Int32>
+    /// Offset and length in `text` of each head: the variants' (global index), then the
+    /// experiments' variant-less ones.
+    private let heads: UnsafeMutablePointer<UInt32>
+    /// Per experiment, the global index of its first variant.
+    private let firstVariants: UnsafeMutablePointer<Int32>
+    /// Offset from `base` and length of each params fragment: the variants' (global index), then
+    /// the layers' defaults.
+    private let fragments: UnsafeMutablePointer<UInt32>
+    private let base: UnsafeRawPointer
+    private let variantCount: Int
     /// The params members of an answer with every layer at its defaults: the fragments' bytes and
     /// how many are not empty (the commas between them are `nonEmpty - 1`).
     let defaultsBytes: Int
     let defaultsNonEmpty: Int
+    /// The longest entry (the longest head, the longest reason with the entry's end, a comma), and
+    /// the longest `params` members any answer can have (every layer at its longest fragment, with
+    /// commas): with them an answer's length is bounded without measuring.
+    let longestEntry: Int
+    let longestParams: Int
 
     init(_ p: Payload) {
         var text: [UInt8] = []
-        var experimentPieces: [UInt32] = []
-        experimentPieces.reserveCapacity(p.experimentCount * 5)
-        func piece(_ parts: UnsafeRawBufferPointer...) -> [UInt32] {
+        var heads: [UInt32] = []
+        heads.reserveCapacity((p.variantCount &+ p.experimentCount) &* 2)
+        func append(_ parts: UnsafeRawBufferPointer...) {
             let start = text.count
             for part in parts { text.append(contentsOf: part) }
-            return [UInt32(start), UInt32(text.count - start)]
+            heads += [UInt32(start), UInt32(text.count - start)]
         }
         func bytes(_ text: StaticString) -> UnsafeRawBufferPointer {
             UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)
         }
-        for experiment in 0..<p.experimentCount {
+        func names(experiment: Int) -> (experiment: UnsafeRawBufferPointer, layer: UnsafeRawBufferPointer) {
             let e = p.experimentRecord(experiment)
             let layer = p.layerRecord(p.int(e &+ PayloadFormat.ExperimentRecord.layer))
-            experimentPieces += piece(bytes("\""), p.stringBytes(at: e &+ PayloadFormat.ExperimentRecord.name), bytes("\":{\"variant\":"))
-            experimentPieces += piece(
-                bytes(",\"layer\":\""), p.stringBytes(at: layer &+ PayloadFormat.LayerRecord.name), bytes("\",\"reason\":\""))
-            experimentPieces.append(UInt32(p.int(e &+ PayloadFormat.ExperimentRecord.firstVariant)))
+            return (
+                p.stringBytes(at: e &+ PayloadFormat.ExperimentRecord.name), p.stringBytes(at: layer &+ PayloadFormat.LayerRecord.name)
+            )
         }
-        var variantPieces: [UInt32] = []
-        var paramsLength: [Int32] = []
-        variantPieces.reserveCapacity(p.variantCount * 2)
+        var firstVariants: [Int32] = []
+        var owners = [Int](repeating: -1, count: p.variantCount)
+        for experiment in 0..<p.experimentCount {
+            let e = p.experimentRecord(experiment)
+            let first = p.int(e &+ PayloadFormat.ExperimentRecord.firstVariant)
+            firstVariants.append(Int32(first))
+            for variant in first..<(first &+ p.int(e &+ PayloadFormat.ExperimentRecord.variantCount)) { owners[variant] = experiment }
+        }
+        var fragments: [UInt32] = []
+        fragments.reserveCapacity((p.variantCount &+ p.layerCount) &* 2)
+        func fragment(_ bytes: UnsafeRawBufferPointer) {
+            fragments += [UInt32(bytes.baseAddress.map { $0 - p.base } ?? 0), UInt32(bytes.count)]
+        }
         for variant in 0..<p.variantCount {
             let v = p.variantRecord(variant)
-            variantPieces += piece(bytes("\""), p.stringBytes(at: v &+ PayloadFormat.VariantRecord.name), bytes("\""))
-            paramsLength.append(Int32(p.jsonBytes(at: v &+ PayloadFormat.VariantRecord.paramsFragment).count))
+            // Every variant belongs to an experiment in a validated payload; a stray one gets no head
+            // an outcome could reach (outcomes name variants through their experiment).
+            if owners[variant] >= 0 {
+                let (experiment, layer) = names(experiment: owners[variant])
+                append(
+                    bytes("\""), experiment, bytes("\":{\"variant\":\""), p.stringBytes(at: v &+ PayloadFormat.VariantRecord.name),
+                    bytes("\",\"layer\":\""), layer, bytes("\",\"reason\":\""))
+            } else {
+                append()
+            }
+            fragment(p.jsonBytes(at: v &+ PayloadFormat.VariantRecord.paramsFragment))
         }
-        var defaultsLength: [Int32] = []
+        for experiment in 0..<p.experimentCount {
+            let (name, layer) = names(experiment: experiment)
+            append(bytes("\""), name, bytes("\":{\"variant\":null,\"layer\":\""), layer, bytes("\",\"reason\":\""))
+        }
+        var defaultsBytes = 0
+        var defaultsNonEmpty = 0
+        var longestFragment = [Int](repeating: 0, count: p.layerCount)
         for layer in 0..<p.layerCount {
-            defaultsLength.append(Int32(p.jsonBytes(at: p.layerRecord(layer) &+ PayloadFormat.LayerRecord.defaultsFragment).count))
+            let defaults = p.jsonBytes(at: p.layerRecord(layer) &+ PayloadFormat.LayerRecord.defaultsFragment)
+            fragment(defaults)
+            defaultsBytes &+= defaults.count
+            defaultsNonEmpty &+= defaults.count > 0 ? 1 : 0
+            longestFragment[layer] = defaults.count
         }
+        for variant in 0..<p.variantCount where owners[variant] >= 0 {
+            let layer = p.int(p.experimentRecord(owners[variant]) &+ PayloadFormat.ExperimentRecord.layer)
+            longestFragment[layer] = max(longestFragment[layer], Int(fragments[variant &* 2 &+ 1]))
+        }
+        longestParams = longestFragment.reduce(0, +) &+ max(p.layerCount &- 1, 0)
+        longestEntry =
+            stride(from: 1, to: heads.count, by: 2).reduce(0) { max($0, Int(heads[$1])) }
+            &+ Reason.allCases.reduce(0) { max($0, $1.jsonNameClosingEntry.utf8CodeUnitCount) } &+ 1
         let rendered = UnsafeMutableRawPointer.allocate(byteCount: max(text.count, 1), alignment: 16)
-        text.withUnsafeBytes { if let base = $0.baseAddress { rendered.copyMemory(from: base, byteCount: $0.count) } }
+        text.withUnsafeBytes { if let start = $0.baseAddress { rendered.copyMemory(from: start, byteCount: $0.count) } }
         self.text = rendered
-        experimentTable = Self.table(experimentPieces)
-        variantTable = Self.table(variantPieces)
-        defaultsTable = Self.table(defaultsLength)
-        paramsTable = Self.table(paramsLength)
-        defaultsBytes = defaultsLength.reduce(0) { $0 + Int($1) }
-        defaultsNonEmpty = defaultsLength.count { $0 > 0 }
+        self.heads = Self.table(heads)
+        self.firstVariants = Self.table(firstVariants)
+        self.fragments = Self.table(fragments)
+        base = p.base
+        variantCount = p.variantCount
+        self.defaultsBytes = defaultsBytes
+        self.defaultsNonEmpty = defaultsNonEmpty
     }
 
     private static func table<T>(_ values: [T]) -> UnsafeMutablePointer<T> {
@@ -78,40 +125,36 @@ final class AnswerPlan: @unchecked Sendable {
 
     deinit {
         text.deallocate()
-        experimentTable.deallocate()
-        variantTable.deallocate()
-        defaultsTable.deallocate()
-        paramsTable.deallocate()
+        heads.deallocate()
+        firstVariants.deallocate()
+        fragments.deallocate()
     }
 
     /// The global index of variant `variant` (its index within the experiment) of `experiment`.
     @inline(__always)
     func globalVariant(experiment: Int, variant: Int) -> Int {
-        Int(experimentTable[experiment &* 5 &+ 4]) &+ variant
+        Int(firstVariants[experiment]) &+ variant
     }
 
-    /// The byte length of layer `layer`'s defaults fragment.
+    /// The head of the entry for `experiment` with `variant` (its index within the experiment),
+    /// or without one when `variant` is negative.
     @inline(__always)
-    func defaultsLength(layer: Int) -> Int { Int(defaultsTable[layer]) }
-
-    /// The byte length of variant `variant`'s (global index) parameters fragment.
-    @inline(__always)
-    func paramsLength(variant: Int) -> Int { Int(paramsTable[variant]) }
-
-    /// The head and middle of experiment `experiment`'s entry.
-    @inline(__always)
-    func experimentPieces(_ experiment: Int) -> (head: UnsafeRawBufferPointer, middle: UnsafeRawBufferPointer) {
-        let entry = experimentTable + experiment &* 5
-        return (
-            UnsafeRawBufferPointer(start: text + Int(entry[0]), count: Int(entry[1])),
-            UnsafeRawBufferPointer(start: text + Int(entry[2]), count: Int(entry[3]))
-        )
-    }
-
-    /// The quoted name of variant `variant` (global index).
-    @inline(__always)
-    func variantPiece(_ variant: Int) -> UnsafeRawBufferPointer {
-        let entry = variantTable + variant &* 2
+    func head(experiment: Int, variant: Int) -> UnsafeRawBufferPointer {
+        let index = variant >= 0 ? globalVariant(experiment: experiment, variant: variant) : variantCount &+ experiment
+        let entry = heads + index &* 2
         return UnsafeRawBufferPointer(start: text + Int(entry[0]), count: Int(entry[1]))
+    }
+
+    /// Variant `variant`'s (global index) parameters fragment.
+    @inline(__always)
+    func params(variant: Int) -> UnsafeRawBufferPointer {
+        let entry = fragments + variant &* 2
+        return UnsafeRawBufferPointer(start: base + Int(entry[0]), count: Int(entry[1]))
+    }
+
+    /// Layer `layer`'s defaults fragment.
+    @inline(__always)
+    func defaults(layer: Int) -> UnsafeRawBufferPointer {
+        params(variant: variantCount &+ layer)
     }
 }

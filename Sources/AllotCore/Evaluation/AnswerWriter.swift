@@ -7,10 +7,30 @@ extension LoadedBundle {
     /// outcome is `split` or `override`, the default otherwise. Names are restricted to characters
     /// that need no escaping, so the writer copies them verbatim.
     ///
-    /// Measures the answer first, grows `output` once, then copies into it through a pointer
-    /// (see `writeAnswer(_:to:)`).
+    /// Grows `output` once by a bound on the answer's length (`answerBound`), copies into it through
+    /// a pointer, then gives back what was not used (see `writeAnswer(_:to:)`).
     public func writeAnswer(_ outcomes: [Outcome], into output: inout [UInt8]) {
-        append(answerLength(outcomes), to: &output) { writeAnswer(outcomes, at: $0) }
+        let start = output.count
+        let bound = answerBound(outcomes.count)
+        growWithZeroes(&output, by: bound)
+        let written = output.withUnsafeMutableBytes { buffer in
+            let at = buffer.baseAddress! + start
+            return writeAnswer(outcomes, at: at) - at
+        }
+        precondition(written <= bound, "the answer is longer than its bound")
+        output.removeLast(bound &- written)
+    }
+
+    /// A length no answer with `count` outcomes exceeds: every entry as long as the longest head
+    /// with the longest reason, every layer's params fragment its longest. Writing into that much
+    /// room needs no measuring pass.
+    @inline(__always)
+    func answerBound(_ count: Int) -> Int {
+        let plan = answerPlan
+        let fixed =
+            AnswerText.versionPrefix.utf8CodeUnitCount &+ decimalLength(version) &+ AnswerText.assignmentsOpen.utf8CodeUnitCount
+            &+ AnswerText.paramsOpen.utf8CodeUnitCount &+ AnswerText.documentClose.utf8CodeUnitCount
+        return fixed &+ count &* plan.longestEntry &+ plan.longestParams
     }
 
     /// Appends the JSON answer for `outcomes`, evaluated from `input` (see `writeAnswer(_:into:)`).
@@ -52,13 +72,8 @@ extension LoadedBundle {
         var params = ParamsMeasure(plan)
         for outcome in outcomes {
             checkOutcome(outcome)
-            let pieces = plan.experimentPieces(Int(outcome.experiment))
-            length &+= pieces.head.count &+ pieces.middle.count &+ outcome.reason.jsonNameClosingEntry.utf8CodeUnitCount
-            if outcome.variant >= 0 {
-                length &+= plan.variantPiece(plan.globalVariant(experiment: Int(outcome.experiment), variant: Int(outcome.variant))).count
-            } else {
-                length &+= AnswerText.null.utf8CodeUnitCount
-            }
+            length &+= plan.head(experiment: Int(outcome.experiment), variant: Int(outcome.variant)).count
+            length &+= outcome.reason.jsonNameClosingEntry.utf8CodeUnitCount
             params.add(outcome, plan)
         }
         if !outcomes.isEmpty { length &+= outcomes.count &- 1 }  // commas
@@ -81,10 +96,11 @@ extension LoadedBundle {
     /// - Returns: the bytes written, `answerLength(outcomes)`, or nil (and nothing written) when
     ///   `buffer` is shorter than that.
     public func writeAnswer(_ outcomes: [Outcome], to buffer: UnsafeMutableRawBufferPointer) -> Int? {
-        let length = answerLength(outcomes)
-        guard length <= buffer.count else { return nil }
-        writeAnswer(outcomes, at: buffer.baseAddress!)
-        return length
+        if answerBound(outcomes.count) > buffer.count {
+            guard answerLength(outcomes) <= buffer.count else { return nil }
+        }
+        let start = buffer.baseAddress!
+        return writeAnswer(outcomes, at: start) - start
     }
 
     /// Grows `output` by `length` bytes and has `write` fill them through a pointer.
@@ -99,8 +115,9 @@ extension LoadedBundle {
         }
     }
 
-    /// Writes the answer at `destination`, which has room for `answerLength(outcomes)` bytes;
-    /// returns the end of what it wrote.
+    /// Writes the answer at `destination`, which has room for `answerLength(outcomes)` bytes (or
+    /// `answerBound(outcomes.count)`); refuses outcomes of another bundle (a trap) before writing
+    /// anything of theirs; returns the end of what it wrote.
     @discardableResult
     private func writeAnswer(_ outcomes: [Outcome], at destination: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
         var out = destination
@@ -110,16 +127,10 @@ extension LoadedBundle {
         let plan = answerPlan
         var first = true
         for outcome in outcomes {
+            checkOutcome(outcome)
             if !first { out.write(byte: UInt8(ascii: ",")) }
             first = false
-            let pieces = plan.experimentPieces(Int(outcome.experiment))
-            out.write(pieces.head)
-            if outcome.variant >= 0 {
-                out.write(plan.variantPiece(plan.globalVariant(experiment: Int(outcome.experiment), variant: Int(outcome.variant))))
-            } else {
-                out.write(AnswerText.null)
-            }
-            out.write(pieces.middle)
+            out.write(plan.head(experiment: Int(outcome.experiment), variant: Int(outcome.variant)))
             out.write(outcome.reason.jsonNameClosingEntry)
         }
         out.write(AnswerText.paramsOpen)
@@ -145,17 +156,19 @@ extension LoadedBundle {
     /// else the layer's defaults.
     @inline(__always)
     private func forEachParamsFragment(_ outcomes: [Outcome], _ body: (UnsafeRawBufferPointer) -> Void) {
-        let p = payload
+        let plan = answerPlan
+        let layers = payload.layerCount
         outcomes.withUnsafeBufferPointer { outcomes in
             var next = 0
-            for layer in 0..<p.layerCount {
-                var fragment = p.jsonBytes(at: p.layerRecord(layer) &+ PayloadFormat.LayerRecord.defaultsFragment)
+            for layer in 0..<layers {
                 while next < outcomes.count, Int(outcomes[next].layer) < layer { next &+= 1 }
+                let fragment: UnsafeRawBufferPointer
                 if next < outcomes.count, Int(outcomes[next].layer) == layer, outcomes[next].reason.isEnrolled, outcomes[next].variant >= 0
                 {
                     let outcome = outcomes[next]
-                    let v = p.variantRecord(experimentRecord: p.experimentRecord(Int(outcome.experiment)), variant: outcome.variant)
-                    fragment = p.jsonBytes(at: v &+ PayloadFormat.VariantRecord.paramsFragment)
+                    fragment = plan.params(variant: plan.globalVariant(experiment: Int(outcome.experiment), variant: Int(outcome.variant)))
+                } else {
+                    fragment = plan.defaults(layer: layer)
                 }
                 if fragment.count > 0 { body(fragment) }
             }
@@ -183,8 +196,8 @@ private struct ParamsMeasure {
         guard layer > highestLayer else { return }
         highestLayer = layer
         guard outcome.reason.isEnrolled, outcome.variant >= 0 else { return }
-        let defaults = plan.defaultsLength(layer: layer)
-        let variant = plan.paramsLength(variant: plan.globalVariant(experiment: Int(outcome.experiment), variant: Int(outcome.variant)))
+        let defaults = plan.defaults(layer: layer).count
+        let variant = plan.params(variant: plan.globalVariant(experiment: Int(outcome.experiment), variant: Int(outcome.variant))).count
         bytes &+= variant &- defaults
         nonEmpty &+= (variant > 0 ? 1 : 0) &- (defaults > 0 ? 1 : 0)
     }
@@ -228,12 +241,33 @@ private enum AnswerText {
 }
 
 extension UnsafeMutableRawPointer {
-    /// Copies `bytes` here and advances past them.
+    /// Copies `bytes` here and advances past them. The pieces of an answer are short (a head is
+    /// about 60 bytes, a reason 10, a params fragment 40), and a call to `memmove` for each cost
+    /// more than the copy: pieces up to 64 bytes are copied inline with two overlapping 8-, 16- or
+    /// 32-byte loads and stores (which reach neither before the source nor past its end).
     @inline(__always)
     fileprivate mutating func write(_ bytes: UnsafeRawBufferPointer) {
         guard let source = bytes.baseAddress else { return }
-        copyBytes(to: self, from: source, count: bytes.count)
-        self += bytes.count
+        let count = bytes.count
+        if count >= 32 && count <= 64 {
+            copyPair(SIMD32<UInt8>.self, from: source, count: count)
+        } else if count >= 16 && count < 32 {
+            copyPair(SIMD16<UInt8>.self, from: source, count: count)
+        } else if count >= 8 && count < 16 {
+            copyPair(UInt64.self, from: source, count: count)
+        } else {
+            copyBytes(to: self, from: source, count: count)
+        }
+        self += count
+    }
+
+    /// Copies `count` bytes (between one and two `T`s) as the first `T` and the last `T`, which overlap.
+    @inline(__always)
+    private func copyPair<T: BitwiseCopyable>(_: T.Type, from source: UnsafeRawPointer, count: Int) {
+        let head = source.loadUnaligned(as: T.self)
+        let tail = source.loadUnaligned(fromByteOffset: count &- MemoryLayout<T>.size, as: T.self)
+        storeBytes(of: head, as: T.self)
+        storeBytes(of: tail, toByteOffset: count &- MemoryLayout<T>.size, as: T.self)
     }
 
     /// Copies a static string here and advances past it.
