@@ -13,25 +13,22 @@ public struct ProcessResult: Sendable {
 /// Runs a program to completion and waits for it without holding a thread of the cooperative pool:
 /// the pool has one thread per core (two here), and a test that blocks one while a child runs
 /// starves every in-process server, poller and client of the run (stop 22's CI lost a server start
-/// to that). The environment is this process's, minus `removing`, plus `environment`; `stdin` (if
-/// any) is the child's standard input. Output goes to files, so neither stream can fill a pipe and
-/// stall the child.
+/// to that). The child is started and waited for on a thread of its own (`onThread`), with
+/// `waitUntilExit`; a termination-handler wait was tried and once read a child's output as empty
+/// in a full run. The environment is this process's, minus `removing`, plus `environment`;
+/// `stdin` (if any) is the child's standard input. Output goes to files, so neither stream can fill
+/// a pipe and stall the child.
 public func runProcess(
     _ executable: String, _ arguments: [String], environment: [String: String] = [:], removing: [String] = [],
     directory: String? = nil, stdin: Data? = nil
 ) async throws -> ProcessResult {
-    let run = try ProcessRun(executable, arguments, environment: environment, removing: removing, directory: directory, stdin: stdin)
-    defer { run.cleanUp() }
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-        run.process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        do {
-            try run.process.run()
-        } catch {
-            run.process.terminationHandler = nil
-            continuation.resume(throwing: error)
-        }
+    try await onThread {
+        let run = try ProcessRun(executable, arguments, environment: environment, removing: removing, directory: directory, stdin: stdin)
+        defer { run.cleanUp() }
+        try run.process.run()
+        run.process.waitUntilExit()
+        return try run.result(status: run.process.terminationStatus)
     }
-    return try run.result(status: status)
 }
 
 /// `runProcess` for the few places that cannot await (static initialisers probing what is
@@ -45,7 +42,7 @@ public func runProcessBlocking(_ executable: String, _ arguments: [String]) thro
 }
 
 /// One child process with its output (and input) in temporary files.
-// @unchecked Sendable: used by one caller at a time; the termination handler only resumes the waiter.
+// @unchecked Sendable: created, run and read by one thread at a time.
 private final class ProcessRun: @unchecked Sendable {
     let process = Process()
     private let outPath = NSTemporaryDirectory() + "allot-run-out-\(UUID().uuidString)"
