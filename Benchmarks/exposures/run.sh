@@ -38,22 +38,12 @@ ON_PORT=$((PORT_BASE + 1))
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="$(mktemp -d /tmp/allot-exposure-bench.XXXXXX)"
 source "$root/Benchmarks/lib/compare-with-nginx.sh"
+clean_up_on_exit KILL
 require_tools wrk curl python3
 
-if [ "$SKIP_BUILD" != 1 ]; then
-  echo "== building allot and allot-benchmarks (release)"
-  (cd "$root" && swift build -c release --product allot 2>&1 | tail -1 && swift build -c release --product allot-benchmarks 2>&1 | tail -1)
-fi
+build_release allot allot-benchmarks
 allot="$root/.build/release/allot"
 bench="$root/.build/release/allot-benchmarks"
-
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 publish_scale_bundle
 

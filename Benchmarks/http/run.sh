@@ -27,15 +27,8 @@ NGINX_PORT=$((PORT_BASE + 1))
 here="$(cd "$(dirname "$0")" && pwd)"
 work="$(mktemp -d /tmp/allot-http-bench.XXXXXX)"
 source "$here/../lib/compare-with-nginx.sh"
+clean_up_on_exit
 require_tools wrk nginx curl python3
-
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 echo "== building the engine benchmark server (release)"
 server_bin="$("$here/build-server.sh")"

@@ -2,10 +2,40 @@
 # fixed body as the baseline, wrk runs in interleaved rounds, full and half load, resident memory.
 #
 # The sourcing script sets: DURATION, CONNECTIONS, ROUNDS, SERVER_CPUS, WRK_CPUS, SERVER_THREADS,
-# and `work` (a scratch folder it removes); `pids` collects processes for its cleanup. Optional:
+# and `work` (a scratch folder `clean_up_on_exit` removes); `pids` collects processes to stop. Optional:
 # WRK_SCRIPT, a wrk Lua script with a `request()` both servers get (nginx ignores the query).
 
 pin() { if [ -n "$1" ]; then echo "taskset -c $1"; fi; }
+
+# clean_up_on_exit [SIGNAL]: when the script exits, however it exits, every process in `pids` gets
+# SIGNAL (TERM by default) and is waited for, and `work` is removed.
+pids=()
+clean_up_on_exit() {
+  cleanup_signal=${1:-TERM}
+  trap stop_everything EXIT
+}
+stop_everything() {
+  for pid in "${pids[@]}"; do kill -"$cleanup_signal" "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+
+# build_release PRODUCT…: `swift build -c release` of each product in `root`, unless SKIP_BUILD=1.
+build_release() {
+  [ "${SKIP_BUILD:-0}" = 1 ] && return 0
+  echo "== building $* (release)"
+  (cd "$root" && for product in "$@"; do swift build -c release --product "$product" 2>&1 | tail -1; done)
+}
+
+# start_serve PORT POLL_SECONDS: `allot serve` on SERVER_CPUS with SERVER_THREADS threads, on the
+# bundle published to `work/store` (signed by `work/keys`); waits until ready; sets serve_pid.
+start_serve() {
+  $(pin "$SERVER_CPUS") "$allot" serve --store "$work/store" --trusted-key "$work/keys/signing.pub" --cache-dir "$work/cache" \
+    --listen "127.0.0.1:$1" --threads "$SERVER_THREADS" --poll-interval "$2" --log-level warning > "$work/serve.log" 2>&1 &
+  serve_pid=$!
+  pids+=("$serve_pid")
+  wait_for "http://127.0.0.1:$1/readyz"
+}
 
 require_tools() {
   for tool in "$@"; do

@@ -26,22 +26,12 @@ SERVER_THREADS=1
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="$(mktemp -d /tmp/allot-memory-bench.XXXXXX)"
 source "$root/Benchmarks/lib/compare-with-nginx.sh"
+clean_up_on_exit
 require_tools wrk curl python3 gcc swiftc
 
-if [ "$SKIP_BUILD" != 1 ]; then
-  echo "== building allot, allot-benchmarks and allot-http-bench (release)"
-  (cd "$root" && for product in allot allot-benchmarks allot-http-bench; do swift build -c release --product "$product" 2>&1 | tail -1; done)
-fi
+build_release allot allot-benchmarks allot-http-bench
 allot="${ALLOT:-$root/.build/release/allot}"
 bench="$root/.build/release/allot-benchmarks"
-
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 # breakdown PID LABEL: one JSON line of resident KiB by kind of mapping.
 breakdown() {

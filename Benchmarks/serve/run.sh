@@ -34,12 +34,10 @@ NGINX_PORT=$((PORT_BASE + 1))
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="$(mktemp -d /tmp/allot-serve-bench.XXXXXX)"
 source "$root/Benchmarks/lib/compare-with-nginx.sh"
+clean_up_on_exit
 require_tools wrk nginx curl python3
 
-if [ "$SKIP_BUILD" != 1 ]; then
-  echo "== building allot (release)"
-  (cd "$root" && swift build -c release --product allot 2>&1 | tail -1)
-fi
+build_release allot
 allot="$root/.build/release/allot"
 
 echo "== compiling experiments/ and publishing to a local store"
@@ -53,19 +51,7 @@ compile 1
 publish 1
 ls -l "$work/bundles/1.bundle" | awk '{print "   bundle: " $5 " bytes"}'
 
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-$(pin "$SERVER_CPUS") "$allot" serve --store "$work/store" --trusted-key "$work/keys/signing.pub" --cache-dir "$work/cache" \
-  --listen "127.0.0.1:$SERVE_PORT" --threads "$SERVER_THREADS" --poll-interval 1 --log-level warning > "$work/serve.log" 2>&1 &
-serve_pid=$!
-pids+=("$serve_pid")
-wait_for "http://127.0.0.1:$SERVE_PORT/readyz"
+start_serve "$SERVE_PORT" 1
 answer="$(curl -sf "http://127.0.0.1:$SERVE_PORT$TARGET")"
 start_nginx "$NGINX_PORT" "$answer"
 

@@ -25,30 +25,16 @@ QUERY='country=US&app_version=5.3.0&platform=ios'
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="$(mktemp -d /tmp/allot-scale-bench.XXXXXX)"
 source "$root/Benchmarks/lib/compare-with-nginx.sh"
+clean_up_on_exit
 require_tools wrk nginx curl python3
 
-if [ "$SKIP_BUILD" != 1 ]; then
-  echo "== building allot and allot-benchmarks (release)"
-  (cd "$root" && swift build -c release --product allot 2>&1 | tail -1 && swift build -c release --product allot-benchmarks 2>&1 | tail -1)
-fi
+build_release allot allot-benchmarks
 allot="$root/.build/release/allot"
 bench="$root/.build/release/allot-benchmarks"
 
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
 publish_scale_bundle
 
-$(pin "$SERVER_CPUS") "$allot" serve --store "$work/store" --trusted-key "$work/keys/signing.pub" --cache-dir "$work/cache" \
-  --listen "127.0.0.1:$SERVE_PORT" --threads "$SERVER_THREADS" --poll-interval 5 --log-level warning > "$work/serve.log" 2>&1 &
-serve_pid=$!
-pids+=("$serve_pid")
-wait_for "http://127.0.0.1:$SERVE_PORT/readyz"
+start_serve "$SERVE_PORT" 5
 
 cat > "$work/random.lua" <<LUA
 -- A random user per request.

@@ -47,7 +47,8 @@ private final class ProcessRun: @unchecked Sendable {
     let process = Process()
     private let outPath = NSTemporaryDirectory() + "allot-run-out-\(UUID().uuidString)"
     private let errPath = NSTemporaryDirectory() + "allot-run-err-\(UUID().uuidString)"
-    private let inPath: String?
+    /// Standard input from a file, when given: its path and open handle.
+    private let input: (path: String, handle: FileHandle)?
     private let outHandle: FileHandle
     private let errHandle: FileHandle
 
@@ -71,10 +72,11 @@ private final class ProcessRun: @unchecked Sendable {
             // From a file, not a pipe: writing more than a pipe holds would block until the child reads.
             let path = NSTemporaryDirectory() + "allot-run-in-\(UUID().uuidString)"
             _ = FileManager.default.createFile(atPath: path, contents: stdin)
-            inPath = path
-            process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+            input = (path, handle)
+            process.standardInput = handle
         } else {
-            inPath = nil
+            input = nil
             process.standardInput = FileHandle.nullDevice
         }
     }
@@ -91,8 +93,8 @@ private final class ProcessRun: @unchecked Sendable {
     func cleanUp() {
         try? outHandle.close()
         try? errHandle.close()
-        if let input = process.standardInput as? FileHandle, inPath != nil { try? input.close() }
-        for path in [outPath, errPath] + (inPath.map { [$0] } ?? []) { try? FileManager.default.removeItem(atPath: path) }
+        try? input?.handle.close()
+        for path in [outPath, errPath, input?.path].compactMap({ $0 }) { try? FileManager.default.removeItem(atPath: path) }
     }
 }
 

@@ -56,14 +56,11 @@ final class AnswerPlan: @unchecked Sendable {
                 p.stringBytes(at: e &+ PayloadFormat.ExperimentRecord.name), p.stringBytes(at: layer &+ PayloadFormat.LayerRecord.name)
             )
         }
-        var firstVariants: [Int32] = []
-        var owners = [Int](repeating: -1, count: p.variantCount)
-        for experiment in 0..<p.experimentCount {
-            let e = p.experimentRecord(experiment)
-            let first = p.int(e &+ PayloadFormat.ExperimentRecord.firstVariant)
-            firstVariants.append(Int32(first))
-            for variant in first..<(first &+ p.int(e &+ PayloadFormat.ExperimentRecord.variantCount)) { owners[variant] = experiment }
+        let firstVariants = (0..<p.experimentCount).map {
+            Int32(p.int(p.experimentRecord($0) &+ PayloadFormat.ExperimentRecord.firstVariant))
         }
+        // The validator checked that every variant names the experiment whose range holds it.
+        func owner(_ variant: Int) -> Int { p.int(p.variantRecord(variant) &+ PayloadFormat.VariantRecord.experiment) }
         var fragments: [UInt32] = []
         fragments.reserveCapacity((p.variantCount &+ p.layerCount) &* 2)
         func fragment(_ bytes: UnsafeRawBufferPointer) {
@@ -71,16 +68,10 @@ final class AnswerPlan: @unchecked Sendable {
         }
         for variant in 0..<p.variantCount {
             let v = p.variantRecord(variant)
-            // Every variant belongs to an experiment in a validated payload; a stray one gets no head
-            // an outcome could reach (outcomes name variants through their experiment).
-            if owners[variant] >= 0 {
-                let (experiment, layer) = names(experiment: owners[variant])
-                append(
-                    bytes("\""), experiment, bytes("\":{\"variant\":\""), p.stringBytes(at: v &+ PayloadFormat.VariantRecord.name),
-                    bytes("\",\"layer\":\""), layer, bytes("\",\"reason\":\""))
-            } else {
-                append()
-            }
+            let (experiment, layer) = names(experiment: owner(variant))
+            append(
+                bytes("\""), experiment, bytes("\":{\"variant\":\""), p.stringBytes(at: v &+ PayloadFormat.VariantRecord.name),
+                bytes("\",\"layer\":\""), layer, bytes("\",\"reason\":\""))
             fragment(p.jsonBytes(at: v &+ PayloadFormat.VariantRecord.paramsFragment))
         }
         for experiment in 0..<p.experimentCount {
@@ -97,8 +88,8 @@ final class AnswerPlan: @unchecked Sendable {
             defaultsNonEmpty &+= defaults.count > 0 ? 1 : 0
             longestFragment[layer] = defaults.count
         }
-        for variant in 0..<p.variantCount where owners[variant] >= 0 {
-            let layer = p.int(p.experimentRecord(owners[variant]) &+ PayloadFormat.ExperimentRecord.layer)
+        for variant in 0..<p.variantCount {
+            let layer = p.int(p.experimentRecord(owner(variant)) &+ PayloadFormat.ExperimentRecord.layer)
             longestFragment[layer] = max(longestFragment[layer], Int(fragments[variant &* 2 &+ 1]))
         }
         longestParams = longestFragment.reduce(0, +) &+ max(p.layerCount &- 1, 0)
