@@ -3,7 +3,11 @@
 # folder store, one thread, RSS read from /proc/PID/smaps at start, after DURATION seconds of wrk
 # with a random user per request (and one bundle swap half way), split by what is mapped: the
 # bundle, anonymous memory (malloc heap and arenas, thread stacks), the allot binary, the Swift
-# runtime, Foundation, libcurl and the TLS libraries it links, the C/C++ runtime, the rest.
+# runtime, Foundation, libcurl and the TLS libraries it links, the C/C++ runtime, the rest; and
+# the dirty part (what the process alone holds; the rest is clean, shared and reclaimable).
+# The deployed binary is the static build (ops/deploy/release.sh): measure it with
+# ALLOT=.build/static/release/allot after `swift build -c release --static-swift-stdlib
+# --product allot --scratch-path .build/static`.
 # Same-run baselines: a C program that only links libcurl, Swift programs with and without
 # Foundation (what linking them costs before any work), and allot-http-bench (the HTTP engine
 # alone).
@@ -62,8 +66,11 @@ for line in open(f"/proc/{pid}/smaps"):
         k = kind(name)
         kinds[k] = kinds.get(k, 0) + int(fields[1])
 rss = sum(kinds.values())
+# What the process alone holds: dirty pages (anonymous memory, relocated data). The rest is clean
+# file-backed text and data, shared with every process mapping the same files and reclaimable.
+dirty = sum(int(line.split()[1]) for line in open(f"/proc/{pid}/smaps_rollup") if line.startswith(("Private_Dirty:", "Shared_Dirty:")))
 threads = len(__import__("os").listdir(f"/proc/{pid}/task"))
-print(json.dumps({"label": label, "rss_kib": rss, "rss_beyond_bundle_mib": round((rss - kinds.get("bundle", 0)) / 1024, 1), "threads": threads,
+print(json.dumps({"label": label, "rss_kib": rss, "rss_beyond_bundle_mib": round((rss - kinds.get("bundle", 0)) / 1024, 1), "threads": threads, "dirty_kib": dirty,
                   **{k + "_kib": v for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])}}))
 PY
 }
