@@ -6,7 +6,8 @@
 # such answer as a fixed body (same size, checked). Same cores, same wrk, interleaved rounds.
 #
 # Environment: as Benchmarks/serve/run.sh (DURATION [10], CONNECTIONS [32], ROUNDS [3],
-# SERVER_CPUS [0], WRK_CPUS [1], SERVER_THREADS [1], PORT_BASE [18590], SKIP_BUILD [0]).
+# SERVER_CPUS [0], WRK_CPUS [1], SERVER_THREADS [1], PORT_BASE [18590], SKIP_BUILD [0]); ALLOT
+# [.build/release/allot]: another build, e.g. the deployed static one (.build/static/release/allot).
 # Not a test: it prints numbers (docs/performance.md).
 set -euo pipefail
 
@@ -29,7 +30,7 @@ clean_up_on_exit
 require_tools wrk nginx curl python3
 
 build_release allot allot-benchmarks
-allot="$root/.build/release/allot"
+allot="${ALLOT:-$root/.build/release/allot}"
 bench="$root/.build/release/allot-benchmarks"
 
 publish_scale_bundle
