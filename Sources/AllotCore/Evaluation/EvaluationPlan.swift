@@ -9,8 +9,9 @@
 /// runs sit inline, searched in three branch-free steps.
 ///
 /// Built by `Payload.validate` from a payload it has just validated, so every value it copies is
-/// already proven; everything rarely needed (schedules, targeting, segments, long salts, more than
-/// eight runs, overrides) stays in the payload and is read from there. The plan owns its memory;
+/// already proven; everything rarely needed (schedules, targeting programs, segments, long salts,
+/// more than eight runs, overrides) stays in the payload and is read from there; a targeting-only
+/// experiment's record says where its program is (mode `targeted`). The plan owns its memory;
 /// its bucket-table pointers point into the payload's bytes, so it is valid exactly as long as the
 /// payload view it was built for (a `LoadedBundle` keeps both alive together). Immutable.
 final class EvaluationPlan: @unchecked Sendable {
@@ -41,6 +42,8 @@ final class EvaluationPlan: @unchecked Sendable {
     /// Experiment record offsets.
     enum Experiment {
         static let salt = 0  // 32 bytes, as in layers
+        static let targetingOffset = 0  // mode `targeted` (scheme 2 only): u32, the program's offset in the targeting section
+        static let targetingLength = 4  // mode `targeted`: u32, its length
         static let saltKey = 16  // scheme 2, as in layers
         static let runStarts = 32  // 8 × u16: first bucket of each inline run; 0xFFFF past the last run
         static let runVariants = 48  // 8 × u8: each inline run's variant
@@ -60,6 +63,10 @@ final class EvaluationPlan: @unchecked Sendable {
         case paused = 2
         /// Concluded (or any other status that owns buckets): the defaults, reason `concluded`.
         case concluded = 3
+        /// Running, with targeting and no schedule or segments, under scheme 2 (whose records
+        /// leave bytes 0..<16 free): the program's place is in the plan record itself, so the
+        /// check reads no payload record (`checked` reads the experiment's, 104 bytes, first).
+        case targeted = 4
     }
 
     /// `layerCount` layer records.
@@ -107,7 +114,17 @@ final class EvaluationPlan: @unchecked Sendable {
             Self.storeSalt(
                 p, at: record + PayloadFormat.ExperimentRecord.salt, into: plan, lengthOffset: Experiment.saltLength,
                 offsetAt: Experiment.saltOffset, keyAt: usesDigest ? Experiment.saltKey : nil)
-            plan.storeBytes(of: Self.mode(p, record).rawValue, toByteOffset: Experiment.mode, as: UInt8.self)
+            var mode = Self.mode(p, record)
+            if mode == .checked, usesDigest, Self.isTargetingOnly(p, record) {
+                mode = .targeted
+                plan.storeBytes(
+                    of: p.u32(record + PayloadFormat.ExperimentRecord.targetingOffset), toByteOffset: Experiment.targetingOffset,
+                    as: UInt32.self)
+                plan.storeBytes(
+                    of: p.u32(record + PayloadFormat.ExperimentRecord.targetingLength), toByteOffset: Experiment.targetingLength,
+                    as: UInt32.self)
+            }
+            plan.storeBytes(of: mode.rawValue, toByteOffset: Experiment.mode, as: UInt8.self)
 
             let firstRun = p.int(record + PayloadFormat.ExperimentRecord.firstVariantRun)
             let runCount = p.int(record + PayloadFormat.ExperimentRecord.variantRunCount)
@@ -177,6 +194,14 @@ final class EvaluationPlan: @unchecked Sendable {
     private static func store(_ key: SaltKey, into destination: UnsafeMutableRawPointer) {
         destination.storeBytes(of: key.first, as: UInt64.self)
         destination.storeBytes(of: key.second, toByteOffset: 8, as: UInt64.self)
+    }
+
+    /// Whether a running experiment's only check is its targeting (no schedule, no segments).
+    private static func isTargetingOnly(_ p: Payload, _ record: Int) -> Bool {
+        p.u8(record + PayloadFormat.ExperimentRecord.flags)
+            & (PayloadFormat.ExperimentRecord.flagHasStart | PayloadFormat.ExperimentRecord.flagHasStop) == 0
+            && p.int(record + PayloadFormat.ExperimentRecord.targetingLength) > 0
+            && p.int(record + PayloadFormat.ExperimentRecord.segmentRefCount) == 0
     }
 
     /// The experiment's mode, from its status, flags, targeting and segments.

@@ -169,7 +169,12 @@ extension LoadedBundle {
         let e = plan.experiments + experiment &* EvaluationPlan.recordLength
         let mode = e.load(fromByteOffset: Experiment.mode, as: UInt8.self)
         if mode != EvaluationPlan.Mode.plain.rawValue {
-            if mode == EvaluationPlan.Mode.checked.rawValue {
+            if mode == EvaluationPlan.Mode.targeted.rawValue {
+                guard targets(e, request, &state.cache, now) else {
+                    outcome.reason = .targetingMiss
+                    return outcome
+                }
+            } else if mode == EvaluationPlan.Mode.checked.rawValue {
                 let reason = gate(experiment, request, &state.cache, now)
                 guard reason == .split else {
                     outcome.reason = reason
@@ -254,6 +259,16 @@ extension LoadedBundle {
         return Outcome(
             layer: Int32(truncatingIfNeeded: layer), experiment: Int32(p.u32(entryRecord &+ PayloadFormat.IDEntryRecord.experiment)),
             variant: Int32(p.u32(entryRecord &+ PayloadFormat.IDEntryRecord.variant)), reason: .override)
+    }
+
+    /// For a running experiment whose only check is its targeting (plan mode `targeted`, plan
+    /// record `e`): whether the unit passes it. `gate` without the payload record.
+    @inline(never)
+    private func targets(_ e: UnsafeRawPointer, _ request: RequestView, _ cache: inout UnitHashCache, _ now: Int64) -> Bool {
+        typealias Experiment = EvaluationPlan.Experiment
+        return runProgram(
+            offset: Int(e.load(fromByteOffset: Experiment.targetingOffset, as: UInt32.self)),
+            length: Int(e.load(fromByteOffset: Experiment.targetingLength, as: UInt32.self)), request, &cache, now: now)
     }
 
     /// For a running experiment with a schedule, targeting or segments: `.split` when the unit
