@@ -79,13 +79,7 @@ print(total)
 PY
 }
 
-cat > "$work/random.lua" <<'LUA'
--- A random user per request (every cache of a real fleet is cold for most users).
-math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
-function request()
-  return wrk.format("GET", "/v1/assign?user_id=u" .. math.random(1, 1000000000) .. "&country=US&app_version=5.3.0&platform=ios")
-end
-LUA
+write_random_user_lua "$work/random.lua" 'country=US&app_version=5.3.0&platform=ios'
 # The same, counting the enrolled decisions of every answer received (what the log must hold).
 cat > "$work/counting.lua" <<'LUA'
 local threads = {}

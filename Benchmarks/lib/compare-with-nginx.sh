@@ -189,3 +189,15 @@ publish_scale_bundle() {
   "$allot" publish "$work/bundle" --store "$work/store" --signing-key "$work/keys/signing.key" > /dev/null
   ls -l "$work/bundle" | awk '{print "   bundle: " $5 " bytes"}'
 }
+
+# write_random_user_lua FILE QUERY: a wrk script asking /v1/assign for a random user per request
+# (`user_id=u<random>&QUERY`): every cache of a real fleet is cold for most users, and a fixed
+# unit keeps them all warm.
+write_random_user_lua() {
+  cat > "$1" <<LUA
+math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
+function request()
+  return wrk.format("GET", "/v1/assign?user_id=u" .. math.random(1, 1000000000) .. "&$2")
+end
+LUA
+}

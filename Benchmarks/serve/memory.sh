@@ -109,12 +109,7 @@ breakdown "$pid" "allot-http-bench idle (the HTTP engine alone)"
 kill "$pid"
 
 publish_scale_bundle
-cat > "$work/random.lua" <<LUA
-math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
-function request()
-  return wrk.format("GET", "/v1/assign?user_id=u" .. math.random(1, 1000000000) .. "&$QUERY")
-end
-LUA
+write_random_user_lua "$work/random.lua" "$QUERY"
 
 port=$PORT_BASE
 for config in $CONFIGS; do

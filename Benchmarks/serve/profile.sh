@@ -41,12 +41,7 @@ answer=$(for i in $(seq 100); do curl -sf "http://127.0.0.1:$SERVE_PORT/v1/assig
 start_nginx "$NGINX_PORT" "$answer"
 nginx_worker=$(pgrep -P "$(cat "$work/nginx/nginx.pid")" | head -1)
 
-cat > "$work/random.lua" <<LUA
-math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
-function request()
-  return wrk.format("GET", "/v1/assign?user_id=u" .. math.random(1, 1000000000) .. "&$QUERY")
-end
-LUA
+write_random_user_lua "$work/random.lua" "$QUERY"
 
 # profile NAME PID URL: warm up, then wrk for DURATION seconds with perf sampling PID.
 profile() {

@@ -37,13 +37,7 @@ publish_scale_bundle
 
 start_serve "$SERVE_PORT" 5
 
-cat > "$work/random.lua" <<LUA
--- A random user per request.
-math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
-function request()
-  return wrk.format("GET", "/v1/assign?user_id=u" .. math.random(1, 1000000000) .. "&$QUERY")
-end
-LUA
+write_random_user_lua "$work/random.lua" "$QUERY"
 # Answers for random users vary a little in size; nginx gets the median-sized one of 200.
 answer=$(for i in $(seq 200); do curl -sf "http://127.0.0.1:$SERVE_PORT/v1/assign?user_id=probe$i&$QUERY"; echo; done \
   | awk '{print length($0) " " $0}' | sort -n | awk 'NR == 100 {sub(/^[0-9]+ /, ""); print}')
