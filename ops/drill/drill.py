@@ -325,6 +325,19 @@ def store_region(label):
 # The simulated deployment
 
 
+def json_log_records(path, offset=0):
+    """The JSON records of a server's log from byte `offset` on (lines that are not JSON skipped)."""
+    records = []
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        for line in handle:
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                pass
+    return records
+
+
 class Server:
     def __init__(self, drill, region, index):
         self.drill = drill
@@ -387,15 +400,7 @@ class Server:
             return 0
 
     def log_records(self, offset=0):
-        records = []
-        with open(self.log_path, "rb") as handle:
-            handle.seek(offset)
-            for line in handle:
-                try:
-                    records.append(json.loads(line))
-                except ValueError:
-                    pass
-        return records
+        return json_log_records(self.log_path, offset)
 
 
 def counter(samples, name, **labels):
@@ -1628,16 +1633,10 @@ class Drill:
         for name in sorted(os.listdir(logs)):
             if not name.startswith("serve-"):
                 continue
-            with open(os.path.join(logs, name), errors="replace") as handle:
-                for line in handle:
-                    if '"exposure writer stopped"' not in line:
-                        continue
-                    try:
-                        count = int(json.loads(line).get("events_dropped", "0"))
-                    except ValueError:
-                        continue
-                    server = name[len("serve-"):-len(".log")]
-                    dropped[server] = dropped.get(server, 0) + count
+            server = name[len("serve-"):-len(".log")]
+            for record in json_log_records(os.path.join(logs, name)):
+                if record.get("msg") == "exposure writer stopped":
+                    dropped[server] = dropped.get(server, 0) + int(record.get("events_dropped", "0"))
         return dropped
 
     def list_keys(self, region, bucket, prefix):
