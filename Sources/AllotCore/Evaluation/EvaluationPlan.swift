@@ -114,9 +114,8 @@ final class EvaluationPlan: @unchecked Sendable {
             Self.storeSalt(
                 p, at: record + PayloadFormat.ExperimentRecord.salt, into: plan, lengthOffset: Experiment.saltLength,
                 offsetAt: Experiment.saltOffset, keyAt: usesDigest ? Experiment.saltKey : nil)
-            var mode = Self.mode(p, record)
-            if mode == .checked, usesDigest, Self.isTargetingOnly(p, record) {
-                mode = .targeted
+            let mode = Self.mode(p, record, programInRecord: usesDigest)
+            if mode == .targeted {
                 plan.storeBytes(
                     of: p.u32(record + PayloadFormat.ExperimentRecord.targetingOffset), toByteOffset: Experiment.targetingOffset,
                     as: UInt32.self)
@@ -196,16 +195,9 @@ final class EvaluationPlan: @unchecked Sendable {
         destination.storeBytes(of: key.second, toByteOffset: 8, as: UInt64.self)
     }
 
-    /// Whether a running experiment's only check is its targeting (no schedule, no segments).
-    private static func isTargetingOnly(_ p: Payload, _ record: Int) -> Bool {
-        p.u8(record + PayloadFormat.ExperimentRecord.flags)
-            & (PayloadFormat.ExperimentRecord.flagHasStart | PayloadFormat.ExperimentRecord.flagHasStop) == 0
-            && p.int(record + PayloadFormat.ExperimentRecord.targetingLength) > 0
-            && p.int(record + PayloadFormat.ExperimentRecord.segmentRefCount) == 0
-    }
-
-    /// The experiment's mode, from its status, flags, targeting and segments.
-    private static func mode(_ p: Payload, _ record: Int) -> Mode {
+    /// The experiment's mode, from its status, flags, targeting and segments; `targeted` for a
+    /// targeting-only one when the record has room for its program's place (`programInRecord`).
+    private static func mode(_ p: Payload, _ record: Int, programInRecord: Bool) -> Mode {
         switch p.u8(record + PayloadFormat.ExperimentRecord.status) {
         case ExperimentStatus.running.rawValue:
             let scheduled =
@@ -213,6 +205,7 @@ final class EvaluationPlan: @unchecked Sendable {
                 & (PayloadFormat.ExperimentRecord.flagHasStart | PayloadFormat.ExperimentRecord.flagHasStop) != 0
             let targeted = p.int(record + PayloadFormat.ExperimentRecord.targetingLength) > 0
             let segmented = p.int(record + PayloadFormat.ExperimentRecord.segmentRefCount) > 0
+            if targeted, !scheduled, !segmented, programInRecord { return .targeted }
             return scheduled || targeted || segmented ? .checked : .plain
         case ExperimentStatus.paused.rawValue:
             return .paused
