@@ -191,25 +191,40 @@ struct ExposureServerTests {
         #expect(server.metric("allot_exposure_segments_shipped_total") == Double(report.segments.count))
     }
 
-    /// Three rounds of requests for distinct users, a pause (longer than the segment age) after
-    /// each, then waits until every closed segment (at least three) has shipped. Returns the
-    /// records the answers promise.
+    /// Rounds of requests for distinct users (three, or more until three segments have closed), a
+    /// pause (longer than the segment age) after each, then waits until every closed segment has
+    /// shipped. Returns the records the answers promise.
     func sendInRounds(_ server: ExposureServer, prefix: String, perRound: Int, pause: Duration) async throws -> [String] {
         let port = server.port
         var expected: [String] = []
-        for round in 0..<3 {
+        // At least three rounds, and more until three segments have closed: a writer held off the
+        // CPU for longer than a pause drains two rounds into one segment, and then no fourth
+        // would ever close.
+        var round = 0
+        while round < 3 || server.metric("allot_exposure_segments_closed_total") < 3 {
+            guard round < 40 else { throw FixtureError(message: "fewer than three segments closed after \(round) rounds") }
+            let user = "\(prefix)\(round)-"
             expected += try await onThread {
                 let connection = try HTTPConnection(port: port)
                 return try (0..<perRound).flatMap { i in
-                    let answer = try connection.get("/v1/assign?user_id=\(prefix)\(round)-\(i)&country=US")
-                    return ExpectedExposures.from(answer: answer.json, units: ["user_id": "\(prefix)\(round)-\(i)"], api: "native")
+                    let answer = try connection.get("/v1/assign?user_id=\(user)\(i)&country=US")
+                    return ExpectedExposures.from(answer: answer.json, units: ["user_id": "\(user)\(i)"], api: "native")
                 }
             }
             try await Task.sleep(for: pause)
+            round += 1
         }
-        try await server.wait("every segment to ship") {
-            server.metric("allot_exposure_unshipped_segments") == 0 && server.metric("allot_exposure_segments_closed_total") >= 3
-                && server.metric("allot_exposure_segments_shipped_total") == server.metric("allot_exposure_segments_closed_total")
+        func counts() -> String {
+            ["allot_exposure_segments_closed_total", "allot_exposure_segments_shipped_total", "allot_exposure_unshipped_segments"]
+                .map { "\($0) \(server.metric($0))" }.joined(separator: ", ")
+        }
+        do {
+            try await server.wait("every segment to ship") {
+                server.metric("allot_exposure_unshipped_segments") == 0 && server.metric("allot_exposure_segments_closed_total") >= 3
+                    && server.metric("allot_exposure_segments_shipped_total") == server.metric("allot_exposure_segments_closed_total")
+            }
+        } catch {
+            throw FixtureError(message: "\(error) (after \(round) rounds: \(counts()))")
         }
         return expected
     }
