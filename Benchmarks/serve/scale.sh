@@ -7,7 +7,8 @@
 #
 # Environment: as Benchmarks/serve/run.sh (DURATION [10], CONNECTIONS [32], ROUNDS [3],
 # SERVER_CPUS [0], WRK_CPUS [1], SERVER_THREADS [1], PORT_BASE [18590], SKIP_BUILD [0]); ALLOT
-# [.build/release/allot]: another build, e.g. the deployed static one (.build/static/release/allot).
+# [.build/release/allot]: another build, e.g. the deployed static one (.build/static/release/allot,
+# built by ops/deploy/build.sh).
 # Not a test: it prints numbers (docs/performance.md).
 set -euo pipefail
 

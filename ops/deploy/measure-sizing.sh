@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 allot="${1:-.build/static/release/allot}"
 if [ ! -x "$allot" ]; then
-  swift build -c release --static-swift-stdlib --product allot --scratch-path .build/static
+  ops/deploy/build.sh
 fi
 allot="$(cd "$(dirname "$allot")" && pwd)/$(basename "$allot")"
 DURATION=${DURATION:-15}

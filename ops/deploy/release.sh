@@ -3,11 +3,11 @@
 #
 #   ops/deploy/release.sh [--out DIR] [--binary FILE [--allow-dynamic-swift]] [--commit HEX --date RFC3339]
 #
-#  1. build: swift build -c release --static-swift-stdlib --product allot (in .build/static), unless
-#     --binary names one already built;
+#  1. build: ops/deploy/build.sh (the static release build in .build/static, linked for a small
+#     resident footprint), unless --binary names one already built;
 #  2. check what it links (readelf -d): every NEEDED library must be listed in
 #     ops/deploy/runtime-libraries.txt (the Swift runtime and Foundation are static); the highest
-#     glibc symbol version it needs is reported;
+#     glibc symbol version it needs is reported (and glibc 2.36 for packed relocations);
 #  3. strip it and stamp the build into it (commit and commit date, ops/deploy/stamp-build.py), then
 #     ask it its version: `allot --version` names the tarball, so name and binary cannot disagree;
 #  4. pack allot-VERSION-linux-ARCH.tar.gz reproducibly (sorted names, owner 0, every mtime the
@@ -26,7 +26,7 @@ binary=""
 allow_dynamic_swift=false
 commit=""
 date=""
-usage() { sed -n '2,22p' "$0" >&2; exit 64; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" >&2; exit 64; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="${2:?}"; shift 2 ;;
@@ -52,7 +52,7 @@ fi
 epoch=$(date -u -d "$date" +%s 2>/dev/null) || fail "--date '$date' is not a date"
 
 if [ -z "$binary" ]; then
-  swift build -c release --static-swift-stdlib --product allot --scratch-path .build/static
+  ops/deploy/build.sh
   binary=.build/static/release/allot
 fi
 [ -x "$binary" ] || fail "no executable at $binary"
@@ -69,6 +69,8 @@ done
 [ ${#unexpected[@]} -eq 0 ] || fail "$binary links libraries that ops/deploy/runtime-libraries.txt does not list: ${unexpected[*]}
 (a Swift runtime library means the build was not made with --static-swift-stdlib)"
 glibc=$(objdump -T "$binary" | grep -o 'GLIBC_[0-9.]*' | sort -t. -k1,1 -k2,2n -u -V | tail -1)
+# Packed relative relocations (ops/deploy/build.sh) need a loader that reads them: glibc 2.36.
+if objdump -p "$binary" | grep -q GLIBC_ABI_DT_RELR; then glibc="$glibc and GLIBC_ABI_DT_RELR (glibc 2.36)"; fi
 echo "links: $(echo $needed); needs up to $glibc"
 
 # Strip, stamp, and ask the binary its version.

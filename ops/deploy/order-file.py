@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""Writes ops/deploy/allot.order: the functions a serving `allot` runs, hottest first.
+
+ops/deploy/build.sh links the deployed binary with every function in a section of its own and
+these functions first, together (lld --symbol-ordering-file). The kernel maps the whole aligned
+64 KiB block around each page of text a fault touches (fault-around), so code a server never runs
+(the compiler, the analyzer, the CLI) becomes resident when it sits beside code it does run;
+packed together, the serving code fills the blocks it faults in. See docs/performance.md,
+"Resident memory of allot serve".
+
+How: a build of `allot` (debug information stripped from a copy: valgrind cannot read the DWARF 5
+the toolchain writes) serves the repository's experiments under callgrind, with
+
+  * an S3 store (moto) as primary, a folder as fallback, the exposure log shipping to a folder;
+  * requests of every route: GET and POST /v1/assign, HEAD, /v1/assign/batch, OFREP (one flag and
+    bulk), /v1/bundle, /healthz, /readyz, /metrics, and refused ones (404, 400, 405, a bad request
+    line);
+  * a new bundle published half way (the poll, verify, load and swap path), and SIGTERM at the end
+    (the graceful shutdown and the exposure writer's last segment).
+
+Every function of the binary that ran is written, ordered by the instructions it ran itself
+(callgrind's self cost), so the hottest share pages and cache lines. A function the run did not
+reach (another store's error path, say) is placed as the linker would anyway: the order file only
+moves what it names, and a stale name is ignored (--no-warn-symbol-ordering), so an old order file
+costs memory, never correctness.
+
+    ops/deploy/order-file.py [--allot BINARY] [--out FILE]
+        BINARY: a release build (default .build/static/release/allot, the deployed build)
+        FILE: where the order goes (default ops/deploy/allot.order)
+
+Needs valgrind, moto_server (scripts/install-deps installs both). About two minutes.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from processes import free_port, moto_server, stop, unblock_signals, wait_for_port  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run(*args: str, env: dict | None = None) -> None:
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, env=env)
+
+
+def request(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def served_version(port: int) -> int | None:
+    status, body = request(port, "GET", "/v1/assign?user_id=order-file")
+    return json.loads(body)["version"] if status == 200 else None
+
+
+def expect(status: int, wanted: int, what: str) -> None:
+    if status != wanted:
+        raise SystemExit(f"order-file: {what} answered {status}, not {wanted}")
+
+
+def traffic(port: int, rounds: int) -> None:
+    """Every route, keep-alive, a random unit per request."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    expected_failures = 0
+
+    def send(method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> int:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        response.read()
+        return response.status
+
+    for _ in range(rounds):
+        user = f"u{random.randrange(10**9)}"
+        expect(send("GET", f"/v1/assign?user_id={user}&country=US&app_version=5.3.0&platform=ios"), 200, "GET /v1/assign")
+        expect(send("HEAD", f"/v1/assign?user_id={user}"), 200, "HEAD /v1/assign")
+        document = json.dumps({"user_id": user, "country": "DE", "platform": "android"}).encode()
+        expect(send("POST", "/v1/assign", document, {"Content-Type": "application/json"}), 200, "POST /v1/assign")
+        batch = json.dumps({"requests": [{"user_id": f"{user}-{i}"} for i in range(4)]}).encode()
+        send("POST", "/v1/assign/batch", batch, {"Content-Type": "application/json"})
+        context = json.dumps({"context": {"targetingKey": user, "country": "US"}}).encode()
+        send("POST", "/ofrep/v1/evaluate/flags", context, {"Content-Type": "application/json"})
+        send("POST", "/ofrep/v1/evaluate/flags/button_color", context, {"Content-Type": "application/json"})
+        expected_failures += send("GET", "/nowhere") == 404
+        expected_failures += send("GET", "/v1/assign?user_id=%ZZ") == 400
+        expected_failures += send("DELETE", "/v1/assign?user_id=x") == 405
+    for path in ("/healthz", "/readyz", "/metrics", "/v1/bundle"):
+        send("GET", path)
+    connection.close()
+    if expected_failures != 3 * rounds:
+        raise SystemExit(f"order-file: the server answered refused requests unexpectedly ({expected_failures} of {3 * rounds})")
+    # A request line that is not HTTP: the engine's own refusal.
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    connection.connect()
+    connection.sock.sendall(b"NOT A REQUEST\r\n\r\n")
+    connection.sock.recv(4096)
+    connection.close()
+
+
+def self_costs(callgrind_out: str, binary_path: str) -> dict[str, int]:
+    """Self instruction counts of the functions of BINARY in a callgrind file written with
+    --compress-strings=no --compress-pos=no (a cost line after `calls=` is the callee's inclusive
+    cost, not the caller's own)."""
+    costs: dict[str, int] = {}
+    object_name = None
+    function = None
+    after_call = False
+    binary_name = os.path.basename(binary_path)
+    with open(callgrind_out, errors="replace") as file:
+        for line in file:
+            if line.startswith("ob="):
+                object_name = line[3:].strip()
+            elif line.startswith("fn="):
+                function = line[3:].strip() if object_name and os.path.basename(object_name) == binary_name else None
+                if function is not None:
+                    costs.setdefault(function, 0)
+            elif line.startswith("calls="):
+                after_call = True
+            elif line[:1].isdigit() or line[:1] in "+-*":
+                if after_call:
+                    after_call = False
+                elif function is not None:
+                    fields = line.split()
+                    if len(fields) >= 2:
+                        costs[function] += int(fields[1])
+            elif line.startswith(("cob=", "cfi=", "cfl=", "cfn=")):
+                continue
+    return costs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--allot", default=os.path.join(ROOT, ".build/static/release/allot"))
+    parser.add_argument("--out", default=os.path.join(ROOT, "ops/deploy/allot.order"))
+    arguments = parser.parse_args()
+    for tool in ("valgrind", "strip"):
+        if not shutil.which(tool):
+            raise SystemExit(f"order-file: {tool} not found (scripts/install-deps)")
+    if not os.access(arguments.allot, os.X_OK):
+        raise SystemExit(f"order-file: no executable at {arguments.allot} (ops/deploy/build.sh builds it)")
+
+    work = tempfile.mkdtemp(prefix="allot-order-file.")
+    moto = server = None
+    try:
+        allot = os.path.join(work, "allot")
+        run("strip", "--strip-debug", "-o", allot, arguments.allot)
+        run(allot, "keygen", "--out", os.path.join(work, "keys"))
+        signing_key = os.path.join(work, "keys", "signing.key")
+
+        def compile_and_publish(version: int, stores: list[str], env: dict) -> None:
+            bundle = os.path.join(work, f"v{version}.bundle")
+            run(allot, "compile", "--experiments", os.path.join(ROOT, "experiments"), "--signing-key", signing_key,
+                "--version", str(version), "--output", bundle)
+            for store in stores:
+                run(allot, "publish", bundle, "--store", store, "--signing-key", signing_key, env=env)
+
+        moto_port = free_port()
+        moto_log = open(os.path.join(work, "moto.log"), "w")
+        moto = subprocess.Popen([moto_server(), "-H", "127.0.0.1", "-p", str(moto_port)], stdout=moto_log, stderr=moto_log,
+                                stdin=subprocess.DEVNULL)
+        wait_for_port(moto_port, moto)
+        urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{moto_port}/allot-order", method="PUT"), timeout=10).close()
+        env = dict(os.environ, AWS_ACCESS_KEY_ID="order-file", AWS_SECRET_ACCESS_KEY="order-file")
+        s3 = f"s3://allot-order/prod?endpoint=http://127.0.0.1:{moto_port}&region=us-east-1"
+        folder = os.path.join(work, "store")
+        compile_and_publish(1, [s3, folder], env)
+
+        port = free_port()
+        callgrind_out = os.path.join(work, "callgrind.out")
+        server_log = open(os.path.join(work, "serve.log"), "w")
+        server = subprocess.Popen(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={callgrind_out}", "--compress-strings=no",
+             "--compress-pos=no", "--demangle=no", allot, "serve", "--store", s3, "--fallback-store", folder,
+             "--trusted-key", os.path.join(work, "keys", "signing.pub"), "--cache-dir", os.path.join(work, "cache"),
+             "--exposure-store", os.path.join(work, "exposures"), "--region", "local", "--listen", f"127.0.0.1:{port}", "--threads", "1",
+             "--poll-interval", "1", "--log-level", "warning"],
+            stdout=server_log, stderr=server_log, stdin=subprocess.DEVNULL, env=env, preexec_fn=unblock_signals)
+        try:
+            wait_for_port(port, server, timeout=120)
+        except RuntimeError as error:
+            server_log.flush()
+            raise SystemExit(f"order-file: the server did not start ({error}):\n" + open(server_log.name).read()[-2000:])
+        deadline = time.time() + 120
+        while served_version(port) != 1:
+            if time.time() > deadline:
+                raise SystemExit("order-file: the server did not take version 1 from the S3 store")
+            time.sleep(0.5)
+        traffic(port, 300)
+        compile_and_publish(2, [s3], env)
+        deadline = time.time() + 120
+        while served_version(port) != 2:
+            if time.time() > deadline:
+                raise SystemExit("order-file: the server did not take version 2 from the S3 store")
+            time.sleep(0.5)
+        traffic(port, 300)
+        server.send_signal(signal.SIGTERM)
+        if server.wait(timeout=120) != 0:
+            raise SystemExit(f"order-file: the server exited with {server.returncode} (see {server_log.name})")
+
+        costs = self_costs(callgrind_out, allot)
+        if len(costs) < 1000:
+            raise SystemExit(f"order-file: only {len(costs)} functions of the binary ran: not a serving run")
+        ordered = sorted(costs, key=lambda name: (-costs[name], name))
+        with open(arguments.out, "w") as file:
+            file.write("\n".join(ordered) + "\n")
+        print(f"order-file: {len(ordered)} functions ({sum(costs.values()):,} instructions of the binary's own) -> {arguments.out}")
+    finally:
+        stop(server)
+        stop(moto)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
