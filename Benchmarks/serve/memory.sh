@@ -6,13 +6,19 @@
 # runtime, Foundation, libcurl and the TLS libraries it links, the C/C++ runtime, the rest; and
 # the dirty part (what the process alone holds; the rest is clean, shared and reclaimable).
 # The deployed binary is the static build (ops/deploy/release.sh): measure it with
-# ALLOT=.build/static/release/allot after `swift build -c release --static-swift-stdlib
-# --product allot --scratch-path .build/static`.
+# ALLOT=.build/static/release/allot after ops/deploy/build.sh.
+# The binary is read into the page cache first: the kernel maps the 64 KiB around each page of text
+# a fault touches only where those pages are cached, so a binary partly on disk shows less resident
+# text than one a host has run before. Fully cached is the reproducible (and the larger) case; and
+# written back (sync), or a binary the linker has just written counts its unwritten pages as dirty.
 # Same-run baselines: a C program that only links libcurl, Swift programs with and without
 # Foundation (what linking them costs before any work), and allot-http-bench (the HTTP engine
 # alone).
 #
-# Environment: DURATION [10], CONNECTIONS [32], SERVER_CPUS [0], WRK_CPUS [1], PORT_BASE [18610],
+# STORE=s3 serves from an S3 store (a moto server on loopback, as a deployment serves from regional
+# object storage) instead of a folder: the S3 transport (libcurl, TLS) is then initialised too.
+#
+# Environment: STORE [folder] or s3, DURATION [10], CONNECTIONS [32], SERVER_CPUS [0], WRK_CPUS [1], PORT_BASE [18610],
 # SKIP_BUILD [0], ALLOT [.build/release/allot] (another build to compare), CONFIGS (space-separated; each is "name=ENV" run as its own server, e.g.
 # "arena1=MALLOC_ARENA_MAX=1"; default: the plain server only).
 set -euo pipefail
@@ -109,6 +115,18 @@ breakdown "$pid" "allot-http-bench idle (the HTTP engine alone)"
 kill "$pid"
 
 publish_scale_bundle
+store="$work/store"
+if [ "${STORE:-folder}" = s3 ]; then
+  require_tools moto_server
+  moto_port=$((PORT_BASE + 7))
+  moto_server -H 127.0.0.1 -p "$moto_port" > "$work/moto.log" 2>&1 &
+  pids+=("$!")
+  for _ in $(seq 100); do curl -sf -X PUT "http://127.0.0.1:$moto_port/allot-memory" > /dev/null && break; sleep 0.1; done
+  export AWS_ACCESS_KEY_ID=memory AWS_SECRET_ACCESS_KEY=memory
+  store="s3://allot-memory/prod?endpoint=http://127.0.0.1:$moto_port&region=us-east-1"
+  "$allot" publish "$work/bundle" --store "$store" --signing-key "$work/keys/signing.key" > /dev/null
+  echo "   store: $store"
+fi
 write_random_user_lua "$work/random.lua" "$QUERY"
 
 port=$PORT_BASE
@@ -117,7 +135,9 @@ for config in $CONFIGS; do
   settings=${config#*=}
   port=$((port + 1))
   rm -rf "$work/cache"
-  env $settings $(pin "$SERVER_CPUS") "$allot" serve --store "$work/store" --trusted-key "$work/keys/signing.pub" \
+  cat "$allot" > /dev/null
+  sync "$allot"
+  env $settings $(pin "$SERVER_CPUS") "$allot" serve --store "$store" --trusted-key "$work/keys/signing.pub" \
     --cache-dir "$work/cache" --listen "127.0.0.1:$port" --threads 1 --poll-interval 1 --log-level warning > "$work/serve-$name.log" 2>&1 &
   serve_pid=$!
   pids+=("$serve_pid")
@@ -128,7 +148,7 @@ for config in $CONFIGS; do
   (sleep "$half"
     "$allot" compile --experiments "$work/experiments" --signing-key "$work/keys/signing.key" --version "$port" \
       --created-at 1764374400 --output "$work/swap.bundle" > /dev/null
-    "$allot" publish "$work/swap.bundle" --store "$work/store" --signing-key "$work/keys/signing.key" > /dev/null) &
+    "$allot" publish "$work/swap.bundle" --store "$store" --signing-key "$work/keys/signing.key" > /dev/null) &
   swap_pid=$!
   $(pin "$WRK_CPUS") wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s "$work/random.lua" "http://127.0.0.1:$port/" | grep -E "Requests/sec" \
     | sed 's/^/   /'
