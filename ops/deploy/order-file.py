@@ -25,7 +25,8 @@ moves what it names, and a stale name is ignored (--no-warn-symbol-ordering), so
 costs memory, never correctness.
 
     ops/deploy/order-file.py [--allot BINARY] [--out FILE]
-        BINARY: a release build (default .build/static/release/allot, the deployed build)
+        BINARY: a static release build (default .build/static/release/allot, the deployed build;
+                under valgrind 3.19 the dynamically linked builds crash in the shared libdispatch)
         FILE: where the order goes (default ops/deploy/allot.order)
 
 Needs valgrind, moto_server (scripts/install-deps installs both). About two minutes.
