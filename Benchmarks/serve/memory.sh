@@ -118,10 +118,14 @@ publish_scale_bundle
 store="$work/store"
 if [ "${STORE:-folder}" = s3 ]; then
   require_tools moto_server
-  moto_port=$((PORT_BASE + 7))
+  moto_port=$((PORT_BASE + 100))
   moto_server -H 127.0.0.1 -p "$moto_port" > "$work/moto.log" 2>&1 &
   pids+=("$!")
-  for _ in $(seq 100); do curl -sf -X PUT "http://127.0.0.1:$moto_port/allot-memory" > /dev/null && break; sleep 0.1; done
+  for attempt in $(seq 101); do
+    curl -sf -X PUT "http://127.0.0.1:$moto_port/allot-memory" > /dev/null && break
+    [ "$attempt" -le 100 ] || { echo "moto did not start on $moto_port:" >&2; cat "$work/moto.log" >&2; exit 1; }
+    sleep 0.1
+  done
   export AWS_ACCESS_KEY_ID=memory AWS_SECRET_ACCESS_KEY=memory
   store="s3://allot-memory/prod?endpoint=http://127.0.0.1:$moto_port&region=us-east-1"
   "$allot" publish "$work/bundle" --store "$store" --signing-key "$work/keys/signing.key" > /dev/null

@@ -24,25 +24,35 @@ compile_flags=(-Xswiftc -use-ld=lld -Xswiftc -Xfrontend -Xswiftc -function-secti
 link_flags=(-Xlinker -z -Xlinker pack-relative-relocs
   -Xlinker "--symbol-ordering-file=$PWD/$order" -Xlinker --no-warn-symbol-ordering)
 
-# SwiftPM does not recompile objects when only -Xswiftc flags change, nor relink when the order
-# file changes: objects built with other flags (an older build.sh, a plain `swift build
-# --scratch-path .build/static`) are removed, and the binary when the order file changed.
+# SwiftPM does not recompile objects when only -Xswiftc flags change, nor relink when the link
+# flags or the order file change. So a stamp records what the last build.sh used and the binary it
+# linked: objects are removed when they were built with other flags, or when another build (a
+# plain `swift build --scratch-path .build/static`) has linked since and may have recompiled some
+# without them; the binary is removed when the link flags or the order changed.
 stamp="$scratch/allot-deployed-build"
+binary="$scratch/release/allot"
 wanted_flags="flags: ${compile_flags[*]}"
-wanted_order="order: $(sha256sum "$order" | cut -d' ' -f1)"
-if [ -d "$scratch" ] && [ "$(sed -n 1p "$stamp" 2>/dev/null)" != "$wanted_flags" ]; then
-  echo "build: objects in $scratch were built with other flags; rebuilding them" >&2
-  find "$scratch" -name '*.o' -delete
-fi
-if [ "$(sed -n 2p "$stamp" 2>/dev/null)" != "$wanted_order" ]; then
-  rm -f "$scratch/release/allot"
+wanted_link="link: ${link_flags[*]} $(sha256sum "$order" | cut -d' ' -f1)"
+if [ -d "$scratch" ]; then
+  stamped_binary=$(sed -n 3p "$stamp" 2>/dev/null)
+  if [ "$(sed -n 1p "$stamp" 2>/dev/null)" != "$wanted_flags" ]; then
+    echo "build: objects in $scratch were built with other flags; rebuilding them" >&2
+    find "$scratch" -name '*.o' -delete
+  elif [ -e "$binary" ] && [ "binary: $(sha256sum "$binary" | cut -d' ' -f1)" != "$stamped_binary" ]; then
+    echo "build: $binary was linked by another build; rebuilding its objects" >&2
+    find "$scratch" -name '*.o' -delete
+  fi
+  if [ "$(sed -n 2p "$stamp" 2>/dev/null)" != "$wanted_link" ]; then
+    rm -f "$binary"
+  fi
 fi
 swift build -c release --static-swift-stdlib --product allot --scratch-path "$scratch" "${compile_flags[@]}" "${link_flags[@]}"
-printf '%s\n%s\n' "$wanted_flags" "$wanted_order" > "$stamp"
+readelf -d "$binary" | grep RELR > /dev/null || { echo "build: $binary has no packed relocations (DT_RELR)" >&2; exit 1; }
+printf '%s\n%s\nbinary: %s\n' "$wanted_flags" "$wanted_link" "$(sha256sum "$binary" | cut -d' ' -f1)" > "$stamp"
 
 # How much of the order the binary still has: names vanish as code changes, and what they named is
 # then placed as usual (more resident memory, nothing else). Regenerate below 80 %.
-python3 - "$scratch/release/allot" "$order" <<'PY'
+python3 - "$binary" "$order" <<'PY'
 import subprocess, sys
 defined = set(subprocess.run(["nm", "--defined-only", "--format=just-symbols", sys.argv[1]], capture_output=True, text=True, check=True).stdout.split())
 names = [line.strip() for line in open(sys.argv[2]) if line.strip()]

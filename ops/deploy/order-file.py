@@ -37,6 +37,7 @@ import http.client
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -76,8 +77,9 @@ def expect(status: int, wanted: int, what: str) -> None:
 
 
 def traffic(port: int, rounds: int) -> None:
-    """Every route, keep-alive, a random unit per request."""
+    """Every route, keep-alive, a random unit per request (seeded: the same requests every run)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    random.seed(rounds)
     expected_failures = 0
 
     def send(method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> int:
@@ -90,18 +92,19 @@ def traffic(port: int, rounds: int) -> None:
         user = f"u{random.randrange(10**9)}"
         expect(send("GET", f"/v1/assign?user_id={user}&country=US&app_version=5.3.0&platform=ios"), 200, "GET /v1/assign")
         expect(send("HEAD", f"/v1/assign?user_id={user}"), 200, "HEAD /v1/assign")
-        document = json.dumps({"user_id": user, "country": "DE", "platform": "android"}).encode()
-        expect(send("POST", "/v1/assign", document, {"Content-Type": "application/json"}), 200, "POST /v1/assign")
-        batch = json.dumps({"requests": [{"user_id": f"{user}-{i}"} for i in range(4)]}).encode()
-        send("POST", "/v1/assign/batch", batch, {"Content-Type": "application/json"})
+        json_type = {"Content-Type": "application/json"}
+        document = json.dumps({"units": {"user_id": user}, "attributes": {"country": "DE", "platform": "android"}}).encode()
+        expect(send("POST", "/v1/assign", document, json_type), 200, "POST /v1/assign")
+        batch = json.dumps({"requests": [{"units": {"user_id": f"{user}-{i}"}, "attributes": {"country": "US"}} for i in range(4)]})
+        expect(send("POST", "/v1/assign/batch", batch.encode(), json_type), 200, "POST /v1/assign/batch")
         context = json.dumps({"context": {"targetingKey": user, "country": "US"}}).encode()
-        send("POST", "/ofrep/v1/evaluate/flags", context, {"Content-Type": "application/json"})
-        send("POST", "/ofrep/v1/evaluate/flags/button_color", context, {"Content-Type": "application/json"})
+        expect(send("POST", "/ofrep/v1/evaluate/flags", context, json_type), 200, "POST /ofrep/v1/evaluate/flags")
+        expect(send("POST", "/ofrep/v1/evaluate/flags/button_color", context, json_type), 200, "POST /ofrep/v1/evaluate/flags/button_color")
         expected_failures += send("GET", "/nowhere") == 404
         expected_failures += send("GET", "/v1/assign?user_id=%ZZ") == 400
         expected_failures += send("DELETE", "/v1/assign?user_id=x") == 405
     for path in ("/healthz", "/readyz", "/metrics", "/v1/bundle"):
-        send("GET", path)
+        expect(send("GET", path), 200, f"GET {path}")
     connection.close()
     if expected_failures != 3 * rounds:
         raise SystemExit(f"order-file: the server answered refused requests unexpectedly ({expected_failures} of {3 * rounds})")
@@ -128,6 +131,13 @@ def self_costs(callgrind_out: str, binary_path: str) -> dict[str, int]:
                 object_name = line[3:].strip()
             elif line.startswith("fn="):
                 function = line[3:].strip() if object_name and os.path.basename(object_name) == binary_name else None
+                # Only symbols: not an address without one, nor "(below main)"; and a recursion
+                # level's suffix ('2), which --separate-recs=1 should already leave out, counts
+                # toward the function itself.
+                if function is not None:
+                    function = re.sub(r"'\d+$", "", function)
+                    if function.startswith(("0x", "(")):
+                        function = None
                 if function is not None:
                     costs.setdefault(function, 0)
             elif line.startswith("calls="):
@@ -157,6 +167,7 @@ def main() -> None:
 
     work = tempfile.mkdtemp(prefix="allot-order-file.")
     moto = server = None
+    succeeded = False
     try:
         allot = os.path.join(work, "allot")
         run("strip", "--strip-debug", "-o", allot, arguments.allot)
@@ -186,7 +197,7 @@ def main() -> None:
         server_log = open(os.path.join(work, "serve.log"), "w")
         server = subprocess.Popen(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={callgrind_out}", "--compress-strings=no",
-             "--compress-pos=no", "--demangle=no", allot, "serve", "--store", s3, "--fallback-store", folder,
+             "--compress-pos=no", "--demangle=no", "--separate-recs=1", allot, "serve", "--store", s3, "--fallback-store", folder,
              "--trusted-key", os.path.join(work, "keys", "signing.pub"), "--cache-dir", os.path.join(work, "cache"),
              "--exposure-store", os.path.join(work, "exposures"), "--region", "local", "--listen", f"127.0.0.1:{port}", "--threads", "1",
              "--poll-interval", "1", "--log-level", "warning"],
@@ -211,7 +222,7 @@ def main() -> None:
         traffic(port, 300)
         server.send_signal(signal.SIGTERM)
         if server.wait(timeout=120) != 0:
-            raise SystemExit(f"order-file: the server exited with {server.returncode} (see {server_log.name})")
+            raise SystemExit(f"order-file: the server exited with {server.returncode}")
 
         costs = self_costs(callgrind_out, allot)
         if len(costs) < 1000:
@@ -220,10 +231,14 @@ def main() -> None:
         with open(arguments.out, "w") as file:
             file.write("\n".join(ordered) + "\n")
         print(f"order-file: {len(ordered)} functions ({sum(costs.values()):,} instructions of the binary's own) -> {arguments.out}")
+        succeeded = True
     finally:
         stop(server)
         stop(moto)
-        shutil.rmtree(work, ignore_errors=True)
+        if succeeded:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"order-file: failed; its files (serve.log, moto.log, callgrind.out) are kept in {work}", file=sys.stderr)
 
 
 if __name__ == "__main__":

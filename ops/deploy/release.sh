@@ -70,7 +70,7 @@ done
 (a Swift runtime library means the build was not made with --static-swift-stdlib)"
 glibc=$(objdump -T "$binary" | grep -o 'GLIBC_[0-9.]*' | sort -t. -k1,1 -k2,2n -u -V | tail -1)
 # Packed relative relocations (ops/deploy/build.sh) need a loader that reads them: glibc 2.36.
-if objdump -p "$binary" | grep -q GLIBC_ABI_DT_RELR; then glibc="$glibc and GLIBC_ABI_DT_RELR (glibc 2.36)"; fi
+if objdump -p "$binary" | grep GLIBC_ABI_DT_RELR > /dev/null; then glibc="$glibc and GLIBC_ABI_DT_RELR (glibc 2.36)"; fi
 echo "links: $(echo $needed); needs up to $glibc"
 
 # Strip, stamp, and ask the binary its version.
