@@ -44,10 +44,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from processes import free_port, moto_server, stop, unblock_signals, wait_for_port  # noqa: E402
+from processes import free_port, start_moto, stop, unblock_signals, wait_for_port  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -66,9 +65,16 @@ def request(port: int, method: str, path: str, body: bytes | None = None, header
         connection.close()
 
 
-def served_version(port: int) -> int | None:
-    status, body = request(port, "GET", "/v1/assign?user_id=order-file")
-    return json.loads(body)["version"] if status == 200 else None
+def wait_for_version(port: int, version: int, timeout: float = 120) -> None:
+    """Until the server answers with bundle VERSION (taken from the S3 store)."""
+    deadline = time.time() + timeout
+    while True:
+        status, body = request(port, "GET", "/v1/assign?user_id=order-file")
+        if status == 200 and json.loads(body)["version"] == version:
+            return
+        if time.time() > deadline:
+            raise SystemExit(f"order-file: the server did not take version {version} from the S3 store")
+        time.sleep(0.5)
 
 
 def expect(status: int, wanted: int, what: str) -> None:
@@ -149,8 +155,6 @@ def self_costs(callgrind_out: str, binary_path: str) -> dict[str, int]:
                     fields = line.split()
                     if len(fields) >= 2:
                         costs[function] += int(fields[1])
-            elif line.startswith(("cob=", "cfi=", "cfl=", "cfn=")):
-                continue
     return costs
 
 
@@ -181,14 +185,9 @@ def main() -> None:
             for store in stores:
                 run(allot, "publish", bundle, "--store", store, "--signing-key", signing_key, env=env)
 
-        moto_port = free_port()
-        moto_log = open(os.path.join(work, "moto.log"), "w")
-        moto = subprocess.Popen([moto_server(), "-H", "127.0.0.1", "-p", str(moto_port)], stdout=moto_log, stderr=moto_log,
-                                stdin=subprocess.DEVNULL)
-        wait_for_port(moto_port, moto)
-        urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{moto_port}/allot-order", method="PUT"), timeout=10).close()
+        moto, moto_endpoint = start_moto("allot-order", log=open(os.path.join(work, "moto.log"), "w"))
         env = dict(os.environ, AWS_ACCESS_KEY_ID="order-file", AWS_SECRET_ACCESS_KEY="order-file")
-        s3 = f"s3://allot-order/prod?endpoint=http://127.0.0.1:{moto_port}&region=us-east-1"
+        s3 = f"s3://allot-order/prod?endpoint={moto_endpoint}&region=us-east-1"
         folder = os.path.join(work, "store")
         compile_and_publish(1, [s3, folder], env)
 
@@ -207,18 +206,10 @@ def main() -> None:
         except RuntimeError as error:
             server_log.flush()
             raise SystemExit(f"order-file: the server did not start ({error}):\n" + open(server_log.name).read()[-2000:])
-        deadline = time.time() + 120
-        while served_version(port) != 1:
-            if time.time() > deadline:
-                raise SystemExit("order-file: the server did not take version 1 from the S3 store")
-            time.sleep(0.5)
+        wait_for_version(port, 1)
         traffic(port, 300)
         compile_and_publish(2, [s3], env)
-        deadline = time.time() + 120
-        while served_version(port) != 2:
-            if time.time() > deadline:
-                raise SystemExit("order-file: the server did not take version 2 from the S3 store")
-            time.sleep(0.5)
+        wait_for_version(port, 2)
         traffic(port, 300)
         server.send_signal(signal.SIGTERM)
         if server.wait(timeout=120) != 0:

@@ -1,7 +1,7 @@
 """Processes for the ops/deploy scripts: free loopback ports, waiting for a listener, moto, stopping.
 
-Imported by check.py, container/scratch-root.py, iam/check-policies.py, demo/local-regions.py and
-systemd/exec-unit.py (each puts ops/deploy on sys.path first).
+Imported by check.py, container/scratch-root.py, iam/check-policies.py, demo/local-regions.py,
+systemd/exec-unit.py and order-file.py (each puts ops/deploy on sys.path first).
 """
 
 import os
@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 
 def free_port() -> int:
@@ -45,6 +46,23 @@ def moto_server(given: str | None = None) -> str:
     if not found:
         raise SystemExit("moto_server not found: pip install 'moto[server]' (scripts/install-deps does)")
     return found
+
+
+def start_moto(bucket: str, given: str | None = None, log=subprocess.DEVNULL) -> tuple[subprocess.Popen, str]:
+    """moto's server (see moto_server) on a free loopback port, with BUCKET created: the process
+    (stop it with stop()) and its endpoint, http://127.0.0.1:PORT. RuntimeError if it does not
+    start; the process is stopped on any failure."""
+    port = free_port()
+    process = subprocess.Popen([moto_server(given), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log,
+                               stdin=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_port(port, process)
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/{bucket}", method="PUT"), timeout=10).close()
+    except BaseException:
+        stop(process)
+        raise
+    return process, endpoint
 
 
 def unblock_signals() -> None:

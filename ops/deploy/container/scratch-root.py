@@ -42,7 +42,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from processes import free_port, moto_server, stop, unblock_signals, wait_for_port  # noqa: E402
+from processes import free_port, start_moto, stop, unblock_signals, wait_for_port  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
@@ -222,17 +222,12 @@ def main() -> int:
         environment = dict(os.environ)
         if options.swift_runtime:
             environment["LD_LIBRARY_PATH"] = options.swift_runtime
-        moto_bin = moto_server(options.moto_server)
-        moto_port = free_port()
-        moto = subprocess.Popen([moto_bin, "-H", "127.0.0.1", "-p", str(moto_port)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        processes.append(moto)
         try:
-            wait_for_port(moto_port, moto)
+            moto, moto_endpoint = start_moto("allot-scratch", options.moto_server)
         except RuntimeError as error:
             raise Failure(f"moto: {error}") from None
-        urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{moto_port}/allot-scratch", method="PUT"), timeout=5)
-        store = f"s3://allot-scratch/prod?endpoint=http://127.0.0.1:{moto_port}&region=eu-west-1"
+        processes.append(moto)
+        store = f"s3://allot-scratch/prod?endpoint={moto_endpoint}&region=eu-west-1"
         publish_dir = os.path.join(work, "publish")
         shutil.copytree(os.path.join(REPOSITORY, "experiments"), os.path.join(publish_dir, "experiments"))
         host_env = {**environment, "AWS_ACCESS_KEY_ID": "scratch", "AWS_SECRET_ACCESS_KEY": "scratch"}
