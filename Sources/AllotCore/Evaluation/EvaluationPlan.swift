@@ -29,9 +29,11 @@ final class EvaluationPlan: @unchecked Sendable {
     enum Layer {
         static let salt = 0  // 32 bytes, right-aligned, zero-padded on the left
         static let saltKey = 16  // scheme 2: SaltKey.first, then SaltKey.second (u64 each)
-        static let bucketTable = 32  // pointer to the layer's 10,000 little-endian u16 owners in the payload
+        static let bucketTable = 32  // pointer: the layer's owner runs in the plan (`ownerRuns` 1), or its
+        // 10,000 little-endian u16 owners in the payload (0)
         static let saltOffset = 40  // u32: payload offset of the salt bytes
         static let saltLength = 44  // u8 (salts are at most 255 bytes)
+        static let ownerRuns = 45  // u8: 1 when `bucketTable` points to the layer's owner runs
         static let unitType = 46  // u16
         static let firstExperiment = 48  // u32
         static let holdoutMask = 52  // u32
@@ -51,7 +53,22 @@ final class EvaluationPlan: @unchecked Sendable {
         static let saltLength = 60  // u8
         static let mode = 61  // u8: Mode
         static let inlineRuns = 62  // u8: runs stored inline, 0 when they are searched in the payload
+        static let programSlot = 63  // u8: the targeting program's bit in a request's memo (`memoSlots`), 0xFF none
     }
+
+    /// A layer's owner runs, when it has at most `ownerRunCapacity` runs of buckets with one owner:
+    /// the first bucket of each run (u16, padded with 0xFFFF, above every bucket), then each run's
+    /// owner (u16). Five halving steps over them find a bucket's owner in a few cache lines the
+    /// plan keeps together, instead of a load from the layer's 20 KB table (a cache miss, and
+    /// often a TLB miss, for random units: 50 layers' tables are 1 MB).
+    static let ownerRunCapacity = 32
+    static let ownerRunsLength = ownerRunCapacity * 4
+
+    /// Targeting programs shared by two or more experiments get one of this many bits in a
+    /// request's memo (the most shared first): within one evaluation a program's result depends
+    /// only on the request and `now`, so the experiments sharing it run it once.
+    static let memoSlots = 64
+    static let noSlot = UInt8.max
 
     /// How the evaluator treats a unit that lands in an experiment's buckets.
     enum Mode: UInt8 {
@@ -83,12 +100,14 @@ final class EvaluationPlan: @unchecked Sendable {
     /// Builds the plan of a validated payload.
     init(_ p: Payload) {
         let length = Self.recordLength
-        let byteCount = max(1, p.layerCount + p.experimentCount) * length + p.holdoutCount * Self.holdoutKeyLength
+        let recordBytes = max(1, p.layerCount + p.experimentCount) * length
+        let byteCount = recordBytes + p.layerCount * Self.ownerRunsLength + p.holdoutCount * Self.holdoutKeyLength
         let storage = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 64)
         storage.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount)
         let layers = storage
         let experiments = storage + p.layerCount * length
-        let holdoutKeys = storage + max(1, p.layerCount + p.experimentCount) * length
+        let ownerRuns = storage + recordBytes
+        let holdoutKeys = ownerRuns + p.layerCount * Self.ownerRunsLength
         let usesDigest = p.bucketingScheme == .unitDigest
 
         for layer in 0..<p.layerCount {
@@ -97,9 +116,11 @@ final class EvaluationPlan: @unchecked Sendable {
             Self.storeSalt(
                 p, at: record + PayloadFormat.LayerRecord.salt, into: plan, lengthOffset: Layer.saltLength, offsetAt: Layer.saltOffset,
                 keyAt: usesDigest ? Layer.saltKey : nil)
-            plan.storeBytes(
-                of: p.base + (p.bucketTables + layer * Bucketing.bucketCount * 2), toByteOffset: Layer.bucketTable,
-                as: UnsafeRawPointer.self)
+            let table = p.base + (p.bucketTables + layer * Bucketing.bucketCount * 2)
+            let runs = ownerRuns + layer * Self.ownerRunsLength
+            let fits = Self.storeOwnerRuns(of: table, into: runs)
+            plan.storeBytes(of: fits ? UnsafeRawPointer(runs) : table, toByteOffset: Layer.bucketTable, as: UnsafeRawPointer.self)
+            plan.storeBytes(of: fits ? 1 : 0, toByteOffset: Layer.ownerRuns, as: UInt8.self)
             plan.storeBytes(of: UInt16(p.int(record + PayloadFormat.LayerRecord.unitType)), toByteOffset: Layer.unitType, as: UInt16.self)
             plan.storeBytes(
                 of: p.u32(record + PayloadFormat.LayerRecord.firstExperiment), toByteOffset: Layer.firstExperiment, as: UInt32.self)
@@ -108,9 +129,11 @@ final class EvaluationPlan: @unchecked Sendable {
             plan.storeBytes(of: p.u32(record + PayloadFormat.LayerRecord.overrideCount), toByteOffset: Layer.overrideCount, as: UInt32.self)
         }
 
+        let slots = Self.programSlots(p)
         for experiment in 0..<p.experimentCount {
             let record = p.experimentRecord(experiment)
             let plan = experiments + experiment * length
+            plan.storeBytes(of: slots[experiment], toByteOffset: Experiment.programSlot, as: UInt8.self)
             Self.storeSalt(
                 p, at: record + PayloadFormat.ExperimentRecord.salt, into: plan, lengthOffset: Experiment.saltLength,
                 offsetAt: Experiment.saltOffset, keyAt: usesDigest ? Experiment.saltKey : nil)
@@ -171,6 +194,53 @@ final class EvaluationPlan: @unchecked Sendable {
 
     deinit {
         storage.deallocate()
+    }
+
+    /// Writes the owner runs of a bucket table (10,000 little-endian u16) at `runs` and returns
+    /// true, or returns false when it has more than `ownerRunCapacity` runs (the layer then keeps
+    /// reading its table).
+    private static func storeOwnerRuns(of table: UnsafeRawPointer, into runs: UnsafeMutableRawPointer) -> Bool {
+        var count = 0
+        var previous = -1
+        for bucket in 0..<Bucketing.bucketCount {
+            let owner = Int(UInt16(littleEndian: table.loadUnaligned(fromByteOffset: bucket * 2, as: UInt16.self)))
+            guard owner != previous else { continue }
+            guard count < ownerRunCapacity else { return false }
+            runs.storeBytes(of: UInt16(bucket), toByteOffset: count * 2, as: UInt16.self)
+            runs.storeBytes(of: UInt16(owner), toByteOffset: ownerRunCapacity * 2 + count * 2, as: UInt16.self)
+            count += 1
+            previous = owner
+        }
+        for padding in count..<ownerRunCapacity {
+            runs.storeBytes(of: UInt16.max, toByteOffset: padding * 2, as: UInt16.self)
+        }
+        return true
+    }
+
+    /// Each experiment's memo slot: programs (compared byte for byte) that two or more running
+    /// experiments use get slots, the most shared first (ties: the first experiment's order), up
+    /// to `memoSlots`; every other experiment gets `noSlot`.
+    private static func programSlots(_ p: Payload) -> [UInt8] {
+        var users: [[UInt8]: [Int]] = [:]
+        var order: [[UInt8]] = []
+        for experiment in 0..<p.experimentCount {
+            let record = p.experimentRecord(experiment)
+            let programLength = p.int(record + PayloadFormat.ExperimentRecord.targetingLength)
+            guard p.u8(record + PayloadFormat.ExperimentRecord.status) == ExperimentStatus.running.rawValue, programLength > 0 else {
+                continue
+            }
+            let program = Array(
+                p.program(offset: p.int(record + PayloadFormat.ExperimentRecord.targetingOffset), length: programLength))
+            if users[program] == nil { order.append(program) }
+            users[program, default: []].append(experiment)
+        }
+        let shared = order.enumerated().filter { users[$0.element]!.count > 1 }
+            .sorted { (users[$0.element]!.count, -$0.offset) > (users[$1.element]!.count, -$1.offset) }
+        var slots = [UInt8](repeating: noSlot, count: p.experimentCount)
+        for (slot, program) in shared.prefix(memoSlots).enumerated() {
+            for experiment in users[program.element]! { slots[experiment] = UInt8(slot) }
+        }
+        return slots
     }
 
     /// Records a salt's (validated: at most 255 bytes) payload offset and length, then either

@@ -129,8 +129,45 @@ extension LoadedBundle {
             key.load(unitType: unitType, id: request.bytes(unit))
         }
         let bucket = self.bucket(l, saltLengthAt: Layer.saltLength, offsetAt: Layer.saltOffset, &key)
+        return bucketOwner(l, bucket)
+    }
+
+    /// The owner of layer bucket `bucket` (0: free) of the layer whose plan record is `l`: from its
+    /// owner runs when the plan has them (`EvaluationPlan.ownerRunCapacity`: padded with 0xFFFF
+    /// starts, so five halving steps find the last run starting at or before the bucket without
+    /// branching on the run count), else from its bucket table.
+    @_transparent
+    func bucketOwner(_ l: UnsafeRawPointer, _ bucket: Int) -> Int32 {
+        typealias Layer = EvaluationPlan.Layer
         let table = l.load(fromByteOffset: Layer.bucketTable, as: UnsafeRawPointer.self)
-        return Int32(UInt16(littleEndian: table.loadUnaligned(fromByteOffset: bucket &* 2, as: UInt16.self)))
+        guard l.load(fromByteOffset: Layer.ownerRuns, as: UInt8.self) != 0 else {
+            return Int32(UInt16(littleEndian: table.loadUnaligned(fromByteOffset: bucket &* 2, as: UInt16.self)))
+        }
+        var run = 0
+        if Int(table.load(fromByteOffset: 32, as: UInt16.self)) <= bucket { run = 16 }
+        if Int(table.load(fromByteOffset: (run &+ 8) &* 2, as: UInt16.self)) <= bucket { run &+= 8 }
+        if Int(table.load(fromByteOffset: (run &+ 4) &* 2, as: UInt16.self)) <= bucket { run &+= 4 }
+        if Int(table.load(fromByteOffset: (run &+ 2) &* 2, as: UInt16.self)) <= bucket { run &+= 2 }
+        if Int(table.load(fromByteOffset: (run &+ 1) &* 2, as: UInt16.self)) <= bucket { run &+= 1 }
+        return Int32(table.load(fromByteOffset: EvaluationPlan.ownerRunCapacity &* 2 &+ run &* 2, as: UInt16.self))
+    }
+
+    /// The owner of bucket `bucket` of `layer` as evaluation finds it (runs or table). For tests,
+    /// which check it against the payload's bucket table.
+    func planOwner(layer: Int, bucket: Int) -> Int {
+        Int(bucketOwner(payload.plan.layers + layer * EvaluationPlan.recordLength, bucket))
+    }
+
+    /// Whether the plan searches `layer`'s owner runs rather than reading its bucket table. For tests.
+    func planUsesOwnerRuns(layer: Int) -> Bool {
+        (payload.plan.layers + layer * EvaluationPlan.recordLength).load(fromByteOffset: EvaluationPlan.Layer.ownerRuns, as: UInt8.self)
+            != 0
+    }
+
+    /// The memo slot of `experiment`'s targeting program (`EvaluationPlan.noSlot`: none). For tests.
+    func planProgramSlot(experiment: Int) -> UInt8 {
+        (payload.plan.experiments + experiment * EvaluationPlan.recordLength).load(
+            fromByteOffset: EvaluationPlan.Experiment.programSlot, as: UInt8.self)
     }
 
     /// The outcome of a layer whose bucket owner is `owner` (see `owner`): overrides, then the
@@ -170,12 +207,12 @@ extension LoadedBundle {
         let mode = e.load(fromByteOffset: Experiment.mode, as: UInt8.self)
         if mode != EvaluationPlan.Mode.plain.rawValue {
             if mode == EvaluationPlan.Mode.targeted.rawValue {
-                guard targets(e, request, &state.cache, now) else {
+                guard targets(e, request, &state, now) else {
                     outcome.reason = .targetingMiss
                     return outcome
                 }
             } else if mode == EvaluationPlan.Mode.checked.rawValue {
-                let reason = gate(experiment, request, &state.cache, now)
+                let reason = gate(experiment, slot: e.load(fromByteOffset: Experiment.programSlot, as: UInt8.self), request, &state, now)
                 guard reason == .split else {
                     outcome.reason = reason
                     return outcome
@@ -264,17 +301,30 @@ extension LoadedBundle {
     /// For a running experiment whose only check is its targeting (plan mode `targeted`, plan
     /// record `e`): whether the unit passes it. `gate` without the payload record.
     @inline(never)
-    private func targets(_ e: UnsafeRawPointer, _ request: RequestView, _ cache: inout UnitHashCache, _ now: Int64) -> Bool {
+    private func targets(_ e: UnsafeRawPointer, _ request: RequestView, _ state: inout EvaluationState, _ now: Int64) -> Bool {
         typealias Experiment = EvaluationPlan.Experiment
-        return runProgram(
+        return passes(
             offset: Int(e.load(fromByteOffset: Experiment.targetingOffset, as: UInt32.self)),
-            length: Int(e.load(fromByteOffset: Experiment.targetingLength, as: UInt32.self)), request, &cache, now: now)
+            length: Int(e.load(fromByteOffset: Experiment.targetingLength, as: UInt32.self)),
+            slot: e.load(fromByteOffset: Experiment.programSlot, as: UInt8.self), request, &state, now)
+    }
+
+    /// Whether the request passes a targeting program: from this evaluation's memo when a program
+    /// with the same memo slot already ran, else by running it (and, with a slot, remembering it).
+    @inline(__always)
+    private func passes(
+        offset: Int, length: Int, slot: UInt8, _ request: RequestView, _ state: inout EvaluationState, _ now: Int64
+    ) -> Bool {
+        if let known = state.programs.result(slot) { return known }
+        let passed = runProgram(offset: offset, length: length, request, &state.cache, now: now)
+        state.programs.record(slot, passed)
+        return passed
     }
 
     /// For a running experiment with a schedule, targeting or segments: `.split` when the unit
     /// passes them all, else the reason it does not (`scheduled`, `targetingMiss`).
     @inline(never)
-    private func gate(_ experiment: Int, _ request: RequestView, _ cache: inout UnitHashCache, _ now: Int64) -> Reason {
+    private func gate(_ experiment: Int, slot: UInt8, _ request: RequestView, _ state: inout EvaluationState, _ now: Int64) -> Reason {
         let p = payload
         let e = p.experimentRecord(experiment)
         let flags = p.u8(e &+ PayloadFormat.ExperimentRecord.flags)
@@ -286,15 +336,16 @@ extension LoadedBundle {
         }
         let targetingLength = p.int(e &+ PayloadFormat.ExperimentRecord.targetingLength)
         if targetingLength > 0,
-            !runProgram(
-                offset: p.int(e &+ PayloadFormat.ExperimentRecord.targetingOffset), length: targetingLength, request, &cache, now: now)
+            !passes(
+                offset: p.int(e &+ PayloadFormat.ExperimentRecord.targetingOffset), length: targetingLength, slot: slot, request,
+                &state, now)
         {
             return .targetingMiss
         }
         let segmentRefs = p.int(e &+ PayloadFormat.ExperimentRecord.segmentRefCount)
         if segmentRefs > 0 {
             let first = p.int(e &+ PayloadFormat.ExperimentRecord.firstSegmentRef)
-            for s in first..<(first &+ segmentRefs) where isMember(segment: p.u32List(s), request, &cache, now: now) {
+            for s in first..<(first &+ segmentRefs) where isMember(segment: p.u32List(s), request, &state.cache, now: now) {
                 return .split
             }
             return .targetingMiss
@@ -674,6 +725,32 @@ struct EvaluationState {
     var cache = UnitHashCache()
     /// Bit i set when the unit falls into holdout i.
     var holdoutHits: UInt64 = 0
+    /// Results of the shared targeting programs already run in this evaluation.
+    var programs = ProgramMemo()
+}
+
+/// The results of shared targeting programs in one evaluation, by memo slot
+/// (`EvaluationPlan.memoSlots`). Exact: within an evaluation a program's result depends only on
+/// the request and `now`, which do not change (segments read their own unit type's id).
+struct ProgramMemo {
+    private var known: UInt64 = 0
+    private var passed: UInt64 = 0
+
+    /// The result recorded for `slot`, or nil (none yet, or no slot).
+    @inline(__always)
+    func result(_ slot: UInt8) -> Bool? {
+        guard slot < EvaluationPlan.memoSlots else { return nil }
+        let bit = UInt64(1) << UInt64(slot)
+        return known & bit != 0 ? passed & bit != 0 : nil
+    }
+
+    @inline(__always)
+    mutating func record(_ slot: UInt8, _ result: Bool) {
+        guard slot < EvaluationPlan.memoSlots else { return }
+        let bit = UInt64(1) << UInt64(slot)
+        known |= bit
+        if result { passed |= bit }
+    }
 }
 
 /// The XXH3 of unit ids already hashed for id-table lookups in this evaluation, for the first
