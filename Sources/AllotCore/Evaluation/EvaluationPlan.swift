@@ -221,8 +221,9 @@ final class EvaluationPlan: @unchecked Sendable {
     /// experiments use get slots, the most shared first (ties: the first experiment's order), up
     /// to `memoSlots`; every other experiment gets `noSlot`.
     private static func programSlots(_ p: Payload) -> [UInt8] {
-        var users: [[UInt8]: [Int]] = [:]
-        var order: [[UInt8]] = []
+        // The experiments of each distinct program, in the order programs first appear.
+        var groupOf: [[UInt8]: Int] = [:]
+        var groups: [[Int]] = []
         for experiment in 0..<p.experimentCount {
             let record = p.experimentRecord(experiment)
             let programLength = p.int(record + PayloadFormat.ExperimentRecord.targetingLength)
@@ -231,14 +232,18 @@ final class EvaluationPlan: @unchecked Sendable {
             }
             let program = Array(
                 p.program(offset: p.int(record + PayloadFormat.ExperimentRecord.targetingOffset), length: programLength))
-            if users[program] == nil { order.append(program) }
-            users[program, default: []].append(experiment)
+            if let group = groupOf[program] {
+                groups[group].append(experiment)
+            } else {
+                groupOf[program] = groups.count
+                groups.append([experiment])
+            }
         }
-        let shared = order.enumerated().filter { users[$0.element]!.count > 1 }
-            .sorted { (users[$0.element]!.count, -$0.offset) > (users[$1.element]!.count, -$1.offset) }
+        let shared = groups.enumerated().filter { $0.element.count > 1 }
+            .sorted { ($0.element.count, -$0.offset) > ($1.element.count, -$1.offset) }
         var slots = [UInt8](repeating: noSlot, count: p.experimentCount)
-        for (slot, program) in shared.prefix(memoSlots).enumerated() {
-            for experiment in users[program.element]! { slots[experiment] = UInt8(slot) }
+        for (slot, group) in shared.prefix(memoSlots).enumerated() {
+            for experiment in group.element { slots[experiment] = UInt8(slot) }
         }
         return slots
     }
