@@ -22,6 +22,15 @@ struct QuickstartTests {
         #expect(log.contains("== user_id=alice"), "\(log)")
         #expect(log.contains("published to 1 of 1 region"), "\(log)")
 
+        // As the banner says: wait for "bundle swapped in" (requests before it get 503 not_ready;
+        // on a loaded machine verifying the first bundle can take longer than the curl below).
+        #expect(log.contains("Once the server logs \"bundle swapped in\""), "\(log)")
+        let deadline = Date().addingTimeInterval(60)
+        while !server.log.contains("] bundle swapped in"), Date() < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(server.log.contains("] bundle swapped in"), "\(server.log)")
+
         // The curl lines it prints, as printed (curl fails on an HTTP error status).
         let curls = log.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0.hasPrefix("curl ") }
         #expect(curls.count >= 6, "\(log)")
