@@ -2,7 +2,8 @@
 # Instructions per operation, counted by callgrind (wall-clock time on a shared machine is noisy;
 # instruction counts are not). Runs a loop benchmark twice, with N and N + 10,000 iterations, and
 # divides the difference by 10,000, so building the bundle and the inputs cancels out.
-#   Benchmarks/count-instructions.sh [evaluate-loop|answer-loop] [N]   (defaults: evaluate-loop 2000)
+#   Benchmarks/count-instructions.sh [evaluate-loop|answer-loop|answer-in-place-loop|record-loop] [N]
+#   (defaults: evaluate-loop 2000)
 # Prints the count, then the functions that account for it (self cost per operation).
 # Needs valgrind. The binary is stripped of debug info first (valgrind cannot read Swift's DWARF);
 # SWIFT_DETERMINISTIC_HASHING=1 makes the setup's dictionary work identical in both runs.

@@ -28,6 +28,26 @@ enum EvaluationBenchmark {
         print(total)
     }
 
+    /// `answer-in-place-loop N`: `answer-loop N` writing each answer as `allot serve` does, in
+    /// place into room for its bound (`writeAnswer(_:to:)`), instead of appending it to an array
+    /// (which fills that room with zeroes first and gives back what was not used).
+    static func inPlaceLoop(count: Int) throws {
+        let bundle = try syntheticBundle(targeting: TargetingSupport.available)
+        let inputs = try units(256, bundle: bundle)
+        var outcomes: [Outcome] = []
+        outcomes.reserveCapacity(64)
+        let room = UnsafeMutableRawBufferPointer.allocate(byteCount: bundle.answerBound(64), alignment: 16)
+        defer { room.deallocate() }
+        var total = 0
+        for i in 0..<count {
+            bundle.evaluate(inputs[i & 255], now: 1_800_000_000, into: &outcomes)
+            total &+= outcomes.count
+            guard let written = bundle.writeAnswer(outcomes, to: room) else { fatalError("an answer is longer than its bound") }
+            total &+= written &+ Int(room[written &- 1])
+        }
+        print(total)
+    }
+
     /// The bucketing scheme of the benchmark's bundle: `ALLOT_BENCH_BUCKETING_SCHEME` (1 or 2),
     /// by default scheme 2, what `allot compile` gives a project without a lock.
     static var scheme: BucketingScheme {

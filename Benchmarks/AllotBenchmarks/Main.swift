@@ -45,6 +45,10 @@ struct AllotBenchmarks {
             try EvaluationBenchmark.loop(count: Int(arguments.dropFirst().first ?? "") ?? 10_000, writeAnswers: only == "answer-loop")
             return
         }
+        if only == "answer-in-place-loop" {
+            try EvaluationBenchmark.inPlaceLoop(count: Int(arguments.dropFirst().first ?? "") ?? 10_000)
+            return
+        }
         if only == "hash" {
             HashLoop.run(count: Int(arguments.dropFirst().first ?? "") ?? 1_000_000)
             return

@@ -11,10 +11,15 @@ public struct HTTPResponseWriter: ~Copyable {
     /// The status; 200 unless the handler sets another.
     public var status: HTTPStatus = .ok
     /// The body bytes. Append directly (`response.body.append(contentsOf:)`, or a writer that
-    /// takes `inout [UInt8]`); the engine copies them to the connection once.
+    /// takes `inout [UInt8]`); the engine copies them to the connection once. After
+    /// `appendBody(maxLength:_:)` it holds only what was appended since (the bytes written in
+    /// place come first in the response).
     public var body: [UInt8] = []
     /// The route label for metrics (`HTTPServerMetrics.route(_:)`); `.unmatched` by default.
     public var route: HTTPRoute = .unmatched
+    /// Body bytes written in place by `appendBody(maxLength:_:)`; they come before `body`, which
+    /// holds only what was appended after the last such write.
+    var writtenBody = OwnedBuffer()
     /// Serialized extra header lines, each `Name: value\r\n`.
     var headerLines: [UInt8] = []
     var closeRequested = false
@@ -36,7 +41,28 @@ public struct HTTPResponseWriter: ~Copyable {
         route = .unmatched
         closeRequested = false
         body.removeAll(keepingCapacity: true)
+        writtenBody.removeAll()
         headerLines.removeAll(keepingCapacity: true)
+    }
+
+    /// The body's length: what `appendBody(maxLength:_:)` wrote, then `body`.
+    var bodyCount: Int { writtenBody.count &+ body.count }
+
+    /// Appends at most `maxLength` bytes to the body, written in place: `write` gets at least
+    /// that much room, writes from its start and returns how many bytes it wrote. Unlike appending
+    /// to `body`, the room is not filled first, which matters for answers of many kilobytes
+    /// written by a writer that knows only a bound on their length. Appending to `body`
+    /// afterwards is fine: those bytes follow these.
+    public mutating func appendBody(maxLength: Int, _ write: (UnsafeMutableRawBufferPointer) -> Int) {
+        if !body.isEmpty {
+            body.withUnsafeBytes { writtenBody.append($0) }
+            body.removeAll(keepingCapacity: true)
+        }
+        let room = max(0, maxLength)
+        let written = writtenBody.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { buffer in
+            write(UnsafeMutableRawBufferPointer(rebasing: buffer[..<room]))
+        }
+        precondition(written >= 0 && written <= room, "appendBody: wrote \(written) bytes into room for \(room)")
     }
 
     /// Sets `Content-Type`.
@@ -103,6 +129,7 @@ public struct HTTPResponseWriter: ~Copyable {
     public mutating func writeError(_ status: HTTPStatus, code: String, message: String) {
         self.status = status
         body.removeAll(keepingCapacity: true)
+        writtenBody.removeAll()
         headerLines.removeAll(keepingCapacity: true)
         setContentType("application/json")
         ErrorBody.write(code: code.utf8, message: message.utf8, into: &body)
@@ -177,7 +204,7 @@ extension HTTPResponseWriter {
         let hasBody = !HTTPStatus(code).forbidsBody
         if hasBody {
             out.append(Self.contentLengthPrefix)
-            out.appendDecimal(body.count)
+            out.appendDecimal(bodyCount)
             out.append(byte: 0x0D)
             out.append(byte: 0x0A)
         }
@@ -188,7 +215,10 @@ extension HTTPResponseWriter {
         }
         out.append(byte: 0x0D)
         out.append(byte: 0x0A)
-        if hasBody, !framing.isHead { out.append(body) }
+        if hasBody, !framing.isHead {
+            out.append(contentsOf: writtenBody)
+            out.append(body)
+        }
     }
 
     /// A complete response the engine sends on a connection it refuses before reading it (a JSON

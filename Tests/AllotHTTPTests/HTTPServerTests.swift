@@ -75,6 +75,30 @@ import Testing
         }
     }
 
+    @Test func bodiesWrittenInPlaceKeepTheirOrderAndLength() async throws {
+        try await withTestServer { server in
+            let client = try RawClient(port: server.port)
+            // Pipelined on one connection: each response starts from an empty body, whatever the
+            // previous one wrote in place.
+            let counts = [7, 0, 1, 2, 30, 3, 0, 12]
+            try client.send(counts.map { "GET /pieces?n=\($0) HTTP/1.1\r\nHost: x\r\n\r\n" }.joined())
+            for count in counts {
+                let response = try client.readResponse()
+                #expect(response.status == 200)
+                #expect(response.text == piecesBody(count), "n=\(count)")
+                #expect(response.header("Content-Length") == "\(piecesBody(count).utf8.count)")
+            }
+            try client.send("HEAD /pieces?n=9 HTTP/1.1\r\nHost: x\r\n\r\nGET /pieces?n=5&error=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            let head = try client.readHeadResponse()
+            #expect(head.header("Content-Length") == "\(piecesBody(9).utf8.count)")
+            let replaced = try client.readResponse()
+            #expect(replaced.status == 409)
+            #expect(replaced.text == #"{"error":{"code":"pieces","message":"replaced"}}"#)
+            try client.send("GET /pieces?n=4 HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try client.readResponse().text == piecesBody(4))
+        }
+    }
+
     @Test func pipelinedRequestsSplitAtEveryByteBoundary() async throws {
         try await withTestServer { server in
             let client = try RawClient(port: server.port)

@@ -3,7 +3,7 @@ import AllotTestSupport
 import Logging
 
 /// The routes the test handler answers, also its metrics route labels.
-let testRoutes = ["hello", "echo", "header", "query", "close", "status", "big", "cache"]
+let testRoutes = ["hello", "echo", "header", "query", "close", "status", "big", "cache", "pieces"]
 
 /// A handler exercising the engine's request and response API.
 ///
@@ -15,6 +15,9 @@ let testRoutes = ["hello", "echo", "header", "query", "close", "status", "big", 
 /// - `/status/NNN`: an empty response with that status
 /// - `/big?size=N`: N bytes of `a`
 /// - `/cache`: ETag, Cache-Control and Retry-After
+/// - `/pieces?n=N[&error=1]`: `piecesBody(N)`, built from appends to `body` (even pieces) and
+///   writes in place with `appendBody` (odd ones, into more room than they use); with `error=1`
+///   replaced by a 409 error afterwards
 /// - anything else 404; methods outside GET/HEAD/POST/PUT 501
 struct TestHandler: HTTPHandler {
     let routes: [String: HTTPRoute]
@@ -78,6 +81,24 @@ struct TestHandler: HTTPHandler {
             response.route = routes["big"]!
             let size = HTTPQuery.items(request.query)?.first { $0.key == "size" }.flatMap { Int($0.value) } ?? 0
             response.body.append(contentsOf: repeatElement(UInt8(ascii: "a"), count: size))
+        case "/pieces":
+            response.route = routes["pieces"]!
+            let items = HTTPQuery.items(request.query) ?? []
+            let count = items.first { $0.key == "n" }.flatMap { Int($0.value) } ?? 0
+            for index in 0..<count {
+                let piece = Array(bodyPiece(index).utf8)
+                if index % 2 == 0 {
+                    response.body.append(contentsOf: piece)
+                } else {
+                    response.appendBody(maxLength: piece.count + index * 100) { room in
+                        room.copyBytes(from: piece)
+                        return piece.count
+                    }
+                }
+            }
+            if items.contains(where: { $0.key == "error" }) {
+                response.writeError(.conflict, code: "pieces", message: "replaced")
+            }
         case "/cache":
             response.route = routes["cache"]!
             response.addHeader("ETag", "\"v42\"")
@@ -94,6 +115,12 @@ struct TestHandler: HTTPHandler {
         }
     }
 }
+
+/// Piece `index` of `/pieces`.
+func bodyPiece(_ index: Int) -> String { index % 2 == 0 ? "<\(index)>" : "[\(index)]" }
+
+/// What `/pieces?n=N` answers.
+func piecesBody(_ count: Int) -> String { (0..<count).map(bodyPiece).joined() }
 
 /// Runs an `HTTPServer` on 127.0.0.1 with a kernel-chosen port for the duration of `body`, then
 /// shuts it down and waits for `run()` to return.

@@ -23,9 +23,9 @@ extension LoadedBundle {
 
     /// A length no answer with `count` outcomes exceeds: every entry as long as the longest head
     /// with the longest reason, every layer's params fragment its longest. Writing into that much
-    /// room needs no measuring pass.
+    /// room (`writeAnswer(_:to:)`) needs no measuring pass.
     @inline(__always)
-    func answerBound(_ count: Int) -> Int {
+    public func answerBound(_ count: Int) -> Int {
         let plan = answerPlan
         let fixed =
             AnswerText.versionPrefix.utf8CodeUnitCount &+ decimalLength(version) &+ AnswerText.assignmentsOpen.utf8CodeUnitCount

@@ -25,7 +25,7 @@ extension EdgeHandler {
         }
         bundle.evaluate(input!, now: Self.now(), into: &outcomes)
         response.setContentType("application/json")
-        bundle.writeAnswer(outcomes, input: input!, into: &response.body)
+        Self.writeAnswer(bundle, outcomes, input: input!, into: &response)
         // HEAD sends no answer: nobody was exposed to anything.
         if request.method != .head { logExposures(.native, served) }
     }
@@ -43,8 +43,26 @@ extension EdgeHandler {
         }
         bundle.evaluate(input!, now: Self.now(), into: &outcomes)
         response.setContentType("application/json")
-        bundle.writeAnswer(outcomes, input: input!, into: &response.body)
+        Self.writeAnswer(bundle, outcomes, input: input!, into: &response)
         logExposures(.native, served)
+    }
+
+    /// Appends the answer (`LoadedBundle.writeAnswer`) to the body. Without ignored attributes,
+    /// the common case, it is written in place into room for its bound: answers at scale are
+    /// kilobytes, and appending them to `body` would fill that room with zeroes first.
+    @inline(__always)
+    static func writeAnswer(
+        _ bundle: LoadedBundle, _ outcomes: [Outcome], input: borrowing EvaluationInput, into response: inout HTTPResponseWriter
+    ) {
+        guard input.ignoredAttributes.isEmpty else {
+            return bundle.writeAnswer(outcomes, input: input, into: &response.body)
+        }
+        response.appendBody(maxLength: bundle.answerBound(outcomes.count)) { room in
+            guard let written = bundle.writeAnswer(outcomes, to: room) else {
+                preconditionFailure("an answer is longer than its bound")
+            }
+            return written
+        }
     }
 
     /// `POST /v1/assign/batch` with `{"requests":[{…},{…}]}`: `{"version":N,"answers":[…]}`, one
@@ -94,7 +112,7 @@ extension EdgeHandler {
                     do {
                         try input!.setJSON(UnsafeRawBufferPointer(rebasing: request.body[range]), bundle: bundle)
                         bundle.evaluate(input!, now: now, into: &outcomes)
-                        bundle.writeAnswer(outcomes, input: input!, into: &response.body)
+                        Self.writeAnswer(bundle, outcomes, input: input!, into: &response)
                         exposures?.add(.batch, input: input!, outcomes: outcomes)
                     } catch {
                         ErrorBody.write(code: error.code.rawValue.utf8, message: error.message.utf8, into: &response.body)
