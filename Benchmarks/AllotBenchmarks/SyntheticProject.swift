@@ -1,10 +1,20 @@
 import AllotCompiler
 import AllotCore
+import Foundation
 
 /// Generates experiment files of a given size: `layers` layers of `experimentsPerLayer`
 /// experiments each, two or three variants, a parameter per variant, and (with `targeting`) an
 /// expression on a third of them. Deterministic.
+///
+/// The targeted experiments share one program by default, the best case for the evaluator's
+/// shared-program memo (it runs once per request). `ALLOT_BENCH_TARGETING=distinct` gives each
+/// its own program (`app_version >= "4.<e>.<layer>"`), true for the same inputs (every version the
+/// benchmarks send is 5.x), so the memo saves nothing: its worst case.
 enum SyntheticProject {
+    static var distinctTargeting: Bool {
+        ProcessInfo.processInfo.environment["ALLOT_BENCH_TARGETING"] == "distinct"
+    }
+
     static func files(layers: Int, experimentsPerLayer: Int, targeting: Bool) -> [SourceFile] {
         var attributes = "kind: Attributes\nattributes:\n  country: { type: string, values: [US, CA, GB, DE, FR, JP] }\n"
         attributes += "  app_version: semver\n  platform: { type: string, values: [ios, android, web] }\n  age: number\n"
@@ -19,7 +29,8 @@ enum SyntheticProject {
                 text += "---\nkind: Experiment\nname: exp-\(layer)-\(e)\nlayer: layer-\(layer)\nowner: team-\(e % 7)@example.com\n"
                 text += "status: running\ntraffic: \(traffic)\n"
                 if targeting && e % 3 == 0 {
-                    text += "targeting: country in [\"US\", \"CA\", \"GB\"] && app_version >= \"5.0.0\"\n"
+                    let version = distinctTargeting ? "4.\(e).\(layer)" : "5.0.0"
+                    text += "targeting: country in [\"US\", \"CA\", \"GB\"] && app_version >= \"\(version)\"\n"
                 }
                 if e % 2 == 0 {
                     text +=

@@ -8,7 +8,8 @@
 # Environment: as Benchmarks/serve/run.sh (DURATION [10], CONNECTIONS [32], ROUNDS [3],
 # SERVER_CPUS [0], WRK_CPUS [1], SERVER_THREADS [1], PORT_BASE [18590], SKIP_BUILD [0]); ALLOT
 # [.build/release/allot]: another build, e.g. the deployed static one (.build/static/release/allot,
-# built by ops/deploy/build.sh).
+# built by ops/deploy/build.sh); ALLOT_BENCH_TARGETING=distinct: every targeted experiment with its
+# own targeting program (the shared-program memo's worst case; by default they share one).
 # Not a test: it prints numbers (docs/performance.md).
 set -euo pipefail
 
