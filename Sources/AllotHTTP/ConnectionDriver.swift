@@ -21,7 +21,8 @@ struct ConnectionDriver: ~Copyable {
     static let lingerMilliseconds: Int64 = 2000
     /// Empty-line bytes (CR or LF) accepted before a request line: 8 CRLFs.
     static let maxBlankBytes = 16
-    /// Buffers of this size or smaller are kept by a connection between requests.
+    /// Buffers of this size or smaller are kept by a connection between requests (and the room
+    /// a response wrote in place, by the response writer).
     static let keptBufferCapacity = 64 * 1024
 
     let poller: PlatformPoller

@@ -13,7 +13,7 @@ public struct HTTPResponseWriter: ~Copyable {
     /// The body bytes. Append directly (`response.body.append(contentsOf:)`, or a writer that
     /// takes `inout [UInt8]`); the engine copies them to the connection once. After
     /// `appendBody(maxLength:_:)` it holds only what was appended since (the bytes written in
-    /// place come first in the response).
+    /// place come first in the response): to start the body over, use `clearBody()`.
     public var body: [UInt8] = []
     /// The route label for metrics (`HTTPServerMetrics.route(_:)`); `.unmatched` by default.
     public var route: HTTPRoute = .unmatched
@@ -42,7 +42,16 @@ public struct HTTPResponseWriter: ~Copyable {
         closeRequested = false
         body.removeAll(keepingCapacity: true)
         writtenBody.removeAll()
+        // A big batch answer's room is given back; everyday answers keep theirs.
+        writtenBody.shrinkIfEmpty(keeping: ConnectionDriver.keptBufferCapacity)
         headerLines.removeAll(keepingCapacity: true)
+    }
+
+    /// Empties the body: `body` and what `appendBody(maxLength:_:)` wrote. (Clearing `body` alone
+    /// keeps the bytes written in place.)
+    public mutating func clearBody() {
+        body.removeAll(keepingCapacity: true)
+        writtenBody.removeAll()
     }
 
     /// The body's length: what `appendBody(maxLength:_:)` wrote, then `body`.
@@ -128,8 +137,7 @@ public struct HTTPResponseWriter: ~Copyable {
     /// `{"error":{"code":"<code>","message":"<message>"}}` and `status`.
     public mutating func writeError(_ status: HTTPStatus, code: String, message: String) {
         self.status = status
-        body.removeAll(keepingCapacity: true)
-        writtenBody.removeAll()
+        clearBody()
         headerLines.removeAll(keepingCapacity: true)
         setContentType("application/json")
         ErrorBody.write(code: code.utf8, message: message.utf8, into: &body)

@@ -96,6 +96,15 @@ import Testing
             #expect(replaced.text == #"{"error":{"code":"pieces","message":"replaced"}}"#)
             try client.send("GET /pieces?n=4 HTTP/1.1\r\nHost: x\r\n\r\n")
             #expect(try client.readResponse().text == piecesBody(4))
+            // clearBody drops what was written in place too; room over 64 KiB is given back
+            // after its response and taken again for the next.
+            try client.send("GET /pieces?n=6&clear=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try client.readResponse().text == "cleared")
+            for big in [200_000, 10, 300_000] {
+                try client.send("GET /pieces?n=3&big=\(big) HTTP/1.1\r\nHost: x\r\n\r\nGET /pieces?n=2 HTTP/1.1\r\nHost: x\r\n\r\n")
+                #expect(try client.readResponse().text == piecesBody(3) + String(repeating: "z", count: big))
+                #expect(try client.readResponse().text == piecesBody(2))
+            }
         }
     }
 

@@ -15,9 +15,10 @@ let testRoutes = ["hello", "echo", "header", "query", "close", "status", "big", 
 /// - `/status/NNN`: an empty response with that status
 /// - `/big?size=N`: N bytes of `a`
 /// - `/cache`: ETag, Cache-Control and Retry-After
-/// - `/pieces?n=N[&error=1]`: `piecesBody(N)`, built from appends to `body` (even pieces) and
-///   writes in place with `appendBody` (odd ones, into more room than they use); with `error=1`
-///   replaced by a 409 error afterwards
+/// - `/pieces?n=N[&big=K][&clear=1][&error=1]`: `piecesBody(N)`, built from appends to `body` (even
+///   pieces) and writes in place with `appendBody` (odd ones, into more room than they use), then
+///   K bytes of `z` written in place; with `clear=1` the body is then cleared and `cleared`
+///   written; with `error=1` replaced by a 409 error afterwards
 /// - anything else 404; methods outside GET/HEAD/POST/PUT 501
 struct TestHandler: HTTPHandler {
     let routes: [String: HTTPRoute]
@@ -95,6 +96,17 @@ struct TestHandler: HTTPHandler {
                         return piece.count
                     }
                 }
+            }
+            let big = items.first { $0.key == "big" }.flatMap { Int($0.value) } ?? 0
+            if big > 0 {
+                response.appendBody(maxLength: big) { room in
+                    room.initializeMemory(as: UInt8.self, repeating: UInt8(ascii: "z"))
+                    return big
+                }
+            }
+            if items.contains(where: { $0.key == "clear" }) {
+                response.clearBody()
+                response.write("cleared")
             }
             if items.contains(where: { $0.key == "error" }) {
                 response.writeError(.conflict, code: "pieces", message: "replaced")

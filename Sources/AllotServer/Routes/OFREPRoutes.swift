@@ -218,7 +218,7 @@ extension EdgeHandler {
         retry: Bool = false
     ) {
         response.status = status
-        response.body.removeAll(keepingCapacity: true)
+        response.clearBody()
         response.setContentType("application/json")
         if retry { response.setRetryAfter(seconds: 1) }
         response.body.append(UInt8(ascii: "{"))
