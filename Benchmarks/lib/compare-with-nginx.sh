@@ -97,20 +97,43 @@ to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v
 median() { sort -n | awk '{a[NR]=$1} END { if (NR == 0) print 0; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'; }
 summarize() { awk -v n="$2" -v c="$3" '$1 == n {print $c}' "$1" | median; }
 
-# run_wrk NAME URL CONNECTIONS SCRIPT RESULTS: one wrk run; prints it and appends
-# "name rps p50_ms p99_ms" to RESULTS.
+# cpu_ticks PID…: user + system CPU of the processes so far, in clock ticks (all their threads).
+cpu_ticks() {
+  local total=0 pid fields
+  for pid in "$@"; do
+    # The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    fields=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
+    total=$((total + $(echo "$fields" | awk '{print $12 + $13}')))
+  done
+  echo "$total"
+}
+
+# run_wrk NAME URL CONNECTIONS SCRIPT RESULTS [PID…]: one wrk run; prints it and appends
+# "name rps p50_ms p99_ms cpu_us" to RESULTS, cpu_us being the CPU the server processes PID…
+# used per request during the run (user + system, from /proc; 0 without PIDs). CPU per request
+# moves less with the host's state than throughput does: wrk shares the machine. On loopback a
+# process's system time includes some of its peer's receive work (softirq in the sender's
+# context), the same for both servers under the same wrk load and bytes.
 run_wrk() {
   local name=$1 url=$2 connections=$3 script=$4 results=$5
+  shift 5
   local args=(-t1 -c"$connections" -d"${DURATION}s" --latency)
   [ -n "$script" ] && args+=(-s "$script")
+  local before=0 after=0
+  [ $# -gt 0 ] && before=$(cpu_ticks "$@")
   $(pin "$WRK_CPUS") wrk "${args[@]}" "$url" > "$work/wrk.out"
-  local rps p50 p99 errors
+  [ $# -gt 0 ] && after=$(cpu_ticks "$@")
+  local rps p50 p99 errors requests cpu
   rps=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.out")
   p50=$(awk '$1 == "50%" {print $2}' "$work/wrk.out")
   p99=$(awk '$1 == "99%" {print $2}' "$work/wrk.out")
   errors=$(awk '/Non-2xx|Socket errors/ {print}' "$work/wrk.out" | tr '\n' ' ')
-  printf "   %-7s c=%-3s %10s req/s   p50 %-9s p99 %-9s %s\n" "$name" "$connections" "$rps" "$p50" "$p99" "$errors"
-  echo "$name $rps $(to_ms "$p50") $(to_ms "$p99")" >> "$results"
+  requests=$(awk '/requests in/ {print $1}' "$work/wrk.out")
+  cpu=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="${requests:-0}" 'BEGIN { printf "%.2f", (n > 0 ? t * 1e6 / hz / n : 0) }')
+  local cpu_text=""
+  [ $# -gt 0 ] && cpu_text="cpu $cpu µs/req "
+  printf "   %-7s c=%-3s %10s req/s   p50 %-9s p99 %-9s %s%s\n" "$name" "$connections" "$rps" "$p50" "$p99" "$cpu_text" "$errors"
+  echo "$name $rps $(to_ms "$p50") $(to_ms "$p99") $cpu" >> "$results"
 }
 
 # compare_with_nginx NAME URL PID NGINX_URL: checks both bodies have the same size, then warm-up,
@@ -136,9 +159,12 @@ compare_with_nginx() {
   echo "== full load: wrk -t1 -c$CONNECTIONS -d${DURATION}s, $ROUNDS interleaved rounds"
   : > "$work/results.full"
   local script=${WRK_SCRIPT:-}
+  local nginx_workers
+  nginx_workers=$(pgrep -P "$nginx_pid" | tr '\n' ' ')
   for _ in $(seq "$ROUNDS"); do
-    run_wrk nginx "$nginx_url" "$CONNECTIONS" "$script" "$work/results.full"
-    run_wrk "$name" "$url" "$CONNECTIONS" "$script" "$work/results.full"
+    # nginx_workers unquoted: one argument per worker process
+    run_wrk nginx "$nginx_url" "$CONNECTIONS" "$script" "$work/results.full" $nginx_workers
+    run_wrk "$name" "$url" "$CONNECTIONS" "$script" "$work/results.full" "$pid"
   done
   local nginx_rps own_rps
   nginx_rps=$(summarize "$work/results.full" nginx 2)
@@ -165,13 +191,15 @@ compare_with_nginx() {
 
   echo
   echo "== summary (medians over $ROUNDS rounds)"
-  printf "   %-7s %12s %10s %10s   %12s %10s\n" "" "full req/s" "p50 ms" "p99 ms" "half req/s" "p99 ms"
+  printf "   %-7s %12s %10s %10s %12s   %12s %10s\n" "" "full req/s" "p50 ms" "p99 ms" "CPU µs/req" "half req/s" "p99 ms"
   for who in nginx "$name"; do
-    printf "   %-7s %12s %10s %10s   %12s %10s\n" "$who" \
+    printf "   %-7s %12s %10s %10s %12s   %12s %10s\n" "$who" \
       "$(summarize "$work/results.full" "$who" 2)" "$(summarize "$work/results.full" "$who" 3)" "$(summarize "$work/results.full" "$who" 4)" \
-      "$(summarize "$work/results.half" "$who" 2)" "$(summarize "$work/results.half" "$who" 4)"
+      "$(summarize "$work/results.full" "$who" 5)" "$(summarize "$work/results.half" "$who" 2)" "$(summarize "$work/results.half" "$who" 4)"
   done
   echo "   ratio $name/nginx (full load req/s): $(awk -v a="$own_rps" -v b="$nginx_rps" 'BEGIN { printf "%.2f", a / b }')"
+  echo "   ratio nginx/$name (CPU per request at full load, medians): $(awk -v a="$(summarize "$work/results.full" nginx 5)" \
+    -v b="$(summarize "$work/results.full" "$name" 5)" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')"
   echo "   resident memory, $name: $(rss_summary "$work/rss.own")"
   echo "   resident memory, nginx worker: $(rss_summary "$work/rss.nginx")"
 }
