@@ -289,3 +289,18 @@ final class EvaluationPlan: @unchecked Sendable {
         }
     }
 }
+
+/// The last of `capacity` (a power of two) runs whose first bucket, a u16 at `starts`, is at or
+/// before `bucket`; starts past the last run are 0xFFFF, above every bucket, so log2(capacity)
+/// halving steps find it without branching on the run count. Variant runs (8) and owner runs
+/// (32) are both searched this way.
+@_transparent
+func lastRun(startingAtOrBefore bucket: Int, starts: UnsafeRawPointer, capacity: Int) -> Int {
+    var run = 0
+    var step = capacity >> 1
+    while step > 0 {
+        if Int(starts.load(fromByteOffset: (run &+ step) &* 2, as: UInt16.self)) <= bucket { run &+= step }
+        step >>= 1
+    }
+    return run
+}

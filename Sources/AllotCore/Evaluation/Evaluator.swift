@@ -143,12 +143,7 @@ extension LoadedBundle {
         guard l.load(fromByteOffset: Layer.ownerRuns, as: UInt8.self) != 0 else {
             return Int32(UInt16(littleEndian: table.loadUnaligned(fromByteOffset: bucket &* 2, as: UInt16.self)))
         }
-        var run = 0
-        if Int(table.load(fromByteOffset: 32, as: UInt16.self)) <= bucket { run = 16 }
-        if Int(table.load(fromByteOffset: (run &+ 8) &* 2, as: UInt16.self)) <= bucket { run &+= 8 }
-        if Int(table.load(fromByteOffset: (run &+ 4) &* 2, as: UInt16.self)) <= bucket { run &+= 4 }
-        if Int(table.load(fromByteOffset: (run &+ 2) &* 2, as: UInt16.self)) <= bucket { run &+= 2 }
-        if Int(table.load(fromByteOffset: (run &+ 1) &* 2, as: UInt16.self)) <= bucket { run &+= 1 }
+        let run = lastRun(startingAtOrBefore: bucket, starts: table, capacity: EvaluationPlan.ownerRunCapacity)
         return Int32(table.load(fromByteOffset: EvaluationPlan.ownerRunCapacity &* 2 &+ run &* 2, as: UInt16.self))
     }
 
@@ -254,11 +249,8 @@ extension LoadedBundle {
                 bucket, firstRun: payload.int(record &+ PayloadFormat.ExperimentRecord.firstVariantRun),
                 runCount: payload.int(record &+ PayloadFormat.ExperimentRecord.variantRunCount))
         }
-        let starts = e + Experiment.runStarts
-        var run = 0
-        if Int(starts.load(fromByteOffset: 8, as: UInt16.self)) <= bucket { run = 4 }
-        if Int(starts.load(fromByteOffset: (run &+ 2) &* 2, as: UInt16.self)) <= bucket { run &+= 2 }
-        if Int(starts.load(fromByteOffset: (run &+ 1) &* 2, as: UInt16.self)) <= bucket { run &+= 1 }
+        let run = lastRun(
+            startingAtOrBefore: bucket, starts: e + Experiment.runStarts, capacity: EvaluationPlan.inlineRunCapacity)
         return Int(e.load(fromByteOffset: Experiment.runVariants &+ run, as: UInt8.self))
     }
 
