@@ -5,45 +5,45 @@ import Foundation
 /// Evaluating one unit against 1,000 experiments in 50 layers, with and without writing the JSON
 /// answer, against the floor of the hashes alone.
 enum EvaluationBenchmark {
+    /// How a loop writes each answer.
+    enum AnswerWriting {
+        /// Not at all: `evaluate-loop`.
+        case none
+        /// Appended to an array (`writeAnswer(_:into:)`): `answer-loop`.
+        case array
+        /// In place into room for its bound (`writeAnswer(_:to:)`), as `allot serve` writes it,
+        /// without the array's zero fill and give-back: `answer-in-place-loop`.
+        case inPlace
+    }
+
     /// `evaluate-loop N`: builds the bundle, then N evaluations, for instruction counting: run
     /// twice under callgrind with different N and divide the difference
-    /// (`Benchmarks/count-instructions.sh` does that). `answer-loop N` also writes each JSON answer.
-    static func loop(count: Int, writeAnswers: Bool = false) throws {
+    /// (`Benchmarks/count-instructions.sh` does that). `answer-loop N` and `answer-in-place-loop N`
+    /// also write each JSON answer (`AnswerWriting`).
+    static func loop(count: Int, answers: AnswerWriting = .none) throws {
         let bundle = try syntheticBundle(targeting: TargetingSupport.available)
         let inputs = try units(256, bundle: bundle)
         var outcomes: [Outcome] = []
         outcomes.reserveCapacity(64)
         var output: [UInt8] = []
         output.reserveCapacity(8192)
-        var total = 0
-        for i in 0..<count {
-            bundle.evaluate(inputs[i & 255], now: 1_800_000_000, into: &outcomes)
-            total &+= outcomes.count
-            if writeAnswers {
-                output.removeAll(keepingCapacity: true)
-                bundle.writeAnswer(outcomes, into: &output)
-                total &+= output.count
-            }
-        }
-        print(total)
-    }
-
-    /// `answer-in-place-loop N`: `answer-loop N` writing each answer as `allot serve` does, in
-    /// place into room for its bound (`writeAnswer(_:to:)`), instead of appending it to an array
-    /// (which fills that room with zeroes first and gives back what was not used).
-    static func inPlaceLoop(count: Int) throws {
-        let bundle = try syntheticBundle(targeting: TargetingSupport.available)
-        let inputs = try units(256, bundle: bundle)
-        var outcomes: [Outcome] = []
-        outcomes.reserveCapacity(64)
         let room = UnsafeMutableRawBufferPointer.allocate(byteCount: bundle.answerBound(64), alignment: 16)
         defer { room.deallocate() }
         var total = 0
         for i in 0..<count {
             bundle.evaluate(inputs[i & 255], now: 1_800_000_000, into: &outcomes)
             total &+= outcomes.count
-            guard let written = bundle.writeAnswer(outcomes, to: room) else { fatalError("an answer is longer than its bound") }
-            total &+= written &+ Int(room[written &- 1])
+            switch answers {
+            case .none:
+                break
+            case .array:
+                output.removeAll(keepingCapacity: true)
+                bundle.writeAnswer(outcomes, into: &output)
+                total &+= output.count
+            case .inPlace:
+                guard let written = bundle.writeAnswer(outcomes, to: room) else { fatalError("an answer is longer than its bound") }
+                total &+= written &+ Int(room[written &- 1])
+            }
         }
         print(total)
     }

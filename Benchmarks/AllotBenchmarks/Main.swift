@@ -41,12 +41,11 @@ struct AllotBenchmarks {
             return
         default: break
         }
-        if only == "evaluate-loop" || only == "answer-loop" {
-            try EvaluationBenchmark.loop(count: Int(arguments.dropFirst().first ?? "") ?? 10_000, writeAnswers: only == "answer-loop")
-            return
-        }
-        if only == "answer-in-place-loop" {
-            try EvaluationBenchmark.inPlaceLoop(count: Int(arguments.dropFirst().first ?? "") ?? 10_000)
+        let loops: [String: EvaluationBenchmark.AnswerWriting] = [
+            "evaluate-loop": .none, "answer-loop": .array, "answer-in-place-loop": .inPlace,
+        ]
+        if let only, let answers = loops[only] {
+            try EvaluationBenchmark.loop(count: Int(arguments.dropFirst().first ?? "") ?? 10_000, answers: answers)
             return
         }
         if only == "hash" {
