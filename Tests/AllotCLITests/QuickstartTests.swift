@@ -35,7 +35,7 @@ struct QuickstartTests {
         let curls = log.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0.hasPrefix("curl ") }
         #expect(curls.count >= 6, "\(log)")
         for line in curls {
-            let script = "curl() { command curl --silent --show-error --fail-with-body --max-time 10 \"$@\"; }\n\(line)\n"
+            let script = "curl() { command curl --silent --show-error --fail-with-body --max-time 30 \"$@\"; }\n\(line)\n"
             let result = try await runProcess("/bin/bash", ["-c", script], directory: clone.path)
             #expect(result.status == 0, "\(line): \(result.output)")
             if line.contains("/v1/assign?user_id=alice") {

@@ -21,13 +21,13 @@ struct DescriptorLimitTests {
     /// Opens `count` connections, sends a GET on each and reads one answer from each; keeps them.
     /// A status per connection: the answer's, -1 when the server closed or reset the connection
     /// (a refused connection's 503 can be lost to the reset our unread GET causes), 0 when no
-    /// answer came within 5 s (the connection hangs: the failure these tests look for).
+    /// answer came within 15 s (the connection hangs: the failure these tests look for).
     /// Then asks again on the first connection and adds that answer's status at the end.
     static func connectAll(port: Int, count: Int) throws -> [Int] {
         var clients: [RawClient] = []
         var statuses: [Int] = []
         for _ in 0..<count {
-            let client = try RawClient(port: port, timeout: 5)
+            let client = try RawClient(port: port, timeout: 15)
             clients.append(client)
             try? client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             do {

@@ -19,31 +19,38 @@ import Testing
             $0.maxHeaderBytes = 1024
             $0.maxBodyBytes = 4096
         }) { server in
-            var random = SeededRandom(seed: 20_261_129)  // deterministic, so a failure can be replayed
-            for _ in 0..<80 {
-                var request: [UInt8] = []
-                for _ in 0..<Int.random(in: 1...24, using: &random) {
-                    if Int.random(in: 0..<5, using: &random) == 0 {
-                        request.append(UInt8.random(in: 0...255, using: &random))
-                    } else {
-                        request.append(contentsOf: Self.fragments.randomElement(using: &random)!.utf8)
+            let port = server.port
+            // Blocking reads on their own thread: about 80 timeouts' worth must not hold the test
+            // pool's few threads. Problems come back as text and are recorded here.
+            let problems = try await onThread { () -> [String] in
+                var problems: [String] = []
+                var random = SeededRandom(seed: 20_261_129)  // deterministic, so a failure can be replayed
+                for _ in 0..<80 {
+                    var request: [UInt8] = []
+                    for _ in 0..<Int.random(in: 1...24, using: &random) {
+                        if Int.random(in: 0..<5, using: &random) == 0 {
+                            request.append(UInt8.random(in: 0...255, using: &random))
+                        } else {
+                            request.append(contentsOf: Self.fragments.randomElement(using: &random)!.utf8)
+                        }
+                    }
+                    let shown = String(decoding: request, as: UTF8.self).debugDescription
+                    let client = try RawClient(port: port)
+                    try client.send(request)
+                    // Whatever came back must be HTTP responses, then a close (by the server's error
+                    // handling or its timeouts); the read never hangs past the client timeout.
+                    do {
+                        let answer = try client.readUntilClosed()
+                        if !answer.isEmpty, !answer.starts(with: Array("HTTP/1.1 ".utf8)) {
+                            problems.append("not a response after \(shown): \(String(decoding: answer.prefix(80), as: UTF8.self))")
+                        }
+                    } catch {
+                        problems.append("no close after \(shown): \(error)")
                     }
                 }
-                let client = try RawClient(port: server.port)
-                try client.send(request)
-                // Whatever came back must be HTTP responses, then a close (by the server's error
-                // handling or its timeouts); the read never hangs past the client timeout.
-                let answer: [UInt8]
-                do {
-                    answer = try client.readUntilClosed()
-                } catch {
-                    Issue.record("no close after \(String(decoding: request, as: UTF8.self).debugDescription): \(error)")
-                    continue
-                }
-                if !answer.isEmpty {
-                    #expect(answer.starts(with: Array("HTTP/1.1 ".utf8)))
-                }
+                return problems
             }
+            #expect(problems.isEmpty, "\(problems)")
             let check = try RawClient(port: server.port)
             try check.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
             #expect(try check.readResponse().text == "hello")

@@ -293,17 +293,20 @@ import Testing
             let port = server.port
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for worker in 0..<16 {
+                    // Each client on its own thread, not on the test pool's few.
                     group.addTask {
-                        let client = try RawClient(port: port)
-                        var ok = 0
-                        for index in 0..<50 {
-                            try client.send(
-                                "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\n\(String(format3(worker)))\(String(format3(index)))"
-                            )
-                            let response = try client.readResponse()
-                            if response.status == 200, response.text == format3(worker) + format3(index) { ok += 1 }
+                        try await onThread {
+                            let client = try RawClient(port: port)
+                            var ok = 0
+                            for index in 0..<50 {
+                                try client.send(
+                                    "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\n\(String(format3(worker)))\(String(format3(index)))"
+                                )
+                                let response = try client.readResponse()
+                                if response.status == 200, response.text == format3(worker) + format3(index) { ok += 1 }
+                            }
+                            return ok
                         }
-                        return ok
                     }
                 }
                 var total = 0

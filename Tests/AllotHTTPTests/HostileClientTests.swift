@@ -56,9 +56,10 @@ import Testing
     }
 
     @Test func headWithOnlyBareLineFeedsIsRefusedAtOnce() async throws {
-        // The header timeout is long, so waiting for it (the old behaviour) fails the test.
+        // The header timeout (30 s) is longer than the read timeout (15 s), so waiting for it (the old
+        // behaviour) fails the test.
         try await withTestServer({ $0.headerTimeout = .seconds(30) }) { server in
-            let client = try RawClient(port: server.port, timeout: 5)
+            let client = try RawClient(port: server.port, timeout: 15)
             try client.send("GET /hello HTTP/1.1\nHost: x\n\n")
             let response = try client.readResponse()
             #expect(response.status == 400)
@@ -69,7 +70,7 @@ import Testing
 
     @Test func bareLineFeedInAnUnfinishedHeadIsRefusedAtOnce() async throws {
         try await withTestServer({ $0.headerTimeout = .seconds(30) }) { server in
-            let client = try RawClient(port: server.port, timeout: 5)
+            let client = try RawClient(port: server.port, timeout: 15)
             // The head has not ended, but its second line already ends wrongly.
             try client.send("GET /hello HTTP/1.1\r\nHost: x\nX-A: 1\r\n")
             let response = try client.readResponse()

@@ -40,14 +40,9 @@ struct ServeCommandTests {
             in: folder)
         defer { server.kill() }
         let port = server.port
-        let answer = try await onThread { () -> RawResponse in
-            for _ in 0..<200 {
-                let response = try HTTPConnection.get(port: port, "/v1/assign?user_id=qa-user")
-                if response.status == 200 { return response }
-                Thread.sleep(forTimeInterval: 0.05)
-            }
-            return try HTTPConnection.get(port: port, "/v1/assign?user_id=qa-user")
-        }
+        let ready = try await pollOnThread { try HTTPConnection.get(port: port, "/v1/assign?user_id=qa-user").status == 200 ? true : nil }
+        #expect(ready == true, "\(server.log)")
+        let answer = try await onThread { try HTTPConnection.get(port: port, "/v1/assign?user_id=qa-user") }
         #expect(answer.status == 200)
         #expect(
             answer.text == (try EdgeFixtures.compile(version: 3).bundle.answerJSON(units: ["user_id": "qa-user"], now: EdgeFixtures.now)))
@@ -69,14 +64,8 @@ struct ServeCommandTests {
         let arguments = ["--store", store, "--trusted-key", key, "--cache-dir", folder + "/cache", "--poll-interval", "0.1"]
         let first = try await start(arguments, in: folder)
         let firstPort = first.port
-        let ready = try await onThread { () -> Int in
-            for _ in 0..<200 {
-                if try HTTPConnection.get(port: firstPort, "/readyz").status == 200 { return 200 }
-                Thread.sleep(forTimeInterval: 0.05)
-            }
-            return 503
-        }
-        #expect(ready == 200)
+        let ready = try await pollOnThread { try HTTPConnection.get(port: firstPort, "/readyz").status == 200 ? 200 : nil }
+        #expect(ready == 200, "\(first.log)")
         first.kill()
         try FileManager.default.removeItem(atPath: store)
 
@@ -143,14 +132,7 @@ struct ServeCommandTests {
         // With every connection it may hold taken, the poller still opens what it needs.
         let compiled = try EdgeFixtures.compile(version: 2)
         try await EdgeFixtures.publish(compiled.envelope, to: [LocalStore(root: store)])
-        let version = try await onThread { () -> Int in
-            for _ in 0..<200 {
-                let info = try held.first.request("GET", "/v1/bundle")
-                if info.json["version"] as? Int == 2 { return 2 }
-                Thread.sleep(forTimeInterval: 0.05)
-            }
-            return try held.first.request("GET", "/v1/bundle").json["version"] as? Int ?? 0
-        }
+        let version = try await pollOnThread { try held.first.request("GET", "/v1/bundle").json["version"] as? Int == 2 ? 2 : nil }
         #expect(version == 2, "\(server.log)")
         #expect(!server.log.contains("Too many open files"), "\(server.log)")
     }

@@ -20,7 +20,7 @@ from openfeature.evaluation_context import EvaluationContext
 def main() -> int:
     base_url = sys.argv[1]
     cases = json.load(sys.stdin)
-    api.set_provider(OFREPProvider(base_url=base_url, timeout=10.0))
+    api.set_provider(OFREPProvider(base_url=base_url, timeout=30.0))
     client = api.get_client()
     methods = {
         "boolean": client.get_boolean_details,

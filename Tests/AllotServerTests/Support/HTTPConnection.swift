@@ -7,9 +7,11 @@ final class HTTPConnection {
     let client: RawClient
     let port: Int
 
-    init(port: Int) throws {
+    /// Reads wait up to `timeout` seconds: a debug-build server under a full suite's load can be
+    /// slow to answer, and no test here asserts that one does not.
+    init(port: Int, timeout: Int = 30) throws {
         self.port = port
-        client = try RawClient(port: port)
+        client = try RawClient(port: port, timeout: timeout)
     }
 
     func request(_ method: String, _ target: String, body: [UInt8]? = nil, headers: [(String, String)] = []) throws -> RawResponse {

@@ -18,7 +18,7 @@ extension Moto {
         }
         let store = S3Store(
             location, credentials: AWSCredentials(accessKeyID: "AKIATESTTESTTEST", secretAccessKey: "test-secret"),
-            configuration: S3Configuration(retry: RetryPolicy(maxAttempts: 2, baseDelay: 0.02, maxDelay: 0.1), requestTimeout: 10),
+            configuration: S3Configuration(retry: RetryPolicy(maxAttempts: 2, baseDelay: 0.02, maxDelay: 0.1), requestTimeout: 30),
             transport: CurlTransport(), logger: EdgeFixtures.logger)
         if create { try await store.createBucket() }
         return store

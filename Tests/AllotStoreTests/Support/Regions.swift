@@ -8,8 +8,9 @@ import Foundation
 final class Regions: @unchecked Sendable {
     static let names = ["eu-west-1", "us-east-1", "ap-southeast-2"]
     static let credentials = AWSCredentials(accessKeyID: "AKIATESTTESTTEST", secretAccessKey: "test-secret")
-    /// Quick retries so failure tests stay fast.
-    static let configuration = S3Configuration(retry: RetryPolicy(maxAttempts: 3, baseDelay: 0.02, maxDelay: 0.1), requestTimeout: 10)
+    /// Quick retries so failure tests stay fast; a long request timeout, because moto under a full
+    /// suite's load can be slow to answer (tests of timeouts configure their own).
+    static let configuration = S3Configuration(retry: RetryPolicy(maxAttempts: 3, baseDelay: 0.02, maxDelay: 0.1), requestTimeout: 30)
 
     let servers: [ChildProcess]
     let transport = CurlTransport()
