@@ -88,12 +88,6 @@ import Testing
         return client
     }
 
-    /// Waits until the server holds `bytes` for unfinished requests (its loop has read them).
-    static func waitForBuffered(_ server: HTTPServer, atLeast bytes: Int) async throws {
-        for _ in 0..<500 where server.metrics.bufferedRequestBytes < bytes { try await pause(milliseconds: 10) }
-        #expect(server.metrics.bufferedRequestBytes >= bytes)
-    }
-
     @Test func uploadsOverTheBufferBudgetAreRefusedAtOnce() async throws {
         // Five stalled 60 KiB uploads hold 64 KiB each: the whole 320 KiB budget.
         try await withTestServer({
@@ -104,7 +98,7 @@ import Testing
         }) { server in
             var stalled: [RawClient] = []
             for _ in 0..<5 { stalled.append(try Self.stalledUpload(port: server.port, length: 60 * 1024, sent: 1024)) }
-            try await Self.waitForBuffered(server, atLeast: 320 * 1024)
+            try await waitForBuffered(server, atLeast: 320 * 1024)
 
             // One more upload is refused as soon as its head is read, not after the body timeout.
             let refused = try Self.stalledUpload(port: server.port, length: 60 * 1024, sent: 1024)
@@ -145,7 +139,7 @@ import Testing
         try await withTestServer({ $0.bodyTimeout = .seconds(60) }) { server in
             let length = 1 << 20
             let upload = try Self.stalledUpload(port: server.port, length: length, sent: 4096)
-            try await Self.waitForBuffered(server, atLeast: length)
+            try await waitForBuffered(server, atLeast: length)
             let held = server.metrics.bufferedRequestBytes
             #expect(held < length + 8192, "\(held) bytes held for a 1 MiB body")
             for _ in 0..<16 { try upload.send(Array(repeating: UInt8(ascii: "u"), count: (length - 4096) / 16)) }

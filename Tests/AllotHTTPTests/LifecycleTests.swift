@@ -26,7 +26,7 @@ import Testing
         let busy = try RawClient(port: server.port)
         try busy.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhal")
         // In flight once the server holds its start (a fixed pause can pass before it has read it).
-        try await HostileClientTests.waitForBuffered(server, atLeast: 1)
+        try await waitForBuffered(server, atLeast: 1)
 
         server.shutdown()
         #expect(try idle.readUntilClosed().isEmpty)

@@ -1,6 +1,7 @@
 import AllotHTTP
 import AllotTestSupport
 import Logging
+import Testing
 
 /// The routes the test handler answers, also its metrics route labels.
 let testRoutes = ["hello", "echo", "header", "query", "close", "status", "big", "cache", "pieces"]
@@ -134,6 +135,12 @@ func bodyPiece(_ index: Int) -> String { index % 2 == 0 ? "<\(index)>" : "[\(ind
 
 /// What `/pieces?n=N` answers.
 func piecesBody(_ count: Int) -> String { (0..<count).map(bodyPiece).joined() }
+
+/// Waits until `server` holds `bytes` for unfinished requests (its loop has read them).
+func waitForBuffered(_ server: HTTPServer, atLeast bytes: Int) async throws {
+    for _ in 0..<500 where server.metrics.bufferedRequestBytes < bytes { try await pause(milliseconds: 10) }
+    #expect(server.metrics.bufferedRequestBytes >= bytes)
+}
 
 /// Runs an `HTTPServer` on 127.0.0.1 with a kernel-chosen port for the duration of `body`, then
 /// shuts it down and waits for `run()` to return.

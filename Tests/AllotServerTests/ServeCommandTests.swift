@@ -40,12 +40,13 @@ struct ServeCommandTests {
             in: folder)
         defer { server.kill() }
         let port = server.port
-        let ready = try await pollOnThread { try HTTPConnection.get(port: port, "/v1/assign?user_id=qa-user").status == 200 ? true : nil }
-        #expect(ready == true, "\(server.log)")
-        let answer = try await onThread { try HTTPConnection.get(port: port, "/v1/assign?user_id=qa-user") }
-        #expect(answer.status == 200)
+        let answer = try await pollOnThread { () -> RawResponse? in
+            let response = try HTTPConnection.get(port: port, "/v1/assign?user_id=qa-user")
+            return response.status == 200 ? response : nil
+        }
+        #expect(answer?.status == 200, "\(server.log)")
         #expect(
-            answer.text == (try EdgeFixtures.compile(version: 3).bundle.answerJSON(units: ["user_id": "qa-user"], now: EdgeFixtures.now)))
+            answer?.text == (try EdgeFixtures.compile(version: 3).bundle.answerJSON(units: ["user_id": "qa-user"], now: EdgeFixtures.now)))
         let status = try await server.terminate(signal: SIGTERM)
         #expect(status == 0)
         let log = server.log
